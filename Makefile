@@ -1,0 +1,65 @@
+# planalign — every target bootstraps .venv on demand, so a fresh clone needs only `make simulate` / `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CONFIG ?= simulation_config.yaml
+YEAR ?=
+PLANALIGN := $(PY) -m planalign
+
+.PHONY: venv simulate test test-fast lint typecheck plan info validate census bench bench-quick report clean \
+        initialization foundation event-generation state-accumulation validation reporting
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+## Run the default multi-year simulation (simulation_config.yaml) on embedded DuckDB.
+simulate: $(STAMP)
+	$(PLANALIGN) simulate --config $(CONFIG) $(ARGS)
+
+## Run every test (unit, real-dbt, reliability, browser).
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Unit tests only (no real dbt): the quick loop while developing.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check planalign tests benchmarks
+	$(VENV)/bin/ruff format --check planalign tests benchmarks
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+plan: $(STAMP)
+	$(PLANALIGN) plan --config $(CONFIG)
+
+info: $(STAMP)
+	$(PLANALIGN) info --config $(CONFIG)
+
+validate: $(STAMP)
+	$(PLANALIGN) validate --config $(CONFIG)
+
+census: $(STAMP)
+	$(PLANALIGN) census --employees $(or $(N),5000) --seed $(or $(SEED),42) --out $(or $(OUT),dbt_project/data/census.parquet)
+
+## One stage of one year, e.g. `make foundation YEAR=2026`.
+initialization foundation event-generation state-accumulation validation reporting: $(STAMP)
+	@test -n "$(YEAR)" || { echo "usage: make $@ YEAR=2026" >&2; exit 2; }
+	$(PLANALIGN) simulate --config $(CONFIG) --stage $(subst -,_,$@) --year $(YEAR)
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_benchmarks.py $(ARGS)
+
+bench-quick: $(STAMP)
+	$(PY) benchmarks/run_benchmarks.py --quick $(ARGS)
+
+clean:
+	rm -rf dbt_project/target dbt_project/logs .pytest_cache .mypy_cache .ruff_cache

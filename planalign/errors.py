@@ -1,0 +1,35 @@
+"""Exception types shared across planalign.
+
+`PlanalignUsageError` and its subclasses mean "the user gave us something wrong": the CLI prints the message
+(without a traceback unless `--debug`) and exits 2, and nothing has been written.
+"""
+
+from __future__ import annotations
+
+
+class PlanalignError(Exception):
+    """Base of every planalign-specific error."""
+
+
+class PlanalignUsageError(PlanalignError):
+    """Bad input (usage, configuration, census, selection). Exit status 2; user data untouched."""
+
+
+class ConfigError(PlanalignUsageError):
+    """The simulation configuration is invalid; the message names the key (and file) and how to fix it."""
+
+
+class CensusError(PlanalignUsageError):
+    """The census file is missing, unreadable or has too many bad rows."""
+
+
+class SelectionError(PlanalignUsageError):
+    """A model selection names something that does not exist in the project."""
+
+
+class DependencyCycleError(PlanalignUsageError):
+    """The dbt project's model graph has a cycle; the message names it."""
+
+
+class DatabaseLockedError(PlanalignUsageError):
+    """The DuckDB file is held by another process."""

@@ -1,0 +1,1 @@
+"""Shared fixtures. Real-dbt fixtures live next to the tests that need them."""
