@@ -35,6 +35,7 @@ class ManifestNode:
     meta: Mapping[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     original_file_path: str = ""
+    relation_name: str | None = None  # the quoted database relation a model/seed writes, e.g. "db"."main"."t"
 
     @property
     def planalign_meta(self) -> Mapping[str, Any]:
