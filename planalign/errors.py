@@ -33,3 +33,24 @@ class DependencyCycleError(PlanalignUsageError):
 
 class DatabaseLockedError(PlanalignUsageError):
     """The DuckDB file is held by another process."""
+
+
+class ClassificationError(PlanalignUsageError):
+    """A model declares an execution class (meta `planalign.execution`) that does not exist."""
+
+
+class ExecutionSafetyError(PlanalignUsageError):
+    """Safety validation of a model selection failed and the settings say to abort rather than fall back
+    to sequential execution; the message lists every issue found."""
+
+
+class RunDirectoryError(PlanalignUsageError):
+    """A run directory is missing, or its `summary.json` / `engine_runs.json` cannot be read as a run."""
+
+
+class SimulationYearError(PlanalignUsageError):
+    """A year was asked for that lies outside the configured simulation years."""
+
+
+class ProjectParseError(PlanalignUsageError):
+    """The dbt project (or its profile) does not parse; the message carries dbt's own."""

@@ -11,12 +11,14 @@ invoker hands to `dbtRunner(manifest=...)` so no invocation parses the project a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planalign.errors import SelectionError
+from planalign.errors import ProjectParseError, SelectionError
 
 #: Resource types that are graph nodes. Seeds and sources are roots: they are never scheduled by the engine.
 SCHEDULABLE_RESOURCE_TYPES = frozenset({"model"})
@@ -35,6 +37,7 @@ class ManifestNode:
     meta: Mapping[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     original_file_path: str = ""
+    fqn: tuple[str, ...] = ()  # dbt's fully qualified name; `fqn:a.b.c` selects exactly this node
     relation_name: str | None = None  # the quoted database relation a model/seed writes, e.g. "db"."main"."t"
 
     @property
@@ -74,3 +77,201 @@ class ProjectManifest:
         close = difflib.get_close_matches(name, [m.name for m in self.models()], n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise SelectionError(f"no model named {name!r} in the dbt project at {self.project_dir}.{hint}")
+
+
+def _merged_meta(
+    node_meta: Mapping[str, Any] | None, config_meta: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """dbt keeps `meta` in two places (node.meta from YAML, config.meta from config()/dbt_project.yml);
+    the config wins, as in dbt's own docs."""
+    merged: dict[str, Any] = dict(node_meta or {})
+    merged.update(config_meta or {})
+    return merged
+
+
+def _node_from_dict(data: Mapping[str, Any]) -> ManifestNode:
+    config = data.get("config") or {}
+    depends = (data.get("depends_on") or {}).get("nodes") or []
+    return ManifestNode(
+        unique_id=data["unique_id"],
+        name=data["name"],
+        resource_type=str(data["resource_type"]),
+        package_name=data["package_name"],
+        depends_on=tuple(depends),
+        materialized=config.get("materialized"),
+        meta=_merged_meta(data.get("meta"), config.get("meta")),
+        tags=tuple(data.get("tags") or ()),
+        original_file_path=data.get("original_file_path") or "",
+        fqn=tuple(data.get("fqn") or ()),
+        relation_name=data.get("relation_name"),
+    )
+
+
+def _node_from_dbt(node: Any) -> ManifestNode:
+    config = getattr(node, "config", None)
+    depends_on = getattr(node, "depends_on", None)
+    return ManifestNode(
+        unique_id=node.unique_id,
+        name=node.name,
+        resource_type=str(node.resource_type),
+        package_name=node.package_name,
+        depends_on=tuple(getattr(depends_on, "nodes", None) or ()),
+        materialized=getattr(config, "materialized", None),
+        meta=_merged_meta(getattr(node, "meta", None), getattr(config, "meta", None)),
+        tags=tuple(getattr(node, "tags", None) or ()),
+        original_file_path=getattr(node, "original_file_path", "") or "",
+        fqn=tuple(getattr(node, "fqn", None) or ()),
+        relation_name=getattr(node, "relation_name", None),
+    )
+
+
+def project_manifest_from_dbt(project_dir: Path, dbt_manifest: Any) -> ProjectManifest:
+    """Wrap dbt's in-memory `Manifest` (nodes + sources) as a `ProjectManifest` that keeps it."""
+    nodes: dict[str, ManifestNode] = {}
+    for node in list(dbt_manifest.nodes.values()) + list(dbt_manifest.sources.values()):
+        converted = _node_from_dbt(node)
+        nodes[converted.unique_id] = converted
+    return ProjectManifest(project_dir=project_dir, nodes=nodes, dbt_manifest=dbt_manifest)
+
+
+def load_manifest_json(path: Path) -> ProjectManifest:
+    """Read dbt's `target/manifest.json`. The result has no `dbt_manifest`, so it plans but cannot run."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ProjectParseError(f"no dbt manifest at {path}; run `dbt parse` first") from exc
+    except json.JSONDecodeError as exc:
+        raise ProjectParseError(f"{path} is not valid JSON: {exc}") from exc
+    nodes: dict[str, ManifestNode] = {}
+    for section in ("nodes", "sources"):
+        for raw in (data.get(section) or {}).values():
+            converted = _node_from_dict(raw)
+            nodes[converted.unique_id] = converted
+    project_dir = path.parent.parent if path.parent.name == "target" else path.parent
+    return ProjectManifest(project_dir=project_dir, nodes=nodes)
+
+
+def default_profiles_dir(project_dir: Path, profiles_dir: Path | None) -> Path | None:
+    """The profiles dir to pass dbt: the given one, else the project's own profiles.yml if it has one,
+    else None (dbt's default). In-process dbt resolves a relative default against the process's cwd, which
+    is rarely the project, so a project-local profiles.yml is preferred explicitly."""
+    if profiles_dir is not None:
+        return profiles_dir
+    if (project_dir / "profiles.yml").is_file():
+        return project_dir
+    return None
+
+
+def dbt_common_args(
+    project_dir: Path,
+    *,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: Mapping[str, Any] | None,
+) -> list[str]:
+    """Arguments every in-process dbt call shares: where the project and profile are, which target, the
+    vars, and no usage tracking (tracking would make network calls from every invocation)."""
+    args = ["--project-dir", str(project_dir), "--no-send-anonymous-usage-stats"]
+    pdir = default_profiles_dir(project_dir, profiles_dir)
+    if pdir is not None:
+        args += ["--profiles-dir", str(pdir)]
+    if target:
+        args += ["--target", target]
+    if vars:
+        args += ["--vars", json.dumps(dict(vars), sort_keys=True, default=str)]
+    return args
+
+
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_project(
+    project_dir: Path,
+    *,
+    profiles_dir: Path | None = None,
+    target: str | None = None,
+    vars: Mapping[str, Any] | None = None,
+) -> ProjectManifest:
+    """Parse the dbt project once, in-process, keeping dbt's `Manifest` for `dbtRunner(manifest=...)`.
+
+    Raises `ProjectParseError` with dbt's message when the project (or its profile) does not parse.
+    """
+    from dbt.cli.main import dbtRunner
+
+    from planalign.dbt_isolation import invocation_slot
+
+    project_dir = project_dir.resolve()
+    if not (project_dir / "dbt_project.yml").is_file():
+        raise ProjectParseError(f"{project_dir} is not a dbt project (no dbt_project.yml)")
+    args = ["parse", *dbt_common_args(project_dir, profiles_dir=profiles_dir, target=target, vars=vars)]
+    args += ["--quiet"]
+    with _PARSE_LOCK, invocation_slot(("parse", str(project_dir)), exclusive=True):
+        result = dbtRunner().invoke(args)
+    if not result.success or result.result is None:
+        detail = str(result.exception) if result.exception is not None else "dbt parse failed"
+        raise ProjectParseError(f"the dbt project at {project_dir} does not parse: {detail}")
+    return project_manifest_from_dbt(project_dir, result.result)
+
+
+def select_models(
+    manifest: ProjectManifest,
+    select: Sequence[str],
+    exclude: Sequence[str] = (),
+    *,
+    profiles_dir: Path | None = None,
+    target: str | None = None,
+    vars: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Resolve dbt selection syntax to model unique_ids, sorted, with dbt itself (`dbt ls`).
+
+    An empty `select` means every model. Each selector must match at least one model on its own, otherwise
+    `SelectionError` names it (dbt itself only warns).
+    """
+    selectors = [part for item in select for part in item.split()]
+    excluders = [part for item in exclude for part in item.split()]
+    for selector in selectors:
+        if not _ls_models(manifest, [selector], [], profiles_dir=profiles_dir, target=target, vars=vars):
+            raise SelectionError(f"the selector {selector!r} matches no model in {manifest.project_dir}")
+    return sorted(
+        _ls_models(manifest, selectors, excluders, profiles_dir=profiles_dir, target=target, vars=vars)
+    )
+
+
+def _ls_models(
+    manifest: ProjectManifest,
+    select: Sequence[str],
+    exclude: Sequence[str],
+    *,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: Mapping[str, Any] | None,
+) -> list[str]:
+    from dbt.cli.main import dbtRunner
+
+    from planalign.dbt_isolation import invocation_slot
+
+    if manifest.dbt_manifest is None:
+        raise ProjectParseError("model selection needs a manifest parsed in-process (parse_project)")
+    args = [
+        "ls",
+        *dbt_common_args(manifest.project_dir, profiles_dir=profiles_dir, target=target, vars=vars),
+        "--resource-type",
+        "model",
+        "--output",
+        "json",
+        "--output-keys",
+        "unique_id",
+        "--log-level",
+        "none",
+    ]
+    if select:
+        args += ["--select", *select]
+    if exclude:
+        args += ["--exclude", *exclude]
+    with invocation_slot(("ls", str(manifest.project_dir)), exclusive=True):
+        result = dbtRunner(manifest=manifest.dbt_manifest).invoke(args)
+    if not result.success:
+        detail = str(result.exception) if result.exception is not None else "dbt ls failed"
+        raise SelectionError(f"invalid selection {' '.join(select)!r}: {detail}")
+    lines = result.result if isinstance(result.result, list) else []
+    return [json.loads(line)["unique_id"] for line in lines]
