@@ -1,0 +1,51 @@
+"""Arguments and loading shared by the commands that read `simulation_config.yaml`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from planalign.config import SimulationConfig
+
+DEFAULT_CONFIG = Path("simulation_config.yaml")
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="simulation config file (default: ./simulation_config.yaml if present, else built-in defaults)",
+    )
+
+
+def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-format", choices=("console", "json"), default=None, help="log output format")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=None, help="log the engine's plan and results"
+    )
+
+
+def config_path(args: argparse.Namespace) -> Path | None:
+    if args.config is not None:
+        return Path(args.config)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def load_config(
+    args: argparse.Namespace, overrides: dict[str, Any] | None = None, *, check_files: bool = True
+) -> SimulationConfig:
+    """Load the config with the command's flags on top, and configure logging from the result."""
+    from planalign.config import load_simulation_config
+    from planalign.log import configure_logging
+
+    layered = dict(overrides or {})
+    if getattr(args, "log_format", None) is not None:
+        layered["run.log_format"] = args.log_format
+    if getattr(args, "verbose", None):
+        layered["run.verbose"] = True
+    config = load_simulation_config(config_path(args), overrides=layered, check_files=check_files)
+    configure_logging(fmt=config.run.log_format, verbose=config.run.verbose)
+    return config

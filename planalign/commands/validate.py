@@ -1,0 +1,55 @@
+"""`planalign validate`: check the configuration, the census, the database file and each stage's
+parallelization safety, without running or writing anything. Exit 0 when all pass, 2 otherwise."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from planalign.commands._common import add_config_argument, add_logging_arguments, load_config
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "validate", help="check config, census, database and stage safety without running"
+    )
+    add_config_argument(parser)
+    add_logging_arguments(parser)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    print(f"✔ configuration: simulation {config.simulation.start_year}–{config.simulation.end_year}")
+    from planalign.orchestrator import create_orchestrator
+    from planalign.stages import ModelScope, SimulationStage
+
+    orchestrator = create_orchestrator(config)
+    orchestrator.check_inputs()
+    print(f"✔ census: {config.simulation.census_path}")
+    print(f"✔ database: {config.simulation.database_path} is available")
+    prepared = orchestrator.describe()
+    mp = config.model_parallelization
+    built = set(prepared.stages.all_models(ModelScope.SIMULATION))
+    problems = 0
+    for stage in SimulationStage:
+        models = prepared.stages.models(stage, ModelScope.YEAR)
+        if not models:
+            continue
+        report = prepared.analyzer.validate_safety(
+            models,
+            already_built=built,
+            enable_conditional_parallelization=mp.enable_conditional_parallelization,
+        )
+        plan = prepared.analyzer.plan(
+            models,
+            enable_conditional_parallelization=mp.enable_conditional_parallelization,
+            max_workers=mp.max_workers,
+        )
+        mark = "✔" if report.safe else "✘"
+        print(f"{mark} stage {stage}: {len(models)} models, estimated speedup {plan.estimated_speedup:.1f}x")
+        for issue in report.issues:
+            print(f"    {issue.severity}: {issue.message}")
+        problems += len(report.errors)
+        built.update(models)
+    return 0 if problems == 0 else 2
