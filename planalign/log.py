@@ -1,0 +1,122 @@
+"""Logging: one structlog configuration, in one place.
+
+Both structlog loggers (`get_logger`) and plain `logging` loggers (libraries, anything using
+`logging.getLogger`) go through one stdlib handler on the root logger, so every line — from the main thread
+or a dbt worker thread — has the same shape and goes to the same stream:
+
+- `console` (default): readable `HH:MM:SS level     event  key=value … [logger]` lines, coloured on a
+  terminal (unless `NO_COLOR` is set);
+- `json`: one JSON object per line with `timestamp` (ISO 8601, UTC), `level`, `logger`, `event` and the bound
+  keys; exceptions as structured tracebacks.
+
+Levels: planalign's loggers log at INFO and above, DEBUG too with `verbose`; other libraries' loggers only
+WARNING and above (INFO with `verbose`), so third-party chatter never buries the simulation's output.
+
+`configure_logging` is idempotent: calling it again replaces the previous configuration (format, level,
+stream) instead of stacking handlers. Loggers obtained before a reconfiguration follow the new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, Literal, TextIO
+
+import structlog
+from structlog.typing import EventDict, Processor
+
+LogFormat = Literal["console", "json"]
+
+#: Loggers under this name are planalign's own and follow `verbose`; everything else is "third party".
+PACKAGE_LOGGER = "planalign"
+
+_HANDLER_NAME = "planalign-structlog"
+
+
+def configure_logging(
+    *,
+    fmt: LogFormat = "console",
+    verbose: bool = False,
+    stream: TextIO | None = None,
+) -> None:
+    """Route structlog and stdlib logging to `stream` (default: the current `sys.stderr`) in `fmt`."""
+    if fmt not in ("console", "json"):
+        raise ValueError(f"log format must be 'console' or 'json', not {fmt!r}")
+    out = stream if stream is not None else sys.stderr
+
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.PositionalArgumentsFormatter(),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    renderer: Processor
+    if fmt == "json":
+        shared.append(structlog.processors.TimeStamper(fmt="iso", utc=True))
+        final: list[Processor] = [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
+            _leading_keys_first,
+        ]
+        renderer = structlog.processors.JSONRenderer(default=str)
+    else:
+        shared.append(structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False))
+        final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=_wants_colour(out), exception_formatter=structlog.dev.plain_traceback
+        )
+
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+    handler = logging.StreamHandler(out)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[*final, renderer],
+        )
+    )
+
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger(PACKAGE_LOGGER).setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def get_logger(name: str, **initial_values: Any) -> structlog.stdlib.BoundLogger:
+    """A structlog logger named `name` (use `__name__`), optionally with keys bound to every line."""
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name, **initial_values)
+    return logger
+
+
+_LEADING_KEYS = ("timestamp", "level", "logger", "event")
+
+
+def _leading_keys_first(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+    """JSON lines read better (and diff better) with the fixed keys first, then the bound ones."""
+    ordered = {key: event_dict.pop(key) for key in _LEADING_KEYS if key in event_dict}
+    ordered.update(event_dict)
+    return ordered
+
+
+def _wants_colour(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
