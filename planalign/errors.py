@@ -54,3 +54,7 @@ class SimulationYearError(PlanalignUsageError):
 
 class ProjectParseError(PlanalignUsageError):
     """The dbt project (or its profile) does not parse; the message carries dbt's own."""
+
+
+class ManifestDatabaseMismatchError(PlanalignUsageError):
+    """A manifest parsed for one database is used to write another (dbt fixes relation databases at parse)."""

@@ -1,0 +1,438 @@
+"""Concurrent in-process dbt invocations: the only module that touches dbt internals.
+
+dbt-core does not support several `dbtRunner().invoke()` calls running at once in one process. On dbt-duckdb
+they fail with "connection is busy with another call" / "cannot start a transaction within a transaction",
+because every invocation shares one adapter and tears it down for everyone else. This module makes each
+invocation own its adapter while all of them share one DuckDB database per file.
+
+What it relies on, exactly (checked by `install()`; anything unexpected → serialized fallback, never a crash):
+
+* `dbt.adapters.factory.FACTORY` — the process-wide `AdapterContainer`. Its `adapters` dict is what
+  `register_adapter`, `get_adapter`, `reset_adapters` and `cleanup_connections` read and write; those are what
+  `adapter_management()` (entered by every invocation's preflight in `dbt/cli/requires.py`) and
+  `RunnableTask.execute_with_hooks` (`dbt/task/runnable.py`, via `adapter.cleanup_connections()`) use to reset
+  and close adapters. We switch `FACTORY`'s class to a subclass whose `adapters` property returns a dict *per
+  dbt invocation context*, so those resets and clean-ups only reach the invocation's own adapter.
+* `dbt_common.context` — `get_invocation_context()` / `_INVOCATION_CONTEXT_VAR`: the `InvocationContext` that
+  each invocation's preflight creates (`set_invocation_context`) in the calling thread and that
+  `RunnableTask._pool_thread_initializer` copies into dbt's own pool threads. It is the registry key (weakly
+  held, so an invocation's adapter goes away with its context).
+* `dbt.adapters.duckdb.connections.DuckDBConnectionManager` — its class attribute `_ENV` holds the one DuckDB
+  environment of the process and `open()` replaces (closes) it whenever credentials differ. We replace the
+  classmethods `open`, `env`, `cancel` and `close_all_connections` with versions that keep one environment per
+  set of credentials (i.e. per database file), chosen through the invocation's own adapter, so two databases
+  can be used at the same time. Each dbt connection still gets its own DuckDB cursor from the shared database.
+
+What stays process-global and how we cope:
+
+* Flags (`dbt.flags.set_flags`, called by each preflight): e.g. `FULL_REFRESH` is read from the global flags
+  while models execute. `invocation_slot(key)` lets invocations run together only when they share a key (the
+  invoker's key covers the command, project, target and `--full-refresh`); a different key waits until the
+  running group has finished, and `exclusive=True` runs alone.
+* The event manager: callbacks registered on one invocation also see other invocations' events, so a caller
+  must take each model's outcome from the result its own `invoke()` returns, never from events.
+* The invocation id (`reset_invocation_id`) is overwritten by each invocation; artifacts written concurrently
+  would carry a neighbour's id, which is one reason the invoker passes `--no-write-json`.
+
+Supported: dbt-core 1.11.x with dbt-duckdb 1.11.x (the versions tested). Other versions, or internals not
+shaped as above, yield `IsolationStatus(available=False)` with a logged warning; callers then serialize every
+invocation (`invocation_slot` is exclusive), which is slower but safe.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+#: dbt-core / dbt-duckdb `major.minor` series this module has been tested against.
+SUPPORTED_DBT_CORE_SERIES: frozenset[str] = frozenset({"1.11"})
+SUPPORTED_DBT_DUCKDB_SERIES: frozenset[str] = frozenset({"1.11"})
+
+
+@dataclass(frozen=True)
+class IsolationStatus:
+    """Whether concurrent invocations are safe in this process, and why (or why not)."""
+
+    available: bool
+    reason: str
+    dbt_version: str
+    dbt_duckdb_version: str | None = None
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _detect_versions() -> tuple[str, str | None]:
+    """(dbt-core version, dbt-duckdb version or None). A seam for tests that simulate other versions."""
+    return _package_version("dbt-core") or "unknown", _package_version("dbt-duckdb")
+
+
+def _series(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+class _Installation:
+    """Everything `install()` changed, so `uninstall()` can restore it exactly."""
+
+    def __init__(self) -> None:
+        self.factory: Any = None
+        self.original_factory_class: type | None = None
+        self.duckdb_cm: Any = None
+        self.original_duckdb_methods: dict[str, Any] = {}
+        # InvocationContext -> {adapter type name -> adapter}; weak so finished invocations are dropped.
+        self.registry: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+        self.registry_lock = threading.Lock()
+        # (credentials, environment) pairs, one per database; guarded by DuckDBConnectionManager._LOCK.
+        self.duckdb_envs: list[tuple[Any, Any]] = []
+
+
+_STATE_LOCK = threading.RLock()
+_status: IsolationStatus | None = None
+_installation: _Installation | None = None
+
+
+def _current_invocation_context() -> Any | None:
+    from dbt_common.context import get_invocation_context
+
+    try:
+        return get_invocation_context()
+    except LookupError:
+        return None
+
+
+def _make_isolated_container_class(base: type, inst: _Installation) -> type:
+    """A subclass of dbt's `AdapterContainer` whose `adapters` dict depends on the current invocation."""
+
+    def _get_adapters(self: Any) -> dict[str, Any]:
+        ctx = _current_invocation_context()
+        if ctx is None:
+            # Outside any dbt invocation (e.g. planalign code calling get_adapter): the process-wide dict.
+            result: dict[str, Any] = self.__dict__["adapters"]
+            return result
+        with inst.registry_lock:
+            adapters = inst.registry.get(ctx)
+            if adapters is None:
+                adapters = {}
+                inst.registry[ctx] = adapters
+            return adapters
+
+    def _set_adapters(self: Any, value: dict[str, Any]) -> None:
+        self.__dict__["adapters"] = value
+
+    return type(
+        "InvocationIsolatedAdapterContainer",
+        (base,),
+        {"adapters": property(_get_adapters, _set_adapters), "__module__": __name__},
+    )
+
+
+def _install_duckdb_envs(cm: Any, inst: _Installation) -> None:
+    """Per-database DuckDB environments in place of dbt-duckdb's single `_ENV`."""
+    from dbt.adapters.contracts.connection import ConnectionState
+    from dbt.adapters.duckdb import environments
+    from dbt.adapters.exceptions.connection import FailedToConnectError
+
+    def env_for(credentials: Any) -> Any:
+        # Caller holds cm._LOCK.
+        for creds, env in inst.duckdb_envs:
+            if creds == credentials:
+                return env
+        # Like dbt-duckdb dropping its old environment when credentials change — but only environments no
+        # connection is using any more (a LocalEnvironment closes its database when its handle count hits 0).
+        keep: list[tuple[Any, Any]] = []
+        for creds, env in inst.duckdb_envs:
+            if getattr(env, "handle_count", 1) == 0:
+                try:
+                    env.close()
+                except Exception as exc:  # closing an idle database must not stop opening another
+                    logger.debug("ignoring error closing idle DuckDB environment: %s", exc)
+            else:
+                keep.append((creds, env))
+        env = environments.create(credentials)
+        keep.append((credentials, env))
+        inst.duckdb_envs[:] = keep
+        return env
+
+    def isolated_open(cls: Any, connection: Any) -> Any:
+        if connection.state == ConnectionState.OPEN:
+            return connection
+        credentials = cls.get_credentials(connection.credentials)
+        with cls._LOCK:
+            try:
+                env = env_for(credentials)
+                connection.handle = env.handle()
+                connection.state = ConnectionState.OPEN
+                # dbt-duckdb's relation.py tests `_ENV is not None` before calling env(); keep it truthy.
+                cls._ENV = env
+            except RuntimeError as e:
+                connection.handle = None
+                connection.state = ConnectionState.FAIL
+                raise FailedToConnectError(str(e)) from e
+        return connection
+
+    def isolated_env(cls: Any) -> Any:
+        ctx = _current_invocation_context()
+        adapter = None
+        if ctx is not None:
+            with inst.registry_lock:
+                adapter = (inst.registry.get(ctx) or {}).get("duckdb")
+        with cls._LOCK:
+            if adapter is not None:
+                return env_for(cls.get_credentials(adapter.config.credentials))
+            if len(inst.duckdb_envs) == 1:
+                return inst.duckdb_envs[0][1]
+            if cls._ENV is not None:
+                return cls._ENV
+            raise RuntimeError("DuckDBConnectionManager environment requested before creation!")
+
+    def isolated_cancel(self: Any, connection: Any) -> None:
+        env = isolated_env(type(self))
+        env.cancel(connection)
+
+    def isolated_close_all_connections(cls: Any) -> None:
+        with cls._LOCK:
+            inst.duckdb_envs.clear()
+            cls._ENV = None
+
+    for name in ("open", "env", "close_all_connections"):
+        inst.original_duckdb_methods[name] = cm.__dict__[name]
+    inst.original_duckdb_methods["cancel"] = cm.__dict__["cancel"]
+    cm.open = classmethod(isolated_open)
+    cm.env = classmethod(isolated_env)
+    cm.close_all_connections = classmethod(isolated_close_all_connections)
+    cm.cancel = isolated_cancel
+    inst.duckdb_cm = cm
+
+
+def _check_and_install() -> IsolationStatus:
+    core_version, duckdb_version = _detect_versions()
+
+    def unavailable(reason: str) -> IsolationStatus:
+        logger.warning(
+            "dbt invocation isolation unavailable (%s); dbt invocations will run one at a time", reason
+        )
+        return IsolationStatus(False, reason, core_version, duckdb_version)
+
+    if _series(core_version) not in SUPPORTED_DBT_CORE_SERIES:
+        supported = ", ".join(sorted(f"{s}.x" for s in SUPPORTED_DBT_CORE_SERIES))
+        return unavailable(f"dbt-core {core_version} is not a supported version ({supported})")
+    if duckdb_version is not None and _series(duckdb_version) not in SUPPORTED_DBT_DUCKDB_SERIES:
+        supported = ", ".join(sorted(f"{s}.x" for s in SUPPORTED_DBT_DUCKDB_SERIES))
+        return unavailable(f"dbt-duckdb {duckdb_version} is not a supported version ({supported})")
+    try:
+        import dbt.adapters.factory as factory_mod
+        import dbt.task.runnable as runnable_mod
+        import dbt_common.context as context_mod
+    except ImportError as exc:
+        return unavailable(f"dbt internals could not be imported: {exc}")
+
+    factory = getattr(factory_mod, "FACTORY", None)
+    container_cls = getattr(factory_mod, "AdapterContainer", None)
+    problems: list[str] = []
+    if container_cls is None or type(factory) is not container_cls:
+        problems.append("dbt.adapters.factory.FACTORY is not a plain AdapterContainer")
+    elif not isinstance(factory.__dict__.get("adapters"), dict):
+        problems.append("AdapterContainer.adapters is not an instance dict")
+    for name in ("register_adapter", "lookup_adapter", "reset_adapters", "cleanup_connections"):
+        if container_cls is not None and not callable(getattr(container_cls, name, None)):
+            problems.append(f"AdapterContainer.{name} is missing")
+    if not callable(getattr(factory_mod, "adapter_management", None)):
+        problems.append("dbt.adapters.factory.adapter_management is missing")
+    if not callable(getattr(context_mod, "get_invocation_context", None)):
+        problems.append("dbt_common.context.get_invocation_context is missing")
+    if not hasattr(getattr(runnable_mod, "GraphRunnableTask", None), "_pool_thread_initializer"):
+        problems.append("GraphRunnableTask._pool_thread_initializer is missing (context not propagated)")
+
+    duckdb_cm: Any = None
+    if duckdb_version is not None:
+        try:
+            from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+            duckdb_cm = DuckDBConnectionManager
+        except ImportError as exc:
+            problems.append(f"dbt-duckdb could not be imported: {exc}")
+        else:
+            for name in ("open", "env", "cancel", "close_all_connections", "_ENV", "_LOCK"):
+                if name not in duckdb_cm.__dict__:
+                    problems.append(f"DuckDBConnectionManager.{name} is missing")
+    if problems:
+        return unavailable("; ".join(problems))
+
+    inst = _Installation()
+    inst.factory = factory
+    inst.original_factory_class = type(factory)
+    try:
+        if duckdb_cm is not None:
+            _install_duckdb_envs(duckdb_cm, inst)
+        factory.__class__ = _make_isolated_container_class(type(factory), inst)
+    except Exception as exc:  # a failed patch must leave dbt untouched and fall back, not crash
+        _restore(inst)
+        return unavailable(f"installing the isolation failed: {exc!r}")
+
+    global _installation
+    _installation = inst
+    return IsolationStatus(
+        True,
+        "per-invocation adapter registry and per-database DuckDB environments installed",
+        core_version,
+        duckdb_version,
+    )
+
+
+def _restore(inst: _Installation) -> None:
+    if inst.factory is not None and inst.original_factory_class is not None:
+        inst.factory.__class__ = inst.original_factory_class
+    cm = inst.duckdb_cm
+    if cm is not None:
+        for name, original in inst.original_duckdb_methods.items():
+            setattr(cm, name, original)
+        with cm._LOCK:
+            # Hand dbt-duckdb back a single environment (the most recently used), as it expects.
+            envs = inst.duckdb_envs
+            cm._ENV = envs[-1][1] if envs else None
+    inst.duckdb_envs.clear()
+
+
+def install() -> IsolationStatus:
+    """Install the isolation once per process (idempotent, thread-safe) and report whether it is active."""
+    global _status
+    with _STATE_LOCK:
+        if _status is None:
+            _status = _check_and_install()
+            if _status.available:
+                logger.info("dbt invocation isolation active: dbt-core %s", _status.dbt_version)
+        return _status
+
+
+def isolation_status() -> IsolationStatus:
+    """The isolation status of this process, installing it on first use."""
+    return install()
+
+
+def uninstall() -> None:
+    """Restore dbt's own adapter registry and DuckDB environment handling (tests; re-`install()` after).
+
+    Call it only while no dbt invocation is running.
+    """
+    global _status, _installation
+    with _STATE_LOCK:
+        if _installation is not None:
+            _restore(_installation)
+        _installation = None
+        _status = None
+
+
+def live_adapter_count() -> int:
+    """Adapters currently held in the per-invocation registry (diagnostics and tests)."""
+    inst = _installation
+    if inst is None:
+        return 0
+    with inst.registry_lock:
+        return sum(len(adapters) for adapters in inst.registry.values())
+
+
+def interrupt_all() -> int:
+    """Interrupt every query running on an open DuckDB connection of any live invocation.
+
+    The interrupted statement fails inside its invocation with DuckDB's "INTERRUPT Error", so that model's
+    invocation returns an error result and its transaction is rolled back (a DuckDB statement is atomic: the
+    database is left as it was before the statement). Returns how many connections were interrupted. Without
+    the isolation installed there is no registry of invocations to reach, and nothing is interrupted.
+    """
+    inst = _installation
+    if inst is None:
+        return 0
+    with inst.registry_lock:
+        adapters = [a for per_ctx in list(inst.registry.values()) for a in per_ctx.values()]
+    interrupted = 0
+    for adapter in adapters:
+        manager = getattr(adapter, "connections", None)
+        if manager is None:
+            continue
+        with manager.lock:
+            connections = list(manager.thread_connections.values())
+        for connection in connections:
+            handle = getattr(connection, "handle", None)
+            if handle is None or not hasattr(handle, "cursor"):
+                continue
+            try:
+                handle.cursor().interrupt()
+                interrupted += 1
+            except Exception as exc:  # a connection closing under us is not a failure of the interrupt
+                logger.debug("could not interrupt connection %s: %s", getattr(connection, "name", "?"), exc)
+    return interrupted
+
+
+class _InvocationGate:
+    """A shared/exclusive gate keyed by the process-global flags an invocation sets.
+
+    Holders with the same key run together; a holder with another key (or an exclusive one) waits until the
+    current group has drained. Newcomers do not join a running group while a holder with another key waits,
+    so a waiting key cannot be starved.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._key: Hashable | None = None
+        self._exclusive = False
+        self._waiting: Counter[tuple[Hashable, bool]] = Counter()
+
+    def _may_enter(self, key: Hashable, exclusive: bool) -> bool:
+        if self._active == 0:
+            return True
+        if exclusive or self._exclusive or self._key != key:
+            return False
+        return all(k == (key, False) for k, n in self._waiting.items() if n > 0)
+
+    @contextmanager
+    def hold(self, key: Hashable, *, exclusive: bool) -> Iterator[None]:
+        me = (key, exclusive)
+        with self._cond:
+            self._waiting[me] += 1
+            try:
+                while not self._may_enter(key, exclusive):
+                    self._cond.wait()
+            finally:
+                self._waiting[me] -= 1
+            self._active += 1
+            self._key = key
+            self._exclusive = exclusive
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                if self._active == 0:
+                    self._key = None
+                    self._exclusive = False
+                self._cond.notify_all()
+
+
+_GATE = _InvocationGate()
+
+
+@contextmanager
+def invocation_slot(key: Hashable, *, exclusive: bool = False) -> Iterator[None]:
+    """Hold this around every dbt invocation in the process.
+
+    Invocations run concurrently only when the isolation is available and they share `key` (which must
+    capture every process-global flag that differs between them, e.g. `--full-refresh`); otherwise they run
+    one at a time.
+    """
+    status = install()
+    with _GATE.hold(key, exclusive=exclusive or not status.available):
+        yield
