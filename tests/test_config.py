@@ -643,3 +643,57 @@ def test_engine_settings_follow_model_parallelization(engine_module: types.Modul
         check_files=False,
     ).engine_settings()
     assert serial.max_workers == 1
+
+
+# ------------------------------------------------------------------------------------------------------------
+# review_config: what `planalign validate` adds to "the file is valid"
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _findings(config: SimulationConfig, **machine: Any) -> dict[str, str]:
+    from planalign.config import review_config
+
+    defaults: dict[str, Any] = {"cpu_count": 8, "total_memory_mb": 64_000.0}
+    return {f.key: f.severity for f in review_config(config, **{**defaults, **machine})}
+
+
+def test_review_of_the_shipped_config_on_a_roomy_machine_finds_nothing() -> None:
+    config = load_simulation_config(SHIPPED_CONFIG, check_files=False)
+    assert _findings(config) == {}
+
+
+def test_review_names_what_would_fail_or_surprise(workdir: Path) -> None:
+    config = load_simulation_config(
+        SHIPPED_CONFIG,
+        overrides={
+            "dbt.project_dir": str(workdir),  # has no dbt_project.yml / profiles.yml
+            "simulation.database_path": str(workdir / "no-such-dir" / "sim.duckdb"),
+            "simulation.effective_date": "2025-06-30",
+            "escalation.cap": 0.05,  # below the 6% auto-enrollment default
+            "orchestrator.threading.model_parallelization": {
+                "deterministic_execution": False,
+                "resource_monitoring": False,
+            },
+        },
+        check_files=False,
+    )
+    assert _findings(config, cpu_count=2, total_memory_mb=2000.0) == {
+        "dbt.project_dir": "error",
+        "dbt.profiles_dir": "error",
+        "simulation.database_path": "error",
+        "simulation.effective_date": "warning",
+        "escalation.cap": "warning",
+        "orchestrator.threading.model_parallelization.max_workers": "warning",
+        "orchestrator.threading.model_parallelization.memory_limit_mb": "warning",
+        "orchestrator.threading.model_parallelization.resource_monitoring": "warning",
+        "orchestrator.threading.model_parallelization.deterministic_execution": "warning",
+    }
+
+
+def test_review_notes_that_parallelization_is_off() -> None:
+    config = load_simulation_config(
+        SHIPPED_CONFIG,
+        overrides={"orchestrator.threading.model_parallelization.enabled": False},
+        check_files=False,
+    )
+    assert _findings(config, cpu_count=1) == {"orchestrator.threading.model_parallelization.enabled": "info"}
