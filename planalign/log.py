@@ -14,6 +14,11 @@ WARNING and above (INFO with `verbose`), so third-party chatter never buries the
 
 `configure_logging` is idempotent: calling it again replaces the previous configuration (format, level,
 stream) instead of stacking handlers. Loggers obtained before a reconfiguration follow the new one.
+
+Embedded use (a service importing planalign, never calling `configure_logging`): unless the host has
+configured structlog itself, importing this module routes planalign's structlog loggers into plain `logging`
+as `event key=value` messages and adds no handler, so the host's logging configuration decides what is shown
+and where — nothing is printed to stdout behind its back.
 """
 
 from __future__ import annotations
@@ -99,6 +104,35 @@ def configure_logging(
     logging.getLogger(PACKAGE_LOGGER).setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
+def configure_library_logging() -> None:
+    """Hand planalign's structlog events to stdlib `logging` as plain messages, adding no handler (the host
+    application's logging setup applies). Done at import unless structlog is already configured."""
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            _render_plain,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+_KEY_VALUES = structlog.processors.KeyValueRenderer(sort_keys=False)
+
+
+def _render_plain(logger: Any, method: str, event_dict: EventDict) -> tuple[tuple[str], dict[str, Any]]:
+    """`stage finished models=8`: the event as text, then the bound keys, for a host's own log format;
+    an exception goes to `logging` as `exc_info`, so the host's formatter renders it as it does any other."""
+    exc_info = event_dict.pop("exc_info", None)
+    event = str(event_dict.pop("event", ""))
+    rest = _KEY_VALUES(logger, method, event_dict) if event_dict else ""
+    return ((f"{event} {rest}" if rest else event),), ({"exc_info": exc_info} if exc_info else {})
+
+
 def get_logger(name: str, **initial_values: Any) -> structlog.stdlib.BoundLogger:
     """A structlog logger named `name` (use `__name__`), optionally with keys bound to every line."""
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name, **initial_values)
@@ -120,3 +154,7 @@ def _wants_colour(stream: TextIO) -> bool:
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
+
+
+if not structlog.is_configured():
+    configure_library_logging()

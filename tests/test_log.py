@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from planalign.log import configure_logging, get_logger
+from planalign.log import configure_library_logging, configure_logging, get_logger
 
 
 @pytest.fixture(autouse=True)
@@ -20,13 +20,14 @@ def _restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     package_level = logging.getLogger("planalign").level
+    saved = structlog.get_config()
     yield
     for handler in list(root.handlers):
         if handler not in handlers:
             root.removeHandler(handler)
     root.setLevel(level)
     logging.getLogger("planalign").setLevel(package_level)
-    structlog.reset_defaults()
+    structlog.configure(**saved)
 
 
 def json_lines(stream: io.StringIO) -> list[dict[str, object]]:
@@ -121,3 +122,25 @@ def test_verbose_controls_debug_and_third_party_info(verbose: bool) -> None:
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="log format"):
         configure_logging(fmt="xml")  # type: ignore[arg-type]
+
+
+def test_embedded_use_hands_events_to_the_hosts_logging(caplog: pytest.LogCaptureFixture) -> None:
+    """Without `configure_logging`, a host's stdlib logging setup decides; planalign adds no handler."""
+    configure_library_logging()
+    handlers = list(logging.getLogger().handlers)
+    caplog.set_level(logging.INFO, logger="planalign")
+    log = get_logger("planalign.embedded", run_id="r7")
+    log.info("stage finished", models=8)
+    try:
+        raise KeyError("missing")
+    except KeyError:
+        log.exception("stage failed")
+    assert logging.getLogger().handlers == handlers
+    info, error = caplog.records
+    assert (info.name, info.levelname, info.getMessage()) == (
+        "planalign.embedded",
+        "INFO",
+        "stage finished run_id='r7' models=8",
+    )
+    assert error.getMessage() == "stage failed run_id='r7'"
+    assert error.exc_info is not None and error.exc_info[0] is KeyError
