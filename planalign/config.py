@@ -478,7 +478,7 @@ def review_config(
                 ConfigFinding(
                     "warning",
                     f"{key}.max_workers",
-                    f"{mp.max_workers} workers on {cores} CPU cores; more workers than cores rarely adds speed",
+                    f"{mp.max_workers} workers on {cores} CPU cores; more workers than cores rarely helps",
                 )
             )
         if mp.memory_limit_mb > total_memory_mb:
@@ -651,16 +651,20 @@ def _read_env() -> dict[str, Any]:
 
 
 def _normalise_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted and nested keys into one fresh nested dict (the caller's mappings are never modified); None
+    values, and mappings that hold only None, are dropped."""
     out: dict[str, Any] = {}
     for key, value in overrides.items():
-        if value is None:
+        if isinstance(value, Mapping):
+            value = _normalise_overrides(value)
+            if not value:
+                continue
+        elif value is None:
             continue
-        if isinstance(value, Mapping) and "." not in key:
-            nested = _normalise_overrides(value)
-            if nested:
-                _deep_merge(out, {key: nested}, _OVERRIDE_ORIGIN, {}, ())
-            continue
-        _set_dotted(out, key, value)
+        nested: Any = value
+        for part in reversed(str(key).split(".")):
+            nested = {part: nested}
+        _deep_merge(out, nested, _OVERRIDE_ORIGIN, {}, ())
     return out
 
 

@@ -697,3 +697,25 @@ def test_review_notes_that_parallelization_is_off() -> None:
         check_files=False,
     )
     assert _findings(config, cpu_count=1) == {"orchestrator.threading.model_parallelization.enabled": "info"}
+
+
+def test_dotted_and_nested_overrides_combine_without_touching_the_callers_data(workdir: Path) -> None:
+    nested = {"model_parallelization": {"max_workers": 3, "safety": {"max_retries_per_model": None}}}
+    overrides: dict[str, Any] = {
+        "orchestrator.threading": nested,
+        "orchestrator.threading.model_parallelization.memory_limit_mb": 512.0,
+        "simulation": {"end_year": 2026, "random_seed": None},
+    }
+    before = json.dumps(overrides, sort_keys=True)
+    config = load_simulation_config(overrides=overrides, check_files=False)
+    assert json.dumps(overrides, sort_keys=True) == before
+    mp = config.model_parallelization
+    assert (mp.max_workers, mp.memory_limit_mb, mp.safety.max_retries_per_model) == (3, 512.0, 2)
+    assert (config.simulation.end_year, config.simulation.random_seed) == (2026, 42)
+
+
+def test_direct_construction_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLANALIGN_SIMULATION__END_YEAR", "2026")
+    config = SimulationConfig()
+    assert config.simulation.end_year == 2026
+    assert config.simulation.database_path.is_absolute()
