@@ -1,0 +1,618 @@
+"""The asyncio scheduler: run a selection of dbt models as fast as the graph and the execution classes allow.
+
+One coroutine (`_Run._dispatch_loop`) owns all scheduling state; it runs in the event loop and so needs no
+locks. Each dispatched model becomes a task that takes a token of an `anyio.CapacityLimiter` (max_workers
+tokens; the memory watchdog lowers `total_tokens` under pressure) and calls `invoker.run_model` in a worker
+thread via `anyio.to_thread.run_sync`. When a model finishes, its task updates the state and wakes the
+dispatcher, which starts every model that has become ready — there are no wave barriers.
+
+Dispatch policy. Ready models are ordered by (longest remaining critical path, unique_id) — the path weighted
+by recorded durations when the engine has them. The head of that order starts when a token is free and, if it
+must run alone (SEQUENTIAL, or CONDITIONAL without `enable_conditional_parallelization`), when nothing else
+is in flight; otherwise dispatch waits. Never starting a lower-priority model past a blocked head is what
+keeps a model that runs alone from being starved by a stream of parallel ones.
+
+`deterministic_execution=True` (default): ties broken by unique_id as above, and results listed in the plan's
+stable topological order. `False`: ties broken by the order models became ready, results listed in
+completion order. Neither affects what a model computes — the scheduler only decides timing; each model sees
+all of its dependencies built. `shuffle_dispatch_seed` (tests only) orders ready models at random, to show
+that results do not depend on dispatch order.
+
+Cancellation (the awaiting task is cancelled; under `asyncio.run`/`anyio.run` Ctrl-C cancels the main task):
+dispatch stops at once; the invoker's optional `interrupt_all()` is called so running queries can abort; the
+engine then waits for the running worker threads to return (a thread cannot be killed; dbt's materializations
+replace a relation only when its query completes, so an interrupted model leaves the previous relation in
+place); never-started models are recorded CANCELLED; `last_result` is set; the cancellation is re-raised.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import anyio
+import structlog
+
+from planalign.errors import ConfigError, ExecutionSafetyError
+from planalign.execution_plan import ExecutionPlan
+from planalign.invocation import InvocationOutcome, ModelInvoker, OutcomeStatus
+from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
+from planalign.results import EngineRunResult, LimitChange, ModelResult, ModelStatus, PressureEvent
+from planalign.watchdog import (
+    DEFAULT_MIN_AVAILABLE_MB,
+    MemoryProbe,
+    MemoryWatchdog,
+    PsutilMemoryProbe,
+    format_duckdb_memory_limit,
+)
+
+log = structlog.get_logger("planalign.engine")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """The specification's model-parallelization settings (same names and defaults), plus engine knobs.
+
+    `shuffle_dispatch_seed` is for tests: it shuffles the dispatch order among ready models.
+    `retry_backoff_s` is the pause before a retry; `watchdog_interval_s` and `min_available_mb` tune the
+    memory watchdog (see `planalign.watchdog`).
+    """
+
+    max_workers: int = 4
+    memory_limit_mb: float = 4000.0
+    enable_conditional_parallelization: bool = False
+    deterministic_execution: bool = True
+    resource_monitoring: bool = True
+    fallback_on_resource_pressure: bool = True
+    validate_execution_safety: bool = True
+    abort_on_dependency_conflict: bool = True
+    max_retries_per_model: int = 2
+    shuffle_dispatch_seed: int | None = None
+    retry_backoff_s: float = 0.05
+    watchdog_interval_s: float = 0.5
+    min_available_mb: float = DEFAULT_MIN_AVAILABLE_MB
+
+    def __post_init__(self) -> None:
+        if self.max_workers < 1:
+            raise ConfigError(f"max_workers must be at least 1, got {self.max_workers}")
+        if self.memory_limit_mb <= 0:
+            raise ConfigError(f"memory_limit_mb must be positive, got {self.memory_limit_mb}")
+        if self.max_retries_per_model < 0:
+            raise ConfigError(f"max_retries_per_model must be 0 or more, got {self.max_retries_per_model}")
+        if self.retry_backoff_s < 0 or self.watchdog_interval_s <= 0:
+            raise ConfigError("retry_backoff_s must be >= 0 and watchdog_interval_s > 0")
+
+
+def duckdb_memory_limit_setting(settings: EngineSettings) -> str | None:
+    """The value for DuckDB's `SET memory_limit` when resource monitoring is on (e.g. "4000MB"), else None.
+
+    The engine passes it to the invoker's optional `apply_duckdb_memory_limit(value)` before dispatching;
+    callers that own the DuckDB connection can apply it themselves.
+    """
+    return format_duckdb_memory_limit(settings.memory_limit_mb) if settings.resource_monitoring else None
+
+
+class EngineEventKind(StrEnum):
+    MODEL_STARTED = "model_started"
+    MODEL_FINISHED = "model_finished"
+    MODEL_RETRY = "model_retry"
+    MODEL_SKIPPED = "model_skipped"
+    LIMIT_CHANGED = "limit_changed"
+    PRESSURE = "pressure"
+    FALLBACK = "fallback"
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    """A progress event, delivered to `on_event` in the event loop thread.
+
+    `time` is seconds since the run started, `at` the same instant as ISO-8601. `worker` is the lane,
+    `limit` the concurrency limit at that moment, `in_flight` the number of models dispatched
+    and not finished.
+    """
+
+    kind: EngineEventKind
+    time: float
+    at: str
+    unique_id: str | None = None
+    name: str | None = None
+    worker: int | None = None
+    attempt: int | None = None
+    status: ModelStatus | None = None
+    limit: int | None = None
+    in_flight: int = 0
+    message: str | None = None
+    execution_class: str | None = None
+    duration_s: float | None = None
+    label: str | None = None
+
+
+class ParallelExecutionEngine:
+    """Runs model selections through a `ModelInvoker` under the dispatch policy in the module docstring.
+
+    `durations` (unique_id or name → seconds, e.g. `results.durations_from_results(...)` of an earlier run)
+    weights the critical path used for priorities and estimates. `memory_probe` replaces the psutil probe
+    (tests); `clock` replaces `time.perf_counter` as the monotonic clock of the timeline.
+    """
+
+    def __init__(
+        self,
+        analyzer: ModelDependencyAnalyzer,
+        invoker: ModelInvoker,
+        settings: EngineSettings | None = None,
+        *,
+        on_event: Callable[[EngineEvent], None] | None = None,
+        memory_probe: MemoryProbe | None = None,
+        clock: Callable[[], float] | None = None,
+        durations: Mapping[str, float] | None = None,
+    ) -> None:
+        self.analyzer = analyzer
+        self.invoker = invoker
+        self.settings = settings if settings is not None else EngineSettings()
+        self.on_event = on_event
+        self.memory_probe = memory_probe
+        self.clock = clock if clock is not None else time.perf_counter
+        self.durations = durations
+        #: The result of the latest `execute` — also set when it was cancelled (and so returned nothing).
+        self.last_result: EngineRunResult | None = None
+        #: The plan of the latest `execute`.
+        self.last_plan: ExecutionPlan | None = None
+        self._on_event_failed = False
+
+    def plan(self, model_ids: Sequence[str], *, label: str | None = None) -> ExecutionPlan:
+        """The plan `execute` would follow with these settings (workers as configured, before fallbacks)."""
+        return self.analyzer.plan(
+            model_ids,
+            durations=self.durations,
+            enable_conditional_parallelization=self.settings.enable_conditional_parallelization,
+            max_workers=self.settings.max_workers,
+            label=label,
+        )
+
+    async def execute(
+        self,
+        model_ids: Sequence[str],
+        *,
+        vars: Mapping[str, Any],
+        label: str | None = None,
+        already_built: Collection[str] = (),
+    ) -> EngineRunResult:
+        """Run the models (unique_ids or names) with these dbt vars; model failures are data in the result.
+
+        Raises `SelectionError` (unknown model), `DependencyCycleError`, or `ExecutionSafetyError` (safety
+        validation failed and `abort_on_dependency_conflict`). `already_built` names models outside the
+        selection whose relations exist, for safety validation.
+        """
+        run = _Run(self, vars=dict(vars), label=label)
+        result = await run.execute(model_ids, already_built)
+        self.last_result = result
+        return result
+
+    def _emit(self, event: EngineEvent) -> None:
+        if self.on_event is None or self._on_event_failed:
+            return
+        try:
+            self.on_event(event)
+        except Exception:
+            # A broken progress display must not abort a run half-way: the failure is logged with its
+            # traceback and the callback is not called again (rather than logging the same failure per event).
+            self._on_event_failed = True
+            log.exception("engine on_event callback failed; no further events are delivered", kind=event.kind)
+
+
+@dataclass
+class _ModelState:
+    attempts: int = 0
+    started: float | None = None
+    finished: float | None = None
+    worker: int | None = None
+    status: ModelStatus | None = None
+    error: str | None = None
+    skipped_because: str | None = None
+
+
+@dataclass
+class _Run:
+    """The mutable state of one `execute` call; every method runs in the event loop thread."""
+
+    engine: ParallelExecutionEngine
+    vars: dict[str, Any]
+    label: str | None
+    fallbacks: list[str] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
+    states: dict[str, _ModelState] = field(default_factory=dict)
+    completion_order: list[str] = field(default_factory=list)
+    pressure_events: list[PressureEvent] = field(default_factory=list)
+    limit_changes: list[LimitChange] = field(default_factory=list)
+    in_flight: int = 0
+    executing: int = 0
+    executing_max: int = 0
+    executing_area: float = 0.0
+    executing_since: float = 0.0
+    summed_model_time: float = 0.0
+    alone_running: bool = False
+    cancelling: bool = False
+    wake: anyio.Event | None = None
+
+    def __post_init__(self) -> None:
+        self.settings = self.engine.settings
+        self.clock = self.engine.clock
+        self.t0 = self.clock()
+        self.wall0 = time.time()
+        self.executing_since = self.t0
+        self.ready: list[tuple[float, Any, str]] = []
+        self.sequence = itertools.count()
+        self.rng = random.Random(self.settings.shuffle_dispatch_seed)
+        self.free_lanes: list[int] = []
+
+    # ------------------------------------------------------------------ helpers
+
+    def now(self) -> float:
+        return self.clock() - self.t0
+
+    def iso(self, offset: float) -> str:
+        return datetime.fromtimestamp(self.wall0 + offset, tz=UTC).isoformat()
+
+    def emit(self, kind: EngineEventKind, **details: Any) -> None:
+        offset = self.now()
+        self.engine._emit(
+            EngineEvent(
+                kind=kind,
+                time=offset,
+                at=self.iso(offset),
+                in_flight=self.in_flight,
+                limit=int(self.limiter.total_tokens),
+                label=self.label,
+                **details,
+            )
+        )
+
+    def fallback(self, reason: str) -> None:
+        self.fallbacks.append(reason)
+        log.warning("falling back to sequential execution", reason=reason, label=self.label)
+
+    def wake_dispatcher(self) -> None:
+        if self.wake is not None:
+            self.wake.set()
+
+    def set_executing(self, delta: int) -> None:
+        now = self.clock()
+        self.executing_area += self.executing * (now - self.executing_since)
+        self.executing_since = now
+        self.executing += delta
+        self.executing_max = max(self.executing_max, self.executing)
+
+    # ------------------------------------------------------------------ preparation
+
+    async def execute(self, model_ids: Sequence[str], already_built: Collection[str]) -> EngineRunResult:
+        analyzer = self.engine.analyzer
+        settings = self.settings
+        selection = analyzer.resolve(model_ids)
+        analyzer.check_acyclic()
+        workers = settings.max_workers
+        if settings.validate_execution_safety:
+            report = analyzer.validate_safety(
+                selection,
+                already_built=already_built,
+                enable_conditional_parallelization=settings.enable_conditional_parallelization,
+            )
+            self.warnings = tuple(issue.message for issue in report.warnings)
+            for warning in self.warnings:
+                log.warning("execution safety warning", warning=warning, label=self.label)
+            if not report.safe:
+                if settings.abort_on_dependency_conflict:
+                    raise ExecutionSafetyError(
+                        f"safety validation failed for {self.label or 'the selection'}: {report.describe()}"
+                    )
+                if workers > 1:
+                    self.fallback(f"safety validation failed: {'; '.join(i.message for i in report.errors)}")
+                    workers = 1
+        if workers > 1 and not self.engine.invoker.supports_concurrency:
+            self.fallback("the invoker cannot run models concurrently (dbt isolation unavailable)")
+            workers = 1
+        self.workers = workers
+        self.limiter = anyio.CapacityLimiter(workers)
+        self.free_lanes = list(range(workers))
+        plan = analyzer.plan(
+            selection,
+            durations=self.engine.durations,
+            enable_conditional_parallelization=settings.enable_conditional_parallelization,
+            max_workers=workers,
+            label=self.label,
+        )
+        self.engine.last_plan = plan
+        self.plan = plan
+        self.children = plan.dependents()
+        self.waiting = {uid: len(plan.dependencies[uid]) for uid in plan.model_ids}
+        self.states = {uid: _ModelState() for uid in plan.model_ids}
+        for reason in self.fallbacks:
+            self.emit(EngineEventKind.FALLBACK, message=reason)
+        self.limit_changes.append(LimitChange(self.iso(self.now()), self.now(), workers, "start"))
+        for uid in plan.model_ids:
+            if self.waiting[uid] == 0:
+                self.push_ready(uid)
+        await self.apply_memory_limit()
+        try:
+            await self.run_all()
+        except anyio.get_cancelled_exc_class():
+            result = self.result(cancelled=True)
+            self.engine.last_result = result
+            log.warning("run cancelled", label=self.label, **result.counts())
+            raise
+        return self.result(cancelled=False)
+
+    async def apply_memory_limit(self) -> None:
+        """Hand DuckDB's memory limit to the invoker if it offers `apply_duckdb_memory_limit(value)`."""
+        value = duckdb_memory_limit_setting(self.settings)
+        hook = getattr(self.engine.invoker, "apply_duckdb_memory_limit", None)
+        if value is not None and callable(hook):
+            await anyio.to_thread.run_sync(hook, value)
+
+    # ------------------------------------------------------------------ scheduling
+
+    def push_ready(self, uid: str) -> None:
+        priority = -self.plan.remaining_path[uid]
+        if self.settings.shuffle_dispatch_seed is not None:
+            key: tuple[float, Any, str] = (self.rng.random(), 0, uid)
+        elif self.settings.deterministic_execution:
+            key = (priority, uid, uid)
+        else:
+            key = (priority, next(self.sequence), uid)
+        heapq.heappush(self.ready, key)
+
+    async def run_all(self) -> None:
+        watchdog_scope = anyio.CancelScope()
+        async with anyio.create_task_group() as tg:
+            if self.settings.resource_monitoring and self.plan.model_ids:
+                tg.start_soon(self.watch_memory, watchdog_scope)
+            try:
+                await self.dispatch_loop(tg)
+            except anyio.get_cancelled_exc_class():
+                self.begin_cancel()
+                raise
+            finally:
+                watchdog_scope.cancel()
+
+    def begin_cancel(self) -> None:
+        self.cancelling = True
+        self.ready.clear()
+        interrupt = getattr(self.engine.invoker, "interrupt_all", None)
+        if callable(interrupt) and self.in_flight:
+            try:
+                interrupt()
+            except Exception:
+                log.exception("invoker.interrupt_all failed; waiting for running models to finish")
+
+    async def dispatch_loop(self, tg: anyio.abc.TaskGroup) -> None:
+        total = len(self.plan.model_ids)
+        while True:
+            self.dispatch(tg)
+            resolved = sum(1 for s in self.states.values() if s.status is not None)
+            if resolved == total:
+                return
+            if self.in_flight == 0 and not self.ready:
+                unresolved = [uid for uid, s in self.states.items() if s.status is None]
+                raise RuntimeError(f"scheduler stalled with unresolved models: {unresolved[:5]}")
+            self.wake = anyio.Event()
+            await self.wake.wait()
+
+    def dispatch(self, tg: anyio.abc.TaskGroup) -> None:
+        while self.ready and not self.alone_running and not self.cancelling:
+            if self.in_flight >= int(self.limiter.total_tokens):
+                return
+            uid = self.ready[0][2]
+            alone = self.plan.runs_alone(uid)
+            if alone and self.in_flight:
+                return
+            heapq.heappop(self.ready)
+            self.in_flight += 1
+            self.alone_running = alone
+            tg.start_soon(self.run_model, uid, heapq.heappop(self.free_lanes))
+
+    async def run_model(self, uid: str, lane: int) -> None:
+        state = self.states[uid]
+        state.worker = lane
+        node = self.engine.analyzer.node(uid)
+        try:
+            async with self.limiter:
+                while True:
+                    state.attempts += 1
+                    start = self.clock()
+                    if state.started is None:
+                        state.started = start - self.t0
+                    self.set_executing(+1)
+                    self.emit(
+                        EngineEventKind.MODEL_STARTED,
+                        unique_id=uid,
+                        name=node.name,
+                        worker=lane,
+                        attempt=state.attempts,
+                        execution_class=self.plan.classes[uid].value,
+                    )
+                    try:
+                        outcome = await anyio.to_thread.run_sync(self.invoke, uid)
+                    finally:
+                        self.set_executing(-1)
+                        self.summed_model_time += self.clock() - start
+                    if outcome.ok:
+                        self.finish(uid, ModelStatus.SUCCESS, None)
+                        return
+                    if self.cancelling:
+                        self.finish(
+                            uid, ModelStatus.CANCELLED, outcome.message or "interrupted by cancellation"
+                        )
+                        return
+                    if outcome.retryable and state.attempts <= self.settings.max_retries_per_model:
+                        self.emit(
+                            EngineEventKind.MODEL_RETRY,
+                            unique_id=uid,
+                            name=node.name,
+                            worker=lane,
+                            attempt=state.attempts,
+                            message=outcome.message,
+                        )
+                        log.info(
+                            "retrying model", model=node.name, attempt=state.attempts, error=outcome.message
+                        )
+                        await anyio.sleep(self.settings.retry_backoff_s)
+                        continue
+                    self.finish(uid, ModelStatus.ERROR, outcome.message or "model failed without a message")
+                    return
+        except anyio.get_cancelled_exc_class():
+            if state.status is None:
+                self.finish(uid, ModelStatus.CANCELLED, "run cancelled before the model completed")
+            raise
+
+    def invoke(self, uid: str) -> InvocationOutcome:
+        """Worker-thread side of one attempt. An invoker must not raise for a model failure; if it does, the
+        exception becomes a non-retryable error of this model (and is logged with its traceback)."""
+        node = self.engine.analyzer.node(uid)
+        try:
+            return self.engine.invoker.run_model(node, vars=self.vars)
+        except Exception as exc:
+            log.exception("invoker raised instead of returning an outcome", model=node.name)
+            return InvocationOutcome(OutcomeStatus.ERROR, f"invoker raised {type(exc).__name__}: {exc}")
+
+    def finish(self, uid: str, status: ModelStatus, error: str | None) -> None:
+        state = self.states[uid]
+        state.status = status
+        state.error = error
+        state.finished = self.now()
+        self.completion_order.append(uid)
+        self.in_flight -= 1
+        heapq.heappush(self.free_lanes, state.worker if state.worker is not None else 0)
+        if self.plan.runs_alone(uid):
+            self.alone_running = False
+        node = self.engine.analyzer.node(uid)
+        self.emit(
+            EngineEventKind.MODEL_FINISHED,
+            unique_id=uid,
+            name=node.name,
+            worker=state.worker,
+            attempt=state.attempts,
+            status=status,
+            message=error,
+            execution_class=self.plan.classes[uid].value,
+            duration_s=state.finished - (state.started or state.finished),
+        )
+        if status is ModelStatus.SUCCESS:
+            for child in self.children[uid]:
+                self.waiting[child] -= 1
+                if self.waiting[child] == 0 and self.states[child].status is None and not self.cancelling:
+                    self.push_ready(child)
+        elif status is ModelStatus.ERROR:
+            log.error("model failed", model=node.name, attempts=state.attempts, error=error)
+            self.skip_descendants(uid)
+        self.wake_dispatcher()
+
+    def skip_descendants(self, failed: str) -> None:
+        stack = list(self.children[failed])
+        while stack:
+            uid = stack.pop()
+            state = self.states[uid]
+            if state.status is not None:
+                continue
+            state.status = ModelStatus.SKIPPED
+            state.skipped_because = failed
+            self.completion_order.append(uid)
+            self.emit(
+                EngineEventKind.MODEL_SKIPPED,
+                unique_id=uid,
+                name=self.engine.analyzer.node(uid).name,
+                status=ModelStatus.SKIPPED,
+                message=f"skipped because {self.engine.analyzer.node(failed).name} failed",
+            )
+            stack.extend(self.children[uid])
+
+    # ------------------------------------------------------------------ memory
+
+    async def watch_memory(self, scope: anyio.CancelScope) -> None:
+        probe = self.engine.memory_probe if self.engine.memory_probe is not None else PsutilMemoryProbe()
+        watchdog = MemoryWatchdog(
+            self.limiter,
+            probe,
+            self.settings.memory_limit_mb,
+            interval_s=self.settings.watchdog_interval_s,
+            min_available_mb=self.settings.min_available_mb,
+            on_event=self.on_pressure,
+            act=self.settings.fallback_on_resource_pressure,
+            clock=self.clock,
+            origin=(self.t0, self.wall0),
+        )
+        with scope:
+            await watchdog.run()
+
+    def on_pressure(self, event: PressureEvent) -> None:
+        self.pressure_events.append(event)
+        log.warning(
+            "memory pressure" if event.kind == "pressure" else "memory pressure relieved", **asdict(event)
+        )
+        self.emit(EngineEventKind.PRESSURE, message=event.reason)
+        if event.limit_after != event.limit_before:
+            self.limit_changes.append(LimitChange(event.at, event.offset_s, event.limit_after, event.kind))
+            self.emit(EngineEventKind.LIMIT_CHANGED, message=f"{event.kind}: {event.reason}")
+            if event.kind == "pressure" and "memory pressure" not in " ".join(self.fallbacks):
+                self.fallbacks.append("memory pressure: concurrency dropped to 1")
+        self.wake_dispatcher()
+
+    # ------------------------------------------------------------------ result
+
+    def result(self, *, cancelled: bool) -> EngineRunResult:
+        end = self.now()
+        self.set_executing(0)
+        order = list(self.plan.model_ids)
+        if not self.settings.deterministic_execution:
+            done = set(self.completion_order)
+            order = self.completion_order + [uid for uid in order if uid not in done]
+        results = []
+        for uid in order:
+            state = self.states[uid]
+            status = state.status
+            error = state.error
+            if status is None:
+                status, error = ModelStatus.CANCELLED, "run cancelled before the model started"
+            started, finished = state.started, state.finished
+            results.append(
+                ModelResult(
+                    unique_id=uid,
+                    name=self.plan.names[uid],
+                    status=status,
+                    execution_class=self.plan.classes[uid].value,
+                    attempts=state.attempts,
+                    started_at=self.iso(started) if started is not None else None,
+                    completed_at=self.iso(finished) if finished is not None and started is not None else None,
+                    start_offset_s=started,
+                    end_offset_s=finished if started is not None else None,
+                    duration_s=(finished - started) if started is not None and finished is not None else 0.0,
+                    worker=state.worker,
+                    error=error,
+                    skipped_because=state.skipped_because,
+                    label=self.label,
+                )
+            )
+        return EngineRunResult(
+            results=tuple(results),
+            wall_time_s=end,
+            summed_model_time_s=self.summed_model_time,
+            parallelism_mean=self.executing_area / end if end > 0 else 0.0,
+            parallelism_max=self.executing_max,
+            theoretical_speedup=self.plan.max_theoretical_speedup,
+            estimated_speedup=self.plan.estimated_speedup,
+            max_workers=self.settings.max_workers,
+            effective_max_workers=self.workers,
+            pressure_events=tuple(self.pressure_events),
+            limit_changes=tuple(self.limit_changes),
+            fallbacks=tuple(self.fallbacks),
+            safety_warnings=self.warnings,
+            cancelled=cancelled,
+            label=self.label,
+            started_at=self.iso(0.0),
+            completed_at=self.iso(end),
+        )

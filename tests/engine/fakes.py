@@ -1,0 +1,177 @@
+"""Fakes for engine tests: tiny in-memory manifests and scriptable invokers (no dbt)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from planalign.invocation import InvocationOutcome, OutcomeStatus
+from planalign.manifest import ManifestNode, ProjectManifest
+from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
+from planalign.model_execution_types import ModelClassifier, ModelExecutionType
+
+PKG = "proj"
+
+
+def uid(name: str) -> str:
+    return f"model.{PKG}.{name}"
+
+
+def make_manifest(
+    graph: Mapping[str, Iterable[str]],
+    *,
+    classes: Mapping[str, str] | None = None,
+    seeds: Iterable[str] = (),
+    materialized: Mapping[str, str] | None = None,
+    stages: Mapping[str, str] | None = None,
+) -> ProjectManifest:
+    """graph: model name → names it depends on (models or seeds)."""
+    seeds = set(seeds)
+    classes = classes or {}
+    nodes: dict[str, ManifestNode] = {}
+    for seed in seeds:
+        nodes[f"seed.{PKG}.{seed}"] = ManifestNode(f"seed.{PKG}.{seed}", seed, "seed", PKG)
+    for name, deps in graph.items():
+        planalign: dict[str, Any] = {}
+        if name in classes:
+            planalign["execution"] = classes[name]
+        if stages and name in stages:
+            planalign["stage"] = stages[name]
+        nodes[uid(name)] = ManifestNode(
+            unique_id=uid(name),
+            name=name,
+            resource_type="model",
+            package_name=PKG,
+            depends_on=tuple(f"seed.{PKG}.{d}" if d in seeds else uid(d) for d in deps),
+            materialized=(materialized or {}).get(name, "table"),
+            meta={"planalign": planalign} if planalign else {},
+        )
+    return ProjectManifest(project_dir=Path("/fake/project"), nodes=nodes)
+
+
+def make_analyzer(
+    graph: Mapping[str, Iterable[str]],
+    *,
+    default_class: ModelExecutionType = ModelExecutionType.PARALLEL_SAFE,
+    **kwargs: Any,
+) -> ModelDependencyAnalyzer:
+    return ModelDependencyAnalyzer(make_manifest(graph, **kwargs), ModelClassifier(default_class))
+
+
+OK = InvocationOutcome(OutcomeStatus.SUCCESS)
+
+
+def fail(message: str = "boom", *, retryable: bool = False) -> InvocationOutcome:
+    return InvocationOutcome(OutcomeStatus.ERROR, message, retryable=retryable)
+
+
+class FakeInvoker:
+    """Records every call; each model "runs" for `duration` seconds (or until its gate opens).
+
+    `script[name]` lists outcomes for successive attempts (the last one repeats). `log` holds ("start"|"end",
+    name) in the order they happened, under one lock, so tests can reason about overlap without timing.
+    """
+
+    def __init__(
+        self,
+        *,
+        duration: float = 0.005,
+        durations: Mapping[str, float] | None = None,
+        script: Mapping[str, list[InvocationOutcome]] | None = None,
+        gates: Mapping[str, threading.Event] | None = None,
+        barriers: Mapping[str, threading.Barrier] | None = None,
+        supports_concurrency: bool = True,
+        on_start: Callable[[str], None] | None = None,
+    ) -> None:
+        self.duration = duration
+        self.durations = dict(durations or {})
+        self.script = {k: list(v) for k, v in (script or {}).items()}
+        self.gates = dict(gates or {})
+        self.barriers = dict(barriers or {})
+        self._supports_concurrency = supports_concurrency
+        self.on_start = on_start
+        self.lock = threading.Lock()
+        self.log: list[tuple[str, str]] = []
+        self.running: set[str] = set()
+        self.max_in_flight = 0
+        self.calls: dict[str, int] = {}
+        self.seen_vars: list[Mapping[str, Any]] = []
+        self.interrupted = threading.Event()
+
+    @property
+    def supports_concurrency(self) -> bool:
+        return self._supports_concurrency
+
+    @property
+    def in_flight(self) -> int:
+        with self.lock:
+            return len(self.running)
+
+    def starts(self) -> list[str]:
+        return [name for kind, name in self.log if kind == "start"]
+
+    def run_model(self, node: ManifestNode, *, vars: Mapping[str, Any]) -> InvocationOutcome:
+        name = node.name
+        with self.lock:
+            self.log.append(("start", name))
+            self.running.add(name)
+            self.max_in_flight = max(self.max_in_flight, len(self.running))
+            self.calls[name] = self.calls.get(name, 0) + 1
+            attempt = self.calls[name]
+            self.seen_vars.append(dict(vars))
+        try:
+            if self.on_start is not None:
+                self.on_start(name)
+            if name in self.barriers:
+                self.barriers[name].wait(timeout=5)
+            if name in self.gates:
+                self.gates[name].wait(timeout=5)
+            else:
+                self.interrupted.wait(self.durations.get(name, self.duration))
+            if self.interrupted.is_set():
+                return fail("interrupted")
+            outcomes = self.script.get(name)
+            if outcomes:
+                return outcomes[min(attempt, len(outcomes)) - 1]
+            return OK
+        finally:
+            with self.lock:
+                self.running.discard(name)
+                self.log.append(("end", name))
+
+
+class InterruptibleFakeInvoker(FakeInvoker):
+    """Offers `interrupt_all()`, as the real invoker may: running calls return an "interrupted" error."""
+
+    def interrupt_all(self) -> None:
+        self.interrupted.set()
+        for gate in self.gates.values():
+            gate.set()
+
+
+def intervals(log: list[tuple[str, str]]) -> dict[str, tuple[int, int]]:
+    """name → (start position, end position) in the invoker log (last attempt's end)."""
+    spans: dict[str, list[int]] = {}
+    for position, (kind, name) in enumerate(log):
+        if kind == "start":
+            spans.setdefault(name, [position, position])
+        else:
+            spans[name][1] = position
+    return {name: (s, e) for name, (s, e) in spans.items()}
+
+
+def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+async def wait_until(predicate: Callable[[], bool], *, limit: int = 500) -> None:
+    """Poll in 10 ms steps (at most `limit` steps): for conditions set by worker threads."""
+    for _ in range(limit):
+        if predicate():
+            return
+        await anyio.sleep(0.01)
+    raise AssertionError("condition not reached")
