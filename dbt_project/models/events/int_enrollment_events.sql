@@ -1,0 +1,98 @@
+{#-
+  Enrollment decisions of the year.
+  * New hires, auto-enrollment on: enrolled at the default rate auto_enrollment_window_days after hire (capped
+    at December 31) unless their draw falls under the opt-out rate, in which case they opt out that day
+    (event enrollment_opt_out, deferral stays 0). Nothing happens if they leave before that day.
+  * New hires, auto-enrollment off, and start-of-year non-participants who never opted out and stay the whole
+    year: enroll with probability voluntary_enrollment_rate on a day drawn in their eligible period, at a
+    voluntary rate drawn from a fixed distribution (3%..15%).
+-#}
+with params as (
+    select * from {{ ref('int_effective_parameters') }}
+),
+
+terminations as (
+    select employee_id, effective_date as termination_date from {{ ref('int_termination_events') }}
+    union all
+    select employee_id, effective_date from {{ ref('int_new_hire_termination_events') }}
+),
+
+new_hires as (
+    select
+        hires.employee_id,
+        hires.simulation_year,
+        hires.hire_date as eligible_from,
+        terminations.termination_date,
+        true as is_new_hire
+    from {{ ref('int_hiring_events') }} as hires
+    left join terminations on hires.employee_id = terminations.employee_id
+),
+
+non_participants as (
+    select
+        actives.employee_id,
+        actives.simulation_year,
+        params.year_start as eligible_from,
+        cast(null as date) as termination_date,
+        false as is_new_hire
+    from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
+    cross join params
+    where not actives.is_enrolled
+        and not actives.ever_opted_out
+        and actives.employee_id not in (select employee_id from terminations)
+),
+
+candidates as (
+    select
+        candidates.*,
+        {{ planalign_uniform('enrollment', 'candidates.employee_id') }} as u_enroll,
+        {{ planalign_uniform('enrollment_date', 'candidates.employee_id') }} as u_date,
+        {{ planalign_uniform('enrollment_rate', 'candidates.employee_id') }} as u_rate,
+        params.auto_enrollment_enabled and candidates.is_new_hire as is_auto
+    from (select * from new_hires union all select * from non_participants) as candidates
+    cross join params
+),
+
+decided as (
+    select
+        candidates.employee_id,
+        candidates.simulation_year,
+        candidates.termination_date,
+        case
+            when candidates.is_auto then least(
+                {{ planalign_add_days('candidates.eligible_from', 'params.auto_enrollment_window_days') }},
+                params.year_end)
+            else {{ planalign_add_days('candidates.eligible_from',
+                'floor(candidates.u_date * (' ~ planalign_days_between('candidates.eligible_from', 'params.year_end')
+                ~ ' + 1))') }}
+        end as effective_date,
+        case
+            when candidates.is_auto and candidates.u_enroll < params.auto_enrollment_opt_out_rate
+                then 'enrollment_opt_out'
+            when candidates.is_auto then 'enrollment'
+            when candidates.u_enroll < params.voluntary_enrollment_rate then 'enrollment'
+        end as event_type,
+        case
+            when candidates.is_auto and candidates.u_enroll < params.auto_enrollment_opt_out_rate then 0.0
+            when candidates.is_auto then params.auto_enrollment_default_deferral_rate
+            else case cast(floor(candidates.u_rate * 8) as integer)
+                when 0 then 0.03 when 1 then 0.04 when 2 then 0.05 when 3 then 0.06
+                when 4 then 0.06 when 5 then 0.08 when 6 then 0.10 else 0.15
+            end
+        end as deferral_rate_after,
+        case when candidates.is_auto then 'auto' else 'voluntary' end as enrollment_source
+    from candidates
+    cross join params
+)
+
+select
+    employee_id,
+    simulation_year,
+    event_type,
+    effective_date,
+    enrollment_source,
+    cast(0 as decimal(8, 4)) as deferral_rate_before,
+    cast(deferral_rate_after as decimal(8, 4)) as deferral_rate_after
+from decided
+where event_type is not null
+    and (termination_date is null or effective_date <= termination_date)

@@ -1,0 +1,10 @@
+{#- The year's raise rate by job level: merit for the level plus COLA, effective on the merit date. -#}
+select
+    levers.simulation_year,
+    levers.job_level,
+    levers.merit_rate,
+    params.cola_rate,
+    levers.merit_rate + params.cola_rate as raise_rate,
+    params.merit_effective_date
+from {{ ref('int_effective_comp_levers') }} as levers
+cross join {{ ref('int_effective_parameters') }} as params

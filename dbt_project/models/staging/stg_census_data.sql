@@ -1,0 +1,41 @@
+{#-
+  The good census rows, typed. The model fails (and with it the run) when the share of rejected rows is
+  above census_max_reject_share: a simulation built on a badly broken census would be quietly wrong.
+-#}
+{%- set max_share = var('census_max_reject_share') | float -%}
+with census_rows as (
+    select * from {{ ref('stg_census_rows') }}
+),
+
+counts as (
+    select count(*) as total_rows, count(reject_reason) as rejected_rows from census_rows
+),
+
+gate as (
+    select
+        {{ planalign_fail_if("total_rows = 0", "'census file " ~ var('census_path') ~ " has no rows'") }}
+        and {{ planalign_fail_if(
+            "rejected_rows > " ~ max_share ~ " * total_rows",
+            "'census file " ~ var('census_path') ~ ": ' || rejected_rows || ' of ' || total_rows
+              || ' rows are rejected, above the allowed share " ~ max_share ~ "; see model dq_census_rejects for each row and its reason, fix the file or raise var census_max_reject_share'"
+        ) }} as passed
+    from counts
+)
+
+select
+    trim(census_rows.employee_id) as employee_id,
+    cast(census_rows.birth_date as date) as birth_date,
+    cast(census_rows.hire_date as date) as hire_date,
+    cast(nullif(trim(census_rows.termination_date), '') as date) as termination_date,
+    cast(cast(census_rows.annual_compensation as double) as decimal(18, 2)) as annual_compensation,
+    cast(census_rows.job_level as integer) as job_level,
+    cast(cast(nullif(trim(census_rows.deferral_rate), '') as double) as decimal(8, 4)) as deferral_rate,
+    case
+        when census_rows.termination_date is null
+            or cast(census_rows.termination_date as date) > date '{{ var("effective_date") }}'
+            then 'active'
+        else 'terminated'
+    end as census_status
+from census_rows
+cross join gate
+where census_rows.reject_reason is null and gate.passed

@@ -1,0 +1,7 @@
+select
+    cast(age_band as varchar) as age_band,
+    cast(min_age as integer) as min_age,
+    cast(max_age as integer) as max_age,
+    cast(promotion_multiplier as double) as promotion_multiplier,
+    cast(termination_multiplier as double) as termination_multiplier
+from {{ ref('config_age_bands') }}

@@ -1,0 +1,7 @@
+select
+    cast(tenure_band as varchar) as tenure_band,
+    cast(min_tenure as integer) as min_tenure,
+    cast(max_tenure as integer) as max_tenure,
+    cast(promotion_multiplier as double) as promotion_multiplier,
+    cast(termination_multiplier as double) as termination_multiplier
+from {{ ref('config_tenure_bands') }}

@@ -1,0 +1,35 @@
+{#-
+  Deferral rate at year end for everyone employed during the year, and the day it started to apply this
+  year (January 1 for continuing participants, the enrollment day for new ones).
+-#}
+with params as (
+    select * from {{ ref('int_effective_parameters') }}
+),
+
+population as (
+    select employee_id, simulation_year, deferral_rate, is_enrolled
+    from {{ ref('int_active_employees_prev_year_snapshot') }}
+    union all
+    select employee_id, simulation_year, cast(0 as decimal(8, 4)), false
+    from {{ ref('int_hiring_events') }}
+),
+
+changes as (
+    select employee_id, event_type, effective_date, deferral_rate_after from {{ ref('int_enrollment_events') }}
+    union all
+    select employee_id, event_type, effective_date, deferral_rate_after
+    from {{ ref('int_deferral_escalation_events') }}
+)
+
+select
+    population.employee_id,
+    cast(population.simulation_year as integer) as simulation_year,
+    cast(coalesce(changes.deferral_rate_after, population.deferral_rate) as decimal(8, 4)) as deferral_rate,
+    case
+        when changes.event_type = 'enrollment' then changes.effective_date
+        when population.is_enrolled then params.year_start
+    end as deferral_start_date,
+    coalesce(changes.event_type = 'deferral_escalation', false) as escalated_this_year
+from population
+cross join params
+left join changes on population.employee_id = changes.employee_id

@@ -1,0 +1,293 @@
+"""The census: a synthetic generator and a pre-flight check of a census file.
+
+The generator exists so the simulation runs out of the box and so tests can build censuses of any size
+with known defects. The pre-flight check applies exactly the bad-row rules the dbt project applies
+(`dbt_project/macros/census_rules.sql`, rendered here with plain jinja2 on an in-memory DuckDB) so a user
+learns about a broken census before a run starts, without touching the simulation database.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pyarrow as pa
+
+from planalign.errors import CensusError
+
+#: The census columns, in file order.
+CENSUS_COLUMNS: tuple[str, ...] = (
+    "employee_id",
+    "birth_date",
+    "hire_date",
+    "termination_date",
+    "annual_compensation",
+    "job_level",
+    "deferral_rate",
+)
+
+#: Where the single definition of the bad-row rules lives.
+DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "dbt_project" / "macros" / "census_rules.sql"
+
+SUPPORTED_SUFFIXES = (".csv", ".parquet")
+
+#: Defect kinds `generate_census(bad_rows=...)` injects, in rotation. Each name is the reject reason the
+#: rules give the injected row.
+BAD_ROW_KINDS: tuple[str, ...] = (
+    "duplicate_employee_id",
+    "missing_compensation",
+    "non_positive_compensation",
+    "hire_after_effective_date",
+    "termination_before_hire",
+    "invalid_job_level",
+    "invalid_birth_date",
+)
+
+# Share of employees by job level and the pay range of each level (same ranges as the config_job_levels seed).
+_LEVEL_WEIGHTS = (0.35, 0.30, 0.20, 0.10, 0.05)
+_LEVEL_PAY = {1: (45_000, 65_000), 2: (60_000, 90_000), 3: (85_000, 130_000), 4: (120_000, 180_000), 5: (170_000, 300_000)}
+_DEFERRAL_CHOICES = (0.02, 0.03, 0.04, 0.05, 0.06, 0.06, 0.06, 0.08, 0.10, 0.12, 0.15)
+
+
+@dataclass(frozen=True)
+class CensusCheck:
+    """Outcome of the pre-flight census check."""
+
+    path: Path
+    total_rows: int
+    rejected_rows: int
+    reasons: dict[str, int] = field(default_factory=dict)
+    max_reject_share: float = 0.01
+
+    @property
+    def reject_share(self) -> float:
+        return self.rejected_rows / self.total_rows if self.total_rows else 1.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the run would accept the census (it has rows and few enough are rejected)."""
+        return self.total_rows > 0 and self.rejected_rows <= self.max_reject_share * self.total_rows
+
+    def describe(self) -> str:
+        """A one-paragraph explanation for users: counts, reasons and what to do."""
+        if self.total_rows == 0:
+            return f"census {self.path} has no rows"
+        detail = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.reasons.items()))
+        text = (
+            f"census {self.path}: {self.rejected_rows} of {self.total_rows} rows rejected "
+            f"({self.reject_share:.2%}, limit {self.max_reject_share:.2%})"
+        )
+        if detail:
+            text += f" — {detail}"
+        if not self.ok:
+            text += ". Fix those rows or raise census_max_reject_share."
+        return text
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _render_reject_reason(effective_date: date, rules_path: Path) -> str:
+    try:
+        source = rules_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CensusError(f"cannot read the census rules at {rules_path}: {exc}") from exc
+    module: Any = jinja2.Environment(autoescape=False).from_string(source).module
+    return str(module.census_reject_reason(effective_date.isoformat()))
+
+
+def _reader_sql(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return f"read_csv({_sql_string(str(path))}, header = true, all_varchar = true)"
+    if suffix == ".parquet":
+        return f"read_parquet({_sql_string(str(path))})"
+    raise CensusError(
+        f"census file {path} has an unsupported extension {path.suffix or '(none)'!r}; "
+        "use a .csv file with a header row or a .parquet file"
+    )
+
+
+def check_census(
+    path: Path,
+    *,
+    effective_date: date = date(2024, 12, 31),
+    max_reject_share: float = 0.01,
+    rules_path: Path = DEFAULT_RULES_PATH,
+) -> CensusCheck:
+    """Apply the census bad-row rules to `path` on an in-memory DuckDB and count rejects by reason.
+
+    Raises `CensusError` when the file is missing, has an unsupported extension, cannot be read or lacks
+    census columns. A census with too many bad rows is not an error here: the result's `ok` is False.
+    """
+    import duckdb
+
+    path = Path(path)
+    reader = _reader_sql(path)
+    if not path.is_file():
+        raise CensusError(
+            f"census file {path} does not exist; point census_path at your census "
+            f"or generate one with `python -m planalign census --employees 5000 --out {path}`"
+        )
+    reason_sql = _render_reject_reason(effective_date, rules_path)
+    connection = duckdb.connect(":memory:")
+    try:
+        try:
+            present = {row[0] for row in connection.execute(f"describe select * from {reader}").fetchall()}
+        except duckdb.Error as exc:
+            raise CensusError(f"census file {path} cannot be read: {exc}") from exc
+        missing = [column for column in CENSUS_COLUMNS if column not in present]
+        if missing:
+            raise CensusError(
+                f"census file {path} lacks the column(s) {', '.join(missing)}; "
+                f"a census needs {', '.join(CENSUS_COLUMNS)}"
+            )
+        projection = ", ".join(f"cast({column} as varchar) as {column}" for column in CENSUS_COLUMNS)
+        query = (
+            f"with raw as (select {projection} from {reader}), "
+            f"checked as (select {reason_sql} as reject_reason from raw) "
+            "select reject_reason, count(*) from checked group by reject_reason"
+        )
+        try:
+            rows = connection.execute(query).fetchall()
+        except duckdb.Error as exc:
+            raise CensusError(f"census file {path} cannot be checked: {exc}") from exc
+    finally:
+        connection.close()
+    reasons = {str(reason): int(count) for reason, count in rows if reason is not None}
+    total = sum(int(count) for _, count in rows)
+    return CensusCheck(
+        path=path,
+        total_rows=total,
+        rejected_rows=sum(reasons.values()),
+        reasons=reasons,
+        max_reject_share=max_reject_share,
+    )
+
+
+def _years_before(day: date, years: float) -> date:
+    return day - timedelta(days=round(years * 365.25))
+
+
+def _good_row(index: int, rng: random.Random, effective_date: date, terminated_share: float) -> dict[str, Any]:
+    level = rng.choices(range(1, 6), weights=_LEVEL_WEIGHTS)[0]
+    age = min(65.0, max(20.0, rng.gauss(27 + 5 * level, 7)))
+    tenure = min(age - 18.0, rng.expovariate(1 / (2.5 + 1.5 * level)))
+    birth_date = _years_before(effective_date, age)
+    hire_date = min(_years_before(effective_date, max(tenure, 0.0)), effective_date)
+    low, high = _LEVEL_PAY[level]
+    pay = round(rng.triangular(low, high, low + (high - low) * 0.4), 2)
+    termination_date: date | None = None
+    if rng.random() < terminated_share:
+        candidate = effective_date - timedelta(days=rng.randint(1, 365))
+        if candidate >= hire_date:
+            termination_date = candidate
+    deferral = rng.choice(_DEFERRAL_CHOICES) if rng.random() < 0.60 else None
+    return {
+        "employee_id": f"E{index:07d}",
+        "birth_date": birth_date,
+        "hire_date": hire_date,
+        "termination_date": termination_date,
+        "annual_compensation": pay,
+        "job_level": level,
+        "deferral_rate": deferral,
+    }
+
+
+def _bad_row(kind: str, template: dict[str, Any], index: int, effective_date: date) -> dict[str, Any]:
+    row = dict(template)
+    row["employee_id"] = f"BAD{index:06d}"
+    if kind == "duplicate_employee_id":
+        row["employee_id"] = template["employee_id"]
+    elif kind == "missing_compensation":
+        row["annual_compensation"] = None
+    elif kind == "non_positive_compensation":
+        row["annual_compensation"] = -1000.0
+    elif kind == "hire_after_effective_date":
+        row["hire_date"] = effective_date + timedelta(days=30)
+        row["termination_date"] = None
+    elif kind == "termination_before_hire":
+        row["termination_date"] = template["hire_date"] - timedelta(days=10)
+    elif kind == "invalid_job_level":
+        row["job_level"] = 7
+    elif kind == "invalid_birth_date":
+        row["birth_date"] = "not-a-date"
+    else:
+        raise ValueError(f"unknown bad-row kind {kind!r}")
+    return row
+
+
+def generate_census(
+    n: int,
+    seed: int,
+    effective_date: date = date(2024, 12, 31),
+    *,
+    bad_rows: int = 0,
+    terminated_share: float = 0.04,
+) -> pa.Table:
+    """A realistic synthetic census of `n` employees as of `effective_date`, deterministic in `seed`.
+
+    Ages 20–65 by level, exponential-ish tenure, pay triangular inside each level's range, about 60%
+    already enrolled, and about `terminated_share` of rows terminated in the year before the effective
+    date (history, not actives). `bad_rows` appends that many defective rows, cycling through
+    `BAD_ROW_KINDS`; an injected duplicate also makes the row it copies a reject.
+    """
+    if n < 1:
+        raise CensusError(f"a census needs at least one employee, got --employees {n}")
+    if bad_rows < 0:
+        raise CensusError(f"--bad-rows must be zero or more, got {bad_rows}")
+    rng = random.Random(seed)
+    rows = [_good_row(index, rng, effective_date, terminated_share) for index in range(1, n + 1)]
+    for position in range(bad_rows):
+        kind = BAD_ROW_KINDS[position % len(BAD_ROW_KINDS)]
+        template = rows[rng.randrange(n)]
+        rows.append(_bad_row(kind, template, position + 1, effective_date))
+    return _to_table(rows)
+
+
+def _column_type(values: Sequence[Any]) -> pa.DataType:
+    present = [value for value in values if value is not None]
+    if all(isinstance(value, date) for value in present):
+        return pa.date32()
+    if all(isinstance(value, int) and not isinstance(value, bool) for value in present):
+        return pa.int32()
+    if all(isinstance(value, int | float) and not isinstance(value, bool) for value in present):
+        return pa.float64()
+    return pa.string()
+
+
+def _to_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
+    columns: dict[str, pa.Array] = {}
+    for column in CENSUS_COLUMNS:
+        values = [row[column] for row in rows]
+        kind = _column_type(values)
+        if kind == pa.string():
+            values = [None if value is None else str(value) for value in values]
+        columns[column] = pa.array(values, type=kind)
+    return pa.table(columns)
+
+
+def write_census(table: pa.Table, path: Path) -> Path:
+    """Write a census table as CSV or Parquet, chosen by the file extension; returns the path written."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise CensusError(
+            f"cannot write a census to {path}: the extension must be .csv or .parquet, not {path.suffix or '(none)'!r}"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, path)
+    else:
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, path)
+    return path
