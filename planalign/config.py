@@ -166,9 +166,11 @@ class WorkforceSection(_ParameterSection):
 
 
 class CompensationSection(_ParameterSection):
-    """Raises: cost of living for everyone, merit by job level (1 = entry … 5 = executive)."""
+    """Raises: cost of living for everyone, merit by job level (1 = entry … 5 = executive), both effective on
+    the first day of `merit_effective_month`."""
 
     cola_rate: Rate | None = None
+    merit_effective_month: Annotated[int, BeforeValidator(_reject_bool), Field(ge=1, le=12)] | None = None
     merit_rate_level_1: Rate | None = None
     merit_rate_level_2: Rate | None = None
     merit_rate_level_3: Rate | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sys
 import textwrap
 import types
@@ -145,20 +146,30 @@ def test_the_shipped_config_spells_out_every_parameter() -> None:
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _declared_dbt_vars() -> dict[str, Any]:
+def _declared_dbt_vars() -> set[str]:
+    """The vars the dbt project declares in dbt_project.yml or reads by literal name in its SQL
+    (`var('x')` or the `planalign_param('x', ...)` macro)."""
     project = yaml.safe_load((DBT_PROJECT / "dbt_project.yml").read_text(encoding="utf-8"))
-    return dict(project["vars"])
+    names = set(project["vars"])
+    pattern = re.compile(r"\b(?:var|planalign_param)\(\s*['\"](\w+)['\"]\s*[,)]")
+    for sql in [
+        *DBT_PROJECT.joinpath("models").rglob("*.sql"),
+        *DBT_PROJECT.joinpath("macros").rglob("*.sql"),
+    ]:
+        names.update(pattern.findall(sql.read_text(encoding="utf-8")))
+    return names
 
 
 def test_every_var_the_config_passes_is_declared_by_the_dbt_project() -> None:
     config = load_simulation_config(SHIPPED_CONFIG, check_files=False)
-    declared = set(_declared_dbt_vars()) | {"database_path"}  # database_path is read by profiles.yml
+    declared = _declared_dbt_vars() | {"database_path"}  # database_path is read by profiles.yml
     assert set(config.dbt_vars(2025)) <= declared, set(config.dbt_vars(2025)) - declared
 
 
 def test_every_parameter_var_of_the_dbt_project_can_be_set_from_the_config() -> None:
     config = load_simulation_config(SHIPPED_CONFIG, check_files=False)
-    assert set(_declared_dbt_vars()) <= set(config.dbt_vars(2025))
+    missing = _declared_dbt_vars() - set(config.dbt_vars(2025))
+    assert not missing, f"dbt vars simulation_config.yaml cannot set: {sorted(missing)}"
 
 
 def _seed_parameters(name: str) -> dict[str, float]:
