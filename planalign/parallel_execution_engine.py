@@ -232,6 +232,7 @@ class _Run:
     pressure_events: list[PressureEvent] = field(default_factory=list)
     limit_changes: list[LimitChange] = field(default_factory=list)
     in_flight: int = 0
+    resolved: int = 0
     executing: int = 0
     executing_max: int = 0
     executing_area: float = 0.0
@@ -394,8 +395,7 @@ class _Run:
         total = len(self.plan.model_ids)
         while True:
             self.dispatch(tg)
-            resolved = sum(1 for s in self.states.values() if s.status is not None)
-            if resolved == total:
+            if self.resolved == total:
                 return
             if self.in_flight == 0 and not self.ready:
                 unresolved = [uid for uid, s in self.states.items() if s.status is None]
@@ -485,6 +485,7 @@ class _Run:
         state.status = status
         state.error = error
         state.finished = self.now()
+        self.resolved += 1
         self.completion_order.append(uid)
         self.in_flight -= 1
         heapq.heappush(self.free_lanes, state.worker if state.worker is not None else 0)
@@ -521,6 +522,7 @@ class _Run:
                 continue
             state.status = ModelStatus.SKIPPED
             state.skipped_because = failed
+            self.resolved += 1
             self.completion_order.append(uid)
             self.emit(
                 EngineEventKind.MODEL_SKIPPED,
