@@ -58,3 +58,7 @@ class ProjectParseError(PlanalignUsageError):
 
 class ManifestDatabaseMismatchError(PlanalignUsageError):
     """A manifest parsed for one database is used to write another (dbt fixes relation databases at parse)."""
+
+
+class ReportOutputError(PlanalignUsageError):
+    """The HTML report cannot be written where it was asked to go (missing permission, a file in the way)."""

@@ -1,0 +1,33 @@
+"""Shared, session-scoped sample runs and their rendered reports: rendering takes a second or two, so each
+report is built once and read by every test that needs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fixtures.sample_run import SampleRun, build_sample_run
+
+from planalign.report import write_report
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
+    """Three years, four workers, one memory-pressure episode; the run succeeded."""
+    return build_sample_run(tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="session")
+def failed_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
+    """Three planned years; 2026's state accumulation failed, so only 2025 completed."""
+    return build_sample_run(tmp_path_factory.mktemp("failed-runs"), fail_year=2026, with_pressure=False)
+
+
+@pytest.fixture(scope="session")
+def sample_report(sample_run: SampleRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_report(sample_run.run_dir, tmp_path_factory.mktemp("report") / "report.html")
+
+
+@pytest.fixture(scope="session")
+def failed_report(failed_run: SampleRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_report(failed_run.run_dir, tmp_path_factory.mktemp("failed-report") / "report.html")

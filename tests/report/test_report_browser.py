@@ -1,0 +1,153 @@
+"""The report in a real browser: headless Chromium loads the file from disk, with no network, and the
+timeline and every chart must render (laid out, non-empty, painted) without console errors.
+
+Chromium is Debian's `chromium` package (`.ci/run` installs it). Without it the test fails under CI (the
+`CI` environment variable set) and is skipped elsewhere. `PLANALIGN_CHROMIUM` names another executable;
+`PLANALIGN_REPORT_SCREENSHOT` names a path to keep the screenshot at, for a human to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures.sample_run import SampleRun
+from PIL import Image
+
+from planalign.report import CLASS_COLOURS
+
+from .chromium_cdp import Chromium, PageLoad, find_chromium
+from .test_report_html import CHART_KEYS
+
+pytestmark = pytest.mark.browser
+
+VIEWPORT = (1400, 1000)
+
+#: Run in the page once it has loaded: what each chart looks like to the layout engine.
+INSPECT = """
+(() => {
+  const charts = {};
+  for (const figure of document.querySelectorAll('figure[data-chart]')) {
+    const svg = figure.querySelector('svg');
+    const box = svg ? svg.getBoundingClientRect() : null;
+    let drawn = 0;
+    if (svg) {
+      for (const el of svg.querySelectorAll('path, rect, use, text, line, polyline')) {
+        const b = el.getBBox();
+        if (b.width > 0 || b.height > 0) drawn += 1;
+      }
+    }
+    charts[figure.dataset.chart] = {
+      width: box ? box.width : 0,
+      height: box ? box.height : 0,
+      drawn: drawn,
+      top: box ? box.top + window.scrollY : 0,
+      left: box ? box.left : 0,
+    };
+  }
+  const bars = [...document.querySelectorAll('#chart-timeline g[id^="timeline-exec-"]')];
+  const barSizes = bars.map(g => {
+    const b = g.getBoundingClientRect();
+    return [b.width, b.height];
+  });
+  return {
+    title: document.title,
+    charts: charts,
+    bars: bars.length,
+    visibleBars: barSizes.filter(([w, h]) => w > 0 && h > 0).length,
+    tooltips: bars.filter(g => g.querySelector('title') && g.querySelector('title').textContent).length,
+  };
+})()
+"""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    load: PageLoad
+    page: dict[str, Any]
+    screenshot: Path
+
+
+def _chromium_or_skip() -> str:
+    executable = find_chromium()
+    if executable is not None:
+        return executable
+    message = (
+        "headless Chromium is needed for the report's browser test and was not found "
+        "(install Debian's `chromium` package, e.g. `apt-get install -y chromium`, or set PLANALIGN_CHROMIUM)"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def rendered(sample_report: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
+    executable = _chromium_or_skip()
+    screenshot = tmp_path_factory.mktemp("browser") / "report.png"
+    with Chromium(executable) as browser:
+        browser.open_page(*VIEWPORT)
+        load = browser.load(sample_report.resolve().as_uri())
+        page = browser.evaluate(INSPECT)
+        browser.screenshot(screenshot)
+    keep = os.environ.get("PLANALIGN_REPORT_SCREENSHOT")
+    if keep:
+        shutil.copyfile(screenshot, keep)
+    yield Rendered(load=load, page=page, screenshot=screenshot)
+
+
+def test_page_loads_without_errors_or_network(rendered: Rendered, sample_report: Path) -> None:
+    load = rendered.load
+    assert load.console_errors == []
+    assert load.exceptions == []
+    assert load.log_errors == []
+    assert load.failed_requests == []
+    assert load.requested_urls == [sample_report.resolve().as_uri()]
+    assert rendered.page["title"].startswith("planalign run ")
+
+
+def test_every_chart_is_laid_out_and_drawn(rendered: Rendered) -> None:
+    charts = rendered.page["charts"]
+    assert set(charts) == set(CHART_KEYS)
+    for key, chart in charts.items():
+        assert chart["width"] > 250 and chart["height"] > 150, (key, chart)
+        assert chart["drawn"] > 20, (key, chart)
+    # The timeline spans the page, above the rest.
+    timeline = charts["timeline"]
+    assert timeline["width"] > 0.8 * VIEWPORT[0]
+    assert all(timeline["top"] < chart["top"] for key, chart in charts.items() if key != "timeline")
+
+
+def test_timeline_bars_are_visible_with_tooltips(rendered: Rendered, sample_run: SampleRun) -> None:
+    page = rendered.page
+    assert page["bars"] == len(sample_run.executed)
+    assert page["visibleBars"] == page["bars"]
+    assert page["tooltips"] == page["bars"]
+
+
+def test_screenshot_shows_the_execution_classes_painted(rendered: Rendered) -> None:
+    """Layout is not paint: the screenshot must contain each execution class's colour in quantity."""
+    image = Image.open(rendered.screenshot).convert("RGB")
+    width, height = image.size
+    assert width >= VIEWPORT[0] and height > VIEWPORT[1]  # the whole page, not only the viewport
+    colours = _pixel_counts(image)
+    for name, hex_colour in CLASS_COLOURS.items():
+        rgb = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+        painted = sum(count for colour, count in colours.items() if _close(colour, rgb))
+        assert painted > 500, f"{name} ({hex_colour}) barely painted: {painted} pixels"
+
+
+def _pixel_counts(image: Image.Image) -> dict[tuple[int, ...], int]:
+    """Pixel count per colour (getcolors needs an upper bound on distinct colours)."""
+    width, height = image.size
+    colours = image.getcolors(maxcolors=width * height) or []
+    return {colour: count for count, colour in colours if isinstance(colour, tuple)}  # RGB: always tuples
+
+
+def _close(a: tuple[int, ...], b: tuple[int, ...], tolerance: int = 6) -> bool:
+    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
