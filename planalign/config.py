@@ -197,7 +197,7 @@ class AutoEnrollmentSection(_ParameterSection):
 
 
 class EnrollmentSection(_ParameterSection):
-    auto_enrollment: AutoEnrollmentSection = AutoEnrollmentSection()
+    auto_enrollment: AutoEnrollmentSection = Field(default_factory=AutoEnrollmentSection)
     voluntary_enrollment_rate: Rate | None = None
 
 
@@ -272,15 +272,15 @@ class ModelParallelizationSettings(_Section):
     enable_conditional_parallelization: bool = False
     deterministic_execution: bool = True
     resource_monitoring: bool = True
-    safety: SafetySettings = SafetySettings()
+    safety: SafetySettings = Field(default_factory=SafetySettings)
 
 
 class ThreadingSection(_Section):
-    model_parallelization: ModelParallelizationSettings = ModelParallelizationSettings()
+    model_parallelization: ModelParallelizationSettings = Field(default_factory=ModelParallelizationSettings)
 
 
 class OrchestratorSection(_Section):
-    threading: ThreadingSection = ThreadingSection()
+    threading: ThreadingSection = Field(default_factory=ThreadingSection)
 
 
 class RunSection(_Section):
@@ -303,16 +303,16 @@ class SimulationConfig(BaseSettings):
         validate_default=True,
     )
 
-    simulation: SimulationSection = SimulationSection()
-    workforce: WorkforceSection = WorkforceSection()
-    compensation: CompensationSection = CompensationSection()
-    enrollment: EnrollmentSection = EnrollmentSection()
-    escalation: EscalationSection = EscalationSection()
-    match: MatchSection = MatchSection()
-    contributions: ContributionsSection = ContributionsSection()
-    dbt: DbtSection = DbtSection()
-    orchestrator: OrchestratorSection = OrchestratorSection()
-    run: RunSection = RunSection()
+    simulation: SimulationSection = Field(default_factory=SimulationSection)
+    workforce: WorkforceSection = Field(default_factory=WorkforceSection)
+    compensation: CompensationSection = Field(default_factory=CompensationSection)
+    enrollment: EnrollmentSection = Field(default_factory=EnrollmentSection)
+    escalation: EscalationSection = Field(default_factory=EscalationSection)
+    match: MatchSection = Field(default_factory=MatchSection)
+    contributions: ContributionsSection = Field(default_factory=ContributionsSection)
+    dbt: DbtSection = Field(default_factory=DbtSection)
+    orchestrator: OrchestratorSection = Field(default_factory=OrchestratorSection)
+    run: RunSection = Field(default_factory=RunSection)
 
     @property
     def model_parallelization(self) -> ModelParallelizationSettings:

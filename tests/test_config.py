@@ -725,8 +725,8 @@ def test_dotted_and_nested_overrides_combine_without_touching_the_callers_data(w
     assert (config.simulation.end_year, config.simulation.random_seed) == (2026, 42)
 
 
-def test_direct_construction_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_direct_construction_reads_the_environment(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLANALIGN_SIMULATION__END_YEAR", "2026")
     config = SimulationConfig()
     assert config.simulation.end_year == 2026
-    assert config.simulation.database_path.is_absolute()
+    assert config.simulation.database_path == Path.cwd() / "simulation.duckdb"
