@@ -415,6 +415,20 @@ def test_malformed_yaml_reports_line_and_column(workdir: Path) -> None:
         load_simulation_config("simulation_config.yaml")
 
 
+def test_a_key_given_twice_is_refused_rather_than_silently_replaced(workdir: Path) -> None:
+    # e.g. the specification's `orchestrator:` block pasted below an existing one
+    path = write_config(
+        workdir,
+        "orchestrator:\n  threading:\n    model_parallelization:\n      enabled: true\n"
+        "simulation:\n  end_year: 2027\n"
+        "orchestrator:\n  threading:\n    model_parallelization:\n      max_workers: 2\n",
+    )
+    with pytest.raises(
+        ConfigError, match=r"line 7, column 1: invalid YAML: key 'orchestrator' appears twice"
+    ):
+        load_simulation_config(path, check_files=False)
+
+
 @pytest.mark.parametrize("text", ["- just\n- a list\n", "42\n"])
 def test_the_top_level_must_be_a_mapping(workdir: Path, text: str) -> None:
     path = write_config(workdir, text)
