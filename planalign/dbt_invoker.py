@@ -6,6 +6,7 @@ import dbt.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ from planalign import dbt_isolation
 from planalign.errors import ManifestDatabaseMismatchError, ProjectParseError
 from planalign.invocation import InvocationOutcome, OutcomeStatus
 from planalign.manifest import ManifestNode, ProjectManifest, dbt_common_args
+
+logger = logging.getLogger(__name__)
 
 #: Message prefixes of failures a retry cannot fix: the project itself is wrong.
 _NON_RETRYABLE_PREFIXES = ("Compilation Error", "Parsing Error", "Dependency Error")
@@ -195,6 +198,18 @@ class DbtInvoker:
             return _outcome_from_message("\n".join(failures))
         detail = str(res.exception) if res.exception is not None else f"dbt {command} failed"
         return _outcome_from_message(detail)
+
+    def apply_duckdb_memory_limit(self, value: str) -> None:
+        """Set DuckDB's `memory_limit` (e.g. "4000MB") on this invoker's database, so DuckDB spills to disk
+        instead of running out of memory. Applied every time dbt opens the database (every DuckDB file dbt
+        opens in this process when the invoker has no `database_path`); needs the isolation layer, otherwise
+        a warning says it was not applied."""
+        if not dbt_isolation.set_duckdb_instance_setting(self.database_path, "memory_limit", value):
+            logger.warning(
+                "DuckDB memory_limit %s not applied to %s: isolation layer unavailable",
+                value,
+                self.database_path or "the project's database",
+            )
 
     def interrupt_all(self) -> int:
         """Interrupt the DuckDB statements running in this process's dbt invocations (see class doc)."""

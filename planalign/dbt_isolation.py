@@ -49,6 +49,7 @@ from collections import Counter
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,10 @@ class _Installation:
         self.registry_lock = threading.Lock()
         # (credentials, environment) pairs, one per database; guarded by DuckDBConnectionManager._LOCK.
         self.duckdb_envs: list[tuple[Any, Any]] = []
+        # resolved database path -> {DuckDB setting: value}, applied whenever that database is (re)opened.
+        self.instance_settings: dict[str, dict[str, str]] = {}
+        # The DuckDB connection object the settings were last applied to, per path (held, so never reused).
+        self.applied_to: dict[str, Any] = {}
 
 
 _STATE_LOCK = threading.RLock()
@@ -166,6 +171,20 @@ def _install_duckdb_envs(cm: Any, inst: _Installation) -> None:
         inst.duckdb_envs[:] = keep
         return env
 
+    def apply_instance_settings(credentials: Any, env: Any, handle: Any) -> None:
+        # Caller holds cm._LOCK. Instance-wide settings (e.g. memory_limit) set once per opened database.
+        path = _path_key(getattr(credentials, "path", None))
+        if path is None:
+            return
+        wanted = {**inst.instance_settings.get(ANY_DATABASE, {}), **inst.instance_settings.get(path, {})}
+        conn = getattr(env, "conn", None)
+        if not wanted or conn is None or inst.applied_to.get(path) is conn:
+            return
+        cursor = handle.cursor()
+        for name, value in wanted.items():
+            cursor.execute(f"SET {name} = '{value}'")
+        inst.applied_to[path] = conn
+
     def isolated_open(cls: Any, connection: Any) -> Any:
         if connection.state == ConnectionState.OPEN:
             return connection
@@ -175,6 +194,7 @@ def _install_duckdb_envs(cm: Any, inst: _Installation) -> None:
                 env = env_for(credentials)
                 connection.handle = env.handle()
                 connection.state = ConnectionState.OPEN
+                apply_instance_settings(credentials, env, connection.handle)
                 # dbt-duckdb's relation.py tests `_ENV is not None` before calling env(); keep it truthy.
                 cls._ENV = env
             except RuntimeError as e:
@@ -215,6 +235,41 @@ def _install_duckdb_envs(cm: Any, inst: _Installation) -> None:
     cm.close_all_connections = classmethod(isolated_close_all_connections)
     cm.cancel = isolated_cancel
     inst.duckdb_cm = cm
+
+
+def _path_key(path: object) -> str | None:
+    if not isinstance(path, str) or not path or path == ":memory:":
+        return None
+    return str(Path(path).resolve())
+
+
+#: `set_duckdb_instance_setting` key for "every DuckDB database file dbt opens in this process".
+ANY_DATABASE = "*"
+
+
+def set_duckdb_instance_setting(database_path: Path | None, name: str, value: str) -> bool:
+    """Apply a DuckDB instance-wide setting (e.g. `memory_limit`) to `database_path` — or, when None, to
+    every database file — whenever dbt opens it (and at once to databases already open).
+
+    Returns False — and changes nothing — when the isolation is not installed (then no hook sees the
+    database being opened; the caller should say the setting was not applied).
+    """
+    if not name.replace("_", "").isalnum() or "'" in value:
+        raise ValueError(f"refusing unsafe DuckDB setting {name!r}={value!r}")
+    inst = _installation
+    if inst is None or inst.duckdb_cm is None:
+        return False
+    key = ANY_DATABASE if database_path is None else _path_key(str(database_path))
+    if key is None:
+        return False
+    with inst.duckdb_cm._LOCK:
+        inst.instance_settings.setdefault(key, {})[name] = value
+        for creds, env in inst.duckdb_envs:
+            path = _path_key(getattr(creds, "path", None))
+            conn = getattr(env, "conn", None)
+            if path is not None and conn is not None and key in (ANY_DATABASE, path):
+                conn.execute(f"SET {name} = '{value}'")
+    return True
 
 
 def _check_and_install() -> IsolationStatus:
