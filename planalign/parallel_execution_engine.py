@@ -320,6 +320,9 @@ class _Run:
             workers = 1
         self.workers = workers
         self.limiter = anyio.CapacityLimiter(workers)
+        # Worker threads come from anyio's pool; its default limiter (40 threads, process-wide) would silently
+        # cap a larger max_workers and be shared with unrelated code, so each run brings its own.
+        self.thread_limiter = anyio.CapacityLimiter(workers)
         self.free_lanes = list(range(workers))
         plan = analyzer.plan(
             selection,
@@ -437,7 +440,9 @@ class _Run:
                         execution_class=self.plan.classes[uid].value,
                     )
                     try:
-                        outcome = await anyio.to_thread.run_sync(self.invoke, uid)
+                        outcome = await anyio.to_thread.run_sync(
+                            self.invoke, uid, limiter=self.thread_limiter
+                        )
                     finally:
                         self.set_executing(-1)
                         self.summed_model_time += self.clock() - start

@@ -272,3 +272,14 @@ async def test_memory_limit_is_handed_to_the_invoker_when_monitoring() -> None:
     assert invoker.applied == ["1234MB"]
     assert duckdb_memory_limit_setting(monitored) == "1234MB"
     assert duckdb_memory_limit_setting(settings(2)) is None
+
+
+async def test_max_workers_above_anyios_default_thread_limit() -> None:
+    graph = {f"m{i:02d}": [] for i in range(45)}
+    barrier = threading.Barrier(45)  # anyio's default thread limiter (40) would break it
+    invoker = FakeInvoker(barriers=dict.fromkeys(graph, barrier))
+    result = await ParallelExecutionEngine(make_analyzer(graph), invoker, settings(45)).execute(
+        list(graph), vars={}
+    )
+    assert result.success and not barrier.broken
+    assert result.parallelism_max == 45
