@@ -15,6 +15,7 @@ turns a `RunReport` into the HTML text, and `write_report` does both and writes 
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
 import json
@@ -57,6 +58,16 @@ STAGE_COLOURS: Mapping[str, str] = {
     "state_accumulation": "#009E73",
     "validation": "#F0E442",
     "reporting": "#0072B2",
+}
+
+#: Short stage names for timeline bands too narrow for the full name.
+STAGE_ABBREVIATIONS: Mapping[str, str] = {
+    "initialization": "init",
+    "foundation": "found.",
+    "event_generation": "events",
+    "state_accumulation": "state",
+    "validation": "valid.",
+    "reporting": "report",
 }
 
 #: How many of the longest model executions the report lists.
@@ -319,7 +330,6 @@ def _engine_run(
     label, year, stage = _split_label(result.label, index)
     started = _timestamp(result.started_at)
     run_start = started - origin if started is not None else previous_end
-    critical = frozenset(getattr(result, "critical_path", ()) or ())
 
     executions: list[ModelExecution] = []
     for model in result.results:
@@ -344,11 +354,12 @@ def _engine_run(
                 start_s=start,
                 end_s=max(end, start),
                 attempts=model.attempts,
-                on_critical_path=model.unique_id in critical or model.name in critical,
             )
         )
     run_end = run_start + result.wall_time_s
     run_end = max([run_end, *(e.end_s for e in executions)])
+    on_path = {id(e) for e in critical_chain(executions)}
+    executions = [dataclasses.replace(e, on_critical_path=id(e) in on_path) for e in executions]
 
     initial_limit = result.effective_max_workers or result.max_workers
     changes = [LimitChange(at_s=run_start + c.offset_s, limit=c.limit) for c in result.limit_changes]
@@ -381,6 +392,31 @@ def _engine_run(
         limit_changes=tuple(sorted(changes, key=lambda c: c.at_s)),
         pressure_events=tuple(sorted(pressure, key=lambda p: p.at_s)),
     )
+
+
+def critical_chain(executions: Sequence[ModelExecution], tolerance_s: float = 1e-3) -> list[ModelExecution]:
+    """The chain of executions that set an engine run's wall time, in run order: its critical path as run.
+
+    Starting from the execution that finished last, each step goes to the execution that finished last
+    before this one started — what it was waiting for, a dependency or a free worker (the engine starts a
+    model as soon as both are there). The plan's critical path counts dependencies only; this one also shows
+    where the limit on workers, or a sequential model, held the stage up.
+    """
+    if not executions:
+        return []
+    current = max(executions, key=lambda e: (e.end_s, e.duration_s))
+    chain = [current]
+    while True:
+        # A strictly earlier start also guarantees the walk ends, even with zero-length executions.
+        earlier = [
+            e for e in executions if e.end_s <= current.start_s + tolerance_s and e.start_s < current.start_s
+        ]
+        if not earlier:
+            break
+        current = max(earlier, key=lambda e: (e.end_s, e.duration_s))
+        chain.append(current)
+    chain.reverse()
+    return chain
 
 
 def _parse_year(year: int, value: Any) -> YearMetrics:
@@ -575,6 +611,15 @@ def _short_stage(stage: str) -> str:
     return stage.replace("_", " ")
 
 
+def _fitting_label(share_of_width: float, *candidates: str | None) -> str | None:
+    """The first label that fits a band taking this share of the timeline's width (7-point text on a
+    13-inch figure: about 0.4% of the width per character), or None."""
+    for label in candidates:
+        if label and share_of_width > 0.004 * max(3, len(label)):
+            return label
+    return None
+
+
 def _plural(count: int) -> str:
     return "" if count == 1 else "s"
 
@@ -624,15 +669,11 @@ def timeline_chart(report: RunReport) -> Chart | None:
         ax_bands.add_patch(
             Rectangle((run.start_s, 0.05), run.wall_s, 0.9, facecolor=colour, edgecolor="white", alpha=0.75)
         )
-        if run.wall_s / total > 0.012 * max(3, len(_short_stage(run.stage))) / 3:
-            ax_bands.text(
-                run.start_s + run.wall_s / 2,
-                0.5,
-                _short_stage(run.stage),
-                ha="center",
-                va="center",
-                fontsize=7,
-            )
+        band_label = _fitting_label(
+            run.wall_s / total, _short_stage(run.stage), STAGE_ABBREVIATIONS.get(run.stage)
+        )
+        if band_label:
+            ax_bands.text(run.start_s + run.wall_s / 2, 0.5, band_label, ha="center", va="center", fontsize=7)
         year_key = str(run.year) if run.year is not None else "setup"
         first, last = year_spans.get(year_key, (run.start_s, run.end_s))
         year_spans[year_key] = (min(first, run.start_s), max(last, run.end_s))
@@ -1077,7 +1118,7 @@ def _header(report: RunReport) -> str:
         f'<div class="meta">years {html.escape(years)} · completed: {html.escape(completed)} · '
         f"started {html.escape(report.started_at or '?')} · "
         f"finished {html.escape(report.completed_at or '?')} · "
-        f"{html.escape(parallel)} · engine time {html.escape(_fmt_seconds(report.duration_s))}</div>"
+        f"{html.escape(parallel)} · elapsed {html.escape(_fmt_seconds(report.duration_s))}</div>"
         "</header>"
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -16,6 +17,7 @@ from planalign.report import (
     LimitChange,
     ModelExecution,
     concurrency_profile,
+    critical_chain,
     limit_at,
     limit_profile,
     load_run,
@@ -226,3 +228,34 @@ def test_stage_speedups_are_time_weighted_over_years() -> None:
     assert foundation.estimated == pytest.approx(8.0 / (6.0 / 2.0 + 2.0 / 1.0))
     assert rows[1].estimated is None
     assert rows[1].achieved == pytest.approx(1.0)
+
+
+def test_critical_chain_follows_what_each_execution_waited_for() -> None:
+    a = _execution(0, 2, lane=0, model="a")
+    b = _execution(0, 1, lane=1, model="b")
+    c = _execution(1, 3, lane=1, model="c")  # waited for b
+    d = _execution(3, 5, lane=0, model="d")  # waited for c, which ended after a
+    e = _execution(2, 2.5, lane=0, model="e")
+    assert [x.model for x in critical_chain([d, c, b, a, e])] == ["b", "c", "d"]
+    assert critical_chain([]) == []
+
+
+def test_critical_chain_ends_with_zero_length_executions() -> None:
+    same_instant = [
+        _execution(1, 1, model="x"),
+        _execution(1, 1, lane=1, model="y"),
+        _execution(0, 1, model="z"),
+    ]
+    # z finished last with the longest run; nothing finished before it started.
+    assert [x.model for x in critical_chain(same_instant)] == ["z"]
+    assert [x.model for x in critical_chain(same_instant[:2])] == ["x"]
+
+
+def test_sample_run_marks_a_critical_chain_per_engine_run(sample_run: SampleRun) -> None:
+    report = load_run(sample_run.run_dir)
+    for run in report.runs:
+        marked = [e for e in run.executions if e.on_critical_path]
+        assert marked, run.label
+        assert max(e.end_s for e in marked) == max(e.end_s for e in run.executions)
+        for earlier, later in itertools.pairwise(marked):
+            assert earlier.end_s <= later.start_s + 1e-3
