@@ -237,6 +237,8 @@ class _Run:
     executing_max: int = 0
     executing_area: float = 0.0
     executing_since: float = 0.0
+    first_start: float | None = None
+    last_end: float | None = None
     summed_model_time: float = 0.0
     alone_running: bool = False
     cancelling: bool = False
@@ -287,6 +289,10 @@ class _Run:
         now = self.clock()
         self.executing_area += self.executing * (now - self.executing_since)
         self.executing_since = now
+        if delta > 0 and self.first_start is None:
+            self.first_start = now
+        elif delta < 0:
+            self.last_end = now
         self.executing += delta
         self.executing_max = max(self.executing_max, self.executing)
 
@@ -571,6 +577,13 @@ class _Run:
 
     # ------------------------------------------------------------------ result
 
+    def parallelism_mean(self) -> float:
+        """Time-weighted mean of models executing, over the span from the first model start to the last
+        model end (planning and bookkeeping before and after would only dilute it)."""
+        if self.first_start is None or self.last_end is None or self.last_end <= self.first_start:
+            return 0.0
+        return self.executing_area / (self.last_end - self.first_start)
+
     def result(self, *, cancelled: bool) -> EngineRunResult:
         end = self.now()
         self.set_executing(0)
@@ -608,7 +621,7 @@ class _Run:
             results=tuple(results),
             wall_time_s=end,
             summed_model_time_s=self.summed_model_time,
-            parallelism_mean=self.executing_area / end if end > 0 else 0.0,
+            parallelism_mean=self.parallelism_mean(),
             parallelism_max=self.executing_max,
             theoretical_speedup=self.plan.max_theoretical_speedup,
             estimated_speedup=self.plan.estimated_speedup,

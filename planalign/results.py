@@ -115,10 +115,11 @@ class LimitChange:
 class EngineRunResult:
     """The outcome of one `ParallelExecutionEngine.execute` call.
 
-    `parallelism_mean` is the time-weighted mean number of models in flight over `wall_time_s`;
-    `parallelism_max` the peak. `theoretical_speedup` is the plan's graph bound (total work ÷ critical
-    path) and `estimated_speedup` the plan's class- and worker-aware estimate. `max_workers` is what the
-    settings asked for, `effective_max_workers` what the run started with after fallbacks.
+    `parallelism_mean` is the time-weighted mean number of models in flight from the first model start to
+    the last model end; `parallelism_max` the peak. `theoretical_speedup` is the plan's graph bound (total
+    work ÷ critical path) and `estimated_speedup` the plan's class- and worker-aware estimate. `max_workers`
+    is what the settings asked for, `effective_max_workers` what the run started with after fallbacks.
+    `wall_time_s` spans the whole `execute` call, validation and planning included.
     """
 
     results: tuple[ModelResult, ...]

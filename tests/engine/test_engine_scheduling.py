@@ -165,9 +165,8 @@ async def test_shuffled_dispatch_changes_order_not_results(workers: int) -> None
             (r.unique_id, r.status) for r in baseline.results
         ]
         orders.add(tuple(invoker.starts()))
-    if workers == 1:
+    if workers == 1:  # with one worker the start order is the dispatch order
         assert len(orders) > 1
-        assert tuple(baseline_invoker.starts()) not in orders or len(orders) > 1
 
 
 async def test_non_deterministic_mode_lists_results_in_completion_order() -> None:
