@@ -88,6 +88,19 @@ def dbt_cli(project_dir: Path, *args: str, vars: Mapping[str, Any] | None = None
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
 
 
+def dbt_seed_in_process(project_dir: Path, *, vars: Mapping[str, Any]) -> None:
+    """`dbt seed` in this process (cheaper than a subprocess; seeding is setup, not what is under test)."""
+    from dbt.cli.main import dbtRunner
+
+    from planalign.dbt_isolation import invocation_slot
+    from planalign.manifest import dbt_common_args
+
+    args = ["seed", *dbt_common_args(project_dir, profiles_dir=None, target=None, vars=vars), "--quiet"]
+    with invocation_slot(("seed", str(project_dir)), exclusive=True):
+        result = dbtRunner().invoke(args)
+    assert result.success, result.exception
+
+
 def checksums(database: Path, tables: list[str]) -> dict[str, TableChecksum]:
     """Checksums of `main.<table>` for each table, through a default-configured connection (which shares
     the process's DuckDB instance if dbt still holds the file open)."""

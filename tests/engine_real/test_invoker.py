@@ -1,0 +1,232 @@
+"""DbtInvoker against real dbt: outcome mapping (compile vs runtime errors), whole-command invocations,
+interrupting running queries, the DuckDB memory limit hook, and the version check with its serialized
+fallback."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fixtures.genproject import generate_project
+
+from planalign import dbt_isolation
+from planalign.dbt_invoker import DbtInvoker
+from planalign.errors import ManifestDatabaseMismatchError
+from planalign.invocation import ModelInvoker, OutcomeStatus
+from planalign.manifest import ProjectManifest, parse_project
+
+from .helpers import checksums, dbt_cli, walk_dag
+
+pytestmark = pytest.mark.slow
+
+PROFILES = """\
+tiny:
+  target: dev
+  outputs:
+    dev:
+      type: duckdb
+      path: "{{ var('database_path', 'tiny.duckdb') }}"
+      threads: 1
+"""
+
+MODELS = {
+    "good": "select 1 as id",
+    "compile_error": "select {{ var('no_such_var') }} as x",
+    "runtime_error": "select cast('not a number' as integer) as x",
+    "after_good": "select id + 1 as id from {{ ref('good') }}",
+    # ~10^10 rows: runs until interrupted.
+    "slow": "select sum(a.range * b.range) as s from range(100000) a, range(100000) b",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[ProjectManifest, Path]:
+    root = tmp_path_factory.mktemp("tiny")
+    (root / "models").mkdir()
+    (root / "dbt_project.yml").write_text(
+        'name: tiny\nversion: "1.0.0"\nconfig-version: 2\nprofile: tiny\nmodel-paths: ["models"]\n'
+        "models:\n  tiny:\n    +materialized: table\n"
+    )
+    (root / "profiles.yml").write_text(PROFILES)
+    for name, sql in MODELS.items():
+        (root / "models" / f"{name}.sql").write_text(sql + "\n")
+    db = root / "db" / "tiny.duckdb"
+    db.parent.mkdir()
+    return parse_project(root, vars={"database_path": str(db)}), db
+
+
+@pytest.fixture(scope="module")
+def invoker(tiny: tuple[ProjectManifest, Path]) -> DbtInvoker:
+    manifest, db = tiny
+    return DbtInvoker(manifest.project_dir, None, None, manifest, {}, db)
+
+
+def test_invoker_satisfies_the_protocol(invoker: DbtInvoker) -> None:
+    assert isinstance(invoker, ModelInvoker)
+    assert invoker.supports_concurrency
+
+
+def test_success_is_taken_from_the_models_own_result(
+    invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]
+) -> None:
+    manifest, db = tiny
+    outcome = invoker.run_model(manifest.model_by_name("good"), vars={})
+    assert outcome.status is OutcomeStatus.SUCCESS
+    assert invoker.run_model(manifest.model_by_name("after_good"), vars={}).ok
+    assert checksums(db, ["after_good"])["after_good"].rows == 1
+
+
+def test_compile_error_is_not_retryable(invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]) -> None:
+    outcome = invoker.run_model(tiny[0].model_by_name("compile_error"), vars={})
+    assert outcome.status is OutcomeStatus.ERROR
+    assert outcome.retryable is False
+    assert outcome.message is not None
+    assert "Compilation Error" in outcome.message and "no_such_var" in outcome.message
+
+
+def test_runtime_sql_error_carries_dbts_message_and_is_retryable(
+    invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]
+) -> None:
+    outcome = invoker.run_model(tiny[0].model_by_name("runtime_error"), vars={})
+    assert outcome.status is OutcomeStatus.ERROR
+    assert outcome.retryable is True
+    assert outcome.message is not None
+    assert "not a number" in outcome.message  # DuckDB's conversion error, passed through dbt
+
+
+def test_vars_given_per_call_reach_the_model(invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]) -> None:
+    outcome = invoker.run_model(tiny[0].model_by_name("compile_error"), vars={"no_such_var": 41})
+    assert outcome.ok, outcome.message
+
+
+def test_whole_command_invocation(invoker: DbtInvoker) -> None:
+    assert invoker.invoke(["run", "--select", "good"]).ok
+    failed = invoker.invoke(["run", "--select", "runtime_error"])
+    assert failed.status is OutcomeStatus.ERROR
+    assert failed.message is not None and "not a number" in failed.message
+
+
+def test_interrupt_all_stops_a_running_query(invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]) -> None:
+    node = tiny[0].model_by_name("slow")
+    outcomes = []
+    worker = threading.Thread(target=lambda: outcomes.append(invoker.run_model(node, vars={})))
+    worker.start()
+    interrupted = 0
+    deadline = time.monotonic() + 120
+    while worker.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.3)  # polling for the query to start, not asserting on time
+        interrupted += invoker.interrupt_all()
+    worker.join(timeout=5)
+    assert not worker.is_alive(), "the query was not interrupted"
+    assert interrupted >= 1
+    (outcome,) = outcomes
+    assert outcome.status is OutcomeStatus.ERROR
+    assert outcome.message is not None and "interrupt" in outcome.message.lower()
+    # The database is still usable afterwards.
+    assert invoker.run_model(tiny[0].model_by_name("good"), vars={}).ok
+
+
+def test_duckdb_memory_limit_is_applied_when_dbt_opens_the_database(
+    invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]
+) -> None:
+    import duckdb
+
+    manifest, db = tiny
+    invoker.apply_duckdb_memory_limit("777MB")
+    try:
+        # dbt closes the database after each invocation; the setting must be re-applied on reopen, so check
+        # from inside a model that dbt builds.
+        (manifest.project_dir / "target").mkdir(exist_ok=True)
+        con = duckdb.connect(str(db))
+        try:
+            assert invoker.run_model(manifest.model_by_name("good"), vars={}).ok
+            limit = con.execute("select current_setting('memory_limit')").fetchone()
+        finally:
+            con.close()
+        assert limit is not None and str(limit[0]).startswith("741")  # 777 MB shown in MiB
+    finally:
+        dbt_isolation.uninstall()
+        dbt_isolation.install()
+
+
+def test_manifest_for_another_database_is_refused(tiny: tuple[ProjectManifest, Path], tmp_path: Path) -> None:
+    manifest, _ = tiny
+    with pytest.raises(ManifestDatabaseMismatchError, match="other"):
+        DbtInvoker(manifest.project_dir, None, None, manifest, {}, tmp_path / "other.duckdb")
+
+
+@pytest.fixture
+def unsupported_dbt(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    dbt_isolation.uninstall()
+    monkeypatch.setattr(dbt_isolation, "_detect_versions", lambda: ("1.99.0", "1.11.1"))
+    yield
+    monkeypatch.undo()
+    dbt_isolation.uninstall()
+    assert dbt_isolation.install().available
+
+
+def test_unsupported_dbt_version_falls_back_to_serialized_invocations(
+    unsupported_dbt: None, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbt.cli.main import dbtRunner
+
+    project = generate_project(tmp_path / "proj", n_models=12, seed=5)
+    db = tmp_path / "db" / "fb.duckdb"
+    db.parent.mkdir()
+    with caplog.at_level(logging.WARNING, logger="planalign.dbt_isolation"):
+        status = dbt_isolation.install()
+    assert not status.available
+    assert "1.99.0" in status.reason
+    assert any("unavailable" in r.getMessage() for r in caplog.records)
+
+    manifest = parse_project(project.project_dir, vars={"database_path": str(db)})
+    invoker = DbtInvoker(project.project_dir, None, None, manifest, {}, db)
+    assert not invoker.supports_concurrency
+
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+    original = dbtRunner.invoke
+
+    def counting_invoke(self: dbtRunner, args: list[str], **kwargs: object) -> object:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        try:
+            return original(self, args, **kwargs)
+        finally:
+            with lock:
+                active -= 1
+
+    monkeypatch.setattr(dbtRunner, "invoke", counting_invoke)
+    assert invoker.invoke(["seed"]).ok
+    report = walk_dag(invoker, manifest, {"salt": 5}, workers=4)
+    assert report.errors == {}
+    assert peak == 1  # serialized, even though four threads asked at once
+    monkeypatch.setattr(dbtRunner, "invoke", original)
+
+    ref = tmp_path / "ref" / "fb.duckdb"
+    ref.parent.mkdir()
+    dbt_cli(project.project_dir, "build", "--threads", "1", vars={"database_path": str(ref), "salt": 5})
+    assert checksums(db, project.model_names) == checksums(ref, project.model_names)
+
+
+def test_unexpected_internals_fall_back(unsupported_dbt: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dbt.adapters.factory as factory_mod
+
+    monkeypatch.setattr(dbt_isolation, "_detect_versions", lambda: ("1.11.16", "1.11.1"))
+    monkeypatch.setattr(factory_mod, "FACTORY", object())
+    status = dbt_isolation.install()
+    assert not status.available
+    assert "FACTORY" in status.reason
+
+
+def test_install_is_idempotent() -> None:
+    first = dbt_isolation.install()
+    assert dbt_isolation.install() is first
+    assert first.available
