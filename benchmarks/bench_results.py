@@ -226,9 +226,11 @@ def render_markdown(document: Mapping[str, Any]) -> str:
         )
     parallelism = document.get("parallelism")
     if parallelism:
+        busy = parallelism.get("busy_ratio")
         lines.append(
-            f"- Parallelism achieved by A: mean {_fmt(parallelism.get('mean'))} models in flight, "
-            f"peak {_fmt(parallelism.get('max'))}"
+            f"- Parallelism achieved by A: mean {_fmt(parallelism.get('mean'))} models in flight "
+            f"while stages ran, peak {_fmt(parallelism.get('max'))}"
+            + (f"; summed model time ÷ engine wall time {_fmt(busy)}" if busy is not None else "")
         )
     targets = document.get("targets", {})
     if targets:

@@ -202,11 +202,14 @@ class Bench:
     def prepare(self) -> None:
         if self.project.exists():
             shutil.rmtree(self.project)
-        shutil.copytree(
-            REPO / self.args.project_dir,
-            self.project,
-            ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", "*.duckdb", "*.duckdb.wal"),
-        )
+        if self.args.git_rev:
+            self._export_project(self.args.git_rev)
+        else:
+            shutil.copytree(
+                REPO / self.args.project_dir,
+                self.project,
+                ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", "*.duckdb", "*.duckdb.wal"),
+            )
         if self.args.census_file is not None:
             shutil.copyfile(self.args.census_file, self.census.with_suffix(self.args.census_file.suffix))
             self.census = self.census.with_suffix(self.args.census_file.suffix)
@@ -250,6 +253,24 @@ class Bench:
         self.models = project_models(self.manifest)
         if not self.models:
             raise BenchmarkError(f"the dbt project at {self.project} has no models")
+
+    def _export_project(self, rev: str) -> None:
+        """Copy the dbt project as committed at `rev` (not the working tree) into the work directory."""
+        prefix = Path(self.args.project_dir).as_posix().strip("/")
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", rev, prefix], cwd=REPO, capture_output=True, check=False
+        )
+        if archive.returncode != 0:
+            raise BenchmarkError(
+                f"git archive {rev} {prefix} failed: {archive.stderr.decode(errors='replace')}"
+            )
+        staging = self.work / "export"
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir()
+        subprocess.run(["tar", "-x", "-C", str(staging)], input=archive.stdout, check=True)
+        shutil.move(str(staging / prefix), str(self.project))
+        shutil.rmtree(staging)
 
     def _dbt_env(self, run_dir: Path) -> dict[str, str]:
         return {
@@ -489,28 +510,36 @@ class Bench:
 
 
 def read_parallelism(runs_dir: Path) -> dict[str, Any] | None:
-    """Parallelism achieved by a planalign run, from its run directory's summary.json stages
-    (docs/architecture.md): the mean models in flight weighted by stage wall time, and the peak.
+    """Parallelism achieved by a planalign run, from its run directory (docs/architecture.md).
+
+    `mean`: models in flight averaged over the time the engine ran, weighted by stage wall time (summary.json
+    stages that ran models; the dbt-test step is not a model stage). `busy_ratio`: summed model time ÷ summed
+    engine wall time (engine_runs.json), which also charges planning and scheduling gaps. `max`: the peak.
     """
     summaries = sorted(runs_dir.glob("*/summary.json"))
     if not summaries:
         return None
     data = json.loads(summaries[-1].read_text())
-    stages = [s for s in data.get("stages", []) if s.get("parallelism_mean") is not None]
+    stages = [s for s in data.get("stages", []) if int(s.get("models") or 0) > 0]
     if not stages:
         return None
     wall = sum(float(s.get("wall_time_s") or 0.0) for s in stages)
-    mean = (
-        sum(float(s["parallelism_mean"]) * float(s.get("wall_time_s") or 0.0) for s in stages) / wall
-        if wall
-        else None
-    )
-    return {
-        "mean": round(mean, 2) if mean is not None else None,
-        "max": max(float(s.get("parallelism_max") or 0.0) for s in stages),
+    weighted = sum(float(s["parallelism_mean"]) * float(s.get("wall_time_s") or 0.0) for s in stages)
+    result: dict[str, Any] = {
+        "mean": round(weighted / wall, 2) if wall else None,
+        "max": max(int(s.get("parallelism_max") or 0) for s in stages),
         "model_runs": sum(int(s.get("models") or 0) for s in stages),
+        "engine_runs": len(stages),
         "source": str(summaries[-1].relative_to(runs_dir)),
     }
+    engine_runs = summaries[-1].parent / "engine_runs.json"
+    if engine_runs.exists():
+        summary = json.loads(engine_runs.read_text()).get("summary", {})
+        engine_wall = float(summary.get("wall_time_s") or 0.0)
+        if engine_wall:
+            result["busy_ratio"] = round(float(summary.get("summed_model_time_s") or 0.0) / engine_wall, 2)
+            result["engine_wall_s"] = round(engine_wall, 2)
+    return result
 
 
 def latest_results_markdown(results_dir: Path) -> str:
@@ -544,6 +573,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=4, help="max_workers for configuration A")
     parser.add_argument("--seed", type=int, default=42, help="census generator and simulation random seed")
     parser.add_argument("--project-dir", default="dbt_project")
+    parser.add_argument(
+        "--git-rev",
+        default=None,
+        help="benchmark the dbt project as committed at this revision (e.g. HEAD), not the working tree",
+    )
     parser.add_argument("--config", default="simulation_config.yaml", help="template simulation config")
     parser.add_argument("--workdir", type=Path, default=REPO / "benchmarks" / "work")
     parser.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")

@@ -105,3 +105,27 @@ def test_marked_block_is_replaced_and_other_text_kept(tmp_path: Path) -> None:
     plain.write_text("no markers\n")
     assert not update_marked_block(plain, "x")
     assert plain.read_text() == "no markers\n"
+
+
+def test_parallelism_is_read_from_the_run_directory(tmp_path: Path) -> None:
+    from run_benchmarks import read_parallelism
+
+    run = tmp_path / "20260101T000000Z-abc"
+    run.mkdir()
+    stages = [
+        {"year": 2025, "stage": "foundation", "wall_time_s": 2.0, "models": 6, "parallelism_mean": 3.0,
+         "parallelism_max": 4},
+        {"year": 2025, "stage": "event_generation", "wall_time_s": 6.0, "models": 8, "parallelism_mean": 1.0,
+         "parallelism_max": 2},
+        {"year": 2025, "stage": "validation_tests", "wall_time_s": 5.0, "models": 0, "parallelism_mean": 1.0,
+         "parallelism_max": 1},
+    ]  # fmt: skip
+    (run / "summary.json").write_text(json.dumps({"stages": stages}))
+    (run / "engine_runs.json").write_text(
+        json.dumps({"summary": {"wall_time_s": 10.0, "summed_model_time_s": 15.0}})
+    )
+    parallelism = read_parallelism(tmp_path)
+    assert parallelism is not None
+    assert (parallelism["mean"], parallelism["max"], parallelism["model_runs"]) == (1.5, 4, 14)
+    assert parallelism["busy_ratio"] == 1.5
+    assert read_parallelism(tmp_path / "missing") is None
