@@ -142,14 +142,11 @@ def topological_order(models: Mapping[str, ModelInfo]) -> list[ModelInfo]:
     return order
 
 
-def tests_for_models(manifest: Mapping[str, Any], model_ids: Iterable[str]) -> list[str]:
-    """unique_ids of the data tests attached to any of `model_ids` — dbt's default ("eager") indirect
-    selection, i.e. what `dbt test --select <those models>` runs."""
-    wanted = set(model_ids)
+def project_tests(manifest: Mapping[str, Any]) -> list[str]:
+    """unique_ids of every enabled data test: what a plain `dbt test` runs, as planalign's validation stage
+    does each year."""
     return sorted(
         uid
         for uid, node in manifest["nodes"].items()
-        if node.get("resource_type") == "test"
-        and node.get("config", {}).get("enabled", True)
-        and wanted.intersection(node.get("depends_on", {}).get("nodes", []))
+        if node.get("resource_type") == "test" and node.get("config", {}).get("enabled", True)
     )

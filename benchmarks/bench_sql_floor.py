@@ -33,7 +33,7 @@ import duckdb
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_project import ModelInfo, tests_for_models, topological_order
+from bench_project import ModelInfo, project_tests, topological_order
 
 
 class FloorPlanError(Exception):
@@ -164,7 +164,8 @@ def build_year_plan(
 ) -> FloorPlan:
     """The plan for one year from a manifest compiled with that year's vars.
 
-    `models` is the year's model set (see `bench_project.models_for_year`); tests are those attached to them.
+    `models` is the year's model set (see `bench_project.models_for_year`); the tests are all of the project's
+    data tests, as planalign's validation stage runs a plain `dbt test` every year.
     """
     nodes: Mapping[str, Mapping[str, Any]] = manifest["nodes"]
     steps: list[FloorStep] = []
@@ -176,7 +177,7 @@ def build_year_plan(
         if node.get("config", {}).get("materialized") == "ephemeral":
             continue
         steps.append(_model_step(node))
-    for uid in tests_for_models(manifest, models):
+    for uid in project_tests(manifest):
         node = nodes[uid]
         if node.get("compiled_code") is None:
             raise FloorPlanError(f"test {node['name']} has no compiled_code")

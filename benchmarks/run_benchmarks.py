@@ -7,8 +7,7 @@ so that drifting machine load hits all of them alike):
 - A  `python -m planalign simulate --workers N` — model-level parallelization on.
 - B  `python -m planalign simulate --no-parallel`.
 - C  the predecessor's way: `dbt seed` once, then for each year and each stage one `dbt run --threads 1
-  --select <the stage's models>` (plus, in the validation stage, `dbt test --threads 1 --select <the year's
-  models>`).
+  --select <the stage's models>`, plus `dbt test --threads 1` after the validation stage, as planalign.
 - D  what a dbt user writes: `dbt seed` once, then `dbt build --threads 4` per year (build also reloads
   seeds, rebuilds the year-invariant models and runs every test each year — that is what the command does).
 - E  the SQL floor: the compiled SQL of the same models and tests run through the duckdb client, no dbt;
@@ -54,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_checksum import ChecksumError, database_checksum
 from bench_project import (
+    STAGES,
     ModelInfo,
     ProjectError,
     by_stage,
@@ -423,27 +423,18 @@ class Bench:
 
     def predecessor_commands(self, database: Path) -> list[list[str]]:
         """Configuration C's processes: `dbt seed`, then per year and stage one `dbt run` of that stage's
-        models (and after the validation stage's run, `dbt test` of the year's models).
+        models, and `dbt test` after the validation stage, where planalign runs it.
         """
         commands = [self._dbt("seed", self.years[0], database)]
         for year in self.years:
             year_models = models_for_year(self.models, first_year=year == self.years[0])
-            for stage, members in by_stage(year_models.values()).items():
-                commands.append(
-                    self._dbt("run", year, database, "--threads", "1", "--select", *(m.name for m in members))
-                )
+            grouped = by_stage(year_models.values())
+            for stage in STAGES:
+                if stage in grouped:
+                    names = [m.name for m in grouped[stage]]
+                    commands.append(self._dbt("run", year, database, "--threads", "1", "--select", *names))
                 if stage == "validation":
-                    commands.append(
-                        self._dbt(
-                            "test",
-                            year,
-                            database,
-                            "--threads",
-                            "1",
-                            "--select",
-                            *sorted(m.name for m in year_models.values()),
-                        )
-                    )
+                    commands.append(self._dbt("test", year, database, "--threads", "1"))
         return commands
 
     def dbt_build_commands(self, database: Path) -> list[list[str]]:
