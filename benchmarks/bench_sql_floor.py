@@ -86,6 +86,8 @@ class FloorResult:
     seeds: int
     tests: int
     failed_tests: tuple[str, ...]
+    #: seconds per model and seed (tests summed under "<tests>"), to find the slow models worth profiling
+    step_seconds: Mapping[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -245,8 +247,10 @@ def execute_plan(con: duckdb.DuckDBPyConnection, plan: FloorPlan) -> FloorResult
     schemas: set[tuple[str, str]] = set()
     failed: list[str] = []
     counts = {"seed": 0, "model": 0, "test": 0}
+    step_seconds: dict[str, float] = {}
     started = time.perf_counter()
     for step in plan.steps:
+        step_started = time.perf_counter()
         if step.kind != "test" and (step.database, step.schema) not in schemas:
             con.execute(f"create schema if not exists {_quote(step.database)}.{_quote(step.schema)}")
             schemas.add((step.database, step.schema))
@@ -269,6 +273,8 @@ def execute_plan(con: duckdb.DuckDBPyConnection, plan: FloorPlan) -> FloorResult
             counts["test"] += 1
         else:
             raise FloorPlanError(f"unknown step kind {step.kind!r}")
+        key = "<tests>" if step.kind == "test" else step.name
+        step_seconds[key] = step_seconds.get(key, 0.0) + time.perf_counter() - step_started
     elapsed = time.perf_counter() - started
     return FloorResult(
         year=plan.year,
@@ -277,6 +283,7 @@ def execute_plan(con: duckdb.DuckDBPyConnection, plan: FloorPlan) -> FloorResult
         seeds=counts["seed"],
         tests=counts["test"],
         failed_tests=tuple(failed),
+        step_seconds={k: round(v, 4) for k, v in step_seconds.items()},
     )
 
 

@@ -379,11 +379,45 @@ class Bench:
             details=details,
         )
 
-    def _simulate(self, config: str, run_dir: Path, database: Path, details: dict[str, Any]) -> Measurement:
+    def profile_a(self) -> Path:
+        """Run configuration A once more under cProfile (untimed) and write the 40 most expensive call paths,
+        by cumulative time, next to the pstats file; the first tool when a target is missed."""
+        import pstats
+
+        run_dir = self.work / "A-profile"
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True)
+        stats_path = run_dir / "simulate.pstats"
+        details: dict[str, Any] = {}
+        measurement = self._simulate(
+            "A",
+            run_dir,
+            run_dir / "simulation.duckdb",
+            details,
+            prefix=["-m", "cProfile", "-o", str(stats_path)],
+        )
+        if measurement.error is not None:
+            raise BenchmarkError(f"profiling A failed: {measurement.error}")
+        report = run_dir / "profile.txt"
+        with report.open("w") as out:
+            pstats.Stats(str(stats_path), stream=out).sort_stats("cumulative").print_stats(40)
+        return report
+
+    def _simulate(
+        self,
+        config: str,
+        run_dir: Path,
+        database: Path,
+        details: dict[str, Any],
+        *,
+        prefix: Sequence[str] = (),
+    ) -> Measurement:
         runs_dir = run_dir / "runs"
         sim_config = self.sim_config_path(database, runs_dir, parallel=config == "A")
         command = [
             PYTHON,
+            *prefix,
             "-m",
             "planalign",
             "simulate",
@@ -458,6 +492,7 @@ class Bench:
         peak = 0.0
         models = tests = 0
         failed: list[str] = []
+        step_totals: dict[str, float] = {}
         for year in self.years:
             compile_dir = run_dir / f"compile-{year}"
             _run_untimed(
@@ -495,7 +530,15 @@ class Bench:
             models += result.models
             tests += result.tests
             failed += [f"{year}:{t}" for t in result.failed_tests]
-        details.update(model_runs=models, test_runs=tests, failed_tests=failed)
+            for name, seconds in result.step_seconds.items():
+                step_totals[name] = step_totals.get(name, 0.0) + seconds
+        slowest = sorted(step_totals.items(), key=lambda item: -item[1])[:10]
+        details.update(
+            model_runs=models,
+            test_runs=tests,
+            failed_tests=failed,
+            slowest_steps_s={name: round(seconds, 3) for name, seconds in slowest},
+        )
         self.model_runs = models
         return Measurement(wall_s=total_sql, peak_rss_mb=peak, commands=len(self.years))
 
@@ -584,6 +627,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="pass only simulation_year, start_year, random_seed, census_path, database_path "
         "instead of the vars planalign.config derives (for projects other than the simulation)",
     )
+    parser.add_argument(
+        "--profile", action="store_true", help="afterwards, run A once under cProfile (untimed) and report"
+    )
     parser.add_argument("--keep", action="store_true", help="keep every run's DuckDB file")
     parser.add_argument(
         "--no-update-docs",
@@ -620,6 +666,8 @@ def run_size(
                 flush=True,
             )
             records.append(record)
+    if args.profile:
+        print(f"   profile of A (untimed): {bench.profile_a()}", flush=True)
     today = dt.datetime.now(dt.UTC).date().isoformat()
     descriptions = {k: v.format(workers=args.workers) for k, v in DESCRIPTIONS.items()}
     document = summarize(
