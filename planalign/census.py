@@ -50,7 +50,16 @@ BAD_ROW_KINDS: tuple[str, ...] = (
 
 # Share of employees by job level and the pay range of each level (same ranges as the config_job_levels seed).
 _LEVEL_WEIGHTS = (0.35, 0.30, 0.20, 0.10, 0.05)
-_LEVEL_PAY = {1: (45_000, 65_000), 2: (60_000, 90_000), 3: (85_000, 130_000), 4: (120_000, 180_000), 5: (170_000, 300_000)}
+_LEVEL_PAY = {
+    1: (45_000, 65_000),
+    2: (60_000, 90_000),
+    3: (85_000, 130_000),
+    4: (120_000, 180_000),
+    5: (170_000, 300_000),
+}
+# Some directors are executives paid above the level's range (and above the 401(a)(17) limit).
+_EXECUTIVE_SHARE = 0.2
+_EXECUTIVE_PAY = (300_000, 550_000)
 _DEFERRAL_CHOICES = (0.02, 0.03, 0.04, 0.05, 0.06, 0.06, 0.06, 0.08, 0.10, 0.12, 0.15)
 
 
@@ -175,7 +184,9 @@ def _years_before(day: date, years: float) -> date:
     return day - timedelta(days=round(years * 365.25))
 
 
-def _good_row(index: int, rng: random.Random, effective_date: date, terminated_share: float) -> dict[str, Any]:
+def _good_row(
+    index: int, rng: random.Random, effective_date: date, terminated_share: float
+) -> dict[str, Any]:
     level = rng.choices(range(1, 6), weights=_LEVEL_WEIGHTS)[0]
     age = min(65.0, max(20.0, rng.gauss(27 + 5 * level, 7)))
     tenure = min(age - 18.0, rng.expovariate(1 / (2.5 + 1.5 * level)))
@@ -183,6 +194,8 @@ def _good_row(index: int, rng: random.Random, effective_date: date, terminated_s
     hire_date = min(_years_before(effective_date, max(tenure, 0.0)), effective_date)
     low, high = _LEVEL_PAY[level]
     pay = round(rng.triangular(low, high, low + (high - low) * 0.4), 2)
+    if level == 5 and rng.random() < _EXECUTIVE_SHARE:
+        pay = round(rng.uniform(*_EXECUTIVE_PAY), 2)
     termination_date: date | None = None
     if rng.random() < terminated_share:
         candidate = effective_date - timedelta(days=rng.randint(1, 365))
@@ -233,7 +246,8 @@ def generate_census(
 ) -> pa.Table:
     """A realistic synthetic census of `n` employees as of `effective_date`, deterministic in `seed`.
 
-    Ages 20–65 by level, exponential-ish tenure, pay triangular inside each level's range, about 60%
+    Ages 20–65 by level, exponential-ish tenure, pay triangular inside each level's range (a fifth of
+    directors are executives paid 300k–550k), about 60%
     already enrolled, and about `terminated_share` of rows terminated in the year before the effective
     date (history, not actives). `bad_rows` appends that many defective rows, cycling through
     `BAD_ROW_KINDS`; an injected duplicate also makes the row it copies a reject.
@@ -244,9 +258,11 @@ def generate_census(
         raise CensusError(f"--bad-rows must be zero or more, got {bad_rows}")
     rng = random.Random(seed)
     rows = [_good_row(index, rng, effective_date, terminated_share) for index in range(1, n + 1)]
+    # distinct templates, so each injected duplicate makes exactly one more reject
+    templates = rng.sample(range(n), min(bad_rows, n))
     for position in range(bad_rows):
         kind = BAD_ROW_KINDS[position % len(BAD_ROW_KINDS)]
-        template = rows[rng.randrange(n)]
+        template = rows[templates[position % len(templates)]]
         rows.append(_bad_row(kind, template, position + 1, effective_date))
     return _to_table(rows)
 
@@ -279,7 +295,8 @@ def write_census(table: pa.Table, path: Path) -> Path:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise CensusError(
-            f"cannot write a census to {path}: the extension must be .csv or .parquet, not {path.suffix or '(none)'!r}"
+            f"cannot write a census to {path}: the extension must be .csv or .parquet, "
+            f"not {path.suffix or '(none)'!r}"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":

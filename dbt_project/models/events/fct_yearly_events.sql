@@ -1,5 +1,3 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='simulation_year',
-          on_schema_change='fail') }}
 {#- Every event of the simulation, one row per (employee, year, event type); re-running a year replaces it. -#}
 with events as (
     select employee_id, simulation_year, event_type, effective_date,

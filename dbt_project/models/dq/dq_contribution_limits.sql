@@ -1,0 +1,64 @@
+{#-
+  Money rules, one row per violation: deferrals within 402(g) (+ catch-up from catch_up_age) and never above
+  rate x deferred pay; no match without a deferral; match within the cap; escalations within the cap and
+  never for employees who opted out.
+-#}
+{%- set year = var('simulation_year') | int %}
+with params as (
+    select * from {{ ref('int_effective_parameters') }}
+),
+
+contributions as (
+    select * from {{ planalign_this_year('int_employee_contributions') }}
+),
+
+match as (
+    select * from {{ planalign_this_year('int_employee_match_calculations') }}
+),
+
+escalations as (
+    select * from {{ planalign_this_year('fct_yearly_events') }} where event_type = 'deferral_escalation'
+),
+
+violations as (
+    select contributions.employee_id, 'contribution_above_irs_limit' as check_name,
+        cast(contributions.employee_contribution as varchar) as detail
+    from contributions
+    cross join params
+    where contributions.employee_contribution > params.elective_deferral_limit
+        + case when contributions.age >= params.catch_up_age then params.catch_up_limit else 0 end
+
+    union all
+    select contributions.employee_id, 'contribution_above_rate_times_pay', cast(contributions.employee_contribution as varchar)
+    from contributions
+    where contributions.employee_contribution > contributions.deferral_rate * contributions.deferral_compensation + 0.01
+
+    union all
+    select match.employee_id, 'match_without_deferral', cast(match.employer_match as varchar)
+    from match
+    inner join contributions on match.employee_id = contributions.employee_id
+    where match.employer_match > 0 and contributions.employee_contribution <= 0
+
+    union all
+    select match.employee_id, 'match_above_cap', cast(match.employer_match as varchar)
+    from match
+    cross join params
+    where match.employer_match > params.match_cap_rate * match.match_eligible_compensation + 0.01
+        or match.match_eligible_compensation > params.compensation_limit
+
+    union all
+    select escalations.employee_id, 'escalation_above_cap', cast(escalations.deferral_rate_after as varchar)
+    from escalations
+    cross join params
+    where escalations.deferral_rate_after > params.escalation_cap + 1e-9
+
+    union all
+    select escalations.employee_id, 'escalation_of_opted_out_employee', null
+    from escalations
+    inner join {{ ref('int_active_employees_prev_year_snapshot') }} as actives
+        on escalations.employee_id = actives.employee_id
+    where actives.ever_opted_out
+)
+
+select {{ year }} as simulation_year, employee_id, check_name, detail
+from violations
