@@ -582,8 +582,10 @@ def latest_results_markdown(results_dir: Path) -> str:
     for path in sorted(results_dir.glob("*.json")):
         if path.stem.endswith("-quick"):
             continue
-        census = int(json.loads(path.read_text()).get("census", 0))
-        latest[census] = path  # sorted by name = by date, so the last one wins
+        document = json.loads(path.read_text())
+        if not isinstance(document, dict) or "configs" not in document or "census" not in document:
+            continue  # another tool's file in the results directory
+        latest[int(document["census"])] = path  # sorted by name = by date, so the last one wins
     parts = [render_markdown(json.loads(latest[size].read_text())) for size in sorted(latest)]
     return "\n".join(parts)
 

@@ -129,3 +129,20 @@ def test_parallelism_is_read_from_the_run_directory(tmp_path: Path) -> None:
     assert (parallelism["mean"], parallelism["max"], parallelism["model_runs"]) == (1.5, 4, 14)
     assert parallelism["busy_ratio"] == 1.5
     assert read_parallelism(tmp_path / "missing") is None
+
+
+def test_docs_block_shows_the_newest_full_result_per_size(tmp_path: Path) -> None:
+    from run_benchmarks import latest_results_markdown
+
+    for stem, median in (
+        ("2026-01-01-10000", 9.0),
+        ("2026-02-01-10000", 5.0),
+        ("2026-03-01-10000-quick", 1.0),
+    ):
+        write_results(_summarize(_records({"A": [median]})), tmp_path, stem=stem)
+    write_results(_summarize(_records({"A": [7.0]}), census=1000), tmp_path, stem="2026-01-15-1000")
+    (tmp_path / "engine_vs_dbt.json").write_text(json.dumps({"something": "else"}))
+    block = latest_results_markdown(tmp_path)
+    assert "| A | planalign | 5.00 |" in block
+    assert "| A | planalign | 9.00 |" not in block and "| A | planalign | 1.00 |" not in block
+    assert block.index("Census 1,000") < block.index("Census 10,000")
