@@ -361,9 +361,10 @@ def _engine_run(
     on_path = {id(e) for e in critical_chain(executions)}
     executions = [dataclasses.replace(e, on_critical_path=id(e) in on_path) for e in executions]
 
+    # The engine records the starting limit as the first entry of limit_changes.
     initial_limit = result.effective_max_workers or result.max_workers
     changes = [LimitChange(at_s=run_start + c.offset_s, limit=c.limit) for c in result.limit_changes]
-    if changes and changes[0].at_s <= run_start + 1e-6:
+    if changes:
         initial_limit = changes[0].limit
         changes = changes[1:]
     pressure = [
@@ -816,6 +817,8 @@ def speedup_chart(report: RunReport) -> Chart | None:
         if value:
             ax.text(p + width / 2, value, f"{value:.2f}×", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(list(positions), labels=[_short_stage(row.stage) for row in rows], fontsize=8)
+    pad = max(0.0, (4 - len(rows)) / 2)  # a stage or two: keep the bars from filling the panel
+    ax.set_xlim(-0.6 - pad, len(rows) - 0.4 + pad)
     ax.set_ylabel("speedup (serial time / wall time)")
     ax.set_ylim(0, max([*estimated, *achieved, 1.0]) * 1.18)
     ax.legend(fontsize=8, frameon=False)
