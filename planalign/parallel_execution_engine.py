@@ -318,9 +318,9 @@ class _Run:
                     raise ExecutionSafetyError(
                         f"safety validation failed for {self.label or 'the selection'}: {report.describe()}"
                     )
-                if workers > 1:
-                    self.fallback(f"safety validation failed: {'; '.join(i.message for i in report.errors)}")
-                    workers = 1
+                # Recorded even when already sequential: the run goes ahead despite a failed validation.
+                self.fallback(f"safety validation failed: {'; '.join(i.message for i in report.errors)}")
+                workers = 1
         if workers > 1 and not self.engine.invoker.supports_concurrency:
             self.fallback("the invoker cannot run models concurrently (dbt isolation unavailable)")
             workers = 1
@@ -348,8 +348,8 @@ class _Run:
         for uid in plan.model_ids:
             if self.waiting[uid] == 0:
                 self.push_ready(uid)
-        await self.apply_memory_limit()
         try:
+            await self.apply_memory_limit()
             await self.run_all()
         except anyio.get_cancelled_exc_class():
             result = self.result(cancelled=True)
@@ -499,7 +499,8 @@ class _Run:
         self.resolved += 1
         self.completion_order.append(uid)
         self.in_flight -= 1
-        heapq.heappush(self.free_lanes, state.worker if state.worker is not None else 0)
+        if state.worker is not None:
+            heapq.heappush(self.free_lanes, state.worker)
         if self.plan.runs_alone(uid):
             self.alone_running = False
         node = self.engine.analyzer.node(uid)
@@ -512,7 +513,7 @@ class _Run:
             status=status,
             message=error,
             execution_class=self.plan.classes[uid].value,
-            duration_s=state.finished - (state.started or state.finished),
+            duration_s=state.finished - state.started if state.started is not None else 0.0,
         )
         if status is ModelStatus.SUCCESS:
             for child in self.children[uid]:
