@@ -201,6 +201,12 @@ async def test_unsafe_selection_aborts_or_falls_back() -> None:
     assert result.effective_max_workers == 1 and invoker.max_in_flight == 1
     assert "safety validation failed" in result.fallbacks[0]
 
+    already_sequential = settings(1, abort_on_dependency_conflict=False)
+    result = await ParallelExecutionEngine(analyzer, FakeInvoker(), already_sequential).execute(
+        ["b1"], vars={}
+    )
+    assert result.success and "safety validation failed" in result.fallbacks[0]
+
     built = ["a1", "a2", "a3"]
     result = await ParallelExecutionEngine(analyzer, FakeInvoker(), settings(4)).execute(
         ["b1", "b2", "b3"], vars={}, already_built=built
