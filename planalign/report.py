@@ -29,18 +29,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import FuncFormatter
+
 from planalign.errors import ReportOutputError, RunDirectoryError
-from planalign.results import EngineRunResult, load_run_results
+from planalign.results import EngineRunResult, ModelStatus, load_run_results
+from planalign.stages import SimulationStage
 
 #: The orchestrator's stages in run order; stages the report does not know are appended after these.
-STAGE_ORDER: tuple[str, ...] = (
-    "initialization",
-    "foundation",
-    "event_generation",
-    "state_accumulation",
-    "validation",
-    "reporting",
-)
+STAGE_ORDER: tuple[str, ...] = tuple(stage.value for stage in SimulationStage)
 
 #: Colours per execution class: the Okabe-Ito palette, distinguishable with common colour-vision deficiencies.
 CLASS_COLOURS: Mapping[str, str] = {
@@ -73,8 +73,6 @@ STAGE_ABBREVIATIONS: Mapping[str, str] = {
 #: How many of the longest model executions the report lists.
 SLOWEST_MODELS = 15
 
-_SUCCESS_STATUSES = frozenset({"success", "succeeded", "ok"})
-
 
 # ----------------------------------------------------------------------------------------------------------
 # The data the report draws
@@ -103,7 +101,7 @@ class ModelExecution:
 
     @property
     def succeeded(self) -> bool:
-        return self.status in _SUCCESS_STATUSES
+        return self.status == ModelStatus.SUCCESS.value
 
 
 @dataclass(frozen=True)
@@ -566,14 +564,12 @@ class Chart:
     svg: str
 
 
-def _svg_from_figure(fig: Any, key: str, titles: Mapping[str, str] | None = None) -> str:
+def _svg_from_figure(fig: Figure, key: str, titles: Mapping[str, str] | None = None) -> str:
     """Render a matplotlib figure to SVG markup fit for inlining in HTML.
 
     Several SVGs share one HTML document, so every id matplotlib writes (and every reference to one) gets the
     chart's key as a prefix; `titles` maps an artist gid to tooltip text, inserted as an SVG `<title>`.
     """
-    import matplotlib
-
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": key}):
         fig.savefig(
@@ -597,11 +593,9 @@ def _svg_from_figure(fig: Any, key: str, titles: Mapping[str, str] | None = None
     return svg
 
 
-def _new_figure(width_in: float, height_in: float) -> Any:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width_in, height_in), dpi=100)
-    return fig
+def _new_figure(width_in: float, height_in: float) -> Figure:
+    # Figure, not pyplot: no global figure registry and no GUI backend, so rendering works headless.
+    return Figure(figsize=(width_in, height_in), dpi=100)
 
 
 def _class_colour(execution_class: str) -> str:
@@ -641,9 +635,6 @@ def timeline_chart(report: RunReport) -> Chart | None:
     executions = report.executions
     if not executions:
         return None
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch, Rectangle
-
     runs = report.runs
     lanes = sorted({e.lane for e in executions})
     lane_row = {lane: row for row, lane in enumerate(lanes)}
@@ -895,8 +886,6 @@ def _year_chart(
 ) -> Chart | None:
     if not any(v is not None for s in series for v in s.values):
         return None
-    from matplotlib.ticker import FuncFormatter
-
     fig = _new_figure(4.6, 2.9)
     ax = fig.add_subplot()
     positions = list(range(len(years)))
