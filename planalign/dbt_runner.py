@@ -101,6 +101,12 @@ class DbtRunner:
             path = config_path if config_path is not None else _default_config_path()
             self.config = load_simulation_config(path, overrides=overrides)
         self.verbose = verbose
+        if verbose:
+            # The specification's verbose mode shows the engine's messages; a library otherwise leaves
+            # logging to its host.
+            from planalign.log import configure_logging
+
+            configure_logging(verbose=True)
         self._orchestrator = PipelineOrchestrator(self.config)
 
     # ------------------------------------------------------------------ the specification's API

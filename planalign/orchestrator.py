@@ -469,9 +469,11 @@ class PipelineOrchestrator:
     async def _run_setup(self, prepared: _Prepared, run: _RunRecorder, first_year: int) -> None:
         """Seeds and year-invariant models, once per simulation."""
         await self._invoke_command(prepared, ["seed"], self._vars(first_year), "seed")
+        built: set[str] = set()
         for stage in SimulationStage:
-            if prepared.stages.models(stage, ModelScope.SIMULATION):
-                await self._run_stage(prepared, run, None, stage, ModelScope.SIMULATION, already_built=())
+            built.update(
+                await self._run_stage(prepared, run, None, stage, ModelScope.SIMULATION, already_built=built)
+            )
 
     async def _run_year(self, prepared: _Prepared, run: _RunRecorder, year: int) -> None:
         run.emit(ProgressEvent(kind="year_started", year=year))
@@ -810,7 +812,7 @@ def create_orchestrator(config: SimulationConfig, **kwargs: Any) -> PipelineOrch
 
 
 def _default_invoker_factory(manifest: ProjectManifest, config: SimulationConfig) -> SimulationInvoker:
-    from planalign.invocation import DbtInvoker
+    from planalign.dbt_invoker import DbtInvoker
 
     dbt_cfg = config.dbt
     return DbtInvoker(  # type: ignore[no-any-return]

@@ -312,7 +312,7 @@ class _Run:
             )
             self.warnings = tuple(issue.message for issue in report.warnings)
             for warning in self.warnings:
-                log.warning("execution safety warning", warning=warning, label=self.label)
+                log.debug("execution safety warning", warning=warning, label=self.label)
             if not report.safe:
                 if settings.abort_on_dependency_conflict:
                     raise ExecutionSafetyError(

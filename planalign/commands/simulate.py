@@ -135,5 +135,11 @@ def run_with_signals(
                 )
             tg.cancel_scope.cancel()
 
-    anyio.run(main)
+    try:
+        anyio.run(main)
+    except BaseExceptionGroup as group:
+        # The task group wraps the run's own exception; surface it as the CLI expects (usage errors → 2).
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
     return None if interrupted else outcome["summary"]

@@ -20,8 +20,17 @@ def add_parser(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     config = load_config(args)
-    print(f"✔ configuration: simulation {config.simulation.start_year}–{config.simulation.end_year}")
+    from planalign.config import review_config
     from planalign.orchestrator import create_orchestrator
+
+    findings = review_config(config)
+    errors = [f for f in findings if f.severity == "error"]
+    mark = "✘" if errors else "✔"
+    print(f"{mark} configuration: simulation {config.simulation.start_year}–{config.simulation.end_year}")
+    for finding in findings:
+        print(f"    {finding}")
+    if errors:
+        return 2
     from planalign.stages import ModelScope, SimulationStage
 
     orchestrator = create_orchestrator(config)
