@@ -178,6 +178,11 @@ def summarize(
         "descriptions": {n: descriptions[n] for n in configs if n in descriptions},
         "runs": [r.to_dict() for r in records],
     }
+    a_model_runs = (parallelism or {}).get("model_runs")
+    if model_runs is not None and a_model_runs is not None and int(a_model_runs) != model_runs:
+        document["work_mismatch"] = (
+            f"A ran {a_model_runs} models but E ran {model_runs}: the configurations did not do the same work"
+        )
     if extra:
         document.update(extra)
     return document
@@ -215,6 +220,8 @@ def render_markdown(document: Mapping[str, Any]) -> str:
             f"{_fmt(summary.get('peak_rss_mb'), 0)} | {_fmt(ratio)} |"
         )
     lines.append("")
+    if document.get("work_mismatch"):
+        lines.append(f"- **Warning**: {document['work_mismatch']}")
     identical = "yes" if document["identical_results"] else "**NO**"
     lines.append(f"- Identical `fct_yearly_events` and `fct_workforce_snapshot` in every run: {identical}")
     lines.append(f"  ({document.get('identical_results_detail', '')})")

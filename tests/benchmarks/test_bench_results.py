@@ -60,7 +60,16 @@ def test_document_has_the_issue_shape_and_medians() -> None:
     assert doc["ratios"] == {"A/B": 0.4, "A/E": 2.0}
     assert doc["dbt_overhead_per_model_run_s"] == 0.01  # (2.0 - 1.0) / 100
     assert doc["identical_results"] is True
+    assert "work_mismatch" not in doc
     assert json.loads(json.dumps(doc)) == doc
+
+
+def test_a_running_other_models_than_e_is_flagged() -> None:
+    records = _records({"A": [2.0], "E": [1.0]})
+    doc = summarize(records, census=1000, years=[2025], machine=MACHINE, descriptions={}, model_runs=100,
+                    parallelism={"mean": 2.0, "max": 4, "model_runs": 90})  # fmt: skip
+    assert "A ran 90 models but E ran 100" in doc["work_mismatch"]
+    assert "Warning" in render_markdown(doc)
 
 
 def test_any_differing_or_failed_run_makes_results_not_identical() -> None:
