@@ -222,3 +222,36 @@ def _read_manifest(workspace: DbtWorkspace) -> dict[str, Any]:
 
     data: dict[str, Any] = json.loads((workspace.root / "target" / "manifest.json").read_text())
     return data
+
+
+def test_var_overrides_win_over_seeds_and_irs_limits_index(
+    simulation: SimulationRun, workspace_factory: Callable[[str], DbtWorkspace]
+) -> None:
+    workspace = workspace_factory("overrides")
+    overrides = {
+        **simulation.vars,
+        "simulation_year": 2028,
+        "target_growth_rate": 0.1,
+        "auto_enrollment_enabled": False,
+        "escalation_cap": 0.15,
+        "merit_rate_level_3": 0.05,
+        "match_tiers": [{"employee_max": 0.06, "match_rate": 0.5}],
+    }
+    workspace.dbt("seed", vars=overrides)
+    selection = ("+int_effective_parameters", "+int_effective_comp_levers", "+int_effective_match_tiers")
+    workspace.dbt("run", "--select", *selection, vars=overrides)
+    with workspace.connect() as connection:
+        params = connection.execute(
+            "select target_growth_rate, total_termination_rate, auto_enrollment_enabled, escalation_cap, "
+            "elective_deferral_limit, catch_up_limit, compensation_limit from int_effective_parameters"
+        ).fetchone()
+        merit = dict(
+            connection.execute("select job_level, merit_rate from int_effective_comp_levers").fetchall()
+        )
+        tiers = connection.execute(
+            "select tier, employee_min, employee_max, match_rate from int_effective_match_tiers"
+        ).fetchall()
+    # overridden values win; the rest come from the seeds; 2028 limits are 2026's indexed 2.5%/year
+    assert params == (0.1, 0.12, False, 0.15, 25500.0, 8000.0, 375000.0)
+    assert merit == {1: 0.025, 2: 0.025, 3: 0.05, 4: 0.03, 5: 0.035}
+    assert tiers == [(1, 0.0, 0.06, 0.5)]
