@@ -64,7 +64,7 @@ def test_spec_examples_run_as_written(
     assert re.search(r"Max theoretical speedup: \d+\.\dx", out)
     assert "Parallelization validation:" in out
     result = namespace["result"]
-    assert getattr(result, "success") is True
-    assert getattr(result, "models_executed") == 3
+    assert result.success is True
+    assert result.models_executed == 3
     info = namespace["info"]
     assert isinstance(info, dict) and info["available"] is True

@@ -32,7 +32,11 @@ def test_models_are_grouped_by_stage_and_scope() -> None:
     stages = StageAssignment.from_manifest(manifest)
     assert stages.models(SimulationStage.FOUNDATION, ModelScope.YEAR) == ["model.p.int_needs"]
     assert stages.models(SimulationStage.FOUNDATION, ModelScope.SIMULATION) == ["model.p.dim_calendar"]
-    assert stages.all_models(ModelScope.YEAR) == ["model.p.fct_events", "model.p.int_needs", "model.p.stg_census"]
+    assert stages.all_models(ModelScope.YEAR) == [
+        "model.p.fct_events",
+        "model.p.int_needs",
+        "model.p.stg_census",
+    ]
 
 
 def test_missing_or_unknown_stage_is_named() -> None:
@@ -49,7 +53,9 @@ def test_dependency_on_a_later_stage_is_rejected() -> None:
 
 
 def test_simulation_scope_cannot_read_year_scope() -> None:
-    manifest = _manifest(_model("dim", "foundation", "simulation", deps=("stg",)), _model("stg", "initialization"))
+    manifest = _manifest(
+        _model("dim", "foundation", "simulation", deps=("stg",)), _model("stg", "initialization")
+    )
     with pytest.raises(StageAssignmentError, match="scope 'simulation' but depends on the year-scoped"):
         StageAssignment.from_manifest(manifest)
 

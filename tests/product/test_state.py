@@ -34,10 +34,15 @@ def test_rollback_removes_the_years_from_partitioned_tables_only(tmp_path: Path)
     state = SimulationState(path)
     state.mark_complete(2025, run_id="r", config_hash="h")
     state.mark_complete(2026, run_id="r", config_hash="h")
-    cleaned = state.rollback_years(2026, ['"sim"."main"."events"', '"sim"."main"."dims"', '"sim"."main"."absent"'])
+    cleaned = state.rollback_years(
+        2026, ['"sim"."main"."events"', '"sim"."main"."dims"', '"sim"."main"."absent"']
+    )
     assert cleaned == ['"sim"."main"."events"']
     con = duckdb.connect(str(path))
-    assert [r[0] for r in con.execute("select simulation_year from events order by 1").fetchall()] == [2024, 2025]
+    assert [r[0] for r in con.execute("select simulation_year from events order by 1").fetchall()] == [
+        2024,
+        2025,
+    ]
     assert con.execute("select count(*) from dims").fetchone() == (1,)
     con.close()
     assert [c.simulation_year for c in state.completed_years()] == [2025]
@@ -52,12 +57,16 @@ def test_missing_database_is_available_and_not_created(tmp_path: Path) -> None:
 def test_database_held_by_another_process_is_reported(tmp_path: Path) -> None:
     path = _db(tmp_path)
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import duckdb, sys, time
             con = duckdb.connect({str(path)!r})
             print("ready", flush=True)
             sys.stdin.read()
-        """)],
+        """),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -1,0 +1,62 @@
+"""Building configurations and comparing databases for the real-dbt simulation tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from planalign.checksum import table_checksum
+from planalign.config import SimulationConfig, load_simulation_config
+
+REPO = Path(__file__).resolve().parents[2]
+MP = "orchestrator.threading.model_parallelization."
+
+
+def make_config(
+    tmp: Path, census: Path, name: str, *, workers: int | None = 4, end_year: int = 2027, **extra: Any
+) -> SimulationConfig:
+    """A config for a run into `tmp/<name>.duckdb`; `workers=None` disables parallelization."""
+    overrides: dict[str, Any] = {
+        "simulation.census_path": str(census),
+        "simulation.database_path": str(tmp / f"{name}.duckdb"),
+        "simulation.start_year": 2025,
+        "simulation.end_year": end_year,
+        "run.runs_dir": str(tmp / "runs"),
+        "dbt.project_dir": str(REPO / "dbt_project"),
+        MP + "enabled": workers is not None,
+        MP + "max_workers": workers or 1,
+        **extra,
+    }
+    return load_simulation_config(None, overrides=overrides)
+
+
+def output_checksums(database: Path) -> dict[str, tuple[int, str]]:
+    """Checksums of every table with a simulation_year column (the year-partitioned outputs)."""
+    con = duckdb.connect(str(database))
+    try:
+        tables = [
+            f"{s}.{t}"
+            for s, t in con.execute(
+                "select table_schema, table_name from information_schema.columns "
+                "where column_name = 'simulation_year' and table_schema <> 'planalign' "
+                "and table_name in (select table_name from information_schema.tables "
+                "where table_type = 'BASE TABLE') order by 1, 2"
+            ).fetchall()
+        ]
+        assert any(t.endswith("fct_yearly_events") for t in tables), tables
+        return {t: (c.rows, c.digest) for t in tables for c in [table_checksum(con, t)]}
+    finally:
+        con.close()
+
+
+def years_in(database: Path, table: str = "fct_yearly_events") -> list[int]:
+    con = duckdb.connect(str(database))
+    try:
+        return [
+            int(r[0])
+            for r in con.execute(f"select distinct simulation_year from {table} order by 1").fetchall()
+        ]
+    finally:
+        con.close()

@@ -1,0 +1,162 @@
+"""The orchestrator end to end on real dbt and a small generated census: parallel and serial runs agree,
+the run directory is complete, failures roll back the incomplete year and `resume` finishes the job with
+results identical to an uninterrupted run; the async API never blocks the loop and can be cancelled."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from planalign.orchestrator import PipelineOrchestrator, ProgressEvent, SimulationSummary, create_orchestrator
+from planalign.results import load_run_results
+from planalign.state import SimulationState
+from tests.fixtures.faults import Fault, faulty_factory
+from tests.product.simulation_helpers import make_config, output_checksums, years_in
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("simulation")
+
+
+@pytest.fixture(scope="module")
+def parallel_run(workdir: Path, small_census: Path) -> SimulationSummary:
+    config = make_config(workdir, small_census, "parallel", workers=4)
+    return create_orchestrator(config).execute_multi_year_simulation()
+
+
+@pytest.fixture(scope="module")
+def reference(parallel_run: SimulationSummary) -> dict[str, tuple[int, str]]:
+    return output_checksums(parallel_run.database_path)
+
+
+def test_parallel_run_completes_every_year(parallel_run: SimulationSummary) -> None:
+    assert parallel_run.success, parallel_run.error
+    assert parallel_run.completed_years == (2025, 2026, 2027)
+    assert sorted(parallel_run.years) == [2025, 2026, 2027]
+    assert all(m.actives > 250 for m in parallel_run.years.values())
+    assert max(s.parallelism_max for s in parallel_run.stages) > 1, "nothing ran in parallel"
+    states = SimulationState(parallel_run.database_path).completed_years()
+    assert [c.simulation_year for c in states] == [2025, 2026, 2027]
+
+
+def test_run_directory_holds_config_engine_results_and_summary(parallel_run: SimulationSummary) -> None:
+    run_dir = parallel_run.run_dir
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "success" and summary["completed_years"] == [2025, 2026, 2027]
+    assert set(summary["years"]) == {"2025", "2026", "2027"}
+    assert "orchestrator" in json.loads((run_dir / "config.json").read_text())
+    labels = {run.label for run in load_run_results(run_dir / "engine_runs.json")}
+    for year in (2025, 2026, 2027):
+        for stage in ("initialization", "foundation", "event_generation", "state_accumulation", "validation"):
+            assert f"{year}:{stage}" in labels
+
+
+def test_serial_run_gives_identical_tables(
+    workdir: Path, small_census: Path, reference: dict[str, tuple[int, str]]
+) -> None:
+    summary = create_orchestrator(
+        make_config(workdir, small_census, "serial", workers=None)
+    ).execute_multi_year_simulation()
+    assert summary.success, summary.error
+    assert max(s.parallelism_max for s in summary.stages) == 1
+    assert output_checksums(summary.database_path) == reference
+
+
+def test_failure_rolls_back_the_year_and_resume_completes_identically(
+    workdir: Path, small_census: Path, reference: dict[str, tuple[int, str]]
+) -> None:
+    config = make_config(workdir, small_census, "failing", workers=4)
+    broken = PipelineOrchestrator(
+        config, invoker_factory=faulty_factory(Fault("int_hiring_events", year=2026, retryable=False))
+    )
+    summary = broken.execute_multi_year_simulation()
+    assert summary.status == "failed"
+    assert summary.completed_years == (2025,)
+    assert any("int_hiring_events" in line for line in summary.failed_models)
+    assert years_in(summary.database_path) == [2025], "the failed year's partial rows were not rolled back"
+    assert years_in(summary.database_path, "fct_workforce_snapshot") == [2025]
+
+    resumed = create_orchestrator(config).execute_multi_year_simulation(resume=True)
+    assert resumed.success, resumed.error
+    assert resumed.completed_years == (2025, 2026, 2027)
+    assert sorted(resumed.years) == [2026, 2027], "resume re-ran a completed year"
+    assert output_checksums(resumed.database_path) == reference
+
+
+def test_transient_failure_is_retried_and_the_run_succeeds(workdir: Path, small_census: Path) -> None:
+    config = make_config(workdir, small_census, "transient", workers=4, end_year=2025)
+    fault = Fault("int_hazard_termination", failures=1, retryable=True)
+    summary = PipelineOrchestrator(
+        config, invoker_factory=faulty_factory(fault)
+    ).execute_multi_year_simulation()
+    assert summary.success, summary.error
+    assert fault.seen == 2
+    runs = load_run_results(summary.run_dir / "engine_runs.json")
+    attempts = [m.attempts for r in runs for m in r.results if m.name == "int_hazard_termination"]
+    assert attempts == [2]
+
+
+async def test_async_run_never_blocks_the_loop_and_cancel_then_resume_is_identical(
+    workdir: Path, small_census: Path, reference: dict[str, tuple[int, str]]
+) -> None:
+    config = make_config(workdir, small_census, "async", workers=4)
+    reached_2026 = anyio.Event()
+    events: list[ProgressEvent] = []
+
+    def on_progress(event: ProgressEvent) -> None:
+        events.append(event)
+        if event.kind == "stage_started" and event.year == 2026 and event.stage == "event_generation":
+            reached_2026.set()
+
+    worst_gap = 0.0
+
+    async def heartbeat() -> None:
+        nonlocal worst_gap
+        last = time.monotonic()
+        while True:
+            await anyio.sleep(0.01)
+            now = time.monotonic()
+            worst_gap = max(worst_gap, now - last - 0.01)
+            last = now
+
+    orchestrator = create_orchestrator(config)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(heartbeat)
+        with anyio.CancelScope() as run_scope:
+
+            async def cancel_when_2026_is_midway() -> None:
+                await reached_2026.wait()
+                run_scope.cancel()
+
+            tg.start_soon(cancel_when_2026_is_midway)
+            await orchestrator.execute_multi_year_simulation_async(on_progress=on_progress)
+        assert run_scope.cancelled_caught, "the run finished before it could be cancelled"
+        tg.cancel_scope.cancel()
+
+    assert worst_gap < 0.1, f"the event loop stalled for {worst_gap * 1000:.0f} ms"
+    assert any(e.kind == "model_finished" for e in events)
+    database = Path(config.simulation.database_path)
+    assert years_in(database) == [2025]
+    summaries = sorted((Path(config.run.runs_dir)).glob("*/summary.json"))
+    assert any(json.loads(p.read_text())["status"] == "interrupted" for p in summaries)
+
+    resumed = await create_orchestrator(config).execute_multi_year_simulation_async(resume=True)
+    assert resumed.success, resumed.error
+    assert output_checksums(database) == reference
+
+
+def test_sync_api_refuses_to_run_inside_an_event_loop(workdir: Path, small_census: Path) -> None:
+    orchestrator = create_orchestrator(make_config(workdir, small_census, "loop", workers=4))
+
+    async def call_sync() -> None:
+        orchestrator.execute_multi_year_simulation()
+
+    with pytest.raises(RuntimeError, match="execute_multi_year_simulation_async"):
+        anyio.run(call_sync)
