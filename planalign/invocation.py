@@ -2,7 +2,8 @@
 
 The scheduler (`planalign.parallel_execution_engine`) only ever talks to a `ModelInvoker`. The real one,
 `DbtInvoker`, runs one model per `dbtRunner().invoke()` call inside the calling worker thread, isolated from
-concurrent invocations by `planalign.dbt_isolation`. Tests use fake invokers to exercise scheduling without dbt.
+concurrent invocations by `planalign.dbt_isolation`. Tests use fake invokers to exercise scheduling without
+dbt.
 """
 
 from __future__ import annotations

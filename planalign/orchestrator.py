@@ -618,22 +618,22 @@ class PipelineOrchestrator:
             f"from {snapshot} where simulation_year = ?",
             [year],
         )[0]
-        actives = int(row[0] or 0)  # type: ignore[call-overload]
-        enrolled = int(row[1] or 0)  # type: ignore[call-overload]
+        actives = int(row[0] or 0)
+        enrolled = int(row[1] or 0)
         return YearMetrics(
             actives=actives,
             hires=by_type.get("hire", 0),
             terminations=by_type.get("termination", 0),
-            new_hire_terminations=int(new_hire_terms or 0),  # type: ignore[call-overload]
+            new_hire_terminations=int(new_hire_terms or 0),
             promotions=by_type.get("promotion", 0),
             raises=by_type.get("raise", 0),
             enrollments=by_type.get("enrollment", 0),
             opt_outs=by_type.get("enrollment_opt_out", 0),
             escalations=by_type.get("deferral_escalation", 0),
             participation_rate=round(enrolled / actives, 6) if actives else 0.0,
-            employee_contributions=round(float(row[2] or 0), 2),  # type: ignore[arg-type]
-            employer_match=round(float(row[3] or 0), 2),  # type: ignore[arg-type]
-            avg_compensation=round(float(row[4] or 0), 2),  # type: ignore[arg-type]
+            employee_contributions=round(float(row[2] or 0), 2),
+            employer_match=round(float(row[3] or 0), 2),
+            avg_compensation=round(float(row[4] or 0), 2),
             events_by_type=by_type,
         )
 
@@ -815,7 +815,7 @@ def _default_invoker_factory(manifest: ProjectManifest, config: SimulationConfig
     from planalign.dbt_invoker import DbtInvoker
 
     dbt_cfg = config.dbt
-    return DbtInvoker(  # type: ignore[no-any-return]
+    return DbtInvoker(
         project_dir=Path(dbt_cfg.project_dir),
         profiles_dir=Path(dbt_cfg.profiles_dir),
         target=dbt_cfg.target,

@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -130,7 +131,7 @@ class SimulationState:
             rows = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
         return {(str(s).lower(), str(t).lower()) for s, t in rows}
 
-    def query(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+    def query(self, sql: str, params: list[object] | None = None) -> list[tuple[Any, ...]]:
         with _connect(self.database_path) as con:
             return [tuple(r) for r in con.execute(sql, params or []).fetchall()]
 
