@@ -225,11 +225,10 @@ def _read_manifest(workspace: DbtWorkspace) -> dict[str, Any]:
 
 
 def test_var_overrides_win_over_seeds_and_irs_limits_index(
-    simulation: SimulationRun, workspace_factory: Callable[[str], DbtWorkspace]
+    workspace_factory: Callable[[str], DbtWorkspace],
 ) -> None:
     workspace = workspace_factory("overrides")
     overrides = {
-        **simulation.vars,
         "simulation_year": 2028,
         "target_growth_rate": 0.1,
         "auto_enrollment_enabled": False,
