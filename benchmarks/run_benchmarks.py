@@ -380,8 +380,8 @@ class Bench:
         )
 
     def profile_a(self) -> Path:
-        """Run configuration A once more under cProfile (untimed) and write the 40 most expensive call paths,
-        by cumulative time, next to the pstats file; the first tool when a target is missed."""
+        """Run configuration A once more under cProfile in every thread (bench_profile; untimed) and write the
+        60 most expensive functions by cumulative and by own time next to the pstats file."""
         import pstats
 
         run_dir = self.work / "A-profile"
@@ -395,13 +395,15 @@ class Bench:
             run_dir,
             run_dir / "simulation.duckdb",
             details,
-            prefix=["-m", "cProfile", "-o", str(stats_path)],
+            prefix=[str(Path(__file__).resolve().parent / "bench_profile.py"), str(stats_path)],
         )
         if measurement.error is not None:
             raise BenchmarkError(f"profiling A failed: {measurement.error}")
         report = run_dir / "profile.txt"
         with report.open("w") as out:
-            pstats.Stats(str(stats_path), stream=out).sort_stats("cumulative").print_stats(40)
+            stats = pstats.Stats(str(stats_path), stream=out)
+            stats.sort_stats("cumulative").print_stats(60)
+            stats.sort_stats("tottime").print_stats(60)
         return report
 
     def _simulate(
@@ -630,7 +632,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "instead of the vars planalign.config derives (for projects other than the simulation)",
     )
     parser.add_argument(
-        "--profile", action="store_true", help="afterwards, run A once under cProfile (untimed) and report"
+        "--profile", action="store_true", help="afterwards, run A once under cProfile, all threads (untimed)"
     )
     parser.add_argument("--keep", action="store_true", help="keep every run's DuckDB file")
     parser.add_argument(
