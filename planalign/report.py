@@ -156,6 +156,19 @@ class EngineRun:
 
 
 @dataclass(frozen=True)
+class OtherStep:
+    """A step of the run that is not an engine run (the year's dbt data tests): the summary gives its
+    duration but not its start, so it is placed right after the engine run before it in the summary, which
+    is where the orchestrator runs it."""
+
+    label: str
+    year: int | None
+    stage: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
 class YearMetrics:
     """One simulated year's outcome, from `summary.json`. A metric the run did not produce is None."""
 
@@ -187,6 +200,7 @@ class RunReport:
     runs: tuple[EngineRun, ...]
     years: tuple[YearMetrics, ...]
     engine_runs_missing: bool
+    other_steps: tuple[OtherStep, ...] = ()
 
     @property
     def executions(self) -> tuple[ModelExecution, ...]:
@@ -194,7 +208,7 @@ class RunReport:
 
     @property
     def duration_s(self) -> float:
-        return max((run.end_s for run in self.runs), default=0.0)
+        return max([*(run.end_s for run in self.runs), *(step.end_s for step in self.other_steps), 0.0])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -263,6 +277,7 @@ def _build_report(
         run = _engine_run(result, index, origin, previous_end, planned)
         runs.append(run)
         previous_end = run.end_s
+    other_steps = _other_steps(stage_rows, runs)
 
     years_value = summary.get("years") or {}
     if not isinstance(years_value, Mapping):
@@ -287,7 +302,27 @@ def _build_report(
         runs=tuple(runs),
         years=years,
         engine_runs_missing=engine_runs is None,
+        other_steps=other_steps,
     )
+
+
+def _other_steps(stage_rows: Sequence[Mapping[str, Any]], runs: Sequence[EngineRun]) -> tuple[OtherStep, ...]:
+    """Summary stage rows without an engine run of their label, placed after the engine run before them."""
+    by_label = {run.label: run for run in runs}
+    steps: list[OtherStep] = []
+    cursor: float | None = None
+    for row in stage_rows:
+        label = str(row.get("label") or "")
+        if label in by_label:
+            cursor = by_label[label].end_s
+            continue
+        if cursor is None or not label:
+            continue  # nothing ran before it: no place on the clock
+        _, year, stage = _split_label(label, 0)
+        duration = float(row.get("wall_time_s") or 0.0)
+        steps.append(OtherStep(label=label, year=year, stage=stage, start_s=cursor, end_s=cursor + duration))
+        cursor += duration
+    return tuple(steps)
 
 
 def _timestamp(value: Any) -> float | None:
@@ -655,7 +690,6 @@ def timeline_chart(report: RunReport) -> Chart | None:
     ax_bands.tick_params(axis="y", length=0)
     for spine in ax_bands.spines.values():
         spine.set_visible(False)
-    year_spans: dict[str, tuple[float, float]] = {}
     for run in runs:
         colour = STAGE_COLOURS.get(run.stage, "#DDDDDD")
         ax_bands.add_patch(
@@ -666,9 +700,36 @@ def timeline_chart(report: RunReport) -> Chart | None:
         )
         if band_label:
             ax_bands.text(run.start_s + run.wall_s / 2, 0.5, band_label, ha="center", va="center", fontsize=7)
-        year_key = str(run.year) if run.year is not None else "setup"
-        first, last = year_spans.get(year_key, (run.start_s, run.end_s))
-        year_spans[year_key] = (min(first, run.start_s), max(last, run.end_s))
+
+    titles: dict[str, str] = {}
+    for index, step in enumerate(report.other_steps):
+        width = step.end_s - step.start_s
+        name = "dbt tests" if step.stage == "validation_tests" else _short_stage(step.stage)
+        band = Rectangle(
+            (step.start_s, 0.05), width, 0.9, facecolor="#E5E5E5", edgecolor="#999999", hatch="..", lw=0.5
+        )
+        band.set_gid(f"step-{index}")
+        ax_bands.add_patch(band)
+        titles[f"step-{index}"] = (
+            f"{step.label} · {name}, {width:.2f} s · not an engine run: placed after the engine run "
+            "before it (the summary records its duration, not its start)"
+        )
+        band_label = _fitting_label(
+            width / total, name, "tests" if step.stage == "validation_tests" else None
+        )
+        if band_label:
+            ax_bands.text(step.start_s + width / 2, 0.5, band_label, ha="center", va="center", fontsize=7)
+
+    year_spans: dict[str, tuple[float, float]] = {}
+    spans = sorted(
+        [(r.year, r.start_s, r.end_s) for r in runs]
+        + [(s.year, s.start_s, s.end_s) for s in report.other_steps],
+        key=lambda span: span[1],
+    )
+    for year, start, end in spans:
+        year_key = str(year) if year is not None else "setup"
+        first, last = year_spans.get(year_key, (start, end))
+        year_spans[year_key] = (min(first, start), max(last, end))
     for index, (year_key, (first, last)) in enumerate(year_spans.items()):
         shade = "#4D4D4D" if index % 2 == 0 else "#7F7F7F"
         ax_bands.add_patch(Rectangle((first, 1.05), last - first, 0.9, facecolor=shade, edgecolor="white"))
@@ -683,7 +744,6 @@ def timeline_chart(report: RunReport) -> Chart | None:
             run.start_s, run.end_s, facecolor=STAGE_COLOURS.get(run.stage, "#DDDDDD"), alpha=0.10, lw=0
         )
 
-    titles: dict[str, str] = {}
     for index, e in enumerate(executions):
         row = lane_row[e.lane]
         failed = not e.succeeded

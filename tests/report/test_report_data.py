@@ -118,7 +118,24 @@ def test_watchdog_events_and_limit_changes_are_read(sample_run: SampleRun) -> No
 def test_estimated_speedup_comes_from_the_summary_stage_rows(sample_run: SampleRun) -> None:
     report = load_run(sample_run.run_dir)
     planned = {s.label: s.estimated_speedup for s in sample_run.summary.stages}
-    assert {r.label: r.estimated_speedup for r in report.runs} == planned
+    assert {r.label: r.estimated_speedup for r in report.runs} == {
+        label: value for label, value in planned.items() if not label.endswith(":validation_tests")
+    }
+
+
+def test_data_tests_are_placed_after_their_years_validation_run(sample_run: SampleRun) -> None:
+    report = load_run(sample_run.run_dir)
+    rows = {s.label: s for s in sample_run.summary.stages if s.stage == "validation_tests"}
+    assert [step.label for step in report.other_steps] == [
+        f"{year}:validation_tests" for year in sample_run.years
+    ]
+    runs = {run.label: run for run in report.runs}
+    for step in report.other_steps:
+        validation = runs[f"{step.year}:validation"]
+        assert step.start_s == pytest.approx(validation.end_s)
+        assert step.end_s - step.start_s == pytest.approx(rows[step.label].wall_time_s)
+        assert step.end_s <= runs[f"{step.year}:reporting"].start_s
+    assert report.duration_s == pytest.approx(report.runs[-1].end_s)
 
 
 def test_year_metrics_follow_the_summary(sample_run: SampleRun) -> None:

@@ -150,6 +150,18 @@ def test_timeline_marks_the_watchdog_events(sample_run: SampleRun, sample_report
     assert "memory pressure" in svg and "concurrency limit" in svg
 
 
+def test_timeline_shows_the_data_tests_between_stages(sample_run: SampleRun, sample_report: Path) -> None:
+    svg = _svgs(sample_report.read_text(encoding="utf-8"))["timeline"]
+    root = ET.fromstring(svg)
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    steps = [
+        g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("id", "").startswith("timeline-step-")
+    ]
+    titles = [g.findtext("svg:title", namespaces=ns) or "" for g in steps]
+    assert [t.split(" · ")[0] for t in titles] == [f"{year}:validation_tests" for year in sample_run.years]
+    assert all("dbt tests" in t for t in titles)
+
+
 def test_tables_carry_the_runs_and_the_yearly_results(sample_run: SampleRun, sample_report: Path) -> None:
     document = sample_report.read_text(encoding="utf-8")
     stage_table = re.search(r'<table id="stage-table">.*?</table>', document, re.S)
