@@ -3,6 +3,7 @@ summary tables. Consumes the orchestrator's `ProgressEvent`s (which may arrive f
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 from typing import TextIO
@@ -12,15 +13,23 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from planalign.log import get_logger
 from planalign.orchestrator import ProgressEvent, SimulationSummary
+
+_log = get_logger("planalign.progress")
 
 
 class ProgressDisplay:
     """Callable progress sink. Use as a context manager around the run."""
 
-    def __init__(self, stream: TextIO | None = None, *, verbose: bool = False) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, verbose: bool = False, structured: bool = False
+    ) -> None:
+        """`structured=True` (with `--log-format json`) sends progress through the JSON log instead of text
+        lines, so stderr stays one JSON object per line."""
         self.console = Console(file=stream or sys.stderr)
-        self.live_mode = self.console.is_terminal
+        self.structured = structured
+        self.live_mode = self.console.is_terminal and not structured
         self.verbose = verbose
         self._lock = threading.Lock()
         self._year: int | None = None
@@ -44,6 +53,9 @@ class ProgressDisplay:
     def __call__(self, event: ProgressEvent) -> None:
         with self._lock:
             self._apply(event)
+            if self.structured:
+                self._log(event)
+                return
             line = self._plain_line(event)
             if line is not None and (not self.live_mode or event.kind in ("stage_finished", "year_finished")):
                 self.console.print(line, highlight=False, soft_wrap=True)
@@ -62,6 +74,12 @@ class ProgressDisplay:
         elif event.kind == "model_finished" and event.unique_id:
             self._in_flight.discard(event.unique_id)
             self._done += 1
+
+    def _log(self, event: ProgressEvent) -> None:
+        if event.kind in ("model_started", "model_finished") and not self.verbose:
+            return
+        fields = {k: v for k, v in dataclasses.asdict(event).items() if v is not None and k != "kind"}
+        _log.info(event.kind, **fields)
 
     def _plain_line(self, event: ProgressEvent) -> str | None:
         where = f"[{event.elapsed_s:7.1f}s] {event.year if event.year is not None else 'setup'}"

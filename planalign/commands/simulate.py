@@ -82,7 +82,8 @@ def handle(args: argparse.Namespace) -> int:
 
     stage = SimulationStage.parse(args.stage) if args.stage is not None else None
     orchestrator = create_orchestrator(config)
-    with ProgressDisplay(sys.stderr, verbose=config.run.verbose) as progress:
+    structured = config.run.log_format == "json"
+    with ProgressDisplay(sys.stderr, verbose=config.run.verbose, structured=structured) as progress:
         summary = run_with_signals(orchestrator, progress, stage=stage, year=args.year, resume=args.resume)
     if summary is None:
         print(

@@ -1,0 +1,73 @@
+"""`planalign simulate` through the real CLI: usage errors answer at once, a run prints its summary, JSON
+logging keeps stderr machine-readable, and one stage of one year can be re-run in place."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _planalign(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "planalign", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "2", "--no-parallel"], "contradict"),
+        (["--stage", "foundation"], "--stage and --year go together"),
+        (["--stage", "foundation", "--year", "2025", "--resume"], "cannot be combined"),
+    ],
+)
+def test_contradictory_flags_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    proc = _planalign("simulate", *args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_stage_is_a_usage_error(tmp_path: Path, small_census: Path) -> None:
+    proc = _planalign(
+        "simulate", "--census", str(small_census), "--stage", "launch", "--year", "2025", cwd=tmp_path
+    )
+    assert proc.returncode == 2
+    assert "unknown stage 'launch'" in proc.stderr
+
+
+@pytest.mark.slow
+def test_simulate_prints_summary_logs_json_and_reruns_one_stage(tmp_path: Path, small_census: Path) -> None:
+    config = {
+        "simulation": {
+            "start_year": 2025,
+            "end_year": 2026,
+            "census_path": str(small_census),
+            "database_path": "sim.duckdb",
+        },
+        "dbt": {"project_dir": str(REPO / "dbt_project")},
+        "orchestrator": {"threading": {"model_parallelization": {"enabled": True, "max_workers": 2}}},
+    }
+    (tmp_path / "simulation_config.yaml").write_text(yaml.safe_dump(config))
+
+    proc = _planalign("simulate", "--log-format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "participation" in proc.stdout and "2026" in proc.stdout
+    for line in proc.stderr.splitlines():
+        record = json.loads(line)  # every stderr line is one JSON object
+        assert "event" in record
+    events = [json.loads(line)["event"] for line in proc.stderr.splitlines()]
+    assert "stage_finished" in events and "year_finished" in events
+    assert (tmp_path / "sim.duckdb").exists()
+    assert len(list((tmp_path / "runs").glob("*/summary.json"))) == 1
+
+    stage = _planalign("simulate", "--stage", "event-generation", "--year", "2026", cwd=tmp_path)
+    assert stage.returncode == 0, stage.stderr[-3000:]
+    assert "event_generation" in stage.stdout
