@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CONFIG ?= simulation_config.yaml
 YEAR ?=
+REPORT ?= reports/latest.html
 PLANALIGN := $(PY) -m planalign
 
 .PHONY: venv simulate test test-fast lint typecheck plan info validate census bench bench-quick report clean \
@@ -21,7 +22,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 ## Run the default multi-year simulation (simulation_config.yaml) on embedded DuckDB.
 simulate: $(STAMP)
-	$(PLANALIGN) simulate --config $(CONFIG) $(ARGS)
+	$(PLANALIGN) simulate --config $(CONFIG) --report $(REPORT) $(ARGS)
 
 ## Run every test (unit, real-dbt, reliability, browser).
 test: $(STAMP)
@@ -37,6 +38,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+
+## The HTML report of a run directory (default: the latest under runs/).
+report: $(STAMP)
+	$(PLANALIGN) report $(or $(RUN),$$(ls -1dt runs/*/ | head -n1)) --out $(REPORT)
 
 plan: $(STAMP)
 	$(PLANALIGN) plan --config $(CONFIG)
