@@ -63,6 +63,9 @@ class DbtInvoker:
     Each model's outcome is taken only from the result its own `invoke()` returns — dbt's event callbacks are
     process-global and would mix concurrent invocations.
 
+    The database stays open between calls (dbt-duckdb's `keep_open`, default true), which also holds the
+    DuckDB file lock for this process: `close()` releases it when the caller is done.
+
     Cancellation: a `run_model` call cannot be abandoned half-way by its thread, but `interrupt_all()` makes
     DuckDB abort the statements currently running; those invocations then return errors promptly and DuckDB
     rolls the interrupted statement back, so the database holds each model either as before or as after.
@@ -210,6 +213,12 @@ class DbtInvoker:
                 value,
                 self.database_path or "the project's database",
             )
+
+    def close(self) -> None:
+        """Release this invoker's DuckDB database (its file lock) once no invocation uses it. dbt-duckdb
+        otherwise keeps it open for the life of the process; a later call reopens it."""
+        if self.database_path is not None:
+            dbt_isolation.close_idle_databases(self.database_path)
 
     def interrupt_all(self) -> int:
         """Interrupt the DuckDB statements running in this process's dbt invocations (see class doc)."""

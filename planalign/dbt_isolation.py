@@ -23,6 +23,23 @@ What it relies on, exactly (checked by `install()`; anything unexpected → seri
   set of credentials (i.e. per database file), chosen through the invocation's own adapter, so two databases
   can be used at the same time. Each dbt connection still gets its own DuckDB cursor from the shared database.
 
+Speed-ups, installed with the isolation (each skipped, with a debug log, if its internal is not as expected;
+they matter because every model is its own invocation and the per-invocation overhead is the engine's cost):
+
+* `dbt.plugins.manager.PluginManager.get_prefixed_modules` — scans every `sys.path` entry for `dbt_*` plugin
+  modules on every invocation; the result is cached for the process (plugins are not installed mid-run).
+* `dbt.compilation.Compiler.compile` — links and cycle-checks the whole manifest graph on every invocation;
+  for the same `Manifest` object (the one handed to `dbtRunner(manifest=...)`, never mutated by a run) the
+  linked `Graph` is reused. Calls with `add_test_edges` (build) are not cached.
+* `dbt_common.events.event_manager.EventManager.fire_event` — builds a protobuf message for every event
+  (hundreds per invocation: one per relation cached) even when nothing listens; with no logger and no
+  callback registered (other than `dbt.tracking.track_behavior_change_warn`, which dbt always registers and
+  which reads only a WARN-level event), events below WARN are dropped before that. (The invoker runs with
+  `--log-level none --log-level-file none` exactly so that nothing listens.)
+* `dbt.task.runnable.GraphRunnableTask.create_schemas` — lists and creates schemas on every invocation; on
+  dbt-duckdb, skipped when the same open DuckDB database already has every required schema from an earlier
+  call in this process (re-done whenever the database has been closed and reopened).
+
 What stays process-global and how we cope:
 
 * Flags (`dbt.flags.set_flags`, called by each preflight): e.g. `FULL_REFRESH` is read from the global flags
@@ -67,6 +84,7 @@ class IsolationStatus:
     reason: str
     dbt_version: str
     dbt_duckdb_version: str | None = None
+    speedups: tuple[str, ...] = ()
 
 
 def _package_version(name: str) -> str | None:
@@ -102,6 +120,17 @@ class _Installation:
         self.instance_settings: dict[str, dict[str, str]] = {}
         # The DuckDB connection object the settings were last applied to, per path (held, so never reused).
         self.applied_to: dict[str, Any] = {}
+        # (owner, attribute name, original value) of every other patched attribute, restored in order.
+        self.patches: list[tuple[Any, str, Any]] = []
+        # id(Manifest) -> (Manifest, Graph): the manifest is held so its id cannot be reused.
+        self.graphs: dict[int, tuple[Any, Any]] = {}
+        # resolved database path -> (DuckDB connection object, {(database, schema)} known to exist)
+        self.known_schemas: dict[str, tuple[Any, set[tuple[str, str]]]] = {}
+        self.cache_lock = threading.Lock()
+
+    def patch(self, owner: Any, name: str, value: Any) -> None:
+        self.patches.append((owner, name, owner.__dict__[name]))
+        setattr(owner, name, value)
 
 
 _STATE_LOCK = threading.RLock()
@@ -156,7 +185,8 @@ def _install_duckdb_envs(cm: Any, inst: _Installation) -> None:
             if creds == credentials:
                 return env
         # Like dbt-duckdb dropping its old environment when credentials change — but only environments no
-        # connection is using any more (a LocalEnvironment closes its database when its handle count hits 0).
+        # connection is using any more (handle count 0; with keep_open, the default, they stay open until
+        # closed here).
         keep: list[tuple[Any, Any]] = []
         for creds, env in inst.duckdb_envs:
             if getattr(env, "handle_count", 1) == 0:
@@ -272,6 +302,131 @@ def set_duckdb_instance_setting(database_path: Path | None, name: str, value: st
     return True
 
 
+def _install_speedups(inst: _Installation) -> list[str]:
+    """Install each speed-up whose internals look as expected; return the names of those installed."""
+    installed: list[str] = []
+
+    try:
+        from dbt.plugins.manager import PluginManager
+
+        original_modules = PluginManager.__dict__["get_prefixed_modules"].__func__
+        modules_cache: list[Any] = []
+
+        def cached_prefixed_modules(cls: Any) -> Any:
+            with inst.cache_lock:
+                if not modules_cache:
+                    modules_cache.append(original_modules(cls))
+                return dict(modules_cache[0])
+
+        inst.patch(PluginManager, "get_prefixed_modules", classmethod(cached_prefixed_modules))
+        installed.append("plugin-discovery-cache")
+    except (ImportError, KeyError, AttributeError) as exc:
+        logger.debug("plugin discovery cache not installed: %r", exc)
+
+    try:
+        from dbt.compilation import Compiler
+
+        original_compile = Compiler.__dict__["compile"]
+
+        def cached_compile(self: Any, manifest: Any, write: bool = True, add_test_edges: bool = False) -> Any:
+            if add_test_edges:
+                return original_compile(self, manifest, write=write, add_test_edges=add_test_edges)
+            with inst.cache_lock:
+                hit = inst.graphs.get(id(manifest))
+            if hit is not None and hit[0] is manifest:
+                return hit[1]
+            graph = original_compile(self, manifest, write=write, add_test_edges=add_test_edges)
+            with inst.cache_lock:
+                inst.graphs[id(manifest)] = (manifest, graph)
+            return graph
+
+        inst.patch(Compiler, "compile", cached_compile)
+        installed.append("graph-cache")
+    except (ImportError, KeyError) as exc:
+        logger.debug("graph cache not installed: %r", exc)
+
+    try:
+        from dbt.tracking import track_behavior_change_warn
+        from dbt_common.events.base_types import EventLevel
+        from dbt_common.events.event_manager import EventManager
+
+        original_fire = EventManager.__dict__["fire_event"]
+        probe = EventManager()
+        if not (isinstance(probe.loggers, list) and isinstance(probe.callbacks, list)):
+            raise AttributeError("EventManager.loggers/callbacks are not lists")
+
+        def fire_event_fast(
+            self: Any,
+            e: Any,
+            level: Any = None,
+            node: Any = None,
+            force_warn_or_error_handling: bool = False,
+        ) -> None:
+            # Building an event's protobuf message is most of its cost; with no logger and no callback nothing
+            # would read it. Warnings still take the full path, where --warn-error may turn them into errors.
+            if (
+                not self.loggers
+                and all(cb is track_behavior_change_warn for cb in self.callbacks)
+                and not force_warn_or_error_handling
+                and (level or e.level_tag()) not in (EventLevel.WARN, EventLevel.ERROR)
+            ):
+                return
+            original_fire(
+                self, e, level=level, node=node, force_warn_or_error_handling=force_warn_or_error_handling
+            )
+
+        inst.patch(EventManager, "fire_event", fire_event_fast)
+        installed.append("unobserved-event-skip")
+    except (ImportError, KeyError, AttributeError) as exc:
+        logger.debug("event fast path not installed: %r", exc)
+
+    cm = inst.duckdb_cm
+    try:
+        from dbt.task.runnable import GraphRunnableTask
+
+        original_create = GraphRunnableTask.__dict__["create_schemas"]
+    except (ImportError, KeyError) as exc:
+        logger.debug("schema cache not installed: %r", exc)
+        return installed
+
+    def duckdb_conn_of(adapter: Any) -> tuple[str, Any] | None:
+        credentials = getattr(getattr(adapter, "config", None), "credentials", None)
+        if cm is None or getattr(credentials, "type", None) != "duckdb":
+            return None
+        path = _path_key(getattr(credentials, "path", None))
+        if path is None:
+            return None
+        with cm._LOCK:
+            for creds, env in inst.duckdb_envs:
+                if creds == credentials:
+                    conn = getattr(env, "conn", None)
+                    return (path, conn) if conn is not None else None
+        return None
+
+    def cached_create_schemas(self: Any, adapter: Any, required_schemas: Any) -> Any:
+        wanted = {(str(r.database or "").lower(), str(r.schema or "").lower()) for r in required_schemas}
+        current = duckdb_conn_of(adapter)
+        if current is not None:
+            with inst.cache_lock:
+                known = inst.known_schemas.get(current[0])
+            if known is not None and known[0] is current[1] and wanted <= known[1]:
+                return None
+        result = original_create(self, adapter, required_schemas)
+        after = duckdb_conn_of(adapter)
+        if after is not None:
+            with inst.cache_lock:
+                known = inst.known_schemas.get(after[0])
+                if known is not None and known[0] is after[1]:
+                    known[1].update(wanted)
+                else:
+                    inst.known_schemas[after[0]] = (after[1], set(wanted))
+        return result
+
+    inst.patch(GraphRunnableTask, "create_schemas", cached_create_schemas)
+    installed.append("schema-cache")
+    return installed
+
+
 def _check_and_install() -> IsolationStatus:
     core_version, duckdb_version = _detect_versions()
 
@@ -333,6 +488,7 @@ def _check_and_install() -> IsolationStatus:
         if duckdb_cm is not None:
             _install_duckdb_envs(duckdb_cm, inst)
         factory.__class__ = _make_isolated_container_class(type(factory), inst)
+        speedups = _install_speedups(inst)
     except Exception as exc:  # a failed patch must leave dbt untouched and fall back, not crash
         _restore(inst)
         return unavailable(f"installing the isolation failed: {exc!r}")
@@ -344,10 +500,16 @@ def _check_and_install() -> IsolationStatus:
         "per-invocation adapter registry and per-database DuckDB environments installed",
         core_version,
         duckdb_version,
+        tuple(speedups),
     )
 
 
 def _restore(inst: _Installation) -> None:
+    for owner, name, original in reversed(inst.patches):
+        setattr(owner, name, original)
+    inst.patches.clear()
+    inst.graphs.clear()
+    inst.known_schemas.clear()
     if inst.factory is not None and inst.original_factory_class is not None:
         inst.factory.__class__ = inst.original_factory_class
     cm = inst.duckdb_cm
@@ -388,6 +550,28 @@ def uninstall() -> None:
             _restore(_installation)
         _installation = None
         _status = None
+
+
+def close_idle_databases(database_path: Path | None = None) -> int:
+    """Close the DuckDB databases (all, or the one at `database_path`) that no dbt connection is using.
+
+    dbt-duckdb 1.11 keeps a database open for the life of the process once opened (`keep_open` defaults to
+    true), which holds DuckDB's file lock; call this when a run is over and another process needs the file.
+    A later invocation simply reopens it. Returns how many were closed.
+    """
+    inst = _installation
+    if inst is None or inst.duckdb_cm is None:
+        return 0
+    key = None if database_path is None else _path_key(str(database_path))
+    closed = 0
+    with inst.duckdb_cm._LOCK:
+        for creds, env in inst.duckdb_envs:
+            if key is not None and _path_key(getattr(creds, "path", None)) != key:
+                continue
+            if getattr(env, "handle_count", 1) == 0 and getattr(env, "conn", None) is not None:
+                env.close()
+                closed += 1
+    return closed
 
 
 def live_adapter_count() -> int:

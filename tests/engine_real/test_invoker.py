@@ -38,6 +38,7 @@ MODELS = {
     "compile_error": "select {{ var('no_such_var') }} as x",
     "runtime_error": "select cast('not a number' as integer) as x",
     "after_good": "select id + 1 as id from {{ ref('good') }}",
+    "in_schema": "{{ config(schema='extra') }} select 2 as id",
     # ~10^10 rows: runs until interrupted.
     "slow": "select sum(a.range * b.range) as s from range(100000) a, range(100000) b",
 }
@@ -138,8 +139,7 @@ def test_duckdb_memory_limit_is_applied_when_dbt_opens_the_database(
     manifest, db = tiny
     invoker.apply_duckdb_memory_limit("777MB")
     try:
-        # dbt closes the database after each invocation; the setting must be re-applied on reopen, so check
-        # from inside a model that dbt builds.
+        # Check through a connection sharing dbt's DuckDB instance, after dbt has (re)opened the database.
         (manifest.project_dir / "target").mkdir(exist_ok=True)
         con = duckdb.connect(str(db))
         try:
@@ -151,6 +151,40 @@ def test_duckdb_memory_limit_is_applied_when_dbt_opens_the_database(
     finally:
         dbt_isolation.uninstall()
         dbt_isolation.install()
+
+
+def test_schema_creation_is_skipped_only_while_the_same_database_stays_open(
+    tiny: tuple[ProjectManifest, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dbt.adapters.sql.impl import SQLAdapter
+
+    listed: list[str] = []
+    original = SQLAdapter.list_schemas
+
+    def counting_list_schemas(self: SQLAdapter, database: str) -> list[str]:
+        listed.append(database)
+        return original(self, database)
+
+    monkeypatch.setattr(SQLAdapter, "list_schemas", counting_list_schemas)
+    manifest, _ = tiny
+    node = manifest.model_by_name("in_schema")
+    db = tmp_path / "tiny.duckdb"
+    invoker = DbtInvoker(manifest.project_dir, None, None, manifest, {}, db)
+    assert "schema-cache" in invoker.isolation.speedups
+    assert invoker.run_model(node, vars={}).ok
+    before = len(listed)
+    assert invoker.run_model(node, vars={}).ok
+    assert len(listed) == before  # same open database instance: schemas known, not listed again
+
+    # dbt-duckdb keeps a database open (keep_open) until it is closed — as an idle one is when another
+    # database is opened, or by close_idle_databases. A new instance of a fresh file has no "main_extra".
+    assert invoker.isolation.available
+    assert dbt_isolation.close_idle_databases(db) == 1
+    db.unlink()
+    assert invoker.run_model(manifest.model_by_name("good"), vars={}).ok  # reopens: a new instance
+    outcome = invoker.run_model(node, vars={})
+    assert outcome.ok, outcome.message
+    assert len(listed) > before
 
 
 def test_manifest_for_another_database_is_refused(tiny: tuple[ProjectManifest, Path], tmp_path: Path) -> None:
