@@ -54,12 +54,6 @@ class DbtWorkspace:
             )
         return result
 
-    def run_years(self, vars: Mapping[str, Any], years: tuple[int, ...], command: str = "build") -> None:
-        """`dbt seed`, then `dbt <command>` once per year, in order."""
-        self.dbt("seed", vars=vars)
-        for year in years:
-            self.dbt(command, vars={**vars, "simulation_year": year})
-
     def connect(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.database), read_only=True)
 
@@ -74,6 +68,9 @@ class SimulationRun:
         with self.workspace.connect() as connection:
             return connection.execute(sql, parameters or []).fetchall()
 
-    def manifest(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.workspace.root / "target" / "manifest.json").read_text())
+    def manifest(self, *, first_year: bool = False) -> dict[str, Any]:
+        """The parsed project as of the last year (or, with first_year, as parsed for the first year)."""
+        root = self.workspace.root
+        path = root / "manifest_first_year.json" if first_year else root / "target" / "manifest.json"
+        data: dict[str, Any] = json.loads(path.read_text())
         return data

@@ -1,5 +1,8 @@
 {#- The scalar parameters in force for the simulation year: var overrides over seed values, IRS limits indexed. -#}
 {%- set year = var('simulation_year') | int %}
+{%- if year > var('start_year') | int + 59 %}
+    {{ exceptions.raise_compiler_error("dim_payroll_calendar covers 60 years from start_year; simulation_year " ~ year ~ " is beyond it") }}
+{%- endif %}
 {%- set wf = ref('stg_config_workforce_parameters') %}
 {%- set plan = ref('stg_config_plan_parameters') %}
 with irs as (
@@ -38,9 +41,9 @@ limits as (
 
 select
     {{ year }} as simulation_year,
-    {{ planalign_make_date(year, 1, 1) }} as year_start,
-    {{ planalign_make_date(year, 12, 31) }} as year_end,
-    {{ planalign_days_between(planalign_make_date(year, 1, 1), planalign_make_date(year, 12, 31)) }} + 1 as days_in_year,
+    calendar.year_start,
+    calendar.year_end,
+    calendar.days_in_year,
     {{ planalign_param('target_growth_rate', wf) }} as target_growth_rate,
     {{ planalign_param('total_termination_rate', wf) }} as total_termination_rate,
     {{ planalign_param('new_hire_termination_rate', wf) }} as new_hire_termination_rate,
@@ -61,3 +64,6 @@ select
     limits.catch_up_limit,
     limits.compensation_limit
 from limits
+cross join (
+    select * from {{ ref('dim_payroll_calendar') }} where calendar_year = {{ year }}
+) as calendar
