@@ -89,10 +89,11 @@
 
 {% macro duckdb__planalign_read_census(path) -%}
     {%- set lowered = path | lower -%}
+    {%- set quoted = path | replace("'", "''") -%}
     {%- if lowered.endswith('.csv') -%}
-        read_csv('{{ path }}', header = true, all_varchar = true)
+        read_csv('{{ quoted }}', header = true, all_varchar = true)
     {%- elif lowered.endswith('.parquet') -%}
-        read_parquet('{{ path }}')
+        read_parquet('{{ quoted }}')
     {%- else -%}
         {{ exceptions.raise_compiler_error("census_path must end in .csv or .parquet, got: " ~ path) }}
     {%- endif -%}

@@ -3,6 +3,7 @@
   above census_max_reject_share: a simulation built on a badly broken census would be quietly wrong.
 -#}
 {%- set max_share = var('census_max_reject_share') | float -%}
+{%- set census_label = var('census_path') | replace("'", "''") -%}
 with census_rows as (
     select * from {{ ref('stg_census_rows') }}
 ),
@@ -13,10 +14,10 @@ counts as (
 
 gate as (
     select
-        {{ planalign_fail_if("total_rows = 0", "'census file " ~ var('census_path') ~ " has no rows'") }}
+        {{ planalign_fail_if("total_rows = 0", "'census file " ~ census_label ~ " has no rows'") }}
         and {{ planalign_fail_if(
             "rejected_rows > " ~ max_share ~ " * total_rows",
-            "'census file " ~ var('census_path') ~ ": ' || rejected_rows || ' of ' || total_rows
+            "'census file " ~ census_label ~ ": ' || rejected_rows || ' of ' || total_rows
               || ' rows are rejected, above the allowed share " ~ max_share ~ "; see model dq_census_rejects for each row and its reason, fix the file or raise var census_max_reject_share'"
         ) }} as passed
     from counts
