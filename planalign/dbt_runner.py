@@ -146,12 +146,16 @@ class DbtRunner:
             engine = _engine_with(
                 engine, enable_conditional_parallelization=enable_conditional_parallelization
             )
-        result = await engine.execute(
-            ids,
-            vars=self.config.dbt_vars(simulation_year),
-            label=f"{simulation_year}:{stage_name}",
-            already_built=tuple(built),
-        )
+        try:
+            result = await engine.execute(
+                ids,
+                vars=self.config.dbt_vars(simulation_year),
+                label=f"{simulation_year}:{stage_name}",
+                already_built=tuple(built),
+            )
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(PipelineOrchestrator._release_database, prepared)
         executed = sum(1 for r in result.results if r.status == "success")
         if self.verbose:
             log.info(

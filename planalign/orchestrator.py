@@ -307,18 +307,17 @@ class PipelineOrchestrator:
             error = str(exc)
             failed_models = exc.failures
             await self._rollback_incomplete(prepared, state, completed_before, first)
-        except anyio.get_cancelled_exc_class():
-            status, error = "interrupted", "the run was interrupted"
-            with anyio.CancelScope(shield=True):
-                await self._rollback_incomplete(prepared, state, completed_before, first)
-                await anyio.to_thread.run_sync(run.write, status, error, failed_models, completed_before)
-            raise
         except BaseException as exc:
-            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            interrupted = isinstance(exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt)
+            status = "interrupted" if interrupted else "failed"
+            error = "the run was interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
             with anyio.CancelScope(shield=True):
                 await self._rollback_incomplete(prepared, state, completed_before, first)
                 await anyio.to_thread.run_sync(run.write, status, error, failed_models, completed_before)
             raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._release_database, prepared)
         summary = await anyio.to_thread.run_sync(run.write, status, error, failed_models, completed_before)
         log.info("simulation_finished", run_id=run.run_id, status=status, run_dir=str(run.run_dir))
         return summary
@@ -346,6 +345,9 @@ class PipelineOrchestrator:
             await self._run_stage(prepared, run, year, stage, ModelScope.YEAR, already_built=built)
         except StageFailedError as exc:
             status, error, failed = "failed", str(exc), exc.failures
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._release_database, prepared)
         completed = [c.simulation_year for c in await anyio.to_thread.run_sync(state.completed_years)]
         return await anyio.to_thread.run_sync(run.write, status, error, failed, completed)
 
@@ -565,6 +567,14 @@ class PipelineOrchestrator:
             state.rollback_years, from_year, prepared.year_partitioned_relations
         )
         log.info("incomplete_year_rolled_back", from_year=from_year, tables=len(cleaned))
+
+    @staticmethod
+    def _release_database(prepared: _Prepared) -> None:
+        """Let go of the database file when a run ends, so other processes (a notebook, the DuckDB shell) can
+        open it; dbt-duckdb would otherwise hold it for the life of this process."""
+        close = getattr(prepared.invoker, "close", None)
+        if close is not None:
+            close()
 
     def _on_engine_event(self, event: EngineEvent) -> None:
         callback, current = self._progress, self._current

@@ -34,7 +34,7 @@ def make_config(
 
 def output_checksums(database: Path) -> dict[str, tuple[int, str]]:
     """Checksums of every table with a simulation_year column (the year-partitioned outputs)."""
-    con = duckdb.connect(str(database))
+    con = duckdb.connect(str(database), read_only=True)
     try:
         tables = [
             f"{s}.{t}"
@@ -52,7 +52,7 @@ def output_checksums(database: Path) -> dict[str, tuple[int, str]]:
 
 
 def years_in(database: Path, table: str = "fct_yearly_events") -> list[int]:
-    con = duckdb.connect(str(database))
+    con = duckdb.connect(str(database), read_only=True)
     try:
         return [
             int(r[0])
