@@ -150,7 +150,13 @@ def check_census(
         try:
             present = {row[0] for row in connection.execute(f"describe select * from {reader}").fetchall()}
         except duckdb.Error as exc:
-            raise CensusError(f"census file {path} cannot be read: {exc}") from exc
+            # DuckDB's message continues with the SQL it ran, which would only confuse the user.
+            reason = str(exc).strip().splitlines()[0]
+            raise CensusError(
+                f"census file {path} cannot be read: {reason}. A census must be a CSV or Parquet file with "
+                f"the columns {', '.join(CENSUS_COLUMNS)}; check the path, or regenerate it with "
+                "`python -m planalign census`"
+            ) from exc
         missing = [column for column in CENSUS_COLUMNS if column not in present]
         if missing:
             raise CensusError(

@@ -600,8 +600,9 @@ def _build(
         census = _get_dotted(merged, "simulation.census_path")
         if isinstance(census, str | Path) and not Path(census).is_file():
             where = _origin_of(("simulation", "census_path"), origins, fallback_label)
+            found = "is a directory, not a census file" if Path(census).is_dir() else "census file not found"
             problems.append(
-                f"{where}: simulation.census_path: census file not found: {census} "
+                f"{where}: simulation.census_path: {found}: {census} "
                 "(generate one with `python -m planalign census` or point simulation.census_path at yours)"
             )
 

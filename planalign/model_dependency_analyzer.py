@@ -182,6 +182,7 @@ class ModelDependencyAnalyzer:
             raise DependencyCycleError(
                 f"the model graph has {len(cycles)} cycle(s); dbt cannot order them: "
                 + "; ".join(self.format_cycle(c) for c in cycles)
+                + ". Remove one of these ref()s (or `-- depends_on:` lines) to break each cycle"
             )
 
     def format_cycle(self, cycle: Iterable[str]) -> str:

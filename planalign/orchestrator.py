@@ -387,6 +387,9 @@ class PipelineOrchestrator:
         )
         stages = StageAssignment.from_manifest(manifest)
         analyzer = ModelDependencyAnalyzer(manifest, ModelClassifier())
+        # dbt itself reports a cycle only when a command runs, after the run has already rolled back the
+        # years it is about to rewrite; a cycle is bad input and must stop us before anything is written.
+        analyzer.check_acyclic()
         invoker = self._invoker_factory(manifest, self.config)
         engine = self._make_engine(analyzer, invoker)
         relations = tuple(
