@@ -34,8 +34,11 @@ they matter because every model is its own invocation and the per-invocation ove
 * `dbt_common.events.event_manager.EventManager.fire_event` — builds a protobuf message for every event
   (hundreds per invocation: one per relation cached) even when nothing listens; with no logger and no
   callback registered (other than `dbt.tracking.track_behavior_change_warn`, which dbt always registers and
-  which reads only a WARN-level event), events below WARN are dropped before that. (The invoker runs with
-  `--log-level none --log-level-file none` exactly so that nothing listens.)
+  which reads only a WARN-level event), events below WARN are dropped before that. The DEBUG event classes
+  in `LAZY_DEBUG_EVENTS` (`dbt.adapters.cache.CacheAction`, one per relation cached, i.e. per relation in the
+  schema, on every invocation; `dbt.adapters.sql.connections.SQLQuery` etc., per query) are replaced in
+  those modules by stand-ins that build the real event only when it is going to be logged. (The invoker
+  runs with `--log-level none --log-level-file none` exactly so that nothing listens.)
 * `dbt.task.runnable.GraphRunnableTask.create_schemas` — lists and creates schemas on every invocation; on
   dbt-duckdb, skipped when the same open DuckDB database already has every required schema from an earlier
   call in this process (re-done whenever the database has been closed and reopened).
@@ -58,6 +61,7 @@ invocation (`invocation_slot` is exclusive), which is slower but safe.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import logging
 import threading
@@ -302,6 +306,14 @@ def set_duckdb_instance_setting(database_path: Path | None, name: str, value: st
     return True
 
 
+#: DEBUG events dbt builds many times per invocation (per relation cached, per query), by the module that
+#: builds them; each name is replaced in that module by a lazy stand-in (see `_install_speedups`).
+LAZY_DEBUG_EVENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("dbt.adapters.cache", ("CacheAction",)),
+    ("dbt.adapters.sql.connections", ("SQLQuery", "SQLQueryStatus", "SQLCommit", "ConnectionUsed")),
+)
+
+
 def _install_speedups(inst: _Installation) -> list[str]:
     """Install each speed-up whose internals look as expected; return the names of those installed."""
     installed: list[str] = []
@@ -347,13 +359,35 @@ def _install_speedups(inst: _Installation) -> list[str]:
 
     try:
         from dbt.tracking import track_behavior_change_warn
-        from dbt_common.events.base_types import EventLevel
+        from dbt_common.events.base_types import DebugLevel, EventLevel
         from dbt_common.events.event_manager import EventManager
 
         original_fire = EventManager.__dict__["fire_event"]
         probe = EventManager()
         if not (isinstance(probe.loggers, list) and isinstance(probe.callbacks, list)):
             raise AttributeError("EventManager.loggers/callbacks are not lists")
+
+        class LazyDebugEvent:
+            """Stands in for a DEBUG-level dbt event class: building the real event parses a protobuf, which
+            only pays off if something listens; `fire_event_fast` builds it when something does."""
+
+            __slots__ = ("kwargs", "real")
+
+            def __init__(self, real: type, kwargs: dict[str, Any]) -> None:
+                self.real = real
+                self.kwargs = kwargs
+
+            def level_tag(self) -> Any:
+                return EventLevel.DEBUG
+
+            def materialize(self) -> Any:
+                return self.real(**self.kwargs)
+
+        def lazy(real: type) -> Any:
+            def make(**kwargs: Any) -> LazyDebugEvent:
+                return LazyDebugEvent(real, kwargs)
+
+            return make
 
         def fire_event_fast(
             self: Any,
@@ -371,11 +405,19 @@ def _install_speedups(inst: _Installation) -> list[str]:
                 and (level or e.level_tag()) not in (EventLevel.WARN, EventLevel.ERROR)
             ):
                 return
+            if isinstance(e, LazyDebugEvent):
+                e = e.materialize()
             original_fire(
                 self, e, level=level, node=node, force_warn_or_error_handling=force_warn_or_error_handling
             )
 
         inst.patch(EventManager, "fire_event", fire_event_fast)
+        for module, names in LAZY_DEBUG_EVENTS:
+            mod = importlib.import_module(module)
+            for name in names:
+                real = mod.__dict__[name]
+                if issubclass(real, DebugLevel):
+                    inst.patch(mod, name, lazy(real))
         installed.append("unobserved-event-skip")
     except (ImportError, KeyError, AttributeError) as exc:
         logger.debug("event fast path not installed: %r", exc)

@@ -264,3 +264,31 @@ def test_install_is_idempotent() -> None:
     first = dbt_isolation.install()
     assert dbt_isolation.install() is first
     assert first.available
+
+
+def test_debug_events_still_reach_a_listener(tiny: tuple[ProjectManifest, Path]) -> None:
+    """The unobserved-event speed-up must not hide events from a registered callback."""
+    from dbt.cli.main import dbtRunner
+
+    from planalign.manifest import dbt_common_args
+
+    manifest, db = tiny
+    seen: list[str] = []
+    args = [
+        "run",
+        *dbt_common_args(
+            manifest.project_dir, profiles_dir=None, target=None, vars={"database_path": str(db)}
+        ),
+        "--select",
+        "good",
+        "--log-level",
+        "none",
+        "--no-write-json",
+    ]
+    with dbt_isolation.invocation_slot("listener-test", exclusive=True):
+        result = dbtRunner(
+            manifest=manifest.dbt_manifest, callbacks=[lambda m: seen.append(m.info.name)]
+        ).invoke(args)
+    assert result.success
+    assert "unobserved-event-skip" in dbt_isolation.isolation_status().speedups
+    assert "SQLQuery" in seen
