@@ -253,6 +253,9 @@ def render_markdown(document: Mapping[str, Any]) -> str:
             f"dbt-core {machine.get('dbt_core')}, dbt-duckdb {machine.get('dbt_duckdb')}, "
             f"duckdb {machine.get('duckdb')}"
         )
+    load_start, load_end = machine.get("load_average_at_start"), document.get("load_average_at_end")
+    if load_start or load_end:
+        lines.append(f"- Load average (1, 5, 15 min) at start {load_start}, at end {load_end}")
     return "\n".join(lines) + "\n"
 
 

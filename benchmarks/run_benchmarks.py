@@ -169,6 +169,7 @@ def machine_info() -> dict[str, Any]:
         "dbt_duckdb": importlib.metadata.version("dbt-duckdb"),
         "duckdb": duckdb.__version__,
         "planalign_commit": commit or None,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -688,6 +689,7 @@ def run_size(
             "quick": args.quick,
             "seed": args.seed,
             "e_timed_phase": "SQL execution only; dbt compile per year is excluded",
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
     )
     stem = f"{today}-{census_size}" + ("-quick" if args.quick else "")
