@@ -6,6 +6,7 @@ import dbt.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Hashable, Mapping, Sequence
@@ -59,6 +60,9 @@ class DbtInvoker:
     (another invoker with `full_refresh` set differently, another project or target) wait for each other
     through `dbt_isolation.invocation_slot`; `invoke()` (seed, test, run-operation, ...) always runs alone.
     When the isolation is unavailable every call is serialized, and `supports_concurrency` is False.
+
+    Concurrent calls for the *same* model (e.g. two simulations sharing one manifest) take turns, because
+    dbt compiles into the shared manifest's node (`dbt_isolation.exclusive_nodes`).
 
     Each model's outcome is taken only from the result its own `invoke()` returns — dbt's event callbacks are
     process-global and would mix concurrent invocations.
@@ -144,10 +148,13 @@ class DbtInvoker:
         """A selector matching exactly this node: its fully qualified name, else its name."""
         return "fqn:" + ".".join(node.fqn) if node.fqn else node.name
 
-    def _invoke(self, args: list[str], *, key: Hashable, exclusive: bool) -> Any:
+    def _invoke(self, args: list[str], *, key: Hashable, exclusive: bool, node_id: str | None = None) -> Any:
         from dbt.cli.main import dbtRunner
 
-        with dbt_isolation.invocation_slot(key, exclusive=exclusive):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(dbt_isolation.invocation_slot(key, exclusive=exclusive))
+            if node_id is not None:
+                stack.enter_context(dbt_isolation.exclusive_nodes(self.manifest.dbt_manifest, node_id))
             if self._status.available:
                 return dbtRunner(manifest=self.manifest.dbt_manifest).invoke(args)
             with self._serial_lock:
@@ -158,7 +165,7 @@ class DbtInvoker:
         failure (errors are data)."""
         args = [*self._args("run", vars), "--select", self.selector_for(node), *self.extra_run_flags]
         try:
-            res = self._invoke(args, key=self._slot_key("run"), exclusive=False)
+            res = self._invoke(args, key=self._slot_key("run"), exclusive=False, node_id=node.unique_id)
         except Exception as exc:  # dbtRunner itself raising is a failed attempt, not a crashed scheduler
             return InvocationOutcome(OutcomeStatus.ERROR, message=f"dbt invocation raised: {exc!r}")
         mine = [r for r in _results_of(res) if getattr(r.node, "unique_id", None) == node.unique_id]

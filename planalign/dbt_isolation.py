@@ -43,6 +43,14 @@ they matter because every model is its own invocation and the per-invocation ove
   dbt-duckdb, skipped when the same open DuckDB database already has every required schema from an earlier
   call in this process (re-done whenever the database has been closed and reopened).
 
+The shared `Manifest` (parse once, `dbtRunner(manifest=...)` for every invocation) is mutated by each run:
+`dbt.compilation.Compiler` writes `compiled_code`, `compiled`, `extra_ctes` and `extra_ctes_injected` onto the
+node it compiles and onto its ephemeral ancestors. Two concurrent invocations of the same model with
+different vars would overwrite each other's SQL (observed: wrong tables, no error), and a later invocation
+would reuse a stale `extra_ctes_injected`. `exclusive_nodes()` therefore locks the model and its ephemeral
+ancestors for the whole invocation and resets those four attributes before it, so each invocation compiles
+its own SQL from scratch.
+
 What stays process-global and how we cope:
 
 * Flags (`dbt.flags.set_flags`, called by each preflight): e.g. `FULL_REFRESH` is read from the global flags
@@ -655,6 +663,58 @@ def interrupt_all() -> int:
             except Exception as exc:  # a connection closing under us is not a failure of the interrupt
                 logger.debug("could not interrupt connection %s: %s", getattr(connection, "name", "?"), exc)
     return interrupted
+
+
+_NODE_LOCKS: dict[tuple[int, str], threading.Lock] = {}
+_NODE_LOCKS_GUARD = threading.Lock()
+
+
+def _ephemeral_closure(dbt_manifest: Any, unique_id: str) -> set[str]:
+    """The node and every ephemeral model it reaches through ephemeral models (whose SQL it inlines)."""
+    nodes = dbt_manifest.nodes
+    found = {unique_id}
+    stack = [unique_id]
+    while stack:
+        node = nodes.get(stack.pop())
+        for parent in getattr(getattr(node, "depends_on", None), "nodes", None) or ():
+            parent_node = nodes.get(parent)
+            materialized = getattr(getattr(parent_node, "config", None), "materialized", None)
+            if parent_node is not None and materialized == "ephemeral" and parent not in found:
+                found.add(parent)
+                stack.append(parent)
+    return found
+
+
+@contextmanager
+def exclusive_nodes(dbt_manifest: Any, unique_id: str) -> Iterator[None]:
+    """Hold for the whole invocation that compiles `unique_id` from the shared `dbt_manifest`.
+
+    Locks the node and its ephemeral ancestors (in a fixed order, so invocations cannot deadlock) against
+    other invocations compiling them, and clears their compiled state so this invocation renders its own SQL
+    with its own vars. Independent models never wait for each other.
+    """
+    ids = sorted(_ephemeral_closure(dbt_manifest, unique_id))
+    with _NODE_LOCKS_GUARD:
+        locks = [_NODE_LOCKS.setdefault((id(dbt_manifest), uid), threading.Lock()) for uid in ids]
+    for lock in locks:
+        lock.acquire()
+    try:
+        for uid in ids:
+            node = dbt_manifest.nodes.get(uid)
+            if node is None:
+                continue
+            if hasattr(node, "compiled"):
+                node.compiled = False
+            if hasattr(node, "compiled_code"):
+                node.compiled_code = None
+            if hasattr(node, "extra_ctes_injected"):
+                node.extra_ctes_injected = False
+            if hasattr(node, "extra_ctes"):
+                node.extra_ctes = []
+        yield
+    finally:
+        for lock in reversed(locks):
+            lock.release()
 
 
 class _InvocationGate:

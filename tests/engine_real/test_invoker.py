@@ -39,6 +39,8 @@ MODELS = {
     "runtime_error": "select cast('not a number' as integer) as x",
     "after_good": "select id + 1 as id from {{ ref('good') }}",
     "in_schema": "{{ config(schema='extra') }} select 2 as id",
+    "eph": "{{ config(materialized='ephemeral') }} select {{ var('salt', 0) }} as salt",
+    "uses_eph": "select salt from {{ ref('eph') }}",
     # ~10^10 rows: runs until interrupted.
     "slow": "select sum(a.range * b.range) as s from range(100000) a, range(100000) b",
 }
@@ -102,6 +104,23 @@ def test_runtime_sql_error_carries_dbts_message_and_is_retryable(
 def test_vars_given_per_call_reach_the_model(invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]) -> None:
     outcome = invoker.run_model(tiny[0].model_by_name("compile_error"), vars={"no_such_var": 41})
     assert outcome.ok, outcome.message
+
+
+def test_a_reused_manifest_recompiles_ephemeral_parents_with_each_calls_vars(
+    invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]
+) -> None:
+    import duckdb
+
+    manifest, db = tiny
+    node = manifest.model_by_name("uses_eph")
+    for salt in (1, 2):
+        outcome = invoker.run_model(node, vars={"salt": salt})
+        assert outcome.ok, outcome.message
+        con = duckdb.connect(str(db))
+        try:
+            assert con.execute("select salt from main.uses_eph").fetchall() == [(salt,)]
+        finally:
+            con.close()
 
 
 def test_whole_command_invocation(invoker: DbtInvoker) -> None:
