@@ -111,7 +111,14 @@ def bench(models: int, reps: int, seed: int, work: Path) -> dict[str, Any]:
                 errors.append(f"dbt --threads 4 rep {rep} failed")
             timings["dbt_threads_4"].append(t4)
             shutil.rmtree(db4.parent)
-        print(f"rep {rep}: planalign {t:.2f}s", file=sys.stderr, flush=True)
+        status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}"
+        print(
+            f"rep {rep}: planalign {t:.2f}s {status}, peak {peaks[-1] if peaks else '-'}, "
+            f"mismatched tables so far {len(mismatches)}"
+            + (f"; dbt --threads 4 {timings['dbt_threads_4'][-1]:.2f}s" if rep < 5 or rep % 4 == 0 else ""),
+            file=sys.stderr,
+            flush=True,
+        )
 
     def stats(values: list[float]) -> dict[str, float]:
         return {
