@@ -29,7 +29,7 @@ def test_every_worker_count_gives_the_one_worker_tables(
     assert output_checksums(summary.database_path) == reference
 
 
-@pytest.mark.parametrize("shuffle_seed", [1, 2])
+@pytest.mark.parametrize("shuffle_seed", [1])
 def test_shuffled_dispatch_with_conditional_parallelism_gives_identical_tables(
     reliability_dir: Path, small_census: Path, reference: Checksums, shuffle_seed: int
 ) -> None:
