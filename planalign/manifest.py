@@ -199,18 +199,20 @@ def parse_project(
     from dbt.cli.main import dbtRunner
 
     from planalign.dbt_isolation import invocation_slot
+    from planalign.heap import bulk_load
 
     project_dir = project_dir.resolve()
     if not (project_dir / "dbt_project.yml").is_file():
         raise ProjectParseError(f"{project_dir} is not a dbt project (no dbt_project.yml)")
     args = ["parse", *dbt_common_args(project_dir, profiles_dir=profiles_dir, target=target, vars=vars)]
     args += ["--quiet"]
-    with _PARSE_LOCK, invocation_slot(("parse", str(project_dir)), exclusive=True):
-        result = dbtRunner().invoke(args)
-    if not result.success or result.result is None:
-        detail = str(result.exception) if result.exception is not None else "dbt parse failed"
-        raise ProjectParseError(f"the dbt project at {project_dir} does not parse: {detail}")
-    return project_manifest_from_dbt(project_dir, result.result)
+    with bulk_load():
+        with _PARSE_LOCK, invocation_slot(("parse", str(project_dir)), exclusive=True):
+            result = dbtRunner().invoke(args)
+        if not result.success or result.result is None:
+            detail = str(result.exception) if result.exception is not None else "dbt parse failed"
+            raise ProjectParseError(f"the dbt project at {project_dir} does not parse: {detail}")
+        return project_manifest_from_dbt(project_dir, result.result)
 
 
 def select_models(

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import anyio
 
 from planalign.errors import ConfigError, PlanalignError, PlanalignUsageError
+from planalign.heap import long_lived_heap
 from planalign.log import get_logger
 from planalign.stages import ModelScope, SimulationStage, StageAssignment
 from planalign.state import SimulationState, check_database_available
@@ -268,6 +269,12 @@ class PipelineOrchestrator:
                 f"start_year {first} is before the configured simulation.start_year {sim.start_year}, "
                 "where the census is the starting state; raise it or change the configuration"
             )
+        with long_lived_heap():
+            return await self._simulate(first, last, resume, on_progress)
+
+    async def _simulate(
+        self, first: int, last: int, resume: bool, on_progress: ProgressCallback | None
+    ) -> SimulationSummary:
         await anyio.to_thread.run_sync(self.check_inputs)
         prepared = await anyio.to_thread.run_sync(self._prepare)
         state = SimulationState(self._database_path)
@@ -330,6 +337,12 @@ class PipelineOrchestrator:
         The stage's upstream models must already be built for that year (run the earlier stages first);
         safety validation reports what is missing. The year is not marked complete.
         """
+        with long_lived_heap():
+            return await self._run_one_stage(year, stage, on_progress)
+
+    async def _run_one_stage(
+        self, year: int, stage: SimulationStage, on_progress: ProgressCallback | None
+    ) -> SimulationSummary:
         await anyio.to_thread.run_sync(self.check_inputs)
         prepared = await anyio.to_thread.run_sync(self._prepare)
         run = _RunRecorder(self, year, year, on_progress)

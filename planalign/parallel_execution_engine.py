@@ -42,6 +42,7 @@ import structlog
 
 from planalign.errors import ConfigError, ExecutionSafetyError
 from planalign.execution_plan import ExecutionPlan
+from planalign.heap import long_lived_heap
 from planalign.invocation import InvocationOutcome, ModelInvoker, OutcomeStatus
 from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
 from planalign.results import EngineRunResult, LimitChange, ModelResult, ModelStatus, PressureEvent
@@ -191,7 +192,8 @@ class ParallelExecutionEngine:
         selection whose relations exist, for safety validation.
         """
         run = _Run(self, vars=dict(vars), label=label)
-        result = await run.execute(model_ids, already_built)
+        with long_lived_heap():
+            result = await run.execute(model_ids, already_built)
         self.last_result = result
         return result
 
