@@ -44,7 +44,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="planalign", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(
+        prog="planalign",
+        description="Multi-year workforce and retirement-plan simulation on dbt + DuckDB, with a parallel "
+        "in-process dbt scheduler.",
+        epilog="Exit status: 0 success, 1 simulation or model failure, 2 bad usage or configuration, "
+        "130 interrupted.",
+    )
     parser.add_argument("--version", action="version", version=f"planalign {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
