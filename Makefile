@@ -9,7 +9,7 @@ YEAR ?=
 REPORT ?= reports/latest.html
 PLANALIGN := $(PY) -m planalign
 
-.PHONY: venv simulate test test-fast lint typecheck plan info validate census bench bench-quick report clean \
+.PHONY: venv simulate test test-fast lint typecheck plan info validate census bench bench-quick bench-engine report clean \
         initialization foundation event-generation state-accumulation validation reporting
 
 venv: $(STAMP)
@@ -65,6 +65,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) benchmarks/run_benchmarks.py --quick $(ARGS)
+
+## The engine alone on a generated ~150-model project: `planalign run --workers 4` vs `dbt run --threads 1|4`.
+bench-engine: $(STAMP)
+	$(PY) benchmarks/engine_vs_dbt.py --out benchmarks/results/$$(date +%F)-engine-vs-dbt.json $(ARGS)
 
 clean:
 	rm -rf dbt_project/target dbt_project/logs .pytest_cache .mypy_cache .ruff_cache

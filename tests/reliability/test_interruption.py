@@ -23,7 +23,7 @@ from tests.reliability.helpers import base_settings, clean_env, planalign, write
 pytestmark = pytest.mark.slow
 
 #: The issue asks for dispatch to stop within 2 s; this generous bound keeps a loaded 2-core CI machine from
-#: flaking, and the measured figure is printed (run with -s) and recorded in docs/reliability.md.
+#: flaking, and the measured figure is printed (run with -s) and recorded in the README (Reliability).
 EXIT_BOUND_S = 10.0
 
 
