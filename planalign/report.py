@@ -870,17 +870,20 @@ def speedup_chart(report: RunReport) -> Chart | None:
     ax.set_xticks(list(positions), labels=[_short_stage(row.stage) for row in rows], fontsize=8)
     pad = max(0.0, (4 - len(rows)) / 2)  # a stage or two: keep the bars from filling the panel
     ax.set_xlim(-0.6 - pad, len(rows) - 0.4 + pad)
-    ax.set_ylabel("speedup (serial time / wall time)")
+    ax.set_ylabel("models' run time ÷ wall time")
     ax.set_ylim(0, max([*estimated, *achieved, 1.0]) * 1.18)
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     caption = (
-        "Per stage, over all years: the plan's estimated speedup against the achieved one. Both compare the "
-        "models' summed run time with wall time, so 1× (dashed) means no gain from running models in "
-        "parallel."
+        "Per stage, over all years: the plan's estimated speedup against the parallelism achieved — the "
+        "models' summed run time over wall time, so 1× (dashed) means one model at a time. It is not a "
+        "speedup over a one-worker run: models that share the CPU (dbt's Python runs under one GIL) each "
+        "take longer when they run together; compare the stage times of a `--no-parallel` run for that."
     )
-    return Chart("speedup", "Planned versus achieved speedup", caption, _svg_from_figure(fig, "speedup"))
+    return Chart(
+        "speedup", "Planned speedup versus achieved parallelism", caption, _svg_from_figure(fig, "speedup")
+    )
 
 
 def slowest_models(report: RunReport, count: int = SLOWEST_MODELS) -> list[ModelExecution]:
@@ -1191,7 +1194,7 @@ def _stage_table(report: RunReport) -> str:
     rows = [
         "<details open><summary>Every engine run</summary>",
         '<table id="stage-table"><thead><tr><th class="text">run</th><th>models</th><th>wall time</th>'
-        "<th>model time</th><th>estimated speedup</th><th>achieved speedup</th><th>limit changes</th>"
+        "<th>model time</th><th>estimated speedup</th><th>achieved parallelism</th><th>limit changes</th>"
         '<th>pressure events</th><th class="text">result</th></tr></thead><tbody>',
     ]
     for run in report.runs:
