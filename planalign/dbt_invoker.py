@@ -1,4 +1,5 @@
-"""`DbtInvoker`: the real `ModelInvoker`, one in-process `dbtRunner(manifest=...).invoke()` per model.
+"""`DbtInvoker`: the real `BatchModelInvoker` — one in-process `dbtRunner(manifest=...).invoke()` per model,
+or per batch of models.
 
 Kept apart from `planalign.invocation` (the protocol) so that the scheduler and its fake invokers never
 import dbt.
@@ -10,6 +11,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Hashable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,9 @@ _OK_STATUSES = frozenset({"success", "pass", "warn", "no-op"})
 #: Flags that make each model invocation cheaper, each measured (see the benchmark report):
 #: no artifacts (run_results.json/manifest.json rewritten per call, and with a neighbour's invocation id),
 #: no console or file logging (outcomes come from the returned result), no adapter cache pre-population
-#: (a single-model run only needs its own relations, which dbt then looks up on demand).
+#: (a run of a few models only needs their own relations, which dbt then looks up on demand), and one dbt
+#: thread: the engine supplies the concurrency, and dbt's relation cache is not safe without pre-population
+#: when its own threads rename relations at once (observed: "Cache inconsistency detected: in rename").
 FAST_RUN_FLAGS: tuple[str, ...] = (
     "--no-write-json",
     "--log-level",
@@ -37,12 +41,34 @@ FAST_RUN_FLAGS: tuple[str, ...] = (
     "--log-level-file",
     "none",
     "--no-populate-cache",
+    "--threads",
+    "1",
 )
+
+#: The largest batch `run_models` accepts when the isolation can stop a batch (`IsolationStatus.batch_stop`).
+MAX_MODELS_PER_INVOCATION = 1024
 
 
 def _outcome_from_message(message: str) -> InvocationOutcome:
     retryable = not message.lstrip().startswith(_NON_RETRYABLE_PREFIXES)
     return InvocationOutcome(OutcomeStatus.ERROR, message=message, retryable=retryable)
+
+
+def _epoch(value: Any) -> float | None:
+    """dbt's timing datetimes are naive UTC."""
+    if not isinstance(value, datetime):
+        return None
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
+
+
+def _node_span(result: Any) -> tuple[float | None, float | None]:
+    """(start, end) in epoch seconds of a node result: from its first timing step to its last."""
+    steps = getattr(result, "timing", None) or ()
+    starts = [t for t in (_epoch(getattr(step, "started_at", None)) for step in steps) if t is not None]
+    ends = [t for t in (_epoch(getattr(step, "completed_at", None)) for step in steps) if t is not None]
+    if not starts or not ends:
+        return None, None
+    return min(starts), max(ends)
 
 
 def _results_of(res: Any) -> list[Any]:
@@ -52,17 +78,23 @@ def _results_of(res: Any) -> list[Any]:
 
 
 class DbtInvoker:
-    """Runs single models (and whole dbt commands) in this process through `dbtRunner(manifest=...)`.
+    """Runs models (one, or a batch per invocation) and whole dbt commands in this process through
+    `dbtRunner(manifest=...)`.
 
-    Thread-safety: `run_model` may be called from any number of threads at once when `supports_concurrency`
-    is True (the isolation layer is active): each call is its own dbt invocation with its own adapter and
-    DuckDB cursor, sharing one DuckDB database per file. Calls whose process-global dbt flags would differ
-    (another invoker with `full_refresh` set differently, another project or target) wait for each other
-    through `dbt_isolation.invocation_slot`; `invoke()` (seed, test, run-operation, ...) always runs alone.
+    Thread-safety: `run_model` and `run_models` may be called from any number of threads at once when
+    `supports_concurrency` is True (the isolation layer is active): each call is its own dbt invocation with
+    its own adapter and DuckDB cursor, sharing one DuckDB database per file. Calls whose process-global dbt
+    flags would differ (another invoker with `full_refresh` set differently, another project or target)
+    wait for each other through `dbt_isolation.invocation_slot`; `invoke()` (seed, test, run-operation,
+    ...) always runs alone.
     When the isolation is unavailable every call is serialized, and `supports_concurrency` is False.
 
     Concurrent calls for the *same* model (e.g. two simulations sharing one manifest) take turns, because
     dbt compiles into the shared manifest's node (`dbt_isolation.exclusive_nodes`).
+
+    A batch (`run_models`) is one `dbt run --select <each model> --threads 1`: dbt runs its models one after
+    another in dependency order and skips those whose dependency in the batch failed; each model's outcome
+    and timing come from its own node result.
 
     Each model's outcome is taken only from the result its own `invoke()` returns — dbt's event callbacks are
     process-global and would mix concurrent invocations.
@@ -128,6 +160,11 @@ class DbtInvoker:
     def isolation(self) -> dbt_isolation.IsolationStatus:
         return self._status
 
+    @property
+    def max_models_per_invocation(self) -> int:
+        """Batches need the isolation's batch stop, so that a cancelled batch does not run to its end."""
+        return MAX_MODELS_PER_INVOCATION if self._status.available and self._status.batch_stop else 1
+
     def _slot_key(self, command: str) -> Hashable:
         return (command, str(self.project_dir), str(self.profiles_dir), self.target, self.full_refresh)
 
@@ -148,13 +185,16 @@ class DbtInvoker:
         """A selector matching exactly this node: its fully qualified name, else its name."""
         return "fqn:" + ".".join(node.fqn) if node.fqn else node.name
 
-    def _invoke(self, args: list[str], *, key: Hashable, exclusive: bool, node_id: str | None = None) -> Any:
+    def _invoke(
+        self, args: list[str], *, key: Hashable, exclusive: bool, node_ids: Sequence[str] = ()
+    ) -> Any:
         from dbt.cli.main import dbtRunner
 
         with contextlib.ExitStack() as stack:
             stack.enter_context(dbt_isolation.invocation_slot(key, exclusive=exclusive))
-            if node_id is not None:
-                stack.enter_context(dbt_isolation.exclusive_nodes(self.manifest.dbt_manifest, node_id))
+            if node_ids:
+                stack.enter_context(dbt_isolation.exclusive_nodes(self.manifest.dbt_manifest, node_ids))
+            stack.enter_context(dbt_isolation.stoppable_invocation())
             if self._status.available:
                 return dbtRunner(manifest=self.manifest.dbt_manifest).invoke(args)
             with self._serial_lock:
@@ -163,28 +203,58 @@ class DbtInvoker:
     def run_model(self, node: ManifestNode, *, vars: Mapping[str, Any]) -> InvocationOutcome:
         """Run one model; its outcome comes from its own invocation's result. Never raises for a model
         failure (errors are data)."""
-        args = [*self._args("run", vars), "--select", self.selector_for(node), *self.extra_run_flags]
+        return self.run_models([node], vars=vars)[node.unique_id]
+
+    def run_models(
+        self, nodes: Sequence[ManifestNode], *, vars: Mapping[str, Any]
+    ) -> dict[str, InvocationOutcome]:
+        """Run the models in one invocation (see the class docstring); an outcome for each, never raises for
+        a model failure. More than `max_models_per_invocation` models is a programming error."""
+        if not nodes:
+            return {}
+        if len(nodes) > self.max_models_per_invocation:
+            limit = self.max_models_per_invocation
+            raise ValueError(f"{len(nodes)} models in one invocation; this invoker accepts {limit}")
+        selectors = [self.selector_for(node) for node in nodes]
+        args = [*self._args("run", vars), "--select", *selectors, *self.extra_run_flags]
+        ids = [node.unique_id for node in nodes]
         try:
-            res = self._invoke(args, key=self._slot_key("run"), exclusive=False, node_id=node.unique_id)
+            res = self._invoke(args, key=self._slot_key("run"), exclusive=False, node_ids=ids)
         except Exception as exc:  # dbtRunner itself raising is a failed attempt, not a crashed scheduler
-            return InvocationOutcome(OutcomeStatus.ERROR, message=f"dbt invocation raised: {exc!r}")
-        mine = [r for r in _results_of(res) if getattr(r.node, "unique_id", None) == node.unique_id]
-        if not mine:
+            failed = InvocationOutcome(OutcomeStatus.ERROR, message=f"dbt invocation raised: {exc!r}")
+            return dict.fromkeys(ids, failed)
+        by_id = {getattr(r.node, "unique_id", None): r for r in _results_of(res)}
+        return {node.unique_id: self._outcome(node, by_id.get(node.unique_id), res) for node in nodes}
+
+    def _outcome(self, node: ManifestNode, result: Any, res: Any) -> InvocationOutcome:
+        if result is None:
             if res.exception is not None:
                 return _outcome_from_message(str(res.exception))
             return InvocationOutcome(
                 OutcomeStatus.ERROR,
                 message=f"dbt ran nothing for {node.unique_id} (selector {self.selector_for(node)!r})",
             )
-        result = mine[0]
         status = str(getattr(result.status, "value", result.status))
+        started, completed = _node_span(result)
         if status in _OK_STATUSES:
             response = getattr(result, "adapter_response", None) or {}
             rows = response.get("rows_affected") if isinstance(response, Mapping) else None
             return InvocationOutcome(
-                OutcomeStatus.SUCCESS, rows_affected=rows if isinstance(rows, int) else None
+                OutcomeStatus.SUCCESS,
+                rows_affected=rows if isinstance(rows, int) else None,
+                started_at=started,
+                completed_at=completed,
             )
-        return _outcome_from_message(result.message or f"{node.unique_id} ended with status {status}")
+        if status == "skipped":
+            return InvocationOutcome(OutcomeStatus.NOT_RUN, message=result.message or "skipped by dbt")
+        outcome = _outcome_from_message(result.message or f"{node.unique_id} ended with status {status}")
+        return InvocationOutcome(
+            outcome.status,
+            outcome.message,
+            retryable=outcome.retryable,
+            started_at=started,
+            completed_at=completed,
+        )
 
     def invoke(self, args: Sequence[str], *, vars: Mapping[str, Any] | None = None) -> InvocationOutcome:
         """Run a whole dbt command (`["seed"]`, `["test", "--select", "x"]`, `["run-operation", "m"]`)

@@ -43,6 +43,16 @@ they matter because every model is its own invocation and the per-invocation ove
   dbt-duckdb, skipped when the same open DuckDB database already has every required schema from an earlier
   call in this process (re-done whenever the database has been closed and reopened).
 
+Stopping a batch (several models in one invocation, run one after another with `--threads 1`):
+
+* `dbt.task.runnable.GraphRunnableTask.execute_nodes` / `call_runner` and `dbt.task.base.BaseRunner.do_skip`
+  — `call_runner` runs each node in a pool thread through `runner.run_with_hooks`, which returns a "skipped"
+  result without running anything when `runner.skip` is set (`do_skip`, dbt's own mechanism for the
+  dependents of a failed node). Once `interrupt_all()` has been called, invocations that were running
+  (those inside `stoppable_invocation()`, whose token `execute_nodes` records for the task) skip every node
+  they have not yet started, so a cancelled batch ends after the node it is running instead of running the
+  rest. Without it (`IsolationStatus.batch_stop` False) the invoker runs one model per invocation.
+
 The shared `Manifest` (parse once, `dbtRunner(manifest=...)` for every invocation) is mutated by each run:
 `dbt.compilation.Compiler` writes `compiled_code`, `compiled`, `extra_ctes` and `extra_ctes_injected` onto the
 node it compiles and onto its ephemeral ancestors. Two concurrent invocations of the same model with
@@ -75,8 +85,9 @@ import logging
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +108,7 @@ class IsolationStatus:
     dbt_version: str
     dbt_duckdb_version: str | None = None
     speedups: tuple[str, ...] = ()
+    batch_stop: bool = False
 
 
 def _package_version(name: str) -> str | None:
@@ -477,6 +489,75 @@ def _install_speedups(inst: _Installation) -> list[str]:
     return installed
 
 
+class _StopToken:
+    """Set by `interrupt_all()` for every invocation running inside `stoppable_invocation()`."""
+
+    __slots__ = ("__weakref__", "stopped")
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+
+_STOP_TOKEN: ContextVar[_StopToken | None] = ContextVar("planalign_stop_token", default=None)
+_LIVE_TOKENS: weakref.WeakSet[_StopToken] = weakref.WeakSet()
+_LIVE_TOKENS_LOCK = threading.Lock()
+
+
+@contextmanager
+def stoppable_invocation() -> Iterator[None]:
+    """Hold around a dbt invocation (in the thread that invokes it): once `interrupt_all()` is called while
+    it runs, the invocation starts no further node — each is reported skipped (needs `batch_stop`)."""
+    token = _StopToken()
+    with _LIVE_TOKENS_LOCK:
+        _LIVE_TOKENS.add(token)
+    reset = _STOP_TOKEN.set(token)
+    try:
+        yield
+    finally:
+        _STOP_TOKEN.reset(reset)
+        with _LIVE_TOKENS_LOCK:
+            _LIVE_TOKENS.discard(token)
+
+
+def _install_batch_stop(inst: _Installation) -> bool:
+    """Make stopped invocations skip the nodes they have not started (see the module docstring)."""
+    try:
+        from dbt.task.base import BaseRunner
+        from dbt.task.runnable import GraphRunnableTask
+
+        original_execute_nodes = GraphRunnableTask.__dict__["execute_nodes"]
+        original_call_runner = GraphRunnableTask.__dict__["call_runner"]
+        honours_skip = "skip" in BaseRunner.__dict__["run_with_hooks"].__code__.co_names
+        callable(BaseRunner.__dict__["do_skip"])
+    except (ImportError, KeyError, AttributeError) as exc:
+        logger.debug("batch stop not installed: %r", exc)
+        return False
+    if not honours_skip:
+        logger.debug("batch stop not installed: BaseRunner.run_with_hooks no longer honours `skip`")
+        return False
+    tokens: weakref.WeakKeyDictionary[Any, _StopToken] = weakref.WeakKeyDictionary()
+    tokens_lock = threading.Lock()
+
+    def stoppable_execute_nodes(self: Any) -> Any:
+        # Runs in the invoking thread, where the token is visible; the nodes run in dbt's pool threads.
+        token = _STOP_TOKEN.get()
+        if token is not None:
+            with tokens_lock:
+                tokens[self] = token
+        return original_execute_nodes(self)
+
+    def stoppable_call_runner(self: Any, runner: Any) -> Any:
+        with tokens_lock:
+            token = tokens.get(self)
+        if token is not None and token.stopped:
+            runner.do_skip(cause=None)
+        return original_call_runner(self, runner)
+
+    inst.patch(GraphRunnableTask, "execute_nodes", stoppable_execute_nodes)
+    inst.patch(GraphRunnableTask, "call_runner", stoppable_call_runner)
+    return True
+
+
 def _check_and_install() -> IsolationStatus:
     core_version, duckdb_version = _detect_versions()
 
@@ -539,6 +620,7 @@ def _check_and_install() -> IsolationStatus:
             _install_duckdb_envs(duckdb_cm, inst)
         factory.__class__ = _make_isolated_container_class(type(factory), inst)
         speedups = _install_speedups(inst)
+        batch_stop = _install_batch_stop(inst)
     except Exception as exc:  # a failed patch must leave dbt untouched and fall back, not crash
         _restore(inst)
         return unavailable(f"installing the isolation failed: {exc!r}")
@@ -551,6 +633,7 @@ def _check_and_install() -> IsolationStatus:
         core_version,
         duckdb_version,
         tuple(speedups),
+        batch_stop,
     )
 
 
@@ -638,12 +721,16 @@ def interrupt_all() -> int:
 
     The interrupted statement fails inside its invocation with DuckDB's "INTERRUPT Error", so that model's
     invocation returns an error result and its transaction is rolled back (a DuckDB statement is atomic: the
-    database is left as it was before the statement). Returns how many connections were interrupted. Without
-    the isolation installed there is no registry of invocations to reach, and nothing is interrupted.
+    database is left as it was before the statement). Invocations inside `stoppable_invocation()` also start
+    no further node. Returns how many connections were interrupted. Without the isolation installed there is
+    no registry of invocations to reach, and nothing is interrupted.
     """
     inst = _installation
     if inst is None:
         return 0
+    with _LIVE_TOKENS_LOCK:
+        for token in list(_LIVE_TOKENS):
+            token.stopped = True
     with inst.registry_lock:
         adapters = [a for per_ctx in list(inst.registry.values()) for a in per_ctx.values()]
     interrupted = 0
@@ -669,11 +756,11 @@ _NODE_LOCKS: dict[tuple[int, str], threading.Lock] = {}
 _NODE_LOCKS_GUARD = threading.Lock()
 
 
-def _ephemeral_closure(dbt_manifest: Any, unique_id: str) -> set[str]:
-    """The node and every ephemeral model it reaches through ephemeral models (whose SQL it inlines)."""
+def _ephemeral_closure(dbt_manifest: Any, unique_ids: Iterable[str]) -> set[str]:
+    """The nodes and every ephemeral model they reach through ephemeral models (whose SQL they inline)."""
     nodes = dbt_manifest.nodes
-    found = {unique_id}
-    stack = [unique_id]
+    found = set(unique_ids)
+    stack = list(found)
     while stack:
         node = nodes.get(stack.pop())
         for parent in getattr(getattr(node, "depends_on", None), "nodes", None) or ():
@@ -686,14 +773,15 @@ def _ephemeral_closure(dbt_manifest: Any, unique_id: str) -> set[str]:
 
 
 @contextmanager
-def exclusive_nodes(dbt_manifest: Any, unique_id: str) -> Iterator[None]:
-    """Hold for the whole invocation that compiles `unique_id` from the shared `dbt_manifest`.
+def exclusive_nodes(dbt_manifest: Any, unique_ids: str | Iterable[str]) -> Iterator[None]:
+    """Hold for the whole invocation that compiles `unique_ids` (one id or several) from `dbt_manifest`.
 
-    Locks the node and its ephemeral ancestors (in a fixed order, so invocations cannot deadlock) against
-    other invocations compiling them, and clears their compiled state so this invocation renders its own SQL
-    with its own vars. Independent models never wait for each other.
+    Locks the nodes and their ephemeral ancestors (all of them, in one fixed order, so invocations cannot
+    deadlock) against other invocations compiling them, and clears their compiled state so this invocation
+    renders its own SQL with its own vars. Invocations of disjoint models never wait for each other.
     """
-    ids = sorted(_ephemeral_closure(dbt_manifest, unique_id))
+    wanted = [unique_ids] if isinstance(unique_ids, str) else list(unique_ids)
+    ids = sorted(_ephemeral_closure(dbt_manifest, wanted))
     with _NODE_LOCKS_GUARD:
         locks = [_NODE_LOCKS.setdefault((id(dbt_manifest), uid), threading.Lock()) for uid in ids]
     for lock in locks:

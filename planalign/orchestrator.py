@@ -59,6 +59,7 @@ RunStatus = Literal["success", "failed", "interrupted"]
 ProgressKind = Literal[
     "model_started",
     "model_finished",
+    "model_skipped",
     "stage_started",
     "stage_finished",
     "year_started",
@@ -603,6 +604,7 @@ class PipelineOrchestrator:
         kinds: dict[str, ProgressKind] = {
             "model_started": "model_started",
             "model_finished": "model_finished",
+            "model_skipped": "model_skipped",
             "limit_changed": "limit_changed",
         }
         kind = kinds.get(str(event.kind))

@@ -1,16 +1,32 @@
 """The asyncio scheduler: run a selection of dbt models as fast as the graph and the execution classes allow.
 
-One coroutine (`_Run._dispatch_loop`) owns all scheduling state; it runs in the event loop and so needs no
-locks. Each dispatched model becomes a task that takes a token of an `anyio.CapacityLimiter` (max_workers
-tokens; the memory watchdog lowers `total_tokens` under pressure) and calls `invoker.run_model` in a worker
-thread via `anyio.to_thread.run_sync`. When a model finishes, its task updates the state and wakes the
-dispatcher, which starts every model that has become ready — there are no wave barriers.
+One coroutine (`_Run.dispatch_loop`) owns all scheduling state; it runs in the event loop and so needs no
+locks. Each dispatched invocation — one model, or a batch of models — becomes a task that takes a token of an
+`anyio.CapacityLimiter` (max_workers tokens; the memory watchdog lowers `total_tokens` under pressure) and
+calls the invoker in a worker thread via `anyio.to_thread.run_sync`. When an invocation returns, its task
+records each model's outcome and wakes the dispatcher, which starts what has become ready — there are no
+wave barriers.
 
 Dispatch policy. Ready models are ordered by (longest remaining critical path, unique_id) — the path weighted
 by recorded durations when the engine has them. The head of that order starts when a token is free and, if it
 must run alone (SEQUENTIAL, or CONDITIONAL without `enable_conditional_parallelization`), when nothing else
 is in flight; otherwise dispatch waits. Never starting a lower-priority model past a blocked head is what
 keeps a model that runs alone from being starved by a stream of parallel ones.
+
+Batches (`models_per_invocation` > 1 and a `BatchModelInvoker`). A dbt invocation has a fixed cost of
+~30 ms before its first model, about twice what a small model costs inside it, and Python threads share one
+GIL, so one model per invocation spends most of its time starting dbt. An invocation therefore takes, after
+its head: more ready models, up to an equal share of the ready models over the invocations that may start
+now (so independent models still spread over the workers, as dbt's threads would take them); then, highest
+priority first, models not yet ready whose every unfinished dependency is in the batch (so a chain runs in
+one invocation); at most `models_per_invocation` in all. Models that run alone are batched only with each
+other — the consecutive ones at the head of the ready order, and their descendants that run alone — and
+such a batch runs with nothing else in flight, so each of them still runs alone. The invoker runs a batch
+one model at a time in dependency order; a model whose dependency in the batch failed
+is not run, and is skipped with the failure's other descendants, or re-run with a retried dependency — a
+batch's retryable failures are retried in the same worker, with the batch models waiting for them. Each
+model's recorded start and end are its own (dbt's node timing), so the parallelism figures count models
+executing, not models waiting in a batch.
 
 `deterministic_execution=True` (default): ties broken by unique_id as above, and results listed in the plan's
 stable topological order. `False`: ties broken by the order models became ready, results listed in
@@ -19,10 +35,11 @@ all of its dependencies built. `shuffle_dispatch_seed` (tests only) orders ready
 that results do not depend on dispatch order.
 
 Cancellation (the awaiting task is cancelled; under `asyncio.run`/`anyio.run` Ctrl-C cancels the main task):
-dispatch stops at once; the invoker's optional `interrupt_all()` is called so running queries can abort; the
-engine then waits for the running worker threads to return (a thread cannot be killed; dbt's materializations
-replace a relation only when its query completes, so an interrupted model leaves the previous relation in
-place); never-started models are recorded CANCELLED; `last_result` is set; the cancellation is re-raised.
+dispatch stops at once; the invoker's optional `interrupt_all()` is called so running queries can abort and
+running batches start no further model; the engine then waits for the running worker threads to return (a
+thread cannot be killed; dbt's materializations replace a relation only when its query completes, so an
+interrupted model leaves the previous relation in place); never-started models are recorded CANCELLED;
+`last_result` is set; the cancellation is re-raised.
 """
 
 from __future__ import annotations
@@ -43,7 +60,7 @@ import structlog
 from planalign.errors import ConfigError, ExecutionSafetyError
 from planalign.execution_plan import ExecutionPlan
 from planalign.heap import long_lived_heap
-from planalign.invocation import InvocationOutcome, ModelInvoker, OutcomeStatus
+from planalign.invocation import BatchModelInvoker, InvocationOutcome, ModelInvoker, OutcomeStatus
 from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
 from planalign.results import EngineRunResult, LimitChange, ModelResult, ModelStatus, PressureEvent
 from planalign.watchdog import (
@@ -61,7 +78,8 @@ log = structlog.get_logger("planalign.engine")
 class EngineSettings:
     """The specification's model-parallelization settings (same names and defaults), plus engine knobs.
 
-    `shuffle_dispatch_seed` is for tests: it shuffles the dispatch order among ready models.
+    `models_per_invocation` caps a batch (see "Batches" in the module docstring; 1: one model per dbt
+    invocation). `shuffle_dispatch_seed` is for tests: it shuffles the dispatch order among ready models.
     `retry_backoff_s` is the pause before a retry; `watchdog_interval_s` and `min_available_mb` tune the
     memory watchdog (see `planalign.watchdog`).
     """
@@ -75,6 +93,7 @@ class EngineSettings:
     validate_execution_safety: bool = True
     abort_on_dependency_conflict: bool = True
     max_retries_per_model: int = 2
+    models_per_invocation: int = 64
     shuffle_dispatch_seed: int | None = None
     retry_backoff_s: float = 0.05
     watchdog_interval_s: float = 0.5
@@ -85,6 +104,8 @@ class EngineSettings:
             raise ConfigError(f"max_workers must be at least 1, got {self.max_workers}")
         if self.memory_limit_mb <= 0:
             raise ConfigError(f"memory_limit_mb must be positive, got {self.memory_limit_mb}")
+        if self.models_per_invocation < 1:
+            raise ConfigError(f"models_per_invocation must be at least 1, got {self.models_per_invocation}")
         if self.max_retries_per_model < 0:
             raise ConfigError(f"max_retries_per_model must be 0 or more, got {self.max_retries_per_model}")
         if self.retry_backoff_s < 0 or self.watchdog_interval_s <= 0:
@@ -116,7 +137,8 @@ class EngineEvent:
 
     `time` is seconds since the run started, `at` the same instant as ISO-8601. `worker` is the lane,
     `limit` the concurrency limit at that moment, `in_flight` the number of models dispatched
-    and not finished.
+    and not finished. MODEL_STARTED is sent when a model's invocation starts (for a batch, for all of its
+    models at once); MODEL_FINISHED when its invocation has returned.
     """
 
     kind: EngineEventKind
@@ -218,6 +240,7 @@ class _ModelState:
     status: ModelStatus | None = None
     error: str | None = None
     skipped_because: str | None = None
+    dispatched: bool = False  # part of an invocation that has not ended
 
 
 @dataclass
@@ -235,13 +258,10 @@ class _Run:
     limit_changes: list[LimitChange] = field(default_factory=list)
     in_flight: int = 0
     resolved: int = 0
-    executing: int = 0
-    executing_max: int = 0
-    executing_area: float = 0.0
-    executing_since: float = 0.0
-    first_start: float | None = None
-    last_end: float | None = None
-    summed_model_time: float = 0.0
+    invocations_running: int = 0
+    invocations: int = 0
+    batch_size: int = 1
+    intervals: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of every attempt
     alone_running: bool = False
     cancelling: bool = False
     wake: anyio.Event | None = None
@@ -251,7 +271,6 @@ class _Run:
         self.clock = self.engine.clock
         self.t0 = self.clock()
         self.wall0 = time.time()
-        self.executing_since = self.t0
         self.ready: list[tuple[float, Any, str]] = []
         self.sequence = itertools.count()
         self.rng = random.Random(self.settings.shuffle_dispatch_seed)
@@ -286,17 +305,6 @@ class _Run:
     def wake_dispatcher(self) -> None:
         if self.wake is not None:
             self.wake.set()
-
-    def set_executing(self, delta: int) -> None:
-        now = self.clock()
-        self.executing_area += self.executing * (now - self.executing_since)
-        self.executing_since = now
-        if delta > 0 and self.first_start is None:
-            self.first_start = now
-        elif delta < 0:
-            self.last_end = now
-        self.executing += delta
-        self.executing_max = max(self.executing_max, self.executing)
 
     # ------------------------------------------------------------------ preparation
 
@@ -342,6 +350,8 @@ class _Run:
         self.engine.last_plan = plan
         self.plan = plan
         self.children = plan.dependents()
+        self.position = {uid: i for i, uid in enumerate(plan.model_ids)}
+        self.batch_size = self.models_per_invocation()
         self.waiting = {uid: len(plan.dependencies[uid]) for uid in plan.model_ids}
         self.states = {uid: _ModelState() for uid in plan.model_ids}
         for reason in self.fallbacks:
@@ -360,6 +370,12 @@ class _Run:
             raise
         return self.result(cancelled=False)
 
+    def models_per_invocation(self) -> int:
+        invoker = self.engine.invoker
+        if self.settings.models_per_invocation <= 1 or not isinstance(invoker, BatchModelInvoker):
+            return 1
+        return max(1, min(self.settings.models_per_invocation, invoker.max_models_per_invocation))
+
     async def apply_memory_limit(self) -> None:
         """Hand DuckDB's memory limit to the invoker if it offers `apply_duckdb_memory_limit(value)`."""
         value = duckdb_memory_limit_setting(self.settings)
@@ -369,15 +385,16 @@ class _Run:
 
     # ------------------------------------------------------------------ scheduling
 
-    def push_ready(self, uid: str) -> None:
+    def ready_key(self, uid: str) -> tuple[float, Any, str]:
         priority = -self.plan.remaining_path[uid]
         if self.settings.shuffle_dispatch_seed is not None:
-            key: tuple[float, Any, str] = (self.rng.random(), 0, uid)
-        elif self.settings.deterministic_execution:
-            key = (priority, uid, uid)
-        else:
-            key = (priority, next(self.sequence), uid)
-        heapq.heappush(self.ready, key)
+            return (self.rng.random(), 0, uid)
+        if self.settings.deterministic_execution:
+            return (priority, uid, uid)
+        return (priority, next(self.sequence), uid)
+
+    def push_ready(self, uid: str) -> None:
+        heapq.heappush(self.ready, self.ready_key(uid))
 
     async def run_all(self) -> None:
         watchdog_scope = anyio.CancelScope()
@@ -396,7 +413,7 @@ class _Run:
         self.cancelling = True
         self.ready.clear()
         interrupt = getattr(self.engine.invoker, "interrupt_all", None)
-        if callable(interrupt) and self.in_flight:
+        if callable(interrupt) and self.invocations_running:
             try:
                 interrupt()
             except Exception:
@@ -408,7 +425,7 @@ class _Run:
             self.dispatch(tg)
             if self.resolved == total:
                 return
-            if self.in_flight == 0 and not self.ready:
+            if self.invocations_running == 0 and not self.ready:
                 unresolved = [uid for uid, s in self.states.items() if s.status is None]
                 raise RuntimeError(f"scheduler stalled with unresolved models: {unresolved[:5]}")
             self.wake = anyio.Event()
@@ -416,95 +433,198 @@ class _Run:
 
     def dispatch(self, tg: anyio.abc.TaskGroup) -> None:
         while self.ready and not self.alone_running and not self.cancelling:
-            if self.in_flight >= int(self.limiter.total_tokens):
+            limit = int(self.limiter.total_tokens)
+            if self.invocations_running >= limit:
                 return
             uid = self.ready[0][2]
             alone = self.plan.runs_alone(uid)
-            if alone and self.in_flight:
+            if alone and self.invocations_running:
                 return
             heapq.heappop(self.ready)
-            self.in_flight += 1
+            batch = self.gather_batch(uid, alone, limit - self.invocations_running)
+            for member in batch:
+                self.states[member].dispatched = True
+            self.in_flight += len(batch)
+            self.invocations_running += 1
             self.alone_running = alone
-            tg.start_soon(self.run_model, uid, heapq.heappop(self.free_lanes))
+            tg.start_soon(self.run_invocation, batch, heapq.heappop(self.free_lanes))
 
-    async def run_model(self, uid: str, lane: int) -> None:
+    def gather_batch(self, head: str, alone: bool, free: int) -> list[str]:
+        """The models one invocation runs, headed by the ready model `head` (see "Batches" above); `free`
+        is how many invocations may start now, this one included. All models of a batch run alone, or none.
+        """
+        size = self.batch_size
+        if size <= 1:
+            return [head]
+        batch = [head]
+        # Parallel models are shared out over the invocations that may start now; models that run alone
+        # would run one after another anyway.
+        share = size if alone else min(size, -(-(len(self.ready) + 1) // free))
+        while len(batch) < share and self.ready and self.plan.runs_alone(self.ready[0][2]) == alone:
+            batch.append(heapq.heappop(self.ready)[2])
+        members = set(batch)
+        frontier: list[tuple[tuple[float, Any, str], str]] = []
+        offered: set[str] = set()
+
+        def offer_children(uid: str, alone: bool) -> None:
+            for child in self.children[uid]:
+                if child not in offered and self.joins_batch(child, members, alone):
+                    offered.add(child)
+                    heapq.heappush(frontier, (self.ready_key(child), child))
+
+        for uid in batch:
+            offer_children(uid, alone)
+        while frontier and len(batch) < size:
+            _, child = heapq.heappop(frontier)
+            batch.append(child)
+            members.add(child)
+            offer_children(child, alone)
+        batch.sort(key=self.position.__getitem__)
+        return batch
+
+    def joins_batch(self, uid: str, members: set[str], alone: bool) -> bool:
+        """A model not yet ready may join a batch of its kind (running alone or not) when every dependency
+        it still waits for is in the batch: the invocation then runs it after them."""
         state = self.states[uid]
-        state.worker = lane
-        node = self.engine.analyzer.node(uid)
+        if state.status is not None or state.dispatched or self.waiting[uid] == 0:
+            return False
+        if self.plan.runs_alone(uid) != alone:
+            return False
+        return all(
+            dep in members or self.states[dep].status is ModelStatus.SUCCESS
+            for dep in self.plan.dependencies[uid]
+        )
+
+    async def run_invocation(self, batch: list[str], lane: int) -> None:
+        """One worker: invoke the batch, record every model's outcome, and retry — in this worker, after the
+        back-off — the models whose failure a retry may fix, with the models of the batch waiting for them."""
+        pending = batch
         try:
             async with self.limiter:
-                while True:
-                    state.attempts += 1
-                    start = self.clock()
-                    if state.started is None:
-                        state.started = start - self.t0
-                    self.set_executing(+1)
-                    self.emit(
-                        EngineEventKind.MODEL_STARTED,
-                        unique_id=uid,
-                        name=node.name,
-                        worker=lane,
-                        attempt=state.attempts,
-                        execution_class=self.plan.classes[uid].value,
-                    )
-                    try:
-                        outcome = await anyio.to_thread.run_sync(
-                            self.invoke, uid, limiter=self.thread_limiter
-                        )
-                    finally:
-                        self.set_executing(-1)
-                        self.summed_model_time += self.clock() - start
-                    if outcome.ok:
-                        self.finish(uid, ModelStatus.SUCCESS, None)
-                        return
-                    if self.cancelling:
-                        self.finish(
-                            uid, ModelStatus.CANCELLED, outcome.message or "interrupted by cancellation"
-                        )
-                        return
-                    if outcome.retryable and state.attempts <= self.settings.max_retries_per_model:
-                        self.emit(
-                            EngineEventKind.MODEL_RETRY,
-                            unique_id=uid,
-                            name=node.name,
-                            worker=lane,
-                            attempt=state.attempts,
-                            message=outcome.message,
-                        )
-                        log.info(
-                            "retrying model", model=node.name, attempt=state.attempts, error=outcome.message
-                        )
+                while pending:
+                    pending = await self.invoke_round(pending, lane)
+                    if pending:
                         await anyio.sleep(self.settings.retry_backoff_s)
-                        continue
-                    self.finish(uid, ModelStatus.ERROR, outcome.message or "model failed without a message")
-                    return
         except anyio.get_cancelled_exc_class():
-            if state.status is None:
-                self.finish(uid, ModelStatus.CANCELLED, "run cancelled before the model completed")
+            for uid in batch:
+                if self.states[uid].status is None:
+                    self.finish(uid, ModelStatus.CANCELLED, "run cancelled before the model completed")
             raise
+        finally:
+            heapq.heappush(self.free_lanes, lane)
+            self.invocations_running -= 1
+            if self.alone_running and self.plan.runs_alone(batch[0]):
+                self.alone_running = False
+            for uid in batch:
+                self.states[uid].dispatched = False
+            self.wake_dispatcher()
 
-    def invoke(self, uid: str) -> InvocationOutcome:
-        """Worker-thread side of one attempt. An invoker must not raise for a model failure; if it does, the
-        exception becomes a non-retryable error of this model (and is logged with its traceback)."""
-        node = self.engine.analyzer.node(uid)
+    async def invoke_round(self, members: list[str], lane: int) -> list[str]:
+        """One invocation of `members`; returns those to invoke again (nothing once all are resolved)."""
+        for uid in members:
+            self.emit(
+                EngineEventKind.MODEL_STARTED,
+                unique_id=uid,
+                name=self.plan.names[uid],
+                worker=lane,
+                attempt=self.states[uid].attempts + 1,
+                execution_class=self.plan.classes[uid].value,
+            )
+        self.invocations += 1
+        start = self.now()
+        outcomes = await anyio.to_thread.run_sync(self.invoke, members, limiter=self.thread_limiter)
+        end = self.now()
+        failed: set[str] = set()  # members that did not succeed in this round, for their batch dependents
+        for uid in members:
+            self.record(uid, outcomes.get(uid), lane, start, end, failed)
+        return [uid for uid in members if self.states[uid].status is None]
+
+    def record(
+        self,
+        uid: str,
+        outcome: InvocationOutcome | None,
+        lane: int,
+        start: float,
+        end: float,
+        failed: set[str],
+    ) -> None:
+        """Resolve one model of a round, or leave it unresolved for the next round (a retry)."""
+        state = self.states[uid]
+        state.worker = lane
+        blocked = any(dep in failed for dep in self.plan.dependencies[uid])
+        if outcome is None:
+            outcome = InvocationOutcome(OutcomeStatus.NOT_RUN, "the invoker returned no outcome")
+        if state.status is not None:  # skipped after a failure earlier in the batch
+            failed.add(uid)
+            return
+        if outcome.status is OutcomeStatus.NOT_RUN and (blocked or self.cancelling):
+            failed.add(uid)
+            if self.cancelling:
+                self.finish(uid, ModelStatus.CANCELLED, "run cancelled before the model started")
+            return
+        if outcome.status is OutcomeStatus.NOT_RUN:  # nothing before it failed: a failed attempt, then
+            outcome = InvocationOutcome(
+                OutcomeStatus.ERROR, f"dbt did not run the model: {outcome.message}", retryable=True
+            )
+        state.attempts += 1
+        began, ended = self.span_of(outcome, start, end)
+        if state.started is None:
+            state.started = began
+        self.intervals.append((began, ended))
+        if outcome.ok:
+            self.finish(uid, ModelStatus.SUCCESS, None, at=ended)
+            return
+        failed.add(uid)
+        message = outcome.message
+        if self.cancelling:
+            self.finish(uid, ModelStatus.CANCELLED, message or "interrupted by cancellation", at=ended)
+        elif outcome.retryable and state.attempts <= self.settings.max_retries_per_model:
+            name = self.plan.names[uid]
+            self.emit(
+                EngineEventKind.MODEL_RETRY,
+                unique_id=uid,
+                name=name,
+                worker=lane,
+                attempt=state.attempts,
+                message=message,
+            )
+            log.info("retrying model", model=name, attempt=state.attempts, error=message)
+        else:
+            self.finish(uid, ModelStatus.ERROR, message or "model failed without a message", at=ended)
+
+    def span_of(self, outcome: InvocationOutcome, start: float, end: float) -> tuple[float, float]:
+        """The model's own (start, end) offsets when the invoker timed it (clamped to its invocation's span,
+        against clock skew), else the invocation's span."""
+        if outcome.started_at is None or outcome.completed_at is None:
+            return start, end
+        began = min(max(outcome.started_at - self.wall0, start), end)
+        return began, min(max(outcome.completed_at - self.wall0, began), end)
+
+    def invoke(self, members: list[str]) -> Mapping[str, InvocationOutcome]:
+        """Worker-thread side of one invocation. An invoker must not raise for a model failure; if it does,
+        the exception becomes a non-retryable error of every model it was running (logged with its
+        traceback)."""
+        nodes = [self.engine.analyzer.node(uid) for uid in members]
+        invoker = self.engine.invoker
         try:
-            return self.engine.invoker.run_model(node, vars=self.vars)
+            if len(nodes) == 1:
+                return {members[0]: invoker.run_model(nodes[0], vars=self.vars)}
+            assert isinstance(invoker, BatchModelInvoker)
+            return invoker.run_models(nodes, vars=self.vars)
         except Exception as exc:
-            log.exception("invoker raised instead of returning an outcome", model=node.name)
-            return InvocationOutcome(OutcomeStatus.ERROR, f"invoker raised {type(exc).__name__}: {exc}")
+            log.exception("invoker raised instead of returning an outcome", models=[n.name for n in nodes])
+            failed = InvocationOutcome(OutcomeStatus.ERROR, f"invoker raised {type(exc).__name__}: {exc}")
+            return dict.fromkeys(members, failed)
 
-    def finish(self, uid: str, status: ModelStatus, error: str | None) -> None:
+    def finish(self, uid: str, status: ModelStatus, error: str | None, *, at: float | None = None) -> None:
         state = self.states[uid]
         state.status = status
         state.error = error
-        state.finished = self.now()
+        state.finished = self.now() if at is None else at
         self.resolved += 1
         self.completion_order.append(uid)
-        self.in_flight -= 1
-        if state.worker is not None:
-            heapq.heappush(self.free_lanes, state.worker)
-        if self.plan.runs_alone(uid):
-            self.alone_running = False
+        if state.dispatched:
+            self.in_flight -= 1
         node = self.engine.analyzer.node(uid)
         self.emit(
             EngineEventKind.MODEL_FINISHED,
@@ -520,7 +640,13 @@ class _Run:
         if status is ModelStatus.SUCCESS:
             for child in self.children[uid]:
                 self.waiting[child] -= 1
-                if self.waiting[child] == 0 and self.states[child].status is None and not self.cancelling:
+                child_state = self.states[child]
+                if (
+                    self.waiting[child] == 0
+                    and child_state.status is None
+                    and not child_state.dispatched
+                    and not self.cancelling
+                ):
                     self.push_ready(child)
         elif status is ModelStatus.ERROR:
             log.error("model failed", model=node.name, attempts=state.attempts, error=error)
@@ -538,6 +664,8 @@ class _Run:
             state.skipped_because = failed
             self.resolved += 1
             self.completion_order.append(uid)
+            if state.dispatched:
+                self.in_flight -= 1
             self.emit(
                 EngineEventKind.MODEL_SKIPPED,
                 unique_id=uid,
@@ -580,16 +708,25 @@ class _Run:
 
     # ------------------------------------------------------------------ result
 
-    def parallelism_mean(self) -> float:
-        """Time-weighted mean of models executing, over the span from the first model start to the last
-        model end (planning and bookkeeping before and after would only dilute it)."""
-        if self.first_start is None or self.last_end is None or self.last_end <= self.first_start:
-            return 0.0
-        return self.executing_area / (self.last_end - self.first_start)
+    def parallelism(self) -> tuple[float, int]:
+        """(time-weighted mean, maximum) of models executing at once, over the span from the first model
+        start to the last model end (planning and bookkeeping before and after would only dilute it)."""
+        if not self.intervals:
+            return 0.0, 0
+        edges = sorted([(a, 1) for a, _ in self.intervals] + [(b, -1) for _, b in self.intervals])
+        first = min(a for a, _ in self.intervals)
+        last = max(b for _, b in self.intervals)
+        area, running, peak, since = 0.0, 0, 0, first
+        for at, delta in edges:  # ends sort before starts at the same instant: touching is not overlapping
+            area += running * (at - since)
+            since = at
+            running += delta
+            peak = max(peak, running)
+        return (area / (last - first) if last > first else float(peak)), peak
 
     def result(self, *, cancelled: bool) -> EngineRunResult:
         end = self.now()
-        self.set_executing(0)
+        parallelism_mean, parallelism_max = self.parallelism()
         order = list(self.plan.model_ids)
         if not self.settings.deterministic_execution:
             done = set(self.completion_order)
@@ -623,9 +760,10 @@ class _Run:
         return EngineRunResult(
             results=tuple(results),
             wall_time_s=end,
-            summed_model_time_s=self.summed_model_time,
-            parallelism_mean=self.parallelism_mean(),
-            parallelism_max=self.executing_max,
+            summed_model_time_s=sum(b - a for a, b in self.intervals),
+            parallelism_mean=parallelism_mean,
+            parallelism_max=parallelism_max,
+            invocations=self.invocations,
             theoretical_speedup=self.plan.max_theoretical_speedup,
             estimated_speedup=self.plan.estimated_speedup,
             max_workers=self.settings.max_workers,

@@ -74,9 +74,11 @@ class ProgressDisplay:
         elif event.kind == "model_finished" and event.unique_id:
             self._in_flight.discard(event.unique_id)
             self._done += 1
+        elif event.kind == "model_skipped" and event.unique_id:
+            self._in_flight.discard(event.unique_id)  # a batch model whose dependency in the batch failed
 
     def _log(self, event: ProgressEvent) -> None:
-        if event.kind in ("model_started", "model_finished") and not self.verbose:
+        if event.kind in ("model_started", "model_finished", "model_skipped") and not self.verbose:
             return
         fields = {k: v for k, v in dataclasses.asdict(event).items() if v is not None and k != "kind"}
         _log.info(event.kind, **fields)
@@ -89,7 +91,7 @@ class ProgressDisplay:
             return f"{where} year complete"
         if event.kind == "limit_changed":
             return f"{where} workers allowed now {event.limit} ({event.message or 'limit changed'})"
-        if self.verbose and event.kind == "model_finished":
+        if self.verbose and event.kind in ("model_finished", "model_skipped"):
             name = (event.unique_id or "").rsplit(".", 1)[-1]
             return f"{where} {event.stage:<20} {name:<45} {event.status}"
         return None

@@ -115,10 +115,13 @@ class LimitChange:
 class EngineRunResult:
     """The outcome of one `ParallelExecutionEngine.execute` call.
 
-    `parallelism_mean` is the time-weighted mean number of models in flight from the first model start to
-    the last model end; `parallelism_max` the peak. `theoretical_speedup` is the plan's graph bound (total
-    work ÷ critical path) and `estimated_speedup` the plan's class- and worker-aware estimate. `max_workers`
-    is what the settings asked for, `effective_max_workers` what the run started with after fallbacks.
+    `parallelism_mean` is the time-weighted mean number of models executing from the first model start to
+    the last model end; `parallelism_max` the peak. Each model's executing span is dbt's own timing of the
+    node when the invoker reports it, else the span of its invocation. `summed_model_time_s` sums those
+    spans over all attempts. `invocations` counts dbt invocations (one runs one model or a batch).
+    `theoretical_speedup` is the plan's graph bound (total work ÷ critical path) and `estimated_speedup`
+    the plan's class- and worker-aware estimate. `max_workers` is what the settings asked for,
+    `effective_max_workers` what the run started with after fallbacks.
     `wall_time_s` spans the whole `execute` call, validation and planning included.
     """
 
@@ -139,6 +142,7 @@ class EngineRunResult:
     label: str | None = None
     started_at: str | None = None
     completed_at: str | None = None
+    invocations: int = 0
 
     @property
     def success(self) -> bool:
@@ -182,6 +186,7 @@ class EngineRunResult:
             "summed_model_time_s": self.summed_model_time_s,
             "parallelism_mean": self.parallelism_mean,
             "parallelism_max": self.parallelism_max,
+            "invocations": self.invocations,
             "theoretical_speedup": self.theoretical_speedup,
             "estimated_speedup": self.estimated_speedup,
             "max_workers": self.max_workers,
@@ -217,6 +222,7 @@ class EngineRunResult:
             label=summary.get("label"),
             started_at=summary.get("started_at"),
             completed_at=summary.get("completed_at"),
+            invocations=summary.get("invocations", 0),
         )
 
 

@@ -37,13 +37,15 @@ class RunUsageError(PlanalignUsageError):
 
 
 def add_parser(subparsers: Any) -> None:
+    from planalign.parallel_execution_engine import EngineSettings
+
     parser = subparsers.add_parser(
         "run",
         help="run a dbt project's models in parallel (like `dbt run`)",
         description=(
-            "Run the models of any dbt project with planalign's parallel engine: one in-process dbt "
-            "invocation per model, dispatched as soon as its dependencies succeed. Selection uses dbt's "
-            "syntax. Results go to target/planalign_run_results.json."
+            "Run the models of any dbt project with planalign's parallel engine: in-process dbt "
+            "invocations of one model or a small batch, dispatched as soon as their dependencies succeed. "
+            "Selection uses dbt's syntax. Results go to target/planalign_run_results.json."
         ),
     )
     parser.add_argument("--project-dir", type=Path, required=True, help="the dbt project directory")
@@ -59,7 +61,17 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--exclude", nargs="+", action="extend", default=[], help="dbt selectors to exclude")
     parser.add_argument("--vars", default=None, help="dbt vars as a YAML mapping, e.g. '{year: 2025}'")
     parser.add_argument(
-        "--workers", type=int, default=4, help="maximum models in flight (default 4)", metavar="N"
+        "--workers", type=int, default=4, help="maximum dbt invocations at once (default 4)", metavar="N"
+    )
+    parser.add_argument(
+        "--models-per-invocation",
+        type=int,
+        default=EngineSettings.models_per_invocation,
+        metavar="N",
+        help=(
+            "largest batch of models one dbt invocation runs, one after another (default "
+            f"{EngineSettings.models_per_invocation}; 1: one model per invocation)"
+        ),
     )
     parser.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
     parser.add_argument(
@@ -183,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
         raise RunUsageError(f"{args.project_dir} is not a dbt project (no dbt_project.yml)")
     if args.workers < 1:
         raise RunUsageError(f"--workers must be at least 1, got {args.workers}")
+    if args.models_per_invocation < 1:
+        raise RunUsageError(f"--models-per-invocation must be at least 1, got {args.models_per_invocation}")
     if args.max_retries < 0:
         raise RunUsageError(f"--max-retries must be 0 or more, got {args.max_retries}")
     dbt_vars = parse_vars(args.vars)
@@ -203,7 +217,11 @@ def run(args: argparse.Namespace) -> int:
     )
     if not invoker.supports_concurrency:
         print(f"warning: {invoker.isolation.reason}; models will run one at a time", file=sys.stderr)
-    settings = EngineSettings(max_workers=args.workers, max_retries_per_model=args.max_retries)
+    settings = EngineSettings(
+        max_workers=args.workers,
+        max_retries_per_model=args.max_retries,
+        models_per_invocation=args.models_per_invocation,
+    )
     progress = RunProgress(len(model_ids), out)
     engine = ParallelExecutionEngine(analyzer, invoker, settings, on_event=progress)
     print(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +177,60 @@ async def wait_until(predicate: Callable[[], bool], *, limit: int = 500) -> None
             return
         await anyio.sleep(0.01)
     raise AssertionError("condition not reached")
+
+
+class FakeBatchInvoker(InterruptibleFakeInvoker):
+    """A `BatchModelInvoker`: `run_models` runs its models one after another, in the order given, as dbt does
+    with `--threads 1`. A model whose dependency in the batch did not succeed is NOT_RUN, and so is every
+    model after an `interrupt_all()`. `batches` records the names in each call (single-model calls too).
+
+    `not_run` names models the "invoker" declines to run, for no reason the engine can see, on every call.
+    `timed` reports each model's own start and end (as the real invoker does with dbt's node timing).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_models_per_invocation: int = 64,
+        not_run: Iterable[str] = (),
+        timed: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._max = max_models_per_invocation
+        self.not_run = set(not_run)
+        self.timed = timed
+        self.batches: list[list[str]] = []
+
+    @property
+    def max_models_per_invocation(self) -> int:
+        return self._max
+
+    def run_model(self, node: ManifestNode, *, vars: Mapping[str, Any]) -> InvocationOutcome:
+        return self.run_models([node], vars=vars)[node.unique_id]
+
+    def run_models(
+        self, nodes: Sequence[ManifestNode], *, vars: Mapping[str, Any]
+    ) -> dict[str, InvocationOutcome]:
+        assert 1 <= len(nodes) <= self._max, f"batch of {len(nodes)} exceeds {self._max}"
+        with self.lock:
+            self.batches.append([n.name for n in nodes])
+        outcomes: dict[str, InvocationOutcome] = {}
+        for node in nodes:
+            blocked = any(outcomes.get(dep) is not None and not outcomes[dep].ok for dep in node.depends_on)
+            if blocked or self.interrupted.is_set() or node.name in self.not_run:
+                outcomes[node.unique_id] = InvocationOutcome(OutcomeStatus.NOT_RUN, "not run")
+                continue
+            started = time.time()
+            outcome = FakeInvoker.run_model(self, node, vars=vars)
+            if self.timed:
+                outcome = dataclasses.replace(outcome, started_at=started, completed_at=time.time())
+            outcomes[node.unique_id] = outcome
+        return outcomes
+
+
+def batch_invoker_kinds() -> list[Any]:
+    """pytest params: the same test over one model per invocation and over batches."""
+    import pytest
+
+    return [pytest.param(1, id="single"), pytest.param(16, id="batches")]

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fixtures.genproject import generate_project
@@ -16,7 +17,7 @@ from fixtures.genproject import generate_project
 from planalign import dbt_isolation
 from planalign.dbt_invoker import DbtInvoker
 from planalign.errors import ManifestDatabaseMismatchError
-from planalign.invocation import ModelInvoker, OutcomeStatus
+from planalign.invocation import BatchModelInvoker, ModelInvoker, OutcomeStatus
 from planalign.manifest import ProjectManifest, parse_project
 
 from .helpers import checksums, dbt_cli, walk_dag
@@ -43,6 +44,9 @@ MODELS = {
     "uses_eph": "select salt from {{ ref('eph') }}",
     # ~10^10 rows: runs until interrupted.
     "slow": "select sum(a.range * b.range) as s from range(100000) a, range(100000) b",
+    "after_runtime_error": "select x from {{ ref('runtime_error') }}",
+    "after_slow": "select s from {{ ref('slow') }}",
+    "unrelated": "select 3 as id",  # dbt orders a batch by depth, then unique_id: this one after `slow`
 }
 
 
@@ -70,6 +74,7 @@ def invoker(tiny: tuple[ProjectManifest, Path]) -> DbtInvoker:
 
 def test_invoker_satisfies_the_protocol(invoker: DbtInvoker) -> None:
     assert isinstance(invoker, ModelInvoker)
+    assert isinstance(invoker, BatchModelInvoker)
     assert invoker.supports_concurrency
 
 
@@ -220,6 +225,68 @@ def unsupported_dbt(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.undo()
     dbt_isolation.uninstall()
     assert dbt_isolation.install().available
+
+
+def test_a_batch_runs_in_dependency_order_and_reports_each_model(
+    invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]
+) -> None:
+    manifest, db = tiny
+    names = ["good", "runtime_error", "after_runtime_error", "after_good", "uses_eph"]
+    nodes = [manifest.model_by_name(n) for n in names]
+    assert invoker.max_models_per_invocation > 1
+    before = time.time()
+    outcomes = invoker.run_models(nodes, vars={"salt": 5})
+    after = time.time()
+    by_name = {n: outcomes[manifest.model_by_name(n).unique_id] for n in names}
+    assert by_name["good"].ok and by_name["after_good"].ok and by_name["uses_eph"].ok
+    assert by_name["runtime_error"].status is OutcomeStatus.ERROR and by_name["runtime_error"].retryable
+    assert by_name["after_runtime_error"].status is OutcomeStatus.NOT_RUN
+    for name in ("good", "after_good", "runtime_error"):
+        outcome = by_name[name]
+        assert outcome.started_at is not None and outcome.completed_at is not None
+        assert before - 1 <= outcome.started_at <= outcome.completed_at <= after + 1
+    good, after_good = by_name["good"], by_name["after_good"]
+    assert good.completed_at is not None and after_good.started_at is not None
+    assert good.completed_at <= after_good.started_at + 0.001  # one after another, dependency first
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    try:
+        assert con.execute("select salt from main.uses_eph").fetchall() == [(5,)]
+        assert con.execute("select id from main.after_good").fetchall() == [(2,)]
+    finally:
+        con.close()
+
+
+def test_a_batch_larger_than_the_invoker_accepts_is_refused(
+    invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]
+) -> None:
+    node = tiny[0].model_by_name("good")
+    with pytest.raises(ValueError, match="accepts"):
+        invoker.run_models([node] * (invoker.max_models_per_invocation + 1), vars={})
+
+
+def test_interrupt_all_stops_a_batch_after_its_running_model(
+    invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]
+) -> None:
+    manifest = tiny[0]
+    nodes = [manifest.model_by_name(n) for n in ("good", "slow", "unrelated", "after_good", "after_slow")]
+    results: list[dict[str, Any]] = []
+    worker = threading.Thread(target=lambda: results.append(dict(invoker.run_models(nodes, vars={}))))
+    worker.start()
+    deadline = time.monotonic() + 120
+    while worker.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.3)  # polling for the slow query to start, not asserting on time
+        invoker.interrupt_all()
+    worker.join(timeout=5)
+    assert not worker.is_alive(), "the batch was not stopped"
+    (outcomes,) = results
+    by_name = {n.name: outcomes[n.unique_id] for n in nodes}
+    assert by_name["slow"].status is OutcomeStatus.ERROR
+    # The independent models after it were not started: the stop reaches the whole batch, not only `slow`.
+    assert {by_name[n].status for n in ("unrelated", "after_good", "after_slow")} == {OutcomeStatus.NOT_RUN}
+    # The stop belonged to that invocation: the next one runs normally.
+    assert all(o.ok for o in invoker.run_models(nodes[2:4], vars={}).values())
 
 
 def test_unsupported_dbt_version_falls_back_to_serialized_invocations(
