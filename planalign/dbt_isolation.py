@@ -528,11 +528,11 @@ def _install_batch_stop(inst: _Installation) -> bool:
         original_execute_nodes = GraphRunnableTask.__dict__["execute_nodes"]
         original_call_runner = GraphRunnableTask.__dict__["call_runner"]
         honours_skip = "skip" in BaseRunner.__dict__["run_with_hooks"].__code__.co_names
-        callable(BaseRunner.__dict__["do_skip"])
+        can_skip = callable(BaseRunner.__dict__["do_skip"])
     except (ImportError, KeyError, AttributeError) as exc:
         logger.debug("batch stop not installed: %r", exc)
         return False
-    if not honours_skip:
+    if not (honours_skip and can_skip):
         logger.debug("batch stop not installed: BaseRunner.run_with_hooks no longer honours `skip`")
         return False
     tokens: weakref.WeakKeyDictionary[Any, _StopToken] = weakref.WeakKeyDictionary()

@@ -722,8 +722,13 @@ def parallelization_info(prepared: _Prepared, config: SimulationConfig) -> dict[
     return {
         "available": bool(isolation.available),
         "enabled": bool(mp.enabled),
-        "isolation": {"available": isolation.available, "reason": isolation.reason},
+        "isolation": {
+            "available": isolation.available,
+            "reason": isolation.reason,
+            "batch_stop": isolation.batch_stop,
+        },
         "max_workers": mp.max_workers,
+        "models_per_invocation": mp.models_per_invocation if isolation.batch_stop else 1,
         "memory_limit_mb": mp.memory_limit_mb,
         "statistics": {
             "total_models": len(models),

@@ -136,9 +136,10 @@ class EngineEvent:
     """A progress event, delivered to `on_event` in the event loop thread.
 
     `time` is seconds since the run started, `at` the same instant as ISO-8601. `worker` is the lane,
-    `limit` the concurrency limit at that moment, `in_flight` the number of models dispatched
-    and not finished. MODEL_STARTED is sent when a model's invocation starts (for a batch, for all of its
-    models at once); MODEL_FINISHED when its invocation has returned.
+    `limit` the concurrency limit (on invocations) at that moment, `in_flight` the number of models
+    dispatched and not finished, `invocations` the number of invocations running them. MODEL_STARTED is
+    sent when a model's invocation starts (for a batch, for all of its models at once); MODEL_FINISHED when
+    its invocation has returned.
     """
 
     kind: EngineEventKind
@@ -151,6 +152,7 @@ class EngineEvent:
     status: ModelStatus | None = None
     limit: int | None = None
     in_flight: int = 0
+    invocations: int = 0
     message: str | None = None
     execution_class: str | None = None
     duration_s: float | None = None
@@ -292,6 +294,7 @@ class _Run:
                 time=offset,
                 at=self.iso(offset),
                 in_flight=self.in_flight,
+                invocations=self.invocations_running,
                 limit=int(self.limiter.total_tokens),
                 label=self.label,
                 **details,

@@ -143,7 +143,7 @@ class RunProgress:
                 duration = f"{event.duration_s:.2f}s" if event.duration_s is not None else "-"
                 line = (
                     f"[{event.time:7.1f}s] {self.done:>4}/{self.total} {status:<9} {name} in {duration}"
-                    f" (in flight {event.in_flight}, limit {event.limit})"
+                    f" (in flight {event.in_flight} in {event.invocations} invocations, limit {event.limit})"
                 )
                 if event.message and status != "SUCCESS":
                     line += "\n    " + event.message.strip().replace("\n", "\n    ")
@@ -167,8 +167,9 @@ def print_summary(result: EngineRunResult, stream: TextIO, results_path: Path) -
     counts = result.counts()
     parts = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     print(
-        f"\nDone in {result.wall_time_s:.1f}s: {parts or 'nothing ran'}. "
-        f"Model time {result.summed_model_time_s:.1f}s; parallelism mean {result.parallelism_mean:.2f}, "
+        f"\nDone in {result.wall_time_s:.1f}s: {parts or 'nothing ran'} in {result.invocations} dbt "
+        f"invocations. Model time {result.summed_model_time_s:.1f}s; "
+        f"parallelism mean {result.parallelism_mean:.2f}, "
         f"peak {result.parallelism_max} (limit {result.max_workers}); "
         f"graph speedup bound {result.theoretical_speedup:.2f}x.",
         file=stream,

@@ -346,6 +346,22 @@ def test_unexpected_internals_fall_back(unsupported_dbt: None, monkeypatch: pyte
     assert "FACTORY" in status.reason
 
 
+def test_without_a_way_to_stop_a_batch_the_invoker_runs_one_model_per_invocation(
+    unsupported_dbt: None, monkeypatch: pytest.MonkeyPatch, tiny: tuple[ProjectManifest, Path]
+) -> None:
+    from dbt.task.base import BaseRunner
+
+    def run_with_hooks(self: object, manifest: object) -> object:  # a dbt that no longer honours `skip`
+        raise AssertionError("not called")
+
+    monkeypatch.setattr(dbt_isolation, "_detect_versions", lambda: ("1.11.16", "1.11.1"))
+    monkeypatch.setattr(BaseRunner, "run_with_hooks", run_with_hooks)
+    status = dbt_isolation.install()
+    assert status.available and not status.batch_stop
+    manifest, db = tiny
+    assert DbtInvoker(manifest.project_dir, None, None, manifest, {}, db).max_models_per_invocation == 1
+
+
 def test_install_is_idempotent() -> None:
     first = dbt_isolation.install()
     assert dbt_isolation.install() is first

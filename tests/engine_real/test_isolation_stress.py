@@ -1,18 +1,24 @@
 """The isolation layer's proof: hundreds of concurrent single-model dbt invocations in one process, over two
 DuckDB databases at once, each stream with its own vars, with zero errors and every table identical to a
-plain `dbt run --threads 1` of the same project in a separate process."""
+plain `dbt run --threads 1` of the same project in a separate process; then the same with the engine's
+batches (several models per invocation), two engines at once on one event loop."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
+import anyio
 import pytest
 from fixtures.genproject import GeneratedProject, generate_project
 
 from planalign import dbt_isolation
 from planalign.dbt_invoker import DbtInvoker
 from planalign.manifest import ProjectManifest, parse_project
+from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
+from planalign.model_execution_types import ModelClassifier, ModelExecutionType
+from planalign.parallel_execution_engine import EngineSettings, ParallelExecutionEngine
+from planalign.results import EngineRunResult
 
 from .helpers import WalkReport, checksums, dbt_cli, walk_dag
 
@@ -50,6 +56,17 @@ def manifest(project: GeneratedProject) -> ProjectManifest:
     )
 
 
+def assert_streams_match_plain_dbt(
+    project: GeneratedProject, databases: dict[str, Path], references: dict[str, Path]
+) -> None:
+    tables = project.model_names
+    for name in STREAM_SALTS:
+        got = checksums(databases[name], tables)
+        expected = checksums(references[name], tables)
+        mismatched = sorted(t for t in tables if got[t] != expected[t])
+        assert mismatched == [], f"stream {name}: tables differ from plain dbt: {mismatched}"
+
+
 def test_concurrent_invocations_over_two_databases_match_plain_dbt(
     project: GeneratedProject, manifest: ProjectManifest, references: dict[str, Path]
 ) -> None:
@@ -81,12 +98,44 @@ def test_concurrent_invocations_over_two_databases_match_plain_dbt(
     assert sum(len(r.outcomes) for r in all_reports) >= 500
     assert max(r.max_in_flight for r in all_reports) >= 3
 
-    tables = project.model_names
-    for name in STREAM_SALTS:
-        got = checksums(databases[name], tables)
-        expected = checksums(references[name], tables)
-        mismatched = sorted(t for t in tables if got[t] != expected[t])
-        assert mismatched == [], f"stream {name}: tables differ from plain dbt: {mismatched}"
+    assert_streams_match_plain_dbt(project, databases, references)
+
+
+def test_concurrent_batches_of_two_engines_match_plain_dbt(
+    project: GeneratedProject, manifest: ProjectManifest, references: dict[str, Path]
+) -> None:
+    """Batches of up to 4 models (many invocations, several at once per engine, each running its models one
+    after another), two engines on two databases side by side in one event loop."""
+    databases = {s: project.project_dir / f"batch_{s}" / "sim.duckdb" for s in STREAM_SALTS}
+    analyzer = ModelDependencyAnalyzer(manifest, ModelClassifier(ModelExecutionType.PARALLEL_SAFE))
+    settings = EngineSettings(
+        max_workers=WORKERS_PER_STREAM, models_per_invocation=4, resource_monitoring=False
+    )
+    results: dict[str, EngineRunResult] = {}
+
+    async def stream(name: str) -> None:
+        databases[name].parent.mkdir()
+        invoker = DbtInvoker(project.project_dir, None, None, manifest, {}, databases[name])
+        seeded = await anyio.to_thread.run_sync(invoker.invoke, ["seed"])
+        assert seeded.ok, seeded.message
+        engine = ParallelExecutionEngine(analyzer, invoker, settings)
+        results[name] = await engine.execute(
+            [n.unique_id for n in manifest.models()], vars={"salt": STREAM_SALTS[name][-1]}
+        )
+
+    async def both() -> None:
+        async with anyio.create_task_group() as tg:
+            for name in STREAM_SALTS:
+                tg.start_soon(stream, name)
+
+    anyio.run(both)
+    assert sorted(results) == sorted(STREAM_SALTS)
+    for result in results.values():
+        assert result.success, [(r.name, r.error) for r in result.failed]
+        assert len(result.results) == N_MODELS
+        assert N_MODELS / 4 <= result.invocations < N_MODELS  # batched, never above the cap
+        assert result.parallelism_max >= 2
+    assert_streams_match_plain_dbt(project, databases, references)
 
 
 def test_finished_invocations_release_their_adapters(manifest: ProjectManifest) -> None:

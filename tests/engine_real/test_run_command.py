@@ -50,6 +50,9 @@ def test_run_builds_what_dbt_builds(project: GeneratedProject, capsys: pytest.Ca
     assert "Done in" in out
 
     document = json.loads((project.project_dir / "target" / "planalign_run_results.json").read_text())
+    invocations = document["summary"]["runs"][0]["invocations"]
+    assert 1 <= invocations < len(project.models)  # batched by default
+    assert f"in {invocations} dbt invocations" in out
     statuses = {r["unique_id"]: r["status"] for r in document["results"]}
     assert statuses == {project.unique_id(n): "success" for n in project.model_names}
     assert "summary" in document
@@ -77,6 +80,8 @@ def test_select_and_exclude_use_dbt_syntax(
             f"{first}+",
             "--exclude",
             project.model_names[-1],
+            "--models-per-invocation",
+            "1",
         ]
     )
     out = capsys.readouterr().out
@@ -85,6 +90,7 @@ def test_select_and_exclude_use_dbt_syntax(
     ran = {r["unique_id"] for r in document["results"]}
     assert project.unique_id(first) in ran
     assert project.unique_id(project.model_names[-1]) not in ran
+    assert document["summary"]["runs"][0]["invocations"] == len(ran)  # one model per invocation
 
 
 def test_failing_model_fails_the_run_and_skips_only_its_descendants(
@@ -137,6 +143,7 @@ def _descendants(project: GeneratedProject, name: str) -> set[str]:
         (["--vars", "[1, 2"], "--vars"),
         (["--vars", "just a string"], "mapping"),
         (["--workers", "0"], "--workers"),
+        (["--models-per-invocation", "0"], "--models-per-invocation"),
     ],
 )
 def test_bad_usage_exits_2_with_a_clear_message(

@@ -68,3 +68,4 @@ def test_spec_examples_run_as_written(
     assert result.models_executed == 3
     info = namespace["info"]
     assert isinstance(info, dict) and info["available"] is True
+    assert info["isolation"]["batch_stop"] is True and info["models_per_invocation"] == 64
