@@ -118,6 +118,12 @@ class ModelDependencyAnalyzer:
         resolved = (self.manifest.model_by_name(m).unique_id for m in model_ids)
         return tuple(dict.fromkeys(resolved))
 
+    def inlined(self, unique_id: str) -> bool:
+        """Whether dbt builds no relation for the model (ephemeral: its SQL is inlined where it is
+        referenced). Such a model is never run on its own — `dbt run` reports nothing for it, and neither
+        does the engine; its dependents compile it into their own SQL."""
+        return self.node(unique_id).materialized in _INLINED_MATERIALIZATIONS
+
     def execution_class(self, unique_id: str) -> ModelExecutionType:
         """The model's class according to the classifier (cached)."""
         if unique_id not in self._classes:

@@ -210,6 +210,7 @@ class ParallelExecutionEngine:
         already_built: Collection[str] = (),
     ) -> EngineRunResult:
         """Run the models (unique_ids or names) with these dbt vars; model failures are data in the result.
+        Ephemeral models in `model_ids` are not run on their own (see `ModelDependencyAnalyzer.inlined`).
 
         Raises `SelectionError` (unknown model), `DependencyCycleError`, or `ExecutionSafetyError` (safety
         validation failed and `abort_on_dependency_conflict`). `already_built` names models outside the
@@ -314,7 +315,7 @@ class _Run:
     async def execute(self, model_ids: Sequence[str], already_built: Collection[str]) -> EngineRunResult:
         analyzer = self.engine.analyzer
         settings = self.settings
-        selection = analyzer.resolve(model_ids)
+        selection = tuple(uid for uid in analyzer.resolve(model_ids) if not analyzer.inlined(uid))
         analyzer.check_acyclic()
         workers = settings.max_workers
         if settings.validate_execution_safety:

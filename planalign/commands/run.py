@@ -213,6 +213,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     classifier = build_classifier(manifest, args.default_class)
     analyzer = ModelDependencyAnalyzer(manifest, classifier)
+    inlined = sum(1 for uid in model_ids if analyzer.inlined(uid))
+    model_ids = [uid for uid in model_ids if not analyzer.inlined(uid)]
+    if inlined:
+        print(f"{inlined} ephemeral models are compiled into the models that use them.", file=out)
+    if not model_ids:
+        print("Nothing to run: the selection contains only ephemeral models.", file=out)
+        return 0
     invoker = DbtInvoker(
         project_dir, profiles_dir, args.target, manifest, dbt_vars, None, full_refresh=args.full_refresh
     )

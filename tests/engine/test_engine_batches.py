@@ -262,3 +262,16 @@ async def test_outcome_for_a_model_not_returned_by_the_invoker_is_a_failed_attem
 
 def test_not_run_is_not_ok() -> None:
     assert not InvocationOutcome(OutcomeStatus.NOT_RUN).ok
+
+
+@pytest.mark.parametrize("per_invocation", [1, 16])
+async def test_ephemeral_models_are_not_run_on_their_own(per_invocation: int) -> None:
+    graph = {"e": [], "b": ["e"], "c": ["b"]}
+    invoker = FakeBatchInvoker()
+    analyzer = make_analyzer(graph, materialized={"e": "ephemeral"})
+    result = await ParallelExecutionEngine(analyzer, invoker, settings(2, per_invocation)).execute(
+        list(graph), vars={}
+    )
+    assert result.success
+    assert [r.name for r in result.results] == ["b", "c"]
+    assert "e" not in invoker.calls

@@ -15,7 +15,7 @@ from planalign.parallel_execution_engine import (
 )
 from planalign.watchdog import MemorySample, MemoryWatchdog, PsutilMemoryProbe, format_duckdb_memory_limit
 
-from .fakes import FakeInvoker, make_analyzer
+from .fakes import FakeBatchInvoker, FakeInvoker, make_analyzer
 
 LIMIT = 1000.0
 
@@ -139,3 +139,43 @@ async def test_engine_honours_the_reduced_limit_and_restores_it() -> None:
     ]
     assert any("memory pressure" in f for f in result.fallbacks)
     assert [e.limit for e in events if e.kind is EngineEventKind.LIMIT_CHANGED] == [1, 4]
+
+
+async def test_under_pressure_batches_run_one_invocation_at_a_time() -> None:
+    """The limit counts invocations: under pressure one batch at a time, however many models it holds."""
+    graph: dict[str, list[str]] = {"a0": []}
+    graph.update({f"m{i}": ["a0"] for i in range(8)})
+    probe = PressureUntil()
+    under_pressure = threading.Event()
+    lock = threading.Lock()
+    active = 0
+    seen_under_pressure: list[int] = []
+
+    def on_event(event: EngineEvent) -> None:
+        if event.kind is EngineEventKind.LIMIT_CHANGED and event.limit == 1:
+            under_pressure.set()
+
+    class Recording(FakeBatchInvoker):
+        def run_models(self, nodes, *, vars):  # type: ignore[no-untyped-def]
+            nonlocal active
+            with lock:
+                active += 1
+                if under_pressure.is_set():
+                    seen_under_pressure.append(active)
+            try:
+                return super().run_models(nodes, vars=vars)
+            finally:
+                with lock:
+                    active -= 1
+
+    invoker = Recording(duration=0.01, gates={"a0": under_pressure})
+    settings = EngineSettings(
+        max_workers=4, models_per_invocation=2, retry_backoff_s=0.0, watchdog_interval_s=0.005
+    )
+    engine = ParallelExecutionEngine(
+        make_analyzer(graph), invoker, settings, on_event=on_event, memory_probe=probe
+    )
+    result = await engine.execute(list(graph), vars={})
+    assert result.success
+    assert len(seen_under_pressure) >= 4 and max(seen_under_pressure) == 1
+    assert all(len(b) <= 2 for b in invoker.batches)

@@ -168,3 +168,22 @@ def test_unparseable_project_exits_2_with_dbts_message(
     assert main(["run", "--project-dir", str(project.project_dir)]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "does not parse" in err and "does_not_exist" in err
+
+
+def test_ephemeral_models_are_compiled_into_their_dependents_not_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = generate_project(tmp_path / "proj", n_models=3, seed=2)
+    models = project.project_dir / "models"
+    (models / "eph.sql").write_text("{{ config(materialized='ephemeral') }} select 41 as x\n")
+    (models / "uses_eph.sql").write_text("select x + 1 as x from {{ ref('eph') }}\n")
+    db = project.project_dir / "db" / "eph.duckdb"
+    db.parent.mkdir(exist_ok=True)
+    vars = json.dumps({"database_path": str(db)})
+    code = main(["run", "--project-dir", str(project.project_dir), "--vars", vars, "--select", "eph+"])
+    out = capsys.readouterr().out
+    assert code == EXIT_OK, out
+    assert "1 ephemeral models are compiled into the models that use them" in out
+    document = json.loads((project.project_dir / "target" / "planalign_run_results.json").read_text())
+    assert [r["name"] for r in document["results"]] == ["uses_eph"]
+    assert document["results"][0]["status"] == "success"

@@ -1,5 +1,6 @@
 """Same seed, same numbers — whatever the worker count, however often it runs, in whatever order ready models
-are dispatched; a different seed gives different numbers. Compared by order-independent table checksums."""
+are dispatched, batched into invocations or not; a different seed gives different numbers. Compared by
+order-independent table checksums."""
 
 from __future__ import annotations
 
@@ -26,6 +27,23 @@ def test_every_worker_count_gives_the_one_worker_tables(
     assert summary.parallelization["max_workers"] == workers
     if workers > 1:
         assert max(s.parallelism_max for s in summary.stages) > 1, "nothing ran in parallel"
+    assert output_checksums(summary.database_path) == reference
+
+
+def test_one_model_per_invocation_gives_the_batched_tables(
+    reliability_dir: Path, small_census: Path, reference: Checksums
+) -> None:
+    """The reference runs with batches (the default); without them every model is its own dbt invocation."""
+    config = make_config(
+        reliability_dir,
+        small_census,
+        "unbatched",
+        workers=4,
+        end_year=END_YEAR,
+        **{MP + "models_per_invocation": 1},
+    )
+    summary = create_orchestrator(config).execute_multi_year_simulation()
+    assert summary.success, summary.error
     assert output_checksums(summary.database_path) == reference
 
 
