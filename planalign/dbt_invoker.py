@@ -102,9 +102,10 @@ class DbtInvoker:
     The database stays open between calls (dbt-duckdb's `keep_open`, default true), which also holds the
     DuckDB file lock for this process: `close()` releases it when the caller is done.
 
-    Cancellation: a `run_model` call cannot be abandoned half-way by its thread, but `interrupt_all()` makes
-    DuckDB abort the statements currently running; those invocations then return errors promptly and DuckDB
-    rolls the interrupted statement back, so the database holds each model either as before or as after.
+    Cancellation: a call cannot be abandoned half-way by its thread, but `interrupt_all()` makes DuckDB abort
+    the statements currently running and running invocations start no further model (the rest of a batch is
+    NOT_RUN); those invocations then return promptly and DuckDB rolls the interrupted statement back, so the
+    database holds each model either as before or as after.
 
     `database_path`, when given, is passed to every call as the `database_path` var (the profile convention
     of planalign's own project and of generated test projects) and must name a file whose stem is the

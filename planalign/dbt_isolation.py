@@ -24,7 +24,7 @@ What it relies on, exactly (checked by `install()`; anything unexpected → seri
   can be used at the same time. Each dbt connection still gets its own DuckDB cursor from the shared database.
 
 Speed-ups, installed with the isolation (each skipped, with a debug log, if its internal is not as expected;
-they matter because every model is its own invocation and the per-invocation overhead is the engine's cost):
+they matter because the engine makes many invocations, and their fixed overhead is the engine's cost):
 
 * `dbt.plugins.manager.PluginManager.get_prefixed_modules` — scans every `sys.path` entry for `dbt_*` plugin
   modules on every invocation; the result is cached for the process (plugins are not installed mid-run).

@@ -22,11 +22,12 @@ priority first, models not yet ready whose every unfinished dependency is in the
 one invocation); at most `models_per_invocation` in all. Models that run alone are batched only with each
 other — the consecutive ones at the head of the ready order, and their descendants that run alone — and
 such a batch runs with nothing else in flight, so each of them still runs alone. The invoker runs a batch
-one model at a time in dependency order; a model whose dependency in the batch failed
-is not run, and is skipped with the failure's other descendants, or re-run with a retried dependency — a
-batch's retryable failures are retried in the same worker, with the batch models waiting for them. Each
-model's recorded start and end are its own (dbt's node timing), so the parallelism figures count models
-executing, not models waiting in a batch.
+one model at a time in dependency order; a model whose dependency in the batch failed is not run, and is
+skipped with the failure's other descendants, or re-run with a retried dependency — a batch's retryable
+failures are retried in the same worker, with the batch models waiting for them. The engine learns a batch's
+outcomes when its invocation returns, so a model that depends on an early member of a running batch waits
+for the batch to end. Each model's recorded start and end are its own (dbt's node timing), so the
+parallelism figures count models executing, not models waiting in a batch.
 
 `deterministic_execution=True` (default): ties broken by unique_id as above, and results listed in the plan's
 stable topological order. `False`: ties broken by the order models became ready, results listed in
