@@ -8,6 +8,7 @@ import dbt.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 from collections.abc import Hashable, Mapping, Sequence
@@ -249,13 +250,7 @@ class DbtInvoker:
         if status == "skipped":
             return InvocationOutcome(OutcomeStatus.NOT_RUN, message=result.message or "skipped by dbt")
         outcome = _outcome_from_message(result.message or f"{node.unique_id} ended with status {status}")
-        return InvocationOutcome(
-            outcome.status,
-            outcome.message,
-            retryable=outcome.retryable,
-            started_at=started,
-            completed_at=completed,
-        )
+        return dataclasses.replace(outcome, started_at=started, completed_at=completed)
 
     def invoke(self, args: Sequence[str], *, vars: Mapping[str, Any] | None = None) -> InvocationOutcome:
         """Run a whole dbt command (`["seed"]`, `["test", "--select", "x"]`, `["run-operation", "m"]`)

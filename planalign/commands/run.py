@@ -213,10 +213,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     classifier = build_classifier(manifest, args.default_class)
     analyzer = ModelDependencyAnalyzer(manifest, classifier)
-    inlined = sum(1 for uid in model_ids if analyzer.inlined(uid))
-    model_ids = [uid for uid in model_ids if not analyzer.inlined(uid)]
-    if inlined:
+    runnable = [uid for uid in model_ids if not analyzer.inlined(uid)]
+    if len(runnable) < len(model_ids):
+        inlined = len(model_ids) - len(runnable)
         print(f"{inlined} ephemeral models are compiled into the models that use them.", file=out)
+    model_ids = runnable
     if not model_ids:
         print("Nothing to run: the selection contains only ephemeral models.", file=out)
         return 0
