@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from planalign.orchestrator import PipelineOrchestrator, create_orchestrator
+from planalign.results import load_run_results
 from tests.product.simulation_helpers import MP, make_config, output_checksums
 from tests.reliability.conftest import END_YEAR, Checksums
 
@@ -45,6 +46,9 @@ def test_one_model_per_invocation_gives_the_batched_tables(
     summary = create_orchestrator(config).execute_multi_year_simulation()
     assert summary.success, summary.error
     assert output_checksums(summary.database_path) == reference
+    runs = load_run_results(summary.run_dir / "engine_runs.json")
+    attempts = sum(m.attempts for run in runs for m in run.results)
+    assert sum(run.invocations for run in runs) == attempts  # each attempt its own invocation
 
 
 @pytest.mark.parametrize("shuffle_seed", [1])
