@@ -50,6 +50,12 @@ FAST_RUN_FLAGS: tuple[str, ...] = (
 MAX_MODELS_PER_INVOCATION = 1024
 
 
+def batch_limit(status: dbt_isolation.IsolationStatus) -> int:
+    """The largest batch an invoker may run under this isolation status: batches need the batch stop, so
+    that a cancelled batch does not run to its end; without it, one model per invocation."""
+    return MAX_MODELS_PER_INVOCATION if status.available and status.batch_stop else 1
+
+
 def _outcome_from_message(message: str) -> InvocationOutcome:
     retryable = not message.lstrip().startswith(_NON_RETRYABLE_PREFIXES)
     return InvocationOutcome(OutcomeStatus.ERROR, message=message, retryable=retryable)
@@ -164,8 +170,7 @@ class DbtInvoker:
 
     @property
     def max_models_per_invocation(self) -> int:
-        """Batches need the isolation's batch stop, so that a cancelled batch does not run to its end."""
-        return MAX_MODELS_PER_INVOCATION if self._status.available and self._status.batch_stop else 1
+        return batch_limit(self._status)
 
     def _slot_key(self, command: str) -> Hashable:
         return (command, str(self.project_dir), str(self.profiles_dir), self.target, self.full_refresh)

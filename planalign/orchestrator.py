@@ -709,6 +709,7 @@ def format_plan(plan: ExecutionPlan, *, indent: str = "") -> str:
 
 def parallelization_info(prepared: _Prepared, config: SimulationConfig) -> dict[str, Any]:
     """`get_parallelization_info()`'s shape, shared by `DbtRunner` and `planalign info`."""
+    from planalign.dbt_invoker import batch_limit
     from planalign.dbt_isolation import isolation_status
 
     models = [n.unique_id for n in prepared.manifest.models()]
@@ -728,7 +729,7 @@ def parallelization_info(prepared: _Prepared, config: SimulationConfig) -> dict[
             "batch_stop": isolation.batch_stop,
         },
         "max_workers": mp.max_workers,
-        "models_per_invocation": mp.models_per_invocation if isolation.batch_stop else 1,
+        "models_per_invocation": min(mp.models_per_invocation, batch_limit(isolation)),
         "memory_limit_mb": mp.memory_limit_mb,
         "statistics": {
             "total_models": len(models),

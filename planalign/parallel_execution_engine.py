@@ -471,19 +471,19 @@ class _Run:
         frontier: list[tuple[tuple[float, Any, str], str]] = []
         offered: set[str] = set()
 
-        def offer_children(uid: str, alone: bool) -> None:
+        def offer_children(uid: str) -> None:
             for child in self.children[uid]:
                 if child not in offered and self.joins_batch(child, members, alone):
                     offered.add(child)
                     heapq.heappush(frontier, (self.ready_key(child), child))
 
         for uid in batch:
-            offer_children(uid, alone)
+            offer_children(uid)
         while frontier and len(batch) < size:
             _, child = heapq.heappop(frontier)
             batch.append(child)
             members.add(child)
-            offer_children(child, alone)
+            offer_children(child)
         batch.sort(key=self.position.__getitem__)
         return batch
 
@@ -556,12 +556,12 @@ class _Run:
         """Resolve one model of a round, or leave it unresolved for the next round (a retry)."""
         state = self.states[uid]
         state.worker = lane
-        blocked = any(dep in failed for dep in self.plan.dependencies[uid])
-        if outcome is None:
-            outcome = InvocationOutcome(OutcomeStatus.NOT_RUN, "the invoker returned no outcome")
         if state.status is not None:  # skipped after a failure earlier in the batch
             failed.add(uid)
             return
+        if outcome is None:
+            outcome = InvocationOutcome(OutcomeStatus.NOT_RUN, "the invoker returned no outcome")
+        blocked = any(dep in failed for dep in self.plan.dependencies[uid])
         if outcome.status is OutcomeStatus.NOT_RUN and (blocked or self.cancelling):
             failed.add(uid)
             if self.cancelling:
