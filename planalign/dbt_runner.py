@@ -184,7 +184,10 @@ class DbtRunner:
         return parallelization_info(self._orchestrator.describe(), self.config)
 
     def validate_stage_for_parallelization(self, models: Sequence[str]) -> dict[str, Any]:
-        """Whether running `models` together can use parallelism, what it may gain, and what to change."""
+        """Whether running `models` together can use parallelism, what it may gain, and what to change.
+
+        Safety is judged as a run of `models` would be: each unselected parent must already exist in the
+        configured database (before any simulation has built it, the report names what is missing)."""
         prepared = self._orchestrator.describe()
         ids = [prepared.manifest.model_by_name(m).unique_id for m in models]
         conditional = self.config.model_parallelization.enable_conditional_parallelization
@@ -192,8 +195,12 @@ class DbtRunner:
         plan = prepared.analyzer.plan(
             ids, enable_conditional_parallelization=conditional, max_workers=workers
         )
+        # The models these read must exist in the database, as for a run of them: the selection itself
+        # is not "built" (that would hide nothing and flag everything upstream), the database decides.
+        state = SimulationState(Path(self.config.simulation.database_path))
+        built = _built_models(prepared.manifest, state.existing_relations())
         safety = prepared.analyzer.validate_safety(
-            ids, already_built=ids, enable_conditional_parallelization=conditional
+            ids, already_built=tuple(built), enable_conditional_parallelization=conditional
         )
         by_class: dict[str, list[str]] = {"parallel_safe": [], "sequential": [], "conditional": []}
         for uid in plan.model_ids:

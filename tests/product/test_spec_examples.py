@@ -63,6 +63,13 @@ def test_spec_examples_run_as_written(
     assert re.search(r"Parallel-safe models: \d+/\d+", out)
     assert re.search(r"Max theoretical speedup: \d+\.\dx", out)
     assert "Parallelization validation:" in out
+    # The spec's validation example runs after a full simulation, so every parent of the two hazard models
+    # exists in the database: the stage is parallelizable and both of its `if` lines print.
+    assert re.search(r"Stage can achieve \d+\.\dx speedup", out), out
+    assert "Recommendations: [" in out
+    validation = namespace["validation"]
+    assert isinstance(validation, dict) and validation["parallelizable"] is True, validation
+    assert validation["safety_issues"] == []
     result = namespace["result"]
     assert result.success is True
     assert result.models_executed == 3
