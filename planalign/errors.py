@@ -35,6 +35,19 @@ class DatabaseLockedError(PlanalignUsageError):
     """The DuckDB file is held by another process."""
 
 
+class DatabaseFileError(PlanalignUsageError):
+    """The database path names something that is not a DuckDB database (a CSV, a Parquet file, a directory)."""
+
+
+class YearRangeError(PlanalignUsageError):
+    """The years asked for would delete or mix the years the database already holds; the message names the
+    flag that does it deliberately."""
+
+
+class DatabaseChangedError(PlanalignError):
+    """Another program wrote the database during a run, so the run's results were not saved over it."""
+
+
 class ClassificationError(PlanalignUsageError):
     """A model declares an execution class (meta `planalign.execution`) that does not exist."""
 

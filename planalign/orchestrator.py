@@ -40,7 +40,9 @@ from planalign.errors import ConfigError, PlanalignError, PlanalignUsageError
 from planalign.heap import long_lived_heap
 from planalign.log import get_logger
 from planalign.stages import ModelScope, SimulationStage, StageAssignment
-from planalign.state import SimulationState, check_database_available
+from planalign.state import CompletedYear, SimulationState, check_database_available
+from planalign.working_copy import WorkingCopy, check_database_file
+from planalign.year_plan import Promotion, YearPlan, plan_stage, plan_years, span
 
 if TYPE_CHECKING:
     from planalign.config import SimulationConfig
@@ -151,6 +153,8 @@ class SimulationSummary:
     parallelization: Mapping[str, Any]
     error: str | None = None
     failed_models: tuple[str, ...] = ()
+    database_note: str = ""
+    """What the run did to the database, in words: saved, replaced, or left unchanged."""
 
     @property
     def success(self) -> bool:
@@ -172,6 +176,7 @@ class SimulationSummary:
             "run_dir": str(self.run_dir),
             "error": self.error,
             "failed_models": list(self.failed_models),
+            "database_note": self.database_note,
         }
 
 
@@ -195,6 +200,20 @@ class _Prepared:
     year_partitioned_relations: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class _Work:
+    """The invoker and engine of one run's working copy: every dbt call of a run writes `database`."""
+
+    prepared: _Prepared
+    invoker: SimulationInvoker
+    engine: ParallelExecutionEngine
+    database: Path
+    config: SimulationConfig
+
+    def vars(self, year: int) -> dict[str, Any]:
+        return dict(self.config.dbt_vars(year))
+
+
 class PipelineOrchestrator:
     """Runs a simulation described by a `SimulationConfig`. One orchestrator per database; reusable.
 
@@ -215,6 +234,7 @@ class PipelineOrchestrator:
         self._memory_probe = memory_probe
         self._shuffle_dispatch_seed = shuffle_dispatch_seed
         self._prepared: _Prepared | None = None
+        self._works: dict[Path, _Work] = {}
         # Set per run by _RunRecorder; read by _on_engine_event to attach year/stage to engine events.
         self._progress: ProgressCallback | None = None
         self._current: tuple[int | None, str] | None = None
@@ -232,6 +252,7 @@ class PipelineOrchestrator:
         end_year: int | None = None,
         *,
         resume: bool = False,
+        replace_years: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> SimulationSummary:
         """Synchronous wrapper of `execute_multi_year_simulation_async`; not for use inside an event loop."""
@@ -242,6 +263,7 @@ class PipelineOrchestrator:
                 start_year=start_year,
                 end_year=end_year,
                 resume=resume,
+                replace_years=replace_years,
                 on_progress=on_progress,
             )
         )
@@ -252,13 +274,22 @@ class PipelineOrchestrator:
         end_year: int | None = None,
         *,
         resume: bool = False,
+        replace_years: bool = False,
         on_progress: ProgressCallback | None = None,
+        on_finished: Callable[[SimulationSummary], None] | None = None,
     ) -> SimulationSummary:
-        """Simulate start_year..end_year (defaults from the configuration).
+        """Simulate start_year..end_year (defaults from the configuration) into the configured database.
+
+        The database is never written in place: the run builds into a private working copy and the database
+        file is replaced atomically by copies whose years are all complete (see `planalign.year_plan` for
+        when: after each year when the run only adds years, once at the end when it rebuilds years the
+        database holds). Years that would be deleted or mixed are refused with `YearRangeError` unless
+        `replace_years` says to discard every year the database holds.
 
         Model failures do not raise: the summary's status is "failed" and names them. Cancellation of the
-        calling task stops dispatch, waits for (or interrupts) running models, rolls back the incomplete
-        year, writes the summary with status "interrupted", and re-raises the cancellation.
+        calling task stops dispatch, interrupts running models, discards the unsaved work, writes the summary
+        with status "interrupted", and re-raises the cancellation. `on_finished` receives the summary in
+        every case, including cancellation.
         """
         sim = self.config.simulation
         first = sim.start_year if start_year is None else start_year
@@ -270,101 +301,52 @@ class PipelineOrchestrator:
                 f"start_year {first} is before the configured simulation.start_year {sim.start_year}, "
                 "where the census is the starting state; raise it or change the configuration"
             )
-        with long_lived_heap():
-            return await self._simulate(first, last, resume, on_progress)
 
-    async def _simulate(
-        self, first: int, last: int, resume: bool, on_progress: ProgressCallback | None
-    ) -> SimulationSummary:
-        await anyio.to_thread.run_sync(self.check_inputs)
-        prepared = await anyio.to_thread.run_sync(self._prepare)
-        state = SimulationState(self._database_path)
-        completed_before = [c.simulation_year for c in await anyio.to_thread.run_sync(state.completed_years)]
-        years = self._years_to_run(first, last, resume, state, prepared.config_hash)
-        run = _RunRecorder(self, first, last, on_progress)
-        log.info(
-            "simulation_started",
-            run_id=run.run_id,
-            years=f"{years[0]}–{years[-1]}" if years else "none",
-            database=str(self._database_path),
-            parallel=self.parallelization_enabled,
-        )
-        status: RunStatus = "failed"
-        error: str | None = None
-        failed_models: tuple[str, ...] = ()
-        try:
-            if years:
-                rollback_from = years[0]
-                await anyio.to_thread.run_sync(
-                    state.rollback_years, rollback_from, prepared.year_partitioned_relations
-                )
-                completed_before = [y for y in completed_before if y < rollback_from]
-                await self._run_setup(prepared, run, years[0])
-                for year in years:
-                    await self._run_year(prepared, run, year)
-                    await anyio.to_thread.run_sync(
-                        functools.partial(
-                            state.mark_complete, year, run_id=run.run_id, config_hash=prepared.config_hash
-                        )
-                    )
-                    completed_before.append(year)
-                    run.years[year] = await anyio.to_thread.run_sync(self._year_metrics, prepared, year)
-                    await anyio.to_thread.run_sync(self._release_database, prepared)
-                    run.emit(ProgressEvent(kind="year_finished", year=year))
-            status = "success"
-        except StageFailedError as exc:
-            error = str(exc)
-            failed_models = exc.failures
-            await self._rollback_incomplete(prepared, state, completed_before, first)
-        except BaseException as exc:
-            interrupted = isinstance(exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt)
-            status = "interrupted" if interrupted else "failed"
-            error = "the run was interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
-            with anyio.CancelScope(shield=True):
-                await self._rollback_incomplete(prepared, state, completed_before, first)
-                await anyio.to_thread.run_sync(run.write, status, error, failed_models, completed_before)
-            raise
-        finally:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self._release_database, prepared)
-        summary = await anyio.to_thread.run_sync(run.write, status, error, failed_models, completed_before)
-        log.info("simulation_finished", run_id=run.run_id, status=status, run_dir=str(run.run_dir))
-        return summary
+        def plan(config_hash: str, completed: Sequence[CompletedYear]) -> YearPlan:
+            return plan_years(
+                first,
+                last,
+                start_year=sim.start_year,
+                completed=completed,
+                config_hash=config_hash,
+                resume=resume,
+                replace_years=replace_years,
+                database=f"the database {self._database_path}",
+            )
+
+        with long_lived_heap():
+            return await self._run(first, last, plan, None, on_progress, on_finished)
 
     async def run_stage_async(
-        self, year: int, stage: SimulationStage, *, on_progress: ProgressCallback | None = None
+        self,
+        year: int,
+        stage: SimulationStage,
+        *,
+        on_progress: ProgressCallback | None = None,
+        on_finished: Callable[[SimulationSummary], None] | None = None,
     ) -> SimulationSummary:
-        """Run one stage of one year (the `make <stage> YEAR=Y` targets), for debugging a stage in place.
+        """Rebuild one year up to `stage` (the `make <stage> YEAR=Y` targets), for debugging a stage.
 
-        The stage's upstream models must already be built for that year (run the earlier stages first);
-        safety validation reports what is missing. The year is not marked complete.
+        The year is rebuilt from its own inputs: the previous year's complete end state (which must be in
+        the database, simulated with this configuration) and the configuration's seeds and year-invariant
+        models; every stage of the year before `stage` runs again first, and the validation stage runs the
+        year's dbt tests. No other year's rows change. The year and every later year are marked incomplete
+        (`validate` shows it, `--resume` rebuilds from there). As for whole runs, the database is replaced
+        only when the stage succeeded.
         """
-        with long_lived_heap():
-            return await self._run_one_stage(year, stage, on_progress)
+        sim = self.config.simulation
 
-    async def _run_one_stage(
-        self, year: int, stage: SimulationStage, on_progress: ProgressCallback | None
-    ) -> SimulationSummary:
-        await anyio.to_thread.run_sync(self.check_inputs)
-        prepared = await anyio.to_thread.run_sync(self._prepare)
-        run = _RunRecorder(self, year, year, on_progress)
-        state = SimulationState(self._database_path)
-        existing = await anyio.to_thread.run_sync(state.existing_relations)
-        built = _built_models(prepared.manifest, existing)
-        error: str | None = None
-        failed: tuple[str, ...] = ()
-        status: RunStatus = "success"
-        try:
-            if stage is SimulationStage.INITIALIZATION or not built:
-                await self._invoke_command(prepared, ["seed"], self._vars(year), "seed")
-            await self._run_stage(prepared, run, year, stage, ModelScope.YEAR, already_built=built)
-        except StageFailedError as exc:
-            status, error, failed = "failed", str(exc), exc.failures
-        finally:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self._release_database, prepared)
-        completed = [c.simulation_year for c in await anyio.to_thread.run_sync(state.completed_years)]
-        return await anyio.to_thread.run_sync(run.write, status, error, failed, completed)
+        def plan(config_hash: str, completed: Sequence[CompletedYear]) -> YearPlan:
+            return plan_stage(
+                year,
+                start_year=sim.start_year,
+                completed=completed,
+                config_hash=config_hash,
+                database=f"the database {self._database_path}",
+            )
+
+        with long_lived_heap():
+            return await self._run(year, year, plan, stage, on_progress, on_finished)
 
     def run_stage(self, year: int, stage: SimulationStage) -> SimulationSummary:
         _refuse_inside_event_loop("run_stage")
@@ -373,6 +355,152 @@ class PipelineOrchestrator:
     def describe(self) -> _Prepared:
         """Parse the project and build the plan without running anything (used by `plan` and `info`)."""
         return self._prepare()
+
+    # ------------------------------------------------------------------ one run
+
+    async def _run(
+        self,
+        first: int,
+        last: int,
+        plan: Callable[[str, Sequence[CompletedYear]], YearPlan],
+        stage: SimulationStage | None,
+        on_progress: ProgressCallback | None,
+        on_finished: Callable[[SimulationSummary], None] | None,
+    ) -> SimulationSummary:
+        """Check, plan, build into the working copy, save, and write the run directory.
+
+        Bad input (`PlanalignUsageError`) raises before anything is written, with no run directory. Every
+        other outcome — success, failed models, any exception, cancellation — writes summary.json with the
+        database's complete years as they are after the run, and a sentence saying what happened to it.
+        """
+        target = SimulationState(self._database_path)
+        copy = WorkingCopy(self._database_path)
+        run = _RunRecorder(self, first, last, on_progress)
+        before: list[int] = []
+        year_plan: YearPlan | None = None
+        work: _Work | None = None
+        status: RunStatus = "failed"
+        error: str | None = None
+        failed_models: tuple[str, ...] = ()
+        try:
+            await anyio.to_thread.run_sync(self.check_inputs)
+            completed = await anyio.to_thread.run_sync(target.completed_years)
+            before = [c.simulation_year for c in completed]
+            year_plan = plan(await anyio.to_thread.run_sync(self._config_hash), completed)
+            # The parse cannot be interrupted inside dbt; on cancellation it is left to finish in its thread
+            # (its result is cached for a later run of this orchestrator) and the run stops at once.
+            prepared = await anyio.to_thread.run_sync(self._prepare, abandon_on_cancel=True)
+            await anyio.to_thread.run_sync(copy.open)
+            work = self._work_for(prepared, copy.path)
+            log.info(
+                "simulation_started",
+                run_id=run.run_id,
+                years=span(year_plan.years),
+                replaces=span(year_plan.replaced) if year_plan.replaced else None,
+                database=str(self._database_path),
+                parallel=self.parallelization_enabled,
+            )
+            if stage is None:
+                await self._build_years(work, run, year_plan, copy)
+            else:
+                await self._build_stage(work, run, first, stage, copy)
+            status = "success"
+        except PlanalignUsageError:
+            with anyio.CancelScope(shield=True):
+                await self._close_work(work, copy)
+            raise
+        except StageFailedError as exc:
+            error = str(exc)
+            failed_models = exc.failures
+        except BaseException as exc:
+            interrupted = isinstance(exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt)
+            status = "interrupted" if interrupted else "failed"
+            error = "the run was interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
+            with anyio.CancelScope(shield=True):
+                await self._close_work(work, copy)
+                summary = await anyio.to_thread.run_sync(
+                    self._finish, run, target, copy, year_plan, before, status, error, failed_models
+                )
+                if on_finished is not None:
+                    on_finished(summary)
+            raise
+        with anyio.CancelScope(shield=True):
+            await self._close_work(work, copy)
+            summary = await anyio.to_thread.run_sync(
+                self._finish, run, target, copy, year_plan, before, status, error, failed_models
+            )
+        if on_finished is not None:
+            on_finished(summary)
+        log.info("simulation_finished", run_id=run.run_id, status=status, run_dir=str(run.run_dir))
+        return summary
+
+    async def _build_years(self, work: _Work, run: _RunRecorder, plan: YearPlan, copy: WorkingCopy) -> None:
+        if not plan.years:
+            return
+        state = SimulationState(work.database)
+        if plan.rebuild_from is not None:
+            await anyio.to_thread.run_sync(
+                state.rollback_years, plan.rebuild_from, work.prepared.year_partitioned_relations
+            )
+        await self._run_setup(work, run, plan.years[0])
+        for year in plan.years:
+            await self._run_year(work, run, year)
+            await anyio.to_thread.run_sync(
+                functools.partial(
+                    state.mark_complete, year, run_id=run.run_id, config_hash=work.prepared.config_hash
+                )
+            )
+            run.years[year] = await anyio.to_thread.run_sync(self._year_metrics, work, year)
+            if plan.promotion is Promotion.EACH_YEAR:
+                await anyio.to_thread.run_sync(self._save, work, copy)
+            else:
+                # Closing checkpoints the year and hands DuckDB's buffers back before the next year.
+                await anyio.to_thread.run_sync(self._release_invoker, work.invoker)
+            run.emit(ProgressEvent(kind="year_finished", year=year))
+        if plan.promotion is Promotion.AT_END:
+            await anyio.to_thread.run_sync(self._save, work, copy)
+
+    async def _build_stage(
+        self, work: _Work, run: _RunRecorder, year: int, until: SimulationStage, copy: WorkingCopy
+    ) -> None:
+        state = SimulationState(work.database)
+        await anyio.to_thread.run_sync(state.mark_incomplete, year)
+        await self._run_setup(work, run, year)
+        stages = [s for s in SimulationStage if s.order <= until.order]
+        nodes = work.prepared.manifest.nodes
+        rebuilt = {
+            relation
+            for s in stages
+            for uid in work.prepared.stages.models(s, ModelScope.YEAR)
+            if nodes[uid].materialized == "incremental" and (relation := nodes[uid].relation_name)
+        }
+        await anyio.to_thread.run_sync(state.delete_year, year, sorted(rebuilt))
+        await self._run_year(work, run, year, stages=stages)
+        await anyio.to_thread.run_sync(self._save, work, copy)
+
+    def _save(self, work: _Work, copy: WorkingCopy) -> None:
+        """Release the working copy (dbt-duckdb keeps it open) and make it the user's database."""
+        self._release_invoker(work.invoker)
+        copy.promote()
+
+    async def _close_work(self, work: _Work | None, copy: WorkingCopy) -> None:
+        if work is not None:
+            await anyio.to_thread.run_sync(self._release_invoker, work.invoker)
+        await anyio.to_thread.run_sync(copy.close)
+
+    def _finish(
+        self,
+        run: _RunRecorder,
+        target: SimulationState,
+        copy: WorkingCopy,
+        plan: YearPlan | None,
+        before: Sequence[int],
+        status: RunStatus,
+        error: str | None,
+        failed_models: tuple[str, ...],
+    ) -> SimulationSummary:
+        after = [c.simulation_year for c in target.completed_years()]
+        return run.write(status, error, failed_models, after, _database_note(self, copy, plan, before, after))
 
     # ------------------------------------------------------------------ preparation
 
@@ -402,8 +530,8 @@ class PipelineOrchestrator:
         )
         stages = StageAssignment.from_manifest(manifest)
         analyzer = ModelDependencyAnalyzer(manifest, ModelClassifier())
-        # dbt itself reports a cycle only when a command runs, after the run has already rolled back the
-        # years it is about to rewrite; a cycle is bad input and must stop us before anything is written.
+        # dbt itself reports a cycle only when a command runs; a cycle is bad input and must stop us before
+        # anything is written.
         analyzer.check_acyclic()
         invoker = self._invoker_factory(manifest, self.config)
         engine = self._make_engine(analyzer, invoker)
@@ -426,12 +554,27 @@ class PipelineOrchestrator:
         self._log_engine_initialized(self._prepared)
         return self._prepared
 
+    def _work_for(self, prepared: _Prepared, database: Path) -> _Work:
+        """The invoker and engine that write `database` (the run's working copy); one per file, cached."""
+        work = self._works.get(database)
+        if work is None or work.prepared is not prepared:
+            config = self.config.model_copy(
+                update={"simulation": self.config.simulation.model_copy(update={"database_path": database})}
+            )
+            invoker = self._invoker_factory(prepared.manifest, config)
+            engine = self._make_engine(prepared.analyzer, invoker)
+            work = _Work(prepared=prepared, invoker=invoker, engine=engine, database=database, config=config)
+            self._works[database] = work
+        return work
+
     def check_inputs(self) -> None:
         """The checks of the user's data that must pass before a run writes anything: the census (bad rows
-        above the allowed share) and the database file (not held by another process)."""
+        above the allowed share) and the database file (a DuckDB database or absent, not held by another
+        process)."""
         from planalign.census import check_census
 
         sim = self.config.simulation
+        check_database_file(self._database_path)
         census = check_census(
             Path(sim.census_path),
             effective_date=sim.effective_date,
@@ -457,7 +600,7 @@ class PipelineOrchestrator:
 
     def _config_hash(self) -> str:
         """Identifies what determines results: every var except the year and the database, plus the
-        census file's bytes. Resuming under a different hash would mix two simulations in one database."""
+        census file's bytes. Building years under a different hash would mix two simulations."""
         vars_ = self._vars(self.config.simulation.start_year)
         for volatile in ("simulation_year", "database_path", "census_path"):
             vars_.pop(volatile, None)
@@ -465,50 +608,33 @@ class PipelineOrchestrator:
         digest.update(Path(self.config.simulation.census_path).read_bytes())
         return digest.hexdigest()[:16]
 
-    def _years_to_run(
-        self, first: int, last: int, resume: bool, state: SimulationState, config_hash: str
-    ) -> list[int]:
-        if not resume:
-            return list(range(first, last + 1))
-        completed = state.completed_years()
-        mismatched = [c.simulation_year for c in completed if c.config_hash != config_hash]
-        if mismatched:
-            raise PlanalignUsageError(
-                f"cannot resume: the database {self._database_path} holds years {mismatched} simulated with "
-                "a different configuration or census. Run without --resume to start over, or restore the "
-                "configuration those years were simulated with."
-            )
-        done = {c.simulation_year for c in completed}
-        next_year = first
-        while next_year in done:
-            next_year += 1
-        return list(range(next_year, last + 1))
-
     # ------------------------------------------------------------------ execution
 
-    async def _run_setup(self, prepared: _Prepared, run: _RunRecorder, first_year: int) -> None:
+    async def _run_setup(self, work: _Work, run: _RunRecorder, first_year: int) -> None:
         """Seeds and year-invariant models, once per simulation."""
-        await self._invoke_command(prepared, ["seed"], self._vars(first_year), "seed")
+        await self._invoke_command(work, ["seed"], work.vars(first_year), "seed")
         built: set[str] = set()
         for stage in SimulationStage:
             built.update(
-                await self._run_stage(prepared, run, None, stage, ModelScope.SIMULATION, already_built=built)
+                await self._run_stage(work, run, None, stage, ModelScope.SIMULATION, already_built=built)
             )
 
-    async def _run_year(self, prepared: _Prepared, run: _RunRecorder, year: int) -> None:
+    async def _run_year(
+        self, work: _Work, run: _RunRecorder, year: int, *, stages: Sequence[SimulationStage] | None = None
+    ) -> None:
         run.emit(ProgressEvent(kind="year_started", year=year))
         if self.config.run.verbose:
-            self._log_year_plan(prepared, year)
-        built = set(prepared.stages.all_models(ModelScope.SIMULATION))
-        for stage in SimulationStage:
-            models = await self._run_stage(prepared, run, year, stage, ModelScope.YEAR, already_built=built)
+            self._log_year_plan(work.prepared, year)
+        built = set(work.prepared.stages.all_models(ModelScope.SIMULATION))
+        for stage in SimulationStage if stages is None else stages:
+            models = await self._run_stage(work, run, year, stage, ModelScope.YEAR, already_built=built)
             built.update(models)
             if stage is SimulationStage.VALIDATION:
-                await self._run_year_tests(prepared, run, year)
+                await self._run_year_tests(work, run, year)
 
     async def _run_stage(
         self,
-        prepared: _Prepared,
+        work: _Work,
         run: _RunRecorder,
         year: int | None,
         stage: SimulationStage,
@@ -516,11 +642,12 @@ class PipelineOrchestrator:
         *,
         already_built: Sequence[str] | set[str],
     ) -> list[str]:
+        prepared = work.prepared
         models = prepared.stages.models(stage, scope)
         if not models:
             return []
         label = f"{year if year is not None else 'simulation'}:{stage.value}"
-        vars_ = self._vars(year if year is not None else self.config.simulation.start_year)
+        vars_ = work.vars(year if year is not None else self.config.simulation.start_year)
         plan = prepared.analyzer.plan(
             models,
             enable_conditional_parallelization=self.config.model_parallelization.enable_conditional_parallelization,
@@ -529,7 +656,7 @@ class PipelineOrchestrator:
         self._current = (year, stage.value)
         if self.config.run.verbose and self.parallelization_enabled:
             log.info(f"🚀 Using model-level parallelization for stage {stage.value}", year=year)
-        result = await prepared.engine.execute(
+        result = await work.engine.execute(
             models, vars=vars_, label=label, already_built=tuple(already_built)
         )
         run.record(year, stage, result, plan.estimated_speedup)
@@ -548,52 +675,41 @@ class PipelineOrchestrator:
             raise StageFailedError(year, stage.value, _failure_lines(result))
         return models
 
-    async def _run_year_tests(self, prepared: _Prepared, run: _RunRecorder, year: int) -> None:
+    async def _run_year_tests(self, work: _Work, run: _RunRecorder, year: int) -> None:
         """The year's dbt tests; an error-severity failure stops the run (warnings only log)."""
         started = time.monotonic()
-        outcome = await self._invoke_command(
-            prepared, ["test"], self._vars(year), "test", raise_on_error=False
-        )
+        outcome = await self._invoke_command(work, ["test"], work.vars(year), "test", raise_on_error=False)
         run.record_tests(year, time.monotonic() - started, outcome.ok)
         if not outcome.ok:
             raise StageFailedError(year, "validation", [f"dbt tests: {outcome.message}"])
 
     async def _invoke_command(
         self,
-        prepared: _Prepared,
+        work: _Work,
         args: list[str],
         vars_: Mapping[str, Any],
         what: str,
         *,
         raise_on_error: bool = True,
     ) -> InvocationOutcome:
-        outcome = await anyio.to_thread.run_sync(functools.partial(prepared.invoker.invoke, args, vars=vars_))
+        outcome = await anyio.to_thread.run_sync(functools.partial(work.invoker.invoke, args, vars=vars_))
         if raise_on_error and not outcome.ok:
             raise StageFailedError(None, what, [f"dbt {what}: {outcome.message}"])
         return outcome
 
-    async def _rollback_incomplete(
-        self,
-        prepared: _Prepared,
-        state: SimulationState,
-        completed: Sequence[int],
-        first: int,
-    ) -> None:
-        """Remove the partial rows of the first year that did not complete."""
-        from_year = max([first - 1, *completed]) + 1
-        cleaned = await anyio.to_thread.run_sync(
-            state.rollback_years, from_year, prepared.year_partitioned_relations
-        )
-        log.info("incomplete_year_rolled_back", from_year=from_year, tables=len(cleaned))
-
     @staticmethod
     def _release_database(prepared: _Prepared) -> None:
-        """Let go of the database file, so other processes (a notebook, the DuckDB shell) can open it;
-        dbt-duckdb would otherwise hold it for the life of this process. Done when a run ends and after every
-        completed year: closing checkpoints the year into the file and returns DuckDB's buffer pool and
-        allocator caches to the system before the next year reopens it (measured, 100,000 employees over
+        """Let go of the configured database file (see `_release_invoker`)."""
+        PipelineOrchestrator._release_invoker(prepared.invoker)
+
+    @staticmethod
+    def _release_invoker(invoker: SimulationInvoker) -> None:
+        """Let go of the invoker's database file, so other processes (a notebook, the DuckDB shell) can open
+        it and it can be copied; dbt-duckdb would otherwise hold it for the life of this process. Done after
+        every completed year too: closing checkpoints the year into the file and returns DuckDB's buffer pool
+        and allocator caches to the system before the next year reopens it (measured, 100,000 employees over
         five years: peak RSS 654 MB → 568 MB, no slower)."""
-        close = getattr(prepared.invoker, "close", None)
+        close = getattr(invoker, "close", None)
         if close is not None:
             close()
 
@@ -626,10 +742,11 @@ class PipelineOrchestrator:
 
     # ------------------------------------------------------------------ results
 
-    def _year_metrics(self, prepared: _Prepared, year: int) -> YearMetrics:
+    def _year_metrics(self, work: _Work, year: int) -> YearMetrics:
+        prepared = work.prepared
         events = _relation(prepared.manifest, "fct_yearly_events")
         snapshot = _relation(prepared.manifest, "fct_workforce_snapshot")
-        state = SimulationState(self._database_path)
+        state = SimulationState(work.database)
         by_type = {
             str(t): int(n)
             for t, n in state.query(
@@ -810,6 +927,7 @@ class _RunRecorder:
         error: str | None,
         failed_models: tuple[str, ...],
         completed_years: Sequence[int],
+        database_note: str = "",
     ) -> SimulationSummary:
         from planalign.results import write_run_results
 
@@ -835,6 +953,7 @@ class _RunRecorder:
             },
             error=error,
             failed_models=failed_models,
+            database_note=database_note,
         )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.json").write_text(json.dumps(config.snapshot(), indent=2, default=str))
@@ -904,6 +1023,28 @@ def _failure_lines(result: EngineRunResult) -> list[str]:
 
 def _status(result: EngineRunResult) -> str:
     return "success" if result.success else "error"
+
+
+def _database_note(
+    orchestrator: PipelineOrchestrator,
+    copy: WorkingCopy,
+    plan: YearPlan | None,
+    before: Sequence[int],
+    after: Sequence[int],
+) -> str:
+    """One sentence on what the run did to the database, from what it holds before and after."""
+    where = f"the database {orchestrator._database_path}"
+    if copy.promotions == 0:
+        held = f"its simulated years {span(before)}" if before else "no simulated year"
+        return f"{where} was not changed: it still holds {held}"
+    if plan is not None and plan.stage_year is not None:
+        return (
+            f"{where} holds {plan.stage_year} rebuilt up to the stage; {plan.stage_year} and later years are "
+            f"marked incomplete (complete now: {span(after)}); `simulate --resume` finishes them"
+        )
+    if plan is not None and plan.promotion is Promotion.AT_END:
+        return f"{where} now holds {span(after)}, replacing {span(before)} in one step"
+    return f"{where} holds {span(after)}; each year this run completed was saved as it completed"
 
 
 def _census_rejected(path: Path, census: Any, limit: float) -> PlanalignUsageError:

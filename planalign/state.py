@@ -2,8 +2,9 @@
 
 The year-status table lives in the simulation database (schema `planalign`), so a database file is
 self-describing: `--resume` reads it, and a year whose stages did not all succeed is never listed as complete.
-When a year fails or is interrupted, `rollback_years` deletes its partial rows from every incremental
-(year-partitioned) table in one transaction, so the database holds complete years only.
+A run works on a private copy of the database (`planalign.working_copy`); there, `rollback_years` deletes the
+years the run is about to build again from every incremental (year-partitioned) table in one transaction,
+and the user's file only ever receives copies whose years are complete.
 
 All access goes through plain DuckDB connections to the same file. Inside one process DuckDB shares one
 database instance per file between connections opened with the same configuration, so these connections see
@@ -117,6 +118,35 @@ class SimulationState:
                         cleaned.append(relation)
                 if _table_exists(con, STATUS_SCHEMA, "year_status"):
                     con.execute(f"delete from {STATUS_TABLE} where simulation_year >= ?", [from_year])
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
+        return cleaned
+
+    def mark_incomplete(self, from_year: int) -> None:
+        """Forget that `from_year` and later years are complete, keeping their rows (stage mode changes a
+        year in place: that year and every year built on it are no longer a finished simulation)."""
+        if not self.database_path.exists():
+            return
+        with _connect(self.database_path) as con:
+            if _table_exists(con, STATUS_SCHEMA, "year_status"):
+                con.execute(f"delete from {STATUS_TABLE} where simulation_year >= ?", [from_year])
+
+    def delete_year(self, year: int, relations: Iterable[str]) -> list[str]:
+        """Delete the rows of exactly `year` from the given year-partitioned relations, atomically (a stage
+        rebuilt in place must not leave rows of the old build that the new one no longer produces)."""
+        if not self.database_path.exists():
+            return []
+        cleaned: list[str] = []
+        with _connect(self.database_path) as con:
+            con.execute("begin transaction")
+            try:
+                for relation in sorted(set(relations)):
+                    schema, table = _schema_and_table(relation)
+                    if _has_year_column(con, schema, table):
+                        con.execute(f"delete from {relation} where simulation_year = ?", [year])
+                        cleaned.append(relation)
                 con.execute("commit")
             except BaseException:
                 con.execute("rollback")

@@ -43,6 +43,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--stage", help="run only this stage (with --year), e.g. foundation")
     parser.add_argument("--year", type=int, help="the year for --stage")
     parser.add_argument("--resume", action="store_true", help="continue after the last complete year")
+    parser.add_argument(
+        "--replace-years",
+        action="store_true",
+        help="discard every year the database holds and simulate from the census (needed when the new "
+        "range would delete or mix the database's years; replaced atomically, only if the run succeeds)",
+    )
     parser.add_argument("--runs-dir", type=Path, help="where run directories go (overrides run.runs_dir)")
     parser.add_argument("--report", type=Path, help="also write the HTML run report to this path")
     add_logging_arguments(parser)
@@ -56,6 +62,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         raise PlanalignUsageError("--stage and --year go together, e.g. `--stage foundation --year 2026`")
     if args.stage is not None and args.resume:
         raise PlanalignUsageError("--resume runs whole years; it cannot be combined with --stage")
+    if args.stage is not None and args.replace_years:
+        raise PlanalignUsageError("--replace-years runs whole years; it cannot be combined with --stage")
+    if args.resume and args.replace_years:
+        raise PlanalignUsageError(
+            "--resume keeps the database's years and --replace-years discards them; give one of them"
+        )
     mp = "orchestrator.threading.model_parallelization."
     overrides: dict[str, Any] = {
         "simulation.start_year": args.start_year,
@@ -76,6 +88,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def handle(args: argparse.Namespace) -> int:
     overrides = _overrides(args)
     config = load_config(args, overrides)
+
     from planalign.orchestrator import create_orchestrator
     from planalign.progress import ProgressDisplay, print_summary
     from planalign.stages import SimulationStage
@@ -84,14 +97,22 @@ def handle(args: argparse.Namespace) -> int:
     orchestrator = create_orchestrator(config)
     structured = config.run.log_format == "json"
     with ProgressDisplay(sys.stderr, verbose=config.run.verbose, structured=structured) as progress:
-        summary = run_with_signals(orchestrator, progress, stage=stage, year=args.year, resume=args.resume)
-    if summary is None:
-        print(
-            "interrupted: the incomplete year was rolled back; continue with `simulate --resume`",
-            file=sys.stderr,
+        summary, interrupted = run_with_signals(
+            orchestrator,
+            progress,
+            stage=stage,
+            year=args.year,
+            resume=args.resume,
+            replace_years=args.replace_years,
         )
+    if interrupted or summary is None:
+        note = summary.database_note if summary is not None else "the database was not changed"
+        where = f"; run record: {summary.run_dir}" if summary is not None else ""
+        print(f"interrupted: {note}{where}. Continue with `simulate --resume`.", file=sys.stderr)
         return EXIT_INTERRUPTED
     print_summary(summary)
+    if not summary.success and summary.database_note:
+        print(summary.database_note, file=sys.stderr)
     if args.report is not None:
         from planalign.report import write_report
 
@@ -107,34 +128,57 @@ def run_with_signals(
     stage: Any = None,
     year: int | None = None,
     resume: bool = False,
-) -> SimulationSummary | None:
-    """Run the simulation; SIGINT/SIGTERM cancel it (dispatch stops, running queries are interrupted, the
-    incomplete year is rolled back). Returns None when interrupted."""
+    replace_years: bool = False,
+) -> tuple[SimulationSummary | None, bool]:
+    """Run the simulation; returns its summary and whether a signal interrupted it.
+
+    The first SIGINT or SIGTERM cancels the run: dispatch stops, running queries are interrupted, the
+    unsaved work is discarded, summary.json is written. The handlers stay installed until the run has
+    finished cleaning up, so further signals (an impatient second Ctrl-C, a service manager's repeated
+    SIGTERM) are noted and ignored instead of killing the process half-way through its summary. The
+    user's database never depends on that clean-up: it changes only by atomic replacement
+    (`planalign.working_copy`). The summary is None only when the run stopped before it had one (bad input
+    raises instead).
+    """
     import anyio
 
-    outcome: dict[str, SimulationSummary | None] = {"summary": None}
+    summaries: list[SimulationSummary] = []
     interrupted = False
 
     async def main() -> None:
         nonlocal interrupted
-        async with anyio.create_task_group() as tg:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with anyio.create_task_group() as tg:
 
-            async def watch_signals() -> None:
-                nonlocal interrupted
-                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for _ in signals:
-                        interrupted = True
-                        tg.cancel_scope.cancel()
-                        return
+                async def watch_signals() -> None:
+                    nonlocal interrupted
+                    async for signum in signals:
+                        if not interrupted:
+                            interrupted = True
+                            name = signal.Signals(signum).name
+                            print(
+                                f"\n{name}: stopping — the database is saved only as complete years",
+                                file=sys.stderr,
+                            )
+                            run_scope.cancel()
+                        else:
+                            print("already stopping; the database is safe", file=sys.stderr)
 
-            tg.start_soon(watch_signals)
-            if stage is not None and year is not None:
-                outcome["summary"] = await orchestrator.run_stage_async(year, stage, on_progress=progress)
-            else:
-                outcome["summary"] = await orchestrator.execute_multi_year_simulation_async(
-                    resume=resume, on_progress=progress
-                )
-            tg.cancel_scope.cancel()
+                run_scope = anyio.CancelScope()
+                tg.start_soon(watch_signals)
+                with run_scope:
+                    if stage is not None and year is not None:
+                        await orchestrator.run_stage_async(
+                            year, stage, on_progress=progress, on_finished=summaries.append
+                        )
+                    else:
+                        await orchestrator.execute_multi_year_simulation_async(
+                            resume=resume,
+                            replace_years=replace_years,
+                            on_progress=progress,
+                            on_finished=summaries.append,
+                        )
+                tg.cancel_scope.cancel()
 
     try:
         anyio.run(main)
@@ -143,4 +187,4 @@ def run_with_signals(
         if len(group.exceptions) == 1:
             raise group.exceptions[0] from None
         raise
-    return None if interrupted else outcome["summary"]
+    return (summaries[-1] if summaries else None), interrupted

@@ -47,3 +47,10 @@ def reference(reliability_dir: Path, small_census: Path) -> Checksums:
 def reference_other_seed(reliability_dir: Path, small_census: Path) -> Checksums:
     """The same with seed 43."""
     return _reference(reliability_dir, small_census, OTHER_SEED)
+
+
+@pytest.fixture(scope="session")
+def year_tables(reliability_dir: Path, small_census: Path) -> tuple[str, ...]:
+    """The project's year-partitioned (incremental) relations, as the orchestrator finds them."""
+    config = make_config(reliability_dir, small_census, "describe", workers=1, end_year=END_YEAR)
+    return create_orchestrator(config).describe().year_partitioned_relations

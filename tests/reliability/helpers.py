@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,53 @@ def copy_project(dest: Path) -> Path:
     """A private copy of the real dbt project (without build output), for tests that alter or build it."""
     shutil.copytree(REPO / "dbt_project", dest, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
     return dest
+
+
+Fingerprint = dict[str, tuple[int, str]]
+
+
+def fingerprint(database: Path) -> Fingerprint | None:
+    """What a database holds: (rows, checksum) of every base table in every schema, the year-status table
+    included (its run ids and timestamps change whenever a year is written). None when the file is absent."""
+    import duckdb
+
+    from planalign.checksum import table_checksum
+
+    if not database.exists():
+        return None
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        tables = [
+            f'"{s}"."{t}"'
+            for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_type = 'BASE TABLE' order by 1, 2"
+            ).fetchall()
+        ]
+        return {t: (c.rows, c.digest) for t in tables for c in [table_checksum(con, t)]}
+    finally:
+        con.close()
+
+
+def year_fingerprint(database: Path, year: int, tables: Sequence[str]) -> Fingerprint:
+    """(rows, checksum) of `year`'s rows in each of the year-partitioned (incremental) `tables`: what the
+    database holds of that year. Tables a run rebuilds whole every year are intermediates, not years."""
+    import duckdb
+
+    from planalign.checksum import table_checksum
+
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        out: Fingerprint = {}
+        for table in tables:
+            c = table_checksum(con, f"(select * from {table} where simulation_year = {int(year)})")
+            out[table.split(".")[-1].strip('"')] = (c.rows, c.digest)
+        return out
+    finally:
+        con.close()
+
+
+def complete_years(database: Path) -> list[int]:
+    from planalign.state import SimulationState
+
+    return [c.simulation_year for c in SimulationState(database).completed_years()]
