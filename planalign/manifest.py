@@ -277,3 +277,85 @@ def _ls_models(
         raise SelectionError(f"invalid selection {' '.join(select)!r}: {detail}")
     lines = result.result if isinstance(result.result, list) else []
     return [json.loads(line)["unique_id"] for line in lines]
+
+
+def relation_key(relation_name: str) -> tuple[str, ...]:
+    """`"db"."schema"."name"` → ("db", "schema", "name"), unquoted and lower-cased (DuckDB folds case)."""
+    return tuple(part.strip().strip('"`').lower() for part in relation_name.split("."))
+
+
+@dataclass(frozen=True)
+class TargetRelations:
+    """The tables and views the target database holds, as `relation_key`s of (catalog, schema, name).
+
+    `checked` is False when the target cannot be inspected without dbt running a query (not a DuckDB file:
+    another adapter, `:memory:`, MotherDuck); `reason` says why. Callers then do what `dbt run` does —
+    assume every unselected parent is built and let a model whose parent is missing fail when it runs.
+    """
+
+    relations: frozenset[tuple[str, ...]] = frozenset()
+    checked: bool = True
+    reason: str = ""
+    location: str = ""
+
+    def exists(self, relation_name: str) -> bool:
+        key = relation_key(relation_name)
+        # A two-part name (no database) matches any catalog.
+        return key in self.relations or (len(key) == 2 and any(r[1:] == key for r in self.relations))
+
+
+def target_relations(
+    project_dir: Path,
+    *,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: Mapping[str, Any] | None,
+) -> TargetRelations:
+    """What the target's information_schema lists (see `TargetRelations`).
+
+    For a DuckDB file the file is opened read-only (or, when this process already holds it open for dbt, with
+    the same default configuration dbt-duckdb uses, which shares that open database) for one query; a file
+    that does not exist holds nothing. Raises `DatabaseLockedError` when another process holds the file.
+    """
+    from planalign.dbt_isolation import render_target_output
+    from planalign.errors import DatabaseLockedError
+
+    try:
+        _, output = render_target_output(
+            project_dir, default_profiles_dir(project_dir, profiles_dir), target, dict(vars or {})
+        )
+    except (
+        Exception
+    ) as exc:  # the parse rendered this profile already; a failure here is reported, not hidden
+        raise ProjectParseError(f"cannot read the target of the dbt project at {project_dir}: {exc}") from exc
+    kind = str(output.get("type", ""))
+    path = str(output.get("path", ""))
+    if kind != "duckdb":
+        return TargetRelations(checked=False, reason=f"the target is a {kind or 'unknown'} database")
+    if not path or path == ":memory:" or ":" in path.split("/", 1)[0]:
+        return TargetRelations(checked=False, reason=f"the DuckDB target {path!r} is not a local file")
+    database = Path(path).expanduser()
+    if not database.is_absolute():
+        database = Path.cwd() / database  # dbt-duckdb opens a relative path from the working directory
+    if not database.exists():
+        return TargetRelations(location=str(database))
+    import duckdb
+
+    query = "select table_catalog, table_schema, table_name from information_schema.tables"
+    try:
+        try:
+            con = duckdb.connect(str(database), read_only=True)
+        except duckdb.ConnectionException:
+            con = duckdb.connect(
+                str(database)
+            )  # already open in this process with dbt-duckdb's configuration
+        try:
+            rows = con.execute(query).fetchall()
+        finally:
+            con.close()
+    except duckdb.IOException as exc:
+        raise DatabaseLockedError(
+            f"cannot read {database} to check which parents of the selection are built: {exc}"
+        ) from exc
+    relations = frozenset(tuple(str(v).lower() for v in row) for row in rows)
+    return TargetRelations(relations=relations, location=str(database))

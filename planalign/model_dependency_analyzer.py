@@ -27,6 +27,8 @@ from planalign.model_execution_types import ModelClassifier, ModelExecutionType
 
 #: Materializations dbt never builds as a relation: such a model is inlined where it is referenced.
 _INLINED_MATERIALIZATIONS = frozenset({"ephemeral"})
+#: Resource types dbt materializes as relations of the target (sources exist outside dbt's control).
+_BUILT_RESOURCE_TYPES = frozenset({"model", "seed", "snapshot"})
 
 
 class IssueSeverity(StrEnum):
@@ -467,13 +469,40 @@ class ModelDependencyAnalyzer:
                         "unbuilt_dependency",
                         IssueSeverity.ERROR,
                         f"{self.node(uid).name} depends on {self.node(parent).name}, which is neither "
-                        "selected nor already built; select it or build it first",
+                        "selected nor already built (dbt run would fail on it too); select it as well "
+                        f"(`+{self.node(uid).name}`) or build it first",
                         (uid, parent),
                     )
                 )
         if not self._cycles:
             issues.extend(self._unordered_alone(selection, enable_conditional_parallelization))
         return SafetyReport(model_ids=selection, issues=tuple(issues))
+
+    def unselected_parents(self, model_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Each relation the selection reads but does not build → the selected models reading it, sorted.
+
+        Relations are models, seeds and snapshots that dbt materializes (`dbt run` of the selection treats
+        them as already built); ephemeral models are looked through, since dbt compiles them into their
+        readers; sources are not listed — they are not dbt's to build. Ephemeral models of the selection are
+        readers like any other (what they read must exist for the models that inline them)."""
+        selected = set(self.resolve(model_ids))
+        found: dict[str, set[str]] = {}
+        for uid in sorted(selected):
+            stack = list(self._parents[uid])
+            seen: set[str] = set()
+            while stack:
+                parent = stack.pop()
+                if parent in seen or parent in selected:
+                    continue
+                seen.add(parent)
+                node = self.node(parent)
+                if node.resource_type not in _BUILT_RESOURCE_TYPES:
+                    continue
+                if node.materialized in _INLINED_MATERIALIZATIONS:
+                    stack.extend(self._parents[parent])
+                    continue
+                found.setdefault(parent, set()).add(uid)
+        return {parent: tuple(sorted(readers)) for parent, readers in sorted(found.items())}
 
     def _unbuilt_parents(self, uid: str, selected: set[str], built: set[str]) -> list[str]:
         found: list[str] = []

@@ -14,10 +14,13 @@ unparseable project, bad selector, bad --vars), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -25,11 +28,16 @@ from planalign.errors import PlanalignUsageError
 
 if TYPE_CHECKING:
     from planalign.manifest import ProjectManifest
+    from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
     from planalign.model_execution_types import ModelClassifier
-    from planalign.parallel_execution_engine import EngineEvent
+    from planalign.parallel_execution_engine import EngineEvent, ParallelExecutionEngine
     from planalign.results import EngineRunResult
+    from planalign.run_results import NodeRun
+
+EXIT_INTERRUPTED = 130
 
 EXECUTION_CLASS_CHOICES = ("parallel_safe", "sequential", "conditional")
+LOG_FORMATS = ("default", "text", "json")
 
 
 class RunUsageError(PlanalignUsageError):
@@ -48,7 +56,12 @@ def add_parser(subparsers: Any) -> None:
             "Selection uses dbt's syntax. Results go to target/planalign_run_results.json."
         ),
     )
-    parser.add_argument("--project-dir", type=Path, required=True, help="the dbt project directory")
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=Path("."),
+        help="the dbt project directory (default: the current directory, as for dbt)",
+    )
     parser.add_argument(
         "--profiles-dir",
         type=Path,
@@ -61,7 +74,25 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--exclude", nargs="+", action="extend", default=[], help="dbt selectors to exclude")
     parser.add_argument("--vars", default=None, help="dbt vars as a YAML mapping, e.g. '{year: 2025}'")
     parser.add_argument(
-        "--workers", type=int, default=4, help="maximum dbt invocations at once (default 4)", metavar="N"
+        "--workers",
+        "--threads",
+        dest="workers",
+        type=int,
+        default=4,
+        help="maximum dbt invocations at once (default 4); --threads is dbt's name for it",
+        metavar="N",
+    )
+    parser.add_argument(
+        "--fail-fast",
+        "-x",
+        action="store_true",
+        help="stop at the first failed model: running queries are interrupted, nothing new starts",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="default",
+        help="progress as text lines (default/text) or one JSON object per event (json)",
     )
     parser.add_argument(
         "--models-per-invocation",
@@ -126,15 +157,19 @@ def build_classifier(manifest: ProjectManifest, default_class: str | None) -> Mo
 class RunProgress:
     """One line per finished model (and per retry), safe to call from any thread."""
 
-    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None, *, json_lines: bool = False) -> None:
         self.total = total
         self.stream = stream if stream is not None else sys.stdout
         self.done = 0
+        self.json_lines = json_lines
         self._lock = threading.Lock()
 
     def __call__(self, event: EngineEvent) -> None:
         from planalign.parallel_execution_engine import EngineEventKind
 
+        if self.json_lines:
+            self._json(event)
+            return
         with self._lock:
             name = event.name or (event.unique_id or "").rsplit(".", 1)[-1]
             if event.kind is EngineEventKind.MODEL_FINISHED:
@@ -162,6 +197,16 @@ class RunProgress:
                 return
             print(line, file=self.stream, flush=True)
 
+    def _json(self, event: EngineEvent) -> None:
+        """`--log-format json`: every engine event as one JSON object per line (planalign's event fields,
+        not dbt's structured-log schema)."""
+        import dataclasses
+        import json
+
+        data = {k: v for k, v in dataclasses.asdict(event).items() if v is not None}
+        with self._lock:
+            print(json.dumps(data, default=str), file=self.stream, flush=True)
+
 
 def print_summary(result: EngineRunResult, stream: TextIO, results_path: Path) -> None:
     counts = result.counts()
@@ -181,21 +226,207 @@ def print_summary(result: EngineRunResult, stream: TextIO, results_path: Path) -
     print(f"Results: {results_path}", file=stream)
 
 
-def run(args: argparse.Namespace) -> int:
-    import anyio
+@dataclass
+class _Stop:
+    """Why the run is ending early, and how to stop what is running now (the signal handler's state).
 
+    `cancel` is set while something can be cancelled: the engine's scope while it runs, DuckDB's query
+    nothing after it (the end hooks finish, then the exit is 130); before the engine starts a first signal
+    raises KeyboardInterrupt."""
+
+    signal: int | None = None
+    fail_fast: str | None = None
+    cancel: Callable[[], object] | None = None
+
+    @property
+    def reason(self) -> str:
+        if self.signal is not None:
+            return f"the run was interrupted by {signal.Signals(self.signal).name}"
+        return f"--fail-fast after {self.fail_fast} failed" if self.fail_fast else "the run was cancelled"
+
+
+def _install_signal_handlers(stop: _Stop, err: TextIO) -> dict[int, Any]:
+    """SIGINT/SIGTERM: the first stops the run (see `_Stop`); later ones only say that it is stopping, so a
+    second Ctrl-C or a supervisor's repeated SIGTERM cannot kill the clean-up half-way. Only the main thread
+    may install handlers; elsewhere (an embedding host) nothing is installed and the host decides."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        if stop.signal is not None:
+            print(f"{name}: already stopping; writing the results", file=err, flush=True)
+            return
+        stop.signal = signum
+        print(
+            f"\n{name}: stopping; running queries are interrupted and nothing new starts",
+            file=err,
+            flush=True,
+        )
+        if stop.cancel is None:
+            raise KeyboardInterrupt
+        stop.cancel()
+
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _missing_parents_message(
+    analyzer: ModelDependencyAnalyzer, missing: Mapping[str, tuple[str, ...]], location: str
+) -> str:
+    def name(uid: str) -> str:
+        return analyzer.node(uid).name
+
+    listed = "; ".join(
+        f"{name(p)} ({analyzer.node(p).resource_type}, read by {', '.join(name(r) for r in readers)})"
+        for p, readers in missing.items()
+    )
+    readers = sorted({name(r) for rs in missing.values() for r in rs})
+    models = sorted(name(p) for p in missing if analyzer.node(p).resource_type != "seed")
+    fixes = [f"select them as well (`-s {' '.join('+' + r for r in readers)}`)"]
+    if models:
+        fixes.append(f"build them first (`planalign run -s {' '.join(models)}`)")
+    if len(models) < len(missing):
+        fixes.append("load the seeds first (`dbt seed`)")
+    where = f" ({location})" if location else ""
+    return (
+        f"{len(missing)} relation(s) the selection reads do not exist in the target database{where}: "
+        f"{listed}. dbt run would fail on them too. Fix: {', or '.join(fixes)}."
+    )
+
+
+def built_parents(
+    analyzer: ModelDependencyAnalyzer,
+    selection: Sequence[str],
+    *,
+    project_dir: Path,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: Mapping[str, Any],
+    err: TextIO,
+) -> tuple[str, ...]:
+    """The unselected parents of the selection that exist in the target — which `dbt run` treats as built,
+    and so do we. A parent that does not exist is a usage error naming it and the fix (dbt would fail on
+    it at run time). A target that cannot be inspected (see `TargetRelations`) is trusted, as dbt does."""
+    from planalign.manifest import target_relations
+
+    parents = analyzer.unselected_parents(selection)
+    if not parents:
+        return ()
+    relations = target_relations(project_dir, profiles_dir=profiles_dir, target=target, vars=vars)
+    if not relations.checked:
+        print(
+            f"note: {relations.reason}; the {len(parents)} unselected parents are assumed built, "
+            "as dbt run does",
+            file=err,
+        )
+        return tuple(parents)
+    missing = {
+        p: readers
+        for p, readers in parents.items()
+        if (rel := analyzer.node(p).relation_name) is not None and not relations.exists(rel)
+    }
+    if missing:
+        raise RunUsageError(_missing_parents_message(analyzer, missing, relations.location))
+    return tuple(parents)
+
+
+def _target_dir(project_dir: Path) -> Path:
+    """dbt's target-path (dbt_project.yml `target-path`, default `target`), where artifacts go."""
+    import yaml
+
+    config = yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}
+    configured = config.get("target-path") if isinstance(config, Mapping) else None
+    path = Path(str(configured)) if configured else Path("target")
+    return path if path.is_absolute() else project_dir / path
+
+
+def _has_hooks(manifest: ProjectManifest, hook_type: str) -> bool:
+    return any(n.resource_type == "operation" and hook_type in n.tags for n in manifest.nodes.values())
+
+
+def run_project_hooks(
+    hook_type: str,
+    manifest: ProjectManifest,
+    common_args: Sequence[str],
+    selectors: Sequence[str],
+    *,
+    full_refresh: bool,
+    extras: Mapping[str, Any] | None = None,
+) -> list[NodeRun]:
+    """Run the project's `on-run-start` or `on-run-end` hooks once, in one `dbt run` invocation of the
+    selection that runs no model (`dbt_isolation.only_project_hooks`), so they see the same context as in
+    dbt: the selection's schemas exist, `flags.FULL_REFRESH` is set, and the end hooks get the run's
+    `schemas`, `database_schemas` and `results`. One result per hook, as dbt lists them."""
+    from dbt.cli.main import dbtRunner
+
+    from planalign.dbt_isolation import invocation_slot, only_project_hooks
+    from planalign.run_results import NodeRun, dbt_timestamp
+
+    if not _has_hooks(manifest, hook_type):
+        return []
+    args = ["run", *common_args, "--select", *selectors, "--threads", "1", "--no-write-json"]
+    args += ["--log-level", "none", "--log-level-file", "none", "--no-populate-cache"]
+    if full_refresh:
+        args.append("--full-refresh")
+    slot = invocation_slot(("hooks", str(manifest.project_dir)), exclusive=True)
+    with slot, only_project_hooks(hook_type, dict(extras or {})):
+        res = dbtRunner(manifest=manifest.dbt_manifest).invoke(args)
+    rows = []
+    for r in getattr(res.result, "results", None) or []:
+        rows.append(
+            NodeRun(
+                unique_id=r.node.unique_id,
+                status=str(getattr(r.status, "value", r.status)),
+                message=r.message,
+                execution_time=float(r.execution_time or 0.0),
+                timing=tuple(
+                    (t.name, dbt_timestamp(t.started_at), dbt_timestamp(t.completed_at)) for t in r.timing
+                ),
+                compiled_code=getattr(r.node, "compiled_code", None),
+            )
+        )
+    if not rows or (not res.success and all(row.status == "success" for row in rows)):
+        detail = str(res.exception) if res.exception is not None else f"dbt ran no {hook_type} hook"
+        rows.append(NodeRun(f"operation.{manifest.project_dir.name}.{hook_type}", "error", detail, 0.0))
+    return rows
+
+
+def _end_hook_extras(manifest: ProjectManifest, result: EngineRunResult | None) -> dict[str, Any]:
+    """What dbt's `RunTask.after_run` hands on-run-end: the (database, schema) pairs of models that
+    succeeded, their schemas, and the node results."""
+    from planalign.dbt_isolation import hook_run_results
+    from planalign.results import ModelStatus
+
+    if result is None or manifest.dbt_manifest is None:
+        return {"schemas": [], "database_schemas": [], "results": []}
+    nodes = manifest.dbt_manifest.nodes
+    pairs = {
+        (nodes[r.unique_id].database, nodes[r.unique_id].schema)
+        for r in result.results
+        if r.status is ModelStatus.SUCCESS and r.unique_id in nodes
+    }
+    status = {ModelStatus.SUCCESS: "success", ModelStatus.ERROR: "error"}
+    rows = [(r.unique_id, status.get(r.status, "skipped"), r.error, r.duration_s) for r in result.results]
+    return {
+        "schemas": sorted({s for _, s in pairs}),
+        "database_schemas": sorted(pairs, key=str),
+        "results": hook_run_results(manifest.dbt_manifest, rows),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
     from planalign.dbt_invoker import DbtInvoker
-    from planalign.manifest import parse_project, select_models
+    from planalign.manifest import dbt_common_args, parse_project, select_models
     from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
     from planalign.parallel_execution_engine import EngineSettings, ParallelExecutionEngine
-    from planalign.results import RUN_RESULTS_FILENAME, write_run_results
+    from planalign.run_results import remove_stale
 
-    out = sys.stdout
+    out, err = sys.stdout, sys.stderr
     project_dir: Path = args.project_dir.resolve()
     if not (project_dir / "dbt_project.yml").is_file():
         raise RunUsageError(f"{args.project_dir} is not a dbt project (no dbt_project.yml)")
     if args.workers < 1:
-        raise RunUsageError(f"--workers must be at least 1, got {args.workers}")
+        raise RunUsageError(f"--workers/--threads must be at least 1, got {args.workers}")
     if args.models_per_invocation < 1:
         raise RunUsageError(f"--models-per-invocation must be at least 1, got {args.models_per_invocation}")
     if args.max_retries < 0:
@@ -203,54 +434,198 @@ def run(args: argparse.Namespace) -> int:
     dbt_vars = parse_vars(args.vars)
     profiles_dir = args.profiles_dir.resolve() if args.profiles_dir is not None else None
 
+    started_at = datetime.now(UTC)
     started = time.perf_counter()
     manifest = parse_project(project_dir, profiles_dir=profiles_dir, target=args.target, vars=dbt_vars)
-    model_ids = select_models(
+    selected = select_models(
         manifest, args.select, args.exclude, profiles_dir=profiles_dir, target=args.target, vars=dbt_vars
     )
-    if not model_ids:
+    if not selected:
         print("Nothing to run: the selection contains no models.", file=out)
         return 0
     classifier = build_classifier(manifest, args.default_class)
     analyzer = ModelDependencyAnalyzer(manifest, classifier)
-    runnable = [uid for uid in model_ids if not analyzer.inlined(uid)]
-    if len(runnable) < len(model_ids):
-        inlined = len(model_ids) - len(runnable)
+    model_ids = [uid for uid in selected if not analyzer.inlined(uid)]
+    if len(model_ids) < len(selected):
+        inlined = len(selected) - len(model_ids)
         print(f"{inlined} ephemeral models are compiled into the models that use them.", file=out)
-    model_ids = runnable
     if not model_ids:
         print("Nothing to run: the selection contains only ephemeral models.", file=out)
         return 0
+    built = built_parents(
+        analyzer,
+        selected,
+        project_dir=project_dir,
+        profiles_dir=profiles_dir,
+        target=args.target,
+        vars=dbt_vars,
+        err=err,
+    )
     invoker = DbtInvoker(
         project_dir, profiles_dir, args.target, manifest, dbt_vars, None, full_refresh=args.full_refresh
     )
     if not invoker.supports_concurrency:
-        print(f"warning: {invoker.isolation.reason}; models will run one at a time", file=sys.stderr)
+        print(f"warning: {invoker.isolation.reason}; models will run one at a time", file=err)
     settings = EngineSettings(
         max_workers=args.workers,
         max_retries_per_model=args.max_retries,
         models_per_invocation=args.models_per_invocation,
     )
-    progress = RunProgress(len(model_ids), out)
-    engine = ParallelExecutionEngine(analyzer, invoker, settings, on_event=progress)
-    print(
-        f"Running {len(model_ids)} models with up to {args.workers} workers "
-        f"(parsed and selected in {time.perf_counter() - started:.1f}s).",
-        file=out,
-        flush=True,
-    )
-    results_path = project_dir / "target" / RUN_RESULTS_FILENAME
+    stop = _Stop()
+    progress = RunProgress(len(model_ids), out, json_lines=args.log_format == "json")
+    target_dir = _target_dir(project_dir)
+    remove_stale(target_dir)
+    previous = _install_signal_handlers(stop, err)
+    try:
+        engine = ParallelExecutionEngine(analyzer, invoker, settings, on_event=progress)
+        if args.log_format != "json":
+            print(
+                f"Running {len(model_ids)} models with up to {args.workers} workers "
+                f"(parsed and selected in {time.perf_counter() - started:.1f}s).",
+                file=out,
+                flush=True,
+            )
+        return _execute(
+            args,
+            manifest=manifest,
+            engine=engine,
+            model_ids=model_ids,
+            built=built,
+            stop=stop,
+            progress=progress,
+            common_args=dbt_common_args(
+                project_dir, profiles_dir=profiles_dir, target=args.target, vars=dbt_vars
+            ),
+            selectors=[DbtInvoker.selector_for(analyzer.node(uid)) for uid in selected],
+            target_dir=target_dir,
+            started_at=started_at,
+            started=started,
+            dbt_vars=dbt_vars,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
-    async def _execute() -> EngineRunResult:
-        return await engine.execute(model_ids, vars={}, label="run")
+
+def _execute(
+    args: argparse.Namespace,
+    *,
+    manifest: ProjectManifest,
+    engine: ParallelExecutionEngine,
+    model_ids: list[str],
+    built: tuple[str, ...],
+    stop: _Stop,
+    progress: RunProgress,
+    common_args: list[str],
+    selectors: list[str],
+    target_dir: Path,
+    started_at: datetime,
+    started: float,
+    dbt_vars: Mapping[str, Any],
+) -> int:
+    """Hooks, engine, hooks — as one `dbt run` — then dbt's run_results.json and planalign's own results,
+    written whatever happened (success, failure, interrupt, or an error escaping)."""
+    import anyio
+
+    from planalign import dbt_isolation
+    from planalign.parallel_execution_engine import EngineEventKind
+    from planalign.results import RUN_RESULTS_FILENAME, ModelStatus, write_run_results
+    from planalign.run_results import build_document, write
+
+    out = sys.stdout
+    before: list[NodeRun] = []
+    after: list[NodeRun] = []
+    result: EngineRunResult | None = None
+    scopes: list[anyio.CancelScope] = []  # the engine's, once the event loop runs
+
+    def on_event(event: EngineEvent) -> None:
+        progress(event)
+        if (
+            args.fail_fast
+            and event.kind is EngineEventKind.MODEL_FINISHED
+            and event.status is ModelStatus.ERROR
+            and stop.fail_fast is None
+            and stop.signal is None
+        ):
+            stop.fail_fast = event.name or event.unique_id or "a model"
+            scopes[0].cancel()
+
+    engine.on_event = on_event
+
+    async def _engine() -> EngineRunResult | None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        scope = anyio.CancelScope()
+        scopes.append(scope)
+        stop.cancel = lambda: loop.call_soon_threadsafe(scope.cancel)
+        try:
+            with scope:
+                if stop.signal is not None:
+                    scope.cancel()
+                return await engine.execute(model_ids, vars={}, label="run", already_built=built)
+            return None
+        finally:
+            # After the engine: a first signal lets the end hooks (short statements) finish, then exits 130.
+            stop.cancel = lambda: None
 
     try:
-        result = anyio.run(_execute)
+        with dbt_isolation.suppress_project_hooks(manifest.dbt_manifest):
+            before = run_project_hooks(
+                "on-run-start", manifest, common_args, selectors, full_refresh=args.full_refresh
+            )
+            result = anyio.run(_engine) or engine.last_result
+            if stop.signal is None:
+                after = run_project_hooks(
+                    "on-run-end",
+                    manifest,
+                    common_args,
+                    selectors,
+                    full_refresh=args.full_refresh,
+                    extras=_end_hook_extras(manifest, result),
+                )
     except KeyboardInterrupt:
-        if engine.last_result is not None:
-            write_run_results(results_path, engine.last_result)
-            print_summary(engine.last_result, out, results_path)
-        raise
-    write_run_results(results_path, result)
-    print_summary(result, out, results_path)
-    return 0 if result.success else 1
+        if stop.signal is None:
+            stop.signal = signal.SIGINT
+    finally:
+        result = result or engine.last_result
+        document = build_document(
+            manifest,
+            result=result,
+            started_at=started_at,
+            elapsed_s=time.perf_counter() - started,
+            args=_artifact_args(args, dbt_vars),
+            before=before,
+            after=after,
+            cancel_reason=stop.reason,
+        )
+        write(target_dir, document)
+        if result is not None:
+            write_run_results(target_dir / RUN_RESULTS_FILENAME, result)
+    hooks_failed = [r for r in (*before, *after) if r.status != "success"]
+    for hook in hooks_failed:
+        print(f"ERROR {hook.unique_id}: {(hook.message or '').strip()}", file=out)
+    if result is not None:
+        print_summary(result, out, target_dir / RUN_RESULTS_FILENAME)
+    if stop.signal is not None:
+        print(f"Stopped: {stop.reason}.", file=out)
+        return EXIT_INTERRUPTED
+    if stop.fail_fast is not None:
+        print(f"Stopped: {stop.reason}.", file=out)
+    return 0 if result is not None and result.success and not hooks_failed and not stop.fail_fast else 1
+
+
+def _artifact_args(args: argparse.Namespace, dbt_vars: Mapping[str, Any]) -> dict[str, Any]:
+    """The `args` block of run_results.json: the dbt-equivalent flags of this run."""
+    return {
+        "which": "run",
+        "invocation_command": "planalign " + " ".join(sys.argv[1:]),
+        "project_dir": str(args.project_dir.resolve()),
+        "select": list(args.select),
+        "exclude": list(args.exclude),
+        "threads": args.workers,
+        "full_refresh": bool(args.full_refresh),
+        "fail_fast": bool(args.fail_fast),
+        "vars": dict(dbt_vars),
+        "target": args.target,
+    }

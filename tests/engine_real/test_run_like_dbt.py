@@ -1,0 +1,149 @@
+"""`planalign run` against plain `dbt run` on a jaffle_shop-shaped project (issue #12).
+
+A base database is built once with plain dbt (seed + run). Each case copies the project and its database
+twice, runs the same selection through `planalign run` (in this process) on one copy and `dbt run` (its own
+process) on the other, and compares: exit status, every table, how often the project hooks ran and what the
+end hook saw (`results`, `schemas`), and the nodes and statuses of `target/run_results.json` — which must
+also be valid against dbt's v6 schema.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import jsonschema
+import pytest
+from fixtures.jaffle import DATABASE_FILE, PROJECT_NAME, TABLES, write_jaffle_project
+
+from planalign.cli import EXIT_OK, EXIT_USAGE, main
+
+from .helpers import DBT_EXECUTABLE, checksums
+
+pytestmark = pytest.mark.slow
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "schemas" / "run-results-v6.json"
+
+
+def _db(project: Path) -> Path:
+    return project / "db" / DATABASE_FILE
+
+
+def _vars(project: Path) -> str:
+    return json.dumps({"database_path": str(_db(project))})
+
+
+def _dbt(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [DBT_EXECUTABLE, *args, "--project-dir", str(project), "--profiles-dir", str(project)]
+    cmd += ["--vars", _vars(project)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=project)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project with a database fully built by plain dbt (seeds and every model)."""
+    project = write_jaffle_project(tmp_path_factory.mktemp("jaffle") / "base")
+    _db(project).parent.mkdir()
+    for command in (["seed"], ["run"]):
+        proc = _dbt(project, *command)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    return project
+
+
+def _copy(base: Path, dest: Path) -> Path:
+    shutil.copytree(base, dest)
+    return dest
+
+
+def _hook_rows(project: Path) -> Counter[tuple[str, str]]:
+    """(event, detail) of every audit row the project hooks wrote; the end hook's detail counts the
+    `results` and `schemas` dbt handed it."""
+    con = duckdb.connect(str(_db(project)))
+    try:
+        rows = con.execute("select event, detail from main.hook_audit").fetchall()
+    finally:
+        con.close()
+    return Counter((str(event), str(detail)) for event, detail in rows)
+
+
+def _run_results(project: Path) -> dict[str, Any]:
+    return json.loads((project / "target" / "run_results.json").read_text())
+
+
+def _statuses(document: dict[str, Any]) -> dict[str, str]:
+    """unique_id → status of the models (dbt also lists its hooks as `operation` nodes; so do we)."""
+    return {r["unique_id"]: r["status"] for r in document["results"] if r["unique_id"].startswith("model.")}
+
+
+def validate_run_results(document: dict[str, Any]) -> None:
+    jsonschema.validate(document, json.loads(SCHEMA_PATH.read_text()))
+
+
+SELECTIONS = {
+    "one model": ["-s", "orders"],
+    "tag (the README's example)": ["-s", "tag:nightly"],
+    "path": ["-s", "path:models/marts"],
+    "descendants": ["-s", "stg_orders+"],
+    "exclude": ["--exclude", "stg_customers"],
+    "full refresh of an incremental": ["--full-refresh", "-s", "fct_orders_incremental"],
+}
+
+
+@pytest.mark.parametrize("args", list(SELECTIONS.values()), ids=list(SELECTIONS))
+def test_selection_with_built_parents_runs_like_dbt_run(
+    base: Path, tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ours = _copy(base, tmp_path / "planalign")
+    theirs = _copy(base, tmp_path / "dbt")
+    hooks_before = _hook_rows(ours)
+
+    code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), *args])
+    out = capsys.readouterr()
+    assert code == EXIT_OK, out.out + out.err
+    proc = _dbt(theirs, "run", *args)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+    assert checksums(_db(ours), list(TABLES)) == checksums(_db(theirs), list(TABLES))
+    added = _hook_rows(ours) - hooks_before
+    assert Counter(event for event, _ in added.elements()) == Counter({"start": 1, "end": 1}), added
+    assert _hook_rows(ours) == _hook_rows(theirs)  # run once per run, with the same results, as dbt
+
+    our_results, their_results = _run_results(ours), _run_results(theirs)
+    validate_run_results(our_results)
+    assert _statuses(our_results) == _statuses(their_results)
+    assert _statuses(our_results)  # the selection ran something
+
+
+def test_a_parent_missing_from_the_database_is_refused_naming_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write_jaffle_project(tmp_path / "proj")
+    _db(project).parent.mkdir()
+    assert _dbt(project, "seed").returncode == 0
+    seed_results = (project / "target" / "run_results.json").read_text()
+    code = main(["run", "--project-dir", str(project), "--vars", _vars(project), "-s", "orders"])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    # stg_orders is a view no one has built; stg_payments reaches orders through the ephemeral model.
+    assert "stg_orders" in err and "stg_payments" in err
+    assert "do not exist in the target database" in err and "dbt run would fail" in err
+    assert "+orders" in err
+    # Refused before anything ran: nothing is written, dbt seed's own results stay as they were.
+    assert (project / "target" / "run_results.json").read_text() == seed_results
+
+
+def test_ephemeral_parents_are_compiled_in_and_never_missing(
+    base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`orders` reads the ephemeral `order_payments`, which has no relation: only what it reads must exist."""
+    ours = _copy(base, tmp_path / "planalign")
+    code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "-s", "orders", "customers"])
+    out = capsys.readouterr()
+    assert code == EXIT_OK, out.out + out.err
+    ran = set(_statuses(_run_results(ours)))
+    assert ran == {f"model.{PROJECT_NAME}.orders", f"model.{PROJECT_NAME}.customers"}
