@@ -309,6 +309,9 @@ class SimulationConfig(BaseSettings):
     simulation: SimulationSection = Field(default_factory=SimulationSection)
     workforce: WorkforceSection = Field(default_factory=WorkforceSection)
     compensation: CompensationSection = Field(default_factory=CompensationSection)
+    #: Ours, not the specification's: how long one model may run before it is interrupted and fails (not
+    #: retried), so that no query runs unbounded.
+    model_timeout_seconds: Annotated[float, BeforeValidator(_reject_bool), Field(gt=0)] = 1800.0
     enrollment: EnrollmentSection = Field(default_factory=EnrollmentSection)
     escalation: EscalationSection = Field(default_factory=EscalationSection)
     match: MatchSection = Field(default_factory=MatchSection)
@@ -391,6 +394,7 @@ class SimulationConfig(BaseSettings):
         _anchor_paths(layer, Path.cwd())
         if not layer:
             return self
+            model_timeout_seconds=mp.safety.model_timeout_seconds,
         current = self.model_dump()
         if self.dbt.profiles_dir == self.dbt.project_dir and _get_dotted(layer, "dbt.profiles_dir") is None:
             del current["dbt"]["profiles_dir"]  # it was following project_dir; keep following it

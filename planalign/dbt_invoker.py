@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import re
 import threading
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,13 +19,62 @@ from typing import Any
 
 from planalign import dbt_isolation
 from planalign.errors import ManifestDatabaseMismatchError, ProjectParseError
-from planalign.invocation import InvocationOutcome, OutcomeStatus
+from planalign.invocation import MODEL_TIMEOUT_SETTING, InvocationOutcome, OutcomeStatus, current_scope
 from planalign.manifest import ManifestNode, ProjectManifest, dbt_common_args
 
 logger = logging.getLogger(__name__)
 
-#: Message prefixes of failures a retry cannot fix: the project itself is wrong.
-_NON_RETRYABLE_PREFIXES = ("Compilation Error", "Parsing Error", "Dependency Error")
+#: dbt's own errors about the project (message prefixes): a retry compiles the same project again.
+_DBT_PROJECT_ERRORS = ("Compilation Error", "Parsing Error", "Dependency Error")
+
+#: DuckDB error classes (the "<class> Error: ..." its messages start with, which dbt-duckdb passes through
+#: inside "Runtime Error in model ...") that depend only on the SQL and the data it reads, so a retry fails
+#: the same way: bad SQL (parser, syntax, binder, catalog), bad data (conversion, out of range, constraint,
+#: invalid input, ...), and DuckDB's own internal and fatal errors (a fatal error invalidates the database
+#: instance, which no retry in this process can reopen).
+DETERMINISTIC_DUCKDB_ERRORS: frozenset[str] = frozenset(
+    {
+        "Binder",
+        "Catalog",
+        "Constraint",
+        "Conversion",
+        "Decimal",
+        "Dependency",
+        "Divide by Zero",
+        "Expression",
+        "FATAL",
+        "INTERNAL",
+        "Invalid",
+        "Invalid Configuration",
+        "Invalid Input",
+        "Invalid type",
+        "Mismatch Type",
+        "Missing Extension",
+        "Not implemented",
+        "Object Size",
+        "Optimizer",
+        "Out of Range",
+        "Parameter Not Allowed",
+        "Parameter Not Resolved",
+        "Parser",
+        "Permission",
+        "Planner",
+        "Sequence",
+        "Settings",
+        "Syntax",
+        "Unknown Type",
+    }
+)
+
+#: DuckDB error classes a retry may fix: the file lock held by another process ("IO Error: Could not set
+#: lock on file"), other I/O, memory, a write-write conflict between concurrent transactions, a network or
+#: HTTP failure of an extension, an interrupt that was neither a cancellation nor a time limit.
+TRANSIENT_DUCKDB_ERRORS: frozenset[str] = frozenset(
+    {"Connection", "HTTP", "INTERRUPT", "IO", "Network", "Out of Memory", "TransactionContext"}
+)
+
+_KNOWN_CLASSES = sorted(DETERMINISTIC_DUCKDB_ERRORS | TRANSIENT_DUCKDB_ERRORS, key=len, reverse=True)
+_DUCKDB_ERROR_CLASS = re.compile(r"(?<![A-Za-z])(" + "|".join(map(re.escape, _KNOWN_CLASSES)) + r") Error:")
 
 #: Result statuses that mean the node did what was asked (models: success; tests: pass/warn; no-op).
 _OK_STATUSES = frozenset({"success", "pass", "warn", "no-op"})
@@ -56,9 +106,34 @@ def batch_limit(status: dbt_isolation.IsolationStatus) -> int:
     return MAX_MODELS_PER_INVOCATION if status.available and status.batch_stop else 1
 
 
+def is_transient(message: str) -> bool:
+    """Whether a failed model's message (dbt's, with DuckDB's inside) names a failure a retry may fix.
+
+    Transient: any DuckDB error class in `TRANSIENT_DUCKDB_ERRORS` (it wins when the message also holds a
+    deterministic one, e.g. an I/O error while reporting a catalog error). Deterministic: dbt's errors about
+    the project (compilation, parsing, dependencies) and the classes in `DETERMINISTIC_DUCKDB_ERRORS`.
+    Anything else — an error of dbt itself or of Python, with no DuckDB class — is treated as transient, as
+    the errors of concurrent dbt internals are; it is retried at most `max_retries_per_model` times.
+    """
+    text = message.lstrip()
+    classes = {m.group(1) for m in _DUCKDB_ERROR_CLASS.finditer(text)}
+    if classes & TRANSIENT_DUCKDB_ERRORS:
+        return True
+    if text.startswith(_DBT_PROJECT_ERRORS):
+        return False
+    return not classes & DETERMINISTIC_DUCKDB_ERRORS
+
+
 def _outcome_from_message(message: str) -> InvocationOutcome:
-    retryable = not message.lstrip().startswith(_NON_RETRYABLE_PREFIXES)
-    return InvocationOutcome(OutcomeStatus.ERROR, message=message, retryable=retryable)
+    return InvocationOutcome(OutcomeStatus.ERROR, message=message, retryable=is_transient(message))
+
+
+def timed_out_message(name: str, limit_s: float) -> str:
+    """The error of a model interrupted for running longer than its limit."""
+    return (
+        f"{name} timed out after {limit_s:g} s and was interrupted; if it needs longer, raise "
+        f"{MODEL_TIMEOUT_SETTING}"
+    )
 
 
 def _epoch(value: Any) -> float | None:
@@ -109,10 +184,16 @@ class DbtInvoker:
     The database stays open between calls (dbt-duckdb's `keep_open`, default true), which also holds the
     DuckDB file lock for this process: `close()` releases it when the caller is done.
 
-    Cancellation: a call cannot be abandoned half-way by its thread, but `interrupt_all()` makes DuckDB abort
-    the statements currently running and running invocations start no further model (the rest of a batch is
-    NOT_RUN); those invocations then return promptly and DuckDB rolls the interrupted statement back, so the
-    database holds each model either as before or as after.
+    Cancellation is scoped: each call registers its invocation under the caller's current
+    `planalign.invocation.InvocationScope` (the engine's run), and stopping that scope makes DuckDB abort the
+    statements of those invocations only — never another engine's — and makes them start no further model
+    (the rest of a batch is NOT_RUN); they then return promptly and DuckDB rolls the interrupted statement
+    back, so the database holds each model either as before or as after.
+
+    Time limit: a model running longer than the scope's `model_timeout_s` (else the invoker's own
+    `model_timeout_s`) is interrupted the same way — only its own invocation's connection — and fails with a
+    non-retryable error saying so (`timed_out_message`); the models after it in a batch still run. The limit
+    counts from the moment dbt starts the model (compiling included), for each model of a batch on its own.
 
     `database_path`, when given, is passed to every call as the `database_path` var (the profile convention
     of planalign's own project and of generated test projects) and must name a file whose stem is the
@@ -130,6 +211,7 @@ class DbtInvoker:
         *,
         full_refresh: bool = False,
         extra_run_flags: Sequence[str] = FAST_RUN_FLAGS,
+        model_timeout_s: float | None = None,
     ) -> None:
         if manifest.dbt_manifest is None:
             raise ProjectParseError(
@@ -146,6 +228,11 @@ class DbtInvoker:
             self._check_database_matches(database_path)
         self.full_refresh = full_refresh
         self.extra_run_flags = tuple(extra_run_flags)
+        if model_timeout_s is not None and not model_timeout_s > 0:
+            raise ValueError(f"model_timeout_s must be positive, got {model_timeout_s}")
+        #: The per-model limit of calls made outside any scope (whole commands such as `dbt test` included),
+        #: None: unlimited. Inside a scope, the scope's limit applies.
+        self.model_timeout_s = model_timeout_s
         self._status = dbt_isolation.install()
         self._serial_lock = threading.Lock()
 
@@ -194,18 +281,20 @@ class DbtInvoker:
 
     def _invoke(
         self, args: list[str], *, key: Hashable, exclusive: bool, node_ids: Sequence[str] = ()
-    ) -> Any:
+    ) -> tuple[Any, dbt_isolation.StopToken]:
+        """One dbt invocation in the caller's scope: (dbt's result, the invocation's stop token)."""
         from dbt.cli.main import dbtRunner
 
+        scope = current_scope()
+        timeout = scope.model_timeout_s if scope is not None else self.model_timeout_s
         with contextlib.ExitStack() as stack:
             stack.enter_context(dbt_isolation.invocation_slot(key, exclusive=exclusive))
             if node_ids:
                 stack.enter_context(dbt_isolation.exclusive_nodes(self.manifest.dbt_manifest, node_ids))
-            stack.enter_context(dbt_isolation.stoppable_invocation())
-            if self._status.available:
-                return dbtRunner(manifest=self.manifest.dbt_manifest).invoke(args)
-            with self._serial_lock:
-                return dbtRunner(manifest=self.manifest.dbt_manifest).invoke(args)
+            token = stack.enter_context(dbt_isolation.stoppable_invocation(scope, model_timeout_s=timeout))
+            if not self._status.available:
+                stack.enter_context(self._serial_lock)
+            return dbtRunner(manifest=self.manifest.dbt_manifest).invoke(args), token
 
     def run_model(self, node: ManifestNode, *, vars: Mapping[str, Any]) -> InvocationOutcome:
         """Run one model; its outcome comes from its own invocation's result. Never raises for a model
@@ -226,12 +315,21 @@ class DbtInvoker:
         args = [*self._args("run", vars), "--select", *selectors, *self.extra_run_flags]
         ids = [node.unique_id for node in nodes]
         try:
-            res = self._invoke(args, key=self._slot_key("run"), exclusive=False, node_ids=ids)
+            res, token = self._invoke(args, key=self._slot_key("run"), exclusive=False, node_ids=ids)
         except Exception as exc:  # dbtRunner itself raising is a failed attempt, not a crashed scheduler
-            failed = InvocationOutcome(OutcomeStatus.ERROR, message=f"dbt invocation raised: {exc!r}")
+            failed = _outcome_from_message(f"dbt invocation raised: {exc!r}")
             return dict.fromkeys(ids, failed)
         by_id = {getattr(r.node, "unique_id", None): r for r in _results_of(res)}
-        return {node.unique_id: self._outcome(node, by_id.get(node.unique_id), res) for node in nodes}
+        outcomes = {node.unique_id: self._outcome(node, by_id.get(node.unique_id), res) for node in nodes}
+        whole = token.timed_out.get(None) if len(nodes) == 1 else None  # nodes not timed one by one
+        for node in nodes:
+            exceeded = token.timed_out.get(node.unique_id, whole)
+            outcome = outcomes[node.unique_id]
+            if exceeded is not None and outcome.status is OutcomeStatus.ERROR:
+                outcomes[node.unique_id] = dataclasses.replace(
+                    outcome, message=timed_out_message(node.name, exceeded), retryable=False
+                )
+        return outcomes
 
     def _outcome(self, node: ManifestNode, result: Any, res: Any) -> InvocationOutcome:
         if result is None:
@@ -265,16 +363,23 @@ class DbtInvoker:
         command, rest = args[0], list(args[1:])
         full = [*self._args(command, vars), *rest, "--no-write-json", "--log-level", "none"]
         try:
-            res = self._invoke(full, key=self._slot_key(command), exclusive=True)
+            res, token = self._invoke(full, key=self._slot_key(command), exclusive=True)
         except Exception as exc:
-            return InvocationOutcome(OutcomeStatus.ERROR, message=f"dbt invocation raised: {exc!r}")
-        failures = [
-            r.message or f"{getattr(r.node, 'unique_id', '?')}: {r.status}"
-            for r in _results_of(res)
-            if str(getattr(r.status, "value", r.status)) not in _OK_STATUSES
-        ]
+            return _outcome_from_message(f"dbt invocation raised: {exc!r}")
+        failures = []
+        for r in _results_of(res):
+            if str(getattr(r.status, "value", r.status)) in _OK_STATUSES:
+                continue
+            unique_id = getattr(r.node, "unique_id", "?")
+            limit = token.timed_out.get(unique_id)
+            if limit is not None:
+                failures.append(timed_out_message(getattr(r.node, "name", unique_id), limit))
+            else:
+                failures.append(r.message or f"{unique_id}: {r.status}")
         if res.success and not failures:
             return InvocationOutcome(OutcomeStatus.SUCCESS)
+        if token.timed_out:
+            return InvocationOutcome(OutcomeStatus.ERROR, message="\n".join(failures), retryable=False)
         if failures:
             return _outcome_from_message("\n".join(failures))
         detail = str(res.exception) if res.exception is not None else f"dbt {command} failed"
@@ -297,7 +402,3 @@ class DbtInvoker:
         otherwise keeps it open for the life of the process; a later call reopens it."""
         if self.database_path is not None:
             dbt_isolation.close_idle_databases(self.database_path)
-
-    def interrupt_all(self) -> int:
-        """Interrupt the DuckDB statements running in this process's dbt invocations (see class doc)."""
-        return dbt_isolation.interrupt_all()

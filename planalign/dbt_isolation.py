@@ -43,15 +43,26 @@ they matter because the engine makes many invocations, and their fixed overhead 
   dbt-duckdb, skipped when the same open DuckDB database already has every required schema from an earlier
   call in this process (re-done whenever the database has been closed and reopened).
 
-Stopping a batch (several models in one invocation, run one after another with `--threads 1`):
+Stopping invocations, and timing each node (several models in one invocation run one after another with
+`--threads 1`):
 
+* Every invocation inside `stoppable_invocation(scope)` has a `StopToken`, registered under the caller's
+  `planalign.invocation.InvocationScope` (one per engine run). Stopping the scope stops only its tokens; a
+  token interrupts only the DuckDB connections of its own invocation's adapter, which it finds through the
+  invocation's `InvocationContext` (recorded when the preflight first asks the registry for its adapters).
+  So cancelling one engine never touches another engine's invocations in the same process.
 * `dbt.task.runnable.GraphRunnableTask.execute_nodes` / `call_runner` and `dbt.task.base.BaseRunner.do_skip`
   — `call_runner` runs each node in a pool thread through `runner.run_with_hooks`, which returns a "skipped"
   result without running anything when `runner.skip` is set (`do_skip`, dbt's own mechanism for the
-  dependents of a failed node). Once `interrupt_all()` has been called, invocations that were running
-  (those inside `stoppable_invocation()`, whose token `execute_nodes` records for the task) skip every node
-  they have not yet started, so a cancelled batch ends after the node it is running instead of running the
-  rest. Without it (`IsolationStatus.batch_stop` False) the invoker runs one model per invocation.
+  dependents of a failed node). Once its token is stopped, an invocation (whose token `execute_nodes`
+  records for the task) skips every node it has not yet started, so a cancelled batch ends after the node
+  it is running instead of running the rest. `call_runner` is also where each node's time limit starts: the
+  running node is handed to one reaper thread, which interrupts it once it runs past the token's
+  `model_timeout_s` (and records it in `token.timed_out`), or once the token is stopped, and repeats the
+  interrupt every `REINTERRUPT_S` while the node still runs (a stop that lands between a node's start and
+  its first query would otherwise find nothing to interrupt). Without these hooks
+  (`IsolationStatus.batch_stop` False) the invoker runs one model per invocation and the limit applies to
+  the whole invocation.
 
 The shared `Manifest` (parse once, `dbtRunner(manifest=...)` for every invocation) is mutated by each run:
 `dbt.compilation.Compiler` writes `compiled_code`, `compiled`, `extra_ctes` and `extra_ctes_injected` onto the
@@ -79,10 +90,13 @@ invocation (`invocation_slot` is exclusive), which is slower but safe.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
+import itertools
 import logging
 import threading
+import time
 import weakref
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator
@@ -90,7 +104,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from planalign.invocation import InvocationScope
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +202,7 @@ def _make_isolated_container_class(base: type, inst: _Installation) -> type:
             if adapters is None:
                 adapters = {}
                 inst.registry[ctx] = adapters
+                _note_invocation_context(ctx)
             return adapters
 
     def _set_adapters(self: Any, value: dict[str, Any]) -> None:
@@ -489,38 +507,203 @@ def _install_speedups(inst: _Installation) -> list[str]:
     return installed
 
 
-class _StopToken:
-    """Set by `interrupt_all()` for every invocation running inside `stoppable_invocation()`."""
+#: How often the interrupt of a stopped or timed-out node is repeated while that node still runs: an
+#: interrupt that lands between a node's start and its first query finds nothing to interrupt.
+REINTERRUPT_S = 1.0
 
-    __slots__ = ("__weakref__", "stopped")
+
+class StopToken:
+    """One invocation inside `stoppable_invocation()`: whether it is stopped, which of its nodes ran out of
+    time, and the way to its own adapter's connections (its dbt `InvocationContext`, recorded when the
+    invocation's preflight first asks for its adapters; held weakly)."""
+
+    __slots__ = ("__weakref__", "context", "last_interrupt", "model_timeout_s", "stopped", "timed_out")
+
+    def __init__(self, model_timeout_s: float | None) -> None:
+        self.stopped = False
+        self.model_timeout_s = model_timeout_s
+        #: unique_id of each node interrupted for running longer than `model_timeout_s` (None: the whole
+        #: invocation, when nodes cannot be timed one by one) → the limit it exceeded.
+        self.timed_out: dict[str | None, float] = {}
+        self.context: weakref.ref[Any] | None = None
+        self.last_interrupt = 0.0
+
+    def stop(self) -> int:
+        """Start no further node and interrupt the running queries; returns how many were interrupted."""
+        self.stopped = True
+        interrupted = self.interrupt_queries()
+        _REAPER.wake()  # it repeats the interrupt while the running node goes on
+        return interrupted
+
+    def interrupt_queries(self) -> int:
+        """Interrupt the queries running on this invocation's own DuckDB connections — no one else's.
+
+        The interrupted statement fails inside the invocation with DuckDB's "INTERRUPT Error", so that node
+        returns an error result and its transaction is rolled back (a DuckDB statement is atomic: the
+        database is left as it was before the statement). Without the isolation installed there is no
+        per-invocation registry to reach, and nothing is interrupted.
+        """
+        self.last_interrupt = time.monotonic()
+        inst = _installation
+        context = self.context() if self.context is not None else None
+        if inst is None or context is None:
+            return 0
+        with inst.registry_lock:
+            adapters = list((inst.registry.get(context) or {}).values())
+        interrupted = 0
+        for adapter in adapters:
+            manager = getattr(adapter, "connections", None)
+            if manager is None:
+                continue
+            with manager.lock:
+                connections = list(manager.thread_connections.values())
+            for connection in connections:
+                handle = getattr(connection, "handle", None)
+                if handle is None or not hasattr(handle, "cursor"):
+                    continue
+                try:
+                    handle.cursor().interrupt()
+                    interrupted += 1
+                except Exception as exc:  # a connection closing under us is not a failure of the interrupt
+                    logger.debug(
+                        "could not interrupt connection %s: %s", getattr(connection, "name", "?"), exc
+                    )
+        return interrupted
+
+
+_STOP_TOKEN: ContextVar[StopToken | None] = ContextVar("planalign_stop_token", default=None)
+
+
+@dataclass
+class _RunningNode:
+    token: StopToken
+    node_id: str | None
+    deadline: float | None  # time.monotonic()
+
+
+class _Reaper:
+    """One daemon thread for the process that enforces time limits and makes stops stick: it interrupts the
+    running node of an invocation once the node passes its deadline (recording it in `timed_out`) or once
+    the invocation is stopped, and again every `REINTERRUPT_S` while that node still runs. It sleeps until
+    the earliest deadline, so it costs nothing while models run within their limits."""
 
     def __init__(self) -> None:
-        self.stopped = False
+        self._cond = threading.Condition()
+        self._running: dict[int, _RunningNode] = {}
+        self._keys = itertools.count()
+        self._wake_at: float | None = None  # when the thread wakes up next; None: only when woken
+        self._thread: threading.Thread | None = None
+
+    def add(self, token: StopToken, node_id: str | None) -> int:
+        limit = token.model_timeout_s
+        deadline = None if limit is None else time.monotonic() + limit
+        with self._cond:
+            key = next(self._keys)
+            self._running[key] = _RunningNode(token, node_id, deadline)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="planalign-dbt-reaper", daemon=True)
+                self._thread.start()
+            if token.stopped or (
+                deadline is not None and (self._wake_at is None or deadline < self._wake_at)
+            ):
+                self._cond.notify()
+        return key
+
+    def remove(self, key: int) -> None:
+        with self._cond:
+            self._running.pop(key, None)
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify()
+
+    def running_nodes(self) -> list[str]:
+        with self._cond:
+            return sorted(n.node_id for n in self._running.values() if n.node_id is not None)
+
+    def _due(self, now: float) -> tuple[list[_RunningNode], float | None]:
+        """(nodes to interrupt now, when to look again). Caller holds the condition."""
+        due: list[_RunningNode] = []
+        wake_at: float | None = None
+        for node in self._running.values():
+            token = node.token
+            at: float | None = node.deadline
+            if token.stopped or (node.deadline is not None and now >= node.deadline):
+                at = token.last_interrupt + REINTERRUPT_S
+                if now >= at:
+                    due.append(node)
+                    at = now + REINTERRUPT_S
+            if at is not None and (wake_at is None or at < wake_at):
+                wake_at = at
+        return due, wake_at
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                due, wake_at = self._due(time.monotonic())
+                if not due:
+                    self._wake_at = wake_at
+                    self._cond.wait(None if wake_at is None else max(0.0, wake_at - time.monotonic()))
+                    continue
+            for node in due:
+                token, limit = node.token, node.token.model_timeout_s
+                if not token.stopped and limit is not None and node.node_id not in token.timed_out:
+                    token.timed_out[node.node_id] = limit
+                    logger.debug("interrupting %s: running longer than %s s", node.node_id, limit)
+                try:
+                    token.interrupt_queries()
+                except Exception:  # the reaper must outlive one failed interrupt; the node may go on
+                    logger.exception("interrupting %s failed", node.node_id)
 
 
-_STOP_TOKEN: ContextVar[_StopToken | None] = ContextVar("planalign_stop_token", default=None)
-_LIVE_TOKENS: weakref.WeakSet[_StopToken] = weakref.WeakSet()
-_LIVE_TOKENS_LOCK = threading.Lock()
+_REAPER = _Reaper()
+
+
+def running_nodes() -> list[str]:
+    """The unique_ids of the nodes running now inside `stoppable_invocation()`s (diagnostics and tests)."""
+    return _REAPER.running_nodes()
 
 
 @contextmanager
-def stoppable_invocation() -> Iterator[None]:
-    """Hold around a dbt invocation (in the thread that invokes it): once `interrupt_all()` is called while
-    it runs, the invocation starts no further node — each is reported skipped (needs `batch_stop`)."""
-    token = _StopToken()
-    with _LIVE_TOKENS_LOCK:
-        _LIVE_TOKENS.add(token)
+def stoppable_invocation(
+    scope: InvocationScope | None = None, *, model_timeout_s: float | None = None
+) -> Iterator[StopToken]:
+    """Hold around a dbt invocation (in the thread that invokes it); yields its `StopToken`.
+
+    Stopping the token (`scope.stop()` when registered under `scope`) interrupts the invocation's running
+    query and makes it start no further node — each is reported skipped (needs `batch_stop`). A node that
+    runs longer than `model_timeout_s` is interrupted, and its unique_id recorded in `token.timed_out`; the
+    limit applies to each node on its own from the moment dbt starts it (compiling included), and to the
+    whole invocation when dbt's nodes cannot be hooked (`batch_stop` False, one model per invocation then).
+    """
+    token = StopToken(model_timeout_s)
     reset = _STOP_TOKEN.set(token)
+    whole = None
     try:
-        yield
+        with contextlib.ExitStack() as stack:
+            if scope is not None:
+                stack.enter_context(scope.stoppable(token.stop))
+            status = _status
+            if model_timeout_s is not None and not (status is not None and status.batch_stop):
+                whole = _REAPER.add(token, None)
+            yield token
     finally:
+        if whole is not None:
+            _REAPER.remove(whole)
         _STOP_TOKEN.reset(reset)
-        with _LIVE_TOKENS_LOCK:
-            _LIVE_TOKENS.discard(token)
+
+
+def _note_invocation_context(ctx: Any) -> None:
+    """Called when an invocation's preflight first asks for its adapters (in the invoking thread): the
+    invocation's token can now reach them."""
+    token = _STOP_TOKEN.get()
+    if token is not None and token.context is None:
+        token.context = weakref.ref(ctx)
 
 
 def _install_batch_stop(inst: _Installation) -> bool:
-    """Make stopped invocations skip the nodes they have not started (see the module docstring)."""
+    """Make stopped invocations skip the nodes they have not started, and time each node they run (see the
+    module docstring)."""
     try:
         from dbt.task.base import BaseRunner
         from dbt.task.runnable import GraphRunnableTask
@@ -535,7 +718,7 @@ def _install_batch_stop(inst: _Installation) -> bool:
     if not (honours_skip and can_skip):
         logger.debug("batch stop not installed: BaseRunner.run_with_hooks no longer honours `skip`")
         return False
-    tokens: weakref.WeakKeyDictionary[Any, _StopToken] = weakref.WeakKeyDictionary()
+    tokens: weakref.WeakKeyDictionary[Any, StopToken] = weakref.WeakKeyDictionary()
     tokens_lock = threading.Lock()
 
     def stoppable_execute_nodes(self: Any) -> Any:
@@ -549,9 +732,16 @@ def _install_batch_stop(inst: _Installation) -> bool:
     def stoppable_call_runner(self: Any, runner: Any) -> Any:
         with tokens_lock:
             token = tokens.get(self)
-        if token is not None and token.stopped:
+        if token is None:
+            return original_call_runner(self, runner)
+        if token.stopped:
             runner.do_skip(cause=None)
-        return original_call_runner(self, runner)
+            return original_call_runner(self, runner)
+        key = _REAPER.add(token, getattr(runner.node, "unique_id", None))
+        try:
+            return original_call_runner(self, runner)
+        finally:
+            _REAPER.remove(key)
 
     inst.patch(GraphRunnableTask, "execute_nodes", stoppable_execute_nodes)
     inst.patch(GraphRunnableTask, "call_runner", stoppable_call_runner)
@@ -714,42 +904,6 @@ def live_adapter_count() -> int:
         return 0
     with inst.registry_lock:
         return sum(len(adapters) for adapters in inst.registry.values())
-
-
-def interrupt_all() -> int:
-    """Interrupt every query running on an open DuckDB connection of any live invocation.
-
-    The interrupted statement fails inside its invocation with DuckDB's "INTERRUPT Error", so that model's
-    invocation returns an error result and its transaction is rolled back (a DuckDB statement is atomic: the
-    database is left as it was before the statement). Invocations inside `stoppable_invocation()` also start
-    no further node. Returns how many connections were interrupted. Without the isolation installed there is
-    no registry of invocations to reach, and nothing is interrupted.
-    """
-    inst = _installation
-    if inst is None:
-        return 0
-    with _LIVE_TOKENS_LOCK:
-        for token in list(_LIVE_TOKENS):
-            token.stopped = True
-    with inst.registry_lock:
-        adapters = [a for per_ctx in list(inst.registry.values()) for a in per_ctx.values()]
-    interrupted = 0
-    for adapter in adapters:
-        manager = getattr(adapter, "connections", None)
-        if manager is None:
-            continue
-        with manager.lock:
-            connections = list(manager.thread_connections.values())
-        for connection in connections:
-            handle = getattr(connection, "handle", None)
-            if handle is None or not hasattr(handle, "cursor"):
-                continue
-            try:
-                handle.cursor().interrupt()
-                interrupted += 1
-            except Exception as exc:  # a connection closing under us is not a failure of the interrupt
-                logger.debug("could not interrupt connection %s: %s", getattr(connection, "name", "?"), exc)
-    return interrupted
 
 
 _NODE_LOCKS: dict[tuple[int, str], threading.Lock] = {}

@@ -36,11 +36,20 @@ all of its dependencies built. `shuffle_dispatch_seed` (tests only) orders ready
 that results do not depend on dispatch order.
 
 Cancellation (the awaiting task is cancelled; under `asyncio.run`/`anyio.run` Ctrl-C cancels the main task):
-dispatch stops at once; the invoker's optional `interrupt_all()` is called so running queries can abort and
-running batches start no further model; the engine then waits for the running worker threads to return (a
-thread cannot be killed; dbt's materializations replace a relation only when its query completes, so an
-interrupted model leaves the previous relation in place); never-started models are recorded CANCELLED;
-`last_result` is set; the cancellation is re-raised.
+dispatch stops at once; the run's `InvocationScope` is stopped, so that the invocations of this run — and only
+this run's, never those of another engine in the process — abort their running queries and start no further
+model (the invoker registers each invocation under the scope, which `invoke` makes current in the worker
+thread); the engine then waits for the running worker threads to return (a thread cannot be killed; dbt's
+materializations replace a relation only when its query completes, so an interrupted model leaves the
+previous relation in place); never-started models are recorded CANCELLED; `last_result` is set; the
+cancellation is re-raised.
+
+Retries and time limits. Only failures the invoker marks `retryable` (transient: a lock, I/O, memory) are
+retried, up to `max_retries_per_model`, each retry logged once with its error; a deterministic failure ends
+the model at its first attempt. The final error of a model is data in the result (and in the MODEL_FINISHED
+event), which the caller shows — the engine logs it only at debug level, so that one error is printed once.
+`model_timeout_seconds` is handed to the invoker through the scope: the invoker interrupts a model running
+longer (each model of a batch on its own) and fails it as not retryable.
 """
 
 from __future__ import annotations
@@ -61,7 +70,14 @@ import structlog
 from planalign.errors import ConfigError, ExecutionSafetyError
 from planalign.execution_plan import ExecutionPlan
 from planalign.heap import long_lived_heap
-from planalign.invocation import BatchModelInvoker, InvocationOutcome, ModelInvoker, OutcomeStatus
+from planalign.invocation import (
+    BatchModelInvoker,
+    InvocationOutcome,
+    InvocationScope,
+    ModelInvoker,
+    OutcomeStatus,
+    use_scope,
+)
 from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
 from planalign.results import EngineRunResult, LimitChange, ModelResult, ModelStatus, PressureEvent
 from planalign.watchdog import (
@@ -82,7 +98,8 @@ class EngineSettings:
     `models_per_invocation` caps a batch (see "Batches" in the module docstring; 1: one model per dbt
     invocation). `shuffle_dispatch_seed` is for tests: it shuffles the dispatch order among ready models.
     `retry_backoff_s` is the pause before a retry; `watchdog_interval_s` and `min_available_mb` tune the
-    memory watchdog (see `planalign.watchdog`).
+    memory watchdog (see `planalign.watchdog`). `model_timeout_seconds` is how long one model may run before
+    the invoker interrupts it (see "Retries and time limits" in the module docstring).
     """
 
     max_workers: int = 4
@@ -99,6 +116,7 @@ class EngineSettings:
     retry_backoff_s: float = 0.05
     watchdog_interval_s: float = 0.5
     min_available_mb: float = DEFAULT_MIN_AVAILABLE_MB
+    model_timeout_seconds: float = 1800.0
 
     def __post_init__(self) -> None:
         if self.max_workers < 1:
@@ -111,6 +129,8 @@ class EngineSettings:
             raise ConfigError(f"max_retries_per_model must be 0 or more, got {self.max_retries_per_model}")
         if self.retry_backoff_s < 0 or self.watchdog_interval_s <= 0:
             raise ConfigError("retry_backoff_s must be >= 0 and watchdog_interval_s > 0")
+        if not self.model_timeout_seconds > 0:
+            raise ConfigError(f"model_timeout_seconds must be positive, got {self.model_timeout_seconds}")
 
 
 def duckdb_memory_limit_setting(settings: EngineSettings) -> str | None:
@@ -279,6 +299,8 @@ class _Run:
         self.sequence = itertools.count()
         self.rng = random.Random(self.settings.shuffle_dispatch_seed)
         self.free_lanes: list[int] = []
+        #: What this run's cancellation stops: only the invocations of this run.
+        self.scope = InvocationScope(label=self.label, model_timeout_s=self.settings.model_timeout_seconds)
 
     # ------------------------------------------------------------------ helpers
 
@@ -417,12 +439,10 @@ class _Run:
     def begin_cancel(self) -> None:
         self.cancelling = True
         self.ready.clear()
-        interrupt = getattr(self.engine.invoker, "interrupt_all", None)
-        if callable(interrupt) and self.invocations_running:
-            try:
-                interrupt()
-            except Exception:
-                log.exception("invoker.interrupt_all failed; waiting for running models to finish")
+        try:
+            self.scope.stop()
+        except Exception:
+            log.exception("stopping the run's invocations failed; waiting for running models to finish")
 
     async def dispatch_loop(self, tg: anyio.abc.TaskGroup) -> None:
         total = len(self.plan.model_ids)
@@ -593,7 +613,7 @@ class _Run:
                 attempt=state.attempts,
                 message=message,
             )
-            log.info("retrying model", model=name, attempt=state.attempts, error=message)
+            log.info("retrying model", model=name, attempt=state.attempts, error=message, label=self.label)
         else:
             self.finish(uid, ModelStatus.ERROR, message or "model failed without a message", at=ended)
 
@@ -612,10 +632,11 @@ class _Run:
         nodes = [self.engine.analyzer.node(uid) for uid in members]
         invoker = self.engine.invoker
         try:
-            if len(nodes) == 1:
-                return {members[0]: invoker.run_model(nodes[0], vars=self.vars)}
-            assert isinstance(invoker, BatchModelInvoker)
-            return invoker.run_models(nodes, vars=self.vars)
+            with use_scope(self.scope):
+                if len(nodes) == 1:
+                    return {members[0]: invoker.run_model(nodes[0], vars=self.vars)}
+                assert isinstance(invoker, BatchModelInvoker)
+                return invoker.run_models(nodes, vars=self.vars)
         except Exception as exc:
             log.exception("invoker raised instead of returning an outcome", models=[n.name for n in nodes])
             failed = InvocationOutcome(OutcomeStatus.ERROR, f"invoker raised {type(exc).__name__}: {exc}")
@@ -654,7 +675,8 @@ class _Run:
                 ):
                     self.push_ready(child)
         elif status is ModelStatus.ERROR:
-            log.error("model failed", model=node.name, attempts=state.attempts, error=error)
+            # Debug only: the error is in the result and the MODEL_FINISHED event, which callers show.
+            log.debug("model failed", model=node.name, attempts=state.attempts, error=error, label=self.label)
             self.skip_descendants(uid)
         self.wake_dispatcher()
 

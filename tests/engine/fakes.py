@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from planalign.invocation import InvocationOutcome, OutcomeStatus
+from planalign.invocation import InvocationOutcome, OutcomeStatus, current_scope
 from planalign.manifest import ManifestNode, ProjectManifest
 from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
 from planalign.model_execution_types import ModelClassifier, ModelExecutionType
@@ -76,6 +77,7 @@ class FakeInvoker:
 
     `script[name]` lists outcomes for successive attempts (the last one repeats). `log` holds ("start"|"end",
     name) in the order they happened, under one lock, so tests can reason about overlap without timing.
+    `scopes` records the engine's `InvocationScope` current in each call, by model name.
     """
 
     def __init__(
@@ -102,6 +104,8 @@ class FakeInvoker:
         self.max_in_flight = 0
         self.calls: dict[str, int] = {}
         self.seen_vars: list[Mapping[str, Any]] = []
+        self.scopes: dict[str, Any] = {}
+        #: Set when any call was interrupted (by an `InterruptibleFakeInvoker`'s scope), or by a test.
         self.interrupted = threading.Event()
 
     @property
@@ -116,7 +120,18 @@ class FakeInvoker:
     def starts(self) -> list[str]:
         return [name for kind, name in self.log if kind == "start"]
 
+    @contextlib.contextmanager
+    def stoppable_call(self) -> Iterator[threading.Event]:
+        """The event that stops one call. The plain fake cannot be stopped: only a test sets `interrupted`."""
+        yield self.interrupted
+
     def run_model(self, node: ManifestNode, *, vars: Mapping[str, Any]) -> InvocationOutcome:
+        with self.stoppable_call() as stop:
+            return self.run_one(node, vars, stop)
+
+    def run_one(
+        self, node: ManifestNode, vars: Mapping[str, Any], stop: threading.Event
+    ) -> InvocationOutcome:
         name = node.name
         with self.lock:
             self.log.append(("start", name))
@@ -125,16 +140,20 @@ class FakeInvoker:
             self.calls[name] = self.calls.get(name, 0) + 1
             attempt = self.calls[name]
             self.seen_vars.append(dict(vars))
+            self.scopes[name] = current_scope()
         try:
             if self.on_start is not None:
                 self.on_start(name)
             if name in self.barriers:
                 self.barriers[name].wait(timeout=5)
             if name in self.gates:
-                self.gates[name].wait(timeout=5)
+                gate = self.gates[name]
+                deadline = time.monotonic() + 5
+                while not gate.wait(0.005) and not stop.is_set() and time.monotonic() < deadline:
+                    pass
             else:
-                self.interrupted.wait(self.durations.get(name, self.duration))
-            if self.interrupted.is_set():
+                stop.wait(self.durations.get(name, self.duration))
+            if stop.is_set():
                 return fail("interrupted")
             outcomes = self.script.get(name)
             if outcomes:
@@ -147,12 +166,25 @@ class FakeInvoker:
 
 
 class InterruptibleFakeInvoker(FakeInvoker):
-    """Offers `interrupt_all()`, as the real invoker may: running calls return an "interrupted" error."""
+    """Registers each call under the engine's current `InvocationScope`, as the real invoker does: when that
+    scope is stopped, the calls of that scope — and only those — return an "interrupted" error (a batch
+    starts no further model). `interrupted` records that some call was stopped."""
 
-    def interrupt_all(self) -> None:
-        self.interrupted.set()
-        for gate in self.gates.values():
-            gate.set()
+    @contextlib.contextmanager
+    def stoppable_call(self) -> Iterator[threading.Event]:
+        stop = threading.Event()
+        scope = current_scope()
+        if scope is None:
+            yield stop
+            return
+
+        def hook() -> int:
+            stop.set()
+            self.interrupted.set()
+            return 1
+
+        with scope.stoppable(hook):
+            yield stop
 
 
 def intervals(log: list[tuple[str, str]]) -> dict[str, tuple[int, int]]:
@@ -182,7 +214,7 @@ async def wait_until(predicate: Callable[[], bool], *, limit: int = 500) -> None
 class FakeBatchInvoker(InterruptibleFakeInvoker):
     """A `BatchModelInvoker`: `run_models` runs its models one after another, in the order given, as dbt does
     with `--threads 1`. A model whose dependency in the batch did not succeed is NOT_RUN, and so is every
-    model after an `interrupt_all()`. `batches` records the names in each call (single-model calls too).
+    model after its scope was stopped. `batches` records the names in each call (single-model calls too).
 
     `not_run` names models the "invoker" declines to run, for no reason the engine can see, on every call.
     `timed` reports each model's own start and end (as the real invoker does with dbt's node timing).
@@ -216,16 +248,19 @@ class FakeBatchInvoker(InterruptibleFakeInvoker):
         with self.lock:
             self.batches.append([n.name for n in nodes])
         outcomes: dict[str, InvocationOutcome] = {}
-        for node in nodes:
-            blocked = any(outcomes.get(dep) is not None and not outcomes[dep].ok for dep in node.depends_on)
-            if blocked or self.interrupted.is_set() or node.name in self.not_run:
-                outcomes[node.unique_id] = InvocationOutcome(OutcomeStatus.NOT_RUN, "not run")
-                continue
-            started = time.time()
-            outcome = FakeInvoker.run_model(self, node, vars=vars)
-            if self.timed:
-                outcome = dataclasses.replace(outcome, started_at=started, completed_at=time.time())
-            outcomes[node.unique_id] = outcome
+        with self.stoppable_call() as stop:
+            for node in nodes:
+                blocked = any(
+                    outcomes.get(dep) is not None and not outcomes[dep].ok for dep in node.depends_on
+                )
+                if blocked or stop.is_set() or node.name in self.not_run:
+                    outcomes[node.unique_id] = InvocationOutcome(OutcomeStatus.NOT_RUN, "not run")
+                    continue
+                started = time.time()
+                outcome = self.run_one(node, vars, stop)
+                if self.timed:
+                    outcome = dataclasses.replace(outcome, started_at=started, completed_at=time.time())
+                outcomes[node.unique_id] = outcome
         return outcomes
 
 

@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent(
     import json, sys, threading
     from pathlib import Path
     import anyio
-    from planalign.invocation import InvocationOutcome, OutcomeStatus
+    from planalign.invocation import InvocationOutcome, OutcomeStatus, current_scope
     from planalign.manifest import ManifestNode, ProjectManifest
     from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
     from planalign.model_execution_types import ModelClassifier, ModelExecutionType
@@ -38,18 +38,20 @@ SCRIPT = textwrap.dedent(
             self.started = []
 
         def run_model(self, node, *, vars):
-            with self.lock:
-                self.running += 1
-                self.started.append(node.name)
-                if self.running == 2:
-                    print("READY", flush=True)
-            self.stop.wait(10)
-            with self.lock:
-                self.running -= 1
+            with current_scope().stoppable(self.interrupt):
+                with self.lock:
+                    self.running += 1
+                    self.started.append(node.name)
+                    if self.running == 2:
+                        print("READY", flush=True)
+                self.stop.wait(10)
+                with self.lock:
+                    self.running -= 1
             return InvocationOutcome(OutcomeStatus.ERROR, "interrupted")
 
-        def interrupt_all(self):
+        def interrupt(self):
             self.stop.set()
+            return 1
 
     invoker = Invoker()
     analyzer = ModelDependencyAnalyzer(manifest, ModelClassifier(ModelExecutionType.PARALLEL_SAFE))

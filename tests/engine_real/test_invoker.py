@@ -1,10 +1,12 @@
-"""DbtInvoker against real dbt: outcome mapping (compile vs runtime errors), whole-command invocations,
-interrupting running queries, the DuckDB memory limit hook, and the version check with its serialized
-fallback."""
+"""DbtInvoker against real dbt: outcome mapping (deterministic vs transient errors), whole-command
+invocations, interrupting running queries (only those of the stopped scope), the per-model time limit, the
+DuckDB memory limit hook, and the version check with its serialized fallback."""
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,8 +19,25 @@ from fixtures.genproject import generate_project
 from planalign import dbt_isolation
 from planalign.dbt_invoker import DbtInvoker
 from planalign.errors import ManifestDatabaseMismatchError
-from planalign.invocation import BatchModelInvoker, ModelInvoker, OutcomeStatus
+from planalign.invocation import (
+    MODEL_TIMEOUT_SETTING,
+    BatchModelInvoker,
+    InvocationOutcome,
+    InvocationScope,
+    ModelInvoker,
+    OutcomeStatus,
+    use_scope,
+)
 from planalign.manifest import ProjectManifest, parse_project
+from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
+from planalign.model_execution_types import ModelClassifier, ModelExecutionType
+from planalign.parallel_execution_engine import (
+    EngineEvent,
+    EngineEventKind,
+    EngineSettings,
+    ParallelExecutionEngine,
+)
+from planalign.results import ModelStatus
 
 from .helpers import checksums, dbt_cli, walk_dag
 
@@ -38,6 +57,7 @@ MODELS = {
     "good": "select 1 as id",
     "compile_error": "select {{ var('no_such_var') }} as x",
     "runtime_error": "select cast('not a number' as integer) as x",
+    "binder_error": "select no_such_column from (select 1 as a)",
     "after_good": "select id + 1 as id from {{ ref('good') }}",
     "in_schema": "{{ config(schema='extra') }} select 2 as id",
     "eph": "{{ config(materialized='ephemeral') }} select {{ var('salt', 0) }} as salt",
@@ -47,6 +67,8 @@ MODELS = {
     "after_runtime_error": "select x from {{ ref('runtime_error') }}",
     "after_slow": "select s from {{ ref('slow') }}",
     "unrelated": "select 3 as id",  # dbt orders a batch by depth, then unique_id: this one after `slow`
+    # ~4 * 10^8 rows: a second or two, then done.
+    "finite_slow": "select sum(a.range * b.range) as s from range(20000) a, range(20000) b",
 }
 
 
@@ -96,14 +118,14 @@ def test_compile_error_is_not_retryable(invoker: DbtInvoker, tiny: tuple[Project
     assert "Compilation Error" in outcome.message and "no_such_var" in outcome.message
 
 
-def test_runtime_sql_error_carries_dbts_message_and_is_retryable(
+def test_deterministic_sql_errors_carry_dbts_message_and_are_not_retryable(
     invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]
 ) -> None:
-    outcome = invoker.run_model(tiny[0].model_by_name("runtime_error"), vars={})
-    assert outcome.status is OutcomeStatus.ERROR
-    assert outcome.retryable is True
-    assert outcome.message is not None
-    assert "not a number" in outcome.message  # DuckDB's conversion error, passed through dbt
+    for name, text in (("runtime_error", "not a number"), ("binder_error", "no_such_column")):
+        outcome = invoker.run_model(tiny[0].model_by_name(name), vars={})
+        assert outcome.status is OutcomeStatus.ERROR
+        assert outcome.retryable is False, outcome.message
+        assert outcome.message is not None and text in outcome.message  # DuckDB's error, through dbt
 
 
 def test_vars_given_per_call_reach_the_model(invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]) -> None:
@@ -135,17 +157,33 @@ def test_whole_command_invocation(invoker: DbtInvoker) -> None:
     assert failed.message is not None and "not a number" in failed.message
 
 
-def test_interrupt_all_stops_a_running_query(invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]) -> None:
+def in_scope(scope: InvocationScope, call: Any, *args: Any, **kwargs: Any) -> Any:
+    with use_scope(scope):
+        return call(*args, **kwargs)
+
+
+def wait_running(unique_id: str, worker: threading.Thread) -> None:
+    """Poll until dbt has started the node (then give its query a moment to begin)."""
+    deadline = time.monotonic() + 60
+    while unique_id not in dbt_isolation.running_nodes():
+        assert worker.is_alive() and time.monotonic() < deadline, f"{unique_id} never started"
+        time.sleep(0.02)
+    time.sleep(0.3)
+
+
+def test_stopping_a_scope_stops_its_running_query(
+    invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]
+) -> None:
     node = tiny[0].model_by_name("slow")
+    scope = InvocationScope()
     outcomes = []
-    worker = threading.Thread(target=lambda: outcomes.append(invoker.run_model(node, vars={})))
+    worker = threading.Thread(
+        target=lambda: outcomes.append(in_scope(scope, invoker.run_model, node, vars={}))
+    )
     worker.start()
-    interrupted = 0
-    deadline = time.monotonic() + 120
-    while worker.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.3)  # polling for the query to start, not asserting on time
-        interrupted += invoker.interrupt_all()
-    worker.join(timeout=5)
+    wait_running(node.unique_id, worker)
+    interrupted = scope.stop()
+    worker.join(timeout=10)
     assert not worker.is_alive(), "the query was not interrupted"
     assert interrupted >= 1
     (outcome,) = outcomes
@@ -239,7 +277,8 @@ def test_a_batch_runs_in_dependency_order_and_reports_each_model(
     after = time.time()
     by_name = {n: outcomes[manifest.model_by_name(n).unique_id] for n in names}
     assert by_name["good"].ok and by_name["after_good"].ok and by_name["uses_eph"].ok
-    assert by_name["runtime_error"].status is OutcomeStatus.ERROR and by_name["runtime_error"].retryable
+    assert by_name["runtime_error"].status is OutcomeStatus.ERROR
+    assert not by_name["runtime_error"].retryable
     assert by_name["after_runtime_error"].status is OutcomeStatus.NOT_RUN
     for name in ("good", "after_good", "runtime_error"):
         outcome = by_name[name]
@@ -266,19 +305,20 @@ def test_a_batch_larger_than_the_invoker_accepts_is_refused(
         invoker.run_models([node] * (invoker.max_models_per_invocation + 1), vars={})
 
 
-def test_interrupt_all_stops_a_batch_after_its_running_model(
+def test_stopping_a_scope_stops_a_batch_after_its_running_model(
     invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]
 ) -> None:
     manifest = tiny[0]
     nodes = [manifest.model_by_name(n) for n in ("good", "slow", "unrelated", "after_good", "after_slow")]
+    scope = InvocationScope()
     results: list[dict[str, Any]] = []
-    worker = threading.Thread(target=lambda: results.append(dict(invoker.run_models(nodes, vars={}))))
+    worker = threading.Thread(
+        target=lambda: results.append(dict(in_scope(scope, invoker.run_models, nodes, vars={})))
+    )
     worker.start()
-    deadline = time.monotonic() + 120
-    while worker.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.3)  # polling for the slow query to start, not asserting on time
-        invoker.interrupt_all()
-    worker.join(timeout=5)
+    wait_running(nodes[1].unique_id, worker)
+    scope.stop()
+    worker.join(timeout=10)
     assert not worker.is_alive(), "the batch was not stopped"
     (outcomes,) = results
     by_name = {n.name: outcomes[n.unique_id] for n in nodes}
@@ -394,3 +434,144 @@ def test_debug_events_still_reach_a_listener(tiny: tuple[ProjectManifest, Path])
     assert result.success
     assert "unobserved-event-skip" in dbt_isolation.isolation_status().speedups
     assert "SQLQuery" in seen
+
+
+def test_stopping_one_scope_leaves_another_scopes_query_running(
+    invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path], tmp_path: Path
+) -> None:
+    """Two invocations on two databases at once, as two engines would run them: stopping A's scope must
+    interrupt A's query only; B's query runs to its end."""
+    manifest, _ = tiny
+    other_db = tmp_path / "tiny.duckdb"
+    other = DbtInvoker(manifest.project_dir, None, None, manifest, {}, other_db)
+    spin, finite = manifest.model_by_name("slow"), manifest.model_by_name("finite_slow")
+    scope_a, scope_b = InvocationScope(label="a"), InvocationScope(label="b")
+    outcomes: dict[str, InvocationOutcome] = {}
+    worker_a = threading.Thread(
+        target=lambda: outcomes.__setitem__("a", in_scope(scope_a, invoker.run_model, spin, vars={}))
+    )
+    worker_b = threading.Thread(
+        target=lambda: outcomes.__setitem__("b", in_scope(scope_b, other.run_model, finite, vars={}))
+    )
+    worker_a.start()
+    wait_running(spin.unique_id, worker_a)
+    worker_b.start()
+    wait_running(finite.unique_id, worker_b)
+    assert scope_a.stop() >= 1
+    worker_a.join(timeout=10)
+    worker_b.join(timeout=60)
+    assert not worker_a.is_alive() and not worker_b.is_alive()
+    assert outcomes["a"].status is OutcomeStatus.ERROR
+    assert "interrupt" in (outcomes["a"].message or "").lower()
+    assert outcomes["b"].ok, outcomes["b"].message
+    assert checksums(other_db, ["finite_slow"])["finite_slow"].rows == 1
+
+
+def test_a_model_over_its_time_limit_is_interrupted_and_the_rest_of_the_batch_runs(
+    invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]
+) -> None:
+    manifest = tiny[0]
+    nodes = [manifest.model_by_name(n) for n in ("good", "slow", "unrelated", "after_slow")]
+    scope = InvocationScope(model_timeout_s=1.5)
+    started = time.monotonic()
+    outcomes = in_scope(scope, invoker.run_models, nodes, vars={})
+    elapsed = time.monotonic() - started
+    by_name = {n.name: outcomes[n.unique_id] for n in nodes}
+    slow = by_name["slow"]
+    assert slow.status is OutcomeStatus.ERROR and slow.retryable is False
+    assert slow.message == (
+        f"slow timed out after 1.5 s and was interrupted; if it needs longer, raise {MODEL_TIMEOUT_SETTING}"
+    )
+    assert elapsed < 15, f"the batch took {elapsed:.1f} s"
+    # The limit is per model: the models before and after it in the batch ran normally.
+    assert by_name["good"].ok and by_name["unrelated"].ok, by_name
+    assert by_name["after_slow"].status is OutcomeStatus.NOT_RUN
+    assert not scope.stopped
+    # And the next invocation, in the same scope, runs normally.
+    assert in_scope(scope, invoker.run_model, manifest.model_by_name("after_good"), vars={}).ok
+
+
+def test_a_whole_command_over_its_time_limit_fails_naming_the_setting(
+    tiny: tuple[ProjectManifest, Path],
+) -> None:
+    manifest, db = tiny
+    bounded = DbtInvoker(manifest.project_dir, None, None, manifest, {}, db, model_timeout_s=1.0)
+    started = time.monotonic()
+    outcome = bounded.invoke(["run", "--select", "slow"])
+    assert time.monotonic() - started < 15
+    assert outcome.status is OutcomeStatus.ERROR and not outcome.retryable
+    assert outcome.message is not None and "slow timed out after 1 s" in outcome.message
+
+
+def engine_for(manifest: ProjectManifest, invoker: DbtInvoker, **settings: Any) -> ParallelExecutionEngine:
+    analyzer = ModelDependencyAnalyzer(manifest, ModelClassifier(ModelExecutionType.PARALLEL_SAFE))
+    base: dict[str, Any] = {"resource_monitoring": False, "retry_backoff_s": 0.0, "max_retries_per_model": 2}
+    return ParallelExecutionEngine(analyzer, invoker, EngineSettings(**{**base, **settings}))
+
+
+async def test_the_engine_does_not_retry_deterministic_sql_errors(
+    invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]
+) -> None:
+    manifest = tiny[0]
+    result = await engine_for(manifest, invoker).execute(["runtime_error", "binder_error", "good"], vars={})
+    for name in ("runtime_error", "binder_error"):
+        failed = result.result_for(name)
+        assert failed.status is ModelStatus.ERROR and failed.attempts == 1, failed
+    assert result.result_for("good").status is ModelStatus.SUCCESS
+
+
+async def test_the_engine_times_out_a_model_and_runs_the_next(
+    invoker: DbtInvoker, tiny: tuple[ProjectManifest, Path]
+) -> None:
+    manifest = tiny[0]
+    engine = engine_for(manifest, invoker, max_workers=1, model_timeout_seconds=1.0)
+    started = time.monotonic()
+    result = await engine.execute(["slow", "unrelated", "after_slow"], vars={})
+    assert time.monotonic() - started < 15
+    slow = result.result_for("slow")
+    assert slow.status is ModelStatus.ERROR and slow.attempts == 1
+    assert (
+        slow.error is not None and "timed out after 1 s" in slow.error and MODEL_TIMEOUT_SETTING in slow.error
+    )
+    assert result.result_for("unrelated").status is ModelStatus.SUCCESS
+    assert result.result_for("after_slow").status is ModelStatus.SKIPPED
+
+
+LOCK_HOLDER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+async def test_the_engine_retries_a_database_locked_by_another_process(
+    tiny: tuple[ProjectManifest, Path], tmp_path: Path
+) -> None:
+    """A transient failure from real DuckDB: another process holds the database file's lock during the first
+    attempt ("IO Error: Could not set lock on file"); it lets go when the engine announces the retry."""
+    manifest, _ = tiny
+    db = tmp_path / "tiny.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    retries: list[str] = []
+
+    def on_event(event: EngineEvent) -> None:
+        if event.kind is EngineEventKind.MODEL_RETRY:
+            retries.append(event.message or "")
+            if holder.poll() is None:
+                holder.communicate("", timeout=30)  # the lock is released before the retry starts
+
+    try:
+        invoker = DbtInvoker(manifest.project_dir, None, None, manifest, {}, db)
+        engine = engine_for(manifest, invoker, retry_backoff_s=0.1)
+        engine.on_event = on_event
+        result = await engine.execute(["good"], vars={})
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    good = result.result_for("good")
+    assert good.status is ModelStatus.SUCCESS and good.attempts == 2, good
+    assert len(retries) == 1 and "Could not set lock" in retries[0]
