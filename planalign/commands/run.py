@@ -503,8 +503,11 @@ def run(args: argparse.Namespace) -> int:
             dbt_vars=dbt_vars,
         )
     finally:
+        # After a signal the process is on its way out (exit 130). Python resets its own handlers to the
+        # default during interpreter shutdown, so a repeated SIGTERM then would kill the process: the
+        # signals are ignored from here on (SIG_IGN survives the shutdown). Otherwise the caller's return.
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, handler if stop.signal is None else signal.SIG_IGN)
 
 
 def _execute(

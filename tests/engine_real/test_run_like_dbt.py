@@ -147,3 +147,80 @@ def test_ephemeral_parents_are_compiled_in_and_never_missing(
     assert code == EXIT_OK, out.out + out.err
     ran = set(_statuses(_run_results(ours)))
     assert ran == {f"model.{PROJECT_NAME}.orders", f"model.{PROJECT_NAME}.customers"}
+
+
+def test_fail_fast_stops_at_the_first_failure(
+    base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ours = _copy(base, tmp_path / "planalign")
+    models = ours / "models"
+    # A failing root with the longest chain below it is dispatched first; with one worker and one model per
+    # invocation, everything else is still waiting when it fails.
+    (models / "bad.sql").write_text("{{ config(materialized='table') }} select cast('x' as integer) as x\n")
+    (models / "bad_child.sql").write_text("select * from {{ ref('bad') }}\n")
+    (models / "bad_grandchild.sql").write_text("select * from {{ ref('bad_child') }}\n")
+    (models / "bad_great.sql").write_text("select * from {{ ref('bad_grandchild') }}\n")
+    args = ["--threads", "1", "--models-per-invocation", "1", "--max-retries", "0", "--fail-fast"]
+    code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), *args])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    document = _run_results(ours)
+    validate_run_results(document)
+    rows = {r["unique_id"].rsplit(".", 1)[-1]: r for r in document["results"]}
+    assert rows["bad"]["status"] == "error"
+    not_started = [n for n, r in rows.items() if "--fail-fast after bad failed" in (r["message"] or "")]
+    assert set(not_started) >= {"stg_customers", "stg_orders", "stg_payments"}, rows
+    assert "Stopped: --fail-fast after bad failed" in out
+
+
+def test_sigterm_interrupts_the_query_writes_results_and_exits_130(base: Path, tmp_path: Path) -> None:
+    """A long query is interrupted: exit 130 within 2 s of the signal, run_results.json written, and a second
+    signal during the clean-up changes nothing (no traceback)."""
+    import os
+    import signal
+    import sys
+    import time
+
+    ours = _copy(base, tmp_path / "planalign")
+    (ours / "models" / "slow.sql").write_text(
+        "{{ config(materialized='table') }}\n"
+        "select sum(a.range * b.range) as s from range(300000) a, range(300000) b\n"
+    )
+    cmd = [sys.executable, "-m", "planalign", "run", "--project-dir", str(ours), "--vars", _vars(ours)]
+    proc = subprocess.Popen(
+        [*cmd, "-s", "slow", "stg_orders"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("Running "):
+            break
+    time.sleep(1.5)  # the query is running
+    assert proc.poll() is None
+    sent = time.perf_counter()
+    os.kill(proc.pid, signal.SIGTERM)
+    time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGTERM)  # during the clean-up, or the interpreter's shutdown
+    code = proc.wait(timeout=30)
+    elapsed = time.perf_counter() - sent
+    rest, err = proc.communicate()
+    assert code == 130, rest + err
+    assert elapsed < 2.0, f"exit {elapsed:.2f}s after SIGTERM"
+    assert "Traceback" not in err, err
+    document = _run_results(ours)
+    validate_run_results(document)
+    statuses = _statuses(document)
+    assert statuses[f"model.{PROJECT_NAME}.slow"] in {"error", "skipped"}
+    assert all(r["unique_id"] != f"operation.{PROJECT_NAME}.on-run-end" for r in document["results"])
+
+
+def test_a_stale_run_results_is_replaced(
+    base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The base's target/run_results.json is plain dbt's (every model); after `-s orders` it lists ours."""
+    ours = _copy(base, tmp_path / "planalign")
+    assert len(_statuses(_run_results(ours))) == len(TABLES)
+    assert main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "-s", "orders"]) == EXIT_OK
+    capsys.readouterr()
+    document = _run_results(ours)
+    assert set(_statuses(document)) == {f"model.{PROJECT_NAME}.orders"}
+    assert document["args"]["which"] == "run" and document["args"]["select"] == ["orders"]
