@@ -7,8 +7,14 @@ the declared dbt graph is the contract — the same assumption `dbt run --thread
 models are PARALLEL_SAFE there; in a project that classifies its models, unclassified ones fall back to the
 specification's CONDITIONAL. `--default-class` overrides either default.
 
-Exit status: 0 every selected model succeeded, 1 any failed or was skipped, 2 bad usage (unknown project,
-unparseable project, bad selector, bad --vars), 130 interrupted.
+As `dbt run` does, unselected parents that exist in the target count as built (one that does not is a usage
+error naming the fix), project hooks run once per run (`run_project_hooks`), and dbt's
+`target/run_results.json` is replaced (`planalign.run_results`). The first SIGINT/SIGTERM cancels the engine
+(running queries interrupted), the results are written, and the exit is 130; later signals are ignored.
+
+Exit status: 0 every selected model and hook succeeded, 1 any failed or was skipped (or --fail-fast stopped
+the run), 2 bad usage (unknown project, unparseable project, bad selector, bad --vars, a parent missing from
+the target), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -53,7 +59,8 @@ def add_parser(subparsers: Any) -> None:
         description=(
             "Run the models of any dbt project with planalign's parallel engine: in-process dbt "
             "invocations of one model or a small batch, dispatched as soon as their dependencies succeed. "
-            "Selection uses dbt's syntax. Results go to target/planalign_run_results.json."
+            "Selection uses dbt's syntax. Results go to target/run_results.json (dbt's) and "
+            "target/planalign_run_results.json."
         ),
     )
     parser.add_argument(
