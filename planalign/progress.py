@@ -151,3 +151,5 @@ def print_summary(summary: SimulationSummary, stream: TextIO | None = None) -> N
     if summary.error:
         console.print(Text(f"error: {summary.error}", style="bold red"))
     console.print(f"run directory: {summary.run_dir}\ndatabase: {summary.database_path}")
+    if summary.database_note:
+        console.print(summary.database_note)

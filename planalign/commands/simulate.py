@@ -111,8 +111,6 @@ def handle(args: argparse.Namespace) -> int:
         print(f"interrupted: {note}{where}. Continue with `simulate --resume`.", file=sys.stderr)
         return EXIT_INTERRUPTED
     print_summary(summary)
-    if not summary.success and summary.database_note:
-        print(summary.database_note, file=sys.stderr)
     if args.report is not None:
         from planalign.report import write_report
 
@@ -187,4 +185,9 @@ def run_with_signals(
         if len(group.exceptions) == 1:
             raise group.exceptions[0] from None
         raise
+    finally:
+        if interrupted:
+            # Stopping is decided and done; a late signal must not turn the exit into a traceback.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return (summaries[-1] if summaries else None), interrupted

@@ -51,6 +51,8 @@ def reference_other_seed(reliability_dir: Path, small_census: Path) -> Checksums
 
 @pytest.fixture(scope="session")
 def year_tables(reliability_dir: Path, small_census: Path) -> tuple[str, ...]:
-    """The project's year-partitioned (incremental) relations, as the orchestrator finds them."""
+    """The project's year-partitioned (incremental) relations, as the orchestrator finds them, as
+    `schema.table` (the parsed relation names carry the database name, which differs per file)."""
     config = make_config(reliability_dir, small_census, "describe", workers=1, end_year=END_YEAR)
-    return create_orchestrator(config).describe().year_partitioned_relations
+    relations = create_orchestrator(config).describe().year_partitioned_relations
+    return tuple(".".join(r.split(".")[-2:]) for r in relations)
