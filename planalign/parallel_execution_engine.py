@@ -65,7 +65,6 @@ from enum import StrEnum
 from typing import Any
 
 import anyio
-import structlog
 
 from planalign.errors import ConfigError, ExecutionSafetyError
 from planalign.execution_plan import ExecutionPlan
@@ -78,6 +77,7 @@ from planalign.invocation import (
     OutcomeStatus,
     use_scope,
 )
+from planalign.log import get_logger
 from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
 from planalign.results import EngineRunResult, LimitChange, ModelResult, ModelStatus, PressureEvent
 from planalign.watchdog import (
@@ -88,7 +88,9 @@ from planalign.watchdog import (
     format_duckdb_memory_limit,
 )
 
-log = structlog.get_logger("planalign.engine")
+# Through planalign.log, so that a host that never configures logging gets planalign's lines through stdlib
+# `logging` (its own configuration decides), not printed by structlog's default at every level.
+log = get_logger("planalign.engine")
 
 
 @dataclass(frozen=True)
