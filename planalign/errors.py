@@ -36,7 +36,7 @@ class DatabaseLockedError(PlanalignUsageError):
 
 
 class DatabaseFileError(PlanalignUsageError):
-    """The database path names something that is not a DuckDB database (a CSV, a Parquet file, a directory)."""
+    """The database path names something that is not a DuckDB database (a CSV or Parquet file, a folder)."""
 
 
 class YearRangeError(PlanalignUsageError):

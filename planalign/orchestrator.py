@@ -387,10 +387,11 @@ class PipelineOrchestrator:
             completed = await anyio.to_thread.run_sync(target.completed_years)
             before = [c.simulation_year for c in completed]
             year_plan = plan(await anyio.to_thread.run_sync(self._config_hash), completed)
+            # Before the parse, so that a database another run holds is refused at once.
+            await anyio.to_thread.run_sync(copy.open)
             # The parse cannot be interrupted inside dbt; on cancellation it is left to finish in its thread
             # (its result is cached for a later run of this orchestrator) and the run stops at once.
             prepared = await anyio.to_thread.run_sync(self._prepare, abandon_on_cancel=True)
-            await anyio.to_thread.run_sync(copy.open)
             work = self._work_for(prepared, copy.path)
             log.info(
                 "simulation_started",

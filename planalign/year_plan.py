@@ -141,9 +141,9 @@ def plan_years(
     if beyond:
         raise YearRangeError(
             f"{database} holds {span(done)}; simulating {span(range(first, last + 1))} would delete "
-            f"{span(beyond)}, which this run does not rebuild and which would no longer follow from the years "
-            f"before them. Simulate through {beyond[-1]} (--end-year {beyond[-1]}) to rebuild every year. "
-            f"{advice}."
+            f"{span(beyond)}, which this run does not rebuild and which would no longer follow from the "
+            f"years before them. Simulate through {beyond[-1]} (--end-year {beyond[-1]}) to rebuild every "
+            f"year. {advice}."
         )
     years = tuple(range(first, last + 1))
     replaced = tuple(y for y in done if first <= y <= last)

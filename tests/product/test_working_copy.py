@@ -96,7 +96,8 @@ def test_a_second_run_on_the_same_target_is_refused_even_from_another_process(tm
             WorkingCopy(target).open()
         script = (
             "import sys; from pathlib import Path; from planalign.working_copy import WorkingCopy\n"
-            "try:\n    WorkingCopy(Path(sys.argv[1])).open()\nexcept Exception as e:\n    print(type(e).__name__)"
+            "try:\n    WorkingCopy(Path(sys.argv[1])).open()\n"
+            "except Exception as e:\n    print(type(e).__name__)"
         )
         out = subprocess.run([sys.executable, "-c", script, str(target)], capture_output=True, text=True)
         assert out.stdout.strip() == "DatabaseLockedError", out.stderr

@@ -48,7 +48,7 @@ def test_resume_with_nothing_left_to_do_runs_no_year() -> None:
 
 
 def test_resume_under_another_configuration_is_refused() -> None:
-    with pytest.raises(YearRangeError, match="cannot resume.*2025"):
+    with pytest.raises(YearRangeError, match=r"cannot resume.*2025"):
         plan_years(
             2025, 2027, start_year=2025, completed=held(2025, config_hash="x"), config_hash=HASH, resume=True
         )
@@ -85,7 +85,7 @@ def test_replace_years_discards_everything_and_starts_from_the_census() -> None:
     assert plan.years == (2020, 2021)
     assert plan.rebuild_from == 2020 and plan.replaced == (2025, 2026, 2027)
     assert plan.promotion is Promotion.AT_END
-    with pytest.raises(YearRangeError, match="starts in simulation.start_year"):
+    with pytest.raises(YearRangeError, match=r"starts in simulation\.start_year"):
         plan_years(2026, 2027, start_year=2025, completed=[], config_hash=HASH, replace_years=True)
 
 
