@@ -1,9 +1,11 @@
 """The census: a synthetic generator and a pre-flight check of a census file.
 
 The generator exists so the simulation runs out of the box and so tests can build censuses of any size
-with known defects. The pre-flight check applies exactly the bad-row rules the dbt project applies
-(`dbt_project/macros/census_rules.sql`, rendered here with plain jinja2 on an in-memory DuckDB) so a user
-learns about a broken census before a run starts, without touching the simulation database.
+with known defects. The pre-flight check applies exactly the bad-row rules the dbt project applies: it
+renders `dbt_project/macros/census_rules.sql` (the file reader, the text projection and the rules, the
+macros `stg_census_rows` uses) with plain jinja2 and runs them on an in-memory DuckDB, so a user learns
+about a broken census before a run starts, without touching the simulation database, and the check and
+the run cannot disagree about a row.
 """
 
 from __future__ import annotations
@@ -36,6 +38,31 @@ DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "dbt_project" / "m
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
 
+#: What each reject reason means for the user: the field at fault and what a good value looks like.
+REASON_FIXES: dict[str, str] = {
+    "missing_employee_id": "employee_id must not be empty",
+    "duplicate_employee_id": "employee_id must be unique (every copy is rejected)",
+    "reserved_employee_id": "employee_id must not look like NH<year>_<number>, the ids the simulation "
+    "gives its hires; rename it",
+    "invalid_birth_date": "birth_date must be a date (YYYY-MM-DD)",
+    "invalid_hire_date": "hire_date must be a date (YYYY-MM-DD)",
+    "invalid_termination_date": "termination_date must be empty or a date (YYYY-MM-DD)",
+    "missing_compensation": "annual_compensation must be a number",
+    "non_positive_compensation": "annual_compensation must be above 0",
+    "implausible_compensation": "annual_compensation must be a finite annual pay rate of at most "
+    "1,000,000,000 (not NaN or infinite)",
+    "invalid_job_level": "job_level must be a whole number from 1 to 5",
+    "invalid_deferral_rate": "deferral_rate must be empty or a number from 0 to 1",
+    "implausible_birth_date": "birth_date must be in 1900 or later and at least 14 years before the "
+    "effective date",
+    "hire_after_effective_date": "hire_date must be on or before the effective date",
+    "termination_before_hire": "termination_date must not be before hire_date",
+    "birth_not_before_hire": "birth_date must be before hire_date",
+}
+
+#: How many rejected rows a check names (by row number and id) in its message.
+EXAMPLE_ROWS = 3
+
 #: Defect kinds `generate_census(bad_rows=...)` injects, in rotation. Each name is the reject reason the
 #: rules give the injected row.
 BAD_ROW_KINDS: tuple[str, ...] = (
@@ -64,14 +91,26 @@ _DEFERRAL_CHOICES = (0.02, 0.03, 0.04, 0.05, 0.06, 0.06, 0.06, 0.08, 0.10, 0.12,
 
 
 @dataclass(frozen=True)
+class RejectedRow:
+    """One rejected census row: its 1-based data row in the file (the header is not counted), its id as
+    written (None when missing) and the first reason that applies."""
+
+    row: int
+    employee_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class CensusCheck:
-    """Outcome of the pre-flight census check."""
+    """Outcome of the pre-flight census check. `examples` are the first rejected rows of each reason
+    (up to `EXAMPLE_ROWS` each), in file order."""
 
     path: Path
     total_rows: int
     rejected_rows: int
     reasons: dict[str, int] = field(default_factory=dict)
     max_reject_share: float = 0.01
+    examples: tuple[RejectedRow, ...] = ()
 
     @property
     def reject_share(self) -> float:
@@ -83,44 +122,42 @@ class CensusCheck:
         return self.total_rows > 0 and self.rejected_rows <= self.max_reject_share * self.total_rows
 
     def describe(self) -> str:
-        """A one-paragraph explanation for users: counts, reasons and what to do."""
+        """An explanation for users: counts, then one line per reason naming the field, what a good value
+        is and the first rows it applies to, then what to do."""
         if self.total_rows == 0:
             return f"census {self.path} has no rows"
-        detail = ", ".join(f"{reason}: {count}" for reason, count in sorted(self.reasons.items()))
         text = (
             f"census {self.path}: {self.rejected_rows} of {self.total_rows} rows rejected "
             f"({self.reject_share:.2%}, limit {self.max_reject_share:.2%})"
         )
-        if detail:
-            text += f" — {detail}"
+        for reason, count in sorted(self.reasons.items()):
+            rows = [e for e in self.examples if e.reason == reason]
+            where = ", ".join(f"row {e.row} (employee_id {e.employee_id!r})" for e in rows)
+            more = ", ..." if count > len(rows) else ""
+            fix = REASON_FIXES.get(reason, "see dq_census_rejects")
+            text += f"\n  {reason}: {count} — {fix}; {where}{more}"
         if not self.ok:
-            text += ". Fix those rows or raise census_max_reject_share."
+            text += "\nFix those rows or raise census_max_reject_share."
         return text
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _render_reject_reason(effective_date: date, rules_path: Path) -> str:
+def census_rules(rules_path: Path = DEFAULT_RULES_PATH) -> Any:
+    """The macros of `census_rules.sql` as a jinja2 module (attributes are the macros, callable)."""
     try:
         source = rules_path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CensusError(f"cannot read the census rules at {rules_path}: {exc}") from exc
-    module: Any = jinja2.Environment(autoescape=False).from_string(source).module
-    return str(module.census_reject_reason(effective_date.isoformat()))
+    return jinja2.Environment(autoescape=False).from_string(source).module
 
 
-def _reader_sql(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return f"read_csv({_sql_string(str(path))}, header = true, all_varchar = true)"
-    if suffix == ".parquet":
-        return f"read_parquet({_sql_string(str(path))})"
-    raise CensusError(
-        f"census file {path} has an unsupported extension {path.suffix or '(none)'!r}; "
-        "use a .csv file with a header row or a .parquet file"
-    )
+def _reader_sql(path: Path, rules: Any) -> str:
+    reader = str(rules.census_reader(str(path))).strip()
+    if not reader:
+        raise CensusError(
+            f"census file {path} has an unsupported extension {path.suffix or '(none)'!r}; "
+            "use a .csv file with a header row or a .parquet file"
+        )
+    return reader
 
 
 def check_census(
@@ -129,22 +166,25 @@ def check_census(
     effective_date: date = date(2024, 12, 31),
     max_reject_share: float = 0.01,
     rules_path: Path = DEFAULT_RULES_PATH,
+    examples_per_reason: int = EXAMPLE_ROWS,
 ) -> CensusCheck:
     """Apply the census bad-row rules to `path` on an in-memory DuckDB and count rejects by reason.
 
     Raises `CensusError` when the file is missing, has an unsupported extension, cannot be read or lacks
     census columns. A census with too many bad rows is not an error here: the result's `ok` is False.
+    The result names the first `examples_per_reason` rejected rows of each reason.
     """
     import duckdb
 
     path = Path(path)
-    reader = _reader_sql(path)
+    rules = census_rules(rules_path)
+    reader = _reader_sql(path, rules)
     if not path.is_file():
         raise CensusError(
             f"census file {path} does not exist; point census_path at your census "
             f"or generate one with `python -m planalign census --employees 5000 --out {path}`"
         )
-    reason_sql = _render_reject_reason(effective_date, rules_path)
+    reason_sql = str(rules.census_reject_reason(effective_date.isoformat()))
     connection = duckdb.connect(":memory:")
     try:
         try:
@@ -163,16 +203,21 @@ def check_census(
                 f"census file {path} lacks the column(s) {', '.join(missing)}; "
                 f"a census needs {', '.join(CENSUS_COLUMNS)}"
             )
-        projection = ", ".join(f"cast({column} as varchar) as {column}" for column in CENSUS_COLUMNS)
-        query = (
-            f"with raw as (select {projection} from {reader}), "
-            f"checked as (select {reason_sql} as reject_reason from raw) "
-            "select reject_reason, count(*) from checked group by reject_reason"
+        # row_number() over the scan, before any window: file order (DuckDB preserves insertion order)
+        connection.execute(
+            f"create temp table checked as with raw as (select {rules.census_projection()}, "
+            f"row_number() over () as census_row from {reader}) "
+            f"select census_row, employee_id, {reason_sql} as reject_reason from raw"
         )
-        try:
-            rows = connection.execute(query).fetchall()
-        except duckdb.Error as exc:
-            raise CensusError(f"census file {path} cannot be checked: {exc}") from exc
+        rows = connection.execute("select reject_reason, count(*) from checked group by 1").fetchall()
+        examples = connection.execute(
+            "select census_row, employee_id, reject_reason from checked where reject_reason is not null "
+            "qualify row_number() over (partition by reject_reason order by census_row) <= ? "
+            "order by census_row",
+            [examples_per_reason],
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise CensusError(f"census file {path} cannot be checked: {str(exc).splitlines()[0]}") from exc
     finally:
         connection.close()
     reasons = {str(reason): int(count) for reason, count in rows if reason is not None}
@@ -183,6 +228,7 @@ def check_census(
         rejected_rows=sum(reasons.values()),
         reasons=reasons,
         max_reject_share=max_reject_share,
+        examples=tuple(RejectedRow(int(r), None if i is None else str(i), str(k)) for r, i, k in examples),
     )
 
 
@@ -304,13 +350,25 @@ def write_census(table: pa.Table, path: Path) -> Path:
             f"cannot write a census to {path}: the extension must be .csv or .parquet, "
             f"not {path.suffix or '(none)'!r}"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        import pyarrow.csv as pacsv
+    from planalign.preflight import unwritable_reason
 
-        pacsv.write_csv(table, path)
-    else:
-        import pyarrow.parquet as pq
+    problem = unwritable_reason(path)
+    if problem is not None:
+        raise CensusError(f"cannot write a census to {path}: {problem}; give --out a writable path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".csv":
+            import pyarrow.csv as pacsv
 
-        pq.write_table(table, path)
+            pacsv.write_csv(table, path)
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, path)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise CensusError(
+            f"cannot write a census to {path}: {reason}"
+            f"{f' ({exc.filename})' if exc.filename else ''}; give --out a path in a writable directory"
+        ) from exc
     return path

@@ -89,8 +89,39 @@ def _reject_bool(value: Any) -> Any:
 
 
 def _check_rate(value: float) -> float:
-    if not 0.0 <= value <= 1.0:
+    if not 0.0 <= value <= 1.0:  # also refuses NaN, which compares false with everything
         raise ValueError("must be a rate between 0 and 1, e.g. 0.03 for 3%")
+    return value
+
+
+def _check_growth_rate(value: float) -> float:
+    """Year-end actives = round(start × (1 + g)): g ≤ −1 leaves no one (or a negative headcount), and the
+    hiring solver's layoff branch handles any g above it; above 1 (more than doubling in a year) is refused
+    as a typo for a percentage."""
+    if not -1.0 < value <= 1.0:
+        raise ValueError(
+            "must be greater than -1 and at most 1 (a share of the year-end headcount), e.g. 0.03 for 3% "
+            "growth or -0.1 for a 10% reduction"
+        )
+    return value
+
+
+def _check_new_hire_termination_rate(value: float) -> float:
+    """int_workforce_needs hires ceil(needed / (1 − r)) people so that, after r of them leave, `needed`
+    stay: at r = 1 that divides by zero (the model asked for millions of hires and ran until killed)."""
+    if not 0.0 <= value < 1.0:
+        raise ValueError(
+            "must be >= 0 and < 1: the hiring solver divides the hires needed by (1 - this rate), so 1 "
+            "would ask for unlimited hires; e.g. 0.25 when a quarter of the year's hires leave that year"
+        )
+    return value
+
+
+def _refuse_empty_path(value: Any) -> Any:
+    """An empty path is the working directory to pydantic (`Path("")` is `.`): a run directory or database
+    would silently land in whatever directory the command was started from."""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be empty (an empty path would mean the current directory); give a path")
     return value
 
 
@@ -99,10 +130,19 @@ def _absolute(path: Path) -> Path:
     return Path(os.path.normpath(Path.cwd() / path.expanduser()))
 
 
+#: How many years one simulation may span. The dbt project's payroll calendar (`dim_payroll_calendar`)
+#: covers start_year − 1 … start_year + 60 and `int_effective_parameters` refuses a year beyond
+#: start_year + 59, at compile time, after the parse; the config refuses such an end_year up front.
+HORIZON_YEARS = 60
+
 Rate = Annotated[float, BeforeValidator(_reject_bool), AfterValidator(_check_rate)]
+GrowthRate = Annotated[float, BeforeValidator(_reject_bool), AfterValidator(_check_growth_rate)]
+NewHireTerminationRate = Annotated[
+    float, BeforeValidator(_reject_bool), AfterValidator(_check_new_hire_termination_rate)
+]
 Year = Annotated[int, BeforeValidator(_reject_bool), Field(ge=1900, le=2200)]
 NonNegativeInt = Annotated[int, BeforeValidator(_reject_bool), Field(ge=0)]
-AbsolutePath = Annotated[Path, AfterValidator(_absolute)]
+AbsolutePath = Annotated[Path, BeforeValidator(_refuse_empty_path), AfterValidator(_absolute)]
 
 
 class _Section(BaseModel):
@@ -143,7 +183,7 @@ class SimulationSection(_Section):
     start_year: Year = 2025
     end_year: Year = 2029
     random_seed: NonNegativeInt = 42
-    target_growth_rate: Rate = 0.03
+    target_growth_rate: GrowthRate = 0.03
     effective_date: date = date(2024, 12, 31)
     census_path: AbsolutePath = DEFAULT_CENSUS_PATH
     database_path: AbsolutePath = DEFAULT_DATABASE_PATH
@@ -155,6 +195,12 @@ class SimulationSection(_Section):
         start_year = info.data.get("start_year")
         if start_year is not None and end_year < start_year:
             raise ValueError(f"must be >= simulation.start_year ({start_year})")
+        if start_year is not None and end_year - start_year + 1 > HORIZON_YEARS:
+            raise ValueError(
+                f"the dbt project simulates at most {HORIZON_YEARS} years from simulation.start_year (its "
+                f"payroll calendar dim_payroll_calendar ends there); set end_year to "
+                f"{start_year + HORIZON_YEARS - 1} or earlier, or move start_year"
+            )
         return end_year
 
 
@@ -162,7 +208,7 @@ class WorkforceSection(_ParameterSection):
     """Turnover; None means the dbt project's default."""
 
     total_termination_rate: Rate | None = None
-    new_hire_termination_rate: Rate | None = None
+    new_hire_termination_rate: NewHireTerminationRate | None = None
 
 
 class CompensationSection(_ParameterSection):
@@ -193,7 +239,8 @@ class AutoEnrollmentSection(_ParameterSection):
     enabled: bool | None = None
     default_deferral_rate: Rate | None = None
     opt_out_rate: Rate | None = None
-    window_days: NonNegativeInt | None = None
+    #: capped at December 31 by the model; more than a year is a unit mistake (days, not hours)
+    window_days: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=366)] | None = None
 
 
 class EnrollmentSection(_ParameterSection):
@@ -210,7 +257,8 @@ class EscalationSection(_ParameterSection):
     enabled: bool | None = None
     increment: Rate | None = None
     cap: Rate | None = None
-    delay_years: NonNegativeInt | None = None
+    #: a delay beyond the simulation horizon would never end
+    delay_years: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=HORIZON_YEARS)] | None = None
 
 
 class MatchTier(_Section):
@@ -261,6 +309,9 @@ class SafetySettings(_Section):
     validate_execution_safety: bool = True
     abort_on_dependency_conflict: bool = True
     max_retries_per_model: NonNegativeInt = 2
+    #: Ours, not the specification's: how long one model may run before it is interrupted and fails (not
+    #: retried), so that no query runs unbounded.
+    model_timeout_seconds: Annotated[float, BeforeValidator(_reject_bool), Field(gt=0)] = 1800.0
 
 
 class ModelParallelizationSettings(_Section):
@@ -309,9 +360,6 @@ class SimulationConfig(BaseSettings):
     simulation: SimulationSection = Field(default_factory=SimulationSection)
     workforce: WorkforceSection = Field(default_factory=WorkforceSection)
     compensation: CompensationSection = Field(default_factory=CompensationSection)
-    #: Ours, not the specification's: how long one model may run before it is interrupted and fails (not
-    #: retried), so that no query runs unbounded.
-    model_timeout_seconds: Annotated[float, BeforeValidator(_reject_bool), Field(gt=0)] = 1800.0
     enrollment: EnrollmentSection = Field(default_factory=EnrollmentSection)
     escalation: EscalationSection = Field(default_factory=EscalationSection)
     match: MatchSection = Field(default_factory=MatchSection)
@@ -346,6 +394,7 @@ class SimulationConfig(BaseSettings):
             validate_execution_safety=mp.safety.validate_execution_safety,
             abort_on_dependency_conflict=mp.safety.abort_on_dependency_conflict,
             max_retries_per_model=mp.safety.max_retries_per_model,
+            model_timeout_seconds=mp.safety.model_timeout_seconds,
             models_per_invocation=mp.models_per_invocation,
         )
 
@@ -394,7 +443,6 @@ class SimulationConfig(BaseSettings):
         _anchor_paths(layer, Path.cwd())
         if not layer:
             return self
-            model_timeout_seconds=mp.safety.model_timeout_seconds,
         current = self.model_dump()
         if self.dbt.profiles_dir == self.dbt.project_dir and _get_dotted(layer, "dbt.profiles_dir") is None:
             del current["dbt"]["profiles_dir"]  # it was following project_dir; keep following it
@@ -572,7 +620,7 @@ def load_simulation_config(
         if default is not None and _get_dotted(file_layer, key) is None:
             _set_dotted(file_layer, key, _join(base_dir, default))
 
-    env_layer = _read_env()
+    env_layer, env_problems = _read_env()
     _anchor_paths(env_layer, cwd)
     override_layer = _normalise_overrides(overrides or {})
     _anchor_paths(override_layer, cwd)
@@ -585,19 +633,25 @@ def load_simulation_config(
         ],
         fallback_label=file_label or "configuration",
         check_files=check_files,
+        problems=env_problems,
     )
 
 
 def _build(
-    layers: list[tuple[dict[str, Any], str]], *, fallback_label: str, check_files: bool
+    layers: list[tuple[dict[str, Any], str]],
+    *,
+    fallback_label: str,
+    check_files: bool,
+    problems: list[str] | None = None,
 ) -> SimulationConfig:
-    """Merge the layers (later wins), validate, and turn every problem into one line of one ConfigError."""
+    """Merge the layers (later wins), validate, and turn every problem (with `problems` found before, such
+    as unknown environment variables) into one line of one ConfigError."""
     origins: dict[tuple[str, ...], str] = {}
     merged: dict[str, Any] = {}
     for layer, origin in layers:
         _deep_merge(merged, layer, origin, origins, ())
 
-    problems: list[str] = []
+    problems = list(problems or [])
     config: SimulationConfig | None = None
     try:
         config = SimulationConfig.model_validate(merged)
@@ -644,14 +698,39 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_checked_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """PyYAML reads `2024-13-45` as a date and lets `datetime.date`'s ValueError escape as a traceback;
+        say where it is and what a date looks like instead."""
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"{node.value!r} is not a real date ({exc}); write dates as YYYY-MM-DD",
+                node.start_mark,
+            ) from None
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _UniqueKeyLoader.construct_checked_timestamp)
+
 
 def _read_yaml(path: Path, label: str) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{label}: config file not found (looked at {path.absolute()})") from None
     except OSError as exc:
         raise ConfigError(f"{label}: cannot read config file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+        if "\x00" in text:
+            raise ValueError("it contains NUL bytes")
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError
+        raise ConfigError(
+            f"{label}: not a YAML text file ({exc}); --config must name a UTF-8 YAML file such as "
+            "simulation_config.yaml"
+        ) from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -669,12 +748,86 @@ def _read_yaml(path: Path, label: str) -> dict[str, Any]:
     return data
 
 
-def _read_env() -> dict[str, Any]:
-    """The `PLANALIGN_*` variables as a nested mapping, parsed by pydantic-settings' own env source."""
+#: `PLANALIGN_*` variables that are not configuration: they belong to the test tooling (the report's browser
+#: test). Every other `PLANALIGN_*` name must be a configuration key, so a typo cannot pass unnoticed.
+NON_CONFIG_ENV: frozenset[str] = frozenset({"PLANALIGN_CHROMIUM", "PLANALIGN_REPORT_SCREENSHOT"})
+
+#: The variable the shipped dbt profile reads for plain `dbt` runs; planalign honours it as
+#: `simulation.database_path` so that one variable picks the database for both.
+DATABASE_ENV_ALIAS = "PLANALIGN_DATABASE_PATH"
+
+
+def env_names() -> dict[str, str]:
+    """Every environment variable name the configuration reads, to its dotted key: one per leaf field
+    (`PLANALIGN_SIMULATION__END_YEAR` → `simulation.end_year`) and one per section (a JSON object)."""
+    names: dict[str, str] = {}
+
+    def walk(model: type[BaseModel], loc: tuple[str, ...]) -> None:
+        for name, field in model.model_fields.items():
+            here = (*loc, name)
+            names[ENV_PREFIX + ENV_NESTED_DELIMITER.join(p.upper() for p in here)] = ".".join(here)
+            sub = _model_in(field.annotation)
+            if sub is not None and sub is not MatchTier:  # match tiers are a list: one JSON variable
+                walk(sub, here)
+
+    walk(SimulationConfig, ())
+    return names
+
+
+def _check_env_names(environ: Mapping[str, str]) -> list[str]:
+    """One problem per `PLANALIGN_*` variable that configures nothing: pydantic-settings ignores a name
+    that starts with no known section silently, so `PLANALIGN_SIMULATION_DATABASE_PATH` (one underscore)
+    would run against the default database without a word. (An unknown key inside a known section reaches
+    validation, which names it.)"""
+    known = env_names()
+    problems: list[str] = []
+    for raw_name in sorted(environ):
+        name = raw_name.upper()
+        if not name.startswith(ENV_PREFIX) or name in NON_CONFIG_ENV or name == DATABASE_ENV_ALIAS:
+            continue
+        section = name.removeprefix(ENV_PREFIX).split(ENV_NESTED_DELIMITER)[0].lower()
+        if section in SimulationConfig.model_fields:
+            continue
+        flat = {key.replace(ENV_NESTED_DELIMITER, "_"): key for key in known}
+        if name in flat:
+            hint = f"levels are separated by two underscores: use {flat[name]}"
+        else:
+            close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.8)
+            hint = (
+                f"did you mean {close[0]}?"
+                if close
+                else (
+                    f"configuration variables are {ENV_PREFIX}<SECTION>{ENV_NESTED_DELIMITER}<KEY>, e.g. "
+                    f"{ENV_PREFIX}SIMULATION{ENV_NESTED_DELIMITER}END_YEAR; unset it"
+                )
+            )
+        problems.append(f"{_ENV_ORIGIN} {raw_name}: unknown configuration variable; {hint}")
+    return problems
+
+
+def _read_env() -> tuple[dict[str, Any], list[str]]:
+    """The `PLANALIGN_*` variables as a nested mapping, parsed by pydantic-settings' own env source, with
+    `PLANALIGN_DATABASE_PATH` resolved; and the problems with the names (reported with the others)."""
+    environ = {name.upper(): value for name, value in os.environ.items()}
+    problems = _check_env_names(environ)
+    alias = environ.get(DATABASE_ENV_ALIAS)
+    canonical_name = f"{ENV_PREFIX}SIMULATION{ENV_NESTED_DELIMITER}DATABASE_PATH"
+    canonical = environ.get(canonical_name)
+    if alias is not None and canonical is not None and alias != canonical:
+        problems.append(
+            f"{_ENV_ORIGIN}: {DATABASE_ENV_ALIAS}={alias!r} and {canonical_name}={canonical!r} name two "
+            "different databases; give one of them"
+        )
     try:
-        return dict(EnvSettingsSource(SimulationConfig)())
+        layer = dict(EnvSettingsSource(SimulationConfig)())
     except SettingsError as exc:
         raise ConfigError(f"{_ENV_ORIGIN}: {exc}") from None
+    if alias is not None and canonical is None:
+        simulation = layer.get("simulation")
+        section = dict(simulation) if isinstance(simulation, Mapping) else {}
+        section["database_path"] = alias
+        layer["simulation"] = section
+    return layer, problems
 
 
 def _normalise_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:

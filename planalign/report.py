@@ -235,15 +235,23 @@ def load_run(run_dir: Path) -> RunReport:
     engine_path = run_dir / "engine_runs.json"
     engine_runs: list[EngineRunResult] | None = None
     if engine_path.is_file():
-        _read_json_object(engine_path)  # a clear message for unreadable or non-JSON files
+        # the engine's reader trusts its own files; a copied or edited one is checked field by field first
+        _check_engine_document(engine_path, _read_json_object(engine_path))
         try:
             engine_runs = load_run_results(engine_path)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise RunDirectoryError(f"{engine_path} is not a planalign engine results file: {exc!r}") from exc
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise _malformed(engine_path, f"not a planalign engine results file ({exc!r})") from exc
     try:
         return _build_report(run_dir, summary, engine_runs)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RunDirectoryError(f"{summary_path}: malformed run summary: {exc!r}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise _malformed(summary_path, f"malformed run summary: {exc}") from exc
+
+
+def _malformed(path: Path, detail: str) -> RunDirectoryError:
+    return RunDirectoryError(
+        f"{path}: {detail}. Run directories are written by `planalign simulate`; rerun it, or restore the "
+        "file from the original run directory"
+    )
 
 
 def _read_json_object(path: Path) -> Mapping[str, Any]:
@@ -252,10 +260,62 @@ def _read_json_object(path: Path) -> Mapping[str, Any]:
     except OSError as exc:
         raise RunDirectoryError(f"cannot read {path}: {exc}") from exc
     except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError are both ValueErrors
-        raise RunDirectoryError(f"{path} is not valid JSON: {exc}") from exc
+        raise _malformed(path, f"not valid JSON ({exc})") from exc
     if not isinstance(value, Mapping):
-        raise RunDirectoryError(f"{path} must hold a JSON object, found {type(value).__name__}")
+        raise _malformed(path, f"must hold a JSON object, found {type(value).__name__}")
     return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: Fields of a model result the report draws, and what each must be (None is always allowed).
+_RESULT_FIELDS: Mapping[str, tuple[str, Callable[[Any], bool]]] = {
+    "worker": ("a whole number from 0 (the worker lane)", lambda v: type(v) is int and 0 <= v < 100_000),
+    "attempts": ("a whole number", lambda v: type(v) is int and v >= 0),
+    "start_offset_s": ("a number of seconds", _is_number),
+    "end_offset_s": ("a number of seconds", _is_number),
+    "duration_s": ("a number of seconds", _is_number),
+    "name": ("a text", lambda v: isinstance(v, str)),
+    "execution_class": ("a text", lambda v: isinstance(v, str)),
+    "started_at": ("an ISO-8601 timestamp", lambda v: isinstance(v, str)),
+    "completed_at": ("an ISO-8601 timestamp", lambda v: isinstance(v, str)),
+}
+
+
+def _check_engine_document(path: Path, document: Mapping[str, Any]) -> None:
+    """Raise `RunDirectoryError` naming the first field of `engine_runs.json` that is not what the engine
+    writes: a run directory may come from anywhere (another machine, an archive, an attacker), and a
+    value of the wrong type must become a message, not a traceback or markup in the report."""
+    summary = document.get("summary")
+    if not isinstance(summary, Mapping) or not isinstance(summary.get("runs"), list):
+        raise _malformed(path, "'summary' must be an object with a 'runs' list")
+    runs = summary["runs"]
+    for index, run in enumerate(runs):
+        if not isinstance(run, Mapping):
+            raise _malformed(path, f"summary.runs[{index}] must be an object")
+        for key in ("wall_time_s", "summed_model_time_s", "parallelism_mean", "theoretical_speedup"):
+            if key in run and not _is_number(run[key]):
+                raise _malformed(path, f"summary.runs[{index}].{key} must be a number, got {run[key]!r}")
+        for key in ("parallelism_max", "max_workers"):
+            if key in run and not (type(run[key]) is int and run[key] >= 0):
+                raise _malformed(
+                    path, f"summary.runs[{index}].{key} must be a whole number, got {run[key]!r}"
+                )
+    results = document.get("results")
+    if not isinstance(results, list):
+        raise _malformed(path, "'results' must be a list of model results")
+    for index, item in enumerate(results):
+        if not isinstance(item, Mapping):
+            raise _malformed(path, f"results[{index}] must be an object, got {type(item).__name__}")
+        run_index = item.get("run_index", 0)
+        if not (type(run_index) is int and 0 <= run_index < len(runs)):
+            raise _malformed(path, f"results[{index}].run_index must name one of the {len(runs)} runs")
+        for key, (expected, valid) in _RESULT_FIELDS.items():
+            value = item.get(key)
+            if value is not None and not valid(value):
+                raise _malformed(path, f"results[{index}].{key} must be {expected}, got {value!r}"[:300])
 
 
 def _build_report(
@@ -283,7 +343,9 @@ def _build_report(
     if not isinstance(years_value, Mapping):
         raise ValueError("'years' must be an object keyed by year")
     years = tuple(
-        sorted((_parse_year(int(key), value) for key, value in years_value.items()), key=lambda y: y.year)
+        sorted(
+            (_parse_year(_year_key(key), value) for key, value in years_value.items()), key=lambda y: y.year
+        )
     )
     parallelization = summary.get("parallelization") or {}
     if not isinstance(parallelization, Mapping):
@@ -296,7 +358,7 @@ def _build_report(
         completed_at=_optional_str(summary.get("completed_at")),
         start_year=_optional_int(summary.get("start_year")),
         end_year=_optional_int(summary.get("end_year")),
-        completed_years=tuple(int(y) for y in summary.get("completed_years") or ()),
+        completed_years=_years_list(summary.get("completed_years")),
         error=_optional_str(summary.get("error")),
         parallelization=parallelization,
         runs=tuple(runs),
@@ -453,12 +515,20 @@ def critical_chain(executions: Sequence[ModelExecution], tolerance_s: float = 1e
     return chain
 
 
+def _year_key(key: Any) -> int:
+    if not (isinstance(key, str) and key.isdigit() and len(key) == 4):
+        raise ValueError(f"'years' must be keyed by four-digit years, got {key!r}"[:200])
+    return int(key)
+
+
 def _parse_year(year: int, value: Any) -> YearMetrics:
     if not isinstance(value, Mapping):
         raise ValueError(f"years[{year}] must be an object")
 
     def metric(name: str) -> float | None:
         raw = value.get(name)
+        if raw is not None and not _is_number(raw):
+            raise ValueError(f"years[{year}].{name} must be a number or null, got {raw!r}")
         return None if raw is None else float(raw)
 
     return YearMetrics(
@@ -472,6 +542,14 @@ def _parse_year(year: int, value: Any) -> YearMetrics:
         employee_contributions=metric("employee_contributions"),
         employer_match=metric("employer_match"),
     )
+
+
+def _years_list(value: Any) -> tuple[int, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(type(y) is int for y in value):
+        raise ValueError(f"'completed_years' must be a list of years, got {value!r}"[:200])
+    return tuple(value)
 
 
 def _optional_str(value: Any) -> str | None:
@@ -1221,7 +1299,8 @@ def _slowest_table(report: RunReport) -> str:
             f"<td>{e.year if e.year is not None else '–'}</td>"
             f'<td class="text">{html.escape(e.stage)}</td>'
             f'<td class="text">{html.escape(e.execution_class)}</td>'
-            f"<td>{e.lane}</td><td>{e.duration_s:.2f}</td><td>{e.attempts}</td>"
+            f"<td>{html.escape(str(e.lane))}</td><td>{e.duration_s:.2f}</td>"
+            f"<td>{html.escape(str(e.attempts))}</td>"
             f'<td class="text">{html.escape(e.status)}</td></tr>'
         )
     rows.append("</tbody></table></details>")

@@ -323,7 +323,10 @@ def test_overrides_replace_lists_rather_than_merging_them(workdir: Path) -> None
             "simulation:\n  effective_date: someday\n",
             "simulation.effective_date: input should be a valid date",
         ),
-        ("simulation:\n  target_growth_rate: 3\n", "simulation.target_growth_rate: must be a rate"),
+        (
+            "simulation:\n  target_growth_rate: 3\n",
+            "simulation.target_growth_rate: must be greater than -1 and at most 1",
+        ),
     ],
 )
 def test_each_invalid_value_is_named_by_file_and_key(workdir: Path, snippet: str, expected: str) -> None:

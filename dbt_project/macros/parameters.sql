@@ -1,4 +1,48 @@
 {#-
+  Every var that is rendered into SQL goes through one of these, so a var can only ever become a number, an
+  integer or a date literal: `--vars "{cola_rate: \"0') as double) ...\"}"` is refused at parse time (exit 2,
+  before anything is written) instead of being pasted into a query.
+-#}
+
+{#- The text of a finite number (a number, or a string that is exactly a decimal number), else a compiler
+    error naming the var. Rendered inside quotes by the callers, as before, so the values are unchanged. -#}
+{% macro planalign_number_literal(value, name) -%}
+    {%- if value is sameas true or value is sameas false -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a number, got the boolean " ~ value) }}
+    {%- elif value is number -%}
+        {%- if not (value * 0 == 0) -%}
+            {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a finite number, got " ~ value) }}
+        {%- endif -%}
+        {{ value }}
+    {%- elif value is string and modules.re.fullmatch('[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?', value.strip()) -%}
+        {{ value.strip() }}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a number such as 0.03, got " ~ (value | string)[:80] ~ "; fix --vars or the configuration") }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The text of a var that must be a non-negative integer (a seed), else a compiler error. -#}
+{% macro planalign_integer_var(name) -%}
+    {%- set value = var(name) -%}
+    {%- if value is number and value is not sameas true and value is not sameas false and value == value | int and value >= 0 -%}
+        {{ value | int }}
+    {%- elif value is string and modules.re.fullmatch('[0-9]+', value.strip()) -%}
+        {{ value.strip() }}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a non-negative integer, got " ~ (value | string)[:80]) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The text of a var that must be an ISO date (YYYY-MM-DD; a YAML date is fine), else a compiler error. -#}
+{% macro planalign_date_var(name) -%}
+    {%- set text = var(name) | string | trim -%}
+    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a date written YYYY-MM-DD, got " ~ text[:80]) }}
+    {%- endif -%}
+    {{ text }}
+{%- endmacro %}
+
+{#-
   Parameter lookup: a var that is set (not null) overrides the seed value. Booleans map to 1/0 so every
   parameter is numeric.
 -#}
@@ -11,7 +55,7 @@
     {%- elif value is sameas false -%}
         cast(0 as double)
     {%- else -%}
-        cast('{{ value }}' as double)
+        cast('{{ planalign_number_literal(value, name) }}' as double)
     {%- endif -%}
 {%- endmacro %}
 

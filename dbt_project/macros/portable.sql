@@ -10,7 +10,7 @@
 {%- endmacro %}
 
 {% macro duckdb__planalign_uniform(kind, id_expr, year) -%}
-    (cast(('0x' || substr(md5(concat_ws('|', '{{ var("random_seed") }}', cast({{ id_expr }} as varchar), '{{ year }}', '{{ kind }}')), 1, 13)) as bigint) / 4503599627370496.0)
+    (cast(('0x' || substr(md5(concat_ws('|', '{{ planalign_integer_var("random_seed") }}', cast({{ id_expr }} as varchar), '{{ year }}', '{{ kind }}')), 1, 13)) as bigint) / 4503599627370496.0)
 {%- endmacro %}
 
 {#- A stable text key (hex digest) for deterministic ids such as event_id. -#}
@@ -87,14 +87,11 @@
     {{ return(adapter.dispatch('planalign_read_census', 'planalign_sim')(path)) }}
 {%- endmacro %}
 
+{#- The reader itself is census_reader (macros/census_rules.sql), shared with the pre-flight check. -#}
 {% macro duckdb__planalign_read_census(path) -%}
-    {%- set lowered = path | lower -%}
-    {%- set quoted = path | replace("'", "''") -%}
-    {%- if lowered.endswith('.csv') -%}
-        read_csv('{{ quoted }}', header = true, all_varchar = true)
-    {%- elif lowered.endswith('.parquet') -%}
-        read_parquet('{{ quoted }}')
-    {%- else -%}
+    {%- set reader = census_reader(path | string) | trim -%}
+    {%- if not reader -%}
         {{ exceptions.raise_compiler_error("census_path must end in .csv or .parquet, got: " ~ path) }}
     {%- endif -%}
+    {{ reader }}
 {%- endmacro %}

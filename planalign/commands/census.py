@@ -46,21 +46,28 @@ def add_parser(subparsers: Any) -> None:
         "--max-reject-share",
         type=float,
         default=0.01,
-        help="with --check: largest acceptable share of rejected rows (default 0.01)",
+        help="with --check: largest acceptable share of rejected rows, 0 to 1 (default 0.01)",
     )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Generate (exit 0) or check (exit 0 when acceptable, 1 when too many rows are rejected)."""
+    """Generate (exit 0) or check: exit 0 when a run would accept the census, 2 (bad input, like the run
+    itself) when it would refuse it, with every reason, its field and the first rows it applies to."""
     from planalign.census import check_census, generate_census, write_census
 
+    if not 0.0 <= args.max_reject_share <= 1.0:
+        raise CensusError(
+            f"--max-reject-share must be a share from 0 to 1, e.g. 0.01 for 1%, got {args.max_reject_share}"
+        )
     if args.check is not None:
         result = check_census(
             args.check, effective_date=args.effective_date, max_reject_share=args.max_reject_share
         )
+        if not result.ok:
+            raise CensusError(result.describe())
         print(result.describe())
-        return 0 if result.ok else 1
+        return 0
     if args.out is None:
         raise CensusError("give --out PATH (.csv or .parquet) to generate a census, or --check PATH")
     table = generate_census(args.employees, args.seed, args.effective_date, bad_rows=args.bad_rows)

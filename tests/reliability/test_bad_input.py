@@ -282,3 +282,371 @@ def test_database_held_by_another_process(ws: Workspace) -> None:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+# ---------------------------------------------------------------------- issue #11: data safety, every input
+#
+# Each case below was a reported defect: the input was accepted and the run then failed after dbt's parse
+# (or ran until killed), or it tracebacked. Each must now fail up front with exit 2, name what is wrong and
+# how to fix it, and leave the existing database and the runs directory untouched.
+
+
+def planalign_env(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m planalign ARGS` with extra environment variables (the helper's clean env, plus these)."""
+    return subprocess.run(
+        [sys.executable, "-m", "planalign", *args],
+        cwd=cwd,
+        env={**clean_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "fragments"),
+    [
+        (
+            ("workforce", "new_hire_termination_rate"),
+            1.0,
+            ["workforce.new_hire_termination_rate", "and < 1", "divides"],
+        ),
+        (
+            ("workforce", "total_termination_rate"),
+            -0.1,
+            ["workforce.total_termination_rate", "between 0 and 1"],
+        ),
+        (("simulation", "target_growth_rate"), -1.0, ["simulation.target_growth_rate", "greater than -1"]),
+        (("simulation", "target_growth_rate"), 1.5, ["simulation.target_growth_rate", "at most 1"]),
+        (("simulation", "end_year"), 2085, ["simulation.end_year", "60 years", "2084"]),
+        (
+            ("enrollment", "auto_enrollment", "window_days"),
+            100_000,
+            ["enrollment.auto_enrollment.window_days", "must be <= 366"],
+        ),
+        (("escalation", "delay_years"), 1_000, ["escalation.delay_years", "must be <= 60"]),
+        (("compensation", "cola_rate"), float("nan"), ["compensation.cola_rate", "between 0 and 1"]),
+        (
+            ("simulation", "target_growth_rate"),
+            "0.03' as double) union select 1 --",
+            ["simulation.target_growth_rate", "valid number"],
+        ),
+        (
+            ("simulation", "effective_date"),
+            "2024-12-31' or true --",
+            ["simulation.effective_date", "valid date"],
+        ),
+        (("run", "runs_dir"), "", ["run.runs_dir", "empty"]),
+        (("simulation", "database_path"), "  ", ["simulation.database_path", "empty"]),
+    ],
+    ids=[
+        "new_hire_termination_rate_1",
+        "negative_termination_rate",
+        "growth_rate_minus_1",
+        "growth_rate_above_1",
+        "end_year_beyond_horizon",
+        "window_days_huge",
+        "escalation_delay_huge",
+        "cola_rate_nan",
+        "sql_injection_in_a_rate",
+        "sql_injection_in_effective_date",
+        "empty_runs_dir",
+        "blank_database_path",
+    ],
+)
+def test_out_of_range_parameters_are_refused_with_their_range(
+    ws: Workspace, path: tuple[str, ...], value: Any, fragments: list[str]
+) -> None:
+    ws.config(_set(ws.settings(), path, value))
+    result = planalign("simulate", cwd=ws.root)
+    assert_usage_error(result, *fragments)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        (
+            "simulation:\n  effective_date: 2024-13-45\n",
+            ["simulation_config.yaml", "line 2", "2024-13-45", "YYYY-MM-DD"],
+        ),
+        ("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\xff\xfe", ["simulation_config.yaml", "not a YAML text"]),
+    ],
+    ids=["impossible_effective_date", "binary_config_file"],
+)
+def test_unreadable_config_text_is_named(ws: Workspace, text: str, fragments: list[str]) -> None:
+    path = ws.root / "simulation_config.yaml"
+    path.write_bytes(text.encode("latin-1"))
+    result = planalign("simulate", cwd=ws.root)
+    assert_usage_error(result, *fragments)
+
+
+@pytest.mark.parametrize(
+    ("env", "fragments"),
+    [
+        (
+            {"PLANALIGN_SIMULATION_DATABASE_PATH": "other.duckdb"},
+            ["PLANALIGN_SIMULATION_DATABASE_PATH", "PLANALIGN_SIMULATION__DATABASE_PATH"],
+        ),
+        (
+            {"PLANALIGN_SIMULATON__END_YEAR": "2026"},
+            ["PLANALIGN_SIMULATON__END_YEAR", "unknown", "PLANALIGN_SIMULATION__END_YEAR"],
+        ),
+        ({"PLANALIGN_RUN__RUNS_DIR": ""}, ["PLANALIGN_RUN__RUNS_DIR", "run.runs_dir", "empty"]),
+        (
+            {"PLANALIGN_DATABASE_PATH": "a.duckdb", "PLANALIGN_SIMULATION__DATABASE_PATH": "b.duckdb"},
+            ["PLANALIGN_DATABASE_PATH", "PLANALIGN_SIMULATION__DATABASE_PATH", "give one"],
+        ),
+        (
+            {"PLANALIGN_DATABASE_PATH": "no_such_dir/sim.duckdb"},
+            ["simulation.database_path", "no_such_dir", "does not exist", "mkdir"],
+        ),
+    ],
+    ids=[
+        "env_single_underscore",
+        "env_unknown_name",
+        "env_empty_runs_dir",
+        "env_database_path_twice",
+        "env_database_path_is_honoured",
+    ],
+)
+def test_environment_variables_are_never_silently_ignored(
+    ws: Workspace, env: dict[str, str], fragments: list[str]
+) -> None:
+    ws.config(ws.settings())
+    result = planalign_env("simulate", cwd=ws.root, env=env)
+    assert_usage_error(result, *fragments)
+
+
+# ---------------------------------------------------------------------- output paths, before anything runs
+
+
+def _database_parent_missing(ws: Workspace) -> tuple[list[str], list[str]]:
+    return ["--database", str(ws.root / "missing" / "sim.duckdb")], [
+        "simulation.database_path",
+        "does not exist",
+        "mkdir",
+    ]
+
+
+def _database_parent_is_a_file(ws: Workspace) -> tuple[list[str], list[str]]:
+    return ["--database", str(ws.census / "sim.duckdb")], ["simulation.database_path", "not a directory"]
+
+
+def _database_is_a_directory(ws: Workspace) -> tuple[list[str], list[str]]:
+    (ws.root / "db_dir.duckdb").mkdir()
+    return ["--database", str(ws.root / "db_dir.duckdb")], ["simulation.database_path", "is a directory"]
+
+
+def _runs_dir_under_a_file(ws: Workspace) -> tuple[list[str], list[str]]:
+    return ["--runs-dir", str(ws.census / "runs")], ["run.runs_dir", "not a directory", "--runs-dir"]
+
+
+def _report_under_a_file(ws: Workspace) -> tuple[list[str], list[str]]:
+    return ["--report", str(ws.census / "report.html")], ["--report", "not a directory"]
+
+
+def _report_is_a_directory(ws: Workspace) -> tuple[list[str], list[str]]:
+    (ws.root / "reports").mkdir()
+    return ["--report", str(ws.root / "reports")], ["--report", "is a directory", "report.html"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        _database_parent_missing,
+        _database_parent_is_a_file,
+        _database_is_a_directory,
+        _runs_dir_under_a_file,
+        _report_under_a_file,
+        _report_is_a_directory,
+    ],
+    ids=[
+        "database_parent_missing",
+        "database_parent_is_a_file",
+        "database_is_a_directory",
+        "runs_dir_under_a_file",
+        "report_under_a_file",
+        "report_is_a_directory",
+    ],
+)
+def test_unwritable_outputs_are_named_before_the_run(
+    ws: Workspace, case: Callable[[Workspace], tuple[list[str], list[str]]]
+) -> None:
+    ws.config(ws.settings())
+    args, fragments = case(ws)
+    result = planalign("simulate", *args, cwd=ws.root)
+    assert_usage_error(result, *fragments)
+    assert not (ws.root / "missing").exists()
+
+
+# ---------------------------------------------------------------------- census rows the run could not use
+
+
+def _pay(value: float) -> Callable[[list[dict[str, Any]]], None]:
+    def damage(rows: list[dict[str, Any]]) -> None:
+        for row in rows[:5]:
+            row["annual_compensation"] = value
+
+    return damage
+
+
+def _birth_year(year: int) -> Callable[[list[dict[str, Any]]], None]:
+    def damage(rows: list[dict[str, Any]]) -> None:
+        for row in rows[:5]:
+            row["birth_date"] = dt.date(year, 6, 1)
+            row["hire_date"] = max(row["hire_date"], dt.date(year, 6, 2))
+
+    return damage
+
+
+def _generated_hire_ids(rows: list[dict[str, Any]]) -> None:
+    for i, row in enumerate(rows[:5], start=1):
+        row["employee_id"] = f"NH2025_{i:06d}"
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (_pay(1e20), "implausible_compensation"),
+        (_pay(float("nan")), "implausible_compensation"),
+        (_pay(float("inf")), "implausible_compensation"),
+        (_birth_year(24), "implausible_birth_date"),
+        (_birth_year(2015), "implausible_birth_date"),
+        (_generated_hire_ids, "reserved_employee_id"),
+    ],
+    ids=["pay_1e20", "pay_nan", "pay_inf", "birth_year_24", "younger_than_14", "hire_id_shaped_ids"],
+)
+def test_census_rows_the_run_cannot_use_are_rejected_by_check_and_run(
+    ws: Workspace, good_census: Path, damage: Callable[[list[dict[str, Any]]], None], reason: str
+) -> None:
+    bad = _census_with(good_census, ws.root / "bad_rows.parquet", damage)
+    ws.config(ws.settings())
+    result = planalign("simulate", "--census", bad.name, cwd=ws.root)
+    assert_usage_error(result, "bad_rows.parquet", reason, "census_max_reject_share")
+    check = planalign("census", "--check", bad.name, cwd=ws.root)
+    assert_usage_error(check, "bad_rows.parquet", reason, "row", "Fix those rows")
+
+
+def _csv_census(good: Path, out: Path, column: str, value: str) -> Path:
+    """The good census as CSV, with `column` of the first five rows replaced by the text `value`."""
+    rows = pq.read_table(good).to_pylist()
+    lines = [",".join(rows[0])]
+    for i, row in enumerate(rows):
+        cells = {k: "" if v is None else str(v) for k, v in row.items()}
+        if i < 5:
+            cells[column] = value
+        lines.append(",".join(cells.values()))
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("job_level", "1.6", "invalid_job_level"),
+        ("annual_compensation", "1e20", "implausible_compensation"),
+        ("annual_compensation", "inf", "implausible_compensation"),
+        ("deferral_rate", "nan", "invalid_deferral_rate"),
+        ("birth_date", "0024-03-01", "implausible_birth_date"),
+    ],
+    ids=["csv_fractional_job_level", "csv_pay_1e20", "csv_pay_inf", "csv_deferral_nan", "csv_birth_year_24"],
+)
+def test_csv_census_text_the_run_cannot_use_is_rejected(
+    ws: Workspace, good_census: Path, column: str, value: str, reason: str
+) -> None:
+    bad = _csv_census(good_census, ws.root / "bad_rows.csv", column, value)
+    ws.config(ws.settings())
+    result = planalign("simulate", "--census", bad.name, cwd=ws.root)
+    assert_usage_error(result, "bad_rows.csv", reason)
+    check = planalign("census", "--check", bad.name, cwd=ws.root)
+    assert_usage_error(check, "bad_rows.csv", reason)
+
+
+def test_census_check_reads_a_path_with_glob_characters_literally(ws: Workspace, good_census: Path) -> None:
+    """`census[1].csv` is a glob to DuckDB that matches `census1.csv`; the check must read the file named."""
+    literal = _csv_census(good_census, ws.root / "census[1].csv", "job_level", "9")
+    shutil.copy(ws.census, ws.root / "unrelated.parquet")
+    _csv_census(good_census, ws.root / "census1.csv", "job_level", "1")  # what a glob would read instead
+    result = planalign("census", "--check", literal.name, cwd=ws.root)
+    assert_usage_error(result, "census[1].csv", "invalid_job_level")
+
+
+def test_census_out_into_an_unwritable_place(ws: Workspace) -> None:
+    result = planalign("census", "--employees", "5", "--out", str(ws.census / "c.csv"), cwd=ws.root)
+    assert_usage_error(result, "cannot write", "c.csv", "not a directory")
+
+
+# ---------------------------------------------------------------------- report of a malformed run directory
+
+
+def _write_run_dir(root: Path, summary: Any, engine: Any = None) -> Path:
+    import json
+
+    run_dir = root / "crafted_run"
+    run_dir.mkdir()
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    if engine is not None:
+        (run_dir / "engine_runs.json").write_text(json.dumps(engine))
+    return run_dir
+
+
+_RUN_SUMMARY = {
+    "wall_time_s": 1.0,
+    "summed_model_time_s": 1.0,
+    "parallelism_mean": 1.0,
+    "parallelism_max": 1,
+    "theoretical_speedup": 1.0,
+    "max_workers": 1,
+    "label": "2025:foundation",
+}
+_MODEL = {
+    "unique_id": "model.p.m",
+    "name": "m",
+    "status": "success",
+    "execution_class": "parallel_safe",
+    "worker": 0,
+    "attempts": 1,
+    "start_offset_s": 0.0,
+    "end_offset_s": 0.5,
+}
+
+
+@pytest.mark.parametrize(
+    ("summary", "engine", "fragments"),
+    [
+        ([1, 2], None, ["summary.json", "JSON object"]),
+        ({"years": {"2025": {"actives": "many"}}}, None, ["summary.json", "actives"]),
+        ({"years": [2025]}, None, ["summary.json", "years"]),
+        ({"completed_years": "2025"}, None, ["summary.json", "completed_years"]),
+        ({}, {"results": []}, ["engine_runs.json", "summary"]),
+        ({}, {"summary": {"runs": [_RUN_SUMMARY]}, "results": [[1]]}, ["engine_runs.json", "results"]),
+        (
+            {},
+            {"summary": {"runs": [_RUN_SUMMARY]}, "results": [{**_MODEL, "worker": "<script>x</script>"}]},
+            ["engine_runs.json", "worker"],
+        ),
+        (
+            {},
+            {"summary": {"runs": [_RUN_SUMMARY]}, "results": [{**_MODEL, "end_offset_s": "late"}]},
+            ["engine_runs.json", "end_offset_s"],
+        ),
+    ],
+    ids=[
+        "summary_is_a_list",
+        "metric_not_a_number",
+        "years_not_an_object",
+        "completed_years_a_string",
+        "engine_runs_without_summary",
+        "engine_result_not_an_object",
+        "worker_not_an_integer",
+        "offset_not_a_number",
+    ],
+)
+def test_report_of_a_malformed_run_directory_names_the_file(
+    tmp_path: Path, summary: Any, engine: Any, fragments: list[str]
+) -> None:
+    run_dir = _write_run_dir(tmp_path, summary, engine)
+    result = planalign("report", str(run_dir), "--out", str(tmp_path / "out.html"), cwd=tmp_path)
+    assert_usage_error(result, *fragments, "planalign simulate")
+    assert not (tmp_path / "out.html").exists()

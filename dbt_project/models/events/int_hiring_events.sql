@@ -1,6 +1,7 @@
 {#-
   The year's hires: int_workforce_needs.total_hires_needed new employees. Every attribute is a hash draw on
-  the new id: level by the configured new-hire mix, pay uniform in the level's range (inflated by COLA per
+  the new id (macro hire_employee_id: NH<year>_<sequence>, unique however many hires; census ids of that
+  shape are rejected): level by the configured new-hire mix, pay uniform in the level's range (inflated by COLA per
   year since start_year), age by level, hire date uniform in the year.
 -#}
 {%- set year = var('simulation_year') | int %}
@@ -21,7 +22,7 @@ levels as (
 
 new_ids as (
     select
-        'NH{{ year }}_' || lpad(cast(seq as varchar), 6, '0') as employee_id
+        {{ hire_employee_id(year, 'seq') }} as employee_id
     from {{ planalign_sequence('select total_hires_needed from ' ~ planalign_this_year('int_workforce_needs')) }}
 ),
 

@@ -8,7 +8,7 @@ select
         {%- for level in range(1, 6) %}
         {%- set override = var('merit_rate_level_' ~ level, none) %}
         {%- if override is not none %}
-        when {{ level }} then cast('{{ override }}' as double)
+        when {{ level }} then cast('{{ planalign_number_literal(override, 'merit_rate_level_' ~ level) }}' as double)
         {%- endif %}
         {%- endfor %}
     end, levers.merit_rate) as merit_rate,

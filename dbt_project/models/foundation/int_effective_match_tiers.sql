@@ -24,9 +24,12 @@ where false
 select
     {{ year }} as simulation_year,
     {{ loop.index }} as tier,
-    cast('{{ ns.previous }}' as double) as employee_min,
-    cast('{{ t["employee_max"] }}' as double) as employee_max,
-    cast('{{ t["match_rate"] }}' as double) as match_rate
+    cast('{{ planalign_number_literal(ns.previous, 'match_tiers[' ~ (loop.index0 - 1) ~ '].employee_max') }}' as double)
+        as employee_min,
+    cast('{{ planalign_number_literal(t["employee_max"], 'match_tiers[' ~ loop.index0 ~ '].employee_max') }}' as double)
+        as employee_max,
+    cast('{{ planalign_number_literal(t["match_rate"], 'match_tiers[' ~ loop.index0 ~ '].match_rate') }}' as double)
+        as match_rate
 {{ "union all" if not loop.last }}
 {%- set ns.previous = t["employee_max"] %}
 {%- endfor %}

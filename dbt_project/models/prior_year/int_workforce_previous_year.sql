@@ -19,7 +19,7 @@ select
     annual_compensation,
     coalesce(deferral_rate, 0) > 0 as is_enrolled,
     cast(coalesce(deferral_rate, 0) as decimal(8, 4)) as deferral_rate,
-    case when coalesce(deferral_rate, 0) > 0 then date '{{ var("effective_date") }}' end as enrollment_date,
+    case when coalesce(deferral_rate, 0) > 0 then date '{{ planalign_date_var("effective_date") }}' end as enrollment_date,
     false as ever_opted_out,
     {{ year - 1 }} as state_year
 from {{ ref('stg_census_data') }}

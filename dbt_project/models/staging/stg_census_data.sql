@@ -2,7 +2,8 @@
   The good census rows, typed. The model fails (and with it the run) when the share of rejected rows is
   above census_max_reject_share: a simulation built on a badly broken census would be quietly wrong.
 -#}
-{%- set max_share = var('census_max_reject_share') | float -%}
+{%- set max_share = planalign_number_literal(var('census_max_reject_share'), 'census_max_reject_share') | trim -%}
+{%- set effective_date = planalign_date_var('effective_date') | trim -%}
 {%- set census_label = var('census_path') | replace("'", "''") -%}
 with census_rows as (
     select * from {{ ref('stg_census_rows') }}
@@ -23,17 +24,18 @@ gate as (
     from counts
 )
 
+{#- stg_census_rows' text is already trimmed with blanks as null, and the rules guarantee these casts. -#}
 select
-    trim(census_rows.employee_id) as employee_id,
+    census_rows.employee_id,
     cast(census_rows.birth_date as date) as birth_date,
     cast(census_rows.hire_date as date) as hire_date,
-    cast(nullif(trim(census_rows.termination_date), '') as date) as termination_date,
+    cast(census_rows.termination_date as date) as termination_date,
     cast(cast(census_rows.annual_compensation as double) as decimal(18, 2)) as annual_compensation,
-    cast(census_rows.job_level as integer) as job_level,
-    cast(cast(nullif(trim(census_rows.deferral_rate), '') as double) as decimal(8, 4)) as deferral_rate,
+    cast(cast(census_rows.job_level as double) as integer) as job_level,
+    cast(cast(census_rows.deferral_rate as double) as decimal(8, 4)) as deferral_rate,
     case
         when census_rows.termination_date is null
-            or cast(census_rows.termination_date as date) > date '{{ var("effective_date") }}'
+            or cast(census_rows.termination_date as date) > date '{{ effective_date }}'
             then 'active'
         else 'terminated'
     end as census_status

@@ -1,13 +1,11 @@
-{#- Every census row, as text, with the reason it is rejected (null = good). Rules: macros/census_rules.sql. -#}
+{#- Every census row, as trimmed text (blank = null), with the reason it is rejected (null = good). Reader,
+    projection and rules: macros/census_rules.sql, shared with `planalign census --check`. -#}
 with raw as (
-    select
-        {% for column in census_columns().split(',') -%}
-        cast({{ column }} as varchar) as {{ column }}{{ "," if not loop.last }}
-        {% endfor %}
+    select {{ census_projection() }}
     from {{ planalign_read_census(var('census_path')) }}
 )
 
 select
     raw.*,
-    {{ census_reject_reason(var('effective_date')) }} as reject_reason
+    {{ census_reject_reason(planalign_date_var('effective_date') | trim) }} as reject_reason
 from raw
