@@ -88,7 +88,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def handle(args: argparse.Namespace) -> int:
     overrides = _overrides(args)
     config = load_config(args, overrides)
+    from planalign.preflight import check_output_paths
 
+    check_output_paths(config, report_path=args.report)  # before the parse, not after the whole run
     from planalign.orchestrator import create_orchestrator
     from planalign.progress import ProgressDisplay, print_summary
     from planalign.stages import SimulationStage
