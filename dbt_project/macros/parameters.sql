@@ -29,7 +29,7 @@
     {%- elif value is string and modules.re.fullmatch('[0-9]+', value.strip()) -%}
         {{ value.strip() }}
     {%- else -%}
-        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a non-negative integer, got " ~ (value | string)[:80]) }}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a non-negative integer, got " ~ (value | string)[:80] ~ "; fix --vars or the configuration") }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -37,7 +37,7 @@
 {% macro planalign_date_var(name) -%}
     {%- set text = var(name) | string | trim -%}
     {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) -%}
-        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a date written YYYY-MM-DD, got " ~ text[:80]) }}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a date written YYYY-MM-DD, got " ~ text[:80] ~ "; fix --vars or the configuration") }}
     {%- endif -%}
     {{ text }}
 {%- endmacro %}

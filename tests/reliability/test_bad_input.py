@@ -650,3 +650,50 @@ def test_report_of_a_malformed_run_directory_names_the_file(
     result = planalign("report", str(run_dir), "--out", str(tmp_path / "out.html"), cwd=tmp_path)
     assert_usage_error(result, *fragments, "planalign simulate")
     assert not (tmp_path / "out.html").exists()
+
+
+# ---------------------------------------------------------------------- SQL injection through vars
+
+_INJECT = "' as double) as x, (select 42) as injected --"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("model", "vars_yaml", "fragment"),
+    [
+        ("int_effective_parameters", f'target_growth_rate: "0.03{_INJECT}"', "var target_growth_rate"),
+        ("int_effective_comp_levers", f'merit_rate_level_1: "0.02{_INJECT}"', "var merit_rate_level_1"),
+        (
+            "int_effective_match_tiers",
+            f'match_tiers: [{{employee_max: "0.03{_INJECT}", match_rate: 1.0}}]',
+            "var match_tiers[0].employee_max",
+        ),
+        ("int_workforce_previous_year", f'effective_date: "2024-12-31{_INJECT}"', "var effective_date"),
+        ("int_hazard_termination", f'random_seed: "42{_INJECT}"', "var random_seed"),
+    ],
+    ids=[
+        "run_vars_inject_rate",
+        "run_vars_inject_merit",
+        "run_vars_inject_tier",
+        "run_vars_inject_date",
+        "run_vars_inject_seed",
+    ],
+)
+def test_sql_injection_through_run_vars_is_refused_at_parse(
+    ws: Workspace, model: str, vars_yaml: str, fragment: str
+) -> None:
+    """Vars used to be pasted into SQL (`cast('{{ value }}' as double)`); now every rendered var must be a
+    number, integer or date, checked while dbt parses, so nothing runs and nothing is written."""
+    project = copy_project(ws.root / "project")
+    result = planalign(
+        "run",
+        "--project-dir",
+        str(project),
+        "--select",
+        model,
+        "--vars",
+        f"{{database_path: '{ws.database}', {vars_yaml}}}",
+        cwd=ws.root,
+    )
+    assert_usage_error(result, fragment, "fix --vars")
+    assert not ws.root.joinpath("project", "target", "planalign_run_results.json").exists()
