@@ -747,3 +747,53 @@ def test_direct_construction_reads_the_environment(workdir: Path, monkeypatch: p
     config = SimulationConfig()
     assert config.simulation.end_year == 2026
     assert config.simulation.database_path == Path.cwd() / "simulation.duckdb"
+
+
+# ---------------------------------------------------------------------- output paths and the horizon
+
+
+def test_output_paths_on_a_read_only_filesystem_are_refused(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root may write anywhere on a read-write filesystem, so a read-only mount is recognised by statvfs's
+    flag (simulated here: mounting needs privileges the tests do not have)."""
+    from planalign import preflight
+
+    config = load_simulation_config(
+        overrides={"simulation.database_path": str(workdir / "sim.duckdb"), "run.runs_dir": str(workdir)},
+        check_files=False,
+    )
+    preflight.check_output_paths(config, report_path=workdir / "r.html")  # writable: no error
+    real_statvfs = os.statvfs
+
+    class ReadOnly:
+        def __init__(self, path: str) -> None:
+            self.f_flag = real_statvfs(path).f_flag | os.ST_RDONLY
+
+    monkeypatch.setattr(preflight.os, "statvfs", ReadOnly)
+    with pytest.raises(preflight.OutputPathError) as exc:
+        preflight.check_output_paths(config, report_path=workdir / "r.html")
+    lines = str(exc.value).splitlines()
+    assert len(lines) == 4 and all("read-only filesystem" in line for line in lines[1:]), lines
+    assert "simulation.database_path" in lines[1] and "run.runs_dir" in lines[2] and "--report" in lines[3]
+
+
+def test_the_config_horizon_is_the_dbt_projects() -> None:
+    """HORIZON_YEARS restates two numbers of the dbt project; if either changes, the config must follow."""
+    from planalign.config import HORIZON_YEARS
+
+    params = (DBT_PROJECT / "models" / "foundation" / "int_effective_parameters.sql").read_text()
+    calendar = (DBT_PROJECT / "models" / "dimensions" / "dim_payroll_calendar.sql").read_text()
+    assert f"var('start_year') | int + {HORIZON_YEARS - 1} %}}" in params
+    assert f"planalign_sequence({HORIZON_YEARS + 2})" in calendar  # start_year - 1 .. start_year + 60
+
+
+def test_planalign_database_path_names_the_database(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(workdir)
+    monkeypatch.setenv("PLANALIGN_DATABASE_PATH", "elsewhere.duckdb")
+    config = load_simulation_config(check_files=False)
+    assert config.simulation.database_path == workdir / "elsewhere.duckdb"
+    override = load_simulation_config(
+        overrides={"simulation.database_path": "flag.duckdb"}, check_files=False
+    )
+    assert override.simulation.database_path == workdir / "flag.duckdb"

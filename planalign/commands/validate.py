@@ -33,6 +33,9 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     from planalign.stages import ModelScope, SimulationStage
 
+    from planalign.preflight import check_output_paths
+
+    check_output_paths(config)  # the same check `simulate` makes before its parse
     orchestrator = create_orchestrator(config)
     orchestrator.check_inputs()
     print(f"✔ census: {config.simulation.census_path}")

@@ -256,3 +256,41 @@ def test_report_command_requires_a_run_directory(capsys: pytest.CaptureFixture[s
         main(["report"])
     assert exit_info.value.code == 2
     assert "RUN_DIR" in capsys.readouterr().err
+
+
+PAYLOAD = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+#: Keys whose values are free text in a run directory (anything else must parse: statuses, timestamps).
+FREE_TEXT_KEYS = {"run_id", "error", "name", "unique_id", "label", "run_label", "reason", "execution_class",
+                  "stage", "fallbacks", "safety_warnings", "database_note", "message"}  # fmt: skip
+
+
+def _poison(value: object, key: str | None = None) -> object:
+    if isinstance(value, dict):
+        return {k: _poison(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_poison(v, key) for v in value]
+    if isinstance(value, str) and key in FREE_TEXT_KEYS:
+        return value + PAYLOAD
+    return value
+
+
+def test_every_value_from_the_run_directory_is_escaped(sample_run: SampleRun, tmp_path: Path) -> None:
+    """A run directory comes from anywhere (a colleague's machine, an archive): markup in any of its text
+    fields, the run's status included, must reach the page as text, never as an element."""
+    import json
+    import shutil
+
+    crafted = tmp_path / "crafted"
+    shutil.copytree(sample_run.run_dir, crafted)
+    for name in ("summary.json", "engine_runs.json"):
+        path = crafted / name
+        path.write_text(json.dumps(_poison(json.loads(path.read_text()))))
+    summary = json.loads((crafted / "summary.json").read_text())
+    summary["status"] = PAYLOAD
+    summary["parallelization"] = {"enabled": True, "max_workers": PAYLOAD}
+    (crafted / "summary.json").write_text(json.dumps(summary))
+
+    document = write_report(crafted, tmp_path / "report.html").read_text()
+    assert "<script" not in document.lower()
+    assert "<img" not in document.lower()
+    assert document.count("&lt;script&gt;") >= 5  # shown, as text, in the header, tables and tooltips
