@@ -15,6 +15,10 @@ WARNING and above (INFO with `verbose`), so third-party chatter never buries the
 `configure_logging` is idempotent: calling it again replaces the previous configuration (format, level,
 stream) instead of stacking handlers. Loggers obtained before a reconfiguration follow the new one.
 
+While a live display is up (`planalign.progress`), `log_to_console(console)` writes every line through that
+display's rich `Console`, which prints it above the live status line. Writing to the terminal directly would
+put the line onto the status line, and the next refresh would erase the wrong row and leave a stale copy.
+
 Embedded use (a service importing planalign, never calling `configure_logging`): unless the host has
 configured structlog itself, importing this module routes planalign's structlog loggers into plain `logging`
 as `event key=value` messages and adds no handler, so the host's logging configuration decides what is shown
@@ -23,13 +27,19 @@ and where — nothing is printed to stdout behind its back.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from typing import Any, Literal, TextIO
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 LogFormat = Literal["console", "json"]
 
@@ -102,6 +112,55 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger(PACKAGE_LOGGER).setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+class _ConsoleWriter:
+    """A text stream that hands each complete line to a rich `Console` (which, while a `Live` display is up,
+    prints it above the display). The line is already rendered (by the log's formatter), so rich adds no
+    markup, highlighting or wrapping of its own; ANSI colours the renderer put in are kept."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        from rich.text import Text
+
+        with self._lock:
+            self._pending += text
+            *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self.console.print(Text.from_ansi(line), soft_wrap=True, highlight=False, markup=False)
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            rest, self._pending = self._pending, ""
+        if rest:
+            self.write(rest + "\n")
+
+    def isatty(self) -> bool:
+        return self.console.is_terminal
+
+
+@contextlib.contextmanager
+def log_to_console(console: Console) -> Iterator[None]:
+    """For the duration, every line of planalign's log handler goes through `console` (see the module
+    docstring); afterwards to its own stream again. Without `configure_logging` (embedded use) there is no
+    handler of ours and nothing changes: the host's handlers are the host's business."""
+    handlers = [h for h in logging.getLogger().handlers if h.get_name() == _HANDLER_NAME]
+    swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
+    writer = _ConsoleWriter(console)
+    for handler in handlers:
+        if isinstance(handler, logging.StreamHandler):
+            swapped.append((handler, handler.setStream(writer)))
+    try:
+        yield
+    finally:
+        writer.flush()
+        for handler, stream in swapped:
+            handler.setStream(stream)
 
 
 def configure_library_logging() -> None:

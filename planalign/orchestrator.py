@@ -67,6 +67,8 @@ ProgressKind = Literal[
     "year_started",
     "year_finished",
     "limit_changed",
+    "run_planned",
+    "phase_started",
 ]
 
 
@@ -83,6 +85,8 @@ class ProgressEvent:
     limit: int | None = None
     message: str | None = None
     elapsed_s: float = 0.0
+    #: How many: the years to build (run_planned), the stage's models (stage_started).
+    total: int | None = None
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -389,6 +393,8 @@ class PipelineOrchestrator:
             year_plan = plan(await anyio.to_thread.run_sync(self._config_hash), completed)
             # Before the parse, so that a database another run holds is refused at once.
             await anyio.to_thread.run_sync(copy.open)
+            run.emit(ProgressEvent(kind="run_planned", total=len(year_plan.years)))
+            run.emit(ProgressEvent(kind="phase_started", stage="parse"))  # long: the display says so
             # The parse cannot be interrupted inside dbt; on cancellation it is left to finish in its thread
             # (its result is cached for a later run of this orchestrator) and the run stops at once.
             prepared = await anyio.to_thread.run_sync(self._prepare, abandon_on_cancel=True)
@@ -613,6 +619,7 @@ class PipelineOrchestrator:
 
     async def _run_setup(self, work: _Work, run: _RunRecorder, first_year: int) -> None:
         """Seeds and year-invariant models, once per simulation."""
+        run.emit(ProgressEvent(kind="phase_started", stage="seed"))
         await self._invoke_command(work, ["seed"], work.vars(first_year), "seed")
         built: set[str] = set()
         for stage in SimulationStage:
@@ -653,7 +660,7 @@ class PipelineOrchestrator:
             models,
             enable_conditional_parallelization=self.config.model_parallelization.enable_conditional_parallelization,
         )
-        run.emit(ProgressEvent(kind="stage_started", year=year, stage=stage.value))
+        run.emit(ProgressEvent(kind="stage_started", year=year, stage=stage.value, total=len(models)))
         self._current = (year, stage.value)
         if self.config.run.verbose and self.parallelization_enabled:
             log.info(f"🚀 Using model-level parallelization for stage {stage.value}", year=year)
@@ -679,6 +686,7 @@ class PipelineOrchestrator:
     async def _run_year_tests(self, work: _Work, run: _RunRecorder, year: int) -> None:
         """The year's dbt tests; an error-severity failure stops the run (warnings only log)."""
         started = time.monotonic()
+        run.emit(ProgressEvent(kind="phase_started", year=year, stage="tests"))  # the year's longest step
         outcome = await self._invoke_command(work, ["test"], work.vars(year), "test", raise_on_error=False)
         run.record_tests(year, time.monotonic() - started, outcome.ok)
         if not outcome.ok:
