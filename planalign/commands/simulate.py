@@ -49,6 +49,14 @@ def add_parser(subparsers: Any) -> None:
         help="discard every year the database holds and simulate from the census (needed when the new "
         "range would delete or mix the database's years; replaced atomically, only if the run succeeds)",
     )
+    parser.add_argument(
+        "--target", help="dbt profile target the simulation writes through (overrides dbt.target)"
+    )
+    parser.add_argument(
+        "--profiles-dir",
+        type=Path,
+        help="directory holding profiles.yml (overrides dbt.profiles_dir; default: the dbt project's)",
+    )
     parser.add_argument("--runs-dir", type=Path, help="where run directories go (overrides run.runs_dir)")
     parser.add_argument("--report", type=Path, help="also write the HTML run report to this path")
     add_logging_arguments(parser)
@@ -76,6 +84,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "simulation.database_path": None if args.database is None else str(args.database),
         "simulation.random_seed": args.seed,
         "run.runs_dir": None if args.runs_dir is None else str(args.runs_dir),
+        "dbt.target": args.target,
+        "dbt.profiles_dir": None if args.profiles_dir is None else str(args.profiles_dir),
     }
     if args.workers is not None:
         overrides[mp + "enabled"] = True
@@ -92,13 +102,16 @@ def handle(args: argparse.Namespace) -> int:
 
     check_output_paths(config, report_path=args.report)  # before the parse, not after the whole run
     from planalign.orchestrator import create_orchestrator
-    from planalign.progress import ProgressDisplay, print_summary
+    from planalign.progress import ProgressDisplay, load_history, print_summary
     from planalign.stages import SimulationStage
 
     stage = SimulationStage.parse(args.stage) if args.stage is not None else None
     orchestrator = create_orchestrator(config)
     structured = config.run.log_format == "json"
-    with ProgressDisplay(sys.stderr, verbose=config.run.verbose, structured=structured) as progress:
+    # The ETA's step durations: the previous run's, read before this run adds its own directory.
+    history = load_history(Path(config.run.runs_dir))
+    display = ProgressDisplay(sys.stderr, verbose=config.run.verbose, structured=structured, history=history)
+    with display as progress:
         summary, interrupted = run_with_signals(
             orchestrator,
             progress,
