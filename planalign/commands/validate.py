@@ -31,9 +31,8 @@ def handle(args: argparse.Namespace) -> int:
         print(f"    {finding}")
     if errors:
         return 2
-    from planalign.stages import ModelScope, SimulationStage
-
     from planalign.preflight import check_output_paths
+    from planalign.stages import ModelScope, SimulationStage
 
     check_output_paths(config)  # the same check `simulate` makes before its parse
     orchestrator = create_orchestrator(config)
