@@ -12,7 +12,10 @@ arguments on top:
                                                          simulation_year=2025)
 
 Models are run against the configured database; the upstream models they read must already be built there
-(safety validation says which are missing, and with `abort_on_dependency_conflict` nothing runs).
+(safety validation says which are missing, and with `abort_on_dependency_conflict` nothing runs). Unlike
+`simulate`, this writes the database in place (it is the specification's low-level API); when the models
+include year-partitioned (incremental) ones, the year and every later year are marked incomplete afterwards,
+so `validate` shows it and `simulate --resume` rebuilds them.
 """
 
 from __future__ import annotations
@@ -156,6 +159,10 @@ class DbtRunner:
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(PipelineOrchestrator._release_database, prepared)
+                if any(prepared.manifest.nodes[uid].materialized == "incremental" for uid in ids):
+                    # Year-partitioned results of `simulation_year` were rebuilt in place, outside a run:
+                    # that year and the years built on it are no longer a finished simulation.
+                    await anyio.to_thread.run_sync(state.mark_incomplete, simulation_year)
         executed = sum(1 for r in result.results if r.status == "success")
         if self.verbose:
             log.info(

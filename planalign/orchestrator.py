@@ -575,12 +575,14 @@ class PipelineOrchestrator:
         return work
 
     def check_inputs(self) -> None:
-        """The checks of the user's data that must pass before a run writes anything: the census (bad rows
-        above the allowed share) and the database file (a DuckDB database or absent, not held by another
-        process)."""
+        """The checks of the user's data that must pass before a run writes anything: the output paths (the
+        database's folder and the runs directory writable), the census (bad rows above the allowed share) and
+        the database file (a DuckDB database or absent, not held by another process)."""
         from planalign.census import check_census
+        from planalign.preflight import check_output_paths
 
         sim = self.config.simulation
+        check_output_paths(self.config)
         check_database_file(self._database_path)
         census = check_census(
             Path(sim.census_path),

@@ -73,6 +73,16 @@ def test_spec_examples_run_as_written(
     result = namespace["result"]
     assert result.success is True
     assert result.models_executed == 3
+    # The hazard models are rebuilt whole each year: the simulation stays complete. A year-partitioned model
+    # rebuilt in place makes its year and the later ones incomplete, for `validate` and `--resume` to see.
+    from planalign.state import SimulationState
+
+    state = SimulationState(tmp_path / "spec.duckdb")
+    assert [c.simulation_year for c in state.completed_years()] == [2025, 2026, 2027]
+    runner = namespace["runner"]
+    rerun = runner.run_models_with_smart_parallelization(["rpt_yearly_summary"], "reporting", 2026)
+    assert rerun.success
+    assert [c.simulation_year for c in state.completed_years()] == [2025]
     info = namespace["info"]
     assert isinstance(info, dict) and info["available"] is True
     assert info["isolation"]["batch_stop"] is True and info["models_per_invocation"] == 64
