@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "info",
     "validate",
     "run",
+    "retry",
     "census",
     "report",
 )

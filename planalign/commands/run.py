@@ -20,6 +20,7 @@ the target), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -33,6 +34,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from planalign.errors import PlanalignUsageError
 
 if TYPE_CHECKING:
+    from rich.console import Console, Group
+    from rich.live import Live
+
     from planalign.manifest import ProjectManifest
     from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
     from planalign.model_execution_types import ModelClassifier
@@ -162,47 +166,125 @@ def build_classifier(manifest: ProjectManifest, default_class: str | None) -> Mo
 
 
 class RunProgress:
-    """One line per finished model (and per retry), safe to call from any thread."""
+    """The run as it happens, safe to call from any thread: one line per finished model (and per retry), as
+    `dbt run` prints, and on a terminal also a live status line below them (models done of total, elapsed,
+    ETA, what is running). While it is up, log lines go through the same console
+    (`planalign.log.log_to_console`), above the status line. With `--log-format json` every event is one
+    JSON object per line and there is no live line. Use as a context manager around the run.
 
-    def __init__(self, total: int, stream: TextIO | None = None, *, json_lines: bool = False) -> None:
+    The ETA is the rate so far (elapsed per finished model) times the models left; none before the first."""
+
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO | None = None,
+        *,
+        json_lines: bool = False,
+        console: Console | None = None,
+        auto_refresh: bool = True,
+    ) -> None:
+        from rich.console import Console
+
         self.total = total
         self.stream = stream if stream is not None else sys.stdout
+        self.console = console if console is not None else Console(file=self.stream)
         self.done = 0
         self.json_lines = json_lines
-        self._lock = threading.Lock()
+        self.live_mode = self.console.is_terminal and not json_lines
+        self._auto_refresh = auto_refresh
+        self._lock = threading.RLock()
+        self._in_flight: set[str] = set()
+        self._limit: int | None = None
+        self._invocations = 0
+        self._time = 0.0
+        self._live: Live | None = None
+        self._exits = contextlib.ExitStack()
+
+    def __enter__(self) -> RunProgress:
+        from rich.live import Live
+
+        from planalign.log import log_to_console
+
+        if self.live_mode:
+            self._exits.enter_context(log_to_console(self.console))
+            self._live = Live(
+                console=self.console,
+                get_renderable=self._render,
+                auto_refresh=self._auto_refresh,
+                refresh_per_second=4,
+                transient=True,
+            )
+            self._exits.enter_context(self._live)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._exits.close()
+        self._live = None
 
     def __call__(self, event: EngineEvent) -> None:
-        from planalign.parallel_execution_engine import EngineEventKind
-
         if self.json_lines:
             self._json(event)
             return
         with self._lock:
-            name = event.name or (event.unique_id or "").rsplit(".", 1)[-1]
-            if event.kind is EngineEventKind.MODEL_FINISHED:
-                self.done += 1
-                status = str(event.status.value if event.status is not None else "?").upper()
-                duration = f"{event.duration_s:.2f}s" if event.duration_s is not None else "-"
-                line = (
-                    f"[{event.time:7.1f}s] {self.done:>4}/{self.total} {status:<9} {name} in {duration}"
-                    f" (in flight {event.in_flight} in {event.invocations} invocations, limit {event.limit})"
-                )
-                if event.message and status != "SUCCESS":
-                    line += "\n    " + event.message.strip().replace("\n", "\n    ")
-            elif event.kind is EngineEventKind.MODEL_SKIPPED:
-                self.done += 1
-                line = f"[{event.time:7.1f}s] {self.done:>4}/{self.total} SKIPPED   {name}"
-                if event.message:
-                    line += f" ({event.message})"
-            elif event.kind is EngineEventKind.MODEL_RETRY:
-                line = f"[{event.time:7.1f}s]           RETRY     {name} (attempt {event.attempt})"
-            elif event.kind in (EngineEventKind.PRESSURE, EngineEventKind.LIMIT_CHANGED):
-                line = f"[{event.time:7.1f}s] workers limited to {event.limit}: {event.message or event.kind}"
-            elif event.kind is EngineEventKind.FALLBACK:
-                line = f"[{event.time:7.1f}s] fallback: {event.message}"
-            else:
-                return
-            print(line, file=self.stream, flush=True)
+            line = self._apply(event)
+            if line is not None:
+                self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+            if self._live is not None:
+                self._live.refresh()
+
+    def _apply(self, event: EngineEvent) -> str | None:
+        """Update the counts from `event`; the line it prints, if any."""
+        from planalign.parallel_execution_engine import EngineEventKind
+
+        self._time = max(self._time, event.time)
+        if event.limit is not None:
+            self._limit = event.limit
+        self._invocations = event.invocations
+        name = event.name or (event.unique_id or "").rsplit(".", 1)[-1]
+        if event.kind is EngineEventKind.MODEL_STARTED:
+            self._in_flight.add(name)
+            return None
+        if event.kind is EngineEventKind.MODEL_FINISHED:
+            self._in_flight.discard(name)
+            self.done += 1
+            status = str(event.status.value if event.status is not None else "?").upper()
+            duration = f"{event.duration_s:.2f}s" if event.duration_s is not None else "-"
+            line = f"[{event.time:7.1f}s] {self.done:>4}/{self.total} {status:<9} {name} in {duration}"
+            if event.message and status != "SUCCESS":
+                line += "\n    " + event.message.strip().replace("\n", "\n    ")
+            return line
+        if event.kind is EngineEventKind.MODEL_SKIPPED:
+            self._in_flight.discard(name)
+            self.done += 1
+            line = f"[{event.time:7.1f}s] {self.done:>4}/{self.total} SKIPPED   {name}"
+            return line + (f" ({event.message})" if event.message else "")
+        if event.kind is EngineEventKind.MODEL_RETRY:
+            return f"[{event.time:7.1f}s]           RETRY     {name} (attempt {event.attempt})"
+        if event.kind in (EngineEventKind.PRESSURE, EngineEventKind.LIMIT_CHANGED):
+            return f"[{event.time:7.1f}s] workers limited to {event.limit}: {event.message or event.kind}"
+        if event.kind is EngineEventKind.FALLBACK:
+            return f"[{event.time:7.1f}s] fallback: {event.message}"
+        return None
+
+    def render_text(self) -> str:
+        """The live status line's text (two lines: counts and timing, what is running)."""
+        from planalign.progress import clock_text, describe_running
+
+        with self._lock:
+            parts = [f"{self.done}/{self.total} models", f"{clock_text(self._time)} elapsed"]
+            if self.done:
+                parts.append(f"ETA {clock_text(self._time / self.done * (self.total - self.done))}")
+            names = sorted(self._in_flight)
+            running = describe_running(names, self._limit) if names else "waiting for the next model"
+            return " · ".join(parts) + "\n" + running
+
+    def _render(self) -> Group:
+        from rich.console import Group
+        from rich.text import Text
+
+        return Group(
+            *(Text(line, no_wrap=True, overflow="ellipsis") for line in self.render_text().split("\n"))
+        )
 
     def _json(self, event: EngineEvent) -> None:
         """`--log-format json`: every engine event as one JSON object per line (planalign's event fields,
@@ -580,7 +662,8 @@ def _execute(
             stop.cancel = lambda: None
 
     try:
-        with dbt_isolation.suppress_project_hooks(manifest.dbt_manifest):
+        # The live status line is up while hooks and models run, and gone before the summary prints.
+        with progress, dbt_isolation.suppress_project_hooks(manifest.dbt_manifest):
             before = run_project_hooks(
                 "on-run-start", manifest, common_args, selectors, full_refresh=args.full_refresh
             )
@@ -626,9 +709,11 @@ def _execute(
 
 
 def _artifact_args(args: argparse.Namespace, dbt_vars: Mapping[str, Any]) -> dict[str, Any]:
-    """The `args` block of run_results.json: the dbt-equivalent flags of this run."""
+    """The `args` block of run_results.json: the dbt-equivalent flags of this run, and planalign's own
+    (`profiles_dir` to `max_retries`), so that `planalign retry` can run the failed models again exactly as
+    this run ran them — with the same `--vars`, which `dbt retry` gets wrong (dbt-labs/dbt-core#9112)."""
     return {
-        "which": "run",
+        "which": getattr(args, "which", "run"),
         "invocation_command": "planalign " + " ".join(sys.argv[1:]),
         "project_dir": str(args.project_dir.resolve()),
         "select": list(args.select),
@@ -638,4 +723,9 @@ def _artifact_args(args: argparse.Namespace, dbt_vars: Mapping[str, Any]) -> dic
         "fail_fast": bool(args.fail_fast),
         "vars": dict(dbt_vars),
         "target": args.target,
+        "profiles_dir": str(args.profiles_dir.resolve()) if args.profiles_dir is not None else None,
+        "log_format": args.log_format,
+        "models_per_invocation": args.models_per_invocation,
+        "default_class": args.default_class,
+        "max_retries": args.max_retries,
     }
