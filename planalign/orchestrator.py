@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
 
-from planalign.errors import ConfigError, PlanalignError, PlanalignUsageError
+from planalign.errors import ConfigError, DatabaseChangedError, PlanalignError, PlanalignUsageError
 from planalign.heap import long_lived_heap
 from planalign.log import get_logger
 from planalign.stages import ModelScope, SimulationStage, StageAssignment
@@ -419,6 +419,8 @@ class PipelineOrchestrator:
         except StageFailedError as exc:
             error = str(exc)
             failed_models = exc.failures
+        except DatabaseChangedError as exc:
+            error = str(exc)
         except BaseException as exc:
             interrupted = isinstance(exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt)
             status = "interrupted" if interrupted else "failed"

@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import shutil
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,7 @@ class Trap:
         self.kind = "fail"
         self.scope: anyio.CancelScope | None = None
         self.sprung: Step | None = None
+        self.meddle: Callable[[], None] | None = None
         self.lock = threading.Lock()
 
     def arm(self, step: Step | None, kind: str, scope: anyio.CancelScope | None = None) -> None:
@@ -90,6 +91,10 @@ class Trap:
         if self.kind == "cancel":
             assert self.scope is not None
             anyio.from_thread.run_sync(self.scope.cancel)
+            return False
+        if self.kind == "meddle":
+            assert self.meddle is not None
+            self.meddle()
             return False
         return True
 
@@ -290,3 +295,30 @@ async def test_the_rerun_without_a_fault_replaces_every_year(walk: Walk) -> None
     assert set(new) == set(old)
     assert all(new[t] != old[t] for t in new), "some table kept rows of the previous simulation"
     assert complete_years(database) == list(YEARS)
+
+
+async def test_a_database_another_program_wrote_during_the_run_is_not_overwritten(walk: Walk) -> None:
+    """A notebook writes the database while 2026 runs: saving 2026 would lose its write, so the run fails
+    with a message saying so, and the database keeps 2025 (saved before) and the notebook's table."""
+    database = Path(walk.fresh.config.simulation.database_path)
+    database.unlink(missing_ok=True)
+
+    def notebook_writes() -> None:
+        con = duckdb.connect(str(database))
+        try:
+            con.execute("create table main.notebook as select 1 as note")
+        finally:
+            con.close()
+
+    walk.trap.arm(Step(2026, SimulationStage.FOUNDATION.value), "meddle")
+    walk.trap.meddle = notebook_writes
+    summary = await walk.fresh.execute_multi_year_simulation_async()
+    assert walk.trap.sprung is not None
+    assert summary.status == "failed"
+    assert "changed by another program" in (summary.error or "")
+    assert complete_years(database) == [2025]
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        assert con.execute("select note from main.notebook").fetchall() == [(1,)]
+    finally:
+        con.close()
