@@ -45,6 +45,7 @@ from planalign.working_copy import WorkingCopy, check_database_file
 from planalign.year_plan import Promotion, YearPlan, plan_stage, plan_years, span
 
 if TYPE_CHECKING:
+    from planalign.census import CensusCheck
     from planalign.config import SimulationConfig
     from planalign.execution_plan import ExecutionPlan
     from planalign.invocation import InvocationOutcome, ModelInvoker
@@ -592,7 +593,7 @@ class PipelineOrchestrator:
             max_reject_share=sim.census_max_reject_share,
         )
         if not census.ok:
-            raise _census_rejected(Path(sim.census_path), census, sim.census_max_reject_share)
+            raise _census_rejected(census)
         check_database_available(self._database_path)
 
     def _make_engine(
@@ -1060,15 +1061,11 @@ def _database_note(
     return f"{where} holds {span(after)}; each year this run completed was saved as it completed"
 
 
-def _census_rejected(path: Path, census: Any, limit: float) -> PlanalignUsageError:
+def _census_rejected(census: CensusCheck) -> PlanalignUsageError:
+    """The same explanation as `census --check`: each reason with its field, the fix and the first rows."""
     from planalign.errors import CensusError
 
-    reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(census.reasons.items()))
-    return CensusError(
-        f"the census {path} has {census.rejected_rows} bad rows out of {census.total_rows} "
-        f"({census.rejected_rows / max(census.total_rows, 1):.1%}, above the allowed "
-        f"{limit:.1%}): {reasons}. Fix those rows, or raise simulation.census_max_reject_share."
-    )
+    return CensusError(f"too many bad rows in the census — {census.describe()}")
 
 
 def _now_iso() -> str:
