@@ -369,7 +369,11 @@ class Bench:
                 error = f"checksum: {exc}"
         if not self.args.keep:
             for leftover in run_dir.glob("*.duckdb*"):
-                leftover.unlink()
+                # The database, its WAL, and planalign's working-copy lock directory beside it.
+                if leftover.is_dir():
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink()
         return RunRecord(
             config,
             repetition,
