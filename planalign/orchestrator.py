@@ -993,6 +993,8 @@ def _default_invoker_factory(manifest: ProjectManifest, config: SimulationConfig
         manifest=manifest,
         base_vars={},
         database_path=Path(config.simulation.database_path),
+        # Bounds the whole-command calls too (dbt seed, dbt test), not only the engine's models.
+        model_timeout_s=config.model_parallelization.safety.model_timeout_seconds,
     )
 
 
