@@ -180,17 +180,20 @@ class ProgressDisplay:
         self._live = None
 
     def __call__(self, event: ProgressEvent) -> None:
+        # Draw outside the lock: rich's refresh thread holds its own locks while `_render` takes this one,
+        # so drawing under it would take the locks in the other order and deadlock (a frozen status line).
         with self._lock:
             self._apply(event)
-            if self.structured:
-                self._log(event)
-                return
-            line = self._plain_line(event)
-            live_line = event.kind in ("stage_finished", "year_finished", "limit_changed")
-            if line is not None and (not self.live_mode or live_line or self.verbose):
-                self.console.print(line, highlight=False, markup=False, soft_wrap=True)
-            if self._live is not None:
-                self._live.refresh()
+            line = None if self.structured else self._plain_line(event)
+        if self.structured:
+            self._log(event)
+            return
+        live_line = event.kind in ("stage_finished", "year_finished", "limit_changed")
+        if line is not None and (not self.live_mode or live_line or self.verbose):
+            self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+        live = self._live
+        if live is not None:
+            live.refresh()
 
     # ------------------------------------------------------------------ state
 
@@ -388,7 +391,10 @@ def _years_table(summary: SimulationSummary, *, compact: int = 0) -> Table:
 
 def _stages_table(summary: SimulationSummary) -> Table:
     table = Table(title="Stages", title_justify="left")
-    for column in ("year", "stage", "time (s)", "models", "parallelism mean / max", "est. speedup"):
+    table.add_column("year", justify="right", no_wrap=True)
+    # The stage names whole (the longest is 18 characters); the headers of the numbers wrap instead.
+    table.add_column("stage", justify="left", no_wrap=True, min_width=max(map(len, YEAR_STEPS)))
+    for column in ("time (s)", "models", "parallelism mean / max", "est. speedup"):
         table.add_column(column, justify="right")
     for s in summary.stages:
         table.add_row(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -211,7 +211,18 @@ def _summary(years: int = 3) -> SimulationSummary:
         avg_compensation=88_000.0,
         events_by_type={},
     )
-    stages = tuple(
+    setup = StageSummary(
+        year=None,
+        stage="initialization",
+        label="simulation:initialization",
+        wall_time_s=0.6,
+        models=10,
+        parallelism_mean=1.76,
+        parallelism_max=2,
+        estimated_speedup=5.0,
+        success=True,
+    )
+    stages = (setup,) + tuple(
         StageSummary(
             year=2025 + y,
             stage=stage,
@@ -224,7 +235,7 @@ def _summary(years: int = 3) -> SimulationSummary:
             success=True,
         )
         for y in range(years)
-        for stage in ("initialization", "event_generation", "validation_tests")
+        for stage in ("initialization", "event_generation", "state_accumulation", "validation_tests")
     )
     return SimulationSummary(
         run_id="20250101T000000000000Z-abcdef12",
@@ -256,6 +267,8 @@ def test_summary_tables_fit_80_columns_with_the_business_results_first(
     text = out.getvalue()
     for value in ("123,456", "12,345", "87.0%", "$987,654,321", "$123,456,789"):
         assert value in text  # whole on one line, not wrapped or cut
+    for stage in ("setup", "event_generation", "state_accumulation", "validation_tests"):
+        assert stage in text  # stage names whole too
     assert text.index("$987,654,321") < text.index("validation_tests")
 
 
@@ -283,3 +296,32 @@ def test_json_logging_gets_no_live_display_and_stays_one_object_per_line() -> No
         "stage_finished",
     ]
     assert "\x1b" not in stream.getvalue()
+
+
+def test_the_display_never_draws_while_holding_its_own_lock() -> None:
+    """rich's refresh thread holds the live display's lock (and the console's) while it asks for the
+    renderable, which takes the display's lock. An event handler that draws while holding the display's lock
+    takes them the other way round: the two threads deadlock and the status line freezes (seen in a real
+    run). So every draw — the event's plain line, log lines, the refresh — happens outside that lock."""
+    _, console = terminal()
+    progress = display(console)
+    held: list[str] = []
+
+    def guard(name: str, draw: Callable[..., object]) -> Callable[..., object]:
+        def guarded(*args: object, **kwargs: object) -> object:
+            if progress._lock._is_owned():  # type: ignore[attr-defined]
+                held.append(name)
+            return draw(*args, **kwargs)
+
+        return guarded
+
+    console.print = guard("print", console.print)  # type: ignore[method-assign]
+    with progress:
+        assert progress._live is not None
+        progress._live.refresh = guard("refresh", progress._live.refresh)  # type: ignore[method-assign]
+        progress(ev("run_planned", total=1))
+        progress(ev("stage_started", year=2025, stage="foundation", total=1))
+        progress(ev("model_started", year=2025, stage="foundation", unique_id="model.p.a", limit=1))
+        progress(ev("stage_finished", year=2025, stage="foundation", status="success"))
+        progress(ev("year_finished", year=2025))
+    assert held == []

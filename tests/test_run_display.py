@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import structlog
@@ -93,3 +93,27 @@ def test_off_a_terminal_run_prints_plain_lines_only() -> None:
         progress(started("orders", 0.1))
         progress(finished("orders", 0.2))
     assert stream.getvalue().splitlines() == ["[    0.2s]    1/1 SUCCESS   orders in 1.00s"]
+
+
+def test_run_progress_never_draws_while_holding_its_own_lock() -> None:
+    """As for the simulation's display: drawing under the lock that `_render` takes inside rich's refresh
+    thread would deadlock against that thread and freeze the line."""
+    console = Console(file=io.StringIO(), force_terminal=True, width=WIDTH, color_system=None)
+    progress = RunProgress(2, console=console, auto_refresh=False)
+    held: list[str] = []
+
+    def guard(name: str, draw: Callable[..., object]) -> Callable[..., object]:
+        def guarded(*args: object, **kwargs: object) -> object:
+            if progress._lock._is_owned():  # type: ignore[attr-defined]
+                held.append(name)
+            return draw(*args, **kwargs)
+
+        return guarded
+
+    console.print = guard("print", console.print)  # type: ignore[method-assign]
+    with progress:
+        assert progress._live is not None
+        progress._live.refresh = guard("refresh", progress._live.refresh)  # type: ignore[method-assign]
+        progress(started("orders", 0.1))
+        progress(finished("orders", 0.2))
+    assert held == []

@@ -227,10 +227,12 @@ class RunProgress:
             return
         with self._lock:
             line = self._apply(event)
-            if line is not None:
-                self.console.print(line, highlight=False, markup=False, soft_wrap=True)
-            if self._live is not None:
-                self._live.refresh()
+        # Drawn outside the lock, which `_render` takes inside rich's own (the other order deadlocks).
+        if line is not None:
+            self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+        live = self._live
+        if live is not None:
+            live.refresh()
 
     def _apply(self, event: EngineEvent) -> str | None:
         """Update the counts from `event`; the line it prints, if any."""
