@@ -222,20 +222,23 @@ def _summary(years: int = 3) -> SimulationSummary:
         estimated_speedup=5.0,
         success=True,
     )
-    stages = (setup,) + tuple(
-        StageSummary(
-            year=2025 + y,
-            stage=stage,
-            label=f"{2025 + y}:{stage}",
-            wall_time_s=12.3456,
-            models=42,
-            parallelism_mean=2.345,
-            parallelism_max=4,
-            estimated_speedup=2.5,
-            success=True,
-        )
-        for y in range(years)
-        for stage in ("initialization", "event_generation", "state_accumulation", "validation_tests")
+    stages = (
+        setup,
+        *(
+            StageSummary(
+                year=2025 + y,
+                stage=stage,
+                label=f"{2025 + y}:{stage}",
+                wall_time_s=12.3456,
+                models=42,
+                parallelism_mean=2.345,
+                parallelism_max=4,
+                estimated_speedup=2.5,
+                success=True,
+            )
+            for y in range(years)
+            for stage in ("initialization", "event_generation", "state_accumulation", "validation_tests")
+        ),
     )
     return SimulationSummary(
         run_id="20250101T000000000000Z-abcdef12",
