@@ -201,7 +201,6 @@ class _Prepared:
     analyzer: ModelDependencyAnalyzer
     invoker: SimulationInvoker
     engine: ParallelExecutionEngine
-    config_hash: str
     year_partitioned_relations: tuple[str, ...]
 
 
@@ -391,7 +390,8 @@ class PipelineOrchestrator:
             await anyio.to_thread.run_sync(self.check_inputs)
             completed = await anyio.to_thread.run_sync(target.completed_years)
             before = [c.simulation_year for c in completed]
-            year_plan = plan(await anyio.to_thread.run_sync(self._config_hash), completed)
+            run.config_hash = await anyio.to_thread.run_sync(self._config_hash)
+            year_plan = plan(run.config_hash, completed)
             # Before the parse, so that a database another run holds is refused at once.
             await anyio.to_thread.run_sync(copy.open)
             run.emit(ProgressEvent(kind="run_planned", total=len(year_plan.years)))
@@ -457,7 +457,7 @@ class PipelineOrchestrator:
             await self._run_year(work, run, year)
             await anyio.to_thread.run_sync(
                 functools.partial(
-                    state.mark_complete, year, run_id=run.run_id, config_hash=work.prepared.config_hash
+                    state.mark_complete, year, run_id=run.run_id, config_hash=run.config_hash
                 )
             )
             run.years[year] = await anyio.to_thread.run_sync(self._year_metrics, work, year)
@@ -558,7 +558,6 @@ class PipelineOrchestrator:
             analyzer=analyzer,
             invoker=invoker,
             engine=engine,
-            config_hash=self._config_hash(),
             year_partitioned_relations=relations,
         )
         self._log_engine_initialized(self._prepared)
@@ -890,6 +889,7 @@ class _RunRecorder:
         self.run_id = f"{stamp}-{_short_hash(json.dumps(config.snapshot(), sort_keys=True, default=str))}"
         self.run_dir = Path(config.run.runs_dir) / self.run_id
         self.engine_runs: list[EngineRunResult] = []
+        self.config_hash = ""  # set once the census has been checked (it hashes the census file)
         self.stages: list[StageSummary] = []
         self.years: dict[int, YearMetrics] = {}
         self.on_progress = on_progress

@@ -71,3 +71,22 @@ def test_simulate_prints_summary_logs_json_and_reruns_one_stage(tmp_path: Path, 
     stage = _planalign("simulate", "--stage", "event-generation", "--year", "2026", cwd=tmp_path)
     assert stage.returncode == 0, stage.stderr[-3000:]
     assert "event_generation" in stage.stdout
+
+
+@pytest.mark.slow
+def test_plan_needs_no_census(tmp_path: Path) -> None:
+    """`plan` runs nothing and loads the config without checking files; it used to die with a
+    FileNotFoundError traceback because preparing the plan hashed the census."""
+    config = {
+        "simulation": {
+            "census_path": str(tmp_path / "missing.parquet"),
+            "database_path": str(tmp_path / "x.duckdb"),
+        },
+        "dbt": {"project_dir": str(REPO / "dbt_project")},
+    }
+    (tmp_path / "simulation_config.yaml").write_text(yaml.safe_dump(config))
+    proc = _planalign("plan", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "Execution plan" in proc.stdout
+    assert not (tmp_path / "x.duckdb").exists()
