@@ -140,6 +140,11 @@ class YearMetrics:
     events_by_type: Mapping[str, int] = field(default_factory=dict)
 
 
+#: Version of summary.json's layout. 1: `schema_version` and `database_note` added (files without a version
+#: are version 0 and are still read). The report refuses a newer version than it knows.
+SUMMARY_SCHEMA_VERSION = 1
+
+
 @dataclass(frozen=True)
 class SimulationSummary:
     """The outcome of one simulation run. `completed_years` lists the years complete in the database."""
@@ -167,6 +172,7 @@ class SimulationSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "schema_version": SUMMARY_SCHEMA_VERSION,
             "run_id": self.run_id,
             "status": self.status,
             "started_at": self.started_at,
@@ -456,9 +462,7 @@ class PipelineOrchestrator:
         for year in plan.years:
             await self._run_year(work, run, year)
             await anyio.to_thread.run_sync(
-                functools.partial(
-                    state.mark_complete, year, run_id=run.run_id, config_hash=run.config_hash
-                )
+                functools.partial(state.mark_complete, year, run_id=run.run_id, config_hash=run.config_hash)
             )
             run.years[year] = await anyio.to_thread.run_sync(self._year_metrics, work, year)
             if plan.promotion is Promotion.EACH_YEAR:
@@ -943,7 +947,7 @@ class _RunRecorder:
         completed_years: Sequence[int],
         database_note: str = "",
     ) -> SimulationSummary:
-        from planalign.results import write_run_results
+        from planalign.results import write_json_atomic, write_run_results
 
         config = self.orchestrator.config
         mp = config.model_parallelization
@@ -969,10 +973,10 @@ class _RunRecorder:
             failed_models=failed_models,
             database_note=database_note,
         )
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.json").write_text(json.dumps(config.snapshot(), indent=2, default=str))
+        write_json_atomic(self.run_dir / "config.json", config.snapshot())
         write_run_results(self.run_dir / "engine_runs.json", self.engine_runs)
-        (self.run_dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2))
+        # Last: a run directory with a summary.json is complete.
+        write_json_atomic(self.run_dir / "summary.json", summary.to_dict())
         return summary
 
 

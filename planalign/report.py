@@ -36,6 +36,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter
 
 from planalign.errors import ReportOutputError, RunDirectoryError
+from planalign.orchestrator import SUMMARY_SCHEMA_VERSION
 from planalign.results import EngineRunResult, ModelStatus, load_run_results
 from planalign.stages import SimulationStage
 
@@ -232,6 +233,13 @@ def load_run(run_dir: Path) -> RunReport:
             "(run directories are written by `planalign simulate` under the configured runs directory)"
         )
     summary = _read_json_object(summary_path)
+    version = summary.get("schema_version", 0)
+    if not (type(version) is int and 0 <= version <= SUMMARY_SCHEMA_VERSION):
+        raise RunDirectoryError(
+            f"{summary_path} has schema_version {version!r}; this planalign reads versions up to "
+            f"{SUMMARY_SCHEMA_VERSION}: it was written by a newer planalign, so upgrade planalign to report "
+            "on it"
+        )
     engine_path = run_dir / "engine_runs.json"
     engine_runs: list[EngineRunResult] | None = None
     if engine_path.is_file():

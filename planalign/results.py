@@ -254,9 +254,14 @@ def _document(runs: Sequence[EngineRunResult]) -> dict[str, Any]:
 def write_run_results(path: Path, result: EngineRunResult | Sequence[EngineRunResult]) -> None:
     """Write one run or several as JSON, atomically (a reader never sees half a file)."""
     runs = [result] if isinstance(result, EngineRunResult) else list(result)
-    path = Path(path)
+    write_json_atomic(Path(path), _document(runs))
+
+
+def write_json_atomic(path: Path, document: Any) -> None:
+    """Write `document` as JSON to `path` through a temporary file and a rename: a reader (the report, a
+    service polling the run directory) or a crash never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_document(runs), indent=2, sort_keys=False) + "\n"
+    text = json.dumps(document, indent=2, sort_keys=False, default=str) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

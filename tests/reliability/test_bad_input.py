@@ -652,6 +652,13 @@ def test_report_of_a_malformed_run_directory_names_the_file(
     assert not (tmp_path / "out.html").exists()
 
 
+def test_report_of_a_run_directory_from_a_newer_planalign_says_so(tmp_path: Path) -> None:
+    run_dir = _write_run_dir(tmp_path, {"schema_version": 99}, None)
+    result = planalign("report", str(run_dir), "--out", str(tmp_path / "out.html"), cwd=tmp_path)
+    assert_usage_error(result, "summary.json", "schema_version 99", "upgrade planalign")
+    assert not (tmp_path / "out.html").exists()
+
+
 # ---------------------------------------------------------------------- SQL injection through vars
 
 _INJECT = "' as double) as x, (select 42) as injected --"

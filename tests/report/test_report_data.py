@@ -179,11 +179,11 @@ def test_directory_without_summary_is_not_a_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("filename", "content", "message"),
     [
-        ("summary.json", "{not json", r"summary\.json is not valid JSON"),
+        ("summary.json", "{not json", r"summary\.json: not valid JSON"),
         ("summary.json", "[1, 2]", "must hold a JSON object"),
         ("summary.json", json.dumps({"years": {"2025": 3}}), "malformed run summary"),
-        ("engine_runs.json", json.dumps({"runs": []}), "not a planalign engine results file"),
-        ("engine_runs.json", "\x00\x01", r"engine_runs\.json is not valid JSON"),
+        ("engine_runs.json", json.dumps({"runs": []}), r"engine_runs\.json: 'summary' must be an object"),
+        ("engine_runs.json", "\x00\x01", r"engine_runs\.json: not valid JSON"),
     ],
 )
 def test_malformed_files_name_the_file(
