@@ -315,11 +315,12 @@ def test_pay_contributions_and_match_follow_the_rules(simulation: SimulationRun,
             else Decimal(0)
         )
         limit = deferral_limit + (catch_up if row["age"] >= catch_up_age else 0)
-        requested = (row["deferral_rate"] * deferred_pay).quantize(CENT, rounding=ROUND_HALF_UP)
+        # plan compensation for every purpose, deferrals included, is capped at 401(a)(17)
+        eligible = min(deferred_pay, comp_limit)
+        requested = (row["deferral_rate"] * eligible).quantize(CENT, rounding=ROUND_HALF_UP)
         assert abs(row["employee_contribution"] - min(requested, limit)) <= CENT, employee_id
         assert row["employee_contribution"] <= limit
 
-        eligible = min(deferred_pay, comp_limit)
         if row["employee_contribution"] == 0:
             assert row["employer_match"] == 0, "no match without a deferral"
             continue
@@ -381,6 +382,7 @@ def test_dq_models_are_empty_and_summary_covers_every_year(simulation: Simulatio
         "dq_growth_check",
         "dq_event_snapshot_consistency",
         "dq_contribution_limits",
+        "dq_plan_rules",
         "dq_census_rejects",
     ):
         assert simulation.query(f"select count(*) from {model}")[0][0] == 0, model

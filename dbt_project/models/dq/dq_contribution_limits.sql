@@ -1,6 +1,6 @@
 {#-
   Money rules, one row per violation: deferrals within 402(g) (+ catch-up from catch_up_age) and never above
-  rate x deferred pay; no match without a deferral; match within the cap; escalations within the cap and
+  rate x deferred pay capped at 401(a)(17) (plan compensation); no match without a deferral; match within the cap; escalations within the cap and
   never for employees who opted out.
 -#}
 {%- set year = var('simulation_year') | int %}
@@ -29,9 +29,19 @@ violations as (
         + case when contributions.age >= params.catch_up_age then params.catch_up_limit else 0 end
 
     union all
-    select contributions.employee_id, 'contribution_above_rate_times_pay', cast(contributions.employee_contribution as varchar)
+    select contributions.employee_id, 'contribution_above_rate_times_capped_pay',
+        cast(contributions.employee_contribution as varchar)
     from contributions
-    where contributions.employee_contribution > contributions.deferral_rate * contributions.deferral_compensation + 0.01
+    cross join params
+    where contributions.employee_contribution
+        > contributions.deferral_rate * least(contributions.deferral_compensation, params.compensation_limit) + 0.01
+
+    union all
+    select contributions.employee_id, 'plan_compensation_above_401a17', cast(contributions.plan_compensation as varchar)
+    from contributions
+    cross join params
+    where contributions.plan_compensation > params.compensation_limit
+        or contributions.plan_compensation > contributions.deferral_compensation
 
     union all
     select match.employee_id, 'match_without_deferral', cast(match.employer_match as varchar)

@@ -1,7 +1,10 @@
 {#-
-  Deferral auto-escalation on January 1: participants enrolled for at least escalation_delay_years full plan
-  years, below the cap, who never opted out and stay the whole year, go up by escalation_increment without
-  passing escalation_cap.
+  Deferral auto-escalation on January 1 (plan years are calendar years): a participant escalates once they
+  have been enrolled for escalation_delay_years full plan years. The first full plan year is the enrollment
+  year for a January 1 enrollment and the next year otherwise (census participants count as enrolled on the
+  effective date, so a 2024-12-31 census gives 2025 as their first full plan year and, with the default delay
+  of 1, a first escalation on 2026-01-01). Only participants below the cap, who never opted out and stay the
+  whole year, go up by escalation_increment, never passing escalation_cap.
 -#}
 with params as (
     select * from {{ ref('int_effective_parameters') }}
@@ -21,5 +24,8 @@ where params.escalation_enabled
     and actives.is_enrolled
     and not actives.ever_opted_out
     and actives.deferral_rate < params.escalation_cap
-    and extract(year from actives.enrollment_date) + params.escalation_delay_years <= actives.simulation_year
+    and extract(year from actives.enrollment_date)
+        + case when extract(month from actives.enrollment_date) = 1 and extract(day from actives.enrollment_date) = 1
+            then 0 else 1 end
+        + params.escalation_delay_years <= actives.simulation_year
     and actives.employee_id not in (select employee_id from {{ ref('int_termination_events') }})

@@ -1,11 +1,13 @@
 {#-
   Enrollment decisions of the year.
-  * New hires, auto-enrollment on: enrolled at the default rate auto_enrollment_window_days after hire (capped
-    at December 31) unless their draw falls under the opt-out rate, in which case they opt out that day
-    (event enrollment_opt_out, deferral stays 0). Nothing happens if they leave before that day.
-  * New hires, auto-enrollment off, and start-of-year non-participants who never opted out and stay the whole
-    year: enroll with probability voluntary_enrollment_rate on a day drawn in their eligible period, at a
-    voluntary rate drawn from a fixed distribution (3%..15%).
+  * New hires, auto-enrollment on: enrolled at the default rate auto_enrollment_window_days after hire unless
+    their draw falls under the opt-out rate, in which case they opt out that day (event enrollment_opt_out,
+    deferral stays 0). A window that ends after December 31 carries into the next year: the decision happens
+    on hire date + window in the next year (the previous year's hires still pending, below). Nothing happens
+    if they leave before that day.
+  * New hires, auto-enrollment off, and start-of-year non-participants who never opted out, are not pending
+    auto-enrollment and stay the whole year: enroll with probability voluntary_enrollment_rate on a day drawn
+    in their eligible period, at a voluntary rate drawn from a fixed distribution (3%..15%).
 -#}
 with params as (
     select * from {{ ref('int_effective_parameters') }}
@@ -28,6 +30,26 @@ new_hires as (
     left join terminations on hires.employee_id = terminations.employee_id
 ),
 
+-- last year's hires whose auto-enrollment window ends this year (none in the first simulated year: the
+-- census's auto-enrollment history is unknown)
+pending_auto as (
+    select
+        actives.employee_id,
+        actives.simulation_year,
+        actives.hire_date as eligible_from,
+        terminations.termination_date,
+        true as is_new_hire
+    from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
+    cross join params
+    left join terminations on actives.employee_id = terminations.employee_id
+    where {{ 'true' if (var('simulation_year') | int) > (var('start_year') | int) else 'false' }}
+        and params.auto_enrollment_enabled
+        and not actives.is_enrolled
+        and not actives.ever_opted_out
+        and extract(year from actives.hire_date) = actives.simulation_year - 1
+        and {{ planalign_add_days('actives.hire_date', 'params.auto_enrollment_window_days') }} >= params.year_start
+),
+
 non_participants as (
     select
         actives.employee_id,
@@ -40,6 +62,7 @@ non_participants as (
     where not actives.is_enrolled
         and not actives.ever_opted_out
         and actives.employee_id not in (select employee_id from terminations)
+        and actives.employee_id not in (select employee_id from pending_auto)
 ),
 
 candidates as (
@@ -49,7 +72,11 @@ candidates as (
         {{ planalign_uniform('enrollment_date', 'candidates.employee_id') }} as u_date,
         {{ planalign_uniform('enrollment_rate', 'candidates.employee_id') }} as u_rate,
         params.auto_enrollment_enabled and candidates.is_new_hire as is_auto
-    from (select * from new_hires union all select * from non_participants) as candidates
+    from (
+        select * from new_hires
+        union all select * from pending_auto
+        union all select * from non_participants
+    ) as candidates
     cross join params
 ),
 
@@ -59,9 +86,14 @@ decided as (
         candidates.simulation_year,
         candidates.termination_date,
         case
-            when candidates.is_auto then least(
-                {{ planalign_add_days('candidates.eligible_from', 'params.auto_enrollment_window_days') }},
-                params.year_end)
+            -- a window past December 31 of the hire year is carried (pending_auto next year); one past the
+            -- next December 31 (a December hire with a 366-day window) ends then
+            when candidates.is_auto and extract(year from candidates.eligible_from) < candidates.simulation_year
+                then least(
+                    {{ planalign_add_days('candidates.eligible_from', 'params.auto_enrollment_window_days') }},
+                    params.year_end)
+            when candidates.is_auto
+                then {{ planalign_add_days('candidates.eligible_from', 'params.auto_enrollment_window_days') }}
             else {{ planalign_add_days('candidates.eligible_from',
                 'floor(candidates.u_date * (' ~ planalign_days_between('candidates.eligible_from', 'params.year_end')
                 ~ ' + 1))') }}
@@ -95,4 +127,5 @@ select
     cast(deferral_rate_after as decimal(8, 4)) as deferral_rate_after
 from decided
 where event_type is not null
+    and effective_date <= (select year_end from params)
     and (termination_date is null or effective_date <= termination_date)

@@ -1,5 +1,6 @@
 {#-
-  Employer match. Match-eligible pay is the pay deferred on, capped at the 401(a)(17) limit; the matched
+  Employer match. Match-eligible pay is the plan compensation deferrals use (the pay deferred on, capped at
+  the 401(a)(17) limit: int_employee_contributions); the matched
   deferral is what the employee actually contributed as a share of it. Each tier adds
   match_rate x (part of the matched deferral between employee_min and employee_max) x eligible pay; the
   total never exceeds match_cap_rate x eligible pay, and there is no match without a contribution.
@@ -13,11 +14,10 @@ base as (
         contributions.employee_id,
         contributions.simulation_year,
         contributions.employee_contribution,
-        least(contributions.deferral_compensation, params.compensation_limit) as match_eligible_compensation,
+        contributions.plan_compensation as match_eligible_compensation,
         case
-            when least(contributions.deferral_compensation, params.compensation_limit) > 0
-                then contributions.employee_contribution
-                    / least(contributions.deferral_compensation, params.compensation_limit)
+            when contributions.plan_compensation > 0
+                then contributions.employee_contribution / contributions.plan_compensation
             else 0
         end as matched_deferral_rate,
         params.match_cap_rate
