@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fixtures.genproject import GeneratedProject, generate_project  # noqa: E402
 
-from planalign.checksum import table_checksum  # noqa: E402
+from planalign.simulation.checksum import table_checksum  # noqa: E402
 
 PY = sys.executable
 DBT = str(Path(sys.executable).parent / "dbt")
@@ -144,8 +144,8 @@ def overhead(work: Path, n: int = 15) -> dict[str, Any]:
     """Median cost of one single-model invocation, with and without each trick (in-process)."""
     from dbt.cli.main import dbtRunner
 
-    from planalign.dbt_invoker import DbtInvoker
-    from planalign.manifest import dbt_common_args, parse_project
+    from planalign.dbt.invoker import DbtInvoker
+    from planalign.dbt.manifest import dbt_common_args, parse_project
 
     project = generate_project(work / "ovh", n_models=10, seed=1)
     db = work / "ovh_db" / "ovh.duckdb"

@@ -281,7 +281,8 @@ class Bench:
         }
 
     def dbt_vars(self, year: int, database: Path) -> dict[str, Any]:
-        """The vars planalign passes for `year` (from the generated config when planalign.config exists), with
+        """The vars planalign passes for `year` (from the generated config when planalign.simulation.config
+        exists), with
         this run's database."""
         if year not in self._vars_cache:
             self._vars_cache[year] = self._config_vars(year)
@@ -292,7 +293,9 @@ class Bench:
             if self.args.plain_vars:
                 raise ImportError("--plain-vars")
             # imported by name: the config module is another issue's and may not exist in this checkout yet
-            load_simulation_config = importlib.import_module("planalign.config").load_simulation_config
+            load_simulation_config = importlib.import_module(
+                "planalign.simulation.config"
+            ).load_simulation_config
         except ImportError:
             return {
                 "simulation_year": year,
@@ -309,7 +312,9 @@ class Bench:
             method = getattr(config, name, None)
             if method is not None:
                 return dict(method(year))
-        raise BenchmarkError("planalign.config has no dbt_vars(year) / to_dbt_vars(year); cannot derive vars")
+        raise BenchmarkError(
+            "planalign.simulation.config has no dbt_vars(year) / to_dbt_vars(year); cannot derive vars"
+        )
 
     def sim_config_path(self, database: Path, runs_dir: Path, parallel: bool) -> Path:
         """A simulation_config.yaml for one run: the repo's, with paths, years and parallelism replaced."""
@@ -634,7 +639,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--plain-vars",
         action="store_true",
         help="pass only simulation_year, start_year, random_seed, census_path, database_path "
-        "instead of the vars planalign.config derives (for projects other than the simulation)",
+        "instead of the vars planalign.simulation.config derives (for projects other than the simulation)",
     )
     parser.add_argument(
         "--profile", action="store_true", help="afterwards, run A once under cProfile, all threads (untimed)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from planalign.orchestrator import PipelineOrchestrator
+    from planalign.simulation.orchestrator import PipelineOrchestrator
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "create_orchestrator"]
@@ -17,6 +17,6 @@ def create_orchestrator(config: Any, **kwargs: Any) -> PipelineOrchestrator:
 
     Imported lazily so that `import planalign` (and the CLI's `--help`) does not load dbt.
     """
-    from planalign.orchestrator import create_orchestrator as _create
+    from planalign.simulation.orchestrator import create_orchestrator as _create
 
     return _create(config, **kwargs)

@@ -4,12 +4,13 @@ import os
 import sys
 import threading
 
-from planalign.cli import EXIT_INTERRUPTED, main
+from planalign.cli import main
+from planalign.cli._common import ExitStatus
 
 
 def run() -> None:
     code = main()
-    if code == EXIT_INTERRUPTED and any(
+    if code == ExitStatus.INTERRUPTED and any(
         t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()
     ):
         # An interruption during the dbt parse leaves the parse finishing in its (non-daemon) worker thread,

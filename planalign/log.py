@@ -15,7 +15,8 @@ WARNING and above (INFO with `verbose`), so third-party chatter never buries the
 `configure_logging` is idempotent: calling it again replaces the previous configuration (format, level,
 stream) instead of stacking handlers. Loggers obtained before a reconfiguration follow the new one.
 
-While a live display is up (`planalign.progress`), `log_to_console(console)` writes every line through that
+While a live display is up (`planalign.cli.progress`), `log_to_console(console)` writes every line through
+that
 display's rich `Console`, which prints it above the live status line. Writing to the terminal directly would
 put the line onto the status line, and the next refresh would erase the wrong row and leave a stale copy.
 

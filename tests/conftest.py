@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture(scope="session")
 def small_census(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 300-employee generated census (seed 7), shared by the real-dbt simulation tests."""
-    from planalign.census import generate_census, write_census
+    from planalign.simulation.census import generate_census, write_census
 
     path = tmp_path_factory.mktemp("census") / "census.parquet"
     write_census(generate_census(300, seed=7), path)

@@ -11,15 +11,15 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from planalign.census import (
+from planalign.cli import main
+from planalign.errors import CensusError
+from planalign.simulation.census import (
     BAD_ROW_KINDS,
     CENSUS_COLUMNS,
     check_census,
     generate_census,
     write_census,
 )
-from planalign.cli import main
-from planalign.errors import CensusError
 
 EFFECTIVE = date(2024, 12, 31)
 LEVEL_PAY = {

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from planalign.cli import EXIT_USAGE, main
+from planalign.cli import ExitStatus, main
 
 
 def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
@@ -16,7 +16,7 @@ def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unknown_command_is_usage_error() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["no-such-command"])
-    assert exc.value.code == EXIT_USAGE
+    assert exc.value.code == ExitStatus.USAGE
 
 
 def test_module_entry_point_runs() -> None:

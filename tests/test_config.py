@@ -1,4 +1,5 @@
-"""planalign.config: layering (file < env < overrides), validation messages, paths, dbt vars, snapshots."""
+"""planalign.simulation.config: layering (file < env < overrides), validation messages, paths, dbt vars,
+snapshots."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ import yaml
 from pydantic import ValidationError
 
 from planalign import cli
-from planalign.config import SimulationConfig, load_simulation_config
 from planalign.errors import ConfigError, PlanalignUsageError, SimulationYearError
+from planalign.simulation.config import SimulationConfig, load_simulation_config
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_CONFIG = REPO / "simulation_config.yaml"
@@ -462,12 +463,12 @@ def test_config_errors_make_the_cli_exit_2(workdir: Path, monkeypatch: pytest.Mo
         parser.add_argument("--config")
         parser.set_defaults(handler=lambda args: bool(load_simulation_config(args.config)) and 0)
 
-    module = types.ModuleType("planalign.commands.cfgprobe")
+    module = types.ModuleType("planalign.cli.cfgprobe")
     module.add_parser = add_parser  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "planalign.commands.cfgprobe", module)
+    monkeypatch.setitem(sys.modules, "planalign.cli.cfgprobe", module)
     monkeypatch.setattr(cli, "COMMAND_MODULES", ("cfgprobe",))
     assert issubclass(ConfigError, PlanalignUsageError)
-    assert cli.main(["cfgprobe", "--config", str(path)]) == cli.EXIT_USAGE
+    assert cli.main(["cfgprobe", "--config", str(path)]) == cli.ExitStatus.USAGE
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -641,7 +642,7 @@ def test_the_config_is_immutable() -> None:
 
 @pytest.fixture
 def engine_module() -> Iterator[types.ModuleType]:
-    yield pytest.importorskip("planalign.parallel_execution_engine")
+    yield pytest.importorskip("planalign.engine.runner")
 
 
 def test_engine_settings_follow_model_parallelization(engine_module: types.ModuleType) -> None:
@@ -679,7 +680,7 @@ def test_engine_settings_follow_model_parallelization(engine_module: types.Modul
 
 
 def _findings(config: SimulationConfig, **machine: Any) -> dict[str, str]:
-    from planalign.config import review_config
+    from planalign.simulation.config import review_config
 
     defaults: dict[str, Any] = {"cpu_count": 8, "total_memory_mb": 64_000.0}
     return {f.key: f.severity for f in review_config(config, **{**defaults, **machine})}
@@ -757,7 +758,7 @@ def test_output_paths_on_a_read_only_filesystem_are_refused(
 ) -> None:
     """Root may write anywhere on a read-write filesystem, so a read-only mount is recognised by statvfs's
     flag (simulated here: mounting needs privileges the tests do not have)."""
-    from planalign import preflight
+    from planalign.simulation import preflight
 
     config = load_simulation_config(
         overrides={"simulation.database_path": str(workdir / "sim.duckdb"), "run.runs_dir": str(workdir)},
@@ -780,7 +781,7 @@ def test_output_paths_on_a_read_only_filesystem_are_refused(
 
 def test_the_config_horizon_is_the_dbt_projects() -> None:
     """HORIZON_YEARS restates two numbers of the dbt project; if either changes, the config must follow."""
-    from planalign.config import HORIZON_YEARS
+    from planalign.simulation.config import HORIZON_YEARS
 
     params = (DBT_PROJECT / "models" / "foundation" / "int_effective_parameters.sql").read_text()
     calendar = (DBT_PROJECT / "models" / "dimensions" / "dim_payroll_calendar.sql").read_text()

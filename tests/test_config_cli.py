@@ -48,7 +48,7 @@ def test_an_invalid_config_file_exits_2_naming_each_key_and_writes_nothing(
         "  new_hire_termination: 0.2\n"
     )
     before = listing(project)
-    assert cli.main([command, "--config", "bad.yaml"]) == cli.EXIT_USAGE
+    assert cli.main([command, "--config", "bad.yaml"]) == cli.ExitStatus.USAGE
     err = capsys.readouterr().err
     for line in (
         "bad.yaml: simulation.end_year: must be >= simulation.start_year (2027) (got 2026)",
@@ -68,7 +68,7 @@ def test_a_missing_census_exits_2_before_anything_is_written(
     config = project / "simulation_config.yaml"
     config.write_text("simulation:\n  census_path: nowhere.parquet\n")
     before = listing(project)
-    assert cli.main(["simulate", "--config", str(config)]) == cli.EXIT_USAGE
+    assert cli.main(["simulate", "--config", str(config)]) == cli.ExitStatus.USAGE
     err = capsys.readouterr().err
     assert "simulation.census_path: census file not found" in err
     assert str(project / "nowhere.parquet") in err
@@ -82,7 +82,7 @@ def test_bad_flags_and_environment_are_named_by_their_origin(
     config.write_text("simulation:\n  census_path: census.parquet\n")
     monkeypatch.setenv("PLANALIGN_SIMULATION__RANDOM_SEED", "minus one")
     before = listing(project)
-    assert cli.main(["simulate", "--config", str(config), "--workers", "0"]) == cli.EXIT_USAGE
+    assert cli.main(["simulate", "--config", str(config), "--workers", "0"]) == cli.ExitStatus.USAGE
     err = capsys.readouterr().err
     assert "override: orchestrator.threading.model_parallelization.max_workers: must be >= 1 (got 0)" in err
     assert "environment PLANALIGN_SIMULATION__RANDOM_SEED: simulation.random_seed: input should be" in err

@@ -15,9 +15,9 @@ import structlog
 from fixtures.terminal import screen
 from rich.console import Console
 
+from planalign.cli.progress import ProgressDisplay, StepDurations, load_history, print_summary
 from planalign.log import configure_logging, get_logger
-from planalign.orchestrator import ProgressEvent, SimulationSummary, StageSummary, YearMetrics
-from planalign.progress import ProgressDisplay, StepDurations, load_history, print_summary
+from planalign.simulation.orchestrator import ProgressEvent, SimulationSummary, StageSummary, YearMetrics
 
 WIDTH = 80
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from planalign.orchestrator import ProgressEvent
-from planalign.progress import ProgressDisplay
+from planalign.cli.progress import ProgressDisplay
+from planalign.simulation.orchestrator import ProgressEvent
 
 
 def test_skipped_batch_models_leave_the_in_flight_set() -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from planalign.cli import EXIT_OK, EXIT_USAGE, build_parser, main
-from planalign.commands import run as run_command
-from planalign.commands.run import _artifact_args, parse_vars
+from planalign.cli import build_parser, main
+from planalign.cli import run as run_command
+from planalign.cli._common import ExitStatus
+from planalign.cli.run import _artifact_args, parse_vars
 
 RUN_FLAGS = [
     "--vars",
@@ -65,7 +66,7 @@ def recorded_runs(monkeypatch: pytest.MonkeyPatch) -> list[argparse.Namespace]:
 
     def fake_run(args: argparse.Namespace) -> int:
         calls.append(args)
-        return EXIT_OK
+        return ExitStatus.OK
 
     monkeypatch.setattr(run_command, "run", fake_run)
     return calls
@@ -79,7 +80,7 @@ def test_retry_reruns_the_failed_and_skipped_models_with_the_original_vars_and_f
         project, {"orders": "success", "payments": "error", "customers": "skipped", "stg": "success"}
     )
     # retry's own command line has no --vars: the original run's are the only ones used
-    assert main(["retry", "--project-dir", str(project)]) == EXIT_OK
+    assert main(["retry", "--project-dir", str(project)]) == ExitStatus.OK
     [rerun] = recorded_runs
     assert rerun.select == ["customers", "payments"] and rerun.exclude == []
     assert (
@@ -112,7 +113,7 @@ def test_nothing_to_retry_when_every_model_built(
 ) -> None:
     project = _project(tmp_path)
     _last_run(project, {"orders": "success"})
-    assert main(["retry", "--project-dir", str(project)]) == EXIT_OK
+    assert main(["retry", "--project-dir", str(project)]) == ExitStatus.OK
     assert recorded_runs == []
     assert "Nothing to retry" in capsys.readouterr().out
 
@@ -121,11 +122,11 @@ def test_retry_refuses_results_it_cannot_retry_from(
     tmp_path: Path, recorded_runs: list[argparse.Namespace], capsys: pytest.CaptureFixture[str]
 ) -> None:
     project = _project(tmp_path)
-    assert main(["retry", "--project-dir", str(project)]) == EXIT_USAGE
+    assert main(["retry", "--project-dir", str(project)]) == ExitStatus.USAGE
     assert "run `planalign run` first" in capsys.readouterr().err
     (project / "target").mkdir()
     dbt_written = {"results": [{"unique_id": "model.proj.a", "status": "error"}], "args": {"which": "run"}}
     (project / "target" / "run_results.json").write_text(json.dumps(dbt_written))
-    assert main(["retry", "--project-dir", str(project)]) == EXIT_USAGE
+    assert main(["retry", "--project-dir", str(project)]) == ExitStatus.USAGE
     assert "not written by `planalign run`" in capsys.readouterr().err
     assert recorded_runs == []

@@ -13,10 +13,10 @@ import structlog
 from fixtures.terminal import screen
 from rich.console import Console
 
-from planalign.commands.run import RunProgress
+from planalign.cli.run import RunProgress
+from planalign.engine.results import ModelStatus
+from planalign.engine.runner import EngineEvent, EngineEventKind
 from planalign.log import configure_logging, get_logger
-from planalign.parallel_execution_engine import EngineEvent, EngineEventKind
-from planalign.results import ModelStatus
 
 WIDTH = 80
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from planalign.cli import build_parser
-from planalign.commands.simulate import _overrides
-from planalign.config import load_simulation_config
+from planalign.cli.simulate import _overrides
+from planalign.simulation.config import load_simulation_config
 
 
 def test_target_and_profiles_dir_override_the_dbt_section(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from planalign.census import generate_census, write_census
+from planalign.simulation.census import generate_census, write_census
 
 from .simulation_support import CENSUS_EMPLOYEES, CENSUS_SEED, RANDOM_SEED, YEARS, DbtWorkspace, SimulationRun
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from planalign.census import check_census, generate_census, write_census
+from planalign.simulation.census import check_census, generate_census, write_census
 
 from .simulation_support import DbtWorkspace
 

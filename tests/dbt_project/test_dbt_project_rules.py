@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from planalign.census import check_census, generate_census, write_census
+from planalign.simulation.census import check_census, generate_census, write_census
 
 from .simulation_support import DBT_PROJECT, YEARS, DbtWorkspace, SimulationRun
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from planalign.census import census_rules
-from planalign.orchestrator import create_orchestrator
+from planalign.simulation.census import census_rules
+from planalign.simulation.orchestrator import create_orchestrator
 from tests.product.simulation_helpers import make_config
 
 

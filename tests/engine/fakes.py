@@ -12,10 +12,10 @@ from typing import Any
 
 import anyio
 
-from planalign.invocation import InvocationOutcome, OutcomeStatus, current_scope
-from planalign.manifest import ManifestNode, ProjectManifest
-from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
-from planalign.model_execution_types import ModelClassifier, ModelExecutionType
+from planalign.engine.classification import ModelClassifier, ModelExecutionType
+from planalign.engine.graph import ModelDependencyAnalyzer
+from planalign.engine.invocation import InvocationOutcome, OutcomeStatus, current_scope
+from planalign.engine.nodes import ManifestNode, ProjectManifest
 
 PKG = "proj"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from planalign.engine.classification import ModelClassifier, ModelExecutionType
+from planalign.engine.graph import IssueSeverity, ModelDependencyAnalyzer
 from planalign.errors import DependencyCycleError, SelectionError
-from planalign.model_dependency_analyzer import IssueSeverity, ModelDependencyAnalyzer
-from planalign.model_execution_types import ModelClassifier, ModelExecutionType
 
 from .fakes import PKG, make_analyzer, make_manifest, uid
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from planalign.engine.classification import ModelClassifier, ModelExecutionType
+from planalign.engine.nodes import ManifestNode
 from planalign.errors import ClassificationError
-from planalign.manifest import ManifestNode
-from planalign.model_execution_types import ModelClassifier, ModelExecutionType
 
 from .fakes import PKG
 

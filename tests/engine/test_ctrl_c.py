@@ -18,11 +18,11 @@ SCRIPT = textwrap.dedent(
     import json, sys, threading
     from pathlib import Path
     import anyio
-    from planalign.invocation import InvocationOutcome, OutcomeStatus, current_scope
-    from planalign.manifest import ManifestNode, ProjectManifest
-    from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
-    from planalign.model_execution_types import ModelClassifier, ModelExecutionType
-    from planalign.parallel_execution_engine import EngineSettings, ParallelExecutionEngine
+    from planalign.engine.invocation import InvocationOutcome, OutcomeStatus, current_scope
+    from planalign.engine.nodes import ManifestNode, ProjectManifest
+    from planalign.engine.graph import ModelDependencyAnalyzer
+    from planalign.engine.classification import ModelClassifier, ModelExecutionType
+    from planalign.engine.runner import EngineSettings, ParallelExecutionEngine
 
     names = ["a_first", "a_second"] + [f"z{i}" for i in range(6)]
     nodes = {f"model.p.{n}": ManifestNode(f"model.p.{n}", n, "model", "p") for n in names}

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 import anyio
 import pytest
 
-from planalign.invocation import InvocationOutcome, OutcomeStatus
-from planalign.parallel_execution_engine import EngineSettings, ParallelExecutionEngine
-from planalign.results import ModelStatus
+from planalign.engine.invocation import InvocationOutcome, OutcomeStatus
+from planalign.engine.results import ModelStatus
+from planalign.engine.runner import EngineSettings, ParallelExecutionEngine
 
 from .fakes import (
     OK,

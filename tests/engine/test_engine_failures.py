@@ -8,13 +8,13 @@ from collections.abc import Callable
 import anyio
 import pytest
 
-from planalign.parallel_execution_engine import (
+from planalign.engine.results import ModelStatus
+from planalign.engine.runner import (
     EngineEvent,
     EngineEventKind,
     EngineSettings,
     ParallelExecutionEngine,
 )
-from planalign.results import ModelStatus
 
 from .fakes import OK, FakeInvoker, InterruptibleFakeInvoker, fail, make_analyzer, uid, wait_until
 

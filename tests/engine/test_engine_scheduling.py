@@ -7,16 +7,16 @@ from collections.abc import Mapping
 
 import pytest
 
-from planalign.errors import DependencyCycleError, ExecutionSafetyError, SelectionError
-from planalign.model_execution_types import ModelExecutionType
-from planalign.parallel_execution_engine import (
+from planalign.engine.classification import ModelExecutionType
+from planalign.engine.results import ModelStatus
+from planalign.engine.runner import (
     EngineEvent,
     EngineEventKind,
     EngineSettings,
     ParallelExecutionEngine,
     duckdb_memory_limit_setting,
 )
-from planalign.results import ModelStatus
+from planalign.errors import DependencyCycleError, ExecutionSafetyError, SelectionError
 
 from .fakes import FakeInvoker, intervals, make_analyzer, overlaps, uid
 

@@ -10,10 +10,10 @@ import anyio
 import pytest
 from structlog.testing import capture_logs
 
+from planalign.engine.invocation import InvocationScope, current_scope, use_scope
+from planalign.engine.results import ModelStatus
+from planalign.engine.runner import EngineSettings, ParallelExecutionEngine
 from planalign.errors import ConfigError
-from planalign.invocation import InvocationScope, current_scope, use_scope
-from planalign.parallel_execution_engine import EngineSettings, ParallelExecutionEngine
-from planalign.results import ModelStatus
 
 from .fakes import FakeBatchInvoker, FakeInvoker, fail, make_analyzer, wait_until
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from planalign.dbt_invoker import (
+from planalign.dbt.invoker import (
     DETERMINISTIC_DUCKDB_ERRORS,
     TRANSIENT_DUCKDB_ERRORS,
     is_transient,
     timed_out_message,
 )
-from planalign.invocation import MODEL_TIMEOUT_SETTING
+from planalign.engine.invocation import MODEL_TIMEOUT_SETTING
 
 DETERMINISTIC = {
     "conversion": (

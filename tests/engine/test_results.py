@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from planalign.parallel_execution_engine import EngineSettings, ParallelExecutionEngine
-from planalign.results import (
+from planalign.engine.results import (
     EngineRunResult,
     ModelStatus,
     durations_from_results,
     load_run_results,
     write_run_results,
 )
+from planalign.engine.runner import EngineSettings, ParallelExecutionEngine
 
 from .fakes import OK, FakeInvoker, fail, make_analyzer, uid
 from .test_watchdog import ScriptedProbe, rss

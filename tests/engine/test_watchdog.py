@@ -7,13 +7,18 @@ import threading
 import anyio
 import pytest
 
-from planalign.parallel_execution_engine import (
+from planalign.engine.runner import (
     EngineEvent,
     EngineEventKind,
     EngineSettings,
     ParallelExecutionEngine,
 )
-from planalign.watchdog import MemorySample, MemoryWatchdog, PsutilMemoryProbe, format_duckdb_memory_limit
+from planalign.engine.watchdog import (
+    MemorySample,
+    MemoryWatchdog,
+    PsutilMemoryProbe,
+    format_duckdb_memory_limit,
+)
 
 from .fakes import FakeBatchInvoker, FakeInvoker, make_analyzer
 

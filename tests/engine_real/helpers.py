@@ -15,10 +15,10 @@ from typing import Any
 import duckdb
 import yaml
 
-from planalign.checksum import TableChecksum, table_checksum
-from planalign.dbt_invoker import DbtInvoker
-from planalign.invocation import InvocationOutcome, OutcomeStatus
-from planalign.manifest import ProjectManifest
+from planalign.dbt.invoker import DbtInvoker
+from planalign.engine.invocation import InvocationOutcome, OutcomeStatus
+from planalign.engine.nodes import ProjectManifest
+from planalign.simulation.checksum import TableChecksum, table_checksum
 
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
@@ -92,8 +92,8 @@ def dbt_seed_in_process(project_dir: Path, *, vars: Mapping[str, Any]) -> None:
     """`dbt seed` in this process (cheaper than a subprocess; seeding is setup, not what is under test)."""
     from dbt.cli.main import dbtRunner
 
-    from planalign.dbt_isolation import invocation_slot
-    from planalign.manifest import dbt_common_args
+    from planalign.dbt.isolation import invocation_slot
+    from planalign.dbt.manifest import dbt_common_args
 
     args = ["seed", *dbt_common_args(project_dir, profiles_dir=None, target=None, vars=vars), "--quiet"]
     with invocation_slot(("seed", str(project_dir)), exclusive=True):

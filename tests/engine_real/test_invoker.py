@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 from fixtures.genproject import generate_project
 
-from planalign import dbt_isolation
-from planalign.dbt_invoker import DbtInvoker
-from planalign.errors import ManifestDatabaseMismatchError
-from planalign.invocation import (
+from planalign.dbt import isolation as dbt_isolation
+from planalign.dbt.invoker import DbtInvoker
+from planalign.dbt.manifest import parse_project
+from planalign.engine.classification import ModelClassifier, ModelExecutionType
+from planalign.engine.graph import ModelDependencyAnalyzer
+from planalign.engine.invocation import (
     MODEL_TIMEOUT_SETTING,
     BatchModelInvoker,
     InvocationOutcome,
@@ -28,16 +30,15 @@ from planalign.invocation import (
     OutcomeStatus,
     use_scope,
 )
-from planalign.manifest import ProjectManifest, parse_project
-from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
-from planalign.model_execution_types import ModelClassifier, ModelExecutionType
-from planalign.parallel_execution_engine import (
+from planalign.engine.nodes import ProjectManifest
+from planalign.engine.results import ModelStatus
+from planalign.engine.runner import (
     EngineEvent,
     EngineEventKind,
     EngineSettings,
     ParallelExecutionEngine,
 )
-from planalign.results import ModelStatus
+from planalign.errors import ManifestDatabaseMismatchError
 
 from .helpers import checksums, dbt_cli, walk_dag
 
@@ -337,7 +338,7 @@ def test_unsupported_dbt_version_falls_back_to_serialized_invocations(
     project = generate_project(tmp_path / "proj", n_models=12, seed=5)
     db = tmp_path / "db" / "fb.duckdb"
     db.parent.mkdir()
-    with caplog.at_level(logging.WARNING, logger="planalign.dbt_isolation"):
+    with caplog.at_level(logging.WARNING, logger="planalign.dbt.isolation"):
         status = dbt_isolation.install()
     assert not status.available
     assert "1.99.0" in status.reason
@@ -412,7 +413,7 @@ def test_debug_events_still_reach_a_listener(tiny: tuple[ProjectManifest, Path])
     """The unobserved-event speed-up must not hide events from a registered callback."""
     from dbt.cli.main import dbtRunner
 
-    from planalign.manifest import dbt_common_args
+    from planalign.dbt.manifest import dbt_common_args
 
     manifest, db = tiny
     seen: list[str] = []

@@ -12,13 +12,14 @@ import anyio
 import pytest
 from fixtures.genproject import GeneratedProject, generate_project
 
-from planalign import dbt_isolation
-from planalign.dbt_invoker import DbtInvoker
-from planalign.manifest import ProjectManifest, parse_project
-from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
-from planalign.model_execution_types import ModelClassifier, ModelExecutionType
-from planalign.parallel_execution_engine import EngineSettings, ParallelExecutionEngine
-from planalign.results import EngineRunResult
+from planalign.dbt import isolation as dbt_isolation
+from planalign.dbt.invoker import DbtInvoker
+from planalign.dbt.manifest import parse_project
+from planalign.engine.classification import ModelClassifier, ModelExecutionType
+from planalign.engine.graph import ModelDependencyAnalyzer
+from planalign.engine.nodes import ProjectManifest
+from planalign.engine.results import EngineRunResult
+from planalign.engine.runner import EngineSettings, ParallelExecutionEngine
 
 from .helpers import WalkReport, checksums, dbt_cli, walk_dag
 

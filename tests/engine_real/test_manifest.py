@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from fixtures.genproject import SEED_NAME, generate_project
 
+from planalign.dbt.manifest import load_manifest_json, parse_project, select_models
 from planalign.errors import ProjectParseError, SelectionError
-from planalign.manifest import load_manifest_json, parse_project, select_models
 
 pytestmark = pytest.mark.slow
 

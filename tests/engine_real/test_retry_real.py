@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from planalign.cli import EXIT_FAILURE, EXIT_OK, main
+from planalign.cli import ExitStatus, main
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def test_retry_builds_the_failed_and_skipped_models_with_the_first_runs_vars(
     dbt_vars = json.dumps({"database_path": str(database), "input": str(data), "salt": 7})
 
     first = main(["run", "--project-dir", str(project), "--vars", dbt_vars, "--max-retries", "0"])
-    assert first == EXIT_FAILURE, capsys.readouterr().out
+    assert first == ExitStatus.FAILURE, capsys.readouterr().out
     statuses = {
         r["unique_id"]: r["status"]
         for r in json.loads((project / "target" / "run_results.json").read_text())["results"]
@@ -61,7 +61,7 @@ def test_retry_builds_the_failed_and_skipped_models_with_the_first_runs_vars(
     capsys.readouterr()
 
     data.write_text("id,amount\n1,10\n2,20\n")
-    assert main(["retry", "--project-dir", str(project)]) == EXIT_OK, capsys.readouterr().out
+    assert main(["retry", "--project-dir", str(project)]) == ExitStatus.OK, capsys.readouterr().out
     out = capsys.readouterr().out
     assert "Retrying 2 models: combined from_file" in out
     document = json.loads((project / "target" / "run_results.json").read_text())

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fixtures.genproject import GeneratedProject, generate_project
 
-from planalign.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
+from planalign.cli import ExitStatus, main
 
 from .helpers import checksums, dbt_cli, dbt_seed_in_process
 
@@ -45,7 +45,7 @@ def test_run_builds_what_dbt_builds(project: GeneratedProject, capsys: pytest.Ca
         ]
     )
     out = capsys.readouterr().out
-    assert code == EXIT_OK, out
+    assert code == ExitStatus.OK, out
     assert out.count("SUCCESS") == len(project.models)
     assert "Done in" in out
 
@@ -85,7 +85,7 @@ def test_select_and_exclude_use_dbt_syntax(
         ]
     )
     out = capsys.readouterr().out
-    assert code == EXIT_OK, out
+    assert code == ExitStatus.OK, out
     document = json.loads((project.project_dir / "target" / "planalign_run_results.json").read_text())
     ran = {r["unique_id"] for r in document["results"]}
     assert project.unique_id(first) in ran
@@ -109,7 +109,7 @@ def test_failing_model_fails_the_run_and_skips_only_its_descendants(
         ["run", "--project-dir", str(project.project_dir), "--vars", json.dumps(vars), "--max-retries", "0"]
     )
     out = capsys.readouterr().out
-    assert code == EXIT_FAILURE, out
+    assert code == ExitStatus.FAILURE, out
     document = json.loads((project.project_dir / "target" / "planalign_run_results.json").read_text())
     statuses = {r["unique_id"]: r["status"] for r in document["results"]}
     assert statuses[project.unique_id(broken.name)] == "error"
@@ -151,12 +151,12 @@ def test_bad_usage_exits_2_with_a_clear_message(
 ) -> None:
     code = main(["run", "--project-dir", str(project.project_dir), *extra])
     err = capsys.readouterr().err
-    assert code == EXIT_USAGE
+    assert code == ExitStatus.USAGE
     assert message in err
 
 
 def test_not_a_dbt_project_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--project-dir", str(tmp_path)]) == EXIT_USAGE
+    assert main(["run", "--project-dir", str(tmp_path)]) == ExitStatus.USAGE
     assert "not a dbt project" in capsys.readouterr().err
 
 
@@ -165,7 +165,7 @@ def test_unparseable_project_exits_2_with_dbts_message(
 ) -> None:
     project = generate_project(tmp_path / "proj", n_models=3, seed=1)
     (project.project_dir / "models" / "bad.sql").write_text("select * from {{ ref('does_not_exist') }}\n")
-    assert main(["run", "--project-dir", str(project.project_dir)]) == EXIT_USAGE
+    assert main(["run", "--project-dir", str(project.project_dir)]) == ExitStatus.USAGE
     err = capsys.readouterr().err
     assert "does not parse" in err and "does_not_exist" in err
 
@@ -182,7 +182,7 @@ def test_ephemeral_models_are_compiled_into_their_dependents_not_run(
     vars = json.dumps({"database_path": str(db)})
     code = main(["run", "--project-dir", str(project.project_dir), "--vars", vars, "--select", "eph+"])
     out = capsys.readouterr().out
-    assert code == EXIT_OK, out
+    assert code == ExitStatus.OK, out
     assert "1 ephemeral models are compiled into the models that use them" in out
     document = json.loads((project.project_dir / "target" / "planalign_run_results.json").read_text())
     assert [r["name"] for r in document["results"]] == ["uses_eph"]

@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 from fixtures.jaffle import DATABASE_FILE, PROJECT_NAME, TABLES, write_jaffle_project
 
-from planalign.cli import EXIT_OK, EXIT_USAGE, main
+from planalign.cli import ExitStatus, main
 
 from .helpers import DBT_EXECUTABLE, checksums
 
@@ -104,7 +104,7 @@ def test_selection_with_built_parents_runs_like_dbt_run(
 
     code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), *args])
     out = capsys.readouterr()
-    assert code == EXIT_OK, out.out + out.err
+    assert code == ExitStatus.OK, out.out + out.err
     proc = _dbt(theirs, "run", *args)
     assert proc.returncode == 0, proc.stdout[-3000:]
 
@@ -128,7 +128,7 @@ def test_a_parent_missing_from_the_database_is_refused_naming_the_fix(
     seed_results = (project / "target" / "run_results.json").read_text()
     code = main(["run", "--project-dir", str(project), "--vars", _vars(project), "-s", "orders"])
     err = capsys.readouterr().err
-    assert code == EXIT_USAGE
+    assert code == ExitStatus.USAGE
     # stg_orders is a view no one has built; stg_payments reaches orders through the ephemeral model.
     assert "stg_orders" in err and "stg_payments" in err
     assert "do not exist in the target database" in err and "dbt run would fail" in err
@@ -144,7 +144,7 @@ def test_ephemeral_parents_are_compiled_in_and_never_missing(
     ours = _copy(base, tmp_path / "planalign")
     code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "-s", "orders", "customers"])
     out = capsys.readouterr()
-    assert code == EXIT_OK, out.out + out.err
+    assert code == ExitStatus.OK, out.out + out.err
     ran = set(_statuses(_run_results(ours)))
     assert ran == {f"model.{PROJECT_NAME}.orders", f"model.{PROJECT_NAME}.customers"}
 
@@ -222,7 +222,7 @@ def test_a_stale_run_results_is_replaced(
     """The base's target/run_results.json is plain dbt's (every model); after `-s orders` it lists ours."""
     ours = _copy(base, tmp_path / "planalign")
     assert len(_statuses(_run_results(ours))) == len(TABLES)
-    assert main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "-s", "orders"]) == EXIT_OK
+    assert main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "-s", "orders"]) == ExitStatus.OK
     capsys.readouterr()
     document = _run_results(ours)
     assert set(_statuses(document)) == {f"model.{PROJECT_NAME}.orders"}

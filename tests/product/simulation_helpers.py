@@ -7,8 +7,8 @@ from typing import Any
 
 import duckdb
 
-from planalign.checksum import table_checksum
-from planalign.config import SimulationConfig, load_simulation_config
+from planalign.simulation.checksum import table_checksum
+from planalign.simulation.config import SimulationConfig, load_simulation_config
 
 REPO = Path(__file__).resolve().parents[2]
 MP = "orchestrator.threading.model_parallelization."

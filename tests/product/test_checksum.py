@@ -1,6 +1,6 @@
 import duckdb
 
-from planalign.checksum import table_checksum
+from planalign.simulation.checksum import table_checksum
 
 
 def _con() -> duckdb.DuckDBPyConnection:

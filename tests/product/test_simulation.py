@@ -13,9 +13,14 @@ from pathlib import Path
 import anyio
 import pytest
 
-from planalign.orchestrator import PipelineOrchestrator, ProgressEvent, SimulationSummary, create_orchestrator
-from planalign.results import load_run_results
-from planalign.state import SimulationState
+from planalign.engine.results import load_run_results
+from planalign.simulation.orchestrator import (
+    PipelineOrchestrator,
+    ProgressEvent,
+    SimulationSummary,
+    create_orchestrator,
+)
+from planalign.simulation.state import SimulationState
 from tests.fixtures.faults import Fault, faulty_factory
 from tests.product.simulation_helpers import make_config, output_checksums, years_in
 

@@ -75,7 +75,7 @@ def test_spec_examples_run_as_written(
     assert result.models_executed == 3
     # The hazard models are rebuilt whole each year: the simulation stays complete. A year-partitioned model
     # rebuilt in place makes its year and the later ones incomplete, for `validate` and `--resume` to see.
-    from planalign.state import SimulationState
+    from planalign.simulation.state import SimulationState
 
     state = SimulationState(tmp_path / "spec.duckdb")
     assert [c.simulation_year for c in state.completed_years()] == [2025, 2026, 2027]

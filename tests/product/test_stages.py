@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from planalign.manifest import ManifestNode, ProjectManifest
-from planalign.stages import ModelScope, SimulationStage, StageAssignment, StageAssignmentError
+from planalign.engine.nodes import ManifestNode, ProjectManifest
+from planalign.simulation.stages import ModelScope, SimulationStage, StageAssignment, StageAssignmentError
 
 
 def _model(name: str, stage: str | None, scope: str = "year", deps: tuple[str, ...] = ()) -> ManifestNode:

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from planalign.errors import DatabaseLockedError
-from planalign.state import SimulationState, check_database_available
+from planalign.simulation.state import SimulationState, check_database_available
 
 
 def _db(tmp_path: Path) -> Path:

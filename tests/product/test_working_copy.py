@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from planalign.errors import DatabaseChangedError, DatabaseFileError, DatabaseLockedError
-from planalign.working_copy import WorkingCopy, check_database_file
+from planalign.simulation.working_copy import WorkingCopy, check_database_file
 
 
 def make_db(path: Path, value: int) -> Path:
@@ -95,7 +95,8 @@ def test_a_second_run_on_the_same_target_is_refused_even_from_another_process(tm
         with pytest.raises(DatabaseLockedError, match="another planalign run"):
             WorkingCopy(target).open()
         script = (
-            "import sys; from pathlib import Path; from planalign.working_copy import WorkingCopy\n"
+            "import sys; from pathlib import Path\n"
+            "from planalign.simulation.working_copy import WorkingCopy\n"
             "try:\n    WorkingCopy(Path(sys.argv[1])).open()\n"
             "except Exception as e:\n    print(type(e).__name__)"
         )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from planalign.errors import YearRangeError
-from planalign.state import CompletedYear
-from planalign.year_plan import Promotion, plan_stage, plan_years, span
+from planalign.simulation.state import CompletedYear
+from planalign.simulation.year_plan import Promotion, plan_stage, plan_years, span
 
 HASH = "h1"
 

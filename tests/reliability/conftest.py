@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from planalign.orchestrator import create_orchestrator
+from planalign.simulation.orchestrator import create_orchestrator
 from tests.product.simulation_helpers import make_config, output_checksums
 
 #: Two simulated years: enough for a completed year to survive while the next one is interrupted or fails.

@@ -75,7 +75,7 @@ def fingerprint(database: Path) -> Fingerprint | None:
     included (its run ids and timestamps change whenever a year is written). None when the file is absent."""
     import duckdb
 
-    from planalign.checksum import table_checksum
+    from planalign.simulation.checksum import table_checksum
 
     if not database.exists():
         return None
@@ -98,7 +98,7 @@ def year_fingerprint(database: Path, year: int, tables: Sequence[str]) -> Finger
     database holds of that year. Tables a run rebuilds whole every year are intermediates, not years."""
     import duckdb
 
-    from planalign.checksum import table_checksum
+    from planalign.simulation.checksum import table_checksum
 
     con = duckdb.connect(str(database), read_only=True)
     try:
@@ -112,6 +112,6 @@ def year_fingerprint(database: Path, year: int, tables: Sequence[str]) -> Finger
 
 
 def complete_years(database: Path) -> list[int]:
-    from planalign.state import SimulationState
+    from planalign.simulation.state import SimulationState
 
     return [c.simulation_year for c in SimulationState(database).completed_years()]

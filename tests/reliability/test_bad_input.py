@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from planalign.state import SimulationState
+from planalign.simulation.state import SimulationState
 from tests.reliability.helpers import (
     base_settings,
     clean_env,
@@ -32,7 +32,7 @@ EFFECTIVE_DATE = dt.date(2024, 12, 31)
 
 @pytest.fixture(scope="module")
 def good_census(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from planalign.census import generate_census, write_census
+    from planalign.simulation.census import generate_census, write_census
 
     path = tmp_path_factory.mktemp("bad_input_census") / "census.parquet"
     write_census(generate_census(40, seed=11), path)

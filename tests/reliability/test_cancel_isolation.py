@@ -20,17 +20,18 @@ import anyio
 import pytest
 from fixtures.genproject import GeneratedProject, generate_project
 
-from planalign.dbt_invoker import DbtInvoker
-from planalign.manifest import ProjectManifest, parse_project
-from planalign.model_dependency_analyzer import ModelDependencyAnalyzer
-from planalign.model_execution_types import ModelClassifier, ModelExecutionType
-from planalign.parallel_execution_engine import (
+from planalign.dbt.invoker import DbtInvoker
+from planalign.dbt.manifest import parse_project
+from planalign.engine.classification import ModelClassifier, ModelExecutionType
+from planalign.engine.graph import ModelDependencyAnalyzer
+from planalign.engine.nodes import ProjectManifest
+from planalign.engine.results import EngineRunResult, ModelStatus
+from planalign.engine.runner import (
     EngineEvent,
     EngineEventKind,
     EngineSettings,
     ParallelExecutionEngine,
 )
-from planalign.results import EngineRunResult, ModelStatus
 from tests.engine_real.helpers import checksums, dbt_cli
 
 pytestmark = pytest.mark.slow

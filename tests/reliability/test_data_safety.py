@@ -21,9 +21,9 @@ from typing import Any
 import anyio
 import pytest
 
-from planalign.invocation import InvocationOutcome, OutcomeStatus
-from planalign.orchestrator import PipelineOrchestrator, ProgressEvent, create_orchestrator
-from planalign.stages import SimulationStage
+from planalign.engine.invocation import InvocationOutcome, OutcomeStatus
+from planalign.simulation.orchestrator import PipelineOrchestrator, ProgressEvent, create_orchestrator
+from planalign.simulation.stages import SimulationStage
 from tests.fixtures.faults import faulty_factory
 from tests.product.simulation_helpers import make_config, output_checksums
 from tests.reliability.helpers import (
@@ -344,7 +344,7 @@ def test_stage_mode_validation_fails_when_the_years_tests_fail_and_saves_nothing
     config = make_config(tmp_path, small_census, "simulation", workers=4)
 
     def factory(manifest: Any, cfg: Any) -> Any:
-        from planalign.orchestrator import _default_invoker_factory
+        from planalign.simulation.orchestrator import _default_invoker_factory
 
         return _TestsFail(_default_invoker_factory(manifest, cfg))
 

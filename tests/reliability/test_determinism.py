@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from planalign.orchestrator import PipelineOrchestrator, create_orchestrator
-from planalign.results import load_run_results
+from planalign.engine.results import load_run_results
+from planalign.simulation.orchestrator import PipelineOrchestrator, create_orchestrator
 from tests.product.simulation_helpers import MP, make_config, output_checksums
 from tests.reliability.conftest import END_YEAR, Checksums
 

@@ -27,10 +27,10 @@ import anyio.from_thread
 import duckdb
 import pytest
 
-from planalign.invocation import InvocationOutcome, OutcomeStatus
-from planalign.manifest import ManifestNode, ProjectManifest
-from planalign.orchestrator import PipelineOrchestrator
-from planalign.stages import ModelScope, SimulationStage
+from planalign.engine.invocation import InvocationOutcome, OutcomeStatus
+from planalign.engine.nodes import ManifestNode, ProjectManifest
+from planalign.simulation.orchestrator import PipelineOrchestrator
+from planalign.simulation.stages import ModelScope, SimulationStage
 from tests.product.simulation_helpers import make_config
 from tests.reliability.helpers import complete_years, fingerprint
 

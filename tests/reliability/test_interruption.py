@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from planalign.state import SimulationState
+from planalign.simulation.state import SimulationState
 from tests.product.simulation_helpers import output_checksums
 from tests.reliability.conftest import END_YEAR, Checksums
 from tests.reliability.helpers import base_settings, clean_env, planalign, write_config

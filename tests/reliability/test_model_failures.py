@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from planalign import cli, orchestrator
-from planalign.results import ModelStatus, load_run_results
-from planalign.state import SimulationState
+from planalign import cli
+from planalign.engine.results import ModelStatus, load_run_results
+from planalign.simulation import orchestrator
+from planalign.simulation.state import SimulationState
 from tests.fixtures.faults import Fault, FaultyInvoker
 from tests.product.simulation_helpers import output_checksums
 from tests.reliability.conftest import END_YEAR, Checksums
@@ -53,7 +54,7 @@ def test_permanent_failure_stops_only_descendants_and_resume_completes_identical
         return FaultyInvoker(real_factory(manifest, config), [flaky, broken])
 
     monkeypatch.setattr(orchestrator, "_default_invoker_factory", faulty)
-    assert cli.main(["simulate", "--config", str(config)]) == cli.EXIT_FAILURE
+    assert cli.main(["simulate", "--config", str(config)]) == cli.ExitStatus.FAILURE
     out = capsys.readouterr()
     assert f"{FAILING}: permanent: disk quota exceeded" in out.out + out.err
 
@@ -83,12 +84,12 @@ def test_permanent_failure_stops_only_descendants_and_resume_completes_identical
     assert not any(label.startswith("2026:event_generation") for label in runs), "later stages ran"
 
     monkeypatch.setattr(orchestrator, "_default_invoker_factory", real_factory)
-    assert cli.main(["simulate", "--config", str(config), "--resume"]) == cli.EXIT_OK
+    assert cli.main(["simulate", "--config", str(config), "--resume"]) == cli.ExitStatus.OK
     assert [c.simulation_year for c in SimulationState(database).completed_years()] == [2025, 2026]
     assert output_checksums(database) == reference
 
 
 def _config(path: Path) -> Any:
-    from planalign.config import load_simulation_config
+    from planalign.simulation.config import load_simulation_config
 
     return load_simulation_config(path)

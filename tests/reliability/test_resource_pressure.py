@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from planalign.orchestrator import PipelineOrchestrator
-from planalign.results import load_run_results
-from planalign.watchdog import MemorySample
+from planalign.engine.results import load_run_results
+from planalign.engine.watchdog import MemorySample
+from planalign.simulation.orchestrator import PipelineOrchestrator
 from tests.product.simulation_helpers import make_config, output_checksums
 from tests.reliability.conftest import END_YEAR, Checksums
 

@@ -1,0 +1,735 @@
+"""`planalign run`: run the models of any dbt project with the parallel engine, like `dbt run`.
+
+Models only, selected with dbt's own selection syntax. Each model is one in-process dbt invocation, dispatched
+as soon as its parents have succeeded. In a project whose models carry no
+`meta: {planalign: {execution: ...}}`
+the declared dbt graph is the contract — the same assumption `dbt run --threads N` makes — so unclassified
+models are PARALLEL_SAFE there; in a project that classifies its models, unclassified ones fall back to the
+specification's CONDITIONAL. `--default-class` overrides either default.
+
+As `dbt run` does, unselected parents that exist in the target count as built (one that does not is a usage
+error naming the fix), project hooks run once per run (`run_project_hooks`), and dbt's
+`target/run_results.json` is replaced (`planalign.dbt.run_results`). The first SIGINT/SIGTERM cancels the
+engine
+(running queries interrupted), the results are written, and the exit is 130; later signals are ignored.
+
+Exit status: 0 every selected model and hook succeeded, 1 any failed or was skipped (or --fail-fast stopped
+the run), 2 bad usage (unknown project, unparseable project, bad selector, bad --vars, a parent missing from
+the target), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from planalign.cli._common import ExitStatus
+from planalign.errors import PlanalignUsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console, Group
+    from rich.live import Live
+
+    from planalign.dbt.run_results import NodeRun
+    from planalign.engine.classification import ModelClassifier
+    from planalign.engine.graph import ModelDependencyAnalyzer
+    from planalign.engine.nodes import ProjectManifest
+    from planalign.engine.results import EngineRunResult
+    from planalign.engine.runner import EngineEvent, ParallelExecutionEngine
+
+
+EXECUTION_CLASS_CHOICES = ("parallel_safe", "sequential", "conditional")
+LOG_FORMATS = ("default", "text", "json")
+
+
+class RunUsageError(PlanalignUsageError):
+    """Bad arguments to `planalign run` (missing project, malformed --vars)."""
+
+
+def add_parser(subparsers: Any) -> None:
+    from planalign.engine.runner import EngineSettings
+
+    parser = subparsers.add_parser(
+        "run",
+        help="run a dbt project's models in parallel (like `dbt run`)",
+        description=(
+            "Run the models of any dbt project with planalign's parallel engine: in-process dbt "
+            "invocations of one model or a small batch, dispatched as soon as their dependencies succeed. "
+            "Selection uses dbt's syntax. Results go to target/run_results.json (dbt's) and "
+            "target/planalign_run_results.json."
+        ),
+    )
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=Path("."),
+        help="the dbt project directory (default: the current directory, as for dbt)",
+    )
+    parser.add_argument(
+        "--profiles-dir",
+        type=Path,
+        help="directory holding profiles.yml (default: the project's own profiles.yml, else dbt's default)",
+    )
+    parser.add_argument("--target", help="profile target (default: the profile's default target)")
+    parser.add_argument(
+        "-s", "--select", nargs="+", action="extend", default=[], help="dbt selectors (default: all models)"
+    )
+    parser.add_argument("--exclude", nargs="+", action="extend", default=[], help="dbt selectors to exclude")
+    parser.add_argument("--vars", default=None, help="dbt vars as a YAML mapping, e.g. '{year: 2025}'")
+    parser.add_argument(
+        "--workers",
+        "--threads",
+        dest="workers",
+        type=int,
+        default=4,
+        help="maximum dbt invocations at once (default 4); --threads is dbt's name for it",
+        metavar="N",
+    )
+    parser.add_argument(
+        "--fail-fast",
+        "-x",
+        action="store_true",
+        help="stop at the first failed model: running queries are interrupted, nothing new starts",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="default",
+        help="progress as text lines (default/text) or one JSON object per event (json)",
+    )
+    parser.add_argument(
+        "--models-per-invocation",
+        type=int,
+        default=EngineSettings.models_per_invocation,
+        metavar="N",
+        help=(
+            "largest batch of models one dbt invocation runs, one after another (default "
+            f"{EngineSettings.models_per_invocation}; 1: one model per invocation)"
+        ),
+    )
+    parser.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
+    parser.add_argument(
+        "--default-class",
+        choices=EXECUTION_CLASS_CHOICES,
+        default=None,
+        help=(
+            "execution class of models without planalign meta (default: parallel_safe when no model in the "
+            "project carries planalign meta, else conditional)"
+        ),
+    )
+    parser.add_argument(
+        "--max-retries", type=int, default=2, help="retries per failed model (default 2)", metavar="N"
+    )
+    parser.set_defaults(handler=run)
+
+
+def parse_vars(text: str | None) -> dict[str, Any]:
+    """`--vars` as dbt takes it: a YAML (or JSON) mapping."""
+    if text is None or not text.strip():
+        return {}
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RunUsageError(f"--vars is not valid YAML: {exc}") from exc
+    if not isinstance(value, Mapping):
+        raise RunUsageError(f"--vars must be a YAML mapping such as '{{key: value}}', got {text!r}")
+    return {str(k): v for k, v in value.items()}
+
+
+def project_classifies_models(manifest: ProjectManifest) -> bool:
+    """True when any model declares `meta: {planalign: {execution: ...}}`."""
+    return any("execution" in node.planalign_meta for node in manifest.models())
+
+
+def build_classifier(manifest: ProjectManifest, default_class: str | None) -> ModelClassifier:
+    """The classifier for a generic project (see the module docstring for the default class rule)."""
+    from planalign.engine.classification import ModelClassifier, ModelExecutionType
+
+    classified = project_classifies_models(manifest)
+    if default_class is not None:
+        fallback = ModelExecutionType(default_class)
+    else:
+        fallback = ModelExecutionType.CONDITIONAL if classified else ModelExecutionType.PARALLEL_SAFE
+    # The specification's built-in name table describes the simulation project; a foreign project that does
+    # not classify its models must not have a model demoted just because of its name.
+    return ModelClassifier(fallback, builtin_defaults=classified)
+
+
+class RunProgress:
+    """The run as it happens, safe to call from any thread: one line per finished model (and per retry), as
+    `dbt run` prints, and on a terminal also a live status line below them (models done of total, elapsed,
+    ETA, what is running). While it is up, log lines go through the same console
+    (`planalign.log.log_to_console`), above the status line. With `--log-format json` every event is one
+    JSON object per line and there is no live line. Use as a context manager around the run.
+
+    The ETA is the rate so far (elapsed per finished model) times the models left; none before the first."""
+
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO | None = None,
+        *,
+        json_lines: bool = False,
+        console: Console | None = None,
+        auto_refresh: bool = True,
+    ) -> None:
+        from rich.console import Console
+
+        self.total = total
+        self.stream = stream if stream is not None else sys.stdout
+        self.console = console if console is not None else Console(file=self.stream)
+        self.done = 0
+        self.json_lines = json_lines
+        self.live_mode = self.console.is_terminal and not json_lines
+        self._auto_refresh = auto_refresh
+        self._lock = threading.RLock()
+        self._in_flight: set[str] = set()
+        self._limit: int | None = None
+        self._invocations = 0
+        self._time = 0.0
+        self._live: Live | None = None
+        self._exits = contextlib.ExitStack()
+
+    def __enter__(self) -> RunProgress:
+        from rich.live import Live
+
+        from planalign.log import log_to_console
+
+        if self.live_mode:
+            self._exits.enter_context(log_to_console(self.console))
+            self._live = Live(
+                console=self.console,
+                get_renderable=self._render,
+                auto_refresh=self._auto_refresh,
+                refresh_per_second=4,
+                transient=True,
+            )
+            self._exits.enter_context(self._live)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._exits.close()
+        self._live = None
+
+    def __call__(self, event: EngineEvent) -> None:
+        if self.json_lines:
+            self._json(event)
+            return
+        with self._lock:
+            line = self._apply(event)
+        # Drawn outside the lock, which `_render` takes inside rich's own (the other order deadlocks).
+        if line is not None:
+            self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+        live = self._live
+        if live is not None:
+            live.refresh()
+
+    def _apply(self, event: EngineEvent) -> str | None:
+        """Update the counts from `event`; the line it prints, if any."""
+        from planalign.engine.runner import EngineEventKind
+
+        self._time = max(self._time, event.time)
+        if event.limit is not None:
+            self._limit = event.limit
+        self._invocations = event.invocations
+        name = event.name or (event.unique_id or "").rsplit(".", 1)[-1]
+        if event.kind is EngineEventKind.MODEL_STARTED:
+            self._in_flight.add(name)
+            return None
+        if event.kind is EngineEventKind.MODEL_FINISHED:
+            self._in_flight.discard(name)
+            self.done += 1
+            status = str(event.status.value if event.status is not None else "?").upper()
+            duration = f"{event.duration_s:.2f}s" if event.duration_s is not None else "-"
+            line = f"[{event.time:7.1f}s] {self.done:>4}/{self.total} {status:<9} {name} in {duration}"
+            if event.message and status != "SUCCESS":
+                line += "\n    " + event.message.strip().replace("\n", "\n    ")
+            return line
+        if event.kind is EngineEventKind.MODEL_SKIPPED:
+            self._in_flight.discard(name)
+            self.done += 1
+            line = f"[{event.time:7.1f}s] {self.done:>4}/{self.total} SKIPPED   {name}"
+            return line + (f" ({event.message})" if event.message else "")
+        if event.kind is EngineEventKind.MODEL_RETRY:
+            return f"[{event.time:7.1f}s]           RETRY     {name} (attempt {event.attempt})"
+        if event.kind in (EngineEventKind.PRESSURE, EngineEventKind.LIMIT_CHANGED):
+            return f"[{event.time:7.1f}s] workers limited to {event.limit}: {event.message or event.kind}"
+        if event.kind is EngineEventKind.FALLBACK:
+            return f"[{event.time:7.1f}s] fallback: {event.message}"
+        return None
+
+    def render_text(self) -> str:
+        """The live status line's text (two lines: counts and timing, what is running)."""
+        from planalign.cli.progress import clock_text, describe_running
+
+        with self._lock:
+            parts = [f"{self.done}/{self.total} models", f"{clock_text(self._time)} elapsed"]
+            if self.done:
+                parts.append(f"ETA {clock_text(self._time / self.done * (self.total - self.done))}")
+            names = sorted(self._in_flight)
+            running = describe_running(names, self._limit) if names else "waiting for the next model"
+            return " · ".join(parts) + "\n" + running
+
+    def _render(self) -> Group:
+        from rich.console import Group
+        from rich.text import Text
+
+        return Group(
+            *(Text(line, no_wrap=True, overflow="ellipsis") for line in self.render_text().split("\n"))
+        )
+
+    def _json(self, event: EngineEvent) -> None:
+        """`--log-format json`: every engine event as one JSON object per line (planalign's event fields,
+        not dbt's structured-log schema)."""
+        import dataclasses
+        import json
+
+        data = {k: v for k, v in dataclasses.asdict(event).items() if v is not None}
+        with self._lock:
+            print(json.dumps(data, default=str), file=self.stream, flush=True)
+
+
+def print_summary(result: EngineRunResult, stream: TextIO, results_path: Path) -> None:
+    counts = result.counts()
+    parts = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    print(
+        f"\nDone in {result.wall_time_s:.1f}s: {parts or 'nothing ran'} in {result.invocations} dbt "
+        f"invocations. Model time {result.summed_model_time_s:.1f}s; "
+        f"parallelism mean {result.parallelism_mean:.2f}, "
+        f"peak {result.parallelism_max} (limit {result.max_workers}); "
+        f"graph speedup bound {result.theoretical_speedup:.2f}x.",
+        file=stream,
+    )
+    for fallback in result.fallbacks:
+        print(f"fallback: {fallback}", file=stream)
+    for failed in result.failed:
+        print(f"ERROR {failed.unique_id}: {(failed.error or '').strip()}", file=stream)
+    print(f"Results: {results_path}", file=stream)
+
+
+@dataclass
+class _Stop:
+    """Why the run is ending early, and how to stop what is running now (the signal handler's state).
+
+    `cancel` is set while something can be cancelled: the engine's scope while it runs, DuckDB's query
+    nothing after it (the end hooks finish, then the exit is 130); before the engine starts a first signal
+    raises KeyboardInterrupt."""
+
+    signal: int | None = None
+    fail_fast: str | None = None
+    cancel: Callable[[], object] | None = None
+
+    @property
+    def reason(self) -> str:
+        if self.signal is not None:
+            return f"the run was interrupted by {signal.Signals(self.signal).name}"
+        return f"--fail-fast after {self.fail_fast} failed" if self.fail_fast else "the run was cancelled"
+
+
+def _install_signal_handlers(stop: _Stop, err: TextIO) -> dict[int, Any]:
+    """SIGINT/SIGTERM: the first stops the run (see `_Stop`); later ones only say that it is stopping, so a
+    second Ctrl-C or a supervisor's repeated SIGTERM cannot kill the clean-up half-way. Only the main thread
+    may install handlers; elsewhere (an embedding host) nothing is installed and the host decides."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        if stop.signal is not None:
+            print(f"{name}: already stopping; writing the results", file=err, flush=True)
+            return
+        stop.signal = signum
+        print(
+            f"\n{name}: stopping; running queries are interrupted and nothing new starts",
+            file=err,
+            flush=True,
+        )
+        if stop.cancel is None:
+            raise KeyboardInterrupt
+        stop.cancel()
+
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _missing_parents_message(
+    analyzer: ModelDependencyAnalyzer, missing: Mapping[str, tuple[str, ...]], location: str
+) -> str:
+    def name(uid: str) -> str:
+        return analyzer.node(uid).name
+
+    listed = "; ".join(
+        f"{name(p)} ({analyzer.node(p).resource_type}, read by {', '.join(name(r) for r in readers)})"
+        for p, readers in missing.items()
+    )
+    readers = sorted({name(r) for rs in missing.values() for r in rs})
+    models = sorted(name(p) for p in missing if analyzer.node(p).resource_type != "seed")
+    fixes = [f"select them as well (`-s {' '.join('+' + r for r in readers)}`)"]
+    if models:
+        fixes.append(f"build them first (`planalign run -s {' '.join(models)}`)")
+    if len(models) < len(missing):
+        fixes.append("load the seeds first (`dbt seed`)")
+    where = f" ({location})" if location else ""
+    return (
+        f"{len(missing)} relation(s) the selection reads do not exist in the target database{where}: "
+        f"{listed}. dbt run would fail on them too. Fix: {', or '.join(fixes)}."
+    )
+
+
+def built_parents(
+    analyzer: ModelDependencyAnalyzer,
+    selection: Sequence[str],
+    *,
+    project_dir: Path,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: Mapping[str, Any],
+    err: TextIO,
+) -> tuple[str, ...]:
+    """The unselected parents of the selection that exist in the target — which `dbt run` treats as built,
+    and so do we. A parent that does not exist is a usage error naming it and the fix (dbt would fail on
+    it at run time). A target that cannot be inspected (see `TargetRelations`) is trusted, as dbt does."""
+    from planalign.dbt.manifest import target_relations
+
+    parents = analyzer.unselected_parents(selection)
+    if not parents:
+        return ()
+    relations = target_relations(project_dir, profiles_dir=profiles_dir, target=target, vars=vars)
+    if not relations.checked:
+        print(
+            f"note: {relations.reason}; the {len(parents)} unselected parents are assumed built, "
+            "as dbt run does",
+            file=err,
+        )
+        return tuple(parents)
+    missing = {
+        p: readers
+        for p, readers in parents.items()
+        if (rel := analyzer.node(p).relation_name) is not None and not relations.exists(rel)
+    }
+    if missing:
+        raise RunUsageError(_missing_parents_message(analyzer, missing, relations.location))
+    return tuple(parents)
+
+
+def _target_dir(project_dir: Path) -> Path:
+    """dbt's target-path (dbt_project.yml `target-path`, default `target`), where artifacts go."""
+    import yaml
+
+    config = yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}
+    configured = config.get("target-path") if isinstance(config, Mapping) else None
+    path = Path(str(configured)) if configured else Path("target")
+    return path if path.is_absolute() else project_dir / path
+
+
+def _has_hooks(manifest: ProjectManifest, hook_type: str) -> bool:
+    return any(n.resource_type == "operation" and hook_type in n.tags for n in manifest.nodes.values())
+
+
+def run_project_hooks(
+    hook_type: str,
+    manifest: ProjectManifest,
+    common_args: Sequence[str],
+    selectors: Sequence[str],
+    *,
+    full_refresh: bool,
+    extras: Mapping[str, Any] | None = None,
+) -> list[NodeRun]:
+    """Run the project's `on-run-start` or `on-run-end` hooks once, in one `dbt run` invocation of the
+    selection that runs no model (`dbt_isolation.only_project_hooks`), so they see the same context as in
+    dbt: the selection's schemas exist, `flags.FULL_REFRESH` is set, and the end hooks get the run's
+    `schemas`, `database_schemas` and `results`. One result per hook, as dbt lists them."""
+    from dbt.cli.main import dbtRunner
+
+    from planalign.dbt.isolation import invocation_slot, only_project_hooks
+    from planalign.dbt.run_results import NodeRun, dbt_timestamp
+
+    if not _has_hooks(manifest, hook_type):
+        return []
+    args = ["run", *common_args, "--select", *selectors, "--threads", "1", "--no-write-json"]
+    args += ["--log-level", "none", "--log-level-file", "none", "--no-populate-cache"]
+    if full_refresh:
+        args.append("--full-refresh")
+    slot = invocation_slot(("hooks", str(manifest.project_dir)), exclusive=True)
+    with slot, only_project_hooks(hook_type, dict(extras or {})):
+        res = dbtRunner(manifest=manifest.dbt_manifest).invoke(args)
+    rows = []
+    for r in getattr(res.result, "results", None) or []:
+        rows.append(
+            NodeRun(
+                unique_id=r.node.unique_id,
+                status=str(getattr(r.status, "value", r.status)),
+                message=r.message,
+                execution_time=float(r.execution_time or 0.0),
+                timing=tuple(
+                    (t.name, dbt_timestamp(t.started_at), dbt_timestamp(t.completed_at)) for t in r.timing
+                ),
+                compiled_code=getattr(r.node, "compiled_code", None),
+            )
+        )
+    if not rows or (not res.success and all(row.status == "success" for row in rows)):
+        detail = str(res.exception) if res.exception is not None else f"dbt ran no {hook_type} hook"
+        rows.append(NodeRun(f"operation.{manifest.project_dir.name}.{hook_type}", "error", detail, 0.0))
+    return rows
+
+
+def _end_hook_extras(manifest: ProjectManifest, result: EngineRunResult | None) -> dict[str, Any]:
+    """What dbt's `RunTask.after_run` hands on-run-end: the (database, schema) pairs of models that
+    succeeded, their schemas, and the node results."""
+    from planalign.dbt.isolation import hook_run_results
+    from planalign.engine.results import ModelStatus
+
+    if result is None or manifest.dbt_manifest is None:
+        return {"schemas": [], "database_schemas": [], "results": []}
+    nodes = manifest.dbt_manifest.nodes
+    pairs = {
+        (nodes[r.unique_id].database, nodes[r.unique_id].schema)
+        for r in result.results
+        if r.status is ModelStatus.SUCCESS and r.unique_id in nodes
+    }
+    status = {ModelStatus.SUCCESS: "success", ModelStatus.ERROR: "error"}
+    rows = [(r.unique_id, status.get(r.status, "skipped"), r.error, r.duration_s) for r in result.results]
+    return {
+        "schemas": sorted({s for _, s in pairs}),
+        "database_schemas": sorted(pairs, key=str),
+        "results": hook_run_results(manifest.dbt_manifest, rows),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from planalign.dbt.invoker import DbtInvoker
+    from planalign.dbt.manifest import dbt_common_args, parse_project, select_models
+    from planalign.dbt.run_results import remove_stale
+    from planalign.engine.graph import ModelDependencyAnalyzer
+    from planalign.engine.runner import EngineSettings, ParallelExecutionEngine
+
+    out, err = sys.stdout, sys.stderr
+    project_dir: Path = args.project_dir.resolve()
+    if not (project_dir / "dbt_project.yml").is_file():
+        raise RunUsageError(f"{args.project_dir} is not a dbt project (no dbt_project.yml)")
+    if args.workers < 1:
+        raise RunUsageError(f"--workers/--threads must be at least 1, got {args.workers}")
+    if args.models_per_invocation < 1:
+        raise RunUsageError(f"--models-per-invocation must be at least 1, got {args.models_per_invocation}")
+    if args.max_retries < 0:
+        raise RunUsageError(f"--max-retries must be 0 or more, got {args.max_retries}")
+    dbt_vars = parse_vars(args.vars)
+    profiles_dir = args.profiles_dir.resolve() if args.profiles_dir is not None else None
+
+    started_at = datetime.now(UTC)
+    started = time.perf_counter()
+    manifest = parse_project(project_dir, profiles_dir=profiles_dir, target=args.target, vars=dbt_vars)
+    selected = select_models(
+        manifest, args.select, args.exclude, profiles_dir=profiles_dir, target=args.target, vars=dbt_vars
+    )
+    if not selected:
+        print("Nothing to run: the selection contains no models.", file=out)
+        return 0
+    classifier = build_classifier(manifest, args.default_class)
+    analyzer = ModelDependencyAnalyzer(manifest, classifier)
+    model_ids = [uid for uid in selected if not analyzer.inlined(uid)]
+    if len(model_ids) < len(selected):
+        inlined = len(selected) - len(model_ids)
+        print(f"{inlined} ephemeral models are compiled into the models that use them.", file=out)
+    if not model_ids:
+        print("Nothing to run: the selection contains only ephemeral models.", file=out)
+        return 0
+    built = built_parents(
+        analyzer,
+        selected,
+        project_dir=project_dir,
+        profiles_dir=profiles_dir,
+        target=args.target,
+        vars=dbt_vars,
+        err=err,
+    )
+    invoker = DbtInvoker(
+        project_dir, profiles_dir, args.target, manifest, dbt_vars, None, full_refresh=args.full_refresh
+    )
+    if not invoker.supports_concurrency:
+        print(f"warning: {invoker.isolation.reason}; models will run one at a time", file=err)
+    settings = EngineSettings(
+        max_workers=args.workers,
+        max_retries_per_model=args.max_retries,
+        models_per_invocation=args.models_per_invocation,
+    )
+    stop = _Stop()
+    progress = RunProgress(len(model_ids), out, json_lines=args.log_format == "json")
+    target_dir = _target_dir(project_dir)
+    remove_stale(target_dir)
+    previous = _install_signal_handlers(stop, err)
+    try:
+        engine = ParallelExecutionEngine(analyzer, invoker, settings, on_event=progress)
+        if args.log_format != "json":
+            print(
+                f"Running {len(model_ids)} models with up to {args.workers} workers "
+                f"(parsed and selected in {time.perf_counter() - started:.1f}s).",
+                file=out,
+                flush=True,
+            )
+        return _execute(
+            args,
+            manifest=manifest,
+            engine=engine,
+            model_ids=model_ids,
+            built=built,
+            stop=stop,
+            progress=progress,
+            common_args=dbt_common_args(
+                project_dir, profiles_dir=profiles_dir, target=args.target, vars=dbt_vars
+            ),
+            selectors=[DbtInvoker.selector_for(analyzer.node(uid)) for uid in selected],
+            target_dir=target_dir,
+            started_at=started_at,
+            started=started,
+            dbt_vars=dbt_vars,
+        )
+    finally:
+        # After a signal the process is on its way out (exit 130). Python resets its own handlers to the
+        # default during interpreter shutdown, so a repeated SIGTERM then would kill the process: the
+        # signals are ignored from here on (SIG_IGN survives the shutdown). Otherwise the caller's return.
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if stop.signal is None else signal.SIG_IGN)
+
+
+def _execute(
+    args: argparse.Namespace,
+    *,
+    manifest: ProjectManifest,
+    engine: ParallelExecutionEngine,
+    model_ids: list[str],
+    built: tuple[str, ...],
+    stop: _Stop,
+    progress: RunProgress,
+    common_args: list[str],
+    selectors: list[str],
+    target_dir: Path,
+    started_at: datetime,
+    started: float,
+    dbt_vars: Mapping[str, Any],
+) -> int:
+    """Hooks, engine, hooks — as one `dbt run` — then dbt's run_results.json and planalign's own results,
+    written whatever happened (success, failure, interrupt, or an error escaping)."""
+    import anyio
+
+    from planalign.dbt import isolation as dbt_isolation
+    from planalign.dbt.run_results import build_document, write
+    from planalign.engine.results import RUN_RESULTS_FILENAME, ModelStatus, write_run_results
+    from planalign.engine.runner import EngineEventKind
+
+    out = sys.stdout
+    before: list[NodeRun] = []
+    after: list[NodeRun] = []
+    result: EngineRunResult | None = None
+    scopes: list[anyio.CancelScope] = []  # the engine's, once the event loop runs
+
+    def on_event(event: EngineEvent) -> None:
+        progress(event)
+        if (
+            args.fail_fast
+            and event.kind is EngineEventKind.MODEL_FINISHED
+            and event.status is ModelStatus.ERROR
+            and stop.fail_fast is None
+            and stop.signal is None
+        ):
+            stop.fail_fast = event.name or event.unique_id or "a model"
+            scopes[0].cancel()
+
+    engine.on_event = on_event
+
+    async def _engine() -> EngineRunResult | None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        scope = anyio.CancelScope()
+        scopes.append(scope)
+        stop.cancel = lambda: loop.call_soon_threadsafe(scope.cancel)
+        try:
+            with scope:
+                if stop.signal is not None:
+                    scope.cancel()
+                return await engine.execute(model_ids, vars={}, label="run", already_built=built)
+            return None
+        finally:
+            # After the engine: a first signal lets the end hooks (short statements) finish, then exits 130.
+            stop.cancel = lambda: None
+
+    try:
+        # The live status line is up while hooks and models run, and gone before the summary prints.
+        with progress, dbt_isolation.suppress_project_hooks(manifest.dbt_manifest):
+            before = run_project_hooks(
+                "on-run-start", manifest, common_args, selectors, full_refresh=args.full_refresh
+            )
+            result = anyio.run(_engine) or engine.last_result
+            if stop.signal is None:
+                after = run_project_hooks(
+                    "on-run-end",
+                    manifest,
+                    common_args,
+                    selectors,
+                    full_refresh=args.full_refresh,
+                    extras=_end_hook_extras(manifest, result),
+                )
+    except KeyboardInterrupt:
+        if stop.signal is None:
+            stop.signal = signal.SIGINT
+    finally:
+        result = result or engine.last_result
+        document = build_document(
+            manifest,
+            result=result,
+            started_at=started_at,
+            elapsed_s=time.perf_counter() - started,
+            args=_artifact_args(args, dbt_vars),
+            before=before,
+            after=after,
+            cancel_reason=stop.reason,
+        )
+        write(target_dir, document)
+        if result is not None:
+            write_run_results(target_dir / RUN_RESULTS_FILENAME, result)
+    hooks_failed = [r for r in (*before, *after) if r.status != "success"]
+    for hook in hooks_failed:
+        print(f"ERROR {hook.unique_id}: {(hook.message or '').strip()}", file=out)
+    if result is not None:
+        print_summary(result, out, target_dir / RUN_RESULTS_FILENAME)
+    if stop.signal is not None:
+        print(f"Stopped: {stop.reason}.", file=out)
+        return ExitStatus.INTERRUPTED
+    if stop.fail_fast is not None:
+        print(f"Stopped: {stop.reason}.", file=out)
+    ok = result is not None and result.success and not hooks_failed and not stop.fail_fast
+    return ExitStatus.OK if ok else ExitStatus.FAILURE
+
+
+def _artifact_args(args: argparse.Namespace, dbt_vars: Mapping[str, Any]) -> dict[str, Any]:
+    """The `args` block of run_results.json: the dbt-equivalent flags of this run, and planalign's own
+    (`profiles_dir` to `max_retries`), so that `planalign retry` can run the failed models again exactly as
+    this run ran them — with the same `--vars`, which `dbt retry` gets wrong (dbt-labs/dbt-core#9112)."""
+    return {
+        "which": getattr(args, "which", "run"),
+        "invocation_command": "planalign " + " ".join(sys.argv[1:]),
+        "project_dir": str(args.project_dir.resolve()),
+        "select": list(args.select),
+        "exclude": list(args.exclude),
+        "threads": args.workers,
+        "full_refresh": bool(args.full_refresh),
+        "fail_fast": bool(args.fail_fast),
+        "vars": dict(dbt_vars),
+        "target": args.target,
+        "profiles_dir": str(args.profiles_dir.resolve()) if args.profiles_dir is not None else None,
+        "log_format": args.log_format,
+        "models_per_invocation": args.models_per_invocation,
+        "default_class": args.default_class,
+        "max_retries": args.max_retries,
+    }

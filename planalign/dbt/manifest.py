@@ -1,0 +1,303 @@
+"""A dbt project's graph as the engine sees it: dbt's manifest read into `planalign.engine.nodes`.
+
+The engine works on `ProjectManifest` and `ManifestNode`, never on dbt's own classes; this module is where a
+dbt project becomes those (selection through dbt's own selector, and the target's existing relations, too).
+
+A `ProjectManifest` comes from one in-process parse (`parse_project`) or from `target/manifest.json`
+(`load_manifest_json`). An in-process parse also keeps dbt's `Manifest` object (`dbt_manifest`), which the
+invoker hands to `dbtRunner(manifest=...)` so no invocation parses the project again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from planalign.engine.nodes import ManifestNode, ProjectManifest
+from planalign.errors import ProjectParseError, SelectionError
+
+
+def _merged_meta(
+    node_meta: Mapping[str, Any] | None, config_meta: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """dbt keeps `meta` in two places (node.meta from YAML, config.meta from config()/dbt_project.yml);
+    the config wins, as in dbt's own docs."""
+    merged: dict[str, Any] = dict(node_meta or {})
+    merged.update(config_meta or {})
+    return merged
+
+
+def _node_from_dict(data: Mapping[str, Any]) -> ManifestNode:
+    config = data.get("config") or {}
+    depends = (data.get("depends_on") or {}).get("nodes") or []
+    return ManifestNode(
+        unique_id=data["unique_id"],
+        name=data["name"],
+        resource_type=str(data["resource_type"]),
+        package_name=data["package_name"],
+        depends_on=tuple(depends),
+        materialized=config.get("materialized"),
+        meta=_merged_meta(data.get("meta"), config.get("meta")),
+        tags=tuple(data.get("tags") or ()),
+        original_file_path=data.get("original_file_path") or "",
+        fqn=tuple(data.get("fqn") or ()),
+        relation_name=data.get("relation_name"),
+    )
+
+
+def _node_from_dbt(node: Any) -> ManifestNode:
+    config = getattr(node, "config", None)
+    depends_on = getattr(node, "depends_on", None)
+    return ManifestNode(
+        unique_id=node.unique_id,
+        name=node.name,
+        resource_type=str(node.resource_type),
+        package_name=node.package_name,
+        depends_on=tuple(getattr(depends_on, "nodes", None) or ()),
+        materialized=getattr(config, "materialized", None),
+        meta=_merged_meta(getattr(node, "meta", None), getattr(config, "meta", None)),
+        tags=tuple(getattr(node, "tags", None) or ()),
+        original_file_path=getattr(node, "original_file_path", "") or "",
+        fqn=tuple(getattr(node, "fqn", None) or ()),
+        relation_name=getattr(node, "relation_name", None),
+    )
+
+
+def project_manifest_from_dbt(project_dir: Path, dbt_manifest: Any) -> ProjectManifest:
+    """Wrap dbt's in-memory `Manifest` (nodes + sources) as a `ProjectManifest` that keeps it."""
+    nodes: dict[str, ManifestNode] = {}
+    for node in list(dbt_manifest.nodes.values()) + list(dbt_manifest.sources.values()):
+        converted = _node_from_dbt(node)
+        nodes[converted.unique_id] = converted
+    return ProjectManifest(project_dir=project_dir, nodes=nodes, dbt_manifest=dbt_manifest)
+
+
+def load_manifest_json(path: Path) -> ProjectManifest:
+    """Read dbt's `target/manifest.json`. The result has no `dbt_manifest`, so it plans but cannot run."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ProjectParseError(f"no dbt manifest at {path}; run `dbt parse` first") from exc
+    except json.JSONDecodeError as exc:
+        raise ProjectParseError(f"{path} is not valid JSON: {exc}") from exc
+    nodes: dict[str, ManifestNode] = {}
+    for section in ("nodes", "sources"):
+        for raw in (data.get(section) or {}).values():
+            converted = _node_from_dict(raw)
+            nodes[converted.unique_id] = converted
+    project_dir = path.parent.parent if path.parent.name == "target" else path.parent
+    return ProjectManifest(project_dir=project_dir, nodes=nodes)
+
+
+def default_profiles_dir(project_dir: Path, profiles_dir: Path | None) -> Path | None:
+    """The profiles dir to pass dbt: the given one, else the project's own profiles.yml if it has one,
+    else None (dbt's default). In-process dbt resolves a relative default against the process's cwd, which
+    is rarely the project, so a project-local profiles.yml is preferred explicitly."""
+    if profiles_dir is not None:
+        return profiles_dir
+    if (project_dir / "profiles.yml").is_file():
+        return project_dir
+    return None
+
+
+def dbt_common_args(
+    project_dir: Path,
+    *,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: Mapping[str, Any] | None,
+) -> list[str]:
+    """Arguments every in-process dbt call shares: where the project and profile are, which target, the
+    vars, and no usage tracking (tracking would make network calls from every invocation)."""
+    args = ["--project-dir", str(project_dir), "--no-send-anonymous-usage-stats"]
+    pdir = default_profiles_dir(project_dir, profiles_dir)
+    if pdir is not None:
+        args += ["--profiles-dir", str(pdir)]
+    if target:
+        args += ["--target", target]
+    if vars:
+        args += ["--vars", json.dumps(dict(vars), sort_keys=True, default=str)]
+    return args
+
+
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_project(
+    project_dir: Path,
+    *,
+    profiles_dir: Path | None = None,
+    target: str | None = None,
+    vars: Mapping[str, Any] | None = None,
+) -> ProjectManifest:
+    """Parse the dbt project once, in-process, keeping dbt's `Manifest` for `dbtRunner(manifest=...)`.
+
+    Raises `ProjectParseError` with dbt's message when the project (or its profile) does not parse.
+    """
+    from dbt.cli.main import dbtRunner
+
+    from planalign.dbt.isolation import invocation_slot
+    from planalign.simulation.heap import bulk_load
+
+    project_dir = project_dir.resolve()
+    if not (project_dir / "dbt_project.yml").is_file():
+        raise ProjectParseError(f"{project_dir} is not a dbt project (no dbt_project.yml)")
+    args = ["parse", *dbt_common_args(project_dir, profiles_dir=profiles_dir, target=target, vars=vars)]
+    args += ["--quiet"]
+    with bulk_load():
+        with _PARSE_LOCK, invocation_slot(("parse", str(project_dir)), exclusive=True):
+            result = dbtRunner().invoke(args)
+        if not result.success or result.result is None:
+            detail = str(result.exception) if result.exception is not None else "dbt parse failed"
+            raise ProjectParseError(f"the dbt project at {project_dir} does not parse: {detail}")
+        return project_manifest_from_dbt(project_dir, result.result)
+
+
+def select_models(
+    manifest: ProjectManifest,
+    select: Sequence[str],
+    exclude: Sequence[str] = (),
+    *,
+    profiles_dir: Path | None = None,
+    target: str | None = None,
+    vars: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Resolve dbt selection syntax to model unique_ids, sorted, with dbt itself (`dbt ls`).
+
+    An empty `select` means every model. Each selector must match at least one model on its own, otherwise
+    `SelectionError` names it (dbt itself only warns).
+    """
+    selectors = [part for item in select for part in item.split()]
+    excluders = [part for item in exclude for part in item.split()]
+    for selector in selectors:
+        if not _ls_models(manifest, [selector], [], profiles_dir=profiles_dir, target=target, vars=vars):
+            raise SelectionError(f"the selector {selector!r} matches no model in {manifest.project_dir}")
+    return sorted(
+        _ls_models(manifest, selectors, excluders, profiles_dir=profiles_dir, target=target, vars=vars)
+    )
+
+
+def _ls_models(
+    manifest: ProjectManifest,
+    select: Sequence[str],
+    exclude: Sequence[str],
+    *,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: Mapping[str, Any] | None,
+) -> list[str]:
+    from dbt.cli.main import dbtRunner
+
+    from planalign.dbt.isolation import invocation_slot
+
+    if manifest.dbt_manifest is None:
+        raise ProjectParseError("model selection needs a manifest parsed in-process (parse_project)")
+    args = [
+        "ls",
+        *dbt_common_args(manifest.project_dir, profiles_dir=profiles_dir, target=target, vars=vars),
+        "--resource-type",
+        "model",
+        "--output",
+        "json",
+        "--output-keys",
+        "unique_id",
+        "--log-level",
+        "none",
+    ]
+    if select:
+        args += ["--select", *select]
+    if exclude:
+        args += ["--exclude", *exclude]
+    with invocation_slot(("ls", str(manifest.project_dir)), exclusive=True):
+        result = dbtRunner(manifest=manifest.dbt_manifest).invoke(args)
+    if not result.success:
+        detail = str(result.exception) if result.exception is not None else "dbt ls failed"
+        raise SelectionError(f"invalid selection {' '.join(select)!r}: {detail}")
+    lines = result.result if isinstance(result.result, list) else []
+    return [json.loads(line)["unique_id"] for line in lines]
+
+
+def relation_key(relation_name: str) -> tuple[str, ...]:
+    """`"db"."schema"."name"` → ("db", "schema", "name"), unquoted and lower-cased (DuckDB folds case)."""
+    return tuple(part.strip().strip('"`').lower() for part in relation_name.split("."))
+
+
+@dataclass(frozen=True)
+class TargetRelations:
+    """The tables and views the target database holds, as `relation_key`s of (catalog, schema, name).
+
+    `checked` is False when the target cannot be inspected without dbt running a query (not a DuckDB file:
+    another adapter, `:memory:`, MotherDuck); `reason` says why. Callers then do what `dbt run` does —
+    assume every unselected parent is built and let a model whose parent is missing fail when it runs.
+    """
+
+    relations: frozenset[tuple[str, ...]] = frozenset()
+    checked: bool = True
+    reason: str = ""
+    location: str = ""
+
+    def exists(self, relation_name: str) -> bool:
+        key = relation_key(relation_name)
+        # A two-part name (no database) matches any catalog.
+        return key in self.relations or (len(key) == 2 and any(r[1:] == key for r in self.relations))
+
+
+def target_relations(
+    project_dir: Path,
+    *,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: Mapping[str, Any] | None,
+) -> TargetRelations:
+    """What the target's information_schema lists (see `TargetRelations`).
+
+    For a DuckDB file the file is opened read-only (or, when this process already holds it open for dbt, with
+    the same default configuration dbt-duckdb uses, which shares that open database) for one query; a file
+    that does not exist holds nothing. Raises `DatabaseLockedError` when another process holds the file.
+    """
+    from planalign.dbt.isolation import render_target_output
+    from planalign.errors import DatabaseLockedError
+
+    try:
+        _, output = render_target_output(
+            project_dir, default_profiles_dir(project_dir, profiles_dir), target, dict(vars or {})
+        )
+    except (
+        Exception
+    ) as exc:  # the parse rendered this profile already; a failure here is reported, not hidden
+        raise ProjectParseError(f"cannot read the target of the dbt project at {project_dir}: {exc}") from exc
+    kind = str(output.get("type", ""))
+    path = str(output.get("path", ""))
+    if kind != "duckdb":
+        return TargetRelations(checked=False, reason=f"the target is a {kind or 'unknown'} database")
+    if not path or path == ":memory:" or ":" in path.split("/", 1)[0]:
+        return TargetRelations(checked=False, reason=f"the DuckDB target {path!r} is not a local file")
+    database = Path(path).expanduser()
+    if not database.is_absolute():
+        database = Path.cwd() / database  # dbt-duckdb opens a relative path from the working directory
+    if not database.exists():
+        return TargetRelations(location=str(database))
+    import duckdb
+
+    query = "select table_catalog, table_schema, table_name from information_schema.tables"
+    try:
+        try:
+            con = duckdb.connect(str(database), read_only=True)
+        except duckdb.ConnectionException:
+            con = duckdb.connect(
+                str(database)
+            )  # already open in this process with dbt-duckdb's configuration
+        try:
+            rows = con.execute(query).fetchall()
+        finally:
+            con.close()
+    except duckdb.IOException as exc:
+        raise DatabaseLockedError(
+            f"cannot read {database} to check which parents of the selection are built: {exc}"
+        ) from exc
+    relations = frozenset(tuple(str(v).lower() for v in row) for row in rows)
+    return TargetRelations(relations=relations, location=str(database))

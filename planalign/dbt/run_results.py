@@ -1,0 +1,195 @@
+"""dbt's `target/run_results.json` (schema v6, dbt 1.11) for a `planalign run`.
+
+Tools that read dbt's artifacts (CI checks, `dbt retry`-style scripts, orchestrators, docs sites) read this
+file after `dbt run`; `planalign run` replaces it at the start of a run, so a stale one from an earlier dbt
+command never looks current, and writes it at the end — also when the run failed or was interrupted.
+
+What is ours rather than dbt's: `timing` has one `execute` entry per model spanning all its attempts (dbt also
+has `compile`); `thread_id` names planalign's lane; a model never started because the run was cancelled (a
+signal, `--fail-fast`) is listed as `skipped` with a message saying so (dbt omits nodes it never reached on
+an interrupt); `adapter_response` is dbt-duckdb's constant `{"_message": "OK"}` for a successful model on
+DuckDB and empty otherwise, since the engine keeps no adapter response per model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from planalign.engine.nodes import ProjectManifest
+from planalign.engine.results import EngineRunResult, ModelStatus
+
+SCHEMA_VERSION = "https://schemas.getdbt.com/dbt/run-results/v6.json"
+FILENAME = "run_results.json"
+
+
+@dataclass(frozen=True)
+class NodeRun:
+    """One result row that did not come from the engine (a project hook's invocation)."""
+
+    unique_id: str
+    status: str
+    message: str | None
+    execution_time: float
+    timing: tuple[tuple[str, str | None, str | None], ...] = ()  # (name, started_at, completed_at)
+    compiled_code: str | None = None
+
+
+def dbt_timestamp(value: datetime | str | None) -> str | None:
+    """dbt's artifact timestamps: UTC, microseconds, a trailing Z (e.g. 2025-01-01T10:00:00.123456Z)."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def remove_stale(target_dir: Path) -> bool:
+    """Delete a run_results.json left by an earlier command (returns whether there was one)."""
+    path = target_dir / FILENAME
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _dbt_version() -> str:
+    from importlib.metadata import version
+
+    return version("dbt-core")
+
+
+def _compiled_code(manifest: ProjectManifest, unique_id: str) -> str | None:
+    dbt_manifest = manifest.dbt_manifest
+    node = getattr(dbt_manifest, "nodes", {}).get(unique_id) if dbt_manifest is not None else None
+    code = getattr(node, "compiled_code", None)
+    return code if isinstance(code, str) else None
+
+
+def _adapter_type(manifest: ProjectManifest) -> str | None:
+    metadata = getattr(manifest.dbt_manifest, "metadata", None)
+    value = getattr(metadata, "adapter_type", None)
+    return str(value) if value else None
+
+
+def _model_rows(
+    manifest: ProjectManifest, result: EngineRunResult, cancel_reason: str
+) -> list[dict[str, Any]]:
+    duckdb = _adapter_type(manifest) == "duckdb"
+    rows = []
+    for model in result.results:
+        node = manifest.nodes.get(model.unique_id)
+        status = model.status
+        message: str | None
+        ran = status in (ModelStatus.SUCCESS, ModelStatus.ERROR) or (
+            status is ModelStatus.CANCELLED and model.started_at is not None
+        )
+        if status is ModelStatus.SUCCESS:
+            dbt_status, message = "success", "OK" if duckdb else "success"
+        elif status is ModelStatus.ERROR:
+            dbt_status, message = "error", (model.error or "error").strip()
+        elif status is ModelStatus.SKIPPED:
+            dbt_status = "skipped"
+            message = f"skipped: {model.skipped_because} failed" if model.skipped_because else None
+        elif ran:
+            dbt_status, message = "error", (model.error or f"interrupted: {cancel_reason}").strip()
+        else:
+            dbt_status, message = "skipped", f"not started: {cancel_reason}"
+        timing = []
+        if model.started_at is not None:
+            timing.append(
+                {
+                    "name": "execute",
+                    "started_at": dbt_timestamp(model.started_at),
+                    "completed_at": dbt_timestamp(model.completed_at),
+                }
+            )
+        rows.append(
+            {
+                "status": dbt_status,
+                "timing": timing,
+                "thread_id": f"planalign-lane-{model.worker}" if model.worker is not None else "main",
+                "execution_time": float(model.duration_s),
+                "adapter_response": {"_message": "OK"} if duckdb and dbt_status == "success" else {},
+                "message": message,
+                "failures": None,
+                "unique_id": model.unique_id,
+                "compiled": True if ran else None,
+                "compiled_code": _compiled_code(manifest, model.unique_id) if ran else None,
+                "relation_name": node.relation_name if node is not None else None,
+                "batch_results": None,
+            }
+        )
+    return rows
+
+
+def _other_row(run: NodeRun) -> dict[str, Any]:
+    return {
+        "status": run.status,
+        "timing": [{"name": n, "started_at": s, "completed_at": c} for n, s, c in run.timing],
+        "thread_id": "main",
+        "execution_time": float(run.execution_time),
+        "adapter_response": {},
+        "message": run.message,
+        "failures": 0 if run.status == "success" else 1,
+        "unique_id": run.unique_id,
+        "compiled": run.compiled_code is not None,
+        "compiled_code": run.compiled_code,
+        "relation_name": None,
+        "batch_results": None,
+    }
+
+
+def build_document(
+    manifest: ProjectManifest,
+    *,
+    result: EngineRunResult | None,
+    started_at: datetime,
+    elapsed_s: float,
+    args: Mapping[str, Any],
+    before: Sequence[NodeRun] = (),
+    after: Sequence[NodeRun] = (),
+    cancel_reason: str = "the run was cancelled",
+    invocation_id: str | None = None,
+) -> dict[str, Any]:
+    """The run_results document: `before` (on-run-start hooks), the engine's models, `after` (on-run-end)."""
+    results = [_other_row(r) for r in before]
+    if result is not None:
+        results += _model_rows(manifest, result, cancel_reason)
+    results += [_other_row(r) for r in after]
+    env = {
+        k[len("DBT_ENV_CUSTOM_ENV_") :]: v
+        for k, v in os.environ.items()
+        if k.startswith("DBT_ENV_CUSTOM_ENV_")
+    }
+    return {
+        "metadata": {
+            "dbt_schema_version": SCHEMA_VERSION,
+            "dbt_version": _dbt_version(),
+            "generated_at": dbt_timestamp(datetime.now(UTC)),
+            "invocation_id": invocation_id or str(uuid.uuid4()),
+            "invocation_started_at": dbt_timestamp(started_at),
+            "env": env,
+        },
+        "results": results,
+        "elapsed_time": float(elapsed_s),
+        "args": {str(k): v for k, v in args.items()},
+    }
+
+
+def write(target_dir: Path, document: Mapping[str, Any]) -> Path:
+    """Write the document atomically (a reader never sees half a file) and return its path."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    path = target_dir / FILENAME
+    tmp = path.with_name(f".{FILENAME}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(document, indent=2, default=str))
+    os.replace(tmp, path)
+    return path
