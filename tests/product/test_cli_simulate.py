@@ -59,7 +59,8 @@ def test_simulate_prints_summary_logs_json_and_reruns_one_stage(tmp_path: Path, 
 
     proc = _planalign("simulate", "--log-format", "json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "participation" in proc.stdout and "2026" in proc.stdout
+    # Not a terminal: rich lays the summary out at 80 columns, where the years table takes short headers.
+    assert "partic." in proc.stdout and "2026" in proc.stdout
     for line in proc.stderr.splitlines():
         record = json.loads(line)  # every stderr line is one JSON object
         assert "event" in record
