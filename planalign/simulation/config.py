@@ -229,6 +229,10 @@ class ContributionsSection(_ParameterSection):
 
     irs_indexing_rate: Rate | None = None
     catch_up_age: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=120)] | None = None
+    #: employer non-elective (core) contribution, share of plan compensation (dbt var core_contribution_rate)
+    core_contribution_rate: Rate | None = None
+    #: the year's forfeitures reduce that year's employer cost (dbt var forfeitures_offset_employer_cost)
+    forfeitures_offset_employer_cost: bool | None = None
 
 
 class AutoEnrollmentSection(_ParameterSection):
@@ -328,6 +332,12 @@ class ModelParallelizationSettings(_Section):
     models_per_invocation: Annotated[int, BeforeValidator(_reject_bool), Field(ge=1)] = 64
     safety: SafetySettings = Field(default_factory=SafetySettings)
 
+    @property
+    def effective_max_workers(self) -> int:
+        """The workers the engine really uses: `max_workers` when parallelization is enabled, else 1. The one
+        place this rule lives; the engine, plans, summaries and the CLI all read it."""
+        return self.max_workers if self.enabled else 1
+
 
 class ThreadingSection(_Section):
     model_parallelization: ModelParallelizationSettings = Field(default_factory=ModelParallelizationSettings)
@@ -385,7 +395,7 @@ class SimulationConfig(BaseSettings):
 
         mp = self.model_parallelization
         return EngineSettings(
-            max_workers=mp.max_workers if mp.enabled else 1,
+            max_workers=mp.effective_max_workers,
             memory_limit_mb=mp.memory_limit_mb,
             enable_conditional_parallelization=mp.enable_conditional_parallelization,
             deterministic_execution=mp.deterministic_execution,

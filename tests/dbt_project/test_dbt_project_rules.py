@@ -189,7 +189,10 @@ def test_models_name_other_tables_only_through_ref_or_source(simulation: Simulat
     reads_state = [n for n, node in models.items() if node["sources"]]
     assert reads_state == ["int_workforce_previous_year"]
     state_sources = {tuple(source) for source in models["int_workforce_previous_year"]["sources"]}
-    assert state_sources == {("planalign_state", "int_workforce_snapshot_optimized")}
+    assert state_sources == {
+        ("planalign_state", "int_workforce_snapshot_optimized"),
+        ("planalign_state", "int_employer_contribution_accounts"),
+    }
 
 
 def test_models_keep_warehouse_specific_sql_in_dispatched_macros(simulation: SimulationRun) -> None:

@@ -65,6 +65,24 @@ def irs_limits(year: int) -> tuple[Decimal, Decimal, Decimal]:
     )
 
 
+def irs_limit(year: int, column: str, step: int) -> Decimal:
+    """Any config_irs_limits column for a year: seeded, or indexed from the last seeded year."""
+    seeded = {int(r["plan_year"]): r for r in seed_rows("config_irs_limits")}
+    if year in seeded:
+        return Decimal(seeded[year][column])
+    last = max(seeded)
+    factor = float(1 + WORKFORCE["irs_indexing_rate"]) ** (year - last)
+    return Decimal(math.floor(float(seeded[last][column]) * factor / step) * step)
+
+
+def catch_up_limit(year: int, age: int) -> Decimal:
+    """Regular catch-up from catch_up_age; SECURE 2.0's higher one at ages 60-63 (2025 on)."""
+    if age < int(PLAN["catch_up_age"]):
+        return Decimal(0)
+    regular = irs_limit(year, "catch_up_limit", 500)
+    return max(irs_limit(year, "super_catch_up_limit", 500), regular) if 60 <= age <= 63 else regular
+
+
 def census_actives(run: SimulationRun) -> dict[str, dict[str, Any]]:
     rows = pq.read_table(run.census_path).to_pylist()
     return {r["employee_id"]: r for r in rows if r["termination_date"] is None}
@@ -84,6 +102,7 @@ def snapshot(run: SimulationRun, year: int) -> dict[str, dict[str, Any]]:
         "deferral_rate",
         "employee_contribution",
         "employer_match",
+        "employer_core_contribution",
     ]
     rows = run.query(
         f"select {', '.join(columns)} from fct_workforce_snapshot where simulation_year = ?", [year]
@@ -285,10 +304,9 @@ def test_pay_contributions_and_match_follow_the_rules(simulation: SimulationRun,
     rows = snapshot(simulation, year)
     start = start_of_year_actives(simulation, year)
     by_employee = events_by_employee(simulation, year)
-    deferral_limit, catch_up, comp_limit = irs_limits(year)
+    deferral_limit, _, comp_limit = irs_limits(year)
     merit_date = date(year, int(WORKFORCE["merit_effective_month"]), 1)
     match_cap = PLAN["match_cap_rate"]
-    catch_up_age = int(PLAN["catch_up_age"])
     matched = 0
     for employee_id, row in rows.items():
         kinds = by_employee.get(employee_id, {})
@@ -314,7 +332,7 @@ def test_pay_contributions_and_match_follow_the_rules(simulation: SimulationRun,
             if deferring_from is not None and row["deferral_rate"] > 0
             else Decimal(0)
         )
-        limit = deferral_limit + (catch_up if row["age"] >= catch_up_age else 0)
+        limit = deferral_limit + catch_up_limit(year, row["age"])
         # plan compensation for every purpose, deferrals included, is capped at 401(a)(17)
         eligible = min(deferred_pay, comp_limit)
         requested = (row["deferral_rate"] * eligible).quantize(CENT, rounding=ROUND_HALF_UP)

@@ -26,8 +26,11 @@ from .test_dbt_simulation import (
     WORKFORCE,
     _match_rate,
     _paid,
+    catch_up_limit,
     events_by_employee,
+    irs_limit,
     irs_limits,
+    seed_rows,
     snapshot,
     start_of_year_actives,
 )
@@ -35,13 +38,21 @@ from .test_dbt_simulation import (
 pytestmark = pytest.mark.slow
 
 PLAN_YEARS = (2025, 2026, 2027)
+RICH_YEARS = (2025, 2026)
 EXECUTIVE_PAY = 1_170_000.0
 EXECUTIVE_DEFERRAL = 0.02
 EXECUTIVES = 12
+#: a plan with a 20% core contribution (so 415(c) binds), a 3-year cliff and forfeitures used
+RICH_PLAN: dict[str, Any] = {
+    "core_contribution_rate": 0.2,
+    "vesting_schedule": [{"years_of_service": 3, "vested_share": 1.0}],
+    "forfeitures_offset_employer_cost": True,
+}
 
 
 def executive_census(path: Path) -> Path:
-    """A 300-employee generated census whose first EXECUTIVES actives earn $1.17M and defer 2%."""
+    """A 300-employee generated census whose first EXECUTIVES actives earn $1.17M and defer 2%, and whose
+    next eight defer 15% of $300,000: six aged 61 and two aged 64 on 2025-12-31 (around the 60-63 band)."""
     table = generate_census(300, seed=15)
     rows = table.to_pylist()
     actives = [r for r in rows if r["termination_date"] is None]
@@ -49,30 +60,50 @@ def executive_census(path: Path) -> Path:
         row["annual_compensation"] = EXECUTIVE_PAY
         row["deferral_rate"] = EXECUTIVE_DEFERRAL
         row["job_level"] = 5
+    for index, row in enumerate(actives[EXECUTIVES : EXECUTIVES + 8]):
+        row["annual_compensation"] = 300_000.0
+        row["deferral_rate"] = 0.15
+        row["job_level"] = 5
+        row["birth_date"] = date(1964 if index < 6 else 1961, 6, 1)
+        row["hire_date"] = min(row["hire_date"], date(2010, 1, 1))
     return write_census(pa.Table.from_pylist(rows, schema=table.schema), path)
+
+
+def build(root: Path, years: tuple[int, ...], **plan: Any) -> SimulationRun:
+    census_path = executive_census(root / "census.parquet")
+    vars: dict[str, Any] = {"census_path": str(census_path), "random_seed": 7, **plan}
+    workspace = DbtWorkspace(root)
+    workspace.dbt("seed", vars=vars)
+    for year in years:
+        workspace.dbt("build", vars={**vars, "simulation_year": year})
+    return SimulationRun(workspace, census_path, vars)
 
 
 @pytest.fixture(scope="module")
 def plan_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
-    root = tmp_path_factory.mktemp("plan_rules")
-    census_path = executive_census(root / "census.parquet")
-    vars: dict[str, Any] = {"census_path": str(census_path), "random_seed": 7}
-    workspace = DbtWorkspace(root)
-    workspace.dbt("seed", vars=vars)
-    for year in PLAN_YEARS:
-        workspace.dbt("build", vars={**vars, "simulation_year": year})
-    yield SimulationRun(workspace, census_path, vars)
+    """The default plan, 2025-2027."""
+    yield build(tmp_path_factory.mktemp("plan_rules"), PLAN_YEARS)
 
 
-# --------------------------------------------------------------------------------- 401(a)(17) everywhere
+@pytest.fixture(scope="module")
+def rich_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
+    """RICH_PLAN, 2025-2026."""
+    yield build(tmp_path_factory.mktemp("rich_plan"), RICH_YEARS, **RICH_PLAN)
+
+
+def half_up(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def expected_money(run: SimulationRun, year: int) -> dict[str, dict[str, Decimal]]:
-    """Per employee: plan compensation (deferred pay capped at 401(a)(17)), deferral and match."""
+    """Per employee: plan compensation (deferred pay capped at 401(a)(17)), deferral, match and core after
+    415(c) (excess out of core first, then match)."""
     rows = snapshot(run, year)
     start = start_of_year_actives(run, year)
     by_employee = events_by_employee(run, year)
-    deferral_limit, catch_up, comp_limit = irs_limits(year)
+    deferral_limit, _, comp_limit = irs_limits(year)
+    additions_limit = irs_limit(year, "annual_additions_limit", 1000)
+    core_rate = Decimal(str(run.vars.get("core_contribution_rate", PLAN["core_contribution_rate"])))
     merit_date = date(year, int(WORKFORCE["merit_effective_month"]), 1)
     out: dict[str, dict[str, Decimal]] = {}
     for employee_id, row in rows.items():
@@ -94,30 +125,47 @@ def expected_money(run: SimulationRun, year: int) -> dict[str, dict[str, Decimal
             if deferring_from is not None and row["deferral_rate"] > 0
             else Decimal(0)
         )
-        plan_pay = min(deferred_pay.quantize(CENT, rounding=ROUND_HALF_UP), comp_limit)
-        limit = deferral_limit + (catch_up if row["age"] >= int(PLAN["catch_up_age"]) else 0)
-        requested = (row["deferral_rate"] * plan_pay).quantize(CENT, rounding=ROUND_HALF_UP)
-        contribution = min(requested, limit)
+        plan_pay = min(half_up(deferred_pay), comp_limit)
+        paid = _paid(pre, post, employed_from, employed_to, year, merit_date)
+        annual_plan_pay = min(half_up(paid), comp_limit)
+        limit = deferral_limit + catch_up_limit(year, row["age"])
+        contribution = min(half_up(row["deferral_rate"] * plan_pay), limit)
         match = Decimal(0)
         if contribution > 0:
             rate = min(_match_rate(contribution / plan_pay), PLAN["match_cap_rate"])
-            match = (rate * plan_pay).quantize(CENT, rounding=ROUND_HALF_UP)
-        out[employee_id] = {"plan_pay": plan_pay, "contribution": contribution, "match": match}
+            match = half_up(rate * plan_pay)
+        core = half_up(core_rate * annual_plan_pay)
+        counted_deferral = min(contribution, deferral_limit)  # catch-up does not count toward 415(c)
+        excess = max(Decimal(0), counted_deferral + match + core - min(additions_limit, annual_plan_pay))
+        core_cut = min(core, excess)
+        match_cut = min(match, excess - core_cut)
+        out[employee_id] = {
+            "plan_pay": plan_pay,
+            "contribution": contribution,
+            "match": match - match_cut,
+            "core": core - core_cut,
+            "excess": excess,
+        }
     return out
+
+
+def money_mismatches(run: SimulationRun, year: int) -> list[Any]:
+    expected = expected_money(run, year)
+    rows = snapshot(run, year)
+    return [
+        (employee_id, row["employee_contribution"], row["employer_match"], expected[employee_id])
+        for employee_id, row in rows.items()
+        if abs(row["employee_contribution"] - expected[employee_id]["contribution"]) > CENT
+        or abs(row["employer_match"] - expected[employee_id]["match"]) > CENT
+        or abs(row["employer_core_contribution"] - expected[employee_id]["core"]) > CENT
+    ]
 
 
 @pytest.mark.parametrize("year", PLAN_YEARS)
 def test_deferrals_and_match_both_use_pay_capped_at_401a17(plan_run: SimulationRun, year: int) -> None:
     """Issue #15 bug: a 2% deferrer on $1.17M defers 2% of the capped pay and gets a 2% match on it."""
-    expected = expected_money(plan_run, year)
+    assert money_mismatches(plan_run, year) == []
     rows = snapshot(plan_run, year)
-    mismatches = [
-        (employee_id, row["employee_contribution"], row["employer_match"], expected[employee_id])
-        for employee_id, row in rows.items()
-        if abs(row["employee_contribution"] - expected[employee_id]["contribution"]) > CENT
-        or abs(row["employer_match"] - expected[employee_id]["match"]) > CENT
-    ]
-    assert mismatches == []
     _, _, comp_limit = irs_limits(year)
     deferral_limit = irs_limits(year)[0]
     full_year_executives = [
@@ -227,3 +275,136 @@ def test_auto_enrollment_window_crossing_december_31_carries_into_next_year(plan
         expected.add((e, decision.year, kind, decision))
     assert actual == expected
     assert carried > 0, "some windows cross December 31"
+
+
+# ----------------------------------------------------------------------------- SECURE 2.0 super catch-up
+
+
+def test_ages_60_to_63_get_the_super_catch_up(plan_run: SimulationRun) -> None:
+    """The 61-year-olds deferring 15% of $300,000 are capped at 402(g) + the super catch-up ($11,250 in
+    2025), the 64-year-olds at 402(g) + the regular catch-up; every deferral recomputes (money test)."""
+    super_capped = regular_capped = 0
+    for year in PLAN_YEARS:
+        deferral_limit = irs_limits(year)[0]
+        for row in snapshot(plan_run, year).values():
+            if row["employee_contribution"] == deferral_limit + catch_up_limit(year, row["age"]):
+                if 60 <= row["age"] <= 63:
+                    super_capped += 1
+                    assert row["employee_contribution"] > deferral_limit + irs_limits(year)[1]
+                elif row["age"] >= 50:
+                    regular_capped += 1
+    assert super_capped > 0 and regular_capped > 0
+
+
+# ------------------------------------------------------------------------ core contribution and 415(c)
+
+
+@pytest.mark.parametrize("year", RICH_YEARS)
+def test_core_contribution_and_415c_recompute(rich_run: SimulationRun, year: int) -> None:
+    """A 20% core contribution on plan compensation for everyone employed; annual additions (deferrals
+    without catch-up + match + core) within the lesser of the 415(c) limit and plan compensation."""
+    assert money_mismatches(rich_run, year) == []
+    expected = expected_money(rich_run, year)
+    assert any(e["excess"] > 0 for e in expected.values()), "415(c) binds"
+    assert any(e["core"] > 0 and e["contribution"] == 0 for e in expected.values()), "core without deferral"
+    limit = irs_limit(year, "annual_additions_limit", 1000)
+    rows = rich_run.query(
+        "select annual_additions from int_employee_match_calculations where simulation_year = ?", [year]
+    )
+    assert max(r[0] for r in rows) == limit
+
+
+# ----------------------------------------------------------------------------- vesting and forfeitures
+
+
+def vested_share(run: SimulationRun, years_of_service: int) -> Decimal:
+    schedule = run.vars.get("vesting_schedule") or [
+        {"years_of_service": int(r["years_of_service"]), "vested_share": r["vested_share"]}
+        for r in seed_rows("config_vesting_schedule")
+    ]
+    shares = [
+        Decimal(str(r["vested_share"])) for r in schedule if int(r["years_of_service"]) <= years_of_service
+    ]
+    return shares[-1] if shares else Decimal(0)
+
+
+def full_years(start: date, end: date) -> int:
+    return end.year - start.year - ((end.month, end.day) < (start.month, start.day))
+
+
+def check_accounts(run: SimulationRun, years: tuple[int, ...]) -> None:
+    """Recompute every employer account year by year: opening = last year's balance of a start-of-year
+    active, + match + core; years of service from hire to termination or December 31; vested share from the
+    schedule; a leaver forfeits balance - vested. Then the summary's forfeitures and employer cost."""
+    offset = bool(run.vars.get("forfeitures_offset_employer_cost", PLAN["forfeitures_offset_employer_cost"]))
+    carried: dict[str, Decimal] = {}
+    forfeited_total = Decimal(0)
+    for year in years:
+        columns = (
+            "employee_id, years_of_service, vested_share, opening_balance, balance, vested_balance, "
+            "forfeiture"
+        )
+        accounts = {
+            r[0]: r
+            for r in run.query(
+                f"select {columns} from int_employer_contribution_accounts where simulation_year = ?", [year]
+            )
+        }
+        rows = snapshot(run, year)
+        assert set(accounts) == set(rows)
+        mismatches = []
+        forfeitures = Decimal(0)
+        for employee_id, row in rows.items():
+            service = full_years(row["hire_date"], row["termination_date"] or date(year, 12, 31))
+            share = vested_share(run, service)
+            opening = carried.get(employee_id, Decimal(0))
+            balance = opening + row["employer_match"] + row["employer_core_contribution"]
+            vested = half_up(balance * share)
+            forfeiture = balance - vested if row["employment_status"] == "terminated" else Decimal(0)
+            got = accounts[employee_id]
+            if (
+                got[1] != service
+                or Decimal(str(got[2])) != share
+                or got[3] != opening
+                or got[4] != balance
+                or abs(got[5] - vested) > CENT
+                or abs(got[6] - forfeiture) > CENT
+                or got[5] + got[6] != (balance if row["employment_status"] == "terminated" else got[5])
+            ):
+                mismatches.append((employee_id, got, service, share, opening, balance, vested, forfeiture))
+            forfeitures += got[6]
+        assert mismatches == [], year
+        carried = {
+            e: opening_plus
+            for e, opening_plus in (
+                (e, accounts[e][4]) for e, r in rows.items() if r["employment_status"] == "active"
+            )
+        }
+        summary = run.query(
+            "select employer_match, employer_core_contributions, forfeitures, forfeitures_used, "
+            "employer_cost from rpt_yearly_summary where simulation_year = ?",
+            [year],
+        )[0]
+        contributions = summary[0] + summary[1]
+        used = min(forfeitures, contributions) if offset else Decimal(0)
+        assert summary[2:] == (forfeitures, used, contributions - used)
+        forfeited_total += forfeitures
+    assert forfeited_total > 0, "leavers forfeit"
+
+
+def test_vesting_and_forfeitures_default_graded_schedule(plan_run: SimulationRun) -> None:
+    check_accounts(plan_run, PLAN_YEARS)
+    shares = {
+        r[0] for r in plan_run.query("select distinct vested_share from int_employer_contribution_accounts")
+    }
+    assert {0.0, 0.2, 1.0} <= shares, "the graded schedule is exercised"
+
+
+def test_vesting_cliff_schedule_and_forfeitures_reduce_employer_cost(rich_run: SimulationRun) -> None:
+    check_accounts(rich_run, RICH_YEARS)
+    shares = {
+        r[0] for r in rich_run.query("select distinct vested_share from int_employer_contribution_accounts")
+    }
+    assert shares == {0.0, 1.0}
+    used = rich_run.query("select sum(forfeitures_used) from rpt_yearly_summary")[0][0]
+    assert used > 0

@@ -1,6 +1,7 @@
 {#-
-  Money rules, one row per violation: deferrals within 402(g) (+ catch-up from catch_up_age) and never above
-  rate x deferred pay capped at 401(a)(17) (plan compensation); no match without a deferral; match within the cap; escalations within the cap and
+  Money rules, one row per violation: deferrals within 402(g) (+ catch-up from catch_up_age, the SECURE 2.0
+  super catch-up at 60-63) and never above
+  rate x deferred pay capped at 401(a)(17) (plan compensation); annual additions within 415(c); no match without a deferral; match within the cap; escalations within the cap and
   never for employees who opted out.
 -#}
 {%- set year = var('simulation_year') | int %}
@@ -26,7 +27,20 @@ violations as (
     from contributions
     cross join params
     where contributions.employee_contribution > params.elective_deferral_limit
-        + case when contributions.age >= params.catch_up_age then params.catch_up_limit else 0 end
+        + case
+            when contributions.age < params.catch_up_age then 0
+            when contributions.age between 60 and 63 then greatest(params.super_catch_up_limit, params.catch_up_limit)
+            else params.catch_up_limit
+        end
+
+    union all
+    select match.employee_id, 'annual_additions_above_415c', cast(match.annual_additions as varchar)
+    from match
+    inner join contributions on match.employee_id = contributions.employee_id
+    cross join params
+    where match.annual_additions > least(params.annual_additions_limit, contributions.annual_plan_compensation)
+        or match.annual_additions <> contributions.employee_contribution - contributions.catch_up_contribution
+            + match.employer_match + match.employer_core_contribution
 
     union all
     select contributions.employee_id, 'contribution_above_rate_times_capped_pay',

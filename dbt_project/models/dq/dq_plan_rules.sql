@@ -3,7 +3,10 @@
   * escalation_before_full_plan_years: an escalation before escalation_delay_years full plan years enrolled
     (the first full plan year is the enrollment year for a January 1 enrollment, the next year otherwise);
   * auto_enrollment_off_window: an auto-enrollment decision not on hire date + auto_enrollment_window_days
-    (windows crossing December 31 carry into the next year, they are not cut short).
+    (windows crossing December 31 carry into the next year, they are not cut short);
+  * vesting: the vested share is the schedule's for the years of service, the balance is the opening balance
+    plus the year's employer money, the opening balance is last year's closing balance, only leavers forfeit
+    and they forfeit exactly the unvested part.
 -#}
 {%- set year = var('simulation_year') | int %}
 with params as (
@@ -12,6 +15,14 @@ with params as (
 
 snapshot as (
     select * from {{ planalign_this_year('int_workforce_snapshot_optimized') }}
+),
+
+accounts as (
+    select * from {{ planalign_this_year('int_employer_contribution_accounts') }}
+),
+
+money as (
+    select * from {{ planalign_this_year('int_employee_match_calculations') }}
 ),
 
 violations as (
@@ -39,6 +50,43 @@ violations as (
             or (extract(year from snapshot.hire_date) = {{ year }}
                 and {{ planalign_add_days('snapshot.hire_date', 'params.auto_enrollment_window_days') }}
                     > params.year_end))
+    union all
+    select accounts.employee_id, 'vested_share_not_the_schedule', cast(accounts.vested_share as varchar)
+    from accounts
+    where accounts.vested_share <> coalesce((
+        select schedule.vested_share
+        from {{ ref('int_effective_vesting_schedule') }} as schedule
+        where schedule.years_of_service <= accounts.years_of_service
+        order by schedule.years_of_service desc
+        limit 1
+    ), 0)
+
+    union all
+    select accounts.employee_id, 'account_balance_not_explained', cast(accounts.balance as varchar)
+    from accounts
+    left join money on accounts.employee_id = money.employee_id
+    where accounts.balance <> accounts.opening_balance + coalesce(money.employer_match, 0)
+            + coalesce(money.employer_core_contribution, 0)
+        or accounts.vested_balance > accounts.balance
+
+    union all
+    select accounts.employee_id, 'forfeiture_not_the_unvested_part', cast(accounts.forfeiture as varchar)
+    from accounts
+    where accounts.forfeiture <> case when accounts.employment_status = 'terminated'
+            then accounts.balance - accounts.vested_balance else 0 end
+        or accounts.closing_balance <> case when accounts.employment_status = 'active' then accounts.balance else 0 end
+{%- if year > var('start_year') | int %}
+
+    union all
+    select accounts.employee_id, 'opening_balance_not_last_closing', cast(accounts.opening_balance as varchar)
+    from accounts
+    left join (
+        select employee_id, closing_balance
+        from {{ ref('int_employer_contribution_accounts') }}
+        where simulation_year = {{ year - 1 }}
+    ) as last_year on accounts.employee_id = last_year.employee_id
+    where accounts.opening_balance <> coalesce(last_year.closing_balance, 0)
+{%- endif %}
 )
 
 select {{ year }} as simulation_year, employee_id, check_name, detail

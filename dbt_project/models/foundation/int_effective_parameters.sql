@@ -34,7 +34,17 @@ limits as (
             (select compensation_limit from irs where plan_year = {{ year }}),
             floor(last_seeded.compensation_limit
                 * power(1 + indexing.rate, {{ year }} - last_seeded.plan_year) / 5000) * 5000
-        ) as compensation_limit
+        ) as compensation_limit,
+        coalesce(
+            (select super_catch_up_limit from irs where plan_year = {{ year }}),
+            floor(last_seeded.super_catch_up_limit
+                * power(1 + indexing.rate, {{ year }} - last_seeded.plan_year) / 500) * 500
+        ) as super_catch_up_limit,
+        coalesce(
+            (select annual_additions_limit from irs where plan_year = {{ year }}),
+            floor(last_seeded.annual_additions_limit
+                * power(1 + indexing.rate, {{ year }} - last_seeded.plan_year) / 1000) * 1000
+        ) as annual_additions_limit
     from last_seeded
     cross join indexing
 )
@@ -62,7 +72,11 @@ select
     cast({{ planalign_param('catch_up_age', plan) }} as integer) as catch_up_age,
     limits.elective_deferral_limit,
     limits.catch_up_limit,
-    limits.compensation_limit
+    limits.compensation_limit,
+    limits.super_catch_up_limit,
+    limits.annual_additions_limit,
+    {{ planalign_param('core_contribution_rate', plan) }} as core_contribution_rate,
+    {{ planalign_param('forfeitures_offset_employer_cost', plan) }} > 0 as forfeitures_offset_employer_cost
 from limits
 cross join (
     select * from {{ ref('dim_payroll_calendar') }} where calendar_year = {{ year }}

@@ -26,9 +26,31 @@ snapshot_totals as (
         count(*) filter (where employment_status = 'active' and is_enrolled) as enrolled_actives,
         sum(employee_contribution) as employee_contributions,
         sum(employer_match) as employer_match,
+        sum(employer_core_contribution) as employer_core_contributions,
         sum(prorated_compensation) as total_compensation_paid,
         avg(annual_compensation) filter (where employment_status = 'active') as average_compensation_raw
     from snapshot
+),
+
+forfeiture_totals as (
+    select coalesce(sum(forfeiture), 0) as forfeitures
+    from {{ ref('int_employer_contribution_accounts') }}
+    where simulation_year = {{ year }}
+),
+
+employer_totals as (
+    select
+        coalesce(snapshot_totals.employer_match, 0) + coalesce(snapshot_totals.employer_core_contributions, 0)
+            as employer_contributions,
+        forfeiture_totals.forfeitures,
+        case when params.forfeitures_offset_employer_cost
+            then least(forfeiture_totals.forfeitures,
+                coalesce(snapshot_totals.employer_match, 0) + coalesce(snapshot_totals.employer_core_contributions, 0))
+            else 0
+        end as forfeitures_used
+    from snapshot_totals
+    cross join forfeiture_totals
+    cross join {{ ref('int_effective_parameters') }} as params
 )
 
 select
@@ -46,7 +68,13 @@ select
         then snapshot_totals.enrolled_actives / snapshot_totals.active_employees end as double) as participation_rate,
     cast(coalesce(snapshot_totals.employee_contributions, 0) as decimal(18, 2)) as employee_contributions,
     cast(coalesce(snapshot_totals.employer_match, 0) as decimal(18, 2)) as employer_match,
+    cast(coalesce(snapshot_totals.employer_core_contributions, 0) as decimal(18, 2)) as employer_core_contributions,
+    cast(employer_totals.forfeitures as decimal(18, 2)) as forfeitures,
+    cast(employer_totals.forfeitures_used as decimal(18, 2)) as forfeitures_used,
+    cast(employer_totals.employer_contributions - employer_totals.forfeitures_used as decimal(18, 2))
+        as employer_cost,
     cast(coalesce(snapshot_totals.total_compensation_paid, 0) as decimal(18, 2)) as total_compensation_paid,
     cast(round(snapshot_totals.average_compensation_raw, 2) as decimal(18, 2)) as average_compensation
 from snapshot_totals
 cross join event_counts
+cross join employer_totals

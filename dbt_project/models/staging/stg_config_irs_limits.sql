@@ -2,5 +2,7 @@ select
     cast(plan_year as integer) as plan_year,
     cast(elective_deferral_limit as double) as elective_deferral_limit,
     cast(catch_up_limit as double) as catch_up_limit,
-    cast(compensation_limit as double) as compensation_limit
+    cast(super_catch_up_limit as double) as super_catch_up_limit,
+    cast(compensation_limit as double) as compensation_limit,
+    cast(annual_additions_limit as double) as annual_additions_limit
 from {{ ref('config_irs_limits') }}

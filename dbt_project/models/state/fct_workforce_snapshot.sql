@@ -13,7 +13,8 @@ select
     cast(snapshot.is_enrolled as boolean) as is_enrolled,
     cast(snapshot.deferral_rate as decimal(8, 4)) as deferral_rate,
     cast(coalesce(contributions.employee_contribution, 0) as decimal(18, 2)) as employee_contribution,
-    cast(coalesce(match.employer_match, 0) as decimal(18, 2)) as employer_match
+    cast(coalesce(match.employer_match, 0) as decimal(18, 2)) as employer_match,
+    cast(coalesce(match.employer_core_contribution, 0) as decimal(18, 2)) as employer_core_contribution
 from {{ ref('int_workforce_snapshot_optimized') }} as snapshot
 left join {{ ref('int_employee_contributions') }} as contributions
     on snapshot.employee_id = contributions.employee_id

@@ -1,0 +1,69 @@
+{#-
+  Employer-money accounts (match + core) and vesting, one row per employee employed in the year. The opening
+  balance is last year's closing balance of a start-of-year active (int_workforce_previous_year reads it
+  back from this table; 0 in the first simulated year: the
+  census carries no account balances, so only employer money contributed by the simulation is tracked;
+  there are no investment returns). Years of service are completed years from hire to the termination date
+  or December 31 (elapsed time); the vested share is the schedule's share for them
+  (int_effective_vesting_schedule). A leaver forfeits the unvested part of the balance; an active's balance
+  is carried to next year.
+-#}
+{%- set year = var('simulation_year') | int %}
+with snapshot as (
+    select * from {{ planalign_this_year('int_workforce_snapshot_optimized') }}
+),
+
+money as (
+    select * from {{ planalign_this_year('int_employee_match_calculations') }}
+),
+
+opening as (
+    select employee_id, employer_account_balance as closing_balance
+    from {{ ref('int_active_employees_prev_year_snapshot') }}
+),
+
+vesting as (
+    select
+        snapshot.employee_id,
+        coalesce((
+            select schedule.vested_share
+            from {{ ref('int_effective_vesting_schedule') }} as schedule
+            where schedule.years_of_service <= snapshot.tenure_years
+            order by schedule.years_of_service desc
+            limit 1
+        ), 0) as vested_share
+    from snapshot
+),
+
+accounts as (
+    select
+        snapshot.employee_id,
+        snapshot.employment_status,
+        snapshot.tenure_years as years_of_service,
+        vesting.vested_share,
+        coalesce(opening.closing_balance, 0) as opening_balance,
+        coalesce(money.employer_match, 0) as employer_match,
+        coalesce(money.employer_core_contribution, 0) as employer_core_contribution,
+        coalesce(opening.closing_balance, 0) + coalesce(money.employer_match, 0)
+            + coalesce(money.employer_core_contribution, 0) as balance
+    from snapshot
+    inner join vesting on snapshot.employee_id = vesting.employee_id
+    left join opening on snapshot.employee_id = opening.employee_id
+    left join money on snapshot.employee_id = money.employee_id
+)
+
+select
+    cast(employee_id as varchar) as employee_id,
+    cast({{ year }} as integer) as simulation_year,
+    cast(employment_status as varchar) as employment_status,
+    cast(years_of_service as integer) as years_of_service,
+    cast(vested_share as double) as vested_share,
+    cast(opening_balance as decimal(18, 2)) as opening_balance,
+    cast(employer_match as decimal(18, 2)) as employer_match,
+    cast(employer_core_contribution as decimal(18, 2)) as employer_core_contribution,
+    cast(balance as decimal(18, 2)) as balance,
+    cast(round(balance * vested_share, 2) as decimal(18, 2)) as vested_balance,
+    cast(case when employment_status = 'terminated' then balance - round(balance * vested_share, 2) else 0 end
+        as decimal(18, 2)) as forfeiture,
+    cast(case when employment_status = 'active' then balance else 0 end as decimal(18, 2)) as closing_balance
+from accounts
