@@ -282,6 +282,26 @@ def load_run_results(path: Path) -> list[EngineRunResult]:
     return [EngineRunResult.from_summary(s, per_run[i]) for i, s in enumerate(summaries)]
 
 
+def concurrency_steps(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, int]]:
+    """How many of the (start, end) intervals are open, as a step function: (instant, count from that
+    instant until the next one), one step per distinct start or end, in time order.
+
+    The one sweep over execution spans: the engine's `parallelism_mean`/`parallelism_max` and the report's
+    "models running" line both come from it. An interval ending at the instant another starts is not
+    overlapping it, so a model that starts as another finishes does not count twice.
+    """
+    deltas: dict[float, int] = {}
+    for start, end in intervals:
+        deltas[start] = deltas.get(start, 0) + 1
+        deltas[end] = deltas.get(end, 0) - 1
+    steps: list[tuple[float, int]] = []
+    running = 0
+    for at in sorted(deltas):
+        running += deltas[at]
+        steps.append((at, running))
+    return steps
+
+
 def durations_from_results(runs: Iterable[EngineRunResult]) -> dict[str, float]:
     """unique_id → seconds of the latest successful run of each model: the weights that
     `plan(durations=...)` wants."""
