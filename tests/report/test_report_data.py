@@ -23,6 +23,7 @@ from planalign.report import (
     load_run,
     stage_speedups,
 )
+from planalign.report.views import watchdog_events
 
 
 def _execution(start: float, end: float, lane: int = 0, model: str = "m") -> ModelExecution:
@@ -38,6 +39,11 @@ def _execution(start: float, end: float, lane: int = 0, model: str = "m") -> Mod
         end_s=end,
         attempts=1,
     )
+
+
+def _change(offset_s: float, limit: int) -> LimitChange:
+    """The engine's record of a limit change, `offset_s` after its run started."""
+    return LimitChange(at="", offset_s=offset_s, limit=limit, reason="pressure")
 
 
 def _run(
@@ -105,7 +111,7 @@ def test_watchdog_events_and_limit_changes_are_read(sample_run: SampleRun) -> No
     run = next(r for r in report.runs if r.label == label)
     source = next(r for r in sample_run.engine_runs if r.label == label)
     assert [p.kind for p in run.pressure_events] == [e.kind for e in source.pressure_events]
-    assert [p.at_s - run.start_s for p in run.pressure_events] == pytest.approx(
+    assert [at_s - run.start_s for at_s, _ in watchdog_events([run])] == pytest.approx(
         [e.offset_s for e in source.pressure_events]
     )
     # The first recorded limit is the starting limit, not a change.
@@ -140,9 +146,9 @@ def test_data_tests_are_placed_after_their_years_validation_run(sample_run: Samp
 
 def test_year_metrics_follow_the_summary(sample_run: SampleRun) -> None:
     report = load_run(sample_run.run_dir)
-    assert [y.year for y in report.years] == list(sample_run.years)
-    for metrics in report.years:
-        source = sample_run.summary.years[metrics.year]
+    assert list(report.years) == list(sample_run.years)
+    for year, metrics in report.years.items():
+        source = sample_run.summary.years[year]
         assert metrics.actives == source.actives
         assert metrics.employer_match == pytest.approx(source.employer_match)
         assert metrics.participation_rate == pytest.approx(source.participation_rate)
@@ -160,7 +166,7 @@ def test_a_failed_run_keeps_the_error_and_draws_no_skipped_model(failed_run: Sam
     assert statuses[FAILING_MODEL] == "error"
     assert SKIPPED_MODEL not in statuses  # skipped: it never had a lane
     assert last.models == len(failed_run.engine_runs[-1].results)
-    assert [y.year for y in report.years] == [2025]
+    assert list(report.years) == [2025]
 
 
 # --- bad run directories ----------------------------------------------------------------------------
@@ -218,7 +224,7 @@ def test_concurrency_profile_counts_overlapping_executions() -> None:
 
 def test_limit_profile_steps_within_runs_and_breaks_between_them() -> None:
     runs = [
-        _run("foundation", 0, 10, limit=4, changes=(LimitChange(3, 1), LimitChange(7, 4))),
+        _run("foundation", 0, 10, limit=4, changes=(_change(3, 1), _change(7, 4))),
         _run("event_generation", 12, 15, limit=2),
     ]
     times, limits = limit_profile(runs)

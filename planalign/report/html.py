@@ -1,0 +1,246 @@
+"""The HTML document of a run report, and writing it.
+
+One self-contained file that opens offline: the charts are inline SVG, the styles are in one `<style>`
+element, and nothing is loaded from anywhere (no script, font, stylesheet or image reference). Every text
+that comes from the run directory — names, labels, errors, the status — goes through `html.escape` here,
+because a run directory may come from anywhere and its text must reach the page as text, never as markup.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from pathlib import Path
+
+from planalign.errors import ReportOutputError
+from planalign.report.charts import (
+    Chart,
+    format_percent,
+    format_seconds,
+    slowest_chart,
+    speedup_chart,
+    year_charts,
+)
+from planalign.report.model import RunReport, load_run
+from planalign.report.timeline import timeline_chart
+from planalign.report.views import slowest_models
+
+_CSS = """
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 0;
+       color: #222; background: #fafafa; }
+header { background: #1f2d3d; color: #fff; padding: 18px 28px; }
+header h1 { margin: 0 0 6px 0; font-size: 22px; }
+header .meta { font-size: 13px; opacity: 0.9; }
+main { padding: 10px 28px 40px 28px; max-width: 1400px; }
+section { margin-top: 26px; }
+h2 { font-size: 18px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+figure.chart { margin: 10px 0; background: #fff; border: 1px solid #e3e3e3; border-radius: 4px;
+               padding: 8px; }
+figure.chart svg { display: block; width: 100%; height: auto; }
+figcaption { font-size: 12px; color: #555; margin-top: 4px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 12px; }
+.pair { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr)); gap: 12px; }
+table { border-collapse: collapse; font-size: 12px; background: #fff; margin: 8px 0; }
+th, td { border: 1px solid #e0e0e0; padding: 3px 8px; text-align: right; }
+th { background: #f0f0f0; }
+td.text, th.text { text-align: left; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; }
+.status-success { background: #2e7d32; }
+.status-failed { background: #c62828; }
+.status-interrupted, .status-unknown { background: #ef6c00; }
+.error { background: #fdecea; border: 1px solid #f5c2c0; padding: 8px 12px; white-space: pre-wrap;
+         font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
+.note { color: #666; font-style: italic; }
+"""
+
+
+def render_html(report: RunReport) -> str:
+    """The report as one self-contained HTML document."""
+    timeline = timeline_chart(report)
+    speedup = speedup_chart(report)
+    slowest = slowest_chart(report)
+    per_year = year_charts(report)
+
+    parts: list[str] = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>planalign run {html.escape(report.run_id)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        _header(report),
+        "<main>",
+    ]
+    if report.error:
+        parts.append(
+            f'<section id="run-error"><h2>Error</h2><div class="error">{html.escape(report.error)}</div>'
+        )
+        parts.append("</section>")
+
+    parts.append('<section id="execution"><h2>Parallel execution</h2>')
+    if timeline is not None:
+        parts.append(_figure(timeline))
+    elif report.engine_runs_missing:
+        parts.append('<p class="note">This run directory has no engine_runs.json: no execution timeline.</p>')
+    else:
+        parts.append('<p class="note">No model executed in this run.</p>')
+    parts.append("</section>")
+
+    parts.append('<section id="planned-vs-achieved"><h2>Planned versus achieved</h2><div class="pair">')
+    if speedup is not None:
+        parts.append(_figure(speedup))
+    if slowest is not None:
+        parts.append(_figure(slowest))
+    parts.append("</div>")
+    if report.runs:
+        parts.append(_stage_table(report))
+        parts.append(_slowest_table(report))
+    else:
+        parts.append('<p class="note">No engine runs recorded.</p>')
+    parts.append("</section>")
+
+    parts.append('<section id="results"><h2>Simulation results</h2>')
+    if per_year:
+        parts.append('<div class="grid">')
+        parts.extend(_figure(chart) for chart in per_year)
+        parts.append("</div>")
+        parts.append(_year_table(report))
+    else:
+        parts.append('<p class="note">No simulated year completed: no results to chart.</p>')
+    parts.append("</section>")
+
+    parts.extend(["</main>", "</body>", "</html>"])
+    return "\n".join(parts) + "\n"
+
+
+def _header(report: RunReport) -> str:
+    status = report.status if report.status in {"success", "failed", "interrupted"} else "unknown"
+    years = (
+        f"{report.start_year}–{report.end_year}"
+        if report.start_year is not None and report.end_year is not None
+        else "?"
+    )
+    completed = ", ".join(str(y) for y in report.completed_years) or "none"
+    par = report.parallelization
+    if par:
+        enabled = "on" if par.get("enabled") else "off"
+        parallel = f"model parallelization {enabled}"
+        if par.get("max_workers") is not None:
+            parallel += f", max {par.get('max_workers')} workers"
+    else:
+        parallel = "parallelization settings not recorded"
+    return (
+        "<header>"
+        f"<h1>planalign run {html.escape(report.run_id)} "
+        f'<span class="badge status-{status}">{html.escape(report.status)}</span></h1>'
+        f'<div class="meta">years {html.escape(years)} · completed: {html.escape(completed)} · '
+        f"started {html.escape(report.started_at or '?')} · "
+        f"finished {html.escape(report.completed_at or '?')} · "
+        f"{html.escape(parallel)} · elapsed {html.escape(format_seconds(report.duration_s))}</div>"
+        "</header>"
+    )
+
+
+def _figure(chart: Chart) -> str:
+    return (
+        f'<figure class="chart" id="chart-{chart.key}" data-chart="{chart.key}">'
+        f"{chart.svg}<figcaption><strong>{html.escape(chart.title)}.</strong> "
+        f"{html.escape(chart.caption)}</figcaption></figure>"
+    )
+
+
+def _cell(value: float | None, fmt: str) -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def _stage_table(report: RunReport) -> str:
+    rows = [
+        "<details open><summary>Every engine run</summary>",
+        '<table id="stage-table"><thead><tr><th class="text">run</th><th>models</th><th>wall time</th>'
+        "<th>model time</th><th>estimated speedup</th><th>achieved parallelism</th><th>limit changes</th>"
+        '<th>pressure events</th><th class="text">result</th></tr></thead><tbody>',
+    ]
+    for run in report.runs:
+        rows.append(
+            f'<tr><td class="text">{html.escape(run.label)}</td><td>{len(run.executions)}</td>'
+            f"<td>{run.wall_s:.2f} s</td><td>{run.busy_s:.2f} s</td>"
+            f"<td>{_cell(run.estimated_speedup, '.2f')}</td><td>{_cell(run.achieved_speedup, '.2f')}</td>"
+            f"<td>{len(run.limit_changes)}</td><td>{len(run.pressure_events)}</td>"
+            f'<td class="text">{"ok" if run.success else "failed"}</td></tr>'
+        )
+    rows.append("</tbody></table></details>")
+    return "".join(rows)
+
+
+def _slowest_table(report: RunReport) -> str:
+    rows = [
+        '<details><summary>Slowest models</summary><table id="slowest-table"><thead><tr>'
+        '<th class="text">model</th><th>year</th><th class="text">stage</th><th class="text">class</th>'
+        '<th>lane</th><th>seconds</th><th>attempts</th><th class="text">status</th></tr></thead><tbody>'
+    ]
+    for e in slowest_models(report):
+        rows.append(
+            f'<tr><td class="text">{html.escape(e.model)}</td>'
+            f"<td>{e.year if e.year is not None else '–'}</td>"
+            f'<td class="text">{html.escape(e.stage)}</td>'
+            f'<td class="text">{html.escape(e.execution_class)}</td>'
+            f"<td>{html.escape(str(e.lane))}</td><td>{e.duration_s:.2f}</td>"
+            f"<td>{html.escape(str(e.attempts))}</td>"
+            f'<td class="text">{html.escape(e.status)}</td></tr>'
+        )
+    rows.append("</tbody></table></details>")
+    return "".join(rows)
+
+
+def _year_table(report: RunReport) -> str:
+    rows = [
+        '<table id="year-table"><thead><tr><th>year</th><th>actives</th><th>hires</th><th>terminations</th>'
+        "<th>new-hire terminations</th><th>avg compensation</th><th>participation</th>"
+        "<th>employee contributions</th><th>employer match</th></tr></thead><tbody>"
+    ]
+    for year, y in report.years.items():
+        rows.append(
+            f"<tr><td>{year}</td><td>{y.actives:,.0f}</td><td>{y.hires:,.0f}</td>"
+            f"<td>{y.terminations:,.0f}</td><td>{y.new_hire_terminations:,.0f}</td>"
+            f"<td>{y.avg_compensation:,.0f}</td><td>{format_percent(y.participation_rate)}</td>"
+            f"<td>{y.employee_contributions:,.0f}</td><td>{y.employer_match:,.0f}</td></tr>"
+        )
+    rows.append("</tbody></table>")
+    return "".join(rows)
+
+
+def write_report(run_dir: Path, out: Path) -> Path:
+    """Write the HTML report of `run_dir` to `out` (creating its parent directories) and return `out`.
+
+    The file is written to a temporary sibling and renamed, so a reader never sees half a report and a failed
+    render leaves an earlier report in place. Raises `RunDirectoryError` for a missing or malformed run
+    directory and `ReportOutputError` when `out` cannot be written; both are usage errors (exit status 2).
+    """
+    report = load_run(Path(run_dir))
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportOutputError(f"cannot write the report to {out}: {exc}") from exc
+    document = render_html(report)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise ReportOutputError(f"cannot write the report to {out}: {exc}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(document)
+        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; a report is meant to be shared
+        os.replace(tmp_name, out)
+    except OSError as exc:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise ReportOutputError(f"cannot write the report to {out}: {exc}") from exc
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return out
