@@ -17,7 +17,8 @@ from rich.console import Console
 
 from planalign.cli.progress import ProgressDisplay, StepDurations, load_history, print_summary
 from planalign.log import configure_logging, get_logger
-from planalign.simulation.orchestrator import ProgressEvent, SimulationSummary, StageSummary, YearMetrics
+from planalign.simulation.events import ProgressEvent
+from planalign.simulation.run_directory import SimulationSummary, StageSummary, YearMetrics
 
 WIDTH = 80
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from planalign.cli.progress import ProgressDisplay
-from planalign.simulation.orchestrator import ProgressEvent
+from planalign.simulation.events import ProgressEvent
 
 
 def test_skipped_batch_models_leave_the_in_flight_set() -> None:

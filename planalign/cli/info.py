@@ -20,7 +20,8 @@ def add_parser(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     config = load_config(args, check_files=False)
-    from planalign.simulation.orchestrator import create_orchestrator, parallelization_info
+    from planalign.simulation.orchestrator import create_orchestrator
+    from planalign.simulation.project import parallelization_info
 
     info = parallelization_info(create_orchestrator(config).describe(), config)
     print(json.dumps(info, indent=2))

@@ -22,13 +22,14 @@ def add_parser(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     config = load_config(args, check_files=False)
-    from planalign.simulation.orchestrator import create_orchestrator, format_plan, parallelization_info
+    from planalign.simulation.orchestrator import create_orchestrator
+    from planalign.simulation.project import format_plan, parallelization_info
     from planalign.simulation.stages import ModelScope, SimulationStage
 
     orchestrator = create_orchestrator(config)
     prepared = orchestrator.describe()
     mp = config.model_parallelization
-    workers = mp.max_workers if mp.enabled else 1
+    workers = mp.effective_max_workers
     plans: dict[str, Any] = {}
     for scope in (ModelScope.SIMULATION, ModelScope.YEAR):
         for stage in SimulationStage:

@@ -40,7 +40,8 @@ from rich.table import Table
 from rich.text import Text
 
 from planalign.log import get_logger, log_to_console
-from planalign.simulation.orchestrator import ProgressEvent, SimulationSummary
+from planalign.simulation.events import ProgressEvent
+from planalign.simulation.run_directory import SimulationSummary
 from planalign.simulation.stages import SimulationStage
 
 _log = get_logger("planalign.cli.progress")

@@ -12,7 +12,9 @@ from planalign.cli._common import ExitStatus, add_config_argument, add_logging_a
 from planalign.errors import PlanalignUsageError
 
 if TYPE_CHECKING:
-    from planalign.simulation.orchestrator import PipelineOrchestrator, ProgressCallback, SimulationSummary
+    from planalign.simulation.events import ProgressCallback
+    from planalign.simulation.orchestrator import PipelineOrchestrator
+    from planalign.simulation.run_directory import SimulationSummary
 
 
 def add_parser(subparsers: Any) -> None:

@@ -1,47 +1,48 @@
 """Orchestration of a multi-year simulation: years × stages over the parallel execution engine.
 
 `PipelineOrchestrator` runs each year from start_year to end_year through the stages of
-`planalign.simulation.stages.SimulationStage`. Which model belongs to which stage comes from the dbt
-project's meta
-(`planalign.simulation.stages.StageAssignment`). The project is parsed once per simulation; seeds and
-year-invariant
-models (scope `simulation`) are built once, before the first year.
+`planalign.simulation.stages.SimulationStage`; which model belongs to which stage comes from the dbt
+project's meta (`StageAssignment`). The project is parsed once per orchestrator; seeds and year-invariant
+models (scope `simulation`) are built once per run, before the first year.
 
 Guarantees:
 
-- A year is recorded complete (in the database's `planalign.year_status`) only when all its stages succeeded.
-- When a year fails or the run is interrupted, that year's partial rows are removed from every
-  year-partitioned (incremental) table in one transaction: the database holds complete years only, and
-  `resume=True` continues from the first incomplete year.
-- Every run writes a run directory (see docs/architecture.md): config snapshot, the engine's per-model
-  results, and a summary.
+- The user's database is never written in place: a run builds into a working copy and replaces the file
+  atomically (`planalign.simulation.working_copy`), after each year when it only adds years and once at the
+  end when it rebuilds years the database holds (`planalign.simulation.year_plan`). A year is recorded
+  complete (`planalign.year_status`) only when all its stages and its dbt tests succeeded.
+- Ranges that would delete or mix years, bad configuration, a bad census, a database that is not one or is
+  held elsewhere: `PlanalignUsageError` before anything is written, and no run directory.
+- Every other outcome writes a run directory (`planalign.simulation.run_directory`) whose summary says what
+  happened to the database.
 - All dbt work happens in worker threads; the async API never blocks the event loop, so services can embed
-  it, cancel it, and run simulations of different databases side by side.
-
-Bad input (configuration, census, database held by another process, inconsistent project meta) raises a
-`PlanalignUsageError` subclass before anything is written.
+  it, cancel it, and run simulations side by side (each run's state is its own `RunRecorder`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import functools
 import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
 from planalign.errors import ConfigError, DatabaseChangedError, PlanalignError, PlanalignUsageError
 from planalign.log import get_logger
-from planalign.simulation.heap import long_lived_heap
-from planalign.simulation.stages import ModelScope, SimulationStage, StageAssignment
+from planalign.simulation.events import ProgressCallback, ProgressEvent, ProgressKind
+from planalign.engine.heap import long_lived_heap
+from planalign.simulation.metrics import year_metrics
+from planalign.simulation.project import PreparedProject, format_plan, parallelization_info, prepare_project
+from planalign.simulation.run_directory import RunRecorder, RunStatus, SimulationSummary
+from planalign.simulation.stages import ModelScope, SimulationStage
 from planalign.simulation.state import CompletedYear, SimulationState, check_database_available
 from planalign.simulation.working_copy import WorkingCopy, check_database_file
 from planalign.simulation.year_plan import Promotion, YearPlan, plan_stage, plan_years, span
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     from planalign.engine.graph import ModelDependencyAnalyzer
     from planalign.engine.invocation import InvocationOutcome, ModelInvoker
     from planalign.engine.nodes import ProjectManifest
-    from planalign.engine.plan import ExecutionPlan
     from planalign.engine.results import EngineRunResult
     from planalign.engine.runner import EngineEvent, ParallelExecutionEngine
     from planalign.engine.watchdog import MemoryProbe
@@ -59,40 +59,8 @@ if TYPE_CHECKING:
 
 log = get_logger("planalign.simulation.orchestrator")
 
-RunStatus = Literal["success", "failed", "interrupted"]
-
-ProgressKind = Literal[
-    "model_started",
-    "model_finished",
-    "model_skipped",
-    "stage_started",
-    "stage_finished",
-    "year_started",
-    "year_finished",
-    "limit_changed",
-    "run_planned",
-    "phase_started",
-]
-
-
-@dataclass(frozen=True)
-class ProgressEvent:
-    """What `on_progress` receives. `year` is None for the once-per-simulation build."""
-
-    kind: ProgressKind
-    year: int | None = None
-    stage: str | None = None
-    unique_id: str | None = None
-    status: str | None = None
-    in_flight: int | None = None
-    limit: int | None = None
-    message: str | None = None
-    elapsed_s: float = 0.0
-    #: How many: the years to build (run_planned), the stage's models (stage_started).
-    total: int | None = None
-
-
-ProgressCallback = Callable[[ProgressEvent], None]
+#: The run the current task is executing (see `PipelineOrchestrator._run`).
+_ACTIVE_RUN: ContextVar[RunRecorder | None] = ContextVar("planalign_active_run", default=None)
 
 
 class CommandInvoker(Protocol):
@@ -111,88 +79,6 @@ class SimulationInvoker(CommandInvoker, Protocol):
 InvokerFactory = Callable[["ProjectManifest", "SimulationConfig"], SimulationInvoker]
 
 
-@dataclass(frozen=True)
-class StageSummary:
-    year: int | None
-    stage: str
-    label: str
-    wall_time_s: float
-    models: int
-    parallelism_mean: float
-    parallelism_max: int
-    estimated_speedup: float
-    success: bool
-
-
-@dataclass(frozen=True)
-class YearMetrics:
-    actives: int
-    hires: int
-    terminations: int
-    new_hire_terminations: int
-    promotions: int
-    raises: int
-    enrollments: int
-    opt_outs: int
-    escalations: int
-    participation_rate: float
-    employee_contributions: float
-    employer_match: float
-    avg_compensation: float
-    events_by_type: Mapping[str, int] = field(default_factory=dict)
-
-
-#: Version of summary.json's layout. 1: `schema_version` and `database_note` added (files without a version
-#: are version 0 and are still read). The report refuses a newer version than it knows.
-SUMMARY_SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class SimulationSummary:
-    """The outcome of one simulation run. `completed_years` lists the years complete in the database."""
-
-    run_id: str
-    status: RunStatus
-    started_at: str
-    completed_at: str
-    start_year: int
-    end_year: int
-    completed_years: tuple[int, ...]
-    years: Mapping[int, YearMetrics]
-    stages: tuple[StageSummary, ...]
-    run_dir: Path
-    database_path: Path
-    parallelization: Mapping[str, Any]
-    error: str | None = None
-    failed_models: tuple[str, ...] = ()
-    database_note: str = ""
-    """What the run did to the database, in words: saved, replaced, or left unchanged."""
-
-    @property
-    def success(self) -> bool:
-        return self.status == "success"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SUMMARY_SCHEMA_VERSION,
-            "run_id": self.run_id,
-            "status": self.status,
-            "started_at": self.started_at,
-            "completed_at": self.completed_at,
-            "start_year": self.start_year,
-            "end_year": self.end_year,
-            "completed_years": list(self.completed_years),
-            "years": {str(y): dataclasses.asdict(m) for y, m in sorted(self.years.items())},
-            "stages": [dataclasses.asdict(s) for s in self.stages],
-            "parallelization": dict(self.parallelization),
-            "database_path": str(self.database_path),
-            "run_dir": str(self.run_dir),
-            "error": self.error,
-            "failed_models": list(self.failed_models),
-            "database_note": self.database_note,
-        }
-
-
 class StageFailedError(PlanalignError):
     """A stage had failing models (or failing error-severity tests); the year is not complete."""
 
@@ -202,21 +88,11 @@ class StageFailedError(PlanalignError):
         super().__init__(f"{where} failed:\n  " + "\n  ".join(failures))
 
 
-@dataclass
-class _Prepared:
-    manifest: ProjectManifest
-    stages: StageAssignment
-    analyzer: ModelDependencyAnalyzer
-    invoker: SimulationInvoker
-    engine: ParallelExecutionEngine
-    year_partitioned_relations: tuple[str, ...]
-
-
 @dataclass(frozen=True)
 class _Work:
     """The invoker and engine of one run's working copy: every dbt call of a run writes `database`."""
 
-    prepared: _Prepared
+    prepared: PreparedProject
     invoker: SimulationInvoker
     engine: ParallelExecutionEngine
     database: Path
@@ -245,12 +121,8 @@ class PipelineOrchestrator:
         self._invoker_factory = invoker_factory or _default_invoker_factory
         self._memory_probe = memory_probe
         self._shuffle_dispatch_seed = shuffle_dispatch_seed
-        self._prepared: _Prepared | None = None
+        self._prepared: PreparedProject | None = None
         self._works: dict[Path, _Work] = {}
-        # Set per run by _RunRecorder; read by _on_engine_event to attach year/stage to engine events.
-        self._progress: ProgressCallback | None = None
-        self._current: tuple[int | None, str] | None = None
-        self._started_monotonic = 0.0
 
     # ------------------------------------------------------------------ public API
 
@@ -365,7 +237,7 @@ class PipelineOrchestrator:
         _refuse_inside_event_loop("run_stage")
         return anyio.run(functools.partial(self.run_stage_async, year, stage))
 
-    def describe(self) -> _Prepared:
+    def describe(self) -> PreparedProject:
         """Parse the project and build the plan without running anything (used by `plan` and `info`)."""
         return self._prepare()
 
@@ -386,15 +258,32 @@ class PipelineOrchestrator:
         other outcome — success, failed models, any exception, cancellation — writes summary.json with the
         database's complete years as they are after the run, and a sentence saying what happened to it.
         """
+        run = RunRecorder(self.config, first, last, on_progress)
+        # The engine's events reach `_on_engine_event` in this task's context (worker threads inherit it), so
+        # each run tags them with its own year and stage, whatever else runs on this orchestrator.
+        active = _ACTIVE_RUN.set(run)
+        try:
+            return await self._run_recorded(run, first, plan, stage, on_finished)
+        finally:
+            _ACTIVE_RUN.reset(active)
+
+    async def _run_recorded(
+        self,
+        run: RunRecorder,
+        first: int,
+        plan: Callable[[str, Sequence[CompletedYear]], YearPlan],
+        stage: SimulationStage | None,
+        on_finished: Callable[[SimulationSummary], None] | None,
+    ) -> SimulationSummary:
         target = SimulationState(self._database_path)
         copy = WorkingCopy(self._database_path)
-        run = _RunRecorder(self, first, last, on_progress)
         before: list[int] = []
         year_plan: YearPlan | None = None
         work: _Work | None = None
         status: RunStatus = "failed"
         error: str | None = None
         failed_models: tuple[str, ...] = ()
+        escaping: BaseException | None = None
         try:
             await anyio.to_thread.run_sync(self.check_inputs)
             completed = await anyio.to_thread.run_sync(target.completed_years)
@@ -423,26 +312,19 @@ class PipelineOrchestrator:
                 await self._build_stage(work, run, first, stage, copy)
             status = "success"
         except PlanalignUsageError:
+            # Bad input: nothing was written, and no run directory is left either.
             with anyio.CancelScope(shield=True):
                 await self._close_work(work, copy)
             raise
         except StageFailedError as exc:
-            error = str(exc)
-            failed_models = exc.failures
+            error, failed_models = str(exc), exc.failures
         except DatabaseChangedError as exc:
             error = str(exc)
         except BaseException as exc:
             interrupted = isinstance(exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt)
             status = "interrupted" if interrupted else "failed"
             error = "the run was interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
-            with anyio.CancelScope(shield=True):
-                await self._close_work(work, copy)
-                summary = await anyio.to_thread.run_sync(
-                    self._finish, run, target, copy, year_plan, before, status, error, failed_models
-                )
-                if on_finished is not None:
-                    on_finished(summary)
-            raise
+            escaping = exc
         with anyio.CancelScope(shield=True):
             await self._close_work(work, copy)
             summary = await anyio.to_thread.run_sync(
@@ -450,10 +332,12 @@ class PipelineOrchestrator:
             )
         if on_finished is not None:
             on_finished(summary)
+        if escaping is not None:
+            raise escaping
         log.info("simulation_finished", run_id=run.run_id, status=status, run_dir=str(run.run_dir))
         return summary
 
-    async def _build_years(self, work: _Work, run: _RunRecorder, plan: YearPlan, copy: WorkingCopy) -> None:
+    async def _build_years(self, work: _Work, run: RunRecorder, plan: YearPlan, copy: WorkingCopy) -> None:
         if not plan.years:
             return
         state = SimulationState(work.database)
@@ -467,7 +351,9 @@ class PipelineOrchestrator:
             await anyio.to_thread.run_sync(
                 functools.partial(state.mark_complete, year, run_id=run.run_id, config_hash=run.config_hash)
             )
-            run.years[year] = await anyio.to_thread.run_sync(self._year_metrics, work, year)
+            run.years[year] = await anyio.to_thread.run_sync(
+                year_metrics, work.database, work.prepared.manifest, year
+            )
             if plan.promotion is Promotion.EACH_YEAR:
                 await anyio.to_thread.run_sync(self._save, work, copy)
             else:
@@ -478,7 +364,7 @@ class PipelineOrchestrator:
             await anyio.to_thread.run_sync(self._save, work, copy)
 
     async def _build_stage(
-        self, work: _Work, run: _RunRecorder, year: int, until: SimulationStage, copy: WorkingCopy
+        self, work: _Work, run: RunRecorder, year: int, until: SimulationStage, copy: WorkingCopy
     ) -> None:
         state = SimulationState(work.database)
         await anyio.to_thread.run_sync(state.mark_incomplete, year)
@@ -507,7 +393,7 @@ class PipelineOrchestrator:
 
     def _finish(
         self,
-        run: _RunRecorder,
+        run: RunRecorder,
         target: SimulationState,
         copy: WorkingCopy,
         plan: YearPlan | None,
@@ -528,49 +414,22 @@ class PipelineOrchestrator:
     def _vars(self, year: int) -> dict[str, Any]:
         return dict(self.config.dbt_vars(year))
 
-    def _prepare(self) -> _Prepared:
-        """Parse the project once and build classifier, analyzer, invoker and engine. Cached per orchestrator;
-        fails on a project that does not parse or whose stage meta is inconsistent, before anything runs."""
+    def _prepare(self) -> PreparedProject:
+        """Parse the project once (`prepare_project`); cached per orchestrator."""
         if self._prepared is not None:
             return self._prepared
-        from planalign.dbt.manifest import parse_project
-        from planalign.engine.classification import ModelClassifier
-        from planalign.engine.graph import ModelDependencyAnalyzer
-
         sim = self.config.simulation
         dbt_cfg = self.config.dbt
-        manifest = parse_project(
+        self._prepared = prepare_project(
             Path(dbt_cfg.project_dir),
             profiles_dir=Path(dbt_cfg.profiles_dir),
             target=dbt_cfg.target,
             vars=self._vars(sim.start_year),
         )
-        stages = StageAssignment.from_manifest(manifest)
-        analyzer = ModelDependencyAnalyzer(manifest, ModelClassifier())
-        # dbt itself reports a cycle only when a command runs; a cycle is bad input and must stop us before
-        # anything is written.
-        analyzer.check_acyclic()
-        invoker = self._invoker_factory(manifest, self.config)
-        engine = self._make_engine(analyzer, invoker)
-        relations = tuple(
-            sorted(
-                n.relation_name
-                for n in manifest.models()
-                if n.materialized == "incremental" and n.relation_name
-            )
-        )
-        self._prepared = _Prepared(
-            manifest=manifest,
-            stages=stages,
-            analyzer=analyzer,
-            invoker=invoker,
-            engine=engine,
-            year_partitioned_relations=relations,
-        )
         self._log_engine_initialized(self._prepared)
         return self._prepared
 
-    def _work_for(self, prepared: _Prepared, database: Path) -> _Work:
+    def _work_for(self, prepared: PreparedProject, database: Path) -> _Work:
         """The invoker and engine that write `database` (the run's working copy); one per file, cached."""
         work = self._works.get(database)
         if work is None or work.prepared is not prepared:
@@ -628,7 +487,7 @@ class PipelineOrchestrator:
 
     # ------------------------------------------------------------------ execution
 
-    async def _run_setup(self, work: _Work, run: _RunRecorder, first_year: int) -> None:
+    async def _run_setup(self, work: _Work, run: RunRecorder, first_year: int) -> None:
         """Seeds and year-invariant models, once per simulation."""
         run.emit(ProgressEvent(kind="phase_started", stage="seed"))
         await self._invoke_command(work, ["seed"], work.vars(first_year), "seed")
@@ -639,7 +498,7 @@ class PipelineOrchestrator:
             )
 
     async def _run_year(
-        self, work: _Work, run: _RunRecorder, year: int, *, stages: Sequence[SimulationStage] | None = None
+        self, work: _Work, run: RunRecorder, year: int, *, stages: Sequence[SimulationStage] | None = None
     ) -> None:
         run.emit(ProgressEvent(kind="year_started", year=year))
         if self.config.run.verbose:
@@ -654,7 +513,7 @@ class PipelineOrchestrator:
     async def _run_stage(
         self,
         work: _Work,
-        run: _RunRecorder,
+        run: RunRecorder,
         year: int | None,
         stage: SimulationStage,
         scope: ModelScope,
@@ -672,7 +531,7 @@ class PipelineOrchestrator:
             enable_conditional_parallelization=self.config.model_parallelization.enable_conditional_parallelization,
         )
         run.emit(ProgressEvent(kind="stage_started", year=year, stage=stage.value, total=len(models)))
-        self._current = (year, stage.value)
+        run.current = (year, stage.value)
         if self.config.run.verbose and self.parallelization_enabled:
             log.info(f"🚀 Using model-level parallelization for stage {stage.value}", year=year)
         result = await work.engine.execute(
@@ -694,7 +553,7 @@ class PipelineOrchestrator:
             raise StageFailedError(year, stage.value, _failure_lines(result))
         return models
 
-    async def _run_year_tests(self, work: _Work, run: _RunRecorder, year: int) -> None:
+    async def _run_year_tests(self, work: _Work, run: RunRecorder, year: int) -> None:
         """The year's dbt tests; an error-severity failure stops the run (warnings only log)."""
         started = time.monotonic()
         run.emit(ProgressEvent(kind="phase_started", year=year, stage="tests"))  # the year's longest step
@@ -717,10 +576,16 @@ class PipelineOrchestrator:
             raise StageFailedError(None, what, [f"dbt {what}: {outcome.message}"])
         return outcome
 
-    @staticmethod
-    def _release_database(prepared: _Prepared) -> None:
-        """Let go of the configured database file (see `_release_invoker`)."""
-        PipelineOrchestrator._release_invoker(prepared.invoker)
+    def engine_in_place(self) -> ParallelExecutionEngine:
+        """The engine that writes the configured database in place, for the specification's `DbtRunner`
+        (simulations never do: they write a working copy)."""
+        return self._work_for(self._prepare(), self._database_path).engine
+
+    def release_database(self) -> None:
+        """Let go of the configured database file after in-place work (see `_release_invoker`)."""
+        work = self._works.get(self._database_path)
+        if work is not None:
+            self._release_invoker(work.invoker)
 
     @staticmethod
     def _release_invoker(invoker: SimulationInvoker) -> None:
@@ -734,8 +599,8 @@ class PipelineOrchestrator:
             close()
 
     def _on_engine_event(self, event: EngineEvent) -> None:
-        callback, current = self._progress, self._current
-        if callback is None or current is None:
+        run = _ACTIVE_RUN.get()
+        if run is None or run.on_progress is None or run.current is None:
             return
         kinds: dict[str, ProgressKind] = {
             "model_started": "model_started",
@@ -746,69 +611,22 @@ class PipelineOrchestrator:
         kind = kinds.get(str(event.kind))
         if kind is None:
             return
-        callback(
+        run.emit(
             ProgressEvent(
                 kind=kind,
-                year=current[0],
-                stage=current[1],
+                year=run.current[0],
+                stage=run.current[1],
                 unique_id=event.unique_id,
                 status=None if event.status is None else str(event.status),
                 in_flight=event.in_flight,
                 limit=event.limit,
                 message=event.message,
-                elapsed_s=time.monotonic() - self._started_monotonic,
             )
-        )
-
-    # ------------------------------------------------------------------ results
-
-    def _year_metrics(self, work: _Work, year: int) -> YearMetrics:
-        prepared = work.prepared
-        events = _relation(prepared.manifest, "fct_yearly_events")
-        snapshot = _relation(prepared.manifest, "fct_workforce_snapshot")
-        state = SimulationState(work.database)
-        by_type = {
-            str(t): int(n)
-            for t, n in state.query(
-                f"select event_type, count(*) from {events} where simulation_year = ? group by 1 order by 1",
-                [year],
-            )
-        }
-        new_hire_terms = state.query(
-            f"select count(*) from {events} t join {events} h using (employee_id, simulation_year) "
-            "where t.simulation_year = ? and t.event_type = 'termination' and h.event_type = 'hire'",
-            [year],
-        )[0][0]
-        row = state.query(
-            "select count(*) filter (where employment_status = 'active'), "
-            "count(*) filter (where employment_status = 'active' and is_enrolled), "
-            "coalesce(sum(employee_contribution), 0), coalesce(sum(employer_match), 0), "
-            "coalesce(avg(annual_compensation) filter (where employment_status = 'active'), 0) "
-            f"from {snapshot} where simulation_year = ?",
-            [year],
-        )[0]
-        actives = int(row[0] or 0)
-        enrolled = int(row[1] or 0)
-        return YearMetrics(
-            actives=actives,
-            hires=by_type.get("hire", 0),
-            terminations=by_type.get("termination", 0),
-            new_hire_terminations=int(new_hire_terms or 0),
-            promotions=by_type.get("promotion", 0),
-            raises=by_type.get("raise", 0),
-            enrollments=by_type.get("enrollment", 0),
-            opt_outs=by_type.get("enrollment_opt_out", 0),
-            escalations=by_type.get("deferral_escalation", 0),
-            participation_rate=round(enrolled / actives, 6) if actives else 0.0,
-            employee_contributions=round(float(row[2] or 0), 2),
-            employer_match=round(float(row[3] or 0), 2),
-            avg_compensation=round(float(row[4] or 0), 2),
-            events_by_type=by_type,
         )
 
     # ------------------------------------------------------------------ logging
 
-    def _log_engine_initialized(self, prepared: _Prepared) -> None:
+    def _log_engine_initialized(self, prepared: PreparedProject) -> None:
         if not self.config.run.verbose:
             return
         mp = self.config.model_parallelization
@@ -816,7 +634,7 @@ class PipelineOrchestrator:
         stats = info["statistics"]
         log.info(
             "🚀 Model-level parallelization engine initialized:\n"
-            f"   Max workers: {mp.max_workers if mp.enabled else 1}\n"
+            f"   Max workers: {mp.effective_max_workers}\n"
             f"   Memory limit: {mp.memory_limit_mb:.0f}MB\n"
             f"   Conditional parallelization: {str(mp.enable_conditional_parallelization).lower()}\n"
             f"   Deterministic execution: {str(mp.deterministic_execution).lower()}\n"
@@ -824,163 +642,13 @@ class PipelineOrchestrator:
             f"   Max theoretical speedup: {stats['max_theoretical_speedup']:.1f}x"
         )
 
-    def _log_year_plan(self, prepared: _Prepared, year: int) -> None:
+    def _log_year_plan(self, prepared: PreparedProject, year: int) -> None:
         models = prepared.stages.all_models(ModelScope.YEAR)
         plan = prepared.analyzer.plan(
             models,
             enable_conditional_parallelization=self.config.model_parallelization.enable_conditional_parallelization,
         )
         log.info(f"🔄 Starting simulation year {year}\n" + format_plan(plan, indent="   "))
-
-
-# ---------------------------------------------------------------------- helpers shared with the CLI
-
-
-def format_plan(plan: ExecutionPlan, *, indent: str = "") -> str:
-    """The specification's "📋 Execution plan" block (phases indented under the totals)."""
-    lines = ["📋 Execution plan:"]
-    for line in plan.describe_lines():
-        lines.append(("      " if line.startswith("Phase ") else "   ") + line)
-    return "\n".join(indent + line for line in lines)
-
-
-def parallelization_info(prepared: _Prepared, config: SimulationConfig) -> dict[str, Any]:
-    """`get_parallelization_info()`'s shape, shared by `DbtRunner` and `planalign info`."""
-    from planalign.dbt.invoker import batch_limit
-    from planalign.dbt.isolation import isolation_status
-
-    models = [n.unique_id for n in prepared.manifest.models()]
-    stats = prepared.analyzer.classifier.get_statistics(prepared.manifest.models())
-    plan = prepared.analyzer.plan(
-        models,
-        enable_conditional_parallelization=config.model_parallelization.enable_conditional_parallelization,
-    )
-    isolation = isolation_status()
-    mp = config.model_parallelization
-    return {
-        "available": bool(isolation.available),
-        "enabled": bool(mp.enabled),
-        "isolation": {
-            "available": isolation.available,
-            "reason": isolation.reason,
-            "batch_stop": isolation.batch_stop,
-        },
-        "max_workers": mp.max_workers,
-        "models_per_invocation": min(mp.models_per_invocation, batch_limit(isolation)),
-        "memory_limit_mb": mp.memory_limit_mb,
-        "statistics": {
-            "total_models": len(models),
-            "parallel_safe": int(stats.get("parallel_safe", 0)),
-            "sequential": int(stats.get("sequential", 0)),
-            "conditional": int(stats.get("conditional", 0)),
-            "max_theoretical_speedup": float(plan.max_theoretical_speedup),
-        },
-    }
-
-
-class _RunRecorder:
-    """Collects stage results and writes the run directory."""
-
-    def __init__(
-        self,
-        orchestrator: PipelineOrchestrator,
-        first: int,
-        last: int,
-        on_progress: ProgressCallback | None,
-    ) -> None:
-        self.orchestrator = orchestrator
-        self.first, self.last = first, last
-        self.started_at = _now_iso()
-        config = orchestrator.config
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        self.run_id = f"{stamp}-{_short_hash(json.dumps(config.snapshot(), sort_keys=True, default=str))}"
-        self.run_dir = Path(config.run.runs_dir) / self.run_id
-        self.engine_runs: list[EngineRunResult] = []
-        self.config_hash = ""  # set once the census has been checked (it hashes the census file)
-        self.stages: list[StageSummary] = []
-        self.years: dict[int, YearMetrics] = {}
-        self.on_progress = on_progress
-        orchestrator._progress = on_progress
-        orchestrator._started_monotonic = time.monotonic()
-
-    def emit(self, event: ProgressEvent) -> None:
-        if self.on_progress is not None:
-            self.on_progress(
-                dataclasses.replace(event, elapsed_s=time.monotonic() - self.orchestrator._started_monotonic)
-            )
-
-    def record(
-        self, year: int | None, stage: SimulationStage, result: EngineRunResult, estimated: float
-    ) -> None:
-        self.engine_runs.append(result)
-        self.stages.append(
-            StageSummary(
-                year=year,
-                stage=stage.value,
-                label=str(result.label),
-                wall_time_s=round(result.wall_time_s, 4),
-                models=len(result.results),
-                parallelism_mean=round(result.parallelism_mean, 3),
-                parallelism_max=int(result.parallelism_max),
-                estimated_speedup=round(estimated, 3),
-                success=result.success,
-            )
-        )
-
-    def record_tests(self, year: int, seconds: float, ok: bool) -> None:
-        self.stages.append(
-            StageSummary(
-                year=year,
-                stage="validation_tests",
-                label=f"{year}:validation_tests",
-                wall_time_s=round(seconds, 4),
-                models=0,
-                parallelism_mean=1.0,
-                parallelism_max=1,
-                estimated_speedup=1.0,
-                success=ok,
-            )
-        )
-
-    def write(
-        self,
-        status: RunStatus,
-        error: str | None,
-        failed_models: tuple[str, ...],
-        completed_years: Sequence[int],
-        database_note: str = "",
-    ) -> SimulationSummary:
-        from planalign.engine.results import write_json_atomic, write_run_results
-
-        config = self.orchestrator.config
-        mp = config.model_parallelization
-        summary = SimulationSummary(
-            run_id=self.run_id,
-            status=status,
-            started_at=self.started_at,
-            completed_at=_now_iso(),
-            start_year=self.first,
-            end_year=self.last,
-            completed_years=tuple(sorted(set(completed_years))),
-            years=dict(self.years),
-            stages=tuple(self.stages),
-            run_dir=self.run_dir,
-            database_path=Path(config.simulation.database_path),
-            parallelization={
-                "enabled": bool(mp.enabled),
-                "max_workers": mp.max_workers if mp.enabled else 1,
-                "memory_limit_mb": mp.memory_limit_mb,
-                "enable_conditional_parallelization": mp.enable_conditional_parallelization,
-            },
-            error=error,
-            failed_models=failed_models,
-            database_note=database_note,
-        )
-        write_json_atomic(self.run_dir / "config.json", config.snapshot())
-        write_run_results(self.run_dir / "engine_runs.json", self.engine_runs)
-        # Last: a run directory with a summary.json is complete.
-        write_json_atomic(self.run_dir / "summary.json", summary.to_dict())
-        return summary
 
 
 def create_orchestrator(config: SimulationConfig, **kwargs: Any) -> PipelineOrchestrator:
@@ -1014,23 +682,6 @@ def _refuse_inside_event_loop(name: str) -> None:
         f"{name}() was called inside a running event loop, where it would block the loop; "
         f"use `await orchestrator.{name}_async(...)` instead"
     )
-
-
-def _built_models(manifest: ProjectManifest, existing: set[tuple[str, str]]) -> set[str]:
-    built = set()
-    for node in manifest.models():
-        if node.relation_name:
-            parts = [p.strip('"').lower() for p in node.relation_name.split(".")]
-            if (parts[-2], parts[-1]) in existing:
-                built.add(node.unique_id)
-    return built
-
-
-def _relation(manifest: ProjectManifest, name: str) -> str:
-    node = manifest.model_by_name(name)
-    if not node.relation_name:
-        raise PlanalignError(f"model {name} has no relation name in the manifest")
-    return node.relation_name
 
 
 def _failure_lines(result: EngineRunResult) -> list[str]:
@@ -1075,11 +726,3 @@ def _census_rejected(census: CensusCheck) -> PlanalignUsageError:
     from planalign.errors import CensusError
 
     return CensusError(f"too many bad rows in the census — {census.describe()}")
-
-
-def _now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:8]

@@ -30,12 +30,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from planalign.log import get_logger
-from planalign.simulation.orchestrator import (
-    PipelineOrchestrator,
-    _built_models,
-    _refuse_inside_event_loop,
-    parallelization_info,
-)
+from planalign.simulation.orchestrator import PipelineOrchestrator, _refuse_inside_event_loop
+from planalign.simulation.project import built_models, parallelization_info
 from planalign.simulation.state import SimulationState
 
 if TYPE_CHECKING:
@@ -143,8 +139,8 @@ class DbtRunner:
         prepared = await anyio.to_thread.run_sync(self._orchestrator.describe)
         ids = [prepared.manifest.model_by_name(m).unique_id for m in models]
         state = SimulationState(Path(self.config.simulation.database_path))
-        built = _built_models(prepared.manifest, await anyio.to_thread.run_sync(state.existing_relations))
-        engine = prepared.engine
+        built = built_models(prepared.manifest, await anyio.to_thread.run_sync(state.existing_relations))
+        engine = self._orchestrator.engine_in_place()
         if enable_conditional_parallelization is not None:
             engine = _engine_with(
                 engine, enable_conditional_parallelization=enable_conditional_parallelization
@@ -158,7 +154,7 @@ class DbtRunner:
             )
         finally:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(PipelineOrchestrator._release_database, prepared)
+                await anyio.to_thread.run_sync(self._orchestrator.release_database)
                 if any(prepared.manifest.nodes[uid].materialized == "incremental" for uid in ids):
                     # Year-partitioned results of `simulation_year` were rebuilt in place, outside a run:
                     # that year and the years built on it are no longer a finished simulation.
@@ -205,7 +201,7 @@ class DbtRunner:
         # The models these read must exist in the database, as for a run of them: the selection itself
         # is not "built" (that would hide nothing and flag everything upstream), the database decides.
         state = SimulationState(Path(self.config.simulation.database_path))
-        built = _built_models(prepared.manifest, state.existing_relations())
+        built = built_models(prepared.manifest, state.existing_relations())
         safety = prepared.analyzer.validate_safety(
             ids, already_built=tuple(built), enable_conditional_parallelization=conditional
         )

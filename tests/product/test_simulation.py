@@ -14,12 +14,9 @@ import anyio
 import pytest
 
 from planalign.engine.results import load_run_results
-from planalign.simulation.orchestrator import (
-    PipelineOrchestrator,
-    ProgressEvent,
-    SimulationSummary,
-    create_orchestrator,
-)
+from planalign.simulation.events import ProgressEvent
+from planalign.simulation.orchestrator import PipelineOrchestrator, create_orchestrator
+from planalign.simulation.run_directory import SimulationSummary
 from planalign.simulation.state import SimulationState
 from tests.fixtures.faults import Fault, faulty_factory
 from tests.product.simulation_helpers import make_config, output_checksums, years_in

@@ -8,7 +8,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from planalign.simulation.orchestrator import SimulationSummary, create_orchestrator
+from planalign.simulation.orchestrator import create_orchestrator
+from planalign.simulation.run_directory import SimulationSummary
 from tests.product.simulation_helpers import make_config, output_checksums
 from tests.reliability.conftest import END_YEAR, OTHER_SEED, SEED, Checksums
 

@@ -22,7 +22,8 @@ import anyio
 import pytest
 
 from planalign.engine.invocation import InvocationOutcome, OutcomeStatus
-from planalign.simulation.orchestrator import PipelineOrchestrator, ProgressEvent, create_orchestrator
+from planalign.simulation.events import ProgressEvent
+from planalign.simulation.orchestrator import PipelineOrchestrator, create_orchestrator
 from planalign.simulation.stages import SimulationStage
 from tests.fixtures.faults import faulty_factory
 from tests.product.simulation_helpers import make_config, output_checksums
