@@ -188,6 +188,8 @@ def test_directory_without_summary_is_not_a_run(tmp_path: Path) -> None:
         ("summary.json", "{not json", r"summary\.json: not valid JSON"),
         ("summary.json", "[1, 2]", "must hold a JSON object"),
         ("summary.json", json.dumps({"years": {"2025": 3}}), "malformed run summary"),
+        # a year carries every metric the simulation writes; a missing one is named, not shown as blank
+        ("summary.json", json.dumps({"years": {"2025": {"actives": 3}}}), r"years\[2025\]\.hires must be"),
         ("engine_runs.json", json.dumps({"runs": []}), r"engine_runs\.json: 'summary' must be an object"),
         ("engine_runs.json", "\x00\x01", r"engine_runs\.json: not valid JSON"),
     ],
