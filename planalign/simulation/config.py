@@ -229,6 +229,10 @@ class ContributionsSection(_ParameterSection):
 
     irs_indexing_rate: Rate | None = None
     catch_up_age: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=120)] | None = None
+    #: employer non-elective (core) contribution, share of plan compensation (dbt var core_contribution_rate)
+    core_contribution_rate: Rate | None = None
+    #: the year's forfeitures reduce that year's employer cost (dbt var forfeitures_offset_employer_cost)
+    forfeitures_offset_employer_cost: bool | None = None
 
 
 class AutoEnrollmentSection(_ParameterSection):
