@@ -4,6 +4,7 @@ DuckDB memory limit hook, and the version check with its serialized fallback."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from fixtures.genproject import generate_project
 
 from planalign.dbt import isolation as dbt_isolation
 from planalign.dbt.invoker import DbtInvoker
+from planalign.dbt.isolation import gate
 from planalign.dbt.manifest import parse_project
 from planalign.engine.classification import ModelClassifier, ModelExecutionType
 from planalign.engine.graph import ModelDependencyAnalyzer
@@ -256,10 +258,14 @@ def test_manifest_for_another_database_is_refused(tiny: tuple[ProjectManifest, P
         DbtInvoker(manifest.project_dir, None, None, manifest, {}, tmp_path / "other.duckdb")
 
 
+REAL_VERSIONS = gate.detect_versions()
+
+
 @pytest.fixture
 def unsupported_dbt(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     dbt_isolation.uninstall()
-    monkeypatch.setattr(dbt_isolation, "_detect_versions", lambda: ("1.99.0", "1.11.1"))
+    unsupported = dataclasses.replace(REAL_VERSIONS, dbt_core="1.99.0")
+    monkeypatch.setattr(gate, "detect_versions", lambda: unsupported)
     yield
     monkeypatch.undo()
     dbt_isolation.uninstall()
@@ -380,7 +386,7 @@ def test_unsupported_dbt_version_falls_back_to_serialized_invocations(
 def test_unexpected_internals_fall_back(unsupported_dbt: None, monkeypatch: pytest.MonkeyPatch) -> None:
     import dbt.adapters.factory as factory_mod
 
-    monkeypatch.setattr(dbt_isolation, "_detect_versions", lambda: ("1.11.16", "1.11.1"))
+    monkeypatch.setattr(gate, "detect_versions", lambda: REAL_VERSIONS)
     monkeypatch.setattr(factory_mod, "FACTORY", object())
     status = dbt_isolation.install()
     assert not status.available
@@ -395,7 +401,7 @@ def test_without_a_way_to_stop_a_batch_the_invoker_runs_one_model_per_invocation
     def run_with_hooks(self: object, manifest: object) -> object:  # a dbt that no longer honours `skip`
         raise AssertionError("not called")
 
-    monkeypatch.setattr(dbt_isolation, "_detect_versions", lambda: ("1.11.16", "1.11.1"))
+    monkeypatch.setattr(gate, "detect_versions", lambda: REAL_VERSIONS)
     monkeypatch.setattr(BaseRunner, "run_with_hooks", run_with_hooks)
     status = dbt_isolation.install()
     assert status.available and not status.batch_stop

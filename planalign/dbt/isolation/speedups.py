@@ -1,0 +1,279 @@
+"""Optional speed-ups, installed with the isolation. They matter because the engine makes many invocations,
+and their fixed overhead is the engine's cost. Each is checked first; one whose internals are not as
+expected is skipped — logged at WARNING with the reason, and listed in `IsolationStatus.skipped_speedups`
+(`planalign info` shows it) — and everything still works, only slower.
+
+* `plugin-discovery-cache` — dbt-core `dbt.plugins.manager.PluginManager.get_prefixed_modules` (its own
+  classmethod) scans every `sys.path` entry for `dbt_*` plugin modules on every invocation; the result is
+  cached for the process (plugins are not installed mid-run).
+* `graph-cache` — dbt-core `dbt.compilation.Compiler.compile(self, manifest, write, add_test_edges)` links
+  and cycle-checks the whole manifest graph on every invocation; for the same `Manifest` object (the one
+  handed to `dbtRunner(manifest=...)`, whose graph no run changes) the linked `Graph` is reused. Calls with
+  `add_test_edges` (build) are not cached. The cache holds a graph per live manifest, at most
+  `GRAPH_CACHE_SIZE`, dropped with its manifest.
+* `unobserved-event-skip` — dbt-common `dbt_common.events.event_manager.EventManager.fire_event(self, e,
+  level, node, force_warn_or_error_handling)` builds a protobuf message for every event (hundreds per
+  invocation: one per relation cached) even when nothing listens; with no logger and no callback
+  registered in the manager's `loggers`/`callbacks` lists (other than dbt-core's
+  `dbt.tracking.track_behavior_change_warn`, which dbt always registers and which reads only a WARN-level
+  event), events below WARN (`dbt_common.events.base_types.EventLevel`) are dropped before that. The DEBUG
+  event classes (`DebugLevel` subclasses) in `LAZY_DEBUG_EVENTS` (dbt-adapters' `dbt.adapters.cache.
+  CacheAction`, one per relation cached; `dbt.adapters.sql.connections.SQLQuery` etc., per query) are
+  replaced in those modules by stand-ins that build the real event only when it is going to be logged.
+  (The invoker runs with `--log-level none --log-level-file none` exactly so that nothing listens.)
+* `schema-cache` — dbt-core `dbt.task.runnable.GraphRunnableTask.create_schemas(self, adapter,
+  required_schemas)` lists and creates schemas on every invocation; on dbt-duckdb, skipped when the same
+  open DuckDB database already has every required schema from an earlier call in this process (re-done
+  whenever the database has been closed and reopened). Reads the relations' `database` and `schema`
+  (dbt-adapters `BaseRelation`) and, through `planalign.dbt.isolation.duckdb`, the adapter's open database.
+  Remembers at most `DATABASE_CACHE_SIZE` databases.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from planalign.dbt.isolation import duckdb as duckdb_envs
+from planalign.dbt.isolation._base import Installation, missing_attrs, missing_parameters
+
+logger = logging.getLogger(__name__)
+
+#: DEBUG events dbt builds many times per invocation (per relation cached, per query), by the module that
+#: builds them; each name is replaced in that module by a lazy stand-in.
+LAZY_DEBUG_EVENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("dbt.adapters.cache", ("CacheAction",)),
+    ("dbt.adapters.sql.connections", ("SQLQuery", "SQLQueryStatus", "SQLCommit", "ConnectionUsed")),
+)
+
+
+@dataclass(frozen=True)
+class SpeedUp:
+    name: str
+    check: Callable[[], list[str]]
+    install: Callable[[Installation], None]
+
+
+# ------------------------------------------------------------------------------ plugin-discovery-cache
+
+
+def _check_plugins() -> list[str]:
+    from dbt.plugins.manager import PluginManager
+
+    problems = missing_attrs(PluginManager, ("get_prefixed_modules",), own=True)
+    if not problems and not isinstance(PluginManager.__dict__["get_prefixed_modules"], classmethod):
+        problems.append("PluginManager.get_prefixed_modules is no longer a classmethod")
+    return problems
+
+
+def _install_plugins(inst: Installation) -> None:
+    from dbt.plugins.manager import PluginManager
+
+    original_modules = PluginManager.__dict__["get_prefixed_modules"].__func__
+    modules_cache: list[Any] = []
+
+    def cached_prefixed_modules(cls: Any) -> Any:
+        with inst.cache_lock:
+            if not modules_cache:
+                modules_cache.append(original_modules(cls))
+            return dict(modules_cache[0])
+
+    inst.patch(PluginManager, "get_prefixed_modules", classmethod(cached_prefixed_modules))
+
+
+# ----------------------------------------------------------------------------------------- graph-cache
+
+
+def _check_graph() -> list[str]:
+    from dbt.compilation import Compiler
+
+    problems = missing_attrs(Compiler, ("compile",), own=True)
+    if not problems:
+        problems += missing_parameters(
+            Compiler.compile, ("manifest", "write", "add_test_edges"), where="Compiler.compile"
+        )
+    return problems
+
+
+def _install_graph(inst: Installation) -> None:
+    from dbt.compilation import Compiler
+
+    original_compile = Compiler.__dict__["compile"]
+
+    def cached_compile(self: Any, manifest: Any, write: bool = True, add_test_edges: bool = False) -> Any:
+        if add_test_edges:
+            return original_compile(self, manifest, write=write, add_test_edges=add_test_edges)
+        hit = inst.graphs.get(manifest)
+        if hit is not None:
+            return hit
+        graph = original_compile(self, manifest, write=write, add_test_edges=add_test_edges)
+        return inst.graphs.setdefault(manifest, lambda: graph)
+
+    inst.patch(Compiler, "compile", cached_compile)
+
+
+# ------------------------------------------------------------------------------- unobserved-event-skip
+
+
+def _check_events() -> list[str]:
+    import dbt.tracking
+    import dbt_common.events.base_types as base_types
+    from dbt_common.events.event_manager import EventManager
+
+    problems = missing_attrs(EventManager, ("fire_event",), own=True)
+    problems += missing_attrs(dbt.tracking, ("track_behavior_change_warn",))
+    problems += missing_attrs(base_types, ("DebugLevel", "EventLevel"))
+    if problems:
+        return problems
+    problems += missing_parameters(
+        EventManager.fire_event,
+        ("e", "level", "node", "force_warn_or_error_handling"),
+        where="EventManager.fire_event",
+    )
+    probe = EventManager()
+    if not (isinstance(probe.loggers, list) and isinstance(probe.callbacks, list)):
+        problems.append("EventManager.loggers/callbacks are not lists")
+    for level in ("DEBUG", "WARN", "ERROR"):
+        problems += missing_attrs(base_types.EventLevel, (level,))
+    for module, names in LAZY_DEBUG_EVENTS:
+        mod = importlib.import_module(module)
+        for name in names:
+            real = vars(mod).get(name)
+            if not (isinstance(real, type) and issubclass(real, base_types.DebugLevel)):
+                problems.append(f"{module}.{name} is not a DEBUG-level event class")
+    return problems
+
+
+def _install_events(inst: Installation) -> None:
+    from dbt.tracking import track_behavior_change_warn
+    from dbt_common.events.base_types import EventLevel
+    from dbt_common.events.event_manager import EventManager
+
+    original_fire = EventManager.__dict__["fire_event"]
+
+    class LazyDebugEvent:
+        """Stands in for a DEBUG-level dbt event class: building the real event parses a protobuf, which
+        only pays off if something listens; `fire_event_fast` builds it when something does."""
+
+        __slots__ = ("kwargs", "real")
+
+        def __init__(self, real: type, kwargs: dict[str, Any]) -> None:
+            self.real = real
+            self.kwargs = kwargs
+
+        def level_tag(self) -> Any:
+            return EventLevel.DEBUG
+
+        def materialize(self) -> Any:
+            return self.real(**self.kwargs)
+
+    def lazy(real: type) -> Any:
+        def make(**kwargs: Any) -> LazyDebugEvent:
+            return LazyDebugEvent(real, kwargs)
+
+        return make
+
+    def fire_event_fast(
+        self: Any,
+        e: Any,
+        level: Any = None,
+        node: Any = None,
+        force_warn_or_error_handling: bool = False,
+    ) -> None:
+        # Building an event's protobuf message is most of its cost; with no logger and no callback nothing
+        # would read it. Warnings still take the full path, where --warn-error may turn them into errors.
+        if (
+            not self.loggers
+            and all(cb is track_behavior_change_warn for cb in self.callbacks)
+            and not force_warn_or_error_handling
+            and (level or e.level_tag()) not in (EventLevel.WARN, EventLevel.ERROR)
+        ):
+            return
+        if isinstance(e, LazyDebugEvent):
+            e = e.materialize()
+        original_fire(
+            self, e, level=level, node=node, force_warn_or_error_handling=force_warn_or_error_handling
+        )
+
+    inst.patch(EventManager, "fire_event", fire_event_fast)
+    for module, names in LAZY_DEBUG_EVENTS:
+        mod = importlib.import_module(module)
+        for name in names:
+            inst.patch(mod, name, lazy(vars(mod)[name]))
+
+
+# ---------------------------------------------------------------------------------------- schema-cache
+
+
+def _check_schemas() -> list[str]:
+    from dbt.adapters.base.relation import BaseRelation
+    from dbt.task.runnable import GraphRunnableTask
+
+    problems = missing_attrs(GraphRunnableTask, ("create_schemas",), own=True)
+    if not problems:
+        problems += missing_parameters(
+            GraphRunnableTask.create_schemas,
+            ("adapter", "required_schemas"),
+            where="GraphRunnableTask.create_schemas",
+        )
+    problems += missing_attrs(BaseRelation, ("database", "schema"))
+    return problems
+
+
+def _install_schemas(inst: Installation) -> None:
+    from dbt.task.runnable import GraphRunnableTask
+
+    original_create = GraphRunnableTask.__dict__["create_schemas"]
+
+    def cached_create_schemas(self: Any, adapter: Any, required_schemas: Any) -> Any:
+        wanted = {(str(r.database or "").lower(), str(r.schema or "").lower()) for r in required_schemas}
+        current = duckdb_envs.open_connection_of(inst, adapter)
+        if current is not None:
+            with inst.cache_lock:
+                known = inst.known_schemas.get(current[0])
+            if known is not None and known[0] is current[1] and wanted <= known[1]:
+                return None
+        result = original_create(self, adapter, required_schemas)
+        after = duckdb_envs.open_connection_of(inst, adapter)
+        if after is not None:
+            with inst.cache_lock:
+                known = inst.known_schemas.get(after[0])
+                if known is not None and known[0] is after[1]:
+                    known[1].update(wanted)
+                else:
+                    inst.known_schemas[after[0]] = (after[1], set(wanted))
+        return result
+
+    inst.patch(GraphRunnableTask, "create_schemas", cached_create_schemas)
+
+
+#: Every speed-up, in the order they are installed. The schema cache needs the per-database DuckDB
+#: environments (it reads the open database through them); without dbt-duckdb it never hits.
+SPEEDUPS: tuple[SpeedUp, ...] = (
+    SpeedUp("plugin-discovery-cache", _check_plugins, _install_plugins),
+    SpeedUp("graph-cache", _check_graph, _install_graph),
+    SpeedUp("unobserved-event-skip", _check_events, _install_events),
+    SpeedUp("schema-cache", _check_schemas, _install_schemas),
+)
+
+
+def install(inst: Installation) -> tuple[list[str], list[tuple[str, str]]]:
+    """Install each speed-up whose internals are as expected: (names installed, (name, reason) skipped)."""
+    installed: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    for speedup in SPEEDUPS:
+        try:
+            problems = speedup.check()
+        except (ImportError, AttributeError, KeyError, TypeError) as exc:
+            problems = [f"checking it failed: {exc!r}"]
+        if problems:
+            reason = "; ".join(problems)
+            logger.warning("dbt speed-up %s not installed (slower, still correct): %s", speedup.name, reason)
+            skipped.append((speedup.name, reason))
+            continue
+        speedup.install(inst)
+        installed.append(speedup.name)
+    return installed, skipped
