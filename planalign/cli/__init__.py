@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -64,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return ExitStatus.USAGE
+    if args.debug:
+        # The traceback of every failed dbt invocation (`planalign.dbt.invoker.TRACEBACK_LOGGER`, at DEBUG).
+        logging.getLogger("planalign.dbt.tracebacks").setLevel(logging.DEBUG)
     try:
         return int(handler(args))
     except PlanalignUsageError as exc:

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import re
 import threading
+import traceback
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,8 +126,21 @@ def is_transient(message: str) -> bool:
     return not classes & DETERMINISTIC_DUCKDB_ERRORS
 
 
-def _outcome_from_message(message: str) -> InvocationOutcome:
-    return InvocationOutcome(OutcomeStatus.ERROR, message=message, retryable=is_transient(message))
+#: The logger an invocation's exception traceback is logged to, at DEBUG (the CLI's `--debug` shows it).
+TRACEBACK_LOGGER = "planalign.dbt.tracebacks"
+_traceback_log = logging.getLogger(TRACEBACK_LOGGER)
+
+
+def _outcome_from_message(message: str, exc: BaseException | None = None) -> InvocationOutcome:
+    """A failed attempt; with `exc` (dbt raised, or returned an exception) its traceback is kept in the
+    outcome and logged at DEBUG to `TRACEBACK_LOGGER` — `repr(exc)` alone does not say where dbt failed."""
+    trace = None
+    if exc is not None:
+        trace = "".join(traceback.format_exception(exc))
+        _traceback_log.debug("dbt invocation failed: %s\n%s", message, trace)
+    return InvocationOutcome(
+        OutcomeStatus.ERROR, message=message, retryable=is_transient(message), traceback=trace
+    )
 
 
 def timed_out_message(name: str, limit_s: float) -> str:
@@ -262,7 +276,19 @@ class DbtInvoker:
         return batch_limit(self._status)
 
     def _slot_key(self, command: str) -> Hashable:
-        return (command, str(self.project_dir), str(self.profiles_dir), self.target, self.full_refresh)
+        """What makes dbt's process-global flags differ between invocations (see
+        `planalign.dbt.isolation.slots`): the command, project, profiles, target, `--full-refresh`, and the
+        extra run flags, which are dbt flags too — `--no-populate-cache`, `--threads`, the log levels and
+        `--no-write-json` are read from the global flags while models run, so two invokers with different
+        `extra_run_flags` must not run together. (`invoke()` runs alone whatever its key.)"""
+        return (
+            command,
+            str(self.project_dir),
+            str(self.profiles_dir),
+            self.target,
+            self.full_refresh,
+            self.extra_run_flags,
+        )
 
     def _args(self, command: str, vars: Mapping[str, Any] | None) -> list[str]:
         merged = {**self.base_vars, **(vars or {})}
@@ -319,7 +345,7 @@ class DbtInvoker:
         try:
             res, token = self._invoke(args, key=self._slot_key("run"), exclusive=False, node_ids=ids)
         except Exception as exc:  # dbtRunner itself raising is a failed attempt, not a crashed scheduler
-            failed = _outcome_from_message(f"dbt invocation raised: {exc!r}")
+            failed = _outcome_from_message(f"dbt invocation raised: {exc!r}", exc)
             return dict.fromkeys(ids, failed)
         by_id = {getattr(r.node, "unique_id", None): r for r in _results_of(res)}
         outcomes = {node.unique_id: self._outcome(node, by_id.get(node.unique_id), res) for node in nodes}
@@ -336,7 +362,7 @@ class DbtInvoker:
     def _outcome(self, node: ManifestNode, result: Any, res: Any) -> InvocationOutcome:
         if result is None:
             if res.exception is not None:
-                return _outcome_from_message(str(res.exception))
+                return _outcome_from_message(str(res.exception), res.exception)
             return InvocationOutcome(
                 OutcomeStatus.ERROR,
                 message=f"dbt ran nothing for {node.unique_id} (selector {self.selector_for(node)!r})",
@@ -367,7 +393,7 @@ class DbtInvoker:
         try:
             res, token = self._invoke(full, key=self._slot_key(command), exclusive=True)
         except Exception as exc:
-            return _outcome_from_message(f"dbt invocation raised: {exc!r}")
+            return _outcome_from_message(f"dbt invocation raised: {exc!r}", exc)
         failures = []
         for r in _results_of(res):
             if str(getattr(r.status, "value", r.status)) in _OK_STATUSES:
@@ -384,8 +410,9 @@ class DbtInvoker:
             return InvocationOutcome(OutcomeStatus.ERROR, message="\n".join(failures), retryable=False)
         if failures:
             return _outcome_from_message("\n".join(failures))
-        detail = str(res.exception) if res.exception is not None else f"dbt {command} failed"
-        return _outcome_from_message(detail)
+        if res.exception is not None:
+            return _outcome_from_message(str(res.exception), res.exception)
+        return _outcome_from_message(f"dbt {command} failed")
 
     def apply_duckdb_memory_limit(self, value: str) -> None:
         """Set DuckDB's `memory_limit` (e.g. "4000MB") on this invoker's database, so DuckDB spills to disk

@@ -57,6 +57,8 @@ class InvocationOutcome:
     rows_affected: int | None = None
     started_at: float | None = None
     completed_at: float | None = None
+    #: The formatted traceback when the attempt failed with an exception (dbt's or Python's), for debugging.
+    traceback: str | None = None
 
     @property
     def ok(self) -> bool:
