@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from planalign.simulation.heap import bulk_load, long_lived_heap
+from planalign.engine.heap import bulk_load, long_lived_heap
 
 
 @pytest.fixture(autouse=True)

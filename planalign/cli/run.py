@@ -154,16 +154,17 @@ def project_classifies_models(manifest: ProjectManifest) -> bool:
 
 def build_classifier(manifest: ProjectManifest, default_class: str | None) -> ModelClassifier:
     """The classifier for a generic project (see the module docstring for the default class rule)."""
-    from planalign.engine.classification import ModelClassifier, ModelExecutionType
+    from planalign.engine.classification import NO_DEFAULTS, ModelClassifier, ModelExecutionType
+    from planalign.simulation.execution_defaults import SIMULATION_EXECUTION_DEFAULTS
 
     classified = project_classifies_models(manifest)
     if default_class is not None:
         fallback = ModelExecutionType(default_class)
     else:
         fallback = ModelExecutionType.CONDITIONAL if classified else ModelExecutionType.PARALLEL_SAFE
-    # The specification's built-in name table describes the simulation project; a foreign project that does
-    # not classify its models must not have a model demoted just because of its name.
-    return ModelClassifier(fallback, builtin_defaults=classified)
+    # The specification's name table describes the simulation project; a foreign project that does not
+    # classify its models must not have a model demoted just because of its name.
+    return ModelClassifier(fallback, defaults=SIMULATION_EXECUTION_DEFAULTS if classified else NO_DEFAULTS)
 
 
 class RunProgress:

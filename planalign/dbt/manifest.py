@@ -141,7 +141,7 @@ def parse_project(
     from dbt.cli.main import dbtRunner
 
     from planalign.dbt.isolation import invocation_slot
-    from planalign.simulation.heap import bulk_load
+    from planalign.engine.heap import bulk_load
 
     project_dir = project_dir.resolve()
     if not (project_dir / "dbt_project.yml").is_file():

@@ -8,7 +8,8 @@ only the project author has, into the scheduler.
 Order of precedence in `ModelClassifier.classify`:
 
 1. the model's own meta, `meta: {planalign: {execution: sequential|parallel_safe|conditional}}`;
-2. the built-in defaults of the specification (`_initialize_classifications`: exact names, then prefixes);
+2. the project's `ExecutionDefaults` handed to the classifier (exact names, then prefixes; none unless the
+   caller gives them — the simulation's are `planalign.simulation.execution_defaults`);
 3. the classifier's `default_class` (CONDITIONAL unless the caller chooses otherwise — the generic
    `planalign run` uses PARALLEL_SAFE for projects that carry no planalign meta, the same assumption
    `dbt run --threads N` makes).
@@ -17,6 +18,7 @@ Order of precedence in `ModelClassifier.classify`:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
@@ -52,82 +54,46 @@ class ModelExecutionType(StrEnum):
         return self is ModelExecutionType.CONDITIONAL and not enable_conditional_parallelization
 
 
-class ModelClassifier:
-    """Assigns each model its `ModelExecutionType` (meta → built-in names/prefixes → `default_class`).
+@dataclass(frozen=True)
+class ExecutionDefaults:
+    """What a project's model names say about its models, for models that carry no meta of their own.
 
-    `builtin_defaults=False` switches off the specification's name/prefix table, so a foreign dbt project
-    whose model happens to be called e.g. `fct_yearly_events` is classified only by its meta and
-    `default_class`.
+    The engine knows no project: these conventions belong to whoever wrote the models (the simulation's
+    live in `planalign.simulation.execution_defaults`) and are handed to the `ModelClassifier`.
+    `classes_by_name` classifies exact model names; `classes_by_prefix` name prefixes (the longest matching
+    prefix wins). `group_names` names a phase of models by the underscore tokens their names start with,
+    e.g. `(("int", "hazard"), "hazard_calculations")` labels a phase of `int_hazard_*` models
+    "hazard_calculations group"; the first matching entry wins, so list the more specific ones first.
+    """
+
+    classes_by_name: Mapping[str, ModelExecutionType] = field(default_factory=dict)
+    classes_by_prefix: Mapping[str, ModelExecutionType] = field(default_factory=dict)
+    group_names: tuple[tuple[tuple[str, ...], str], ...] = ()
+
+
+#: No conventions: a model is classified by its meta, else by the classifier's `default_class`.
+NO_DEFAULTS = ExecutionDefaults()
+
+
+class ModelClassifier:
+    """Assigns each model its `ModelExecutionType` (meta → `defaults` by name, then prefix →
+    `default_class`).
+
+    `defaults` are the project's naming conventions (`ExecutionDefaults`); the engine's own are none, so a
+    foreign dbt project whose model happens to be called e.g. `fct_yearly_events` is classified only by its
+    meta and `default_class` unless the caller hands it the simulation's.
     """
 
     def __init__(
         self,
         default_class: ModelExecutionType = ModelExecutionType.CONDITIONAL,
         *,
-        builtin_defaults: bool = True,
+        defaults: ExecutionDefaults = NO_DEFAULTS,
     ) -> None:
         self.default_class = ModelExecutionType(default_class)
-        self.builtin_defaults = builtin_defaults
-        self._by_name: dict[str, ModelExecutionType] = {}
-        self._by_prefix: list[tuple[str, ModelExecutionType]] = []
-        if builtin_defaults:
-            self._initialize_classifications()
-
-    def _initialize_classifications(self) -> None:
-        """The specification's classification table (S067-02, "Model Classification System").
-
-        Add a new simulation model here only when it cannot carry its own meta; meta always wins.
-        """
-        parallel_safe = ModelExecutionType.PARALLEL_SAFE
-        sequential = ModelExecutionType.SEQUENTIAL
-        conditional = ModelExecutionType.CONDITIONAL
-        names: dict[ModelExecutionType, tuple[str, ...]] = {
-            parallel_safe: (
-                # hazard calculations
-                "int_hazard_termination",
-                "int_hazard_promotion",
-                "int_hazard_merit",
-                # staging
-                "stg_census_data",
-                "stg_comp_levers",
-                # independent logic
-                "int_effective_parameters",
-                "int_workforce_needs",
-                # dimensions
-                "dim_hazard_table",
-                "dim_payroll_calendar",
-            ),
-            sequential: (
-                # state accumulators
-                "int_enrollment_state_accumulator",
-                "int_deferral_rate_state_accumulator_v2",
-                # fact tables
-                "fct_yearly_events",
-                "fct_workforce_snapshot",
-                # previous-year models
-                "int_workforce_previous_year",
-                "int_active_employees_prev_year_snapshot",
-                # snapshots
-                "int_workforce_snapshot_optimized",
-            ),
-            conditional: (
-                # event generation
-                "int_termination_events",
-                "int_hiring_events",
-                "int_promotion_events",
-                # contributions
-                "int_employee_contributions",
-                "int_employee_match_calculations",
-                # complex aggregations
-                "int_employee_compensation_by_year",
-            ),
-        }
-        for execution_type, model_names in names.items():
-            for name in model_names:
-                self._by_name[name] = execution_type
-        # Longest prefix first, so a more specific prefix can override a general one if one is ever added.
-        prefixes = [("stg_config_", parallel_safe), ("dq_", parallel_safe)]
-        self._by_prefix = sorted(prefixes, key=lambda item: -len(item[0]))
+        self.defaults = defaults
+        # Longest prefix first, so a more specific prefix overrides a general one.
+        self._by_prefix = sorted(defaults.classes_by_prefix.items(), key=lambda item: -len(item[0]))
 
     def classify(self, node_or_name: ManifestNode | str) -> ModelExecutionType:
         """The execution class of one model (a `ManifestNode`, or a bare model name with no meta)."""
@@ -142,8 +108,8 @@ class ModelClassifier:
                 return self._parse_declared(node_or_name, declared), "meta"
         else:
             name = node_or_name
-        if name in self._by_name:
-            return self._by_name[name], "name"
+        if name in self.defaults.classes_by_name:
+            return self.defaults.classes_by_name[name], "name"
         for prefix, execution_type in self._by_prefix:
             if name.startswith(prefix):
                 return execution_type, "prefix"
@@ -159,10 +125,6 @@ class ModelClassifier:
                 f"model {node.name} ({node.original_file_path or node.unique_id}) declares "
                 f"meta planalign.execution={declared!r}; expected one of: {allowed}"
             ) from None
-
-    def classify_all(self, nodes: Iterable[ManifestNode]) -> dict[str, ModelExecutionType]:
-        """unique_id → class for every node given."""
-        return {node.unique_id: self.classify(node) for node in nodes}
 
     def get_statistics(self, nodes: Iterable[ManifestNode | str]) -> dict[str, int]:
         """Counts per class (keys are the enum values), `total_models`, and how many came from each rule

@@ -17,6 +17,8 @@ from planalign.errors import SelectionError
 
 #: Resource types that are graph nodes. Seeds and sources are roots: they are never scheduled by the engine.
 SCHEDULABLE_RESOURCE_TYPES = frozenset({"model"})
+#: Materializations dbt never builds as a relation: such a model is inlined where it is referenced.
+INLINED_MATERIALIZATIONS = frozenset({"ephemeral"})
 
 
 @dataclass(frozen=True)

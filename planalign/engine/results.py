@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from planalign import __version__
+from planalign.log import get_logger
 
 RUN_RESULTS_FILENAME = "planalign_run_results.json"
 SCHEMA_VERSION = 1
@@ -311,3 +312,25 @@ def durations_from_results(runs: Iterable[EngineRunResult]) -> dict[str, float]:
             if model.status is ModelStatus.SUCCESS:
                 durations[model.unique_id] = model.duration_s
     return durations
+
+
+def load_durations(path: Path) -> dict[str, float]:
+    """The per-model durations recorded in a results file of an earlier run (`write_run_results`: the
+    orchestrator's `engine_runs.json`, `planalign run`'s `target/planalign_run_results.json`): what
+    `ParallelExecutionEngine(durations=...)` wants, so that priorities and estimates follow the critical path
+    in seconds rather than in model counts.
+
+    A missing file gives `{}` (a first run has no history), and so does one that cannot be read, with a
+    warning: a plan without recorded durations is still correct, only its priorities are coarser, so a
+    damaged history must not stop a run.
+    """
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        return durations_from_results(load_run_results(path))
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        get_logger("planalign.engine").warning(
+            "recorded model durations not read; planning without them", path=str(path), error=str(exc)
+        )
+        return {}

@@ -1,39 +1,25 @@
-"""The asyncio scheduler: run a selection of dbt models as fast as the graph and the execution classes allow.
+"""The async driver of the scheduler: run a selection of models as fast as the graph and the classes allow.
 
-One coroutine (`_Run.dispatch_loop`) owns all scheduling state; it runs in the event loop and so needs no
-locks. Each dispatched invocation — one model, or a batch of models — becomes a task that takes a token of an
-`anyio.CapacityLimiter` (max_workers tokens; the memory watchdog lowers `total_tokens` under pressure) and
-calls the invoker in a worker thread via `anyio.to_thread.run_sync`. When an invocation returns, its task
-records each model's outcome and wakes the dispatcher, which starts what has become ready — there are no
-wave barriers.
+One coroutine (`_Run.dispatch_loop`) owns the run's `Scheduler`; it and every task that touches it run in the
+event loop, so it needs no locks. Each dispatched invocation — one model, or a batch of models — becomes a
+task that takes a token of an `anyio.CapacityLimiter` (max_workers tokens; the memory watchdog lowers
+`total_tokens` under pressure) and calls the invoker in a worker thread via `anyio.to_thread.run_sync`. When
+an invocation returns, its task records each model's outcome and wakes the dispatcher, which starts what has
+become ready — there are no wave barriers.
 
-Dispatch policy. Ready models are ordered by (longest remaining critical path, unique_id) — the path weighted
-by recorded durations when the engine has them. The head of that order starts when a token is free and, if it
-must run alone (SEQUENTIAL, or CONDITIONAL without `enable_conditional_parallelization`), when nothing else
-is in flight; otherwise dispatch waits. Never starting a lower-priority model past a blocked head is what
-keeps a model that runs alone from being starved by a stream of parallel ones.
+What starts when is the `planalign.engine.scheduler.Scheduler`'s decision (the dispatch policy, priorities
+and batch formation are described there); this module drives it with real invocations, and the plan's
+estimate drives the same scheduler over simulated time. The invoker runs a batch one model at a time in
+dependency order; a model whose dependency in the batch failed is not run, and is skipped with the failure's
+other descendants, or re-run with a retried dependency — a batch's retryable failures are retried in the
+same worker, with the batch models waiting for them. Each model's recorded start and end are its own (dbt's
+node timing), so the parallelism figures count models executing, not models waiting in a batch.
 
-Batches (`models_per_invocation` > 1 and a `BatchModelInvoker`). A dbt invocation has a fixed cost of
-~30 ms before its first model, about twice what a small model costs inside it, and Python threads share one
-GIL, so one model per invocation spends most of its time starting dbt. An invocation therefore takes, after
-its head: more ready models, up to an equal share of the ready models over the invocations that may start
-now (so independent models still spread over the workers, as dbt's threads would take them); then, highest
-priority first, models not yet ready whose every unfinished dependency is in the batch (so a chain runs in
-one invocation); at most `models_per_invocation` in all. Models that run alone are batched only with each
-other — the consecutive ones at the head of the ready order, and their descendants that run alone — and
-such a batch runs with nothing else in flight, so each of them still runs alone. The invoker runs a batch
-one model at a time in dependency order; a model whose dependency in the batch failed is not run, and is
-skipped with the failure's other descendants, or re-run with a retried dependency — a batch's retryable
-failures are retried in the same worker, with the batch models waiting for them. The engine learns a batch's
-outcomes when its invocation returns, so a model that depends on an early member of a running batch waits
-for the batch to end. Each model's recorded start and end are its own (dbt's node timing), so the
-parallelism figures count models executing, not models waiting in a batch.
-
-`deterministic_execution=True` (default): ties broken by unique_id as above, and results listed in the plan's
-stable topological order. `False`: ties broken by the order models became ready, results listed in
-completion order. Neither affects what a model computes — the scheduler only decides timing; each model sees
-all of its dependencies built. `shuffle_dispatch_seed` (tests only) orders ready models at random, to show
-that results do not depend on dispatch order.
+`deterministic_execution=True` (default): ties broken by unique_id, and results listed in the plan's stable
+topological order. `False`: ties broken by the order models became ready, results listed in completion
+order. Neither affects what a model computes — the scheduler only decides timing; each model sees all of its
+dependencies built. `shuffle_dispatch_seed` (tests only) orders ready models at random, to show that results
+do not depend on dispatch order.
 
 Cancellation (the awaiting task is cancelled; under `asyncio.run`/`anyio.run` Ctrl-C cancels the main task):
 dispatch stops at once; the run's `InvocationScope` is stopped, so that the invocations of this run — and only
@@ -56,7 +42,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import random
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -67,6 +52,7 @@ from typing import Any
 import anyio
 
 from planalign.engine.graph import ModelDependencyAnalyzer
+from planalign.engine.heap import long_lived_heap
 from planalign.engine.invocation import (
     BatchModelInvoker,
     InvocationOutcome,
@@ -76,7 +62,15 @@ from planalign.engine.invocation import (
     use_scope,
 )
 from planalign.engine.plan import ExecutionPlan
-from planalign.engine.results import EngineRunResult, LimitChange, ModelResult, ModelStatus, PressureEvent
+from planalign.engine.results import (
+    EngineRunResult,
+    LimitChange,
+    ModelResult,
+    ModelStatus,
+    PressureEvent,
+    concurrency_steps,
+)
+from planalign.engine.scheduler import Scheduler, TieBreak
 from planalign.engine.watchdog import (
     DEFAULT_MIN_AVAILABLE_MB,
     MemoryProbe,
@@ -86,7 +80,6 @@ from planalign.engine.watchdog import (
 )
 from planalign.errors import ConfigError, ExecutionSafetyError
 from planalign.log import get_logger
-from planalign.simulation.heap import long_lived_heap
 
 # Through planalign.log, so that a host that never configures logging gets planalign's lines through stdlib
 # `logging` (its own configuration decides), not printed by structlog's default at every level.
@@ -97,8 +90,8 @@ log = get_logger("planalign.engine")
 class EngineSettings:
     """The specification's model-parallelization settings (same names and defaults), plus engine knobs.
 
-    `models_per_invocation` caps a batch (see "Batches" in the module docstring; 1: one model per dbt
-    invocation). `shuffle_dispatch_seed` is for tests: it shuffles the dispatch order among ready models.
+    `models_per_invocation` caps a batch (see "Batches" in `planalign.engine.scheduler`; 1: one model per
+    dbt invocation). `shuffle_dispatch_seed` is for tests: it shuffles the dispatch order among ready models.
     `retry_backoff_s` is the pause before a retry; `watchdog_interval_s` and `min_available_mb` tune the
     memory watchdog (see `planalign.engine.watchdog`). `model_timeout_seconds` is how long one model may
     run before
@@ -184,11 +177,12 @@ class EngineEvent:
 
 
 class ParallelExecutionEngine:
-    """Runs model selections through a `ModelInvoker` under the dispatch policy in the module docstring.
+    """Runs model selections through a `ModelInvoker` under the dispatch policy of
+    `planalign.engine.scheduler`.
 
-    `durations` (unique_id or name → seconds, e.g. `results.durations_from_results(...)` of an earlier run)
-    weights the critical path used for priorities and estimates. `memory_probe` replaces the psutil probe
-    (tests); `clock` replaces `time.perf_counter` as the monotonic clock of the timeline.
+    `durations` (unique_id or name → seconds, e.g. `results.load_durations(...)` of an earlier run) weights
+    the critical path used for priorities and estimates. `memory_probe` replaces the psutil probe (tests);
+    `clock` replaces `time.perf_counter` as the monotonic clock of the timeline.
     """
 
     def __init__(
@@ -216,12 +210,36 @@ class ParallelExecutionEngine:
         self._on_event_failed = False
 
     def plan(self, model_ids: Sequence[str], *, label: str | None = None) -> ExecutionPlan:
-        """The plan `execute` would follow with these settings (workers as configured, before fallbacks)."""
+        """The plan `execute` will follow: the one source of plans and estimates for callers that show them.
+
+        The same selection (ephemeral models dropped), workers (`max_workers`, 1 when the invoker cannot run
+        models concurrently — a caller with parallelization off configures `max_workers=1`), batch size
+        (`models_per_invocation`, capped by the invoker) and recorded `durations` as `execute`. What a run
+        cannot foresee is not in it: a failed safety validation that falls back to one worker, and memory
+        pressure lowering the limit while it runs.
+        """
+        return self._plan(self._runnable(model_ids), self._workers(), label)
+
+    def _runnable(self, model_ids: Sequence[str]) -> tuple[str, ...]:
+        analyzer = self.analyzer
+        return tuple(uid for uid in analyzer.resolve(model_ids) if not analyzer.inlined(uid))
+
+    def _workers(self) -> int:
+        return self.settings.max_workers if self.invoker.supports_concurrency else 1
+
+    def _batch_size(self) -> int:
+        invoker = self.invoker
+        if self.settings.models_per_invocation <= 1 or not isinstance(invoker, BatchModelInvoker):
+            return 1
+        return max(1, min(self.settings.models_per_invocation, invoker.max_models_per_invocation))
+
+    def _plan(self, selection: tuple[str, ...], workers: int, label: str | None) -> ExecutionPlan:
         return self.analyzer.plan(
-            model_ids,
+            selection,
             durations=self.durations,
             enable_conditional_parallelization=self.settings.enable_conditional_parallelization,
-            max_workers=self.settings.max_workers,
+            max_workers=workers,
+            models_per_invocation=self._batch_size(),
             label=label,
         )
 
@@ -240,11 +258,86 @@ class ParallelExecutionEngine:
         validation failed and `abort_on_dependency_conflict`). `already_built` names models outside the
         selection whose relations exist, for safety validation.
         """
-        run = _Run(self, vars=dict(vars), label=label)
+        t0, wall0 = self.clock(), time.time()  # the run's wall time includes validation and planning
         with long_lived_heap():
-            result = await run.execute(model_ids, already_built)
+            run = self._start(model_ids, already_built, vars=dict(vars), label=label, t0=t0, wall0=wall0)
+            result = await run.execute()
         self.last_result = result
         return result
+
+    def _start(
+        self,
+        model_ids: Sequence[str],
+        already_built: Collection[str],
+        *,
+        vars: dict[str, Any],
+        label: str | None,
+        t0: float,
+        wall0: float,
+    ) -> _Run:
+        """Validate and plan the selection, falling back to one worker where the settings say so."""
+        analyzer = self.analyzer
+        settings = self.settings
+        selection = self._runnable(model_ids)
+        analyzer.check_acyclic()
+        workers = settings.max_workers
+        fallbacks: list[str] = []
+
+        def fallback(reason: str) -> None:
+            fallbacks.append(reason)
+            log.warning("falling back to sequential execution", reason=reason, label=label)
+
+        warnings: tuple[str, ...] = ()
+        if settings.validate_execution_safety:
+            report = analyzer.validate_safety(
+                selection,
+                already_built=already_built,
+                enable_conditional_parallelization=settings.enable_conditional_parallelization,
+            )
+            warnings = tuple(issue.message for issue in report.warnings)
+            for warning in warnings:
+                log.debug("execution safety warning", warning=warning, label=label)
+            if not report.safe:
+                if settings.abort_on_dependency_conflict:
+                    raise ExecutionSafetyError(
+                        f"safety validation failed for {label or 'the selection'}: {report.describe()}"
+                    )
+                # Recorded even when already sequential: the run goes ahead despite a failed validation.
+                fallback(f"safety validation failed: {'; '.join(i.message for i in report.errors)}")
+                workers = 1
+        if workers > 1 and not self.invoker.supports_concurrency:
+            fallback("the invoker cannot run models concurrently (dbt isolation unavailable)")
+            workers = 1
+        plan = self._plan(selection, workers, label)
+        self.last_plan = plan
+        scheduler = Scheduler(
+            plan.model_ids,
+            plan.dependencies,
+            priority=plan.remaining_path,
+            runs_alone={uid: plan.runs_alone(uid) for uid in plan.model_ids},
+            batch_size=plan.models_per_invocation,
+            tie_break=TieBreak.UNIQUE_ID if settings.deterministic_execution else TieBreak.ARRIVAL,
+            shuffle_seed=settings.shuffle_dispatch_seed,
+        )
+        return _Run(
+            engine=self,
+            plan=plan,
+            scheduler=scheduler,
+            vars=vars,
+            label=label,
+            workers=workers,
+            t0=t0,
+            wall0=wall0,
+            limiter=anyio.CapacityLimiter(workers),
+            # Worker threads come from anyio's pool; its default limiter (40 threads, process-wide) would
+            # silently cap a larger max_workers and be shared with unrelated code, so each run brings its own.
+            thread_limiter=anyio.CapacityLimiter(workers),
+            scope=InvocationScope(label=label, model_timeout_s=settings.model_timeout_seconds),
+            free_lanes=list(range(workers)),
+            fallbacks=fallbacks,
+            warnings=warnings,
+            records={uid: _ModelRecord() for uid in plan.model_ids},
+        )
 
     def _emit(self, event: EngineEvent) -> None:
         if self.on_event is None or self._on_event_failed:
@@ -259,56 +352,53 @@ class ParallelExecutionEngine:
 
 
 @dataclass
-class _ModelState:
+class _ModelRecord:
+    """What one model's invocations did, for its result; its status is the scheduler's."""
+
     attempts: int = 0
     started: float | None = None
     finished: float | None = None
     worker: int | None = None
-    status: ModelStatus | None = None
     error: str | None = None
     skipped_because: str | None = None
-    dispatched: bool = False  # part of an invocation that has not ended
 
 
 @dataclass
 class _Run:
-    """The mutable state of one `execute` call; every method runs in the event loop thread."""
+    """One `execute` call: the `Scheduler` that decides what starts, plus this run's own I/O state — its
+    limiters, lanes and invocation scope, each model's record, and the timeline. Every method runs in the
+    event loop thread (the scheduler's thread-safety contract); worker threads only run `invoke`."""
 
     engine: ParallelExecutionEngine
+    plan: ExecutionPlan
+    scheduler: Scheduler
     vars: dict[str, Any]
     label: str | None
-    fallbacks: list[str] = field(default_factory=list)
-    warnings: tuple[str, ...] = ()
-    states: dict[str, _ModelState] = field(default_factory=dict)
-    completion_order: list[str] = field(default_factory=list)
+    workers: int  # the limit the run started with, after fallbacks
+    t0: float  # the engine clock at the start of `execute`
+    wall0: float  # the same instant in epoch seconds
+    limiter: anyio.CapacityLimiter  # invocations running at once; the memory watchdog lowers it
+    thread_limiter: anyio.CapacityLimiter
+    #: What this run's cancellation stops: only the invocations of this run.
+    scope: InvocationScope
+    free_lanes: list[int]  # a heap of lane numbers not running an invocation
+    fallbacks: list[str]
+    warnings: tuple[str, ...]
+    records: dict[str, _ModelRecord]
+    intervals: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of every attempt
     pressure_events: list[PressureEvent] = field(default_factory=list)
     limit_changes: list[LimitChange] = field(default_factory=list)
-    in_flight: int = 0
-    resolved: int = 0
-    invocations_running: int = 0
-    invocations: int = 0
-    batch_size: int = 1
-    intervals: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of every attempt
-    alone_running: bool = False
-    cancelling: bool = False
+    invocations: int = 0  # invocations started, retries included
     wake: anyio.Event | None = None
 
-    def __post_init__(self) -> None:
-        self.settings = self.engine.settings
-        self.clock = self.engine.clock
-        self.t0 = self.clock()
-        self.wall0 = time.time()
-        self.ready: list[tuple[float, Any, str]] = []
-        self.sequence = itertools.count()
-        self.rng = random.Random(self.settings.shuffle_dispatch_seed)
-        self.free_lanes: list[int] = []
-        #: What this run's cancellation stops: only the invocations of this run.
-        self.scope = InvocationScope(label=self.label, model_timeout_s=self.settings.model_timeout_seconds)
+    @property
+    def settings(self) -> EngineSettings:
+        return self.engine.settings
 
     # ------------------------------------------------------------------ helpers
 
     def now(self) -> float:
-        return self.clock() - self.t0
+        return self.engine.clock() - self.t0
 
     def iso(self, offset: float) -> str:
         return datetime.fromtimestamp(self.wall0 + offset, tz=UTC).isoformat()
@@ -320,76 +410,24 @@ class _Run:
                 kind=kind,
                 time=offset,
                 at=self.iso(offset),
-                in_flight=self.in_flight,
-                invocations=self.invocations_running,
+                in_flight=self.scheduler.in_flight,
+                invocations=self.scheduler.invocations_running,
                 limit=int(self.limiter.total_tokens),
                 label=self.label,
                 **details,
             )
         )
 
-    def fallback(self, reason: str) -> None:
-        self.fallbacks.append(reason)
-        log.warning("falling back to sequential execution", reason=reason, label=self.label)
-
     def wake_dispatcher(self) -> None:
         if self.wake is not None:
             self.wake.set()
 
-    # ------------------------------------------------------------------ preparation
+    # ------------------------------------------------------------------ running
 
-    async def execute(self, model_ids: Sequence[str], already_built: Collection[str]) -> EngineRunResult:
-        analyzer = self.engine.analyzer
-        settings = self.settings
-        selection = tuple(uid for uid in analyzer.resolve(model_ids) if not analyzer.inlined(uid))
-        analyzer.check_acyclic()
-        workers = settings.max_workers
-        if settings.validate_execution_safety:
-            report = analyzer.validate_safety(
-                selection,
-                already_built=already_built,
-                enable_conditional_parallelization=settings.enable_conditional_parallelization,
-            )
-            self.warnings = tuple(issue.message for issue in report.warnings)
-            for warning in self.warnings:
-                log.debug("execution safety warning", warning=warning, label=self.label)
-            if not report.safe:
-                if settings.abort_on_dependency_conflict:
-                    raise ExecutionSafetyError(
-                        f"safety validation failed for {self.label or 'the selection'}: {report.describe()}"
-                    )
-                # Recorded even when already sequential: the run goes ahead despite a failed validation.
-                self.fallback(f"safety validation failed: {'; '.join(i.message for i in report.errors)}")
-                workers = 1
-        if workers > 1 and not self.engine.invoker.supports_concurrency:
-            self.fallback("the invoker cannot run models concurrently (dbt isolation unavailable)")
-            workers = 1
-        self.workers = workers
-        self.limiter = anyio.CapacityLimiter(workers)
-        # Worker threads come from anyio's pool; its default limiter (40 threads, process-wide) would silently
-        # cap a larger max_workers and be shared with unrelated code, so each run brings its own.
-        self.thread_limiter = anyio.CapacityLimiter(workers)
-        self.free_lanes = list(range(workers))
-        plan = analyzer.plan(
-            selection,
-            durations=self.engine.durations,
-            enable_conditional_parallelization=settings.enable_conditional_parallelization,
-            max_workers=workers,
-            label=self.label,
-        )
-        self.engine.last_plan = plan
-        self.plan = plan
-        self.children = plan.dependents()
-        self.position = {uid: i for i, uid in enumerate(plan.model_ids)}
-        self.batch_size = self.models_per_invocation()
-        self.waiting = {uid: len(plan.dependencies[uid]) for uid in plan.model_ids}
-        self.states = {uid: _ModelState() for uid in plan.model_ids}
+    async def execute(self) -> EngineRunResult:
         for reason in self.fallbacks:
             self.emit(EngineEventKind.FALLBACK, message=reason)
-        self.limit_changes.append(LimitChange(self.iso(self.now()), self.now(), workers, "start"))
-        for uid in plan.model_ids:
-            if self.waiting[uid] == 0:
-                self.push_ready(uid)
+        self.limit_changes.append(LimitChange(self.iso(self.now()), self.now(), self.workers, "start"))
         try:
             await self.apply_memory_limit()
             await self.run_all()
@@ -400,31 +438,12 @@ class _Run:
             raise
         return self.result(cancelled=False)
 
-    def models_per_invocation(self) -> int:
-        invoker = self.engine.invoker
-        if self.settings.models_per_invocation <= 1 or not isinstance(invoker, BatchModelInvoker):
-            return 1
-        return max(1, min(self.settings.models_per_invocation, invoker.max_models_per_invocation))
-
     async def apply_memory_limit(self) -> None:
         """Hand DuckDB's memory limit to the invoker if it offers `apply_duckdb_memory_limit(value)`."""
         value = duckdb_memory_limit_setting(self.settings)
         hook = getattr(self.engine.invoker, "apply_duckdb_memory_limit", None)
         if value is not None and callable(hook):
             await anyio.to_thread.run_sync(hook, value)
-
-    # ------------------------------------------------------------------ scheduling
-
-    def ready_key(self, uid: str) -> tuple[float, Any, str]:
-        priority = -self.plan.remaining_path[uid]
-        if self.settings.shuffle_dispatch_seed is not None:
-            return (self.rng.random(), 0, uid)
-        if self.settings.deterministic_execution:
-            return (priority, uid, uid)
-        return (priority, next(self.sequence), uid)
-
-    def push_ready(self, uid: str) -> None:
-        heapq.heappush(self.ready, self.ready_key(uid))
 
     async def run_all(self) -> None:
         watchdog_scope = anyio.CancelScope()
@@ -440,88 +459,28 @@ class _Run:
                 watchdog_scope.cancel()
 
     def begin_cancel(self) -> None:
-        self.cancelling = True
-        self.ready.clear()
+        self.scheduler.cancel()
         try:
             self.scope.stop()
         except Exception:
             log.exception("stopping the run's invocations failed; waiting for running models to finish")
 
     async def dispatch_loop(self, tg: anyio.abc.TaskGroup) -> None:
-        total = len(self.plan.model_ids)
         while True:
             self.dispatch(tg)
-            if self.resolved == total:
+            if self.scheduler.done:
                 return
-            if self.invocations_running == 0 and not self.ready:
-                unresolved = [uid for uid, s in self.states.items() if s.status is None]
-                raise RuntimeError(f"scheduler stalled with unresolved models: {unresolved[:5]}")
+            if self.scheduler.stalled:
+                raise RuntimeError(
+                    f"scheduler stalled with unresolved models: {self.scheduler.unresolved()[:5]}"
+                )
             self.wake = anyio.Event()
             await self.wake.wait()
 
     def dispatch(self, tg: anyio.abc.TaskGroup) -> None:
-        while self.ready and not self.alone_running and not self.cancelling:
-            limit = int(self.limiter.total_tokens)
-            if self.invocations_running >= limit:
-                return
-            uid = self.ready[0][2]
-            alone = self.plan.runs_alone(uid)
-            if alone and self.invocations_running:
-                return
-            heapq.heappop(self.ready)
-            batch = self.gather_batch(uid, alone, limit - self.invocations_running)
-            for member in batch:
-                self.states[member].dispatched = True
-            self.in_flight += len(batch)
-            self.invocations_running += 1
-            self.alone_running = alone
-            tg.start_soon(self.run_invocation, batch, heapq.heappop(self.free_lanes))
-
-    def gather_batch(self, head: str, alone: bool, free: int) -> list[str]:
-        """The models one invocation runs, headed by the ready model `head` (see "Batches" above); `free`
-        is how many invocations may start now, this one included. All models of a batch run alone, or none.
-        """
-        size = self.batch_size
-        if size <= 1:
-            return [head]
-        batch = [head]
-        # Parallel models are shared out over the invocations that may start now; models that run alone
-        # would run one after another anyway.
-        share = size if alone else min(size, -(-(len(self.ready) + 1) // free))
-        while len(batch) < share and self.ready and self.plan.runs_alone(self.ready[0][2]) == alone:
-            batch.append(heapq.heappop(self.ready)[2])
-        members = set(batch)
-        frontier: list[tuple[tuple[float, Any, str], str]] = []
-        offered: set[str] = set()
-
-        def offer_children(uid: str) -> None:
-            for child in self.children[uid]:
-                if child not in offered and self.joins_batch(child, members, alone):
-                    offered.add(child)
-                    heapq.heappush(frontier, (self.ready_key(child), child))
-
-        for uid in batch:
-            offer_children(uid)
-        while frontier and len(batch) < size:
-            _, child = heapq.heappop(frontier)
-            batch.append(child)
-            members.add(child)
-            offer_children(child)
-        batch.sort(key=self.position.__getitem__)
-        return batch
-
-    def joins_batch(self, uid: str, members: set[str], alone: bool) -> bool:
-        """A model not yet ready may join a batch of its kind (running alone or not) when every dependency
-        it still waits for is in the batch: the invocation then runs it after them."""
-        state = self.states[uid]
-        if state.status is not None or state.dispatched or self.waiting[uid] == 0:
-            return False
-        if self.plan.runs_alone(uid) != alone:
-            return False
-        return all(
-            dep in members or self.states[dep].status is ModelStatus.SUCCESS
-            for dep in self.plan.dependencies[uid]
-        )
+        """Start every invocation the scheduler allows now, each on a free lane."""
+        while (batch := self.scheduler.next_batch(int(self.limiter.total_tokens))) is not None:
+            tg.start_soon(self.run_invocation, list(batch), heapq.heappop(self.free_lanes))
 
     async def run_invocation(self, batch: list[str], lane: int) -> None:
         """One worker: invoke the batch, record every model's outcome, and retry — in this worker, after the
@@ -535,16 +494,12 @@ class _Run:
                         await anyio.sleep(self.settings.retry_backoff_s)
         except anyio.get_cancelled_exc_class():
             for uid in batch:
-                if self.states[uid].status is None:
+                if self.scheduler.status(uid) is None:
                     self.finish(uid, ModelStatus.CANCELLED, "run cancelled before the model completed")
             raise
         finally:
             heapq.heappush(self.free_lanes, lane)
-            self.invocations_running -= 1
-            if self.alone_running and self.plan.runs_alone(batch[0]):
-                self.alone_running = False
-            for uid in batch:
-                self.states[uid].dispatched = False
+            self.scheduler.release(batch)
             self.wake_dispatcher()
 
     async def invoke_round(self, members: list[str], lane: int) -> list[str]:
@@ -555,7 +510,7 @@ class _Run:
                 unique_id=uid,
                 name=self.plan.names[uid],
                 worker=lane,
-                attempt=self.states[uid].attempts + 1,
+                attempt=self.records[uid].attempts + 1,
                 execution_class=self.plan.classes[uid].value,
             )
         self.invocations += 1
@@ -565,7 +520,7 @@ class _Run:
         failed: set[str] = set()  # members that did not succeed in this round, for their batch dependents
         for uid in members:
             self.record(uid, outcomes.get(uid), lane, start, end, failed)
-        return [uid for uid in members if self.states[uid].status is None]
+        return [uid for uid in members if self.scheduler.status(uid) is None]
 
     def record(
         self,
@@ -577,17 +532,17 @@ class _Run:
         failed: set[str],
     ) -> None:
         """Resolve one model of a round, or leave it unresolved for the next round (a retry)."""
-        state = self.states[uid]
+        state = self.records[uid]
         state.worker = lane
-        if state.status is not None:  # skipped after a failure earlier in the batch
+        if self.scheduler.status(uid) is not None:  # skipped after a failure earlier in the batch
             failed.add(uid)
             return
         if outcome is None:
             outcome = InvocationOutcome(OutcomeStatus.NOT_RUN, "the invoker returned no outcome")
         blocked = any(dep in failed for dep in self.plan.dependencies[uid])
-        if outcome.status is OutcomeStatus.NOT_RUN and (blocked or self.cancelling):
+        if outcome.status is OutcomeStatus.NOT_RUN and (blocked or self.scheduler.cancelled):
             failed.add(uid)
-            if self.cancelling:
+            if self.scheduler.cancelled:
                 self.finish(uid, ModelStatus.CANCELLED, "run cancelled before the model started")
             return
         if outcome.status is OutcomeStatus.NOT_RUN:  # nothing before it failed: a failed attempt, then
@@ -604,7 +559,7 @@ class _Run:
             return
         failed.add(uid)
         message = outcome.message
-        if self.cancelling:
+        if self.scheduler.cancelled:
             self.finish(uid, ModelStatus.CANCELLED, message or "interrupted by cancellation", at=ended)
         elif outcome.retryable and state.attempts <= self.settings.max_retries_per_model:
             name = self.plan.names[uid]
@@ -646,14 +601,10 @@ class _Run:
             return dict.fromkeys(members, failed)
 
     def finish(self, uid: str, status: ModelStatus, error: str | None, *, at: float | None = None) -> None:
-        state = self.states[uid]
-        state.status = status
+        state = self.records[uid]
         state.error = error
         state.finished = self.now() if at is None else at
-        self.resolved += 1
-        self.completion_order.append(uid)
-        if state.dispatched:
-            self.in_flight -= 1
+        self.scheduler.resolve(uid, status)
         node = self.engine.analyzer.node(uid)
         self.emit(
             EngineEventKind.MODEL_FINISHED,
@@ -666,44 +617,21 @@ class _Run:
             execution_class=self.plan.classes[uid].value,
             duration_s=state.finished - state.started if state.started is not None else 0.0,
         )
-        if status is ModelStatus.SUCCESS:
-            for child in self.children[uid]:
-                self.waiting[child] -= 1
-                child_state = self.states[child]
-                if (
-                    self.waiting[child] == 0
-                    and child_state.status is None
-                    and not child_state.dispatched
-                    and not self.cancelling
-                ):
-                    self.push_ready(child)
-        elif status is ModelStatus.ERROR:
+        if status is ModelStatus.ERROR:
             # Debug only: the error is in the result and the MODEL_FINISHED event, which callers show.
             log.debug("model failed", model=node.name, attempts=state.attempts, error=error, label=self.label)
-            self.skip_descendants(uid)
+            self.scheduler.skip_descendants(uid, on_skip=lambda skipped: self.skipped(skipped, uid))
         self.wake_dispatcher()
 
-    def skip_descendants(self, failed: str) -> None:
-        stack = list(self.children[failed])
-        while stack:
-            uid = stack.pop()
-            state = self.states[uid]
-            if state.status is not None:
-                continue
-            state.status = ModelStatus.SKIPPED
-            state.skipped_because = failed
-            self.resolved += 1
-            self.completion_order.append(uid)
-            if state.dispatched:
-                self.in_flight -= 1
-            self.emit(
-                EngineEventKind.MODEL_SKIPPED,
-                unique_id=uid,
-                name=self.engine.analyzer.node(uid).name,
-                status=ModelStatus.SKIPPED,
-                message=f"skipped because {self.engine.analyzer.node(failed).name} failed",
-            )
-            stack.extend(self.children[uid])
+    def skipped(self, uid: str, failed: str) -> None:
+        self.records[uid].skipped_because = failed
+        self.emit(
+            EngineEventKind.MODEL_SKIPPED,
+            unique_id=uid,
+            name=self.engine.analyzer.node(uid).name,
+            status=ModelStatus.SKIPPED,
+            message=f"skipped because {self.engine.analyzer.node(failed).name} failed",
+        )
 
     # ------------------------------------------------------------------ memory
 
@@ -717,7 +645,7 @@ class _Run:
             min_available_mb=self.settings.min_available_mb,
             on_event=self.on_pressure,
             act=self.settings.fallback_on_resource_pressure,
-            clock=self.clock,
+            clock=self.engine.clock,
             origin=(self.t0, self.wall0),
         )
         with scope:
@@ -741,17 +669,12 @@ class _Run:
     def parallelism(self) -> tuple[float, int]:
         """(time-weighted mean, maximum) of models executing at once, over the span from the first model
         start to the last model end (planning and bookkeeping before and after would only dilute it)."""
-        if not self.intervals:
+        steps = concurrency_steps(self.intervals)
+        if not steps:
             return 0.0, 0
-        edges = sorted([(a, 1) for a, _ in self.intervals] + [(b, -1) for _, b in self.intervals])
-        first = min(a for a, _ in self.intervals)
-        last = max(b for _, b in self.intervals)
-        area, running, peak, since = 0.0, 0, 0, first
-        for at, delta in edges:  # ends sort before starts at the same instant: touching is not overlapping
-            area += running * (at - since)
-            since = at
-            running += delta
-            peak = max(peak, running)
+        peak = max(count for _, count in steps)
+        area = sum(count * (later - at) for (at, count), (later, _) in itertools.pairwise(steps))
+        first, last = steps[0][0], steps[-1][0]
         return (area / (last - first) if last > first else float(peak)), peak
 
     def result(self, *, cancelled: bool) -> EngineRunResult:
@@ -759,12 +682,13 @@ class _Run:
         parallelism_mean, parallelism_max = self.parallelism()
         order = list(self.plan.model_ids)
         if not self.settings.deterministic_execution:
-            done = set(self.completion_order)
-            order = self.completion_order + [uid for uid in order if uid not in done]
+            completed = list(self.scheduler.resolution_order)
+            done = set(completed)
+            order = completed + [uid for uid in order if uid not in done]
         results = []
         for uid in order:
-            state = self.states[uid]
-            status = state.status
+            state = self.records[uid]
+            status = self.scheduler.status(uid)
             error = state.error
             if status is None:
                 status, error = ModelStatus.CANCELLED, "run cancelled before the model started"

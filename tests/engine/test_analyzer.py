@@ -1,13 +1,14 @@
-"""ModelDependencyAnalyzer and ExecutionPlan: graph, cycles, independent sets, phases, critical path,
-safety."""
+"""ModelDependencyAnalyzer and ExecutionPlan: graph, cycles, phases, critical path, safety."""
 
 from __future__ import annotations
 
 import pytest
 
 from planalign.engine.classification import ModelClassifier, ModelExecutionType
-from planalign.engine.graph import IssueSeverity, ModelDependencyAnalyzer
+from planalign.engine.graph import ModelDependencyAnalyzer
+from planalign.engine.safety import IssueSeverity
 from planalign.errors import DependencyCycleError, SelectionError
+from planalign.simulation.execution_defaults import SIMULATION_EXECUTION_DEFAULTS
 
 from .fakes import PKG, make_analyzer, make_manifest, uid
 
@@ -33,7 +34,7 @@ def test_direct_and_transitive_dependencies() -> None:
     assert a.dependents(seed) == {uid("stg_a"), uid("stg_b")}
     assert a.dependents(uid("stg_a"), transitive=True) == {uid("int_c"), uid("fct_d")}
     assert a.dependencies(uid("lone"), transitive=True) == frozenset()
-    assert seed in a.roots()
+    assert a.dependencies(seed) == frozenset()  # a seed is a root
 
 
 def test_unknown_node_is_a_selection_error() -> None:
@@ -60,8 +61,8 @@ def test_dag_has_no_cycles() -> None:
     assert diamond().find_cycles() == []
 
 
-def test_independent_sets_are_topological_levels() -> None:
-    sets = diamond().independent_sets([uid(n) for n in DIAMOND])
+def test_phases_of_parallel_models_are_topological_levels() -> None:
+    sets = [set(phase.models) for phase in diamond().plan([uid(n) for n in DIAMOND]).phases]
     assert sets == [
         {uid("stg_a"), uid("stg_b"), uid("lone")},
         {uid("int_c")},
@@ -125,7 +126,8 @@ def test_phases_split_parallel_and_sequential_and_carry_labels() -> None:
         "int_enrollment_state_accumulator": ["int_hazard_merit"],
         "fct_yearly_events": ["int_enrollment_state_accumulator", "stg_comp_levers"],
     }
-    analyzer = ModelDependencyAnalyzer(make_manifest(graph), ModelClassifier())
+    classifier = ModelClassifier(defaults=SIMULATION_EXECUTION_DEFAULTS)
+    analyzer = ModelDependencyAnalyzer(make_manifest(graph), classifier)
     plan = analyzer.plan(list(graph))
     lines = [p.describe() for p in plan.phases]
     assert lines == [

@@ -1,4 +1,5 @@
-"""ModelClassifier: meta first, then the specification's names and prefixes, then the default class."""
+"""ModelClassifier: meta first, then the project's names and prefixes (the simulation's: the specification's
+table), then the default class."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ import pytest
 from planalign.engine.classification import ModelClassifier, ModelExecutionType
 from planalign.engine.nodes import ManifestNode
 from planalign.errors import ClassificationError
+from planalign.simulation.execution_defaults import SIMULATION_EXECUTION_DEFAULTS
 
 from .fakes import PKG
 
 SEQ = ModelExecutionType.SEQUENTIAL
 PAR = ModelExecutionType.PARALLEL_SAFE
 COND = ModelExecutionType.CONDITIONAL
+
+
+def simulation_classifier(default: ModelExecutionType = COND) -> ModelClassifier:
+    return ModelClassifier(default, defaults=SIMULATION_EXECUTION_DEFAULTS)
 
 
 def model(name: str, execution: object | None = None) -> ManifestNode:
@@ -34,33 +40,33 @@ def model(name: str, execution: object | None = None) -> ManifestNode:
     ],
 )
 def test_specification_names(name: str, expected: ModelExecutionType) -> None:
-    classifier = ModelClassifier()
+    classifier = simulation_classifier()
     assert classifier.classify(name) is expected
     assert classifier.explain(model(name)) == (expected, "name")
 
 
 @pytest.mark.parametrize("name", ["stg_config_plan_design", "dq_employee_id_validation"])
 def test_specification_prefixes(name: str) -> None:
-    assert ModelClassifier().explain(name) == (PAR, "prefix")
+    assert simulation_classifier().explain(name) == (PAR, "prefix")
 
 
 def test_meta_wins_over_names() -> None:
-    classifier = ModelClassifier()
+    classifier = simulation_classifier()
     assert classifier.classify(model("fct_yearly_events", "parallel_safe")) is PAR
     assert classifier.explain(model("stg_census_data", " Sequential ")) == (SEQ, "meta")
 
 
 @pytest.mark.parametrize("default", list(ModelExecutionType))
 def test_unknown_names_get_the_default(default: ModelExecutionType) -> None:
-    assert ModelClassifier(default).explain("my_custom_model") == (default, "default")
+    assert simulation_classifier(default).explain("my_custom_model") == (default, "default")
 
 
 def test_default_is_conditional() -> None:
     assert ModelClassifier().classify("anything") is COND
 
 
-def test_builtin_defaults_can_be_switched_off() -> None:
-    classifier = ModelClassifier(PAR, builtin_defaults=False)
+def test_the_engine_knows_no_model_names_by_default() -> None:
+    classifier = ModelClassifier(PAR)
     assert classifier.classify("fct_yearly_events") is PAR
     assert classifier.classify(model("fct_yearly_events", "sequential")) is SEQ
 
@@ -78,7 +84,7 @@ def test_statistics_count_classes_and_sources() -> None:
         model("custom", "sequential"),
         model("unknown"),
     ]
-    stats = ModelClassifier().get_statistics(nodes)
+    stats = simulation_classifier().get_statistics(nodes)
     assert stats == {
         "total_models": 5,
         "sequential": 2,
