@@ -209,6 +209,8 @@ class WorkforceSection(_ParameterSection):
 
     total_termination_rate: Rate | None = None
     new_hire_termination_rate: NewHireTerminationRate | None = None
+    #: age (reached by December 31) at which an active retires for certain (dbt var retirement_max_age)
+    retirement_max_age: Annotated[int, BeforeValidator(_reject_bool), Field(ge=18, le=120)] | None = None
 
 
 class CompensationSection(_ParameterSection):
