@@ -370,14 +370,7 @@ class DbtInvoker:
         status = str(getattr(result.status, "value", result.status))
         started, completed = _node_span(result)
         if status in _OK_STATUSES:
-            response = getattr(result, "adapter_response", None) or {}
-            rows = response.get("rows_affected") if isinstance(response, Mapping) else None
-            return InvocationOutcome(
-                OutcomeStatus.SUCCESS,
-                rows_affected=rows if isinstance(rows, int) else None,
-                started_at=started,
-                completed_at=completed,
-            )
+            return InvocationOutcome(OutcomeStatus.SUCCESS, started_at=started, completed_at=completed)
         if status == "skipped":
             return InvocationOutcome(OutcomeStatus.NOT_RUN, message=result.message or "skipped by dbt")
         outcome = _outcome_from_message(result.message or f"{node.unique_id} ended with status {status}")

@@ -54,7 +54,6 @@ class InvocationOutcome:
     status: OutcomeStatus
     message: str | None = None
     retryable: bool = False
-    rows_affected: int | None = None
     started_at: float | None = None
     completed_at: float | None = None
     #: The formatted traceback when the attempt failed with an exception (dbt's or Python's), for debugging.
