@@ -198,3 +198,11 @@ def test_safety_warns_about_unordered_models_that_run_alone() -> None:
     assert report.warnings[0].severity is IssueSeverity.WARNING
     assert "2 pair(s)" in report.warnings[0].message  # s1/s2 and s2/s3; s1 → s3 is declared
     assert not a.validate_safety(["s1", "s3"]).issues
+
+
+def test_without_a_project_s_conventions_phases_are_named_by_their_common_prefix() -> None:
+    hazards = ["int_hazard_termination", "int_hazard_promotion", "int_hazard_merit"]
+    analyzer = ModelDependencyAnalyzer(make_manifest({name: [] for name in hazards}), ModelClassifier())
+    plan = analyzer.plan(hazards)
+    # Unknown to the engine, the models are conditional and so run alone.
+    assert plan.phases[0].describe() == "Phase 1 (Sequential): 3 models, int_hazard group"
