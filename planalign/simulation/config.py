@@ -235,6 +235,8 @@ class ContributionsSection(_ParameterSection):
     core_contribution_rate: Rate | None = None
     #: the year's forfeitures reduce that year's employer cost (dbt var forfeitures_offset_employer_cost)
     forfeitures_offset_employer_cost: bool | None = None
+    #: the top-paid group election for the HCE determination (dbt var hce_top_paid_group)
+    hce_top_paid_group: bool | None = None
 
 
 class AutoEnrollmentSection(_ParameterSection):
