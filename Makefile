@@ -35,6 +35,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check planalign tests benchmarks
 	$(VENV)/bin/ruff format --check planalign tests benchmarks
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_architecture.py
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

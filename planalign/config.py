@@ -2,6 +2,7 @@
 configuration model, which live in `planalign.simulation.config`. Kept as this thin module so that the
 specification's examples run as written."""
 
-from planalign.simulation.config import SimulationConfig, load_simulation_config
+from planalign.simulation.config import SimulationConfig
+from planalign.simulation.config_loading import load_simulation_config
 
 __all__ = ["SimulationConfig", "load_simulation_config"]

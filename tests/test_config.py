@@ -20,7 +20,8 @@ from pydantic import ValidationError
 
 from planalign import cli
 from planalign.errors import ConfigError, PlanalignUsageError, SimulationYearError
-from planalign.simulation.config import SimulationConfig, load_simulation_config
+from planalign.simulation.config import SimulationConfig
+from planalign.simulation.config_loading import load_simulation_config
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_CONFIG = REPO / "simulation_config.yaml"
@@ -603,6 +604,26 @@ def test_digest_tells_different_configs_apart() -> None:
     assert base.digest() != other.digest()
 
 
+def test_results_digest_ignores_where_a_run_writes_and_how_fast(tmp_path: Path) -> None:
+    """The hash recorded with each completed year: the same simulation written elsewhere with more workers
+    has the same one; another seed or another census has another."""
+    census = tmp_path / "census.csv"
+    census.write_text("employee_id\nE1\n")
+    base = load_simulation_config(
+        SHIPPED_CONFIG, overrides={"simulation.census_path": str(census)}, check_files=False
+    )
+    elsewhere = base.with_overrides(
+        {"simulation.database_path": str(tmp_path / "other.duckdb"), "run.runs_dir": str(tmp_path / "r"),
+         "orchestrator.threading.model_parallelization.max_workers": 2}
+    )  # fmt: skip
+    assert elsewhere.results_digest() == base.results_digest()
+    assert elsewhere.digest() != base.digest()
+    assert base.with_overrides({"simulation.random_seed": 43}).results_digest() != base.results_digest()
+    before = base.results_digest()
+    census.write_text("employee_id\nE2\n")  # the same path, another census
+    assert base.results_digest() != before
+
+
 def test_with_overrides_validates_and_keeps_the_rest(workdir: Path) -> None:
     config = load_simulation_config(SHIPPED_CONFIG, check_files=False)
     changed = config.with_overrides(
@@ -680,7 +701,7 @@ def test_engine_settings_follow_model_parallelization(engine_module: types.Modul
 
 
 def _findings(config: SimulationConfig, **machine: Any) -> dict[str, str]:
-    from planalign.simulation.config import review_config
+    from planalign.simulation.config_review import review_config
 
     defaults: dict[str, Any] = {"cpu_count": 8, "total_memory_mb": 64_000.0}
     return {f.key: f.severity for f in review_config(config, **{**defaults, **machine})}

@@ -13,7 +13,7 @@ import structlog
 from fixtures.terminal import screen
 from rich.console import Console
 
-from planalign.cli.run import RunProgress
+from planalign.cli.run_display import RunProgress
 from planalign.engine.results import ModelStatus
 from planalign.engine.runner import EngineEvent, EngineEventKind
 from planalign.log import configure_logging, get_logger

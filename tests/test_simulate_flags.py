@@ -7,7 +7,7 @@ from pathlib import Path
 
 from planalign.cli import build_parser
 from planalign.cli.simulate import _overrides
-from planalign.simulation.config import load_simulation_config
+from planalign.simulation.config_loading import load_simulation_config
 
 
 def test_target_and_profiles_dir_override_the_dbt_section(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def load_config(
 ) -> SimulationConfig:
     """Load the config with the command's flags on top, and configure logging from the result."""
     from planalign.log import configure_logging
-    from planalign.simulation.config import load_simulation_config
+    from planalign.simulation.config_loading import load_simulation_config
 
     layered = dict(overrides or {})
     if getattr(args, "log_format", None) is not None:

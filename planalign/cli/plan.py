@@ -38,12 +38,7 @@ def handle(args: argparse.Namespace) -> int:
                 label = (
                     f"{'once per simulation' if scope is ModelScope.SIMULATION else 'every year'}: {stage}"
                 )
-                plans[label] = prepared.analyzer.plan(
-                    models,
-                    enable_conditional_parallelization=mp.enable_conditional_parallelization,
-                    max_workers=workers,
-                    label=label,
-                )
+                plans[label] = prepared.plan(models, config, label=label)
     if args.json:
         print(json.dumps({k: p.to_dict() for k, p in plans.items()}, indent=2))
         return 0

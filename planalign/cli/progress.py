@@ -17,6 +17,9 @@ wrapped line would break the in-place redraw.
 The ETA adds up expected step durations: those of the latest run in the runs directory
 (`load_history`, from its summary.json), replaced by what this run has measured as soon as a year has been
 through the step. With neither there is no ETA rather than a guess.
+
+Why it is long: the live display and the end-of-run tables share the console, the terminal-width rules
+and the lock discipline that keeps log lines above the status lines; apart, each would need the other's.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ models are PARALLEL_SAFE there; in a project that classifies its models, unclass
 specification's CONDITIONAL. `--default-class` overrides either default.
 
 As `dbt run` does, unselected parents that exist in the target count as built (one that does not is a usage
-error naming the fix), project hooks run once per run (`run_project_hooks`), and dbt's
+error naming the fix), project hooks run once per run (`planalign.dbt.project_hooks`), and dbt's
 `target/run_results.json` is replaced (`planalign.dbt.run_results`). The first SIGINT/SIGTERM cancels the
 engine
 (running queries interrupted), the results are written, and the exit is 130; later signals are ignored.
@@ -16,12 +16,15 @@ engine
 Exit status: 0 every selected model and hook succeeded, 1 any failed or was skipped (or --fail-fast stopped
 the run), 2 bad usage (unknown project, unparseable project, bad selector, bad --vars, a parent missing from
 the target), 130 interrupted.
+
+Why it is long: it is `dbt run`'s whole command-line contract — every flag and what dbt means by it, the
+parents check, the hooks around the engine, signals, and both results files — in the order a run goes
+through them; its display is `planalign.cli.run_display`.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import sys
 import threading
@@ -33,12 +36,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from planalign.cli._common import ExitStatus
+from planalign.cli.run_display import RunProgress, print_summary
 from planalign.errors import PlanalignUsageError
 
 if TYPE_CHECKING:
-    from rich.console import Console, Group
-    from rich.live import Live
-
     from planalign.dbt.run_results import NodeRun
     from planalign.engine.classification import ModelClassifier
     from planalign.engine.graph import ModelDependencyAnalyzer
@@ -167,158 +168,6 @@ def build_classifier(manifest: ProjectManifest, default_class: str | None) -> Mo
     return ModelClassifier(fallback, defaults=SIMULATION_EXECUTION_DEFAULTS if classified else NO_DEFAULTS)
 
 
-class RunProgress:
-    """The run as it happens, safe to call from any thread: one line per finished model (and per retry), as
-    `dbt run` prints, and on a terminal also a live status line below them (models done of total, elapsed,
-    ETA, what is running). While it is up, log lines go through the same console
-    (`planalign.log.log_to_console`), above the status line. With `--log-format json` every event is one
-    JSON object per line and there is no live line. Use as a context manager around the run.
-
-    The ETA is the rate so far (elapsed per finished model) times the models left; none before the first."""
-
-    def __init__(
-        self,
-        total: int,
-        stream: TextIO | None = None,
-        *,
-        json_lines: bool = False,
-        console: Console | None = None,
-        auto_refresh: bool = True,
-    ) -> None:
-        from rich.console import Console
-
-        self.total = total
-        self.stream = stream if stream is not None else sys.stdout
-        self.console = console if console is not None else Console(file=self.stream)
-        self.done = 0
-        self.json_lines = json_lines
-        self.live_mode = self.console.is_terminal and not json_lines
-        self._auto_refresh = auto_refresh
-        self._lock = threading.RLock()
-        self._in_flight: set[str] = set()
-        self._limit: int | None = None
-        self._invocations = 0
-        self._time = 0.0
-        self._live: Live | None = None
-        self._exits = contextlib.ExitStack()
-
-    def __enter__(self) -> RunProgress:
-        from rich.live import Live
-
-        from planalign.log import log_to_console
-
-        if self.live_mode:
-            self._exits.enter_context(log_to_console(self.console))
-            self._live = Live(
-                console=self.console,
-                get_renderable=self._render,
-                auto_refresh=self._auto_refresh,
-                refresh_per_second=4,
-                transient=True,
-            )
-            self._exits.enter_context(self._live)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._exits.close()
-        self._live = None
-
-    def __call__(self, event: EngineEvent) -> None:
-        if self.json_lines:
-            self._json(event)
-            return
-        with self._lock:
-            line = self._apply(event)
-        # Drawn outside the lock, which `_render` takes inside rich's own (the other order deadlocks).
-        if line is not None:
-            self.console.print(line, highlight=False, markup=False, soft_wrap=True)
-        live = self._live
-        if live is not None:
-            live.refresh()
-
-    def _apply(self, event: EngineEvent) -> str | None:
-        """Update the counts from `event`; the line it prints, if any."""
-        from planalign.engine.runner import EngineEventKind
-
-        self._time = max(self._time, event.time)
-        if event.limit is not None:
-            self._limit = event.limit
-        self._invocations = event.invocations
-        name = event.name or (event.unique_id or "").rsplit(".", 1)[-1]
-        if event.kind is EngineEventKind.MODEL_STARTED:
-            self._in_flight.add(name)
-            return None
-        if event.kind is EngineEventKind.MODEL_FINISHED:
-            self._in_flight.discard(name)
-            self.done += 1
-            status = str(event.status.value if event.status is not None else "?").upper()
-            duration = f"{event.duration_s:.2f}s" if event.duration_s is not None else "-"
-            line = f"[{event.time:7.1f}s] {self.done:>4}/{self.total} {status:<9} {name} in {duration}"
-            if event.message and status != "SUCCESS":
-                line += "\n    " + event.message.strip().replace("\n", "\n    ")
-            return line
-        if event.kind is EngineEventKind.MODEL_SKIPPED:
-            self._in_flight.discard(name)
-            self.done += 1
-            line = f"[{event.time:7.1f}s] {self.done:>4}/{self.total} SKIPPED   {name}"
-            return line + (f" ({event.message})" if event.message else "")
-        if event.kind is EngineEventKind.MODEL_RETRY:
-            return f"[{event.time:7.1f}s]           RETRY     {name} (attempt {event.attempt})"
-        if event.kind in (EngineEventKind.PRESSURE, EngineEventKind.LIMIT_CHANGED):
-            return f"[{event.time:7.1f}s] workers limited to {event.limit}: {event.message or event.kind}"
-        if event.kind is EngineEventKind.FALLBACK:
-            return f"[{event.time:7.1f}s] fallback: {event.message}"
-        return None
-
-    def render_text(self) -> str:
-        """The live status line's text (two lines: counts and timing, what is running)."""
-        from planalign.cli.progress import clock_text, describe_running
-
-        with self._lock:
-            parts = [f"{self.done}/{self.total} models", f"{clock_text(self._time)} elapsed"]
-            if self.done:
-                parts.append(f"ETA {clock_text(self._time / self.done * (self.total - self.done))}")
-            names = sorted(self._in_flight)
-            running = describe_running(names, self._limit) if names else "waiting for the next model"
-            return " · ".join(parts) + "\n" + running
-
-    def _render(self) -> Group:
-        from rich.console import Group
-        from rich.text import Text
-
-        return Group(
-            *(Text(line, no_wrap=True, overflow="ellipsis") for line in self.render_text().split("\n"))
-        )
-
-    def _json(self, event: EngineEvent) -> None:
-        """`--log-format json`: every engine event as one JSON object per line (planalign's event fields,
-        not dbt's structured-log schema)."""
-        import dataclasses
-        import json
-
-        data = {k: v for k, v in dataclasses.asdict(event).items() if v is not None}
-        with self._lock:
-            print(json.dumps(data, default=str), file=self.stream, flush=True)
-
-
-def print_summary(result: EngineRunResult, stream: TextIO, results_path: Path) -> None:
-    counts = result.counts()
-    parts = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
-    print(
-        f"\nDone in {result.wall_time_s:.1f}s: {parts or 'nothing ran'} in {result.invocations} dbt "
-        f"invocations. Model time {result.summed_model_time_s:.1f}s; "
-        f"parallelism mean {result.parallelism_mean:.2f}, "
-        f"peak {result.parallelism_max} (limit {result.max_workers}); "
-        f"graph speedup bound {result.theoretical_speedup:.2f}x.",
-        file=stream,
-    )
-    for fallback in result.fallbacks:
-        print(f"fallback: {fallback}", file=stream)
-    for failed in result.failed:
-        print(f"ERROR {failed.unique_id}: {(failed.error or '').strip()}", file=stream)
-    print(f"Results: {results_path}", file=stream)
-
-
 @dataclass
 class _Stop:
     """Why the run is ending early, and how to stop what is running now (the signal handler's state).
@@ -431,80 +280,6 @@ def _target_dir(project_dir: Path) -> Path:
     configured = config.get("target-path") if isinstance(config, Mapping) else None
     path = Path(str(configured)) if configured else Path("target")
     return path if path.is_absolute() else project_dir / path
-
-
-def _has_hooks(manifest: ProjectManifest, hook_type: str) -> bool:
-    return any(n.resource_type == "operation" and hook_type in n.tags for n in manifest.nodes.values())
-
-
-def run_project_hooks(
-    hook_type: str,
-    manifest: ProjectManifest,
-    common_args: Sequence[str],
-    selectors: Sequence[str],
-    *,
-    full_refresh: bool,
-    extras: Mapping[str, Any] | None = None,
-) -> list[NodeRun]:
-    """Run the project's `on-run-start` or `on-run-end` hooks once, in one `dbt run` invocation of the
-    selection that runs no model (`dbt_isolation.only_project_hooks`), so they see the same context as in
-    dbt: the selection's schemas exist, `flags.FULL_REFRESH` is set, and the end hooks get the run's
-    `schemas`, `database_schemas` and `results`. One result per hook, as dbt lists them."""
-    from dbt.cli.main import dbtRunner
-
-    from planalign.dbt.isolation import invocation_slot, only_project_hooks
-    from planalign.dbt.run_results import NodeRun, dbt_timestamp
-
-    if not _has_hooks(manifest, hook_type):
-        return []
-    args = ["run", *common_args, "--select", *selectors, "--threads", "1", "--no-write-json"]
-    args += ["--log-level", "none", "--log-level-file", "none", "--no-populate-cache"]
-    if full_refresh:
-        args.append("--full-refresh")
-    slot = invocation_slot(("hooks", str(manifest.project_dir)), exclusive=True)
-    with slot, only_project_hooks(hook_type, dict(extras or {})):
-        res = dbtRunner(manifest=manifest.dbt_manifest).invoke(args)
-    rows = []
-    for r in getattr(res.result, "results", None) or []:
-        rows.append(
-            NodeRun(
-                unique_id=r.node.unique_id,
-                status=str(getattr(r.status, "value", r.status)),
-                message=r.message,
-                execution_time=float(r.execution_time or 0.0),
-                timing=tuple(
-                    (t.name, dbt_timestamp(t.started_at), dbt_timestamp(t.completed_at)) for t in r.timing
-                ),
-                compiled_code=getattr(r.node, "compiled_code", None),
-            )
-        )
-    if not rows or (not res.success and all(row.status == "success" for row in rows)):
-        detail = str(res.exception) if res.exception is not None else f"dbt ran no {hook_type} hook"
-        rows.append(NodeRun(f"operation.{manifest.project_dir.name}.{hook_type}", "error", detail, 0.0))
-    return rows
-
-
-def _end_hook_extras(manifest: ProjectManifest, result: EngineRunResult | None) -> dict[str, Any]:
-    """What dbt's `RunTask.after_run` hands on-run-end: the (database, schema) pairs of models that
-    succeeded, their schemas, and the node results."""
-    from planalign.dbt.isolation import hook_run_results
-    from planalign.engine.results import ModelStatus
-
-    if result is None or manifest.dbt_manifest is None:
-        return {"schemas": [], "database_schemas": [], "results": []}
-    nodes = manifest.dbt_manifest.nodes
-    pairs = {
-        (nodes[r.unique_id].database, nodes[r.unique_id].schema)
-        for r in result.results
-        if r.status is ModelStatus.SUCCESS and r.unique_id in nodes
-    }
-    status = {ModelStatus.SUCCESS: "success", ModelStatus.ERROR: "error"}
-    rows = [(r.unique_id, status.get(r.status, "skipped"), r.error, r.duration_s) for r in result.results]
-    return {
-        "schemas": sorted({s for _, s in pairs}),
-        "database_schemas": sorted(pairs, key=str),
-        "results": hook_run_results(manifest.dbt_manifest, rows),
-    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -665,6 +440,8 @@ def _execute(
             # After the engine: a first signal lets the end hooks (short statements) finish, then exits 130.
             stop.cancel = lambda: None
 
+    from planalign.dbt.project_hooks import end_hook_extras, run_project_hooks
+
     try:
         # The live status line is up while hooks and models run, and gone before the summary prints.
         with progress, dbt_isolation.suppress_project_hooks(manifest.dbt_manifest):
@@ -679,7 +456,7 @@ def _execute(
                     common_args,
                     selectors,
                     full_refresh=args.full_refresh,
-                    extras=_end_hook_extras(manifest, result),
+                    extras=end_hook_extras(manifest, result),
                 )
     except KeyboardInterrupt:
         if stop.signal is None:

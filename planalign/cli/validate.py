@@ -20,7 +20,7 @@ def add_parser(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     config = load_config(args)
-    from planalign.simulation.config import review_config
+    from planalign.simulation.config_review import review_config
     from planalign.simulation.orchestrator import create_orchestrator
 
     findings = review_config(config)
@@ -52,11 +52,7 @@ def handle(args: argparse.Namespace) -> int:
             already_built=built,
             enable_conditional_parallelization=mp.enable_conditional_parallelization,
         )
-        plan = prepared.analyzer.plan(
-            models,
-            enable_conditional_parallelization=mp.enable_conditional_parallelization,
-            max_workers=mp.max_workers,
-        )
+        plan = prepared.plan(models, config)
         mark = "✔" if report.safe else "✘"
         print(f"{mark} stage {stage}: {len(models)} models, estimated speedup {plan.estimated_speedup:.1f}x")
         for issue in report.issues:

@@ -3,6 +3,10 @@ or per batch of models.
 
 Kept apart from `planalign.engine.invocation` (the protocol) so that the scheduler and its fake invokers never
 import dbt.
+
+Why it is long: the class docstring is the invoker's contract with the engine (isolation, batches,
+cancellation, time limits, retries) and `is_transient` the error classification with the messages it
+recognizes; the code itself is a few short methods.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ do not hold: `ModelExecution` (a model result joined with its run's year and sta
 the critical path or not), `EngineRun` (an engine run on that clock, with the plan's speedup from the summary)
 and `OtherStep` (the year's dbt tests, which are not engine runs).
 
-About 480 lines, over the package's ~400, because reading and checking are one concern here: each check
-sits next to the reading it guards (the error names the field the reader was about to use), and splitting
-them would leave two modules that must change together whenever a file format does.
+Why it is long: about 480 lines, over the package's ~400, because reading and checking are one concern
+here: each check sits next to the reading it guards (the error names the field the reader was about to
+use), and splitting them would leave two modules that must change together whenever a file format does.
 """
 
 from __future__ import annotations

@@ -17,6 +17,11 @@ Guarantees:
   happened to the database.
 - All dbt work happens in worker threads; the async API never blocks the event loop, so services can embed
   it, cancel it, and run simulations side by side (each run's state is its own `RunRecorder`).
+
+Why it is long: the specification's public API (sync and async forms of a run and of a stage, each with
+its contract) and one run's life cycle — check, plan, copy, parse, build, save, record — read best in one
+place, top to bottom; the building of years is `planalign.simulation.build`, the saving
+`planalign.simulation.working_copy`.
 """
 
 from __future__ import annotations
@@ -24,23 +29,26 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import hashlib
-import json
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from planalign.errors import ConfigError, DatabaseChangedError, PlanalignError, PlanalignUsageError
-from planalign.log import get_logger
-from planalign.simulation.events import ProgressCallback, ProgressEvent, ProgressKind
 from planalign.engine.heap import long_lived_heap
+from planalign.errors import ConfigError, DatabaseChangedError, PlanalignUsageError
+from planalign.log import get_logger
+from planalign.simulation.build import (
+    InvokerFactory,
+    SimulationInvoker,
+    StageFailedError,
+    Workspace,
+    default_invoker_factory,
+)
+from planalign.simulation.events import ProgressCallback, ProgressEvent, ProgressKind
 from planalign.simulation.metrics import year_metrics
-from planalign.simulation.project import PreparedProject, format_plan, parallelization_info, prepare_project
+from planalign.simulation.project import PreparedProject, parallelization_info, prepare_project
 from planalign.simulation.run_directory import RunRecorder, RunStatus, SimulationSummary
 from planalign.simulation.stages import ModelScope, SimulationStage
 from planalign.simulation.state import CompletedYear, SimulationState, check_database_available
@@ -49,9 +57,7 @@ from planalign.simulation.year_plan import Promotion, YearPlan, plan_stage, plan
 
 if TYPE_CHECKING:
     from planalign.engine.graph import ModelDependencyAnalyzer
-    from planalign.engine.invocation import InvocationOutcome, ModelInvoker
-    from planalign.engine.nodes import ProjectManifest
-    from planalign.engine.results import EngineRunResult
+    from planalign.engine.invocation import ModelInvoker
     from planalign.engine.runner import EngineEvent, ParallelExecutionEngine
     from planalign.engine.watchdog import MemoryProbe
     from planalign.simulation.census import CensusCheck
@@ -61,45 +67,6 @@ log = get_logger("planalign.simulation.orchestrator")
 
 #: The run the current task is executing (see `PipelineOrchestrator._run`).
 _ACTIVE_RUN: ContextVar[RunRecorder | None] = ContextVar("planalign_active_run", default=None)
-
-
-class CommandInvoker(Protocol):
-    """What the orchestrator needs beyond `ModelInvoker`: whole dbt commands (seed, test)."""
-
-    def invoke(self, args: Sequence[str], *, vars: Mapping[str, Any]) -> InvocationOutcome: ...
-
-
-class SimulationInvoker(CommandInvoker, Protocol):
-    @property
-    def supports_concurrency(self) -> bool: ...
-
-    def run_model(self, node: Any, *, vars: Mapping[str, Any]) -> InvocationOutcome: ...
-
-
-InvokerFactory = Callable[["ProjectManifest", "SimulationConfig"], SimulationInvoker]
-
-
-class StageFailedError(PlanalignError):
-    """A stage had failing models (or failing error-severity tests); the year is not complete."""
-
-    def __init__(self, year: int | None, stage: str, failures: Sequence[str]) -> None:
-        self.year, self.stage, self.failures = year, stage, tuple(failures)
-        where = f"year {year}, stage {stage}" if year is not None else f"simulation setup, stage {stage}"
-        super().__init__(f"{where} failed:\n  " + "\n  ".join(failures))
-
-
-@dataclass(frozen=True)
-class _Work:
-    """The invoker and engine of one run's working copy: every dbt call of a run writes `database`."""
-
-    prepared: PreparedProject
-    invoker: SimulationInvoker
-    engine: ParallelExecutionEngine
-    database: Path
-    config: SimulationConfig
-
-    def vars(self, year: int) -> dict[str, Any]:
-        return dict(self.config.dbt_vars(year))
 
 
 class PipelineOrchestrator:
@@ -118,11 +85,11 @@ class PipelineOrchestrator:
         shuffle_dispatch_seed: int | None = None,
     ) -> None:
         self.config = config
-        self._invoker_factory = invoker_factory or _default_invoker_factory
+        self._invoker_factory = invoker_factory or default_invoker_factory
         self._memory_probe = memory_probe
         self._shuffle_dispatch_seed = shuffle_dispatch_seed
         self._prepared: PreparedProject | None = None
-        self._works: dict[Path, _Work] = {}
+        self._works: dict[Path, Workspace] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -279,7 +246,7 @@ class PipelineOrchestrator:
         copy = WorkingCopy(self._database_path)
         before: list[int] = []
         year_plan: YearPlan | None = None
-        work: _Work | None = None
+        work: Workspace | None = None
         status: RunStatus = "failed"
         error: str | None = None
         failed_models: tuple[str, ...] = ()
@@ -288,7 +255,7 @@ class PipelineOrchestrator:
             await anyio.to_thread.run_sync(self.check_inputs)
             completed = await anyio.to_thread.run_sync(target.completed_years)
             before = [c.simulation_year for c in completed]
-            run.config_hash = await anyio.to_thread.run_sync(self._config_hash)
+            run.config_hash = await anyio.to_thread.run_sync(self.config.results_digest)
             year_plan = plan(run.config_hash, completed)
             # Before the parse, so that a database another run holds is refused at once.
             await anyio.to_thread.run_sync(copy.open)
@@ -337,7 +304,9 @@ class PipelineOrchestrator:
         log.info("simulation_finished", run_id=run.run_id, status=status, run_dir=str(run.run_dir))
         return summary
 
-    async def _build_years(self, work: _Work, run: RunRecorder, plan: YearPlan, copy: WorkingCopy) -> None:
+    async def _build_years(
+        self, work: Workspace, run: RunRecorder, plan: YearPlan, copy: WorkingCopy
+    ) -> None:
         if not plan.years:
             return
         state = SimulationState(work.database)
@@ -345,9 +314,9 @@ class PipelineOrchestrator:
             await anyio.to_thread.run_sync(
                 state.rollback_years, plan.rebuild_from, work.prepared.year_partitioned_relations
             )
-        await self._run_setup(work, run, plan.years[0])
+        await work.setup(run, plan.years[0])
         for year in plan.years:
-            await self._run_year(work, run, year)
+            await work.year(run, year)
             await anyio.to_thread.run_sync(
                 functools.partial(state.mark_complete, year, run_id=run.run_id, config_hash=run.config_hash)
             )
@@ -364,11 +333,11 @@ class PipelineOrchestrator:
             await anyio.to_thread.run_sync(self._save, work, copy)
 
     async def _build_stage(
-        self, work: _Work, run: RunRecorder, year: int, until: SimulationStage, copy: WorkingCopy
+        self, work: Workspace, run: RunRecorder, year: int, until: SimulationStage, copy: WorkingCopy
     ) -> None:
         state = SimulationState(work.database)
         await anyio.to_thread.run_sync(state.mark_incomplete, year)
-        await self._run_setup(work, run, year)
+        await work.setup(run, year)
         stages = [s for s in SimulationStage if s.order <= until.order]
         nodes = work.prepared.manifest.nodes
         rebuilt = {
@@ -378,15 +347,15 @@ class PipelineOrchestrator:
             if nodes[uid].materialized == "incremental" and (relation := nodes[uid].relation_name)
         }
         await anyio.to_thread.run_sync(state.delete_year, year, sorted(rebuilt))
-        await self._run_year(work, run, year, stages=stages)
+        await work.year(run, year, stages=stages)
         await anyio.to_thread.run_sync(self._save, work, copy)
 
-    def _save(self, work: _Work, copy: WorkingCopy) -> None:
+    def _save(self, work: Workspace, copy: WorkingCopy) -> None:
         """Release the working copy (dbt-duckdb keeps it open) and make it the user's database."""
         self._release_invoker(work.invoker)
         copy.promote()
 
-    async def _close_work(self, work: _Work | None, copy: WorkingCopy) -> None:
+    async def _close_work(self, work: Workspace | None, copy: WorkingCopy) -> None:
         if work is not None:
             await anyio.to_thread.run_sync(self._release_invoker, work.invoker)
         await anyio.to_thread.run_sync(copy.close)
@@ -429,7 +398,7 @@ class PipelineOrchestrator:
         self._log_engine_initialized(self._prepared)
         return self._prepared
 
-    def _work_for(self, prepared: PreparedProject, database: Path) -> _Work:
+    def _work_for(self, prepared: PreparedProject, database: Path) -> Workspace:
         """The invoker and engine that write `database` (the run's working copy); one per file, cached."""
         work = self._works.get(database)
         if work is None or work.prepared is not prepared:
@@ -438,7 +407,9 @@ class PipelineOrchestrator:
             )
             invoker = self._invoker_factory(prepared.manifest, config)
             engine = self._make_engine(prepared.analyzer, invoker)
-            work = _Work(prepared=prepared, invoker=invoker, engine=engine, database=database, config=config)
+            work = Workspace(
+                prepared=prepared, invoker=invoker, engine=engine, database=database, config=config
+            )
             self._works[database] = work
         return work
 
@@ -464,117 +435,23 @@ class PipelineOrchestrator:
     def _make_engine(
         self, analyzer: ModelDependencyAnalyzer, invoker: ModelInvoker
     ) -> ParallelExecutionEngine:
+        from planalign.engine.results import load_durations
         from planalign.engine.runner import ParallelExecutionEngine
 
-        settings = self.config.engine_settings()
-        if not self.parallelization_enabled:
-            settings = dataclasses.replace(settings, max_workers=1)
+        settings = self.config.engine_settings()  # one worker when parallelization is off
         if self._shuffle_dispatch_seed is not None:
             settings = dataclasses.replace(settings, shuffle_dispatch_seed=self._shuffle_dispatch_seed)
+        # The latest earlier run's per-model times weight the critical path (priorities and estimates in
+        # seconds, not model counts); run ids sort by time. None yet: counts, as before.
+        history = sorted(Path(self.config.run.runs_dir).glob("*/engine_runs.json"))
         return ParallelExecutionEngine(
-            analyzer, invoker, settings, on_event=self._on_engine_event, memory_probe=self._memory_probe
+            analyzer,
+            invoker,
+            settings,
+            on_event=self._on_engine_event,
+            memory_probe=self._memory_probe,
+            durations=load_durations(history[-1]) if history else None,
         )
-
-    def _config_hash(self) -> str:
-        """Identifies what determines results: every var except the year and the database, plus the
-        census file's bytes. Building years under a different hash would mix two simulations."""
-        vars_ = self._vars(self.config.simulation.start_year)
-        for volatile in ("simulation_year", "database_path", "census_path"):
-            vars_.pop(volatile, None)
-        digest = hashlib.sha256(json.dumps(vars_, sort_keys=True, default=str).encode())
-        digest.update(Path(self.config.simulation.census_path).read_bytes())
-        return digest.hexdigest()[:16]
-
-    # ------------------------------------------------------------------ execution
-
-    async def _run_setup(self, work: _Work, run: RunRecorder, first_year: int) -> None:
-        """Seeds and year-invariant models, once per simulation."""
-        run.emit(ProgressEvent(kind="phase_started", stage="seed"))
-        await self._invoke_command(work, ["seed"], work.vars(first_year), "seed")
-        built: set[str] = set()
-        for stage in SimulationStage:
-            built.update(
-                await self._run_stage(work, run, None, stage, ModelScope.SIMULATION, already_built=built)
-            )
-
-    async def _run_year(
-        self, work: _Work, run: RunRecorder, year: int, *, stages: Sequence[SimulationStage] | None = None
-    ) -> None:
-        run.emit(ProgressEvent(kind="year_started", year=year))
-        if self.config.run.verbose:
-            self._log_year_plan(work.prepared, year)
-        built = set(work.prepared.stages.all_models(ModelScope.SIMULATION))
-        for stage in SimulationStage if stages is None else stages:
-            models = await self._run_stage(work, run, year, stage, ModelScope.YEAR, already_built=built)
-            built.update(models)
-            if stage is SimulationStage.VALIDATION:
-                await self._run_year_tests(work, run, year)
-
-    async def _run_stage(
-        self,
-        work: _Work,
-        run: RunRecorder,
-        year: int | None,
-        stage: SimulationStage,
-        scope: ModelScope,
-        *,
-        already_built: Sequence[str] | set[str],
-    ) -> list[str]:
-        prepared = work.prepared
-        models = prepared.stages.models(stage, scope)
-        if not models:
-            return []
-        label = f"{year if year is not None else 'simulation'}:{stage.value}"
-        vars_ = work.vars(year if year is not None else self.config.simulation.start_year)
-        plan = prepared.analyzer.plan(
-            models,
-            enable_conditional_parallelization=self.config.model_parallelization.enable_conditional_parallelization,
-        )
-        run.emit(ProgressEvent(kind="stage_started", year=year, stage=stage.value, total=len(models)))
-        run.current = (year, stage.value)
-        if self.config.run.verbose and self.parallelization_enabled:
-            log.info(f"🚀 Using model-level parallelization for stage {stage.value}", year=year)
-        result = await work.engine.execute(
-            models, vars=vars_, label=label, already_built=tuple(already_built)
-        )
-        run.record(year, stage, result, plan.estimated_speedup)
-        run.emit(ProgressEvent(kind="stage_finished", year=year, stage=stage.value, status=_status(result)))
-        if self.config.run.verbose:
-            log.info(
-                "📊 Parallelization results:\n"
-                f"   Success: {str(result.success).lower()}\n"
-                f"   Models executed: {sum(1 for r in result.results if r.status == 'success')}\n"
-                f"   Execution time: {result.wall_time_s:.1f}s\n"
-                f"   Parallelism achieved: {result.parallelism_max}x",
-                stage=stage.value,
-                year=year,
-            )
-        if not result.success:
-            raise StageFailedError(year, stage.value, _failure_lines(result))
-        return models
-
-    async def _run_year_tests(self, work: _Work, run: RunRecorder, year: int) -> None:
-        """The year's dbt tests; an error-severity failure stops the run (warnings only log)."""
-        started = time.monotonic()
-        run.emit(ProgressEvent(kind="phase_started", year=year, stage="tests"))  # the year's longest step
-        outcome = await self._invoke_command(work, ["test"], work.vars(year), "test", raise_on_error=False)
-        run.record_tests(year, time.monotonic() - started, outcome.ok)
-        if not outcome.ok:
-            raise StageFailedError(year, "validation", [f"dbt tests: {outcome.message}"])
-
-    async def _invoke_command(
-        self,
-        work: _Work,
-        args: list[str],
-        vars_: Mapping[str, Any],
-        what: str,
-        *,
-        raise_on_error: bool = True,
-    ) -> InvocationOutcome:
-        outcome = await anyio.to_thread.run_sync(functools.partial(work.invoker.invoke, args, vars=vars_))
-        if raise_on_error and not outcome.ok:
-            raise StageFailedError(None, what, [f"dbt {what}: {outcome.message}"])
-        return outcome
 
     def engine_in_place(self) -> ParallelExecutionEngine:
         """The engine that writes the configured database in place, for the specification's `DbtRunner`
@@ -642,35 +519,11 @@ class PipelineOrchestrator:
             f"   Max theoretical speedup: {stats['max_theoretical_speedup']:.1f}x"
         )
 
-    def _log_year_plan(self, prepared: PreparedProject, year: int) -> None:
-        models = prepared.stages.all_models(ModelScope.YEAR)
-        plan = prepared.analyzer.plan(
-            models,
-            enable_conditional_parallelization=self.config.model_parallelization.enable_conditional_parallelization,
-        )
-        log.info(f"🔄 Starting simulation year {year}\n" + format_plan(plan, indent="   "))
-
 
 def create_orchestrator(config: SimulationConfig, **kwargs: Any) -> PipelineOrchestrator:
     """The specification's factory: an orchestrator whose engine follows the configuration's
     `orchestrator.threading.model_parallelization` settings (one worker when disabled)."""
     return PipelineOrchestrator(config, **kwargs)
-
-
-def _default_invoker_factory(manifest: ProjectManifest, config: SimulationConfig) -> SimulationInvoker:
-    from planalign.dbt.invoker import DbtInvoker
-
-    dbt_cfg = config.dbt
-    return DbtInvoker(
-        project_dir=Path(dbt_cfg.project_dir),
-        profiles_dir=Path(dbt_cfg.profiles_dir),
-        target=dbt_cfg.target,
-        manifest=manifest,
-        base_vars={},
-        database_path=Path(config.simulation.database_path),
-        # Bounds the whole-command calls too (dbt seed, dbt test), not only the engine's models.
-        model_timeout_s=config.model_parallelization.safety.model_timeout_seconds,
-    )
 
 
 def _refuse_inside_event_loop(name: str) -> None:
@@ -682,21 +535,6 @@ def _refuse_inside_event_loop(name: str) -> None:
         f"{name}() was called inside a running event loop, where it would block the loop; "
         f"use `await orchestrator.{name}_async(...)` instead"
     )
-
-
-def _failure_lines(result: EngineRunResult) -> list[str]:
-    lines = []
-    for r in result.results:
-        if r.status == "error":
-            lines.append(f"{r.name}: {r.error}")
-    skipped = [r.name for r in result.results if r.status == "skipped"]
-    if skipped:
-        lines.append(f"skipped because of the failures above: {', '.join(skipped)}")
-    return lines or ["the stage did not succeed"]
-
-
-def _status(result: EngineRunResult) -> str:
-    return "success" if result.success else "error"
 
 
 def _database_note(

@@ -5,7 +5,7 @@ the CLI and the specification's API print from it. Preparing touches nothing but
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,34 @@ class PreparedProject:
     stages: StageAssignment
     analyzer: ModelDependencyAnalyzer
     year_partitioned_relations: tuple[str, ...]
+
+    def plan(
+        self,
+        models: Sequence[str],
+        config: SimulationConfig,
+        *,
+        label: str | None = None,
+        durations: Mapping[str, float] | None = None,
+    ) -> ExecutionPlan:
+        """The plan the engine will follow for `models` under `config` — its workers (1 with parallelization
+        off, or when the isolation is unavailable), its batch size (capped by the isolation's batch stop)
+        and recorded durations — for the views that show a plan without running (`plan`, `validate`,
+        `info`, the specification's API). A run's own plans come from its engine (`ParallelExecutionEngine.
+        plan`), which applies the same settings."""
+        from planalign.dbt.invoker import batch_limit
+        from planalign.dbt.isolation import isolation_status
+
+        status = isolation_status()
+        mp = config.model_parallelization
+        runnable = [uid for uid in self.analyzer.resolve(models) if not self.analyzer.inlined(uid)]
+        return self.analyzer.plan(
+            runnable,
+            durations=durations,
+            enable_conditional_parallelization=mp.enable_conditional_parallelization,
+            max_workers=mp.effective_max_workers if status.available else 1,
+            models_per_invocation=max(1, min(mp.models_per_invocation, batch_limit(status))),
+            label=label,
+        )
 
 
 def prepare_project(
@@ -73,10 +101,7 @@ def parallelization_info(prepared: PreparedProject, config: SimulationConfig) ->
 
     models = [n.unique_id for n in prepared.manifest.models()]
     stats = prepared.analyzer.classifier.get_statistics(prepared.manifest.models())
-    plan = prepared.analyzer.plan(
-        models,
-        enable_conditional_parallelization=config.model_parallelization.enable_conditional_parallelization,
-    )
+    plan = prepared.plan(models, config)
     isolation = isolation_status()
     mp = config.model_parallelization
     return {

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -132,7 +130,7 @@ class RunRecorder:
         self.current: tuple[int | None, str] | None = None
         """(year, stage) running now; year None for the once-per-simulation setup."""
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        self.run_id = f"{stamp}-{_short_hash(json.dumps(config.snapshot(), sort_keys=True, default=str))}"
+        self.run_id = f"{stamp}-{config.digest()}"
         self.run_dir = Path(config.run.runs_dir) / self.run_id
         self.engine_runs: list[EngineRunResult] = []
         self.config_hash = ""  # set once the census has been checked (it hashes the census file)
@@ -220,7 +218,3 @@ class RunRecorder:
 
 def _now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:8]

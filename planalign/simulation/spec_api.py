@@ -78,7 +78,7 @@ class DbtRunner:
         database_path: str | Path | None = None,
         verbose: bool = False,
     ) -> None:
-        from planalign.simulation.config import load_simulation_config
+        from planalign.simulation.config_loading import load_simulation_config
 
         overrides: dict[str, Any] = {"run.verbose": verbose}
         prefix = "orchestrator.threading.model_parallelization."
@@ -194,10 +194,7 @@ class DbtRunner:
         prepared = self._orchestrator.describe()
         ids = [prepared.manifest.model_by_name(m).unique_id for m in models]
         conditional = self.config.model_parallelization.enable_conditional_parallelization
-        workers = self.config.model_parallelization.max_workers
-        plan = prepared.analyzer.plan(
-            ids, enable_conditional_parallelization=conditional, max_workers=workers
-        )
+        plan = prepared.plan(ids, self.config)
         # The models these read must exist in the database, as for a run of them: the selection itself
         # is not "built" (that would hide nothing and flag everything upstream), the database decides.
         state = SimulationState(Path(self.config.simulation.database_path))

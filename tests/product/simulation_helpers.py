@@ -8,7 +8,8 @@ from typing import Any
 import duckdb
 
 from planalign.simulation.checksum import table_checksum
-from planalign.simulation.config import SimulationConfig, load_simulation_config
+from planalign.simulation.config import SimulationConfig
+from planalign.simulation.config_loading import load_simulation_config
 
 REPO = Path(__file__).resolve().parents[2]
 MP = "orchestrator.threading.model_parallelization."

@@ -345,9 +345,9 @@ def test_stage_mode_validation_fails_when_the_years_tests_fail_and_saves_nothing
     config = make_config(tmp_path, small_census, "simulation", workers=4)
 
     def factory(manifest: Any, cfg: Any) -> Any:
-        from planalign.simulation.orchestrator import _default_invoker_factory
+        from planalign.simulation.build import default_invoker_factory
 
-        return _TestsFail(_default_invoker_factory(manifest, cfg))
+        return _TestsFail(default_invoker_factory(manifest, cfg))
 
     summary = PipelineOrchestrator(config, invoker_factory=factory).run_stage(
         2026, SimulationStage.VALIDATION

@@ -322,3 +322,17 @@ async def test_a_database_another_program_wrote_during_the_run_is_not_overwritte
         assert con.execute("select note from main.notebook").fetchall() == [(1,)]
     finally:
         con.close()
+
+
+def test_the_latest_runs_model_times_weight_the_next_runs_plans(walk: Walk) -> None:
+    """No production caller passed recorded durations, so the duration-weighted critical path never ran:
+    the next run's engine now reads the latest run directory's per-model times."""
+    config = walk.fresh.config
+    runs = sorted(Path(config.run.runs_dir).glob("*/engine_runs.json"))
+    assert runs, "the walk's runs wrote no run directory"
+    fresh = PipelineOrchestrator(config, invoker_factory=lambda manifest, cfg: TableWritingInvoker(
+        manifest, Path(cfg.simulation.database_path), walk.trap))  # fmt: skip
+    durations = fresh.engine_in_place().durations
+    assert durations, "the engine got no recorded durations"
+    models = {n.unique_id for n in fresh.describe().manifest.models()}
+    assert set(durations) <= models

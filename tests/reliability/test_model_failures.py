@@ -48,12 +48,12 @@ def test_permanent_failure_stops_only_descendants_and_resume_completes_identical
     config = write_config(tmp_path / "simulation_config.yaml", settings)
     flaky = Fault(FLAKY, year=2025, failures=MAX_RETRIES, message="transient: connection reset")
     broken = Fault(FAILING, year=2026, failures=None, message="permanent: disk quota exceeded")
-    real_factory = orchestrator._default_invoker_factory
+    real_factory = orchestrator.default_invoker_factory
 
     def faulty(manifest: Any, config: Any) -> FaultyInvoker:
         return FaultyInvoker(real_factory(manifest, config), [flaky, broken])
 
-    monkeypatch.setattr(orchestrator, "_default_invoker_factory", faulty)
+    monkeypatch.setattr(orchestrator, "default_invoker_factory", faulty)
     assert cli.main(["simulate", "--config", str(config)]) == cli.ExitStatus.FAILURE
     out = capsys.readouterr()
     assert f"{FAILING}: permanent: disk quota exceeded" in out.out + out.err
@@ -83,13 +83,13 @@ def test_permanent_failure_stops_only_descendants_and_resume_completes_identical
     assert all(by_id[uid].status is ModelStatus.SUCCESS for uid in independent)
     assert not any(label.startswith("2026:event_generation") for label in runs), "later stages ran"
 
-    monkeypatch.setattr(orchestrator, "_default_invoker_factory", real_factory)
+    monkeypatch.setattr(orchestrator, "default_invoker_factory", real_factory)
     assert cli.main(["simulate", "--config", str(config), "--resume"]) == cli.ExitStatus.OK
     assert [c.simulation_year for c in SimulationState(database).completed_years()] == [2025, 2026]
     assert output_checksums(database) == reference
 
 
 def _config(path: Path) -> Any:
-    from planalign.simulation.config import load_simulation_config
+    from planalign.simulation.config_loading import load_simulation_config
 
     return load_simulation_config(path)

@@ -1,0 +1,190 @@
+"""Building years into one database: the seeds and year-invariant models once, then each year's stages
+through the parallel engine and the year's dbt tests. A stage whose models fail raises `StageFailedError`,
+which the orchestrator turns into a failed run; nothing here decides what is saved (the orchestrator does).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio
+
+from planalign.errors import PlanalignError
+from planalign.log import get_logger
+from planalign.simulation.events import ProgressEvent
+from planalign.simulation.project import PreparedProject, format_plan
+from planalign.simulation.run_directory import RunRecorder
+from planalign.simulation.stages import ModelScope, SimulationStage
+
+if TYPE_CHECKING:
+    from planalign.engine.invocation import InvocationOutcome
+    from planalign.engine.nodes import ProjectManifest
+    from planalign.engine.results import EngineRunResult
+    from planalign.engine.runner import ParallelExecutionEngine
+    from planalign.simulation.config import SimulationConfig
+
+log = get_logger("planalign.simulation.orchestrator")
+
+
+class CommandInvoker(Protocol):
+    """What the orchestrator needs beyond `ModelInvoker`: whole dbt commands (seed, test)."""
+
+    def invoke(self, args: Sequence[str], *, vars: Mapping[str, Any]) -> InvocationOutcome: ...
+
+
+class SimulationInvoker(CommandInvoker, Protocol):
+    @property
+    def supports_concurrency(self) -> bool: ...
+
+    def run_model(self, node: Any, *, vars: Mapping[str, Any]) -> InvocationOutcome: ...
+
+
+InvokerFactory = Callable[["ProjectManifest", "SimulationConfig"], SimulationInvoker]
+
+
+class StageFailedError(PlanalignError):
+    """A stage had failing models (or failing error-severity tests); the year is not complete."""
+
+    def __init__(self, year: int | None, stage: str, failures: Sequence[str]) -> None:
+        self.year, self.stage, self.failures = year, stage, tuple(failures)
+        where = f"year {year}, stage {stage}" if year is not None else f"simulation setup, stage {stage}"
+        super().__init__(f"{where} failed:\n  " + "\n  ".join(failures))
+
+
+def default_invoker_factory(manifest: ProjectManifest, config: SimulationConfig) -> SimulationInvoker:
+    from planalign.dbt.invoker import DbtInvoker
+
+    dbt_cfg = config.dbt
+    return DbtInvoker(
+        project_dir=Path(dbt_cfg.project_dir),
+        profiles_dir=Path(dbt_cfg.profiles_dir),
+        target=dbt_cfg.target,
+        manifest=manifest,
+        base_vars={},
+        database_path=Path(config.simulation.database_path),
+        # Bounds the whole-command calls too (dbt seed, dbt test), not only the engine's models.
+        model_timeout_s=config.model_parallelization.safety.model_timeout_seconds,
+    )
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The invoker and engine that write one database file — a run's working copy, or the configured
+    database itself for the specification's in-place API — and the building of years with them: every dbt
+    call made through a workspace writes `database`. Used by one run at a time."""
+
+    prepared: PreparedProject
+    invoker: SimulationInvoker
+    engine: ParallelExecutionEngine
+    database: Path
+    config: SimulationConfig
+
+    def vars(self, year: int) -> dict[str, Any]:
+        return dict(self.config.dbt_vars(year))
+
+    async def setup(self, run: RunRecorder, first_year: int) -> None:
+        """Seeds and year-invariant models, once per simulation."""
+        run.emit(ProgressEvent(kind="phase_started", stage="seed"))
+        await self.command(["seed"], self.vars(first_year), "seed")
+        built: set[str] = set()
+        for stage in SimulationStage:
+            built.update(await self.stage(run, None, stage, ModelScope.SIMULATION, already_built=built))
+
+    async def year(
+        self, run: RunRecorder, year: int, *, stages: Sequence[SimulationStage] | None = None
+    ) -> None:
+        run.emit(ProgressEvent(kind="year_started", year=year))
+        if self.config.run.verbose:
+            self._log_year_plan(year)
+        built = set(self.prepared.stages.all_models(ModelScope.SIMULATION))
+        for stage in SimulationStage if stages is None else stages:
+            models = await self.stage(run, year, stage, ModelScope.YEAR, already_built=built)
+            built.update(models)
+            if stage is SimulationStage.VALIDATION:
+                await self.tests(run, year)
+
+    async def stage(
+        self,
+        run: RunRecorder,
+        year: int | None,
+        stage: SimulationStage,
+        scope: ModelScope,
+        *,
+        already_built: Sequence[str] | set[str],
+    ) -> list[str]:
+        prepared = self.prepared
+        models = prepared.stages.models(stage, scope)
+        if not models:
+            return []
+        label = f"{year if year is not None else 'simulation'}:{stage.value}"
+        vars_ = self.vars(year if year is not None else self.config.simulation.start_year)
+        plan = self.engine.plan(models, label=label)
+        run.emit(ProgressEvent(kind="stage_started", year=year, stage=stage.value, total=len(models)))
+        run.current = (year, stage.value)
+        if self.config.run.verbose and self.config.model_parallelization.enabled:
+            log.info(f"🚀 Using model-level parallelization for stage {stage.value}", year=year)
+        result = await self.engine.execute(
+            models, vars=vars_, label=label, already_built=tuple(already_built)
+        )
+        run.record(year, stage, result, plan.estimated_speedup)
+        run.emit(ProgressEvent(kind="stage_finished", year=year, stage=stage.value, status=_status(result)))
+        if self.config.run.verbose:
+            log.info(
+                "📊 Parallelization results:\n"
+                f"   Success: {str(result.success).lower()}\n"
+                f"   Models executed: {sum(1 for r in result.results if r.status == 'success')}\n"
+                f"   Execution time: {result.wall_time_s:.1f}s\n"
+                f"   Parallelism achieved: {result.parallelism_max}x",
+                stage=stage.value,
+                year=year,
+            )
+        if not result.success:
+            raise StageFailedError(year, stage.value, _failure_lines(result))
+        return models
+
+    async def tests(self, run: RunRecorder, year: int) -> None:
+        """The year's dbt tests; an error-severity failure stops the run (warnings only log)."""
+        started = time.monotonic()
+        run.emit(ProgressEvent(kind="phase_started", year=year, stage="tests"))  # the year's longest step
+        outcome = await self.command(["test"], self.vars(year), "test", raise_on_error=False)
+        run.record_tests(year, time.monotonic() - started, outcome.ok)
+        if not outcome.ok:
+            raise StageFailedError(year, "validation", [f"dbt tests: {outcome.message}"])
+
+    async def command(
+        self,
+        args: list[str],
+        vars_: Mapping[str, Any],
+        what: str,
+        *,
+        raise_on_error: bool = True,
+    ) -> InvocationOutcome:
+        outcome = await anyio.to_thread.run_sync(functools.partial(self.invoker.invoke, args, vars=vars_))
+        if raise_on_error and not outcome.ok:
+            raise StageFailedError(None, what, [f"dbt {what}: {outcome.message}"])
+        return outcome
+
+    def _log_year_plan(self, year: int) -> None:
+        models = self.prepared.stages.all_models(ModelScope.YEAR)
+        plan = self.engine.plan(models)
+        log.info(f"🔄 Starting simulation year {year}\n" + format_plan(plan, indent="   "))
+
+
+def _failure_lines(result: EngineRunResult) -> list[str]:
+    lines = []
+    for r in result.results:
+        if r.status == "error":
+            lines.append(f"{r.name}: {r.error}")
+    skipped = [r.name for r in result.results if r.status == "skipped"]
+    if skipped:
+        lines.append(f"skipped because of the failures above: {', '.join(skipped)}")
+    return lines or ["the stage did not succeed"]
+
+
+def _status(result: EngineRunResult) -> str:
+    return "success" if result.success else "error"
