@@ -6,7 +6,10 @@
     (windows crossing December 31 carry into the next year, they are not cut short);
   * vesting: the vested share is the schedule's for the years of service, the balance is the opening balance
     plus the year's employer money, the opening balance is last year's closing balance, only leavers forfeit
-    and they forfeit exactly the unvested part.
+    and they forfeit exactly the unvested part;
+  * active_past_retirement_max_age: an active at December 31 who has reached retirement_max_age;
+  * retirement_not_from_hazard: a retirement of someone whose age has no retirement probability, or one
+    that does not match the hazard draw (int_hazard_retirement).
 -#}
 {%- set year = var('simulation_year') | int %}
 with params as (
@@ -75,6 +78,23 @@ violations as (
     where accounts.forfeiture <> case when accounts.employment_status = 'terminated'
             then accounts.balance - accounts.vested_balance else 0 end
         or accounts.closing_balance <> case when accounts.employment_status = 'active' then accounts.balance else 0 end
+
+    union all
+    select snapshot.employee_id, 'active_past_retirement_max_age', cast(snapshot.age as varchar)
+    from snapshot
+    cross join params
+    where snapshot.employment_status = 'active' and snapshot.age >= params.retirement_max_age
+
+    union all
+    select coalesce(retirements.employee_id, hazard.employee_id), 'retirement_not_from_hazard',
+        'age ' || coalesce(cast(hazard.age_at_year_end as varchar), '?')
+    from (
+        select employee_id from {{ ref('int_termination_events') }} where termination_kind = 'retirement'
+    ) as retirements
+    full outer join (
+        select * from {{ ref('int_hazard_retirement') }} where is_retiring
+    ) as hazard on retirements.employee_id = hazard.employee_id
+    where retirements.employee_id is null or hazard.employee_id is null or hazard.retirement_rate <= 0
 {%- if year > var('start_year') | int %}
 
     union all

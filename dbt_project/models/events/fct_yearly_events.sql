@@ -3,41 +3,48 @@ with events as (
     select employee_id, simulation_year, event_type, effective_date,
         cast(null as decimal(18, 2)) as compensation_before, compensation_after,
         cast(null as integer) as level_before, level_after,
-        cast(null as decimal(8, 4)) as deferral_rate_before, cast(null as decimal(8, 4)) as deferral_rate_after
+        cast(null as decimal(8, 4)) as deferral_rate_before, cast(null as decimal(8, 4)) as deferral_rate_after,
+        cast(null as varchar) as termination_kind, cast(null as varchar) as enrollment_source
     from {{ ref('int_hiring_events') }}
     union all
     select employee_id, simulation_year, event_type, effective_date,
         compensation_before, cast(null as decimal(18, 2)),
         level_before, cast(null as integer),
-        cast(null as decimal(8, 4)), cast(null as decimal(8, 4))
+        cast(null as decimal(8, 4)), cast(null as decimal(8, 4)),
+        termination_kind, cast(null as varchar) as enrollment_source
     from {{ ref('int_termination_events') }}
     union all
     select employee_id, simulation_year, event_type, effective_date,
         compensation_before, cast(null as decimal(18, 2)),
         level_before, cast(null as integer),
-        cast(null as decimal(8, 4)), cast(null as decimal(8, 4))
+        cast(null as decimal(8, 4)), cast(null as decimal(8, 4)),
+        termination_kind, cast(null as varchar) as enrollment_source
     from {{ ref('int_new_hire_termination_events') }}
     union all
     select employee_id, simulation_year, event_type, effective_date,
         compensation_before, compensation_after, level_before, level_after,
-        cast(null as decimal(8, 4)), cast(null as decimal(8, 4))
+        cast(null as decimal(8, 4)), cast(null as decimal(8, 4)),
+        cast(null as varchar), cast(null as varchar)
     from {{ ref('int_promotion_events') }}
     union all
     select employee_id, simulation_year, event_type, effective_date,
         compensation_before, compensation_after, level_before, level_after,
-        cast(null as decimal(8, 4)), cast(null as decimal(8, 4))
+        cast(null as decimal(8, 4)), cast(null as decimal(8, 4)),
+        cast(null as varchar), cast(null as varchar)
     from {{ ref('int_merit_events') }}
     union all
     select employee_id, simulation_year, event_type, effective_date,
         cast(null as decimal(18, 2)), cast(null as decimal(18, 2)),
         cast(null as integer), cast(null as integer),
-        deferral_rate_before, deferral_rate_after
+        deferral_rate_before, deferral_rate_after,
+        cast(null as varchar), enrollment_source
     from {{ ref('int_enrollment_events') }}
     union all
     select employee_id, simulation_year, event_type, effective_date,
         cast(null as decimal(18, 2)), cast(null as decimal(18, 2)),
         cast(null as integer), cast(null as integer),
-        deferral_rate_before, deferral_rate_after
+        deferral_rate_before, deferral_rate_after,
+        cast(null as varchar), cast(null as varchar)
     from {{ ref('int_deferral_escalation_events') }}
 )
 
@@ -53,5 +60,7 @@ select
     cast(level_before as integer) as level_before,
     cast(level_after as integer) as level_after,
     cast(deferral_rate_before as decimal(8, 4)) as deferral_rate_before,
-    cast(deferral_rate_after as decimal(8, 4)) as deferral_rate_after
+    cast(deferral_rate_after as decimal(8, 4)) as deferral_rate_after,
+    cast(termination_kind as varchar) as termination_kind,
+    cast(enrollment_source as varchar) as enrollment_source
 from events

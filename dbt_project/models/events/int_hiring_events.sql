@@ -2,7 +2,7 @@
   The year's hires: int_workforce_needs.total_hires_needed new employees. Every attribute is a hash draw on
   the new id (macro hire_employee_id: NH<year>_<sequence>, unique however many hires; census ids of that
   shape are rejected): level by the configured new-hire mix, pay uniform in the level's range (inflated by COLA per
-  year since start_year), age by level, hire date uniform in the year.
+  year since start_year), age by level (at most retirement_max_age - 2), hire date uniform in the year.
 -#}
 {%- set year = var('simulation_year') | int %}
 with needs as (
@@ -52,8 +52,9 @@ hires as (
             * power(1 + params.cola_rate, {{ year - var('start_year') | int }}), 2) as decimal(18, 2))
             as compensation,
         {{ planalign_add_days('params.year_start', 'floor(leveled.u_date * params.days_in_year)') }} as hire_date,
-        19 + 3 * leveled.job_level + cast(floor(leveled.u_age * (16 + 3 * leveled.job_level)) as integer)
-            as age_at_hire,
+        {#- never so old that the hire would be past retirement_max_age by December 31 -#}
+        least(19 + 3 * leveled.job_level + cast(floor(leveled.u_age * (16 + 3 * leveled.job_level)) as integer),
+            params.retirement_max_age - 2) as age_at_hire,
         leveled.u_birthday
     from leveled
     inner join levels on leveled.job_level = levels.job_level

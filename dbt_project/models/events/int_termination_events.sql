@@ -1,4 +1,8 @@
-{#- Experienced terminations: exactly int_workforce_needs.experienced_terminations, the smallest hazard keys. -#}
+{#-
+  Experienced terminations: exactly int_workforce_needs.experienced_terminations. First the year's retirees
+  (int_hazard_retirement, termination_kind retirement, on a day uniform in the year), then, for the rest of
+  the count, the other start-of-year actives with the smallest hazard keys (termination_kind experienced).
+-#}
 with needs as (
     select * from {{ planalign_this_year('int_workforce_needs') }}
 ),
@@ -7,27 +11,40 @@ params as (
     select * from {{ ref('int_effective_parameters') }}
 ),
 
+retirees as (
+    select employee_id from {{ ref('int_hazard_retirement') }} where is_retiring
+),
+
 ranked as (
     select
         hazard.*,
         row_number() over (order by hazard.selection_key, hazard.employee_id) as termination_rank
     from {{ ref('int_hazard_termination') }} as hazard
+    where hazard.employee_id not in (select employee_id from retirees)
+),
+
+leavers as (
+    select retirees.employee_id, 'retirement' as termination_kind,
+        {{ planalign_uniform('retirement_date', 'retirees.employee_id') }} as u_date
+    from retirees
+    union all
+    select ranked.employee_id, 'experienced',
+        {{ planalign_uniform('termination_date', 'ranked.employee_id') }}
+    from ranked
+    cross join needs
+    where ranked.termination_rank <= needs.experienced_terminations - needs.retirements
 )
 
 select
-    ranked.employee_id,
-    ranked.simulation_year,
+    leavers.employee_id,
+    actives.simulation_year,
     'termination' as event_type,
-    'experienced' as termination_kind,
-    {{ planalign_add_days('params.year_start',
-        'floor(' ~ planalign_uniform('termination_date', 'ranked.employee_id') ~ ' * params.days_in_year)') }}
-        as effective_date,
+    leavers.termination_kind,
+    {{ planalign_add_days('params.year_start', 'floor(leavers.u_date * params.days_in_year)') }} as effective_date,
     actives.annual_compensation as compensation_before,
     actives.job_level as level_before,
     actives.deferral_rate as deferral_rate_before
-from ranked
-cross join needs
+from leavers
 cross join params
 inner join {{ ref('int_active_employees_prev_year_snapshot') }} as actives
-    on ranked.employee_id = actives.employee_id
-where ranked.termination_rank <= needs.experienced_terminations
+    on leavers.employee_id = actives.employee_id

@@ -44,7 +44,18 @@ limits as (
             (select annual_additions_limit from irs where plan_year = {{ year }}),
             floor(last_seeded.annual_additions_limit
                 * power(1 + indexing.rate, {{ year }} - last_seeded.plan_year) / 1000) * 1000
-        ) as annual_additions_limit
+        ) as annual_additions_limit,
+        {#- 414(q)(1)(B): the limit of the look-back year Y - 1 decides who is highly compensated in Y -#}
+        coalesce(
+            (select hce_compensation_limit from irs where plan_year = {{ year - 1 }}),
+            floor(last_seeded.hce_compensation_limit
+                * power(1 + indexing.rate, {{ year - 1 }} - last_seeded.plan_year) / 5000) * 5000
+        ) as hce_compensation_limit,
+        coalesce(
+            (select key_employee_compensation_limit from irs where plan_year = {{ year }}),
+            floor(last_seeded.key_employee_compensation_limit
+                * power(1 + indexing.rate, {{ year }} - last_seeded.plan_year) / 5000) * 5000
+        ) as key_employee_compensation_limit
     from last_seeded
     cross join indexing
 )
@@ -75,8 +86,12 @@ select
     limits.compensation_limit,
     limits.super_catch_up_limit,
     limits.annual_additions_limit,
+    limits.hce_compensation_limit,
+    limits.key_employee_compensation_limit,
+    {{ planalign_param('hce_top_paid_group', plan) }} > 0 as hce_top_paid_group,
     {{ planalign_param('core_contribution_rate', plan) }} as core_contribution_rate,
-    {{ planalign_param('forfeitures_offset_employer_cost', plan) }} > 0 as forfeitures_offset_employer_cost
+    {{ planalign_param('forfeitures_offset_employer_cost', plan) }} > 0 as forfeitures_offset_employer_cost,
+    cast({{ planalign_param('retirement_max_age', wf) }} as integer) as retirement_max_age
 from limits
 cross join (
     select * from {{ ref('dim_payroll_calendar') }} where calendar_year = {{ year }}

@@ -3,7 +3,7 @@
 {#-
   How many people leave and join this year so that year-end actives hit the growth target:
     target        = round(start * (1 + growth))
-    experienced   = round(start * termination_rate)
+    experienced   = max(round(start * termination_rate), retirements)   (retirements are part of turnover)
     net           = target - (start - experienced)
     hires         = ceil(net / (1 - new_hire_termination_rate))   when net > 0, else 0
     extra         = -net                                          when net < 0 (extra terminations)
@@ -17,6 +17,10 @@ params as (
     select * from {{ ref('int_effective_parameters') }}
 ),
 
+retirement_counts as (
+    select count(*) filter (where is_retiring) as retirements from {{ ref('int_hazard_retirement') }}
+),
+
 base as (
     select
         params.simulation_year,
@@ -26,11 +30,13 @@ base as (
         params.new_hire_termination_rate,
         cast(round(start_counts.starting_actives * (1 + params.target_growth_rate)) as integer)
             as target_ending_actives,
-        cast(least(start_counts.starting_actives,
-            round(start_counts.starting_actives * params.total_termination_rate)) as integer)
+        cast(retirement_counts.retirements as integer) as retirements,
+        cast(least(start_counts.starting_actives, greatest(retirement_counts.retirements,
+            round(start_counts.starting_actives * params.total_termination_rate))) as integer)
             as base_experienced_terminations
     from start_counts
     cross join params
+    cross join retirement_counts
 ),
 
 net as (
@@ -62,6 +68,7 @@ select
     new_hire_termination_rate,
     target_ending_actives,
     net_hires_needed,
+    retirements,
     base_experienced_terminations,
     cast(additional_terminations as integer) as additional_terminations,
     cast(base_experienced_terminations + additional_terminations as integer) as experienced_terminations,

@@ -12,6 +12,7 @@ event_counts as (
     select
         count(*) filter (where event_type = 'hire') as hires,
         count(*) filter (where event_type = 'termination') as terminations,
+        count(*) filter (where event_type = 'termination' and termination_kind = 'retirement') as retirements,
         count(*) filter (where event_type = 'promotion') as promotions,
         count(*) filter (where event_type = 'raise') as raises,
         count(*) filter (where event_type = 'enrollment') as enrollments,
@@ -58,6 +59,7 @@ select
     cast(snapshot_totals.active_employees as integer) as active_employees,
     cast(event_counts.hires as integer) as hires,
     cast(event_counts.terminations as integer) as terminations,
+    cast(event_counts.retirements as integer) as retirements,
     cast(event_counts.promotions as integer) as promotions,
     cast(event_counts.raises as integer) as raises,
     cast(event_counts.enrollments as integer) as enrollments,

@@ -4,5 +4,7 @@ select
     cast(catch_up_limit as double) as catch_up_limit,
     cast(super_catch_up_limit as double) as super_catch_up_limit,
     cast(compensation_limit as double) as compensation_limit,
-    cast(annual_additions_limit as double) as annual_additions_limit
+    cast(annual_additions_limit as double) as annual_additions_limit,
+    cast(hce_compensation_limit as double) as hce_compensation_limit,
+    cast(key_employee_compensation_limit as double) as key_employee_compensation_limit
 from {{ ref('config_irs_limits') }}

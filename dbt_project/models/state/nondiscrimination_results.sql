@@ -1,0 +1,71 @@
+{#-
+  The year's nondiscrimination tests, one row (README: "Nondiscrimination"): HCE count, the ADP and ACP
+  tests (NHCE and HCE averages over eligible employees, the HCE limit
+  max(1.25 x NHCE, min(NHCE + 2 points, 2 x NHCE)), pass/fail, the total excess found by levelling the HCE
+  ratios and the refunds the dollar levelling gives each HCE) and the top-heavy status (key employees'
+  share of the account balances above 60%, as of December 31: it governs the next plan year).
+-#}
+{%- set year = var('simulation_year') | int %}
+with employees as (
+    select * from {{ planalign_this_year('int_nondiscrimination_employees') }}
+),
+
+params as (
+    select * from {{ ref('int_effective_parameters') }}
+),
+
+tests as (
+    select
+        count(*) filter (where is_eligible and is_hce) as eligible_hces,
+        count(*) filter (where is_eligible and not is_hce) as eligible_nhces,
+        count(*) filter (where is_hce) as hces,
+        avg(deferral_ratio) filter (where is_eligible and not is_hce) as nhce_adp,
+        avg(deferral_ratio) filter (where is_eligible and is_hce) as hce_adp,
+        avg(contribution_ratio) filter (where is_eligible and not is_hce) as nhce_acp,
+        avg(contribution_ratio) filter (where is_eligible and is_hce) as hce_acp,
+        coalesce(sum(adp_refund), 0) as adp_refunds,
+        count(*) filter (where adp_refund > 0) as adp_refunded_hces,
+        coalesce(sum(acp_refund), 0) as acp_refunds,
+        count(*) filter (where acp_refund > 0) as acp_refunded_hces,
+        count(*) filter (where is_key_employee) as key_employees,
+        coalesce(sum(account_balance) filter (where is_key_employee), 0) as key_employee_balances,
+        coalesce(sum(account_balance), 0) as total_balances
+    from employees
+),
+
+limited as (
+    select
+        tests.*,
+        greatest(1.25 * nhce_adp, least(nhce_adp + 0.02, 2 * nhce_adp)) as adp_hce_limit,
+        greatest(1.25 * nhce_acp, least(nhce_acp + 0.02, 2 * nhce_acp)) as acp_hce_limit
+    from tests
+)
+
+select
+    cast({{ year }} as integer) as simulation_year,
+    cast(params.hce_compensation_limit as decimal(18, 2)) as hce_compensation_limit,
+    params.hce_top_paid_group,
+    cast(hces as integer) as hces,
+    cast(eligible_hces as integer) as eligible_hces,
+    cast(eligible_nhces as integer) as eligible_nhces,
+    cast(nhce_adp as double) as nhce_adp,
+    cast(hce_adp as double) as hce_adp,
+    cast(adp_hce_limit as double) as adp_hce_limit,
+    coalesce(hce_adp <= adp_hce_limit, true) as adp_passed,
+    cast(adp_refunds as decimal(18, 2)) as adp_refunds,
+    cast(adp_refunded_hces as integer) as adp_refunded_hces,
+    cast(nhce_acp as double) as nhce_acp,
+    cast(hce_acp as double) as hce_acp,
+    cast(acp_hce_limit as double) as acp_hce_limit,
+    coalesce(hce_acp <= acp_hce_limit, true) as acp_passed,
+    cast(acp_refunds as decimal(18, 2)) as acp_refunds,
+    cast(acp_refunded_hces as integer) as acp_refunded_hces,
+    cast(params.key_employee_compensation_limit as decimal(18, 2)) as key_employee_compensation_limit,
+    cast(key_employees as integer) as key_employees,
+    cast(key_employee_balances as decimal(18, 2)) as key_employee_balances,
+    cast(total_balances as decimal(18, 2)) as total_balances,
+    cast(case when total_balances > 0 then key_employee_balances / total_balances end as double)
+        as key_employee_share,
+    coalesce(key_employee_balances > 0.6 * total_balances, false) as is_top_heavy
+from limited
+cross join params
