@@ -406,8 +406,8 @@ def _stages_table(summary: SimulationSummary) -> Table:
             s.stage,
             f"{s.wall_time_s:.2f}",
             str(s.models),
-            f"{s.parallelism_mean:.2f} / {s.parallelism_max}",
-            f"{s.estimated_speedup:.2f}x",
+            "–" if s.parallelism_mean is None else f"{s.parallelism_mean:.2f} / {s.parallelism_max}",
+            "–" if s.estimated_speedup is None else f"{s.estimated_speedup:.2f}x",
         )
     return table
 

@@ -28,14 +28,18 @@ RunStatus = Literal["success", "failed", "interrupted"]
 
 @dataclass(frozen=True)
 class StageSummary:
+    """One engine run of a stage (or the year's dbt tests). The parallelism and the estimate are None for
+    steps planalign did not schedule (the dbt tests run inside one dbt command, whose own threads it does
+    not measure): a made-up 1.0 would read as a measurement."""
+
     year: int | None
     stage: str
     label: str
     wall_time_s: float
     models: int
-    parallelism_mean: float
-    parallelism_max: int
-    estimated_speedup: float
+    parallelism_mean: float | None
+    parallelism_max: int | None
+    estimated_speedup: float | None
     success: bool
 
 
@@ -168,9 +172,9 @@ class RunRecorder:
                 label=f"{year}:validation_tests",
                 wall_time_s=round(seconds, 4),
                 models=0,
-                parallelism_mean=1.0,
-                parallelism_max=1,
-                estimated_speedup=1.0,
+                parallelism_mean=None,
+                parallelism_max=None,
+                estimated_speedup=None,
                 success=ok,
             )
         )
