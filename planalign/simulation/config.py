@@ -257,12 +257,12 @@ class EnrollmentSection(_ParameterSection):
     #: plan entry (dbt vars eligibility_*): age, months and days of service, entry dates every N months
     #: (0 = immediately on meeting the requirements; 1 monthly, 3 quarterly, 6, 12)
     eligibility_min_age: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=120)] | None = None
-    eligibility_service_months: (
-        Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=120)] | None
-    ) = None
-    eligibility_service_days: (
-        Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=3660)] | None
-    ) = None
+    eligibility_service_months: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=120)] | None = (
+        None
+    )
+    eligibility_service_days: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=3660)] | None = (
+        None
+    )
     eligibility_entry_frequency_months: Literal[0, 1, 2, 3, 4, 6, 12] | None = None
 
 
