@@ -33,7 +33,8 @@ CENSUS_COLUMNS: tuple[str, ...] = (
     "deferral_rate",
 )
 
-#: Where the single definition of the bad-row rules lives.
+#: Where the single definition of the bad-row rules lives: the simulation's dbt project, which ships beside
+#: the package in this repository (a run passes its configured project's file instead).
 DEFAULT_RULES_PATH = Path(__file__).resolve().parents[2] / "dbt_project" / "macros" / "census_rules.sql"
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet")

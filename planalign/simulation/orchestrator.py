@@ -427,6 +427,8 @@ class PipelineOrchestrator:
             Path(sim.census_path),
             effective_date=sim.effective_date,
             max_reject_share=sim.census_max_reject_share,
+            # The rules of the project this run will build, not of the repository planalign came from.
+            rules_path=Path(self.config.dbt.project_dir) / "macros" / "census_rules.sql",
         )
         if not census.ok:
             raise _census_rejected(census)
