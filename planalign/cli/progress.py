@@ -30,13 +30,13 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
 from typing import TextIO
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.measure import Measurement
 from rich.table import Table
@@ -122,6 +122,26 @@ def describe_running(names: list[str], limit: int | None) -> str:
     return f"{what}: {shown}"
 
 
+@contextlib.contextmanager
+def live_status(
+    console: Console, render: Callable[[], RenderableType], *, auto_refresh: bool = True
+) -> Iterator[Live]:
+    """A transient live status below the log lines, for as long as the block runs: every log line goes
+    through `console` (`log_to_console`), so it prints above the status instead of over it. On leaving,
+    the status goes first, then the log returns to its own stream."""
+    with (
+        log_to_console(console),
+        Live(
+            console=console,
+            get_renderable=render,
+            auto_refresh=auto_refresh,
+            refresh_per_second=4,
+            transient=True,
+        ) as live,
+    ):
+        yield live
+
+
 class ProgressDisplay:
     """Callable progress sink. Use as a context manager around the run.
 
@@ -168,15 +188,9 @@ class ProgressDisplay:
 
     def __enter__(self) -> ProgressDisplay:
         if self.live_mode:
-            self._exits.enter_context(log_to_console(self.console))
-            self._live = Live(
-                console=self.console,
-                get_renderable=self._render,
-                auto_refresh=self._auto_refresh,
-                refresh_per_second=4,
-                transient=True,
+            self._live = self._exits.enter_context(
+                live_status(self.console, self._render, auto_refresh=self._auto_refresh)
             )
-            self._exits.enter_context(self._live)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -53,20 +53,12 @@ class RunProgress:
         self._exits = contextlib.ExitStack()
 
     def __enter__(self) -> RunProgress:
-        from rich.live import Live
-
-        from planalign.log import log_to_console
+        from planalign.cli.progress import live_status
 
         if self.live_mode:
-            self._exits.enter_context(log_to_console(self.console))
-            self._live = Live(
-                console=self.console,
-                get_renderable=self._render,
-                auto_refresh=self._auto_refresh,
-                refresh_per_second=4,
-                transient=True,
+            self._live = self._exits.enter_context(
+                live_status(self.console, self._render, auto_refresh=self._auto_refresh)
             )
-            self._exits.enter_context(self._live)
         return self
 
     def __exit__(self, *exc: object) -> None:

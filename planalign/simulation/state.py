@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 
@@ -106,24 +106,12 @@ class SimulationState:
         """Delete every row of `from_year` and later from the given year-partitioned relations and the
         status table, atomically. Returns the relations that were cleaned (those that exist and have a
         `simulation_year` column)."""
-        if not self.database_path.exists():
-            return []
-        cleaned: list[str] = []
-        with _connect(self.database_path) as con:
-            con.execute("begin transaction")
-            try:
-                for relation in sorted(set(relations)):
-                    schema, table = _schema_and_table(relation)
-                    if _has_year_column(con, schema, table):
-                        con.execute(f"delete from {relation} where simulation_year >= ?", [from_year])
-                        cleaned.append(relation)
-                if _table_exists(con, STATUS_SCHEMA, "year_status"):
-                    con.execute(f"delete from {STATUS_TABLE} where simulation_year >= ?", [from_year])
-                con.execute("commit")
-            except BaseException:
-                con.execute("rollback")
-                raise
-        return cleaned
+        return self._delete_years(relations, ">=", from_year, status_too=True)
+
+    def delete_year(self, year: int, relations: Iterable[str]) -> list[str]:
+        """Delete the rows of exactly `year` from the given year-partitioned relations, atomically (a stage
+        rebuilt in place must not leave rows of the old build that the new one no longer produces)."""
+        return self._delete_years(relations, "=", year, status_too=False)
 
     def mark_incomplete(self, from_year: int) -> None:
         """Forget that `from_year` and later years are complete, keeping their rows (stage mode changes a
@@ -134,9 +122,9 @@ class SimulationState:
             if _table_exists(con, STATUS_SCHEMA, "year_status"):
                 con.execute(f"delete from {STATUS_TABLE} where simulation_year >= ?", [from_year])
 
-    def delete_year(self, year: int, relations: Iterable[str]) -> list[str]:
-        """Delete the rows of exactly `year` from the given year-partitioned relations, atomically (a stage
-        rebuilt in place must not leave rows of the old build that the new one no longer produces)."""
+    def _delete_years(
+        self, relations: Iterable[str], op: Literal[">=", "="], year: int, *, status_too: bool
+    ) -> list[str]:
         if not self.database_path.exists():
             return []
         cleaned: list[str] = []
@@ -146,8 +134,10 @@ class SimulationState:
                 for relation in sorted(set(relations)):
                     schema, table = _schema_and_table(relation)
                     if _has_year_column(con, schema, table):
-                        con.execute(f"delete from {relation} where simulation_year = ?", [year])
+                        con.execute(f"delete from {relation} where simulation_year {op} ?", [year])
                         cleaned.append(relation)
+                if status_too and _table_exists(con, STATUS_SCHEMA, "year_status"):
+                    con.execute(f"delete from {STATUS_TABLE} where simulation_year {op} ?", [year])
                 con.execute("commit")
             except BaseException:
                 con.execute("rollback")
