@@ -292,10 +292,7 @@ class Bench:
         try:
             if self.args.plain_vars:
                 raise ImportError("--plain-vars")
-            # imported by name: the config module is another issue's and may not exist in this checkout yet
-            load_simulation_config = importlib.import_module(
-                "planalign.simulation.config"
-            ).load_simulation_config
+            from planalign.simulation.config_loading import load_simulation_config
         except ImportError:
             return {
                 "simulation_year": year,
