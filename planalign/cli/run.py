@@ -480,7 +480,8 @@ def _execute(
     for hook in hooks_failed:
         print(f"ERROR {hook.unique_id}: {(hook.message or '').strip()}", file=out)
     if result is not None:
-        print_summary(result, out, target_dir / RUN_RESULTS_FILENAME)
+        paths = {node.unique_id: node.original_file_path for node in manifest.models()}
+        print_summary(result, out, target_dir / RUN_RESULTS_FILENAME, paths)
     if stop.signal is not None:
         print(f"Stopped: {stop.reason}.", file=out)
         return ExitStatus.INTERRUPTED

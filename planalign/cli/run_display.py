@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -96,8 +97,10 @@ class RunProgress:
             status = str(event.status.value if event.status is not None else "?").upper()
             duration = f"{event.duration_s:.2f}s" if event.duration_s is not None else "-"
             line = f"[{event.time:7.1f}s] {self.done:>4}/{self.total} {status:<9} {name} in {duration}"
-            if event.message and status != "SUCCESS":
-                line += "\n    " + event.message.strip().replace("\n", "\n    ")
+            # A failed model's error is printed once, in the summary's failure block (`print_summary`);
+            # other statuses' messages (a cancelled model's reason) are printed nowhere else.
+            if event.message and status not in {"SUCCESS", "ERROR"}:
+                line += "\n    " + _indented(event.message)
             return line
         if event.kind is EngineEventKind.MODEL_SKIPPED:
             self._in_flight.discard(name)
@@ -143,7 +146,23 @@ class RunProgress:
             print(json.dumps(data, default=str), file=self.stream, flush=True)
 
 
-def print_summary(result: EngineRunResult, stream: TextIO, results_path: Path) -> None:
+def _indented(message: str, indent: str = "    ") -> str:
+    return message.strip().replace("\n", "\n" + indent)
+
+
+def print_summary(
+    result: EngineRunResult,
+    stream: TextIO,
+    results_path: Path,
+    paths: Mapping[str, str] | None = None,
+) -> None:
+    """The closing summary: counts and timing, then one block per failed model with its error.
+
+    The error is printed here and only here (the model's progress line just says ERROR), in dbt's own form —
+    `dbt run` prints `ERROR creating ... model` while it runs and the message at the end under "Failure in
+    model <name> (<path>)" — because that is where a dbt user looks for it, and a long run's failures are
+    then together below the last progress line instead of scattered among hundreds of lines above it.
+    `paths` maps unique_id to the model's file (dbt's `original_file_path`) for that heading."""
     counts = result.counts()
     parts = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     print(
@@ -157,5 +176,7 @@ def print_summary(result: EngineRunResult, stream: TextIO, results_path: Path) -
     for fallback in result.fallbacks:
         print(f"fallback: {fallback}", file=stream)
     for failed in result.failed:
-        print(f"ERROR {failed.unique_id}: {(failed.error or '').strip()}", file=stream)
+        path = (paths or {}).get(failed.unique_id)
+        print(f"\nFailure in model {failed.name}" + (f" ({path})" if path else ""), file=stream)
+        print("  " + _indented(failed.error or "(no message)", "  "), file=stream)
     print(f"Results: {results_path}", file=stream)

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # no stubs installed (types-jsonschema)
 import pytest
-from fixtures.jaffle import DATABASE_FILE, PROJECT_NAME, TABLES, write_jaffle_project
 
 from planalign.cli import ExitStatus, main
+from tests.fixtures.jaffle import DATABASE_FILE, PROJECT_NAME, TABLES, write_jaffle_project
 
 from .helpers import DBT_EXECUTABLE, checksums
 
@@ -72,7 +72,8 @@ def _hook_rows(project: Path) -> Counter[tuple[str, str]]:
 
 
 def _run_results(project: Path) -> dict[str, Any]:
-    return json.loads((project / "target" / "run_results.json").read_text())
+    document: dict[str, Any] = json.loads((project / "target" / "run_results.json").read_text())
+    return document
 
 
 def _statuses(document: dict[str, Any]) -> dict[str, str]:
@@ -227,3 +228,23 @@ def test_a_stale_run_results_is_replaced(
     document = _run_results(ours)
     assert set(_statuses(document)) == {f"model.{PROJECT_NAME}.orders"}
     assert document["args"]["which"] == "run" and document["args"]["select"] == ["orders"]
+
+
+def test_a_failed_models_error_is_printed_once_in_a_failure_block_like_dbts(
+    base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The progress line says ERROR; the closing summary holds the message under dbt's "Failure in model"
+    heading — the error text appears once in everything the run printed, retries included."""
+    ours = _copy(base, tmp_path / "planalign")
+    marker = "planalign-distinctive-not-a-number"
+    (ours / "models" / "bad.sql").write_text(
+        f"{{{{ config(materialized='table') }}}} select cast('{marker}' as integer) as x\n"
+    )
+    code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "-s", "bad", "stg_orders"])
+    out = capsys.readouterr()
+    printed = out.out + out.err
+    assert code == ExitStatus.FAILURE, printed
+    # dbt's message quotes the value twice (the error, then the SQL line it points at): count the error.
+    assert printed.count(f"Could not convert string '{marker}'") == 1, printed
+    assert "Failure in model bad (models/bad.sql)" in printed
+    assert out.out.index("Failure in model bad") < out.out.index(f"Could not convert string '{marker}'")
