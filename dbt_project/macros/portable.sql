@@ -46,6 +46,15 @@
     cast(({{ date_expr }}) + to_years(cast({{ years_expr }} as integer)) as date)
 {%- endmacro %}
 
+{#- A date plus whole months (the end of a shorter month clamps: January 31 + 1 month = February 28). -#}
+{% macro planalign_add_months(date_expr, months_expr) -%}
+    {{ return(adapter.dispatch('planalign_add_months', 'planalign_sim')(date_expr, months_expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__planalign_add_months(date_expr, months_expr) -%}
+    cast(({{ date_expr }}) + to_months(cast({{ months_expr }} as integer)) as date)
+{%- endmacro %}
+
 {#- Days from start to end (end - start), as an integer. -#}
 {% macro planalign_days_between(start_expr, end_expr) -%}
     {{ return(adapter.dispatch('planalign_days_between', 'planalign_sim')(start_expr, end_expr)) }}

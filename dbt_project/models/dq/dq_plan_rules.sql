@@ -2,11 +2,13 @@
   Plan timing and vesting rules, one row per violation:
   * escalation_before_full_plan_years: an escalation before escalation_delay_years full plan years enrolled
     (the first full plan year is the enrollment year for a January 1 enrollment, the next year otherwise);
-  * auto_enrollment_off_window: an auto-enrollment decision not on hire date + auto_enrollment_window_days
+  * auto_enrollment_off_window: an auto-enrollment decision not on entry date + auto_enrollment_window_days
     (windows crossing December 31 carry into the next year, they are not cut short);
   * vesting: the vested share is the schedule's for the years of service, the balance is the opening balance
     plus the year's employer money, the opening balance is last year's closing balance, only leavers forfeit
     and they forfeit exactly the unvested part;
+  * enrollment_before_entry, deferral_before_entry: an enrollment before the plan entry date, deferrals
+    counted from before it, or deferrals or match for someone who has not entered the plan by December 31;
   * active_past_retirement_max_age: an active at December 31 who has reached retirement_max_age;
   * retirement_not_from_hazard: a retirement of someone whose age has no retirement probability, or one
     that does not match the hazard draw (int_hazard_retirement).
@@ -43,15 +45,15 @@ violations as (
 
     union all
     select enrollments.employee_id, 'auto_enrollment_off_window',
-        cast(snapshot.hire_date as varchar) || ' -> ' || cast(enrollments.effective_date as varchar)
+        cast(snapshot.eligibility_date as varchar) || ' -> ' || cast(enrollments.effective_date as varchar)
     from {{ ref('int_enrollment_events') }} as enrollments
     inner join snapshot on enrollments.employee_id = snapshot.employee_id
     cross join params
     where enrollments.enrollment_source = 'auto'
         and (enrollments.effective_date <> least(
-                {{ planalign_add_days('snapshot.hire_date', 'params.auto_enrollment_window_days') }}, params.year_end)
-            or (extract(year from snapshot.hire_date) = {{ year }}
-                and {{ planalign_add_days('snapshot.hire_date', 'params.auto_enrollment_window_days') }}
+                {{ planalign_add_days('snapshot.eligibility_date', 'params.auto_enrollment_window_days') }}, params.year_end)
+            or (extract(year from snapshot.eligibility_date) = {{ year }}
+                and {{ planalign_add_days('snapshot.eligibility_date', 'params.auto_enrollment_window_days') }}
                     > params.year_end))
     union all
     select accounts.employee_id, 'vested_share_not_the_schedule', cast(accounts.vested_share as varchar)
@@ -78,6 +80,24 @@ violations as (
     where accounts.forfeiture <> case when accounts.employment_status = 'terminated'
             then accounts.balance - accounts.vested_balance else 0 end
         or accounts.closing_balance <> case when accounts.employment_status = 'active' then accounts.balance else 0 end
+
+    union all
+    select enrollments.employee_id, 'enrollment_before_entry',
+        cast(snapshot.eligibility_date as varchar) || ' > ' || cast(enrollments.effective_date as varchar)
+    from {{ ref('int_enrollment_events') }} as enrollments
+    inner join snapshot on enrollments.employee_id = snapshot.employee_id
+    where enrollments.effective_date < snapshot.eligibility_date
+
+    union all
+    select snapshot.employee_id, 'deferral_before_entry', cast(snapshot.eligibility_date as varchar)
+    from snapshot
+    inner join money on snapshot.employee_id = money.employee_id
+    inner join {{ planalign_this_year('int_employee_contributions') }} as contributions
+        on snapshot.employee_id = contributions.employee_id
+    cross join params
+    where (snapshot.deferral_compensation > 0 and snapshot.deferral_start_date < snapshot.eligibility_date)
+        or (snapshot.eligibility_date > params.year_end
+            and (contributions.employee_contribution > 0 or money.employer_match > 0))
 
     union all
     select snapshot.employee_id, 'active_past_retirement_max_age', cast(snapshot.age as varchar)

@@ -1,13 +1,14 @@
 {#-
-  Enrollment decisions of the year.
-  * New hires, auto-enrollment on: enrolled at the default rate auto_enrollment_window_days after hire unless
+  Enrollment decisions of the year. Nobody enrolls before their plan entry date (macro
+  planalign_eligibility_date: the hire date unless eligibility_* set a waiting period, an age or entry dates).
+  * New hires, auto-enrollment on: enrolled at the default rate auto_enrollment_window_days after entry unless
     their draw falls under the opt-out rate, in which case they opt out that day (event enrollment_opt_out,
-    deferral stays 0). A window that ends after December 31 carries into the next year: the decision happens
-    on hire date + window in the next year (the previous year's hires still pending, below). Nothing happens
-    if they leave before that day.
+    deferral stays 0). A decision day after December 31 carries into a later year: the decision happens on
+    entry date + window then (the simulation's earlier hires still pending, below). Nothing happens if they
+    leave before that day.
   * New hires, auto-enrollment off, and start-of-year non-participants who never opted out, are not pending
-    auto-enrollment and stay the whole year: enroll with probability voluntary_enrollment_rate on a day drawn
-    in their eligible period, at a voluntary rate drawn from a fixed distribution (3%..15%).
+    auto-enrollment, stay the whole year and have entered the plan by December 31: enroll with probability
+    voluntary_enrollment_rate on a day drawn in their eligible period (from the later of January 1 and entry), at a voluntary rate drawn from a fixed distribution (3%..15%).
 -#}
 with params as (
     select * from {{ ref('int_effective_parameters') }}
@@ -23,20 +24,21 @@ new_hires as (
     select
         hires.employee_id,
         hires.simulation_year,
-        hires.hire_date as eligible_from,
+        {{ planalign_eligibility_date('hires.birth_date', 'hires.hire_date') }} as eligible_from,
         terminations.termination_date,
         true as is_new_hire
     from {{ ref('int_hiring_events') }} as hires
+    cross join params
     left join terminations on hires.employee_id = terminations.employee_id
 ),
 
--- last year's hires whose auto-enrollment window ends this year (none in the first simulated year: the
--- census's auto-enrollment history is unknown)
+-- earlier simulated years' hires whose auto-enrollment decision (entry date + window) is this year or later
+-- (none in the first simulated year: the census's auto-enrollment history is unknown)
 pending_auto as (
     select
         actives.employee_id,
         actives.simulation_year,
-        actives.hire_date as eligible_from,
+        {{ planalign_eligibility_date('actives.birth_date', 'actives.hire_date') }} as eligible_from,
         terminations.termination_date,
         true as is_new_hire
     from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
@@ -46,15 +48,17 @@ pending_auto as (
         and params.auto_enrollment_enabled
         and not actives.is_enrolled
         and not actives.ever_opted_out
-        and extract(year from actives.hire_date) = actives.simulation_year - 1
-        and {{ planalign_add_days('actives.hire_date', 'params.auto_enrollment_window_days') }} >= params.year_start
+        and extract(year from actives.hire_date) >= {{ var('start_year') | int }}
+        and {{ planalign_add_days(planalign_eligibility_date('actives.birth_date', 'actives.hire_date'),
+            'params.auto_enrollment_window_days') }} >= params.year_start
 ),
 
 non_participants as (
     select
         actives.employee_id,
         actives.simulation_year,
-        params.year_start as eligible_from,
+        greatest(params.year_start, {{ planalign_eligibility_date('actives.birth_date', 'actives.hire_date') }})
+            as eligible_from,
         cast(null as date) as termination_date,
         false as is_new_hire
     from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
@@ -85,6 +89,7 @@ decided as (
         candidates.employee_id,
         candidates.simulation_year,
         candidates.termination_date,
+        candidates.eligible_from,
         case
             -- a window past December 31 of the hire year is carried (pending_auto next year); one past the
             -- next December 31 (a December hire with a 366-day window) ends then
@@ -129,3 +134,4 @@ from decided
 where event_type is not null
     and effective_date <= (select year_end from params)
     and (termination_date is null or effective_date <= termination_date)
+    and effective_date >= eligible_from

@@ -89,6 +89,11 @@ select
     limits.hce_compensation_limit,
     limits.key_employee_compensation_limit,
     {{ planalign_param('hce_top_paid_group', plan) }} > 0 as hce_top_paid_group,
+    cast({{ planalign_param('eligibility_min_age', plan) }} as integer) as eligibility_min_age,
+    cast({{ planalign_param('eligibility_service_months', plan) }} as integer) as eligibility_service_months,
+    cast({{ planalign_param('eligibility_service_days', plan) }} as integer) as eligibility_service_days,
+    cast({{ planalign_param('eligibility_entry_frequency_months', plan) }} as integer)
+        as eligibility_entry_frequency_months,
     {{ planalign_param('core_contribution_rate', plan) }} as core_contribution_rate,
     {{ planalign_param('forfeitures_offset_employer_cost', plan) }} > 0 as forfeitures_offset_employer_cost,
     cast({{ planalign_param('retirement_max_age', wf) }} as integer) as retirement_max_age

@@ -1,16 +1,17 @@
 {#-
   Deferral rate at year end for everyone employed during the year, and the day it started to apply this
-  year (January 1 for continuing participants, the enrollment day for new ones).
+  year (January 1 for continuing participants, the enrollment day for new ones; never before the plan entry
+  date: a census participant who has not entered the plan yet defers from entry).
 -#}
 with params as (
     select * from {{ ref('int_effective_parameters') }}
 ),
 
 population as (
-    select employee_id, simulation_year, deferral_rate, is_enrolled
+    select employee_id, simulation_year, deferral_rate, is_enrolled, birth_date, hire_date
     from {{ ref('int_active_employees_prev_year_snapshot') }}
     union all
-    select employee_id, simulation_year, cast(0 as decimal(8, 4)), false
+    select employee_id, simulation_year, cast(0 as decimal(8, 4)), false, birth_date, hire_date
     from {{ ref('int_hiring_events') }}
 ),
 
@@ -27,7 +28,8 @@ select
     cast(coalesce(changes.deferral_rate_after, population.deferral_rate) as decimal(8, 4)) as deferral_rate,
     case
         when changes.event_type = 'enrollment' then changes.effective_date
-        when population.is_enrolled then params.year_start
+        when population.is_enrolled
+            then greatest(params.year_start, {{ planalign_eligibility_date('population.birth_date', 'population.hire_date') }})
     end as deferral_start_date,
     coalesce(changes.event_type = 'deferral_escalation', false) as escalated_this_year
 from population

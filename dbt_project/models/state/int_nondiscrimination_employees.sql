@@ -6,7 +6,8 @@
     Hires of the year have no look-back compensation and are NHCEs. No owners are modelled.
   * ADP / ACP (current-year testing): deferral ratio = deferrals without catch-up / test compensation,
     contribution ratio = match / test compensation, test compensation = pay received in the year capped at
-    401(a)(17) (0 ratios for 0 pay), over the eligible employees (participants or not).
+    401(a)(17) (0 ratios for 0 pay), over the eligible employees (entered the plan by December 31,
+    participants or not).
   * Corrections when a test fails (Treas. Reg. 1.401(k)-2(b)(2), 1.401(m)-2(b)(2)): the total excess is found
     by levelling the HCEs' ratios down from the highest to the level L at which the HCE average equals the
     test's limit; it is refunded by levelling the HCEs' dollar amounts down from the highest to the level D
@@ -58,7 +59,7 @@ employees as (
         coalesce(top_paid.lookback_compensation, 0) as lookback_compensation,
         coalesce(top_paid.lookback_compensation, 0) > params.hce_compensation_limit
             and (not params.hce_top_paid_group or coalesce(top_paid.in_top_paid_group, false)) as is_hce,
-        true as is_eligible,
+        snapshot.eligibility_date <= params.year_end as is_eligible,
         contributions.annual_plan_compensation as test_compensation,
         contributions.employee_contribution - contributions.catch_up_contribution as adp_deferral,
         money.employer_match,
