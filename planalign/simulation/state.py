@@ -45,8 +45,14 @@ def check_database_available(path: Path) -> None:
     """
     if not path.exists():
         return
+    open_database(path).close()
+
+
+def open_database(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-write connection to `path`, or `DatabaseLockedError` saying which program to close when
+    another process holds it (or why the file cannot be opened)."""
     try:
-        con = duckdb.connect(str(path))
+        return duckdb.connect(str(path))
     except duckdb.IOException as exc:
         raise DatabaseLockedError(
             f"the database {path} is in use by another process ({_first_line(exc)}). "
@@ -58,7 +64,6 @@ def check_database_available(path: Path) -> None:
             f"the database {path} cannot be opened: {_first_line(exc)}. "
             "Point --database at a valid DuckDB file or a new path."
         ) from exc
-    con.close()
 
 
 @contextlib.contextmanager

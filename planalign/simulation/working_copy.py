@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import duckdb
-
 from planalign.errors import DatabaseChangedError, DatabaseFileError, DatabaseLockedError
+from planalign.simulation.state import open_database
 
 #: DuckDB's storage header: a checksum (8 bytes), then the magic bytes "DUCK".
 _MAGIC_OFFSET, _MAGIC = 8, b"DUCK"
@@ -185,13 +184,7 @@ class WorkingCopy:
 
 def _checkpoint(path: Path) -> None:
     """Fold the write-ahead log into the file, so that the file alone is the whole database."""
-    try:
-        con = duckdb.connect(str(path))
-    except duckdb.IOException as exc:
-        raise DatabaseLockedError(
-            f"the database {path} is in use by another process ({_first_line(exc)}). Close the other "
-            "program (a notebook, DuckDB shell or another simulation) or choose another file with --database."
-        ) from exc
+    con = open_database(path)
     try:
         con.execute("checkpoint")
     finally:
@@ -221,7 +214,3 @@ def _fsync_directory(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
