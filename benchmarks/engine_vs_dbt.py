@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from fixtures.genproject import GeneratedProject, generate_project  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from planalign.simulation.checksum import table_checksum  # noqa: E402
+from tests.fixtures.genproject import GeneratedProject, generate_project  # noqa: E402
 
 PY = sys.executable
 DBT = str(Path(sys.executable).parent / "dbt")

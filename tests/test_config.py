@@ -792,7 +792,7 @@ def test_output_paths_on_a_read_only_filesystem_are_refused(
         def __init__(self, path: str) -> None:
             self.f_flag = real_statvfs(path).f_flag | os.ST_RDONLY
 
-    monkeypatch.setattr(preflight.os, "statvfs", ReadOnly)
+    monkeypatch.setattr(os, "statvfs", ReadOnly)  # the os module preflight calls
     with pytest.raises(preflight.OutputPathError) as exc:
         preflight.check_output_paths(config, report_path=workdir / "r.html")
     lines = str(exc.value).splitlines()

@@ -1,5 +1,5 @@
 """The live display as a user sees it: the screen of a terminal emulator fed what the display and the log
-wrote (`fixtures.terminal`), so a log line that overwrites the status line or leaves a stale copy of it
+wrote (`tests.fixtures.terminal`), so a log line that overwrites the status line or leaves a stale copy of it
 shows up here as it would on a terminal. No real terminal, no sleeps: the display's clock is a fake."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import structlog
-from fixtures.terminal import screen
 from rich.console import Console
 
 from planalign.cli.progress import ProgressDisplay, StepDurations, load_history, print_summary
 from planalign.log import configure_logging, get_logger
 from planalign.simulation.events import ProgressEvent
 from planalign.simulation.run_directory import SimulationSummary, StageSummary, YearMetrics
+from tests.fixtures.terminal import screen
 
 WIDTH = 80
 
@@ -302,7 +302,7 @@ def test_json_logging_gets_no_live_display_and_stays_one_object_per_line() -> No
     assert "\x1b" not in stream.getvalue()
 
 
-def test_the_display_never_draws_while_holding_its_own_lock() -> None:
+def test_the_display_never_draws_while_holding_its_own_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     """rich's refresh thread holds the live display's lock (and the console's) while it asks for the
     renderable, which takes the display's lock. An event handler that draws while holding the display's lock
     takes them the other way round: the two threads deadlock and the status line freezes (seen in a real
@@ -319,10 +319,10 @@ def test_the_display_never_draws_while_holding_its_own_lock() -> None:
 
         return guarded
 
-    console.print = guard("print", console.print)  # type: ignore[method-assign]
+    monkeypatch.setattr(console, "print", guard("print", console.print))
     with progress:
         assert progress._live is not None
-        progress._live.refresh = guard("refresh", progress._live.refresh)  # type: ignore[method-assign]
+        monkeypatch.setattr(progress._live, "refresh", guard("refresh", progress._live.refresh))
         progress(ev("run_planned", total=1))
         progress(ev("stage_started", year=2025, stage="foundation", total=1))
         progress(ev("model_started", year=2025, stage="foundation", unique_id="model.p.a", limit=1))

@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import structlog
-from fixtures.terminal import screen
 from rich.console import Console
 
 from planalign.cli.run_display import RunProgress
 from planalign.engine.results import ModelStatus
 from planalign.engine.runner import EngineEvent, EngineEventKind
 from planalign.log import configure_logging, get_logger
+from tests.fixtures.terminal import screen
 
 WIDTH = 80
 
@@ -95,7 +95,7 @@ def test_off_a_terminal_run_prints_plain_lines_only() -> None:
     assert stream.getvalue().splitlines() == ["[    0.2s]    1/1 SUCCESS   orders in 1.00s"]
 
 
-def test_run_progress_never_draws_while_holding_its_own_lock() -> None:
+def test_run_progress_never_draws_while_holding_its_own_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     """As for the simulation's display: drawing under the lock that `_render` takes inside rich's refresh
     thread would deadlock against that thread and freeze the line."""
     console = Console(file=io.StringIO(), force_terminal=True, width=WIDTH, color_system=None)
@@ -110,10 +110,10 @@ def test_run_progress_never_draws_while_holding_its_own_lock() -> None:
 
         return guarded
 
-    console.print = guard("print", console.print)  # type: ignore[method-assign]
+    monkeypatch.setattr(console, "print", guard("print", console.print))
     with progress:
         assert progress._live is not None
-        progress._live.refresh = guard("refresh", progress._live.refresh)  # type: ignore[method-assign]
+        monkeypatch.setattr(progress._live, "refresh", guard("refresh", progress._live.refresh))
         progress(started("orders", 0.1))
         progress(finished("orders", 0.2))
     assert held == []

@@ -20,6 +20,8 @@ from planalign import __version__
 from planalign.cli._common import ExitStatus
 from planalign.errors import PlanalignUsageError
 
+__all__ = ["ExitStatus", "build_parser", "main"]
+
 #: Command modules, in the order `--help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "simulate",

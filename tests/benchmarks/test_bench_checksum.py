@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -18,7 +19,7 @@ ROWS = [("E1", 2025, "hire", 50000.0), ("E2", 2025, "raise", 61000.5), ("E3", 20
 
 
 def _table(
-    con: duckdb.DuckDBPyConnection, name: str, rows: list[tuple[object, ...]], *, swap: bool = False
+    con: duckdb.DuckDBPyConnection, name: str, rows: Sequence[tuple[object, ...]], *, swap: bool = False
 ) -> None:
     if swap:
         con.execute(

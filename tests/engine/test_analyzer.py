@@ -103,7 +103,7 @@ def test_missing_durations_weigh_the_mean_of_known_ones() -> None:
 
 
 def test_estimated_speedup_honours_workers_and_classes() -> None:
-    graph = {f"m{i}": [] for i in range(8)}
+    graph: dict[str, list[str]] = {f"m{i}": [] for i in range(8)}
     wide = make_analyzer(graph)
     ids = [uid(n) for n in graph]
     assert wide.plan(ids).max_theoretical_speedup == 8

@@ -93,7 +93,7 @@ async def test_a_chain_is_one_invocation_up_to_the_batch_size() -> None:
 
 
 async def test_ready_models_are_shared_out_over_the_workers_and_run_concurrently() -> None:
-    roots = {f"r{i}": [] for i in range(8)}
+    roots: dict[str, list[str]] = {f"r{i}": [] for i in range(8)}
     barrier = threading.Barrier(4)
     # The first model of each of the four batches waits for the other three: only concurrent batches pass.
     invoker = FakeBatchInvoker(barriers={name: barrier for name in ("r0", "r2", "r4", "r6")})
@@ -167,7 +167,7 @@ async def test_a_retryable_failure_reruns_the_model_with_the_batch_models_waitin
 
 
 async def test_a_model_the_invoker_declines_is_a_failed_attempt_not_a_hang() -> None:
-    graph = {"a": [], "b": []}
+    graph: dict[str, list[str]] = {"a": [], "b": []}
     invoker = FakeBatchInvoker(not_run={"a"})
     result = await ParallelExecutionEngine(
         make_analyzer(graph), invoker, settings(1, 16, max_retries_per_model=1)
@@ -220,12 +220,14 @@ async def test_per_model_timing_from_the_invoker_gives_each_model_its_own_span()
         list(chain), vars={}
     )
     assert result.invocations == 1
-    spans = [(r.start_offset_s, r.end_offset_s) for r in (result.result_for(n) for n in "abc")]
-    for (s1, e1), (s2, e2) in itertools.pairwise(spans):
-        assert s1 is not None and e1 is not None and s2 is not None and e2 is not None
+    spans: list[tuple[float, float]] = []
+    for r in (result.result_for(n) for n in "abc"):
+        assert r.start_offset_s is not None and r.end_offset_s is not None
+        spans.append((r.start_offset_s, r.end_offset_s))
+    for (_, e1), (s2, _) in itertools.pairwise(spans):
         assert e1 <= s2 + 1e-3  # one after another inside the invocation, not three models in flight
     assert result.parallelism_max == 1
-    assert result.summed_model_time_s == pytest.approx(sum(e - s for s, e in spans))  # type: ignore[operator]
+    assert result.summed_model_time_s == pytest.approx(sum(e - s for s, e in spans))
 
 
 async def test_without_per_model_timing_a_model_spans_its_invocation() -> None:
@@ -252,7 +254,7 @@ async def test_outcome_for_a_model_not_returned_by_the_invoker_is_a_failed_attem
             outcomes.pop(uid("b"), None)
             return outcomes
 
-    graph = {"a": [], "b": []}
+    graph: dict[str, list[str]] = {"a": [], "b": []}
     result = await ParallelExecutionEngine(
         make_analyzer(graph), Forgetful(), settings(1, 16, max_retries_per_model=0)
     ).execute(list(graph), vars={})

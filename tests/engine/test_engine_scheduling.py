@@ -67,7 +67,7 @@ async def test_every_model_runs_once_after_its_dependencies(workers: int) -> Non
 
 
 async def test_models_really_run_concurrently_up_to_max_workers() -> None:
-    graph = {f"m{i}": [] for i in range(8)}
+    graph: dict[str, list[str]] = {f"m{i}": [] for i in range(8)}
     barrier = threading.Barrier(4)  # breaks (and fails the models) unless 4 run at once
     invoker = FakeInvoker(barriers={f"m{i}": barrier for i in range(4)})
     result = await ParallelExecutionEngine(make_analyzer(graph), invoker, settings(4)).execute(
@@ -112,7 +112,7 @@ async def test_sequential_models_run_alone(workers: int) -> None:
 
 
 async def test_conditional_models_run_alone_unless_enabled() -> None:
-    graph = {"c1": [], "c2": [], "c3": [], "p1": []}
+    graph: dict[str, list[str]] = {"c1": [], "c2": [], "c3": [], "p1": []}
     analyzer = make_analyzer(
         graph, default_class=ModelExecutionType.CONDITIONAL, classes={"p1": "parallel_safe"}
     )
@@ -139,7 +139,7 @@ async def test_single_worker_is_a_deterministic_topological_order_with_critical_
 
 
 async def test_recorded_durations_change_priorities() -> None:
-    graph = {"a": [], "b": [], "c": []}
+    graph: dict[str, list[str]] = {"a": [], "b": [], "c": []}
     invoker = FakeInvoker()
     engine = ParallelExecutionEngine(
         make_analyzer(graph), invoker, settings(1), durations={"a": 1.0, "b": 5.0, "c": 3.0}
@@ -280,7 +280,7 @@ async def test_memory_limit_is_handed_to_the_invoker_when_monitoring() -> None:
 
 
 async def test_max_workers_above_anyios_default_thread_limit() -> None:
-    graph = {f"m{i:02d}": [] for i in range(45)}
+    graph: dict[str, list[str]] = {f"m{i:02d}": [] for i in range(45)}
     barrier = threading.Barrier(45)  # anyio's default thread limiter (40) would break it
     invoker = FakeInvoker(barriers=dict.fromkeys(graph, barrier))
     result = await ParallelExecutionEngine(make_analyzer(graph), invoker, settings(45)).execute(

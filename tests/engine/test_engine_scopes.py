@@ -5,6 +5,7 @@ logged once."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import anyio
 import pytest
@@ -95,7 +96,7 @@ def test_the_time_limit_must_be_positive(value: float) -> None:
 
 async def test_a_deterministic_failure_is_logged_once_and_a_retried_one_once_per_attempt() -> None:
     """The final error is in the result (which callers print); the engine logs only each retry at info."""
-    graph = {"bad": [], "flaky": []}
+    graph: dict[str, list[str]] = {"bad": [], "flaky": []}
     invoker = FakeInvoker(
         script={"bad": [fail("Conversion Error: x")], "flaky": [fail("IO Error: lock", retryable=True)]}
     )
@@ -112,13 +113,23 @@ async def test_a_deterministic_failure_is_logged_once_and_a_retried_one_once_per
     assert result.result_for("flaky").attempts == 3
 
 
+def _recording_stop(stopped: list[str], name: str) -> Callable[[], int]:
+    """A stop hook that notes `name` in `stopped` and reports one interrupted query."""
+
+    def stop() -> int:
+        stopped.append(name)
+        return 1
+
+    return stop
+
+
 def test_a_stopped_scope_stops_invocations_registered_later_and_only_its_own() -> None:
     stopped: list[str] = []
     scope, other = InvocationScope(), InvocationScope()
-    with scope.stoppable(lambda: stopped.append("first") or 1), other.stoppable(lambda: 0):
+    with scope.stoppable(_recording_stop(stopped, "first")), other.stoppable(lambda: 0):
         assert scope.stop() == 1
     assert stopped == ["first"]
-    with scope.stoppable(lambda: stopped.append("late") or 1):
+    with scope.stoppable(_recording_stop(stopped, "late")):
         pass
     assert stopped == ["first", "late"]  # dispatched just before the cancellation: stopped on arrival
     assert not other.stopped
@@ -133,7 +144,7 @@ def test_a_failing_stop_hook_does_not_keep_the_others_from_running() -> None:
     scope = InvocationScope()
     with (
         scope.stoppable(broken),
-        scope.stoppable(lambda: stopped.append("ok") or 1),
+        scope.stoppable(_recording_stop(stopped, "ok")),
         pytest.raises(RuntimeError, match="connection gone"),
     ):
         scope.stop()

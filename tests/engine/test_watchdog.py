@@ -16,6 +16,7 @@ from planalign.engine.runner import (
 from planalign.engine.watchdog import (
     MemorySample,
     MemoryWatchdog,
+    PressureEvent,
     PsutilMemoryProbe,
     format_duckdb_memory_limit,
 )
@@ -44,7 +45,7 @@ def rss(mb: float) -> MemorySample:
 async def test_drops_to_one_and_restores_with_hysteresis() -> None:
     limiter = anyio.CapacityLimiter(4)
     probe = ScriptedProbe(rss(500), rss(1100), rss(900), rss(850), rss(700), rss(700))
-    seen = []
+    seen: list[PressureEvent] = []
     dog = MemoryWatchdog(limiter, probe, LIMIT, restore_below_fraction=0.8, on_event=seen.append)
     assert dog.check() is None and limiter.total_tokens == 4
     event = dog.check()
@@ -105,7 +106,7 @@ class PressureUntil:
 
 
 async def test_engine_honours_the_reduced_limit_and_restores_it() -> None:
-    graph = {f"m{i}": [] for i in range(6)}
+    graph: dict[str, list[str]] = {f"m{i}": [] for i in range(6)}
     graph["z_last"] = []
     probe = PressureUntil()
     under_pressure = threading.Event()

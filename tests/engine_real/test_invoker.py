@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.genproject import generate_project
 
 from planalign.dbt import isolation as dbt_isolation
 from planalign.dbt.invoker import DbtInvoker
@@ -41,6 +40,7 @@ from planalign.engine.runner import (
     ParallelExecutionEngine,
 )
 from planalign.errors import ManifestDatabaseMismatchError
+from tests.fixtures.genproject import generate_project
 
 from .helpers import checksums, dbt_cli, walk_dag
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import anyio
 import pytest
-from fixtures.genproject import GeneratedProject, generate_project
 
 from planalign.dbt import isolation as dbt_isolation
 from planalign.dbt.invoker import DbtInvoker
@@ -20,6 +19,7 @@ from planalign.engine.graph import ModelDependencyAnalyzer
 from planalign.engine.nodes import ProjectManifest
 from planalign.engine.results import EngineRunResult
 from planalign.engine.runner import EngineSettings, ParallelExecutionEngine
+from tests.fixtures.genproject import GeneratedProject, generate_project
 
 from .helpers import WalkReport, checksums, dbt_cli, walk_dag
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixtures.genproject import SEED_NAME, generate_project
 
 from planalign.dbt.manifest import load_manifest_json, parse_project, select_models
 from planalign.errors import ProjectParseError, SelectionError
+from tests.fixtures.genproject import SEED_NAME, generate_project
 
 pytestmark = pytest.mark.slow
 

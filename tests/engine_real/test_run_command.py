@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from fixtures.genproject import GeneratedProject, generate_project
 
 from planalign.cli import ExitStatus, main
+from tests.fixtures.genproject import GeneratedProject, generate_project
 
 from .helpers import checksums, dbt_cli, dbt_seed_in_process
 

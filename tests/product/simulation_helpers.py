@@ -10,6 +10,7 @@ import duckdb
 from planalign.simulation.checksum import table_checksum
 from planalign.simulation.config import SimulationConfig
 from planalign.simulation.config_loading import load_simulation_config
+from planalign.simulation.run_directory import SimulationSummary
 
 REPO = Path(__file__).resolve().parents[2]
 MP = "orchestrator.threading.model_parallelization."
@@ -61,3 +62,9 @@ def years_in(database: Path, table: str = "fct_yearly_events") -> list[int]:
         ]
     finally:
         con.close()
+
+
+def peak_parallelism(summary: SimulationSummary) -> int:
+    """The most models in flight at once in any step planalign scheduled (the year's dbt tests, run by one dbt
+    command, carry no parallelism)."""
+    return max(s.parallelism_max for s in summary.stages if s.parallelism_max is not None)

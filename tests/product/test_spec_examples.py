@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pytest
 import yaml
+
+if TYPE_CHECKING:
+    from planalign.simulation.spec_api import DbtRunner, ParallelRunResult
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC_NAME = "S067-02-model-level-parallelization.md"
@@ -70,7 +74,7 @@ def test_spec_examples_run_as_written(
     validation = namespace["validation"]
     assert isinstance(validation, dict) and validation["parallelizable"] is True, validation
     assert validation["safety_issues"] == []
-    result = namespace["result"]
+    result = cast("ParallelRunResult", namespace["result"])  # what the examples bind, by the spec
     assert result.success is True
     assert result.models_executed == 3
     # The hazard models are rebuilt whole each year: the simulation stays complete. A year-partitioned model
@@ -79,7 +83,7 @@ def test_spec_examples_run_as_written(
 
     state = SimulationState(tmp_path / "spec.duckdb")
     assert [c.simulation_year for c in state.completed_years()] == [2025, 2026, 2027]
-    runner = namespace["runner"]
+    runner = cast("DbtRunner", namespace["runner"])
     rerun = runner.run_models_with_smart_parallelization(["rpt_yearly_summary"], "reporting", 2026)
     assert rerun.success
     assert [c.simulation_year for c in state.completed_years()] == [2025]

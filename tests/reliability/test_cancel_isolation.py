@@ -18,7 +18,6 @@ from pathlib import Path
 
 import anyio
 import pytest
-from fixtures.genproject import GeneratedProject, generate_project
 
 from planalign.dbt.invoker import DbtInvoker
 from planalign.dbt.manifest import parse_project
@@ -33,6 +32,7 @@ from planalign.engine.runner import (
     ParallelExecutionEngine,
 )
 from tests.engine_real.helpers import checksums, dbt_cli
+from tests.fixtures.genproject import GeneratedProject, generate_project
 
 pytestmark = pytest.mark.slow
 

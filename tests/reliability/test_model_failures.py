@@ -14,6 +14,7 @@ import pytest
 from planalign import cli
 from planalign.engine.results import ModelStatus, load_run_results
 from planalign.simulation import orchestrator
+from planalign.simulation.build import default_invoker_factory
 from planalign.simulation.state import SimulationState
 from tests.fixtures.faults import Fault, FaultyInvoker
 from tests.product.simulation_helpers import output_checksums
@@ -48,7 +49,7 @@ def test_permanent_failure_stops_only_descendants_and_resume_completes_identical
     config = write_config(tmp_path / "simulation_config.yaml", settings)
     flaky = Fault(FLAKY, year=2025, failures=MAX_RETRIES, message="transient: connection reset")
     broken = Fault(FAILING, year=2026, failures=None, message="permanent: disk quota exceeded")
-    real_factory = orchestrator.default_invoker_factory
+    real_factory = default_invoker_factory  # what the orchestrator calls, until patched below
 
     def faulty(manifest: Any, config: Any) -> FaultyInvoker:
         return FaultyInvoker(real_factory(manifest, config), [flaky, broken])

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixtures.sample_run import SampleRun, build_sample_run
 
 from planalign.report import write_report
+from tests.fixtures.sample_run import SampleRun, build_sample_run
 
 
 @pytest.fixture(scope="session")

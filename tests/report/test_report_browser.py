@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.sample_run import SampleRun
 from PIL import Image
 
 from planalign.report import CLASS_COLOURS
+from tests.fixtures.sample_run import SampleRun
 
 from .chromium_cdp import Chromium, PageLoad, find_chromium
 from .test_report_html import CHART_KEYS

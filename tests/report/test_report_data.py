@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fixtures.sample_run import FAILING_MODEL, SKIPPED_MODEL, SampleRun
 
 from planalign.errors import RunDirectoryError
 from planalign.report import (
@@ -24,6 +23,7 @@ from planalign.report import (
     stage_speedups,
 )
 from planalign.report.views import watchdog_events
+from tests.fixtures.sample_run import FAILING_MODEL, SKIPPED_MODEL, SampleRun
 
 
 def _execution(start: float, end: float, lane: int = 0, model: str = "m") -> ModelExecution:

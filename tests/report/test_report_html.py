@@ -11,11 +11,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from fixtures.sample_run import FAILING_MODEL, SampleRun
 
 from planalign.cli import main
 from planalign.errors import ReportOutputError
 from planalign.report import write_report
+from tests.fixtures.sample_run import FAILING_MODEL, SampleRun
 
 CHART_KEYS = (
     "timeline",
