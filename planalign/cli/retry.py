@@ -79,6 +79,7 @@ def retry_namespace(document: dict[str, Any], source: Path) -> argparse.Namespac
         project_dir=Path(str(recorded["project_dir"])),
         profiles_dir=Path(str(profiles_dir)) if profiles_dir else None,
         target=recorded.get("target"),
+        profile=recorded.get("profile"),
         select=sorted(set(failed)),
         exclude=[],
         vars=json.dumps(dbt_vars) if dbt_vars else None,

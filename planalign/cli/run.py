@@ -80,6 +80,10 @@ def add_parser(subparsers: Any) -> None:
         type=Path,
         help="directory holding profiles.yml (default: the project's own profiles.yml, else dbt's default)",
     )
+    parser.add_argument(
+        "--profile",
+        help="profile in profiles.yml to use instead of the one dbt_project.yml names (dbt's --profile)",
+    )
     parser.add_argument("--target", help="profile target (default: the profile's default target)")
     parser.add_argument(
         "-s", "--select", nargs="+", action="extend", default=[], help="dbt selectors (default: all models)"
@@ -245,6 +249,7 @@ def built_parents(
     target: str | None,
     vars: Mapping[str, Any],
     err: TextIO,
+    profile: str | None = None,
 ) -> tuple[str, ...]:
     """The unselected parents of the selection that exist in the target — which `dbt run` treats as built,
     and so do we. A parent that does not exist is a usage error naming it and the fix (dbt would fail on
@@ -254,7 +259,9 @@ def built_parents(
     parents = analyzer.unselected_parents(selection)
     if not parents:
         return ()
-    relations = target_relations(project_dir, profiles_dir=profiles_dir, target=target, vars=vars)
+    relations = target_relations(
+        project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile
+    )
     if not relations.checked:
         print(
             f"note: {relations.reason}; the {len(parents)} unselected parents are assumed built, "
@@ -301,13 +308,14 @@ def run(args: argparse.Namespace) -> int:
         raise RunUsageError(f"--max-retries must be 0 or more, got {args.max_retries}")
     dbt_vars = parse_vars(args.vars)
     profiles_dir = args.profiles_dir.resolve() if args.profiles_dir is not None else None
+    # Every dbt call of the run (parse, ls, the models, the hooks) and the parents check use one profile.
+    profile: str | None = getattr(args, "profile", None)
+    dbt_target = {"profiles_dir": profiles_dir, "target": args.target, "vars": dbt_vars, "profile": profile}
 
     started_at = datetime.now(UTC)
     started = time.perf_counter()
-    manifest = parse_project(project_dir, profiles_dir=profiles_dir, target=args.target, vars=dbt_vars)
-    selected = select_models(
-        manifest, args.select, args.exclude, profiles_dir=profiles_dir, target=args.target, vars=dbt_vars
-    )
+    manifest = parse_project(project_dir, **dbt_target)
+    selected = select_models(manifest, args.select, args.exclude, **dbt_target)
     if not selected:
         print("Nothing to run: the selection contains no models.", file=out)
         return 0
@@ -320,17 +328,16 @@ def run(args: argparse.Namespace) -> int:
     if not model_ids:
         print("Nothing to run: the selection contains only ephemeral models.", file=out)
         return 0
-    built = built_parents(
-        analyzer,
-        selected,
-        project_dir=project_dir,
-        profiles_dir=profiles_dir,
-        target=args.target,
-        vars=dbt_vars,
-        err=err,
-    )
+    built = built_parents(analyzer, selected, project_dir=project_dir, err=err, **dbt_target)
     invoker = DbtInvoker(
-        project_dir, profiles_dir, args.target, manifest, dbt_vars, None, full_refresh=args.full_refresh
+        project_dir,
+        profiles_dir,
+        args.target,
+        manifest,
+        dbt_vars,
+        None,
+        full_refresh=args.full_refresh,
+        profile=profile,
     )
     if not invoker.supports_concurrency:
         print(f"warning: {invoker.isolation.reason}; models will run one at a time", file=err)
@@ -361,9 +368,7 @@ def run(args: argparse.Namespace) -> int:
             built=built,
             stop=stop,
             progress=progress,
-            common_args=dbt_common_args(
-                project_dir, profiles_dir=profiles_dir, target=args.target, vars=dbt_vars
-            ),
+            common_args=dbt_common_args(project_dir, **dbt_target),
             selectors=[DbtInvoker.selector_for(analyzer.node(uid)) for uid in selected],
             target_dir=target_dir,
             started_at=started_at,
@@ -506,6 +511,7 @@ def _artifact_args(args: argparse.Namespace, dbt_vars: Mapping[str, Any]) -> dic
         "fail_fast": bool(args.fail_fast),
         "vars": dict(dbt_vars),
         "target": args.target,
+        "profile": getattr(args, "profile", None),
         "profiles_dir": str(args.profiles_dir.resolve()) if args.profiles_dir is not None else None,
         "log_format": args.log_format,
         "models_per_invocation": args.models_per_invocation,

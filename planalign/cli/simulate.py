@@ -53,6 +53,10 @@ def add_parser(subparsers: Any) -> None:
         "--target", help="dbt profile target the simulation writes through (overrides dbt.target)"
     )
     parser.add_argument(
+        "--profile",
+        help="the profiles.yml profile to use, not the one dbt_project.yml names (overrides dbt.profile)",
+    )
+    parser.add_argument(
         "--profiles-dir",
         type=Path,
         help="directory holding profiles.yml (overrides dbt.profiles_dir; default: the dbt project's)",
@@ -85,6 +89,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "simulation.random_seed": args.seed,
         "run.runs_dir": None if args.runs_dir is None else str(args.runs_dir),
         "dbt.target": args.target,
+        "dbt.profile": args.profile,
         "dbt.profiles_dir": None if args.profiles_dir is None else str(args.profiles_dir),
     }
     if args.workers is not None:

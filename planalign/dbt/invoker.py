@@ -232,6 +232,7 @@ class DbtInvoker:
         full_refresh: bool = False,
         extra_run_flags: Sequence[str] = FAST_RUN_FLAGS,
         model_timeout_s: float | None = None,
+        profile: str | None = None,
     ) -> None:
         if manifest.dbt_manifest is None:
             raise ProjectParseError(
@@ -240,6 +241,7 @@ class DbtInvoker:
         self.project_dir = project_dir.resolve()
         self.profiles_dir = profiles_dir
         self.target = target
+        self.profile = profile  # dbt's --profile; None: the one dbt_project.yml names
         self.manifest = manifest
         self.base_vars: dict[str, Any] = dict(base_vars or {})
         self.database_path = database_path
@@ -281,14 +283,15 @@ class DbtInvoker:
 
     def _slot_key(self, command: str) -> Hashable:
         """What makes dbt's process-global flags differ between invocations (see
-        `planalign.dbt.isolation.slots`): the command, project, profiles, target, `--full-refresh`, and the
-        extra run flags, which are dbt flags too — `--no-populate-cache`, `--threads`, the log levels and
-        `--no-write-json` are read from the global flags while models run, so two invokers with different
+        `planalign.dbt.isolation.slots`): the command, project, profiles, profile, target, `--full-refresh`,
+        and the extra run flags, which are dbt flags too — `--no-populate-cache`, `--threads`, the log levels
+        and `--no-write-json` are read from the global flags while models run, so two invokers with different
         `extra_run_flags` must not run together. (`invoke()` runs alone whatever its key.)"""
         return (
             command,
             str(self.project_dir),
             str(self.profiles_dir),
+            self.profile,
             self.target,
             self.full_refresh,
             self.extra_run_flags,
@@ -299,7 +302,11 @@ class DbtInvoker:
         args = [
             command,
             *dbt_common_args(
-                self.project_dir, profiles_dir=self.profiles_dir, target=self.target, vars=merged
+                self.project_dir,
+                profiles_dir=self.profiles_dir,
+                target=self.target,
+                vars=merged,
+                profile=self.profile,
             ),
         ]
         if self.full_refresh and command in {"run", "seed", "build"}:

@@ -110,13 +110,17 @@ def dbt_common_args(
     profiles_dir: Path | None,
     target: str | None,
     vars: Mapping[str, Any] | None,
+    profile: str | None = None,
 ) -> list[str]:
-    """Arguments every in-process dbt call shares: where the project and profile are, which target, the
-    vars, and no usage tracking (tracking would make network calls from every invocation)."""
+    """Arguments every in-process dbt call shares: where the project and profile are, which profile (dbt's
+    `--profile`; None: the one dbt_project.yml names) and target, the vars, and no usage tracking (tracking
+    would make network calls from every invocation)."""
     args = ["--project-dir", str(project_dir), "--no-send-anonymous-usage-stats"]
     pdir = default_profiles_dir(project_dir, profiles_dir)
     if pdir is not None:
         args += ["--profiles-dir", str(pdir)]
+    if profile:
+        args += ["--profile", profile]
     if target:
         args += ["--target", target]
     if vars:
@@ -133,6 +137,7 @@ def parse_project(
     profiles_dir: Path | None = None,
     target: str | None = None,
     vars: Mapping[str, Any] | None = None,
+    profile: str | None = None,
 ) -> ProjectManifest:
     """Parse the dbt project once, in-process, keeping dbt's `Manifest` for `dbtRunner(manifest=...)`.
 
@@ -146,7 +151,10 @@ def parse_project(
     project_dir = project_dir.resolve()
     if not (project_dir / "dbt_project.yml").is_file():
         raise ProjectParseError(f"{project_dir} is not a dbt project (no dbt_project.yml)")
-    args = ["parse", *dbt_common_args(project_dir, profiles_dir=profiles_dir, target=target, vars=vars)]
+    common = dbt_common_args(
+        project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile
+    )
+    args = ["parse", *common]
     args += ["--quiet"]
     with bulk_load():
         with _PARSE_LOCK, invocation_slot(("parse", str(project_dir)), exclusive=True):
@@ -165,6 +173,7 @@ def select_models(
     profiles_dir: Path | None = None,
     target: str | None = None,
     vars: Mapping[str, Any] | None = None,
+    profile: str | None = None,
 ) -> list[str]:
     """Resolve dbt selection syntax to model unique_ids, sorted, with dbt itself (`dbt ls`).
 
@@ -173,22 +182,20 @@ def select_models(
     """
     selectors = [part for item in select for part in item.split()]
     excluders = [part for item in exclude for part in item.split()]
-    for selector in selectors:
-        if not _ls_models(manifest, [selector], [], profiles_dir=profiles_dir, target=target, vars=vars):
-            raise SelectionError(f"the selector {selector!r} matches no model in {manifest.project_dir}")
-    return sorted(
-        _ls_models(manifest, selectors, excluders, profiles_dir=profiles_dir, target=target, vars=vars)
+    common = dbt_common_args(
+        manifest.project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile
     )
+    for selector in selectors:
+        if not _ls_models(manifest, [selector], [], common):
+            raise SelectionError(f"the selector {selector!r} matches no model in {manifest.project_dir}")
+    return sorted(_ls_models(manifest, selectors, excluders, common))
 
 
 def _ls_models(
     manifest: ProjectManifest,
     select: Sequence[str],
     exclude: Sequence[str],
-    *,
-    profiles_dir: Path | None,
-    target: str | None,
-    vars: Mapping[str, Any] | None,
+    common_args: Sequence[str],
 ) -> list[str]:
     from dbt.cli.main import dbtRunner
 
@@ -198,7 +205,7 @@ def _ls_models(
         raise ProjectParseError("model selection needs a manifest parsed in-process (parse_project)")
     args = [
         "ls",
-        *dbt_common_args(manifest.project_dir, profiles_dir=profiles_dir, target=target, vars=vars),
+        *common_args,
         "--resource-type",
         "model",
         "--output",
@@ -252,6 +259,7 @@ def target_relations(
     profiles_dir: Path | None,
     target: str | None,
     vars: Mapping[str, Any] | None,
+    profile: str | None = None,
 ) -> TargetRelations:
     """What the target's information_schema lists (see `TargetRelations`).
 
@@ -264,7 +272,11 @@ def target_relations(
 
     try:
         _, output = render_target_output(
-            project_dir, default_profiles_dir(project_dir, profiles_dir), target, dict(vars or {})
+            project_dir,
+            default_profiles_dir(project_dir, profiles_dir),
+            target,
+            dict(vars or {}),
+            profile=profile,
         )
     except (
         Exception

@@ -64,6 +64,7 @@ def default_invoker_factory(manifest: ProjectManifest, config: SimulationConfig)
         project_dir=Path(dbt_cfg.project_dir),
         profiles_dir=Path(dbt_cfg.profiles_dir),
         target=dbt_cfg.target,
+        profile=dbt_cfg.profile,
         manifest=manifest,
         base_vars={},
         database_path=Path(config.simulation.database_path),

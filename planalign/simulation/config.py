@@ -306,10 +306,12 @@ class MatchSection(_ParameterSection):
 
 
 class DbtSection(_Section):
-    """Where the dbt project and its profiles live; `profiles_dir` defaults to `project_dir`."""
+    """Where the dbt project and its profiles live; `profiles_dir` defaults to `project_dir`. `profile` is
+    dbt's `--profile`: the profiles.yml entry to use instead of the one dbt_project.yml names (None)."""
 
     project_dir: AbsolutePath = DEFAULT_DBT_PROJECT_DIR
     profiles_dir: AbsolutePath = DEFAULT_DBT_PROJECT_DIR
+    profile: str | None = None
     target: str = "duckdb"
 
     @model_validator(mode="before")

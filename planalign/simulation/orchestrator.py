@@ -394,6 +394,7 @@ class PipelineOrchestrator:
             profiles_dir=Path(dbt_cfg.profiles_dir),
             target=dbt_cfg.target,
             vars=self._vars(sim.start_year),
+            profile=dbt_cfg.profile,
         )
         self._log_engine_initialized(self._prepared)
         return self._prepared

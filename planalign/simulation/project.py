@@ -61,7 +61,12 @@ class PreparedProject:
 
 
 def prepare_project(
-    project_dir: Path, *, profiles_dir: Path | None, target: str | None, vars: Mapping[str, Any]
+    project_dir: Path,
+    *,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: Mapping[str, Any],
+    profile: str | None = None,
 ) -> PreparedProject:
     """Parse the project and analyse it; fails on a project that does not parse, whose stage meta is
     inconsistent, or whose graph has a cycle — before anything runs."""
@@ -70,7 +75,9 @@ def prepare_project(
     from planalign.engine.graph import ModelDependencyAnalyzer
     from planalign.simulation.execution_defaults import SIMULATION_EXECUTION_DEFAULTS
 
-    manifest = parse_project(project_dir, profiles_dir=profiles_dir, target=target, vars=vars)
+    manifest = parse_project(
+        project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile
+    )
     stages = StageAssignment.from_manifest(manifest)
     analyzer = ModelDependencyAnalyzer(manifest, ModelClassifier(defaults=SIMULATION_EXECUTION_DEFAULTS))
     # dbt itself reports a cycle only when a command runs; a cycle is bad input and must stop us before

@@ -43,7 +43,12 @@ from typing import Any
 
 
 def render_target_output(
-    project_dir: Path, profiles_dir: Path | None, target: str | None, vars: dict[str, Any] | None
+    project_dir: Path,
+    profiles_dir: Path | None,
+    target: str | None,
+    vars: dict[str, Any] | None,
+    *,
+    profile: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """(target name, rendered output mapping, e.g. {"type": "duckdb", "path": ...}) of the project's profile.
 
@@ -56,7 +61,7 @@ def render_target_output(
     import yaml
 
     project = yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}
-    profile_name = str(project.get("profile") or "")
+    profile_name = profile or str(project.get("profile") or "")  # dbt's --profile overrides the project's
     if profiles_dir is None:
         from dbt.cli.resolvers import default_profiles_dir
 
