@@ -137,7 +137,15 @@ def test_the_shipped_config_loads_with_parallelization_on() -> None:
 def test_the_shipped_config_spells_out_every_parameter() -> None:
     """Users read the defaults in the shipped file, so no parameter there may be left to the seeds."""
     config = load_simulation_config(SHIPPED_CONFIG, check_files=False)
-    for section in ("workforce", "compensation", "enrollment", "escalation", "match", "contributions"):
+    for section in (
+        "workforce",
+        "compensation",
+        "enrollment",
+        "escalation",
+        "match",
+        "contributions",
+        "vesting",
+    ):
         dumped = getattr(config, section).model_dump()
         flat = {**dumped, **dumped.pop("auto_enrollment", {})}
         assert None not in flat.values(), f"{section} leaves a parameter unset: {flat}"

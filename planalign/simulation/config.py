@@ -305,6 +305,37 @@ class MatchSection(_ParameterSection):
         return tiers
 
 
+class VestingStep(_Section):
+    """After `years_of_service` completed years, `vested_share` of the employer money (match, core) is
+    the employee's; below the first step nothing is."""
+
+    years_of_service: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=60)]
+    vested_share: Rate
+
+
+class VestingSection(_ParameterSection):
+    """The vesting schedule of employer money (dbt var vesting_schedule; seed config_vesting_schedule):
+    graded or, with one step, a cliff. Leavers forfeit the unvested part."""
+
+    DBT_VAR_PREFIX: ClassVar[str] = "vesting_"
+
+    schedule: tuple[VestingStep, ...] | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_ascending(cls, steps: tuple[VestingStep, ...] | None) -> tuple[VestingStep, ...] | None:
+        if steps is not None:
+            if not steps:
+                raise ValueError("list at least one step, e.g. [{years_of_service: 0, vested_share: 1.0}]")
+            years = [s.years_of_service for s in steps]
+            shares = [s.vested_share for s in steps]
+            if any(b <= a for a, b in itertools.pairwise(years)):
+                raise ValueError(f"steps must have strictly increasing years_of_service (got {years})")
+            if any(b < a for a, b in itertools.pairwise(shares)):
+                raise ValueError(f"vested_share may not fall as service grows (got {shares})")
+        return steps
+
+
 class DbtSection(_Section):
     """Where the dbt project and its profiles live; `profiles_dir` defaults to `project_dir`. `profile` is
     dbt's `--profile`: the profiles.yml entry to use instead of the one dbt_project.yml names (None)."""
@@ -389,6 +420,7 @@ class SimulationConfig(BaseSettings):
     enrollment: EnrollmentSection = Field(default_factory=EnrollmentSection)
     escalation: EscalationSection = Field(default_factory=EscalationSection)
     match: MatchSection = Field(default_factory=MatchSection)
+    vesting: VestingSection = Field(default_factory=VestingSection)
     contributions: ContributionsSection = Field(default_factory=ContributionsSection)
     dbt: DbtSection = Field(default_factory=DbtSection)
     orchestrator: OrchestratorSection = Field(default_factory=OrchestratorSection)
@@ -437,6 +469,7 @@ class SimulationConfig(BaseSettings):
             self.escalation,
             self.match,
             self.contributions,
+            self.vesting,
         )
         for section in sections:
             out.update(section.dbt_vars())
