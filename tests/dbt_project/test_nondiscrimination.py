@@ -139,8 +139,12 @@ def recompute(run: SimulationRun, year: int, top_paid_group: bool = False) -> di
         if not passed:
             level = ratio_level(hce, limit)
             compensation = {e: min(rows[e]["prorated_compensation"], comp_limit) for e in ratios if e in hces}
-            total = half_up(
-                Decimal(sum(max(0.0, ratios[e] - level) * float(compensation[e]) for e in compensation))
+            total = sum(
+                (
+                    half_up(Decimal(max(0.0, ratios[e] - level) * float(compensation[e])))
+                    for e in compensation
+                ),
+                Decimal(0),
             )
             refunds[test] = dollar_refunds({e: amounts[e] for e in compensation}, total)
             assert abs(sum(refunds[test].values()) - total) <= CENT * len(refunds[test])

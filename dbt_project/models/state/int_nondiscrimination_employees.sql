@@ -76,22 +76,34 @@ employees as (
         on snapshot.employee_id = accounts.employee_id
 ),
 
-{#- both tests in one long relation: (test, employee, is_hce, ratio, amount, compensation) -#}
+{#- both tests in one long relation: (test, employee, is_hce, ratio, amount, compensation). Ratios are
+    decimals (12 places) so that every sum below is exact and the same in any row order. -#}
+ratios as (
+    select
+        *,
+        cast(case when test_compensation > 0 then adp_deferral / test_compensation else 0 end
+            as decimal(20, 12)) as deferral_ratio,
+        cast(case when test_compensation > 0 then employer_match / test_compensation else 0 end
+            as decimal(20, 12)) as contribution_ratio
+    from employees
+),
+
 tested as (
     select 'adp' as test, employee_id, is_hce, adp_deferral as amount, test_compensation,
-        case when test_compensation > 0 then adp_deferral / test_compensation else 0 end as ratio
-    from employees where is_eligible
+        deferral_ratio as ratio
+    from ratios where is_eligible
     union all
-    select 'acp', employee_id, is_hce, employer_match, test_compensation,
-        case when test_compensation > 0 then employer_match / test_compensation else 0 end
-    from employees where is_eligible
+    select 'acp', employee_id, is_hce, employer_match, test_compensation, contribution_ratio
+    from ratios where is_eligible
 ),
 
 averages as (
     select
         test,
-        avg(ratio) filter (where not is_hce) as nhce_average,
-        avg(ratio) filter (where is_hce) as hce_average,
+        cast(sum(ratio) filter (where not is_hce) as double)
+            / nullif(count(*) filter (where not is_hce), 0) as nhce_average,
+        cast(sum(ratio) filter (where is_hce) as double) / nullif(count(*) filter (where is_hce), 0)
+            as hce_average,
         count(*) filter (where is_hce) as hces
     from tested
     group by test
@@ -117,14 +129,14 @@ hces as (
 ratio_breakpoints as (
     select test, ratio as level from hces
     union
-    select distinct test, 0.0 from hces
+    select distinct test, cast(0 as decimal(20, 12)) from hces
 ),
 
 ratio_sums as (
     select
         breakpoints.test,
         breakpoints.level,
-        sum(least(hces.ratio, breakpoints.level)) as capped_sum,
+        cast(sum(least(hces.ratio, breakpoints.level)) as double) as capped_sum,
         count(*) filter (where hces.ratio > breakpoints.level) as above,
         max(hces.hces * hces.hce_limit) as target
     from ratio_breakpoints as breakpoints
@@ -145,7 +157,8 @@ ratio_levels as (
 excess as (
     select
         hces.test,
-        round(sum(greatest(0, hces.ratio - ratio_levels.ratio_level) * hces.test_compensation), 2)
+        {#- each employee's excess in whole cents first (exact decimals), then the sum -#}
+        sum(cast(greatest(0, hces.ratio - ratio_levels.ratio_level) * hces.test_compensation as decimal(18, 2)))
             as excess_total
     from hces
     inner join ratio_levels on hces.test = ratio_levels.test
@@ -156,7 +169,7 @@ excess as (
 amount_breakpoints as (
     select test, amount as level from hces
     union
-    select distinct test, 0.0 from hces
+    select distinct test, cast(0 as decimal(18, 2)) from hces
 ),
 
 amount_sums as (
@@ -208,17 +221,15 @@ select
     employees.is_eligible,
     cast(employees.test_compensation as decimal(18, 2)) as test_compensation,
     cast(employees.adp_deferral as decimal(18, 2)) as adp_deferral,
-    cast(case when employees.test_compensation > 0 then employees.adp_deferral / employees.test_compensation
-        else 0 end as double) as deferral_ratio,
+    employees.deferral_ratio,
     cast(employees.employer_match as decimal(18, 2)) as employer_match,
-    cast(case when employees.test_compensation > 0 then employees.employer_match / employees.test_compensation
-        else 0 end as double) as contribution_ratio,
+    employees.contribution_ratio,
     cast(coalesce(adp_refunds.refund, 0) as decimal(18, 2)) as adp_refund,
     cast(coalesce(acp_refunds.refund, 0) as decimal(18, 2)) as acp_refund,
     employees.is_key_employee,
     cast(coalesce(deferrals_to_date.employee_balance, 0) + employees.employer_balance as decimal(18, 2))
         as account_balance
-from employees
+from ratios as employees
 left join (select * from refunds where test = 'adp') as adp_refunds
     on employees.employee_id = adp_refunds.employee_id
 left join (select * from refunds where test = 'acp') as acp_refunds

@@ -19,10 +19,14 @@ tests as (
         count(*) filter (where is_eligible and is_hce) as eligible_hces,
         count(*) filter (where is_eligible and not is_hce) as eligible_nhces,
         count(*) filter (where is_hce) as hces,
-        avg(deferral_ratio) filter (where is_eligible and not is_hce) as nhce_adp,
-        avg(deferral_ratio) filter (where is_eligible and is_hce) as hce_adp,
-        avg(contribution_ratio) filter (where is_eligible and not is_hce) as nhce_acp,
-        avg(contribution_ratio) filter (where is_eligible and is_hce) as hce_acp,
+        cast(sum(deferral_ratio) filter (where is_eligible and not is_hce) as double)
+            / nullif(count(*) filter (where is_eligible and not is_hce), 0) as nhce_adp,
+        cast(sum(deferral_ratio) filter (where is_eligible and is_hce) as double)
+            / nullif(count(*) filter (where is_eligible and is_hce), 0) as hce_adp,
+        cast(sum(contribution_ratio) filter (where is_eligible and not is_hce) as double)
+            / nullif(count(*) filter (where is_eligible and not is_hce), 0) as nhce_acp,
+        cast(sum(contribution_ratio) filter (where is_eligible and is_hce) as double)
+            / nullif(count(*) filter (where is_eligible and is_hce), 0) as hce_acp,
         coalesce(sum(adp_refund), 0) as adp_refunds,
         count(*) filter (where adp_refund > 0) as adp_refunded_hces,
         coalesce(sum(acp_refund), 0) as acp_refunds,
