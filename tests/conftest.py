@@ -3,9 +3,12 @@ tests."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +19,20 @@ def small_census(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("census") / "census.parquet"
     write_census(generate_census(300, seed=7), path)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Leave logging as the next test expects it: the root logger's handlers and levels, the package
+    logger's level, structlog's configuration (the CLI and the displays reconfigure them)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    package_level = logging.getLogger("planalign").level
+    saved = structlog.get_config()
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("planalign").setLevel(package_level)
+    structlog.configure(**saved)

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import structlog
 from rich.console import Console
 
 from planalign.cli.progress import ProgressDisplay, StepDurations, load_history, print_summary
@@ -21,21 +19,6 @@ from planalign.simulation.run_directory import SimulationSummary, StageSummary, 
 from tests.fixtures.terminal import screen
 
 WIDTH = 80
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    package_level = logging.getLogger("planalign").level
-    saved = structlog.get_config()
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
-    logging.getLogger("planalign").setLevel(package_level)
-    structlog.configure(**saved)
 
 
 class FakeClock:

@@ -6,28 +6,10 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Iterator
 
 import pytest
-import structlog
 
 from planalign.log import configure_library_logging, configure_logging, get_logger
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """Leave logging as other tests expect it: the root logger's handlers and levels, structlog defaults."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    package_level = logging.getLogger("planalign").level
-    saved = structlog.get_config()
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
-    logging.getLogger("planalign").setLevel(package_level)
-    structlog.configure(**saved)
 
 
 def json_lines(stream: io.StringIO) -> list[dict[str, object]]:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-import structlog
 from rich.console import Console
 
 from planalign.cli.run_display import RunProgress
@@ -19,21 +17,6 @@ from planalign.log import configure_logging, get_logger
 from tests.fixtures.terminal import screen
 
 WIDTH = 80
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    package_level = logging.getLogger("planalign").level
-    saved = structlog.get_config()
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
-    logging.getLogger("planalign").setLevel(package_level)
-    structlog.configure(**saved)
 
 
 def started(name: str, t: float, limit: int = 4) -> EngineEvent:
