@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from planalign.cli.progress import ProgressDisplay, StepDurations, load_history,
 from planalign.log import configure_logging, get_logger
 from planalign.simulation.events import ProgressEvent
 from planalign.simulation.run_directory import SimulationSummary, StageSummary, YearMetrics
-from tests.fixtures.terminal import screen
+from tests.fixtures.terminal import lock_guard, screen
 
 WIDTH = 80
 
@@ -294,13 +293,7 @@ def test_the_display_never_draws_while_holding_its_own_lock(monkeypatch: pytest.
     progress = display(console)
     held: list[str] = []
 
-    def guard(name: str, draw: Callable[..., object]) -> Callable[..., object]:
-        def guarded(*args: object, **kwargs: object) -> object:
-            if progress._lock._is_owned():  # type: ignore[attr-defined]
-                held.append(name)
-            return draw(*args, **kwargs)
-
-        return guarded
+    guard = lock_guard(progress, held)
 
     monkeypatch.setattr(console, "print", guard("print", console.print))
     with progress:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
 
 import pytest
 from rich.console import Console
@@ -14,7 +13,7 @@ from planalign.cli.run_display import RunProgress
 from planalign.engine.results import ModelStatus
 from planalign.engine.runner import EngineEvent, EngineEventKind
 from planalign.log import configure_logging, get_logger
-from tests.fixtures.terminal import screen
+from tests.fixtures.terminal import lock_guard, screen
 
 WIDTH = 80
 
@@ -85,13 +84,7 @@ def test_run_progress_never_draws_while_holding_its_own_lock(monkeypatch: pytest
     progress = RunProgress(2, console=console, auto_refresh=False)
     held: list[str] = []
 
-    def guard(name: str, draw: Callable[..., object]) -> Callable[..., object]:
-        def guarded(*args: object, **kwargs: object) -> object:
-            if progress._lock._is_owned():  # type: ignore[attr-defined]
-                held.append(name)
-            return draw(*args, **kwargs)
-
-        return guarded
+    guard = lock_guard(progress, held)
 
     monkeypatch.setattr(console, "print", guard("print", console.print))
     with progress:
