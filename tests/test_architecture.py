@@ -26,8 +26,9 @@ ALLOWED: dict[str, set[str]] = {
     "engine": set(),
     "dbt": {"engine"},
     "simulation": {"engine", "dbt"},
-    "report": {"engine", "simulation"},
-    "cli": {"engine", "dbt", "simulation", "report"},
+    "scenarios": {"engine", "dbt", "simulation"},
+    "report": {"engine", "simulation", "scenarios"},
+    "cli": {"engine", "dbt", "simulation", "scenarios", "report"},
 }
 #: dbt's public, documented entry points, which any module of dbt/ may use; everything else under these
 #: packages is an internal that only dbt/isolation/ may touch.
