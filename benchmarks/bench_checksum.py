@@ -24,6 +24,9 @@ import duckdb
 #: The tables every benchmark configuration must produce identically.
 RESULT_TABLES: tuple[str, ...] = ("fct_yearly_events", "fct_workforce_snapshot")
 
+#: The scenario label every model carries (docs/scenarios.md); excluded from checksums.
+SCENARIO_COLUMN = "scenario_id"
+
 #: Decimal places kept for FLOAT/DOUBLE columns (see the module docstring for why they are rounded at all).
 FLOAT_DIGITS = 6
 
@@ -81,8 +84,14 @@ def _canonical_row_expression(columns: list[tuple[str, str]]) -> str:
     return "concat_ws(chr(31), " + ", ".join(parts) + ")"
 
 
-def table_checksum(con: duckdb.DuckDBPyConnection, table: str) -> TableChecksum:
-    """Checksum one table reachable through `con` (located by name in any schema)."""
+def table_checksum(
+    con: duckdb.DuckDBPyConnection, table: str, *, scenario_id: str | None = None
+) -> TableChecksum:
+    """Checksum one table reachable through `con` (located by name in any schema).
+
+    The `scenario_id` column is a label, not a result, so it is never part of the checksum: a scenario in a
+    sweep and a single run of that scenario must agree. With `scenario_id`, only that scenario's rows count.
+    """
     schema, name = _locate(con, table)
     columns = [
         (str(col), str(dtype))
@@ -92,11 +101,14 @@ def table_checksum(con: duckdb.DuckDBPyConnection, table: str) -> TableChecksum:
             "order by ordinal_position",
             [schema, name],
         ).fetchall()
+        if str(col).lower() != SCENARIO_COLUMN
     ]
     row_hash = f"hash({_canonical_row_expression(columns)})"
+    where, params = (f" where {SCENARIO_COLUMN} = ?", [scenario_id]) if scenario_id is not None else ("", [])
     result = con.execute(
         f"select count(*), coalesce(sum({row_hash}::hugeint), 0), coalesce(bit_xor({row_hash}), 0) "
-        f"from {_quote(schema)}.{_quote(name)}"
+        f"from {_quote(schema)}.{_quote(name)}{where}",
+        params,
     ).fetchone()
     assert result is not None  # an aggregate without GROUP BY always returns one row
     rows, sum_hash, xor_hash = result
@@ -105,11 +117,13 @@ def table_checksum(con: duckdb.DuckDBPyConnection, table: str) -> TableChecksum:
     )
 
 
-def database_checksum(database: Path, tables: tuple[str, ...] = RESULT_TABLES) -> dict[str, TableChecksum]:
+def database_checksum(
+    database: Path, tables: tuple[str, ...] = RESULT_TABLES, *, scenario_id: str | None = None
+) -> dict[str, TableChecksum]:
     """Checksum `tables` in the DuckDB file at `database`, opened read-only so a checksum never changes it."""
     con = duckdb.connect(str(database), read_only=True)
     try:
-        return {table: table_checksum(con, table) for table in tables}
+        return {table: table_checksum(con, table, scenario_id=scenario_id) for table in tables}
     finally:
         con.close()
 

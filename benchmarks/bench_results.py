@@ -273,13 +273,13 @@ DOCS_BEGIN = "<!-- benchmark-results:begin -->"
 DOCS_END = "<!-- benchmark-results:end -->"
 
 
-def update_marked_block(path: Path, markdown: str) -> bool:
-    """Replace the text between the benchmark-results markers in `path`; False without markers."""
+def update_marked_block(path: Path, markdown: str, *, begin: str = DOCS_BEGIN, end: str = DOCS_END) -> bool:
+    """Replace the text between the `begin` and `end` markers in `path`; False without markers."""
     if not path.exists():
         return False
     text = path.read_text()
-    start, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
-    if start < 0 or end < start:
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
         return False
-    path.write_text(text[: start + len(DOCS_BEGIN)] + "\n" + markdown + text[end:])
+    path.write_text(text[: start + len(begin)] + "\n" + markdown + text[stop:])
     return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -113,3 +114,18 @@ def test_database_checksum_reads_a_file_and_finds_tables_in_any_schema(tmp_path:
     second = database_checksum(path)
     assert not checksums_equal(first, second)
     assert describe_difference("A", first, "E", second) == "fct_yearly_events: A has 3 rows, E has 2"
+
+
+def test_a_scenario_in_a_sweep_checksums_like_the_single_run_of_it(con: duckdb.DuckDBPyConnection) -> None:
+    """The scenario label is not a result: a sweep's member must match its single run, and only its rows."""
+    _table(con, "single", ROWS)
+    con.execute(
+        "create table sweep as select 'b' as scenario_id, * from single "
+        "union all select 'a', id, simulation_year, event_type, amount + 1 from single"
+    )
+    con.execute("create table labelled as select 'x' as scenario_id, * from single")
+    single = table_checksum(con, "single")
+    assert table_checksum(con, "sweep", scenario_id="b") == replace(single, table="sweep")
+    assert table_checksum(con, "sweep", scenario_id="a").sum_hash != single.sum_hash
+    assert table_checksum(con, "labelled") == replace(single, table="labelled")
+    assert table_checksum(con, "sweep", scenario_id="missing").rows == 0
