@@ -37,7 +37,14 @@ from planalign.engine.results import (
     load_run_results,
 )
 from planalign.errors import RunDirectoryError
-from planalign.simulation.run_directory import SUMMARY_SCHEMA_VERSION, YearMetrics
+from planalign.simulation.assumptions import Assumptions, AssumptionsError, assumptions_from_dict
+from planalign.simulation.run_directory import (
+    SUMMARY_SCHEMA_VERSION,
+    NondiscriminationResults,
+    RunKind,
+    YearMetrics,
+    run_kind,
+)
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,14 @@ class RunReport:
     years: Mapping[int, YearMetrics]
     engine_runs_missing: bool
     other_steps: tuple[OtherStep, ...] = ()
+    schema_version: int = SUMMARY_SCHEMA_VERSION
+    kind: RunKind | None = "years"
+    stage: str | None = None
+    config_digest: str | None = None
+    database_path: str | None = None
+    assumptions: Assumptions | None = None
+    assumptions_note: str | None = None
+    """Why `assumptions` is None: the summary predates them, or the run could not read them."""
 
     @property
     def executions(self) -> tuple[ModelExecution, ...]:
@@ -302,7 +317,35 @@ def _build_report(
         years={year: _year_metrics(year, value) for year, value in years},
         engine_runs_missing=engine_runs is None,
         other_steps=_other_steps(stage_rows, runs),
+        schema_version=int(summary.get("schema_version", 0)),
+        kind=run_kind(summary),
+        stage=_optional_str(summary.get("stage")),
+        config_digest=_optional_str(summary.get("config_digest")) or None,
+        database_path=_optional_str(summary.get("database_path")),
+        **_assumptions(summary),
     )
+
+
+def _assumptions(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's assumptions, or a note saying why there are none."""
+    version = summary.get("schema_version", 0)
+    value = summary.get("assumptions")
+    if value is None:
+        if version < 2:
+            note = (
+                f"This run directory was written with summary schema version {version}, before runs recorded "
+                "their assumptions; rerun the simulation to see them here."
+            )
+        else:
+            reason = summary.get("assumptions_error") or "no reason given"
+            note = f"The run could not record its assumptions: {reason}"
+        return {"assumptions": None, "assumptions_note": note}
+    if not isinstance(value, Mapping):
+        raise ValueError("'assumptions' must be an object")
+    try:
+        return {"assumptions": assumptions_from_dict(value), "assumptions_note": None}
+    except AssumptionsError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def _other_steps(stage_rows: Sequence[Mapping[str, Any]], runs: Sequence[EngineRun]) -> tuple[OtherStep, ...]:
@@ -456,6 +499,10 @@ def _year_metrics(year: int, value: Any) -> YearMetrics:
     values: dict[str, Any] = {}
     for spec in dataclasses.fields(YearMetrics):
         name = spec.name
+        if name == "nondiscrimination":
+            raw_nd = value.get(name)
+            values[name] = None if raw_nd is None else _nondiscrimination(year, raw_nd)
+            continue
         if name == "events_by_type":
             counts = value.get(name, {})
             if not (isinstance(counts, Mapping) and all(type(n) is int for n in counts.values())):
@@ -469,6 +516,33 @@ def _year_metrics(year: int, value: Any) -> YearMetrics:
             raise ValueError(f"years[{year}].{name} must be {expected}, got {raw!r}"[:200])
         values[name] = raw if whole else float(raw)
     return YearMetrics(**values)
+
+
+def _nondiscrimination(year: int, value: Any) -> NondiscriminationResults:
+    """years[Y].nondiscrimination: every field present, booleans for the pass/fail flags, whole numbers for
+    the counts, numbers (or null for an average of an empty group) for the rest."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"years[{year}].nondiscrimination must be an object")
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(NondiscriminationResults):
+        raw: Any = value.get(spec.name)
+        where = f"years[{year}].nondiscrimination.{spec.name}"
+        kind = str(spec.type)
+        if kind == "bool":
+            if type(raw) is not bool:
+                raise ValueError(f"{where} must be true or false, got {raw!r}"[:200])
+            values[spec.name] = raw
+        elif kind == "int":
+            if type(raw) is not int:
+                raise ValueError(f"{where} must be a whole number, got {raw!r}"[:200])
+            values[spec.name] = raw
+        elif raw is None and "None" in kind:
+            values[spec.name] = None
+        elif _is_number(raw):
+            values[spec.name] = float(raw)
+        else:
+            raise ValueError(f"{where} must be a number, got {raw!r}"[:200])
+    return NondiscriminationResults(**values)
 
 
 def _years_list(value: Any) -> tuple[int, ...]:

@@ -429,13 +429,17 @@ def _seed_path(project_dir: Path) -> str:
     """The project's first seed path (dbt_project.yml `seed-paths`, default "seeds")."""
     try:
         project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise AssumptionsError(
+            f"dbt project {project_dir}: dbt_project.yml is not valid YAML ({exc})"
+        ) from exc
     except OSError as exc:
         raise AssumptionsError(
             f"dbt project {project_dir}: no readable dbt_project.yml ({exc.strerror or exc}); "
             "set dbt.project_dir"
         ) from exc
-    paths = project.get("seed-paths") or ["seeds"]
-    return str(paths[0])
+    paths = project.get("seed-paths") if isinstance(project, dict) else None
+    return str(paths[0]) if isinstance(paths, list) and paths else "seeds"
 
 
 # ----------------------------------------------------------------------------------------------------

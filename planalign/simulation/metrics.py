@@ -1,12 +1,15 @@
-"""The per-year metrics of a simulation run (`YearMetrics`), from the year's events and snapshot."""
+"""The per-year metrics of a simulation run (`YearMetrics`), from the year's events and snapshot, and its
+nondiscrimination results (`nondiscrimination_results`, when the project has that model)."""
 
 from __future__ import annotations
 
+import dataclasses
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from planalign.errors import PlanalignError
-from planalign.simulation.run_directory import YearMetrics
+from planalign.simulation.run_directory import NondiscriminationResults, YearMetrics
 from planalign.simulation.state import SimulationState
 
 if TYPE_CHECKING:
@@ -55,7 +58,58 @@ def year_metrics(database: Path, manifest: ProjectManifest, year: int) -> YearMe
         employer_match=round(float(row[3] or 0), 2),
         avg_compensation=round(float(row[4] or 0), 2),
         events_by_type=by_type,
+        nondiscrimination=nondiscrimination_results(state, manifest, year),
     )
+
+
+#: The columns of `nondiscrimination_results` read into `NondiscriminationResults`, in field order.
+_ND_COLUMNS = tuple(field.name for field in dataclasses.fields(NondiscriminationResults))
+
+
+def nondiscrimination_results(
+    state: SimulationState, manifest: ProjectManifest, year: int
+) -> NondiscriminationResults | None:
+    """The year's row of `nondiscrimination_results`; None when the project has no such model. A project
+    that has it but holds no row for the year is a broken build, not an absence: that raises."""
+    if not any(node.name == "nondiscrimination_results" for node in manifest.models()):
+        return None
+    relation = _relation(manifest, "nondiscrimination_results")
+    rows = state.query(f"select {', '.join(_ND_COLUMNS)} from {relation} where simulation_year = ?", [year])
+    if len(rows) != 1:
+        raise PlanalignError(
+            f"{relation} has {len(rows)} rows for {year}; the model builds exactly one a year"
+        )
+    v = dict(zip(_ND_COLUMNS, rows[0], strict=True))
+    return NondiscriminationResults(
+        hce_compensation_limit=_money(v["hce_compensation_limit"]),
+        hces=int(v["hces"]),
+        eligible_hces=int(v["eligible_hces"]),
+        eligible_nhces=int(v["eligible_nhces"]),
+        nhce_adp=_ratio(v["nhce_adp"]),
+        hce_adp=_ratio(v["hce_adp"]),
+        adp_hce_limit=_ratio(v["adp_hce_limit"]),
+        adp_passed=bool(v["adp_passed"]),
+        adp_refunds=_money(v["adp_refunds"]),
+        adp_refunded_hces=int(v["adp_refunded_hces"]),
+        nhce_acp=_ratio(v["nhce_acp"]),
+        hce_acp=_ratio(v["hce_acp"]),
+        acp_hce_limit=_ratio(v["acp_hce_limit"]),
+        acp_passed=bool(v["acp_passed"]),
+        acp_refunds=_money(v["acp_refunds"]),
+        acp_refunded_hces=int(v["acp_refunded_hces"]),
+        key_employees=int(v["key_employees"]),
+        key_employee_share=_ratio(v["key_employee_share"]),
+        is_top_heavy=bool(v["is_top_heavy"]),
+    )
+
+
+def _money(value: float | Decimal | None) -> float:
+    return round(float(value or 0), 2)
+
+
+def _ratio(value: float | Decimal | None) -> float | None:
+    """The model keeps ratios to 12 places; the summary keeps 8 (a millionth of a percentage point)."""
+    return None if value is None else round(float(value), 8)
 
 
 def _relation(manifest: ProjectManifest, name: str) -> str:

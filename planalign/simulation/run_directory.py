@@ -4,6 +4,12 @@
 execution, per model) and `summary.json` (`SimulationSummary.to_dict()`: status, the database's complete
 years, per-year metrics, per-stage timing, what happened to the database). Each file is written atomically and
 summary.json last, so a run directory with a summary is complete; summary.json carries a schema version.
+
+From version 2 the summary also says what kind of run it was (whole years, or one stage of one year for
+debugging: `kind`, `stage`), the configuration's digests, the assumptions in force
+(`planalign.simulation.assumptions`) and each year's nondiscrimination results; `run_kind` reads the kind
+from a summary of any version, so `planalign runs` and `planalign report` never take a stage run for a
+simulation.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from planalign.simulation.events import ProgressCallback, ProgressEvent
 from planalign.simulation.stages import SimulationStage
@@ -24,6 +30,8 @@ if TYPE_CHECKING:
     from planalign.simulation.config import SimulationConfig
 
 RunStatus = Literal["success", "failed", "interrupted"]
+#: "years": whole simulated years (`simulate`); "stage": one year rebuilt up to one stage (`--stage`).
+RunKind = Literal["years", "stage"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,33 @@ class StageSummary:
 
 
 @dataclass(frozen=True)
+class NondiscriminationResults:
+    """The year's row of the dbt model `nondiscrimination_results`: the ADP and ACP tests (NHCE and HCE
+    averages over eligible employees, the HCE limit, pass/fail, corrective refunds) and top-heavy status.
+    The averages are None when a group has no eligible member (the test then passes, as the model says)."""
+
+    hce_compensation_limit: float
+    hces: int
+    eligible_hces: int
+    eligible_nhces: int
+    nhce_adp: float | None
+    hce_adp: float | None
+    adp_hce_limit: float | None
+    adp_passed: bool
+    adp_refunds: float
+    adp_refunded_hces: int
+    nhce_acp: float | None
+    hce_acp: float | None
+    acp_hce_limit: float | None
+    acp_passed: bool
+    acp_refunds: float
+    acp_refunded_hces: int
+    key_employees: int
+    key_employee_share: float | None
+    is_top_heavy: bool
+
+
+@dataclass(frozen=True)
 class YearMetrics:
     actives: int
     hires: int
@@ -59,11 +94,22 @@ class YearMetrics:
     employer_match: float
     avg_compensation: float
     events_by_type: Mapping[str, int] = field(default_factory=dict)
+    nondiscrimination: NondiscriminationResults | None = None
+    """None when the year's database has no `nondiscrimination_results` (an older project) or a file
+    written before schema version 2."""
+
+    @property
+    def experienced_terminations(self) -> int:
+        """Terminations of employees who were there at the start of the year: `terminations` counts every
+        termination event, new hires who left in their hire year included."""
+        return self.terminations - self.new_hire_terminations
 
 
 #: Version of summary.json's layout. 1: `schema_version` and `database_note` added (files without a version
-#: are version 0 and are still read). The report refuses a newer version than it knows.
-SUMMARY_SCHEMA_VERSION = 1
+#: are version 0 and are still read). 2: `kind`, `stage`, `config_digest`, `results_digest`, `assumptions`
+#: (or `assumptions_error`) and each year's `nondiscrimination`. The report reads every version up to this one
+#: and refuses a newer one.
+SUMMARY_SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -86,6 +132,17 @@ class SimulationSummary:
     failed_models: tuple[str, ...] = ()
     database_note: str = ""
     """What the run did to the database, in words: saved, replaced, or left unchanged."""
+    kind: RunKind | None = "years"
+    """None: a failed run whose kind was not recorded (see `RunRecorder`)."""
+    stage: str | None = None
+    """For a stage run, the stage the year was rebuilt up to."""
+    config_digest: str = ""
+    """`SimulationConfig.digest()`: the whole configuration (also the run id's suffix)."""
+    results_digest: str = ""
+    """`SimulationConfig.results_digest()`: what determines the results (empty if the run stopped first)."""
+    assumptions: Mapping[str, Any] | None = None
+    """`Assumptions.to_dict()` of the run's configuration; None with `assumptions_error` saying why."""
+    assumptions_error: str | None = None
 
     @property
     def success(self) -> bool:
@@ -109,7 +166,31 @@ class SimulationSummary:
             "error": self.error,
             "failed_models": list(self.failed_models),
             "database_note": self.database_note,
+            "kind": self.kind,
+            "stage": self.stage,
+            "config_digest": self.config_digest,
+            "results_digest": self.results_digest,
+            "assumptions": dict(self.assumptions) if self.assumptions is not None else None,
+            "assumptions_error": self.assumptions_error,
         }
+
+
+def run_kind(summary: Mapping[str, Any]) -> RunKind | None:
+    """The kind of run a summary.json (as parsed JSON, any schema version) describes, None if unknown.
+
+    Version 2 says it (`kind`). Before it, only two writers existed — whole-year runs, which record every
+    finished year's metrics, and stage runs, which record none and cover one year — so a successful run of
+    one year without metrics was a stage run; a failed one cannot be told apart (None)."""
+    kind = summary.get("kind")
+    if kind in ("years", "stage"):
+        return cast(RunKind, kind)
+    if summary.get("schema_version", 0) >= 2:
+        return None
+    years = summary.get("years")
+    one_year = summary.get("start_year") is not None and summary.get("start_year") == summary.get("end_year")
+    if summary.get("status") == "success":
+        return "stage" if one_year and not years else "years"
+    return "years" if years else None
 
 
 class RunRecorder:
@@ -126,8 +207,16 @@ class RunRecorder:
         first: int,
         last: int,
         on_progress: ProgressCallback | None,
+        *,
+        stage: SimulationStage | None = None,
     ) -> None:
+        """`stage`: the stage a stage run rebuilds its year up to (None for whole years). When the caller
+        does not say, a successful run is still recognised as a stage run by a year that started and never
+        finished (a whole-year run finishes every year it starts, or fails)."""
         self.config = config
+        self.stage = stage
+        self._years_started: set[int] = set()
+        self._years_finished: set[int] = set()
         self.first, self.last = first, last
         self.started_at = _now_iso()
         self.started_monotonic = time.monotonic()
@@ -143,6 +232,10 @@ class RunRecorder:
         self.on_progress = on_progress
 
     def emit(self, event: ProgressEvent) -> None:
+        if event.year is not None and event.kind == "year_started":
+            self._years_started.add(event.year)
+        elif event.year is not None and event.kind == "year_finished":
+            self._years_finished.add(event.year)
         if self.on_progress is not None:
             self.on_progress(dataclasses.replace(event, elapsed_s=time.monotonic() - self.started_monotonic))
 
@@ -191,6 +284,7 @@ class RunRecorder:
 
         config = self.config
         mp = config.model_parallelization
+        assumptions, assumptions_error = self._assumptions()
         summary = SimulationSummary(
             run_id=self.run_id,
             status=status,
@@ -212,12 +306,35 @@ class RunRecorder:
             error=error,
             failed_models=failed_models,
             database_note=database_note,
+            kind=self._kind(status),
+            stage=self.stage.value if self.stage is not None else None,
+            config_digest=config.digest(),
+            results_digest=self.config_hash,
+            assumptions=assumptions,
+            assumptions_error=assumptions_error,
         )
         write_json_atomic(self.run_dir / "config.json", config.snapshot())
         write_run_results(self.run_dir / "engine_runs.json", self.engine_runs)
         # Last: a run directory with a summary.json is complete.
         write_json_atomic(self.run_dir / "summary.json", summary.to_dict())
         return summary
+
+    def _kind(self, status: RunStatus) -> RunKind | None:
+        if self.stage is not None or (status == "success" and self._years_started - self._years_finished):
+            return "stage"
+        if status == "success" or self._years_finished:
+            return "years"
+        return None  # failed before finishing a year: a stage run not declared as one looks the same
+
+    def _assumptions(self) -> tuple[dict[str, Any] | None, str | None]:
+        """The assumptions in force, or why they could not be read (a run directory is written whatever
+        happened, so a missing seed file is recorded, not raised)."""
+        from planalign.simulation.assumptions import AssumptionsError, resolve_assumptions
+
+        try:
+            return resolve_assumptions(self.config).to_dict(), None
+        except AssumptionsError as exc:
+            return None, str(exc)
 
 
 def _now_iso() -> str:

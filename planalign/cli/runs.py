@@ -1,0 +1,248 @@
+"""`planalign runs [RUNS_DIR]`: the run directories under runs/ — what each is, whether it finished, and
+which one `planalign report` takes when it is not told.
+
+A runs directory collects whole simulations, one-stage debug runs (`simulate --stage S --year Y`), failed
+and interrupted runs, and sweeps (`runs/<stamp>-sweep-<name>/sweep.json`, written by `planalign scenarios
+run`). Reporting "the latest directory" picks whatever ran last, often a debug run; this listing says per
+directory its kind (full run, one stage, sweep), status (complete, failed, running, incomplete), years,
+configuration digest, start time and database, and `latest_complete_run` is the one rule `planalign report`
+and `make report` use: the newest complete full run.
+
+A single run writes its directory when it ends (summary.json last), so a directory without summary.json
+is one that stopped while being written or was copied in part: "incomplete". Only a sweep records itself
+while it runs (sweep.json says "running").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from planalign.errors import RunDirectoryError
+
+RunListKind = Literal["full run", "one stage", "sweep", "unknown"]
+RunListStatus = Literal["complete", "failed", "running", "incomplete"]
+
+SWEEP_FILE = "sweep.json"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One directory of the runs directory, as the listing shows it. `detail` says what a status alone does
+    not: the stage of a stage run, an interruption, a file that cannot be read."""
+
+    path: Path
+    kind: RunListKind
+    status: RunListStatus
+    years: str
+    config_digest: str
+    started_at: str
+    database: str
+    detail: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def is_complete_full_run(self) -> bool:
+        return self.kind == "full run" and self.status == "complete"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "path": str(self.path), "name": self.name}
+
+
+def describe(path: Path) -> RunEntry | None:
+    """The entry of one directory, or None when it is neither a run nor a sweep directory."""
+    if (path / SWEEP_FILE).is_file():
+        return _sweep_entry(path)
+    if (path / SUMMARY_FILE).is_file():
+        return _run_entry(path)
+    if (path / "config.json").is_file() or (path / "engine_runs.json").is_file():
+        return RunEntry(
+            path, "unknown", "incomplete", "?", _digest_from_name(path), "", "", "no summary.json"
+        )
+    return None
+
+
+def list_runs(runs_dir: Path) -> list[RunEntry]:
+    """Every run and sweep directory directly under `runs_dir`, oldest first (names start with the UTC start
+    time, so name order is start order)."""
+    if not runs_dir.is_dir():
+        return []
+    entries = (describe(p) for p in sorted(runs_dir.iterdir()) if p.is_dir())
+    return [e for e in entries if e is not None]
+
+
+def latest_complete_run(runs_dir: Path) -> RunEntry:
+    """The newest complete full run under `runs_dir`; `RunDirectoryError` saying what is there instead."""
+    entries = list_runs(runs_dir)
+    for entry in reversed(entries):
+        if entry.is_complete_full_run:
+            return entry
+    if not entries:
+        raise RunDirectoryError(
+            f"no run directories under {runs_dir}; run `planalign simulate` first, or give a run directory"
+        )
+    newest = entries[-1]
+    raise RunDirectoryError(
+        f"no complete full run under {runs_dir} (the newest, {newest.name}, is a {newest.kind}, "
+        f"{newest.status}); run `planalign simulate`, or give the run directory to report on "
+        "(`planalign runs` lists them)"
+    )
+
+
+def _read(path: Path) -> Mapping[str, Any] | str:
+    """The JSON object in `path`, or the reason it cannot be read."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"{path.name} unreadable: {exc}"[:200]
+    return value if isinstance(value, Mapping) else f"{path.name} is not a JSON object"
+
+
+def _digest_from_name(path: Path) -> str:
+    """Run ids end in `-<config digest>` (`RunRecorder`)."""
+    _, sep, digest = path.name.rpartition("-")
+    return digest if sep and len(digest) == 8 else ""
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _span(first: Any, last: Any) -> str:
+    if first is None or last is None:
+        return "?"
+    return str(first) if first == last else f"{first}-{last}"
+
+
+def _run_entry(path: Path) -> RunEntry:
+    from planalign.simulation.run_directory import run_kind
+
+    summary = _read(path / SUMMARY_FILE)
+    if isinstance(summary, str):
+        return RunEntry(path, "unknown", "incomplete", "?", _digest_from_name(path), "", "", summary)
+    raw_status = summary.get("status")
+    status: RunListStatus = "complete" if raw_status == "success" else "failed"
+    detail = "" if raw_status in ("success", "failed") else f"status {raw_status}"
+    kind_value = run_kind(summary)
+    kind: RunListKind = (
+        "full run" if kind_value == "years" else "one stage" if kind_value == "stage" else "unknown"
+    )
+    if kind == "one stage":
+        stage = summary.get("stage")
+        year = summary.get("start_year")
+        detail = f"{year} up to {stage}" if stage else f"one stage of {year}"
+    if status == "failed" and summary.get("error"):
+        detail = (detail + "; " if detail else "") + str(summary["error"]).splitlines()[0][:120]
+    return RunEntry(
+        path=path,
+        kind=kind,
+        status=status,
+        years=_span(summary.get("start_year"), summary.get("end_year")),
+        config_digest=_text(summary.get("config_digest")) or _digest_from_name(path),
+        started_at=_text(summary.get("started_at")),
+        database=_text(summary.get("database_path")),
+        detail=detail,
+    )
+
+
+def _sweep_entry(path: Path) -> RunEntry:
+    sweep = _read(path / SWEEP_FILE)
+    if isinstance(sweep, str):
+        return RunEntry(path, "sweep", "incomplete", "?", "", "", "", sweep)
+    raw_status = sweep.get("status")
+    status: RunListStatus = raw_status if raw_status in ("complete", "failed", "running") else "incomplete"
+    years = sweep.get("years")
+    span = _span(min(years), max(years)) if isinstance(years, list) and years else "?"
+    scenarios = sweep.get("scenarios")
+    seeds = sweep.get("seeds")
+    detail = ""
+    if isinstance(scenarios, list) and isinstance(seeds, list):
+        detail = f"{len(scenarios)} scenario(s) x {len(seeds)} seed(s)"
+    if status == "complete" and not (path / "comparison.json").is_file():
+        detail = (detail + "; " if detail else "") + "no comparison.json"
+    return RunEntry(
+        path=path,
+        kind="sweep",
+        status=status,
+        years=span,
+        config_digest=_text(sweep.get("config_digest")),
+        started_at=_text(sweep.get("started_at")),
+        database=_text(sweep.get("database")),
+        detail=detail,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# The command
+# ----------------------------------------------------------------------------------------------------
+
+_COLUMNS = ("name", "kind", "status", "years", "config_digest", "started_at", "database", "detail")
+_HEADINGS = ("RUN", "KIND", "STATUS", "YEARS", "CONFIG", "STARTED", "DATABASE", "DETAIL")
+
+
+def format_table(entries: Sequence[RunEntry]) -> str:
+    materialised = [_HEADINGS, *(tuple(str(e.to_dict()[c]) for c in _COLUMNS) for e in entries)]
+    widths = [max(len(r[i]) for r in materialised) for i in range(len(_COLUMNS))]
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in materialised
+    )
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "runs",
+        help="list run and sweep directories with their kind, status, years and config digest",
+        description=(
+            "List the run directories (and sweep directories) under RUNS_DIR, oldest first, with kind (full "
+            "run, one stage, sweep), status (complete, failed, running, incomplete), years, configuration "
+            "digest, start time and database. `planalign report` without a run directory reports the newest "
+            "complete full run."
+        ),
+    )
+    parser.add_argument(
+        "runs_dir",
+        nargs="?",
+        type=Path,
+        default=None,
+        metavar="RUNS_DIR",
+        help="default: the config's runs_dir",
+    )
+    parser.add_argument("--config", type=Path, default=None, help="simulation config file (for run.runs_dir)")
+    parser.add_argument("--json", action="store_true", help="print the entries as JSON")
+    parser.set_defaults(handler=handle)
+
+
+def default_runs_dir(args: argparse.Namespace) -> Path:
+    """RUNS_DIR if given, else the configuration's `run.runs_dir` (it needs no census to be read)."""
+    if getattr(args, "runs_dir", None) is not None:
+        return Path(args.runs_dir)
+    from planalign.cli._common import load_config
+
+    return Path(load_config(args, check_files=False).run.runs_dir)
+
+
+def handle(args: argparse.Namespace) -> int:
+    runs_dir = default_runs_dir(args)
+    if args.runs_dir is not None and not runs_dir.is_dir():
+        raise RunDirectoryError(f"{runs_dir} is not a directory; give the runs directory (default runs/)")
+    entries = list_runs(runs_dir)
+    if args.json:
+        print(json.dumps([e.to_dict() for e in entries], indent=2))
+        return 0
+    if not entries:
+        print(f"no run directories under {runs_dir}")
+        return 0
+    print(format_table(entries))
+    try:
+        print(f"\n`planalign report` reports: {latest_complete_run(runs_dir).name}")
+    except RunDirectoryError:
+        print("\nno complete full run: `planalign report` needs a run directory")
+    return 0
