@@ -33,6 +33,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "census",
     "report",
     "runs",
+    "scenarios",
+    "export",
 )
 
 

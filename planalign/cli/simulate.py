@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -148,20 +149,39 @@ def run_with_signals(
     resume: bool = False,
     replace_years: bool = False,
 ) -> tuple[SimulationSummary | None, bool]:
-    """Run the simulation; returns its summary and whether a signal interrupted it.
+    """Run the simulation under `run_cancellable`; returns its summary and whether a signal interrupted
+    it. The summary is None only when the run stopped before it had one (bad input raises instead)."""
+    summaries: list[SimulationSummary] = []
 
-    The first SIGINT or SIGTERM cancels the run: dispatch stops, running queries are interrupted, the
-    unsaved work is discarded, summary.json is written. The handlers stay installed until the run has
-    finished cleaning up, so further signals (an impatient second Ctrl-C, a service manager's repeated
-    SIGTERM) are noted and ignored instead of killing the process half-way through its summary. The
-    user's database never depends on that clean-up: it changes only by atomic replacement
-    (`planalign.simulation.working_copy`). The summary is None only when the run stopped before it had one
-    (bad input
-    raises instead).
+    async def body() -> None:
+        if stage is not None and year is not None:
+            await orchestrator.run_stage_async(
+                year, stage, on_progress=progress, on_finished=summaries.append
+            )
+        else:
+            await orchestrator.execute_multi_year_simulation_async(
+                resume=resume,
+                replace_years=replace_years,
+                on_progress=progress,
+                on_finished=summaries.append,
+            )
+
+    interrupted = run_cancellable(body, stopping="the database is saved only as complete years")
+    return (summaries[-1] if summaries else None), interrupted
+
+
+def run_cancellable(body: Callable[[], Awaitable[None]], *, stopping: str) -> bool:
+    """Run `body` (a simulation, a sweep) in an event loop; returns whether a signal interrupted it.
+
+    The first SIGINT or SIGTERM cancels it: dispatch stops, running queries are interrupted, the unsaved
+    work is discarded, the run's record is written. The handlers stay installed until `body` has finished
+    cleaning up, so further signals (an impatient second Ctrl-C, a service manager's repeated SIGTERM) are
+    noted and ignored instead of killing the process half-way through its summary. The user's database
+    never depends on that clean-up: it changes only by atomic replacement
+    (`planalign.simulation.working_copy`). `stopping` ends the line printed at the first signal.
     """
     import anyio
 
-    summaries: list[SimulationSummary] = []
     interrupted = False
 
     async def main() -> None:
@@ -175,10 +195,7 @@ def run_with_signals(
                         if not interrupted:
                             interrupted = True
                             name = signal.Signals(signum).name
-                            print(
-                                f"\n{name}: stopping — the database is saved only as complete years",
-                                file=sys.stderr,
-                            )
+                            print(f"\n{name}: stopping — {stopping}", file=sys.stderr)
                             run_scope.cancel()
                         else:
                             print("already stopping; the database is safe", file=sys.stderr)
@@ -186,17 +203,7 @@ def run_with_signals(
                 run_scope = anyio.CancelScope()
                 tg.start_soon(watch_signals)
                 with run_scope:
-                    if stage is not None and year is not None:
-                        await orchestrator.run_stage_async(
-                            year, stage, on_progress=progress, on_finished=summaries.append
-                        )
-                    else:
-                        await orchestrator.execute_multi_year_simulation_async(
-                            resume=resume,
-                            replace_years=replace_years,
-                            on_progress=progress,
-                            on_finished=summaries.append,
-                        )
+                    await body()
                 tg.cancel_scope.cancel()
 
     try:
@@ -211,4 +218,4 @@ def run_with_signals(
             # Stopping is decided and done; a late signal must not turn the exit into a traceback.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return (summaries[-1] if summaries else None), interrupted
+    return interrupted

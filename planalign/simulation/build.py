@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -74,6 +74,30 @@ def default_invoker_factory(manifest: ProjectManifest, config: SimulationConfig)
 
 
 @dataclass(frozen=True)
+class ExtraVars:
+    """dbt vars a run adds to its configuration's (`SimulationConfig.dbt_vars`) for every dbt call — the
+    parse, seeds, models and tests — such as the scenarios layer's `scenarios` var, which builds many
+    scenarios into one database (`planalign.scenarios.sweep`). They may not repeat a var the configuration
+    sets: one value per var, whoever passes it.
+
+    `record_year_metrics` is asked for explicitly: the run summary's per-year figures
+    (`planalign.simulation.metrics.year_metrics`) aggregate whole tables, which describes the simulation
+    only when the database holds one. A sweep says False: its summary then has no per-year figures, and the
+    comparison computes them per scenario."""
+
+    values: Mapping[str, Any]
+    record_year_metrics: bool
+
+    def check_against(self, config: SimulationConfig) -> None:
+        """Refuse vars the configuration already sets (a programming error, not the user's)."""
+        clash = sorted(set(self.values) & set(config.dbt_vars(config.simulation.start_year)))
+        if clash:
+            raise ValueError(
+                f"extra dbt vars repeat the configuration's vars {clash}; set those in the config"
+            )
+
+
+@dataclass(frozen=True)
 class Workspace:
     """The invoker and engine that write one database file — a run's working copy, or the configured
     database itself for the specification's in-place API — and the building of years with them: every dbt
@@ -84,9 +108,11 @@ class Workspace:
     engine: ParallelExecutionEngine
     database: Path
     config: SimulationConfig
+    extra_vars: Mapping[str, Any] = field(default_factory=dict)
+    """`ExtraVars.values` of the run, added to every call's vars."""
 
     def vars(self, year: int) -> dict[str, Any]:
-        return dict(self.config.dbt_vars(year))
+        return {**self.config.dbt_vars(year), **self.extra_vars}
 
     async def setup(self, run: RunRecorder, first_year: int) -> None:
         """Seeds and year-invariant models, once per simulation."""

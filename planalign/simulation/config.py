@@ -523,11 +523,13 @@ class SimulationConfig(BaseSettings):
         """The resolved configuration as JSON-safe data, for the run directory's `config.json`."""
         return self.model_dump(mode="json")
 
-    def results_digest(self) -> str:
+    def results_digest(self, extra_vars: Mapping[str, Any] | None = None) -> str:
         """What determines a simulation's results — every dbt var except the year and the database, plus
         the census file's bytes — as a hash recorded with each completed year: building years under another
-        one would mix two simulations (`planalign.simulation.year_plan`). Reads the census file."""
-        vars_ = self.dbt_vars(self.simulation.start_year)
+        one would mix two simulations (`planalign.simulation.year_plan`). Reads the census file.
+        `extra_vars`: the vars a run adds to the configuration's (`planalign.simulation.build.ExtraVars`,
+        e.g. a sweep's scenarios), which determine its results too."""
+        vars_ = {**self.dbt_vars(self.simulation.start_year), **(extra_vars or {})}
         for volatile in ("simulation_year", "database_path", "census_path"):
             vars_.pop(volatile, None)
         digest = hashlib.sha256(json.dumps(vars_, sort_keys=True, default=str).encode())

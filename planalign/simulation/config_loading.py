@@ -130,7 +130,7 @@ def _drop_empty_sections(layer: dict[str, Any], loc: tuple[str, ...]) -> None:
             del layer[key]
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class UniqueKeyLoader(yaml.SafeLoader):
     """Safe YAML that refuses a key given twice in one mapping. Plain YAML keeps the last one silently, so a
     second `orchestrator:` block pasted from the specification would erase the first without a word."""
 
@@ -159,7 +159,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             ) from None
 
 
-_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _UniqueKeyLoader.construct_checked_timestamp)
+UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", UniqueKeyLoader.construct_checked_timestamp)
 
 
 def _read_yaml(path: Path, label: str) -> dict[str, Any]:
@@ -179,7 +179,7 @@ def _read_yaml(path: Path, label: str) -> dict[str, Any]:
             "simulation_config.yaml"
         ) from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

@@ -40,6 +40,7 @@ from planalign.engine.heap import long_lived_heap
 from planalign.errors import ConfigError, DatabaseChangedError, PlanalignUsageError
 from planalign.log import get_logger
 from planalign.simulation.build import (
+    ExtraVars,
     InvokerFactory,
     SimulationInvoker,
     StageFailedError,
@@ -83,8 +84,14 @@ class PipelineOrchestrator:
         invoker_factory: InvokerFactory | None = None,
         memory_probe: MemoryProbe | None = None,
         shuffle_dispatch_seed: int | None = None,
+        extra_vars: ExtraVars | None = None,
     ) -> None:
+        """`extra_vars`: dbt vars added to the configuration's for every dbt call of every run (see
+        `ExtraVars`; the scenarios layer's sweep passes its `scenarios` var)."""
+        if extra_vars is not None:
+            extra_vars.check_against(config)
         self.config = config
+        self._extra_vars = extra_vars or ExtraVars(values={}, record_year_metrics=True)
         self._invoker_factory = invoker_factory or default_invoker_factory
         self._memory_probe = memory_probe
         self._shuffle_dispatch_seed = shuffle_dispatch_seed
@@ -255,7 +262,9 @@ class PipelineOrchestrator:
             await anyio.to_thread.run_sync(self.check_inputs)
             completed = await anyio.to_thread.run_sync(target.completed_years)
             before = [c.simulation_year for c in completed]
-            run.config_hash = await anyio.to_thread.run_sync(self.config.results_digest)
+            run.config_hash = await anyio.to_thread.run_sync(
+                self.config.results_digest, self._extra_vars.values
+            )
             year_plan = plan(run.config_hash, completed)
             # Before the parse, so that a database another run holds is refused at once.
             await anyio.to_thread.run_sync(copy.open)
@@ -320,9 +329,10 @@ class PipelineOrchestrator:
             await anyio.to_thread.run_sync(
                 functools.partial(state.mark_complete, year, run_id=run.run_id, config_hash=run.config_hash)
             )
-            run.years[year] = await anyio.to_thread.run_sync(
-                year_metrics, work.database, work.prepared.manifest, year
-            )
+            if self._extra_vars.record_year_metrics:
+                run.years[year] = await anyio.to_thread.run_sync(
+                    year_metrics, work.database, work.prepared.manifest, year
+                )
             if plan.promotion is Promotion.EACH_YEAR:
                 await anyio.to_thread.run_sync(self._save, work, copy)
             else:
@@ -381,7 +391,7 @@ class PipelineOrchestrator:
         return Path(self.config.simulation.database_path)
 
     def _vars(self, year: int) -> dict[str, Any]:
-        return dict(self.config.dbt_vars(year))
+        return {**self.config.dbt_vars(year), **self._extra_vars.values}
 
     def _prepare(self) -> PreparedProject:
         """Parse the project once (`prepare_project`); cached per orchestrator."""
@@ -409,7 +419,12 @@ class PipelineOrchestrator:
             invoker = self._invoker_factory(prepared.manifest, config)
             engine = self._make_engine(prepared.analyzer, invoker)
             work = Workspace(
-                prepared=prepared, invoker=invoker, engine=engine, database=database, config=config
+                prepared=prepared,
+                invoker=invoker,
+                engine=engine,
+                database=database,
+                config=config,
+                extra_vars=self._extra_vars.values,
             )
             self._works[database] = work
         return work

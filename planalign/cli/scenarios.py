@@ -1,0 +1,222 @@
+"""`planalign scenarios run FILE` and `planalign scenarios compare [SWEEP_DIR]`: plan designs and seeds in
+one simulation, and their comparison (docs/scenarios.md)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from planalign.cli._common import ExitStatus, add_config_argument, add_logging_arguments, load_config
+from planalign.errors import PlanalignUsageError
+
+if TYPE_CHECKING:
+    from planalign.scenarios.comparison import ComparisonFiles
+    from planalign.scenarios.sweep import SweepOutcome, SweepPlan
+
+COMPARISON_HTML = "comparison.html"
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "scenarios",
+        help="simulate plan designs × seeds in one run and compare them",
+        description="Scenario sweeps: every plan design of a scenario file, with every seed, simulated in "
+        "one run into one database (common random numbers: the designs share each seed's draws), then "
+        "compared per year with P5/P50/P95 across seeds and paired deltas vs the baseline.",
+    )
+    commands = parser.add_subparsers(dest="scenarios_command", metavar="SUBCOMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run a scenario file's sweep and write its comparison",
+        description="Simulate every design × seed of FILE in one run, write the sweep directory "
+        "runs/<time>-sweep-<file>/ and its comparison (comparison.json, metrics.csv, comparison.html). "
+        "Exit: 0 success, 1 simulation failure, 2 bad scenario file or config, 130 interrupted.",
+    )
+    run.add_argument("file", type=Path, metavar="FILE", help="the scenario file, e.g. scenarios.yaml")
+    run.add_argument("--workers", type=int, help="max parallel workers (implies parallelization on)")
+    run.add_argument("--no-parallel", action="store_true", help="run with one worker, in topological order")
+    add_logging_arguments(run)
+    run.set_defaults(handler=handle_run)
+
+    compare = commands.add_parser(
+        "compare",
+        help="(re)write a sweep's comparison",
+        description="Write comparison.json, metrics.csv and comparison.html of a complete sweep directory "
+        "(default: the latest complete sweep under the runs directory).",
+    )
+    compare.add_argument("sweep", type=Path, nargs="?", metavar="SWEEP_DIR", help="the sweep directory")
+    add_config_argument(compare)
+    compare.add_argument("--runs-dir", type=Path, help="where to look for the latest sweep")
+    compare.set_defaults(handler=handle_compare)
+    parser.set_defaults(handler=lambda args: _missing_subcommand(parser))
+
+
+def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
+    parser.print_usage(sys.stderr)
+    print(
+        "error: give a subcommand: `scenarios run FILE` or `scenarios compare [SWEEP_DIR]`", file=sys.stderr
+    )
+    return ExitStatus.USAGE
+
+
+def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    if args.workers is not None and args.no_parallel:
+        raise PlanalignUsageError("--workers and --no-parallel contradict each other; give one of them")
+    if args.workers is not None and args.workers < 1:
+        raise PlanalignUsageError(f"--workers must be at least 1 (got {args.workers})")
+    mp = "orchestrator.threading.model_parallelization."
+    overrides: dict[str, Any] = {}
+    if args.workers is not None:
+        overrides[mp + "enabled"] = True
+        overrides[mp + "max_workers"] = args.workers
+    if args.no_parallel:
+        overrides[mp + "enabled"] = False
+    if args.log_format is not None:
+        overrides["run.log_format"] = args.log_format
+    if args.verbose:
+        overrides["run.verbose"] = True
+    return overrides
+
+
+def handle_run(args: argparse.Namespace) -> int:
+    from planalign.log import configure_logging
+    from planalign.scenarios.scenario_file import load_scenario_file
+    from planalign.scenarios.sweep import plan_sweep
+
+    scenario_set = load_scenario_file(args.file, config_overrides=_config_overrides(args))
+    config = scenario_set.baseline.config
+    configure_logging(fmt=config.run.log_format, verbose=config.run.verbose)
+    plan = plan_sweep(scenario_set)
+    designs = len(scenario_set.designs)
+    seeds = len(scenario_set.seeds)
+    print(
+        f"sweep {scenario_set.name}: {designs} design{'s' if designs != 1 else ''} × {seeds} "
+        f"seed{'s' if seeds != 1 else ''} = {len(plan.members)} simulations, years "
+        f"{config.simulation.start_year}–{config.simulation.end_year}, into {scenario_set.database}",
+        file=sys.stderr,
+    )
+    outcome, interrupted = _run(plan)
+    if interrupted or outcome is None:
+        print(
+            f"interrupted: the sweep was not finished and its database was not replaced; run "
+            f"`planalign scenarios run {args.file}` again. Record: {plan.directory}",
+            file=sys.stderr,
+        )
+        return ExitStatus.INTERRUPTED
+    if outcome.status != "complete":
+        summary = outcome.summary
+        error = summary.error if summary is not None else "the simulation did not complete"
+        print(f"sweep failed: {error}\nrecord: {outcome.directory}", file=sys.stderr)
+        return ExitStatus.FAILURE
+    return _compare(outcome.directory)
+
+
+def _run(plan: SweepPlan) -> tuple[SweepOutcome | None, bool]:
+    from planalign.cli.progress import ProgressDisplay, load_history
+    from planalign.cli.simulate import run_cancellable
+    from planalign.scenarios.sweep import run_sweep_async
+
+    config = plan.config
+    # The ETA's step durations: the previous sweep's of this file, if any.
+    previous = sorted(plan.directory.parent.glob(f"*-sweep-{plan.scenario_set.path.stem}/simulation"))
+    history = load_history(previous[-1]) if previous else load_history(plan.directory / "simulation")
+    display = ProgressDisplay(
+        sys.stderr,
+        verbose=config.run.verbose,
+        structured=config.run.log_format == "json",
+        history=history,
+    )
+    outcomes: list[SweepOutcome] = []
+
+    async def body() -> None:
+        outcomes.append(await run_sweep_async(plan, on_progress=display))
+
+    with display:
+        interrupted = run_cancellable(
+            body, stopping="the sweep database is replaced only when every year is done"
+        )
+    return (outcomes[-1] if outcomes else None), interrupted
+
+
+def handle_compare(args: argparse.Namespace) -> int:
+    from planalign.scenarios.sweep import latest_complete_sweep
+
+    directory = args.sweep
+    if directory is None:
+        if args.runs_dir is not None:
+            runs_dir = Path(args.runs_dir)
+        else:
+            runs_dir = Path(load_config(args, check_files=False).run.runs_dir)
+        directory = latest_complete_sweep(runs_dir)
+    return _compare(Path(directory))
+
+
+def _compare(directory: Path) -> int:
+    from planalign.scenarios.comparison import write_comparison
+
+    files = write_comparison(directory)
+    _print_comparison(files)
+    print(f"comparison: {files.comparison_json}\nper-member metrics: {files.metrics_csv}")
+    try:
+        # The report layer's; imported by name so that the comparison still lands without it.
+        module = importlib.import_module("planalign.report.comparison")
+        write_comparison_report = cast(Callable[[Path, Path], Path], module.write_comparison_report)
+    except (ImportError, AttributeError) as exc:
+        print(
+            f"error: the comparison report cannot be written: this planalign has no comparison report "
+            f"({exc}); comparison.json and metrics.csv are written",
+            file=sys.stderr,
+        )
+        return ExitStatus.FAILURE
+    report = write_comparison_report(files.comparison_json, directory / COMPARISON_HTML)
+    print(f"report: {report}")
+    return ExitStatus.OK
+
+
+def _print_comparison(files: ComparisonFiles) -> None:
+    """Per design: the last year's P50 participation and employer cost, and the whole-horizon cost (P50,
+    with the paired P50 delta vs the baseline)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    document = files.document
+    sweep = document["sweep"]
+    last = max(int(y) for y in sweep["years"])
+    rows = {(r["scenario"], r["year"], r["metric"]): r for r in document["rows"]}
+    totals = {(t["scenario"], t["metric"]): t for t in document["totals"]}
+    seeds = len(sweep["seeds"])
+    table = Table(
+        title=f"{sweep['name']}: P50 of {seeds} seed{'s' if seeds != 1 else ''} (Δ: paired vs baseline)"
+    )
+    table.add_column("design")
+    table.add_column(f"participation {last}", justify="right")
+    table.add_column(f"employer cost {last}", justify="right")
+    table.add_column("cumulative cost", justify="right")
+    table.add_column("Δ cumulative", justify="right")
+    table.add_column(f"PV at {float(sweep['discount_rate']):.1%}", justify="right")
+    for design in sweep["scenarios"]:
+        name = design["name"]
+        participation = rows.get((name, last, "participation_rate"), {}).get("p50")
+        cost = rows.get((name, last, "employer_cost"), {}).get("p50")
+        cumulative = totals.get((name, "cumulative_employer_cost"), {})
+        pv = totals.get((name, "pv_employer_cost"), {}).get("p50")
+        table.add_row(
+            name,
+            "—" if participation is None else f"{participation:.1%}",
+            _money(cost),
+            _money(cumulative.get("p50")),
+            _money(cumulative.get("delta_p50"), signed=True),
+            _money(pv),
+        )
+    Console(file=sys.stdout, width=110).print(table)
+
+
+def _money(value: float | None, *, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+,.0f}" if signed else f"{value:,.0f}"

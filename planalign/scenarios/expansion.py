@@ -1,0 +1,80 @@
+"""A scenario set into members — every design × every seed — and the dbt var `scenarios` that builds them
+all in one database (docs/scenarios.md describes the var).
+
+The sweep's top-level vars are the baseline's (`SimulationConfig.dbt_vars`), so a member's `vars` hold only
+the parameters its design sets differently from the baseline: a lookup takes the member's entry, else the
+top-level var. Every member carries its own seed; two members with the same seed draw the same random
+numbers (common random numbers), so their difference is the designs' difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from planalign.scenarios.scenario_file import SCENARIO_ID_PATTERN, ScenarioSet, scenario_id
+from planalign.simulation.config import SimulationConfig
+
+#: Parameter vars that are the census's, not a design's (the dbt project refuses them in a scenario).
+SHARED_PARAMETER_VARS: frozenset[str] = frozenset({"census_max_reject_share"})
+
+
+@dataclass(frozen=True)
+class Member:
+    """One simulation of a sweep: a design with one seed."""
+
+    scenario_id: str
+    scenario_name: str
+    random_seed: int
+    vars: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not SCENARIO_ID_PATTERN.fullmatch(self.scenario_id):
+            raise ValueError(f"scenario id {self.scenario_id!r} does not match {SCENARIO_ID_PATTERN.pattern}")
+
+    def var_entry(self) -> dict[str, Any]:
+        """The member's item of the `scenarios` var."""
+        return {
+            "scenario_id": self.scenario_id,
+            "scenario_name": self.scenario_name,
+            "random_seed": self.random_seed,
+            "vars": dict(self.vars),
+        }
+
+
+def differing_vars(design: SimulationConfig, top: SimulationConfig) -> dict[str, Any]:
+    """The parameter vars `design` sets to other values than `top` (the sweep's top-level vars)."""
+    ours = design.parameter_vars()
+    theirs = top.parameter_vars()
+    return {
+        name: value
+        for name, value in ours.items()
+        if name not in SHARED_PARAMETER_VARS and (name not in theirs or theirs[name] != value)
+    }
+
+
+def expand(scenario_set: ScenarioSet) -> tuple[Member, ...]:
+    """Every design × every seed, the baseline first, designs in the file's order, seeds in order."""
+    top = scenario_set.baseline.config
+    members: list[Member] = []
+    for design in scenario_set.designs:
+        vars_ = differing_vars(design.config, top)
+        for seed in scenario_set.seeds:
+            members.append(
+                Member(
+                    scenario_id=scenario_id(design.name, seed),
+                    scenario_name=design.name,
+                    random_seed=seed,
+                    vars=vars_,
+                )
+            )
+    return tuple(members)
+
+
+def scenarios_var(members: tuple[Member, ...]) -> list[dict[str, Any]]:
+    """The dbt var `scenarios`: one item per member, in the members' order."""
+    ids = [m.scenario_id for m in members]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"scenario ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
+    return [m.var_entry() for m in members]

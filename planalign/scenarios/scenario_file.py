@@ -1,0 +1,474 @@
+"""The scenario file: a baseline configuration, named plan designs overriding its parameters, and seeds.
+
+```yaml
+config: simulation_config.yaml        # the baseline configuration, relative to this file
+name: plan-designs                    # default: the file's stem
+description: ...
+baseline: {name: baseline, description: ..., overrides: {}}
+scenarios:
+  match_4pct:
+    description: 100% of the first 4% of pay
+    overrides: {match: {tiers: [{employee_max: 0.04, match_rate: 1.0}], cap_rate: 0.04}}
+seeds: 20                             # config's random_seed, +1, ..., +19; or a list [42, 43]
+discount_rate: 0.05                   # present value of employer cost, to the first simulated year
+database: plan-designs.duckdb         # default: <file stem>.duckdb beside the config's database
+```
+
+Every design's configuration is the baseline's `SimulationConfig.with_overrides(overrides)` (the baseline's
+own overrides applied to the config file first), so an override is validated by the same schema, with the
+same messages, as the config file. Overrides may change plan and workforce *parameters* only: every
+scenario of a sweep shares the census, the years, the seeds, the database and the dbt project, and how
+the sweep runs is one setting for the whole run; such keys are refused, by name.
+
+Loading writes nothing. Every problem of the file is reported at once in one `ScenarioFileError` (exit
+status 2), one line per problem, as `<file>: <key.path>: <what is wrong and how to fix it>`.
+
+Why it is long: the file's schema, the rule of what an override may change, the resolution of each design
+through the configuration's own validation and the messages that name the file's key path for each kind of
+problem are one contract; apart, a message could no longer say where in the file its problem is.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from planalign.errors import ConfigError
+from planalign.simulation.config import SimulationConfig
+from planalign.simulation.config_loading import (
+    OVERRIDE_ORIGIN,
+    UniqueKeyLoader,
+    load_simulation_config,
+    normalise_overrides,
+)
+
+#: A member's id (`<name>__s<seed>`) must match this (the dbt project's rule for `scenario_id`).
+SCENARIO_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
+SEED_SEPARATOR = "__s"
+
+#: Config sections whose every field is a plan or workforce parameter (a dbt parameter var).
+PARAMETER_SECTIONS: frozenset[str] = frozenset(
+    {"workforce", "compensation", "enrollment", "escalation", "match", "vesting", "contributions"}
+)
+#: The one parameter of the `simulation` section.
+PARAMETER_SIMULATION_KEYS: frozenset[str] = frozenset({"target_growth_rate"})
+
+#: Why each run-identity key cannot differ between scenarios, and where to set it instead.
+_SAME_YEARS = "every scenario of a sweep simulates the same years; set them in the config file"
+_REFUSED: Mapping[str, str] = {
+    "simulation.start_year": _SAME_YEARS,
+    "simulation.end_year": _SAME_YEARS,
+    "simulation.effective_date": "every scenario of a sweep starts from the same census date; set it in the "
+    "config file",
+    "simulation.census_path": "every scenario of a sweep shares one census; set it in the config file",
+    "simulation.census_max_reject_share": "every scenario of a sweep shares one census and its checks; set "
+    "it in the config file",
+    "simulation.random_seed": "the seeds come from `seeds:` in the scenario file, the same for every "
+    "scenario (common random numbers)",
+    "simulation.database_path": "a sweep writes one database for every scenario; set `database:` in the "
+    "scenario file",
+    "dbt": "a sweep builds every scenario with one dbt project and profile; set them in the config file",
+    "orchestrator": "how the sweep runs is one setting for the whole sweep; use --workers / --no-parallel "
+    "or the config file",
+    "run": "run settings (runs directory, logging) are the config file's, for the whole sweep",
+}
+
+
+class ScenarioFileError(ConfigError):
+    """The scenario file is invalid; the message names the file, the key path and how to fix it."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# The file's schema
+# ----------------------------------------------------------------------------------------------------
+
+
+def _none_as_empty(value: Any) -> Any:
+    """`key:` with everything under it commented out is YAML null; read it as "nothing here"."""
+    return {} if value is None else value
+
+
+def _check_name(value: str) -> str:
+    if not NAME_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a usable scenario name: use letters, digits, '_', '.' and '-' only "
+            "(e.g. match_4pct); it names the scenario's rows in every table"
+        )
+    return value
+
+
+def _check_seeds(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number of seeds (e.g. 20) or a list of seeds, not a boolean")
+    if isinstance(value, int):
+        if value < 1:
+            raise ValueError(
+                f"{value} seeds would simulate nothing; give a count of at least 1 (e.g. 20) or a list "
+                "of seeds"
+            )
+        return value
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("the list is empty; list at least one seed, e.g. [42, 43], or give a count")
+        seen: set[int] = set()
+        for seed in value:
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                raise ValueError(f"{seed!r} is not a seed: seeds are non-negative integers, e.g. [42, 43]")
+            if seed in seen:
+                raise ValueError(f"seed {seed} is listed twice; list each seed once")
+            seen.add(seed)
+        return value
+    raise ValueError(
+        f"must be a number of seeds (e.g. 20) or a list of seeds such as [42, 43], got {value!r}"
+    )
+
+
+def _check_discount_rate(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"must be a rate between 0 and 1, e.g. 0.05 for 5% a year (got {value!r})")
+    return float(value)
+
+
+def _refuse_empty(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be empty; give a path")
+    return value
+
+
+ScenarioName = Annotated[str, AfterValidator(_check_name)]
+FilePath = Annotated[Path, BeforeValidator(_refuse_empty)]
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DesignEntry(_Entry):
+    """One plan design: what it is, in words, and the parameters it changes."""
+
+    description: str = ""
+    overrides: Annotated[dict[str, Any], BeforeValidator(_none_as_empty)] = Field(default_factory=dict)
+
+
+class BaselineEntry(DesignEntry):
+    name: ScenarioName = "baseline"
+
+
+class ScenarioFileModel(_Entry):
+    """The scenario file as written (paths not yet resolved)."""
+
+    config: FilePath = Path("simulation_config.yaml")
+    name: str | None = None
+    description: str = ""
+    baseline: Annotated[BaselineEntry, BeforeValidator(_none_as_empty)] = Field(default_factory=BaselineEntry)
+    scenarios: Annotated[dict[ScenarioName, DesignEntry | None], BeforeValidator(_none_as_empty)] = Field(
+        default_factory=dict
+    )
+    seeds: Annotated[int | list[int], BeforeValidator(_check_seeds)] = 1
+    discount_rate: Annotated[float, BeforeValidator(_check_discount_rate)] = 0.05
+    database: FilePath | None = None
+
+
+# ----------------------------------------------------------------------------------------------------
+# The resolved scenario set
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScenarioDesign:
+    """A named design and its validated configuration (the baseline's with the design's overrides)."""
+
+    name: str
+    description: str
+    overrides: Mapping[str, Any]
+    """As written in the file, normalised to nested mappings."""
+    config: SimulationConfig
+
+
+@dataclass(frozen=True)
+class ScenarioSet:
+    """A valid scenario file, resolved: every path absolute, every design's configuration validated."""
+
+    path: Path
+    name: str
+    description: str
+    config_path: Path
+    baseline: ScenarioDesign
+    scenarios: tuple[ScenarioDesign, ...]
+    seeds: tuple[int, ...]
+    discount_rate: float
+    database: Path
+
+    @property
+    def designs(self) -> tuple[ScenarioDesign, ...]:
+        """The baseline first, then the scenarios in the file's order."""
+        return (self.baseline, *self.scenarios)
+
+
+def scenario_id(name: str, seed: int) -> str:
+    return f"{name}{SEED_SEPARATOR}{seed}"
+
+
+def load_scenario_file(path: str | Path, *, config_overrides: Mapping[str, Any] | None = None) -> ScenarioSet:
+    """Read and validate the scenario file and the baseline configuration it names.
+
+    `config_overrides` (dotted or nested keys) apply to the baseline configuration as the command line's
+    flags do (`--workers`). Raises `ScenarioFileError` naming every problem; writes nothing.
+    """
+    file = Path(path).expanduser()
+    label = str(path)
+    data = _read(file, label)
+    try:
+        model = ScenarioFileModel.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioFileError(
+            _problems_text(label, [_describe(label, err) for err in exc.errors()])
+        ) from None
+
+    base_dir = file.absolute().parent
+    config_path = Path(_normpath(base_dir / model.config.expanduser()))
+    try:
+        file_config = load_simulation_config(config_path, overrides=config_overrides)
+    except ConfigError as exc:
+        raise ScenarioFileError(
+            f"{label}: config: the baseline configuration {config_path} is not valid:\n{exc}"
+        ) from None
+
+    problems: list[str] = []
+    seeds = _seeds(model.seeds, file_config.simulation.random_seed)
+    baseline_name = model.baseline.name
+    baseline = _design(label, "baseline", baseline_name, model.baseline, file_config, problems)
+    scenarios: list[ScenarioDesign] = []
+    for name, entry in model.scenarios.items():
+        where = f"scenarios.{name}"
+        if name == baseline_name:
+            problems.append(
+                f"{label}: {where}: {name!r} is the baseline's name; rename the scenario, or the baseline "
+                "with baseline.name"
+            )
+            continue
+        if baseline is not None:
+            design = _design(label, where, name, entry or DesignEntry(), baseline.config, problems)
+            if design is not None:
+                scenarios.append(design)
+    longest = max(len(scenario_id(n, s)) for n in [baseline_name, *model.scenarios] for s in seeds)
+    if longest > 64:
+        problems.append(
+            f"{label}: scenarios: a member id `<name>{SEED_SEPARATOR}<seed>` is {longest} characters; ids "
+            "have at most 64: shorten the longest scenario name"
+        )
+    database = _database(label, model, base_dir, file, file_config, problems)
+    if problems or baseline is None:
+        raise ScenarioFileError(_problems_text(label, problems))
+    return ScenarioSet(
+        path=Path(_normpath(file.absolute())),
+        name=model.name or file.stem,
+        description=model.description,
+        config_path=config_path,
+        baseline=baseline,
+        scenarios=tuple(scenarios),
+        seeds=seeds,
+        discount_rate=model.discount_rate,
+        database=database,
+    )
+
+
+def _read(file: Path, label: str) -> dict[str, Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioFileError(f"{label}: scenario file not found (looked at {file.absolute()})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioFileError(f"{label}: cannot read the scenario file as UTF-8 YAML: {exc}") from None
+    try:
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass that refuses repeated keys
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioFileError(f"{label}: {where}invalid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioFileError(
+            f"{label}: the top level must be a mapping (config:, baseline:, scenarios:, seeds:, ...), got "
+            f"{type(data).__name__}"
+        )
+    return data
+
+
+def _seeds(seeds: int | list[int], random_seed: int) -> tuple[int, ...]:
+    if isinstance(seeds, int):
+        return tuple(random_seed + i for i in range(seeds))
+    return tuple(seeds)
+
+
+def _design(
+    label: str,
+    where: str,
+    name: str,
+    entry: DesignEntry,
+    base: SimulationConfig,
+    problems: list[str],
+) -> ScenarioDesign | None:
+    """The design's configuration, or None with its problems appended."""
+    prefix = f"{label}: {where}.overrides"
+    refused = check_overrides(entry.overrides, prefix)
+    problems.extend(refused.values())
+    # The rest is still validated, so that one run of the command names every problem of the file.
+    overrides = normalise_overrides(
+        _nested((key, value) for key, value in _leaves(entry.overrides, ()) if key not in refused)
+    )
+    try:
+        config = base.with_overrides(overrides)
+    except ConfigError as exc:
+        problems.extend(_rewrite_override_errors(str(exc), prefix))
+        return None
+    if refused:
+        return None
+    return ScenarioDesign(name=name, description=entry.description, overrides=overrides, config=config)
+
+
+def check_overrides(overrides: Mapping[str, Any], prefix: str) -> dict[tuple[str, ...], str]:
+    """What an override may not change, by key: null values, and run-identity keys (named, with where to
+    set them instead). Unknown keys and bad values are left to the configuration's schema."""
+    problems: dict[tuple[str, ...], str] = {}
+    for key, value in _leaves(overrides, ()):
+        dotted = ".".join(key)
+        if value is None:
+            problems[key] = (
+                f"{prefix}.{dotted}: null is not a value; give one, or remove the key to keep the baseline's"
+            )
+            continue
+        section = key[0]
+        if section in PARAMETER_SECTIONS:
+            continue
+        if section == "simulation" and len(key) > 1 and key[1] in PARAMETER_SIMULATION_KEYS:
+            continue
+        reason = _REFUSED.get(".".join(key[:2])) or _REFUSED.get(section)
+        if reason is None and section == "simulation":
+            reason = "only simulation.target_growth_rate may differ between scenarios"
+        if reason is not None:
+            problems[key] = f"{prefix}.{dotted}: a scenario cannot override this: {reason}"
+    return problems
+
+
+def _nested(leaves: Iterable[tuple[tuple[str, ...], Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in leaves:
+        node = out
+        for part in key[:-1]:
+            node = node.setdefault(part, {})
+        node[key[-1]] = value
+    return out
+
+
+def _leaves(node: Mapping[str, Any], loc: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
+    """(dotted key parts, value) of every non-mapping value; dotted keys (`match.cap_rate`) are split."""
+    out: list[tuple[tuple[str, ...], Any]] = []
+    for key, value in node.items():
+        here = (*loc, *str(key).split("."))
+        if isinstance(value, Mapping) and value:
+            out.extend(_leaves(value, here))
+        else:
+            out.append((here, value))
+    return out
+
+
+def _rewrite_override_errors(message: str, prefix: str) -> list[str]:
+    """The configuration's lines name the override layer as `override: <key>: ...`; name the scenario
+    file's key path instead."""
+    lines: list[str] = []
+    for raw in message.splitlines()[1:] or message.splitlines():
+        line = raw.strip()
+        origin = f"{OVERRIDE_ORIGIN}: "
+        if line.startswith(origin):
+            key, _, what = line.removeprefix(origin).partition(": ")
+            lines.append(f"{prefix}.{key}: {what}")
+        elif line:
+            lines.append(f"{prefix}: {line}")
+    return lines
+
+
+def _database(
+    label: str,
+    model: ScenarioFileModel,
+    base_dir: Path,
+    file: Path,
+    config: SimulationConfig,
+    problems: list[str],
+) -> Path:
+    configured = Path(config.simulation.database_path)
+    if model.database is None:
+        database = configured.parent / f"{file.stem}.duckdb"
+    else:
+        database = Path(_normpath(base_dir / model.database.expanduser()))
+    if database == configured:
+        key = "database" if model.database is not None else "the file's name"
+        problems.append(
+            f"{label}: database: the sweep would write {database}, the baseline configuration's own "
+            f"simulation database (from {key}); set `database:` to another file, e.g. "
+            f"{file.stem}-sweep.duckdb"
+        )
+    return database
+
+
+def _normpath(path: Path) -> str:
+    return os.path.normpath(path)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Messages
+# ----------------------------------------------------------------------------------------------------
+
+
+def _problems_text(label: str, problems: list[str]) -> str:
+    return f"invalid scenario file {label}:\n" + "\n".join(f"  {p}" for p in problems)
+
+
+def _describe(label: str, err: Mapping[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    key = _dotted(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{label}: {key}: unknown key{_suggestion(loc)}"
+    ctx = err.get("ctx") or {}
+    if kind == "value_error":
+        return f"{label}: {key}: {ctx.get('error', err['msg'])}"
+    message = str(err["msg"])
+    return f"{label}: {key}: {message[:1].lower()}{message[1:]} (got {err.get('input')!r})"
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    """pydantic's location without its internals (`[key]` of a dict key's validation, union branches)."""
+    parts: list[str] = []
+    for part in loc:
+        if part in ("[key]", "DesignEntry", "int", "list[int]") or str(part).startswith("function-"):
+            continue
+        parts.append(f"[{part}]" if isinstance(part, int) else str(part))
+    text = ""
+    for part in parts:
+        text += part if part.startswith("[") or not text else f".{part}"
+    return text or "(top level)"
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str:
+    fields = {
+        (): ScenarioFileModel.model_fields,
+        ("baseline",): BaselineEntry.model_fields,
+    }
+    scope: tuple[Any, ...] = tuple(loc[:-1])
+    names = list(fields.get(scope, DesignEntry.model_fields if scope[:1] == ("scenarios",) else {}))
+    if not names:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else f"; expected one of: {', '.join(names)}"

@@ -1,0 +1,70 @@
+"""The arithmetic of a comparison: percentiles across seeds, paired deltas, present values.
+
+Percentiles use linear interpolation between the closest ranks (Hyndman & Fan's definition 7, the default
+of numpy, R and spreadsheets' PERCENTILE.INC): for n sorted values x[0..n-1] and p in [0, 1], h = (n − 1)·p
+and the percentile is x[⌊h⌋] + (h − ⌊h⌋)·(x[⌊h⌋ + 1] − x[⌊h⌋]). With one value every percentile is that
+value; P50 is the median.
+
+Deltas are paired: for each seed, the scenario's value minus the baseline's value with the same seed (the
+two simulations drew the same random numbers), then the percentiles of those differences — not the
+difference of the percentiles, which would mix the noise of two independent draws back in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-quantile (0 ≤ p ≤ 1) of `values` by linear interpolation (definition 7, see the module)."""
+    if not values:
+        raise ValueError("no values to take a percentile of")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be between 0 and 1, got {p}")
+    ordered = sorted(values)
+    h = (len(ordered) - 1) * p
+    low = math.floor(h)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (h - low) * (ordered[high] - ordered[low])
+
+
+@dataclass(frozen=True)
+class Band:
+    """A metric across seeds: how many values, their mean and the 5th, 50th and 95th percentiles."""
+
+    n: int
+    mean: float | None
+    p5: float | None
+    p50: float | None
+    p95: float | None
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Band:
+        if not values:
+            return cls(0, None, None, None, None)
+        return cls(
+            n=len(values),
+            mean=math.fsum(values) / len(values),
+            p5=percentile(values, 0.05),
+            p50=percentile(values, 0.50),
+            p95=percentile(values, 0.95),
+        )
+
+
+def paired_deltas(scenario: Mapping[int, float | None], baseline: Mapping[int, float | None]) -> list[float]:
+    """scenario − baseline for every seed both have a value for, in seed order."""
+    return [
+        value - base
+        for seed in sorted(scenario)
+        if (value := scenario[seed]) is not None and (base := baseline.get(seed)) is not None
+    ]
+
+
+def present_value(by_year: Mapping[int, float], rate: float, first_year: int) -> float:
+    """Σ value_y / (1 + rate)^(y − first_year): each year's amount discounted to the first simulated year
+    (the first year's amount counts in full)."""
+    if rate <= -1.0:
+        raise ValueError(f"a discount rate must be greater than -1, got {rate}")
+    return math.fsum(value / (1.0 + rate) ** (year - first_year) for year, value in by_year.items())

@@ -1,0 +1,268 @@
+"""The sweep: every member of a scenario set simulated in ONE run of the orchestrator into one database,
+and the sweep directory `<runs_dir>/<UTC yyyymmddTHHMMSSZ>-sweep-<file stem>/` that records it.
+
+The run is the ordinary simulation — the same working copy, database lock, atomic replacement, year loop,
+progress events and cancellation — with the dbt var `scenarios` added to every dbt call
+(`planalign.simulation.build.ExtraVars`), so the dbt project builds every member side by side, keyed by
+`scenario_id`. Its per-year headline figures are not recorded (they would add every scenario together);
+the comparison computes them per member. The orchestrator's own run record goes to
+`<sweep dir>/simulation/<run id>/`, so the sweep is one directory and `runs/` lists it once.
+
+`sweep.json` is written before the simulation starts (status "running") and again when it ends
+("complete" or "failed"; an interrupted sweep is "failed"). Bad input — a census with too many bad rows, a
+database another program holds, a project that does not parse — is refused before anything is written
+and leaves no sweep directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+
+from planalign.engine.results import write_json_atomic
+from planalign.errors import PlanalignUsageError
+from planalign.scenarios.expansion import Member, expand, scenarios_var
+from planalign.scenarios.scenario_file import ScenarioSet
+from planalign.simulation.assumptions import count_census_rows, resolve_assumptions
+from planalign.simulation.build import ExtraVars, InvokerFactory
+from planalign.simulation.config import SimulationConfig
+from planalign.simulation.events import ProgressCallback
+from planalign.simulation.orchestrator import PipelineOrchestrator
+from planalign.simulation.run_directory import SimulationSummary
+
+SWEEP_SCHEMA_VERSION = 1
+SWEEP_FILE = "sweep.json"
+SweepStatus = Literal["complete", "failed", "running"]
+
+
+class SweepDirectoryError(PlanalignUsageError):
+    """A sweep directory is missing, is not one, or its sweep.json cannot be read."""
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep will run and where it will write; making one writes nothing."""
+
+    scenario_set: ScenarioSet
+    members: tuple[Member, ...]
+    config: SimulationConfig
+    """The baseline's configuration writing the sweep database, its run record inside the sweep directory."""
+    directory: Path
+
+    @property
+    def extra_vars(self) -> ExtraVars:
+        return ExtraVars(values={"scenarios": scenarios_var(self.members)}, record_year_metrics=False)
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    directory: Path
+    status: SweepStatus
+    summary: SimulationSummary | None
+    document: dict[str, Any]
+
+
+def plan_sweep(scenario_set: ScenarioSet, *, now: dt.datetime | None = None) -> SweepPlan:
+    baseline = scenario_set.baseline.config
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+    directory = Path(baseline.run.runs_dir) / f"{stamp}-sweep-{scenario_set.path.stem}"
+    config = baseline.with_overrides(
+        {
+            "simulation.database_path": str(scenario_set.database),
+            "run.runs_dir": str(directory / "simulation"),
+        }
+    )
+    return SweepPlan(
+        scenario_set=scenario_set, members=expand(scenario_set), config=config, directory=directory
+    )
+
+
+def designs_in_force(scenario_set: ScenarioSet, census_employees: int) -> list[dict[str, Any]]:
+    """sweep.json's `scenarios`: per design its overrides, every parameter in force (a value the config
+    leaves unset is the dbt project's seed value, `planalign.simulation.assumptions`) and the match formula
+    in words. Reads the dbt project's seeds."""
+    out: list[dict[str, Any]] = []
+    for design in scenario_set.designs:
+        assumptions = resolve_assumptions(design.config, census_employees=census_employees)
+        out.append(
+            {
+                "name": design.name,
+                "description": design.description,
+                "overrides": json.loads(json.dumps(design.overrides, default=str)),
+                "parameters": assumptions.parameter_values(),
+                "match_formula": assumptions.match_formula,
+            }
+        )
+    return out
+
+
+def sweep_document(
+    plan: SweepPlan,
+    *,
+    status: SweepStatus,
+    config_digest: str,
+    census_employees: int,
+    designs: list[dict[str, Any]],
+    started_at: str,
+    finished_at: str | None,
+    elapsed_seconds: float | None,
+) -> dict[str, Any]:
+    """sweep.json (docs/scenarios.md): what was swept; `designs` is `designs_in_force`'s."""
+    scenarios = plan.scenario_set
+    config = plan.config
+    return {
+        "schema_version": SWEEP_SCHEMA_VERSION,
+        "kind": "sweep",
+        "status": status,
+        "name": scenarios.name,
+        "scenarios_file": str(scenarios.path),
+        "database": str(scenarios.database),
+        "config_digest": config_digest,
+        "census": {"path": str(config.simulation.census_path), "employees": census_employees},
+        "years": list(config.years),
+        "seeds": list(scenarios.seeds),
+        "baseline": scenarios.baseline.name,
+        "discount_rate": scenarios.discount_rate,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "elapsed_seconds": None if elapsed_seconds is None else round(elapsed_seconds, 3),
+        "members": [
+            {"scenario_id": m.scenario_id, "scenario_name": m.scenario_name, "random_seed": m.random_seed}
+            for m in plan.members
+        ],
+        "scenarios": designs,
+    }
+
+
+async def run_sweep_async(
+    plan: SweepPlan,
+    *,
+    on_progress: ProgressCallback | None = None,
+    invoker_factory: InvokerFactory | None = None,
+    on_started: Callable[[Path], None] | None = None,
+) -> SweepOutcome:
+    """Check the inputs, write sweep.json ("running"), simulate every member in one run, write sweep.json
+    again. Returns the outcome; bad input raises a `PlanalignUsageError` with nothing written; cancellation
+    records the sweep as failed and re-raises. `on_started` receives the sweep directory once it exists."""
+    extra = plan.extra_vars
+    orchestrator = PipelineOrchestrator(plan.config, invoker_factory=invoker_factory, extra_vars=extra)
+    await anyio.to_thread.run_sync(orchestrator.check_inputs)
+    employees = await anyio.to_thread.run_sync(count_census_rows, Path(plan.config.simulation.census_path))
+    designs = await anyio.to_thread.run_sync(designs_in_force, plan.scenario_set, employees)
+    digest = await anyio.to_thread.run_sync(plan.config.results_digest, extra.values)
+    started_at = _now_iso()
+    started = time.monotonic()
+
+    def document(status: SweepStatus, finished: bool) -> dict[str, Any]:
+        return sweep_document(
+            plan,
+            status=status,
+            config_digest=digest,
+            census_employees=employees,
+            designs=designs,
+            started_at=started_at,
+            finished_at=_now_iso() if finished else None,
+            elapsed_seconds=time.monotonic() - started if finished else None,
+        )
+
+    try:
+        plan.directory.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise SweepDirectoryError(
+            f"{plan.directory} exists already: a sweep of this file started in the same second; wait a "
+            "second and run again"
+        ) from None
+    path = plan.directory / SWEEP_FILE
+    write_json_atomic(path, document("running", finished=False))
+    if on_started is not None:
+        on_started(plan.directory)
+    summaries: list[SimulationSummary] = []
+    try:
+        summary = await orchestrator.execute_multi_year_simulation_async(
+            # A sweep always simulates every year from the census: its database is the sweep's alone.
+            replace_years=True,
+            on_progress=on_progress,
+            on_finished=summaries.append,
+        )
+    except PlanalignUsageError:
+        # Refused before the simulation wrote anything (the orchestrator leaves no run record either).
+        path.unlink(missing_ok=True)
+        _remove_empty_tree(plan.directory)
+        raise
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            write_json_atomic(path, document("failed", finished=True))
+        raise
+    status: SweepStatus = "complete" if summary.success else "failed"
+    final = document(status, finished=True)
+    write_json_atomic(path, final)
+    return SweepOutcome(directory=plan.directory, status=status, summary=summary, document=final)
+
+
+def _remove_empty_tree(directory: Path) -> None:
+    """Remove `directory` and its empty sub-directories; anything with a file in it stays."""
+    if not directory.is_dir():
+        return
+    for child in sorted(directory.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if child.is_dir() and not any(child.iterdir()):
+            child.rmdir()
+    if not any(directory.iterdir()):
+        directory.rmdir()
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Reading sweep directories
+# ----------------------------------------------------------------------------------------------------
+
+
+def load_sweep(directory: Path) -> dict[str, Any]:
+    """sweep.json of `directory`, checked to be a sweep of a schema this version reads."""
+    path = directory / SWEEP_FILE
+    if not directory.is_dir():
+        raise SweepDirectoryError(f"{directory} is not a directory; give a sweep directory under runs/")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SweepDirectoryError(
+            f"{directory} is not a sweep directory (it has no {SWEEP_FILE}); `planalign scenarios run FILE` "
+            "writes one"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise SweepDirectoryError(f"{path} cannot be read as JSON: {exc}") from None
+    if not isinstance(document, dict) or document.get("kind") != "sweep":
+        raise SweepDirectoryError(f"{path} is not a sweep record (its kind is not 'sweep')")
+    version = document.get("schema_version")
+    if version != SWEEP_SCHEMA_VERSION:
+        raise SweepDirectoryError(
+            f"{path} has schema_version {version!r}; this planalign reads version {SWEEP_SCHEMA_VERSION}. "
+            "Use the planalign that wrote it, or run the sweep again."
+        )
+    return document
+
+
+def latest_complete_sweep(runs_dir: Path) -> Path:
+    """The newest sweep directory under `runs_dir` whose sweep is complete (directories sort by time)."""
+    if runs_dir.is_dir():
+        for directory in sorted((p for p in runs_dir.iterdir() if p.is_dir()), reverse=True):
+            if "-sweep-" not in directory.name or not (directory / SWEEP_FILE).is_file():
+                continue
+            try:
+                if load_sweep(directory).get("status") == "complete":
+                    return directory
+            except SweepDirectoryError:
+                continue
+    raise SweepDirectoryError(
+        f"no complete sweep under {runs_dir}; run one with `planalign scenarios run scenarios.yaml`, or name "
+        "the sweep directory"
+    )
