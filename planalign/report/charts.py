@@ -21,6 +21,7 @@ from matplotlib.ticker import FuncFormatter
 
 from planalign.report.model import RunReport
 from planalign.report.views import slowest_models, stage_speedups
+from planalign.simulation.run_directory import YearMetrics
 
 #: Colours per execution class: the Okabe-Ito palette, distinguishable with common colour-vision deficiencies.
 CLASS_COLOURS: Mapping[str, str] = {
@@ -264,6 +265,86 @@ def _year_chart(
     return Chart(key, title, caption, svg_from_figure(fig, key))
 
 
+HIRES_COLOUR = "#009E73"
+EXPERIENCED_TERMINATIONS_COLOUR = "#D55E00"
+NEW_HIRE_TERMINATIONS_COLOUR = "#E69F00"
+
+
+def hires_terminations_chart(years: Sequence[int], metrics: Sequence[YearMetrics]) -> Chart | None:
+    """Hires beside the year's leavers, the leavers stacked as experienced and new-hire terminations.
+
+    `YearMetrics.terminations` counts every termination event, new hires who left in their hire year
+    included; a bar of it next to a new-hire bar counts those new hires twice. Each segment has a tooltip,
+    and the stack's total is written above it."""
+    if not years:
+        return None
+    key = "hires-terminations"
+    fig = new_figure(4.6, 2.9)
+    ax = fig.add_subplot()
+    positions = list(range(len(years)))
+    width = 0.38
+    titles: dict[str, str] = {}
+    hires = [m.hires for m in metrics]
+    experienced = [m.experienced_terminations for m in metrics]
+    new_hire = [m.new_hire_terminations for m in metrics]
+    left = [p - width / 2 for p in positions]
+    right = [p + width / 2 for p in positions]
+    bars = [
+        ("hires", ax.bar(left, hires, width, color=HIRES_COLOUR, label="hires"), hires, "hires"),
+        (
+            "experienced",
+            ax.bar(
+                right,
+                experienced,
+                width,
+                color=EXPERIENCED_TERMINATIONS_COLOUR,
+                label="experienced terminations",
+            ),
+            experienced,
+            "experienced terminations",
+        ),
+        (
+            "new-hire",
+            ax.bar(
+                right,
+                new_hire,
+                width,
+                bottom=experienced,
+                color=NEW_HIRE_TERMINATIONS_COLOUR,
+                label="new-hire terminations",
+            ),
+            new_hire,
+            "new-hire terminations",
+        ),
+    ]
+    for name, container, values, words in bars:
+        for index, (patch, value) in enumerate(zip(container.patches, values, strict=True)):
+            gid = f"{name}-{index}"
+            patch.set_gid(gid)
+            titles[gid] = f"{years[index]}: {value:,} {words}"
+    totals = [e + n for e, n in zip(experienced, new_hire, strict=True)]
+    outline = ax.bar(right, totals, width, fill=False, linewidth=0.0)
+    for index, (patch, total) in enumerate(zip(outline.patches, totals, strict=True)):
+        patch.set_gid(f"total-{index}")
+        titles[f"total-{index}"] = f"{years[index]}: {total:,} terminations in all"
+        ax.text(right[index], total, f"{total:,}", ha="center", va="bottom", fontsize=6.5)
+    ax.set_xticks(positions, labels=[str(y) for y in years])
+    pad = max(0.0, (3 - len(years)) / 2)
+    ax.set_xlim(-0.5 - pad, len(years) - 0.5 + pad)
+    ax.yaxis.set_major_formatter(FuncFormatter(format_count))
+    ax.set_title("Hires and terminations", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_ylim(0, max([*hires, *totals, 1]) * 1.35)
+    ax.legend(fontsize=7, frameon=False, loc="upper center", ncols=3)
+    fig.tight_layout()
+    caption = (
+        "Per year: hires, and the year's leavers stacked — experienced terminations (employees there at the "
+        "start of the year) and new-hire terminations (hired and gone the same year); the number above a "
+        "stack is all terminations."
+    )
+    return Chart(key, "Hires and terminations", caption, svg_from_figure(fig, key, titles))
+
+
 def year_charts(report: RunReport) -> list[Chart]:
     """Per-year results: headcount, hires and terminations, pay, participation, contributions and match."""
     years = list(report.years)
@@ -278,19 +359,7 @@ def year_charts(report: RunReport) -> list[Chart]:
             format_count,
             bars=False,
         ),
-        _year_chart(
-            "hires-terminations",
-            "Hires and terminations",
-            "Hires, experienced and new-hire terminations.",
-            years,
-            [
-                _YearSeries("hires", [y.hires for y in ys], "#009E73"),
-                _YearSeries("terminations", [y.terminations for y in ys], "#D55E00"),
-                _YearSeries("new-hire terminations", [y.new_hire_terminations for y in ys], "#E69F00"),
-            ],
-            format_count,
-            bars=True,
-        ),
+        hires_terminations_chart(years, ys),
         _year_chart(
             "avg-compensation",
             "Average compensation",

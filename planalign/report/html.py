@@ -23,6 +23,7 @@ from planalign.report.charts import (
     year_charts,
 )
 from planalign.report.model import RunReport, load_run
+from planalign.report.panels import assumptions_section, nondiscrimination_section
 from planalign.report.timeline import timeline_chart
 from planalign.report.views import slowest_models
 
@@ -53,6 +54,13 @@ td.text, th.text { text-align: left; }
 .error { background: #fdecea; border: 1px solid #f5c2c0; padding: 8px 12px; white-space: pre-wrap;
          font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 .note { color: #666; font-style: italic; }
+.warning { background: #fff4e5; border: 1px solid #f0c36d; padding: 8px 12px; }
+h3 { font-size: 15px; margin-bottom: 4px; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; font-size: 13px; }
+dl.facts dt { color: #555; } dl.facts dd { margin: 0; }
+.formula { font-size: 15px; font-weight: 600; }
+tr.override td { background: #fff8d6; } td.fail { color: #c62828; font-weight: 600; }
+td.pass { color: #2e7d32; }
 """
 
 
@@ -76,13 +84,27 @@ def render_html(report: RunReport) -> str:
         _header(report),
         "<main>",
     ]
+    if report.kind != "years":
+        parts.append(_kind_warning(report))
     if report.error:
         parts.append(
             f'<section id="run-error"><h2>Error</h2><div class="error">{html.escape(report.error)}</div>'
         )
         parts.append("</section>")
 
-    parts.append('<section id="execution"><h2>Parallel execution</h2>')
+    parts.append('<section id="results"><h2>Results</h2>')
+    if per_year:
+        parts.append('<div class="grid">')
+        parts.extend(_figure(chart) for chart in per_year)
+        parts.append("</div>")
+        parts.append(_year_table(report))
+    else:
+        parts.append('<p class="note">No simulated year completed: no results to chart.</p>')
+    parts.append("</section>")
+    parts.append(assumptions_section(report))
+    parts.append(nondiscrimination_section(report))
+    parts.append('<section id="engine-detail"><h2>Engine detail</h2>')
+    parts.append('<section id="execution"><h3>Parallel execution</h3>')
     if timeline is not None:
         parts.append(_figure(timeline))
     elif report.engine_runs_missing:
@@ -91,7 +113,7 @@ def render_html(report: RunReport) -> str:
         parts.append('<p class="note">No model executed in this run.</p>')
     parts.append("</section>")
 
-    parts.append('<section id="planned-vs-achieved"><h2>Planned versus achieved</h2><div class="pair">')
+    parts.append('<section id="planned-vs-achieved"><h3>Planned versus achieved</h3><div class="pair">')
     if speedup is not None:
         parts.append(_figure(speedup))
     if slowest is not None:
@@ -104,18 +126,27 @@ def render_html(report: RunReport) -> str:
         parts.append('<p class="note">No engine runs recorded.</p>')
     parts.append("</section>")
 
-    parts.append('<section id="results"><h2>Simulation results</h2>')
-    if per_year:
-        parts.append('<div class="grid">')
-        parts.extend(_figure(chart) for chart in per_year)
-        parts.append("</div>")
-        parts.append(_year_table(report))
-    else:
-        parts.append('<p class="note">No simulated year completed: no results to chart.</p>')
     parts.append("</section>")
 
     parts.extend(["</main>", "</body>", "</html>"])
     return "\n".join(parts) + "\n"
+
+
+def _kind_warning(report: RunReport) -> str:
+    """A stage run rebuilds one year up to one stage, for debugging: its results are not a simulation's."""
+    if report.kind == "stage":
+        what = (
+            f"{report.start_year} rebuilt up to the stage {report.stage}"
+            if report.stage
+            else f"{report.start_year}"
+        )
+        text = (
+            f"This is a one-stage debug run ({what}), not a simulation: it records no yearly results, and "
+            "the year stays incomplete in the database until a full run rebuilds it."
+        )
+    else:
+        text = "This run did not record whether it simulated whole years or rebuilt one stage of one year."
+    return f'<section id="run-kind"><p class="warning">{html.escape(text)}</p></section>'
 
 
 def _header(report: RunReport) -> str:
@@ -136,7 +167,7 @@ def _header(report: RunReport) -> str:
         parallel = "parallelization settings not recorded"
     return (
         "<header>"
-        f"<h1>planalign run {html.escape(report.run_id)} "
+        f"<h1>planalign {html.escape(_kind_words(report))} {html.escape(report.run_id)} "
         f'<span class="badge status-{status}">{html.escape(report.status)}</span></h1>'
         f'<div class="meta">years {html.escape(years)} · completed: {html.escape(completed)} · '
         f"started {html.escape(report.started_at or '?')} · "
@@ -144,6 +175,10 @@ def _header(report: RunReport) -> str:
         f"{html.escape(parallel)} · elapsed {html.escape(format_seconds(report.duration_s))}</div>"
         "</header>"
     )
+
+
+def _kind_words(report: RunReport) -> str:
+    return {"years": "run", "stage": "stage run"}.get(report.kind or "", "run (kind not recorded)")
 
 
 def _figure(chart: Chart) -> str:
@@ -199,14 +234,16 @@ def _slowest_table(report: RunReport) -> str:
 
 def _year_table(report: RunReport) -> str:
     rows = [
-        '<table id="year-table"><thead><tr><th>year</th><th>actives</th><th>hires</th><th>terminations</th>'
-        "<th>new-hire terminations</th><th>avg compensation</th><th>participation</th>"
+        '<table id="year-table"><thead><tr><th>year</th><th>actives</th><th>hires</th>'
+        "<th>experienced terminations</th><th>new-hire terminations</th><th>all terminations</th>"
+        "<th>avg compensation</th><th>participation</th>"
         "<th>employee contributions</th><th>employer match</th></tr></thead><tbody>"
     ]
     for year, y in report.years.items():
         rows.append(
             f"<tr><td>{year}</td><td>{y.actives:,.0f}</td><td>{y.hires:,.0f}</td>"
-            f"<td>{y.terminations:,.0f}</td><td>{y.new_hire_terminations:,.0f}</td>"
+            f"<td>{y.experienced_terminations:,.0f}</td><td>{y.new_hire_terminations:,.0f}</td>"
+            f"<td>{y.terminations:,.0f}</td>"
             f"<td>{y.avg_compensation:,.0f}</td><td>{format_percent(y.participation_rate)}</td>"
             f"<td>{y.employee_contributions:,.0f}</td><td>{y.employer_match:,.0f}</td></tr>"
         )

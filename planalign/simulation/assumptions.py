@@ -351,6 +351,8 @@ class _SeedReader:
     def description(self, name: str) -> str:
         if name in self._scalars:
             return self._scalars[name][1]
+        if name == "census_max_reject_share":
+            return "Largest share of census rows the run may reject as bad before it refuses the census"
         if name.startswith("merit_rate_level_"):
             level = name.removeprefix("merit_rate_level_")
             return f"Merit raise rate of job level {level} (seed config_comp_levers)"

@@ -31,3 +31,16 @@ def sample_report(sample_run: SampleRun, tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture(scope="session")
 def failed_report(failed_run: SampleRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_report(failed_run.run_dir, tmp_path_factory.mktemp("failed-report") / "report.html")
+
+
+@pytest.fixture(scope="session")
+def analyst_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Summary schema 2: assumptions, real-shaped terminations, nondiscrimination results."""
+    from tests.report.analyst_run import build_analyst_run
+
+    return build_analyst_run(tmp_path_factory.mktemp("analyst"))
+
+
+@pytest.fixture(scope="session")
+def analyst_report(analyst_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_report(analyst_run, tmp_path_factory.mktemp("analyst-report") / "report.html")
