@@ -30,6 +30,7 @@ from planalign.engine.results import write_json_atomic
 from planalign.scenarios.database import SweepDatabaseError, completed_years, read_only, relation
 from planalign.scenarios.stats import Band, paired_deltas, present_value
 from planalign.scenarios.sweep import SweepDirectoryError, load_sweep
+from planalign.simulation.year_plan import span
 
 COMPARISON_SCHEMA_VERSION = 1
 COMPARISON_FILE = "comparison.json"
@@ -124,9 +125,9 @@ def _member_year(row: Sequence[Any]) -> MemberYear:
      payroll, deferral) = row  # fmt: skip
     match_f, cost_f, payroll_f = _float(match), _float(cost), _float(payroll)
     values: dict[str, float | None] = {
-        "actives": _float(actives),
-        "hires": _float(hires),
-        "terminations": _float(terms),
+        "actives": _count(actives),
+        "hires": _count(hires),
+        "terminations": _count(terms),
         "participation_rate": _float(participation),
         "average_deferral_rate": _float(deferral),
         "employee_contributions": _float(employee),
@@ -138,6 +139,10 @@ def _member_year(row: Sequence[Any]) -> MemberYear:
         "payroll": payroll_f,
     }
     return MemberYear(str(sid), str(name), int(seed), int(year), values)
+
+
+def _count(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _float(value: Any) -> float | None:
@@ -168,7 +173,9 @@ def check_database_holds_sweep(database: Path, sweep: Mapping[str, Any]) -> None
     expected = {str(m["scenario_id"]) for m in sweep["members"]}
     advice = f"Run the sweep again: `planalign scenarios run {sweep['scenarios_file']}`."
     if missing:
-        raise SweepDatabaseError(f"the sweep database {database} does not hold {missing} complete; {advice}")
+        raise SweepDatabaseError(
+            f"the sweep database {database} does not hold {span(missing)} complete. {advice}"
+        )
     if foreign or members != expected:
         raise SweepDatabaseError(
             f"the sweep database {database} no longer holds this sweep: another run has written it since. "
