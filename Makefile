@@ -40,9 +40,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-## The HTML report of a run directory (default: the latest under runs/).
+## The HTML report of RUN (a run or sweep directory; default: the newest complete full run under runs/,
+## never a one-stage or failed run — `planalign runs` lists them all).
 report: $(STAMP)
-	$(PLANALIGN) report $(or $(RUN),$$(ls -1dt runs/*/ | head -n1)) --out $(REPORT)
+	$(PLANALIGN) report $(RUN) --config $(CONFIG) --out $(REPORT)
 
 plan: $(STAMP)
 	$(PLANALIGN) plan --config $(CONFIG)

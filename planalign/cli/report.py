@@ -1,54 +1,89 @@
-"""`planalign report RUN_DIR [--out PATH]`: the self-contained HTML report of an earlier run.
+"""`planalign report [RUN_OR_SWEEP_DIR] [--out PATH]`: the self-contained HTML report of a run, or the
+comparison report of a sweep.
 
-`simulate --report PATH` writes the same report right after a run; this command is for run directories that
-already exist (an older run, a run copied from another machine, a failed run).
+`simulate --report PATH` writes the run report right after a run; this command is for directories that
+already exist (an older run, a run copied from another machine, a failed run, a sweep). Without a directory
+it reports the newest *complete full run* under the configuration's runs directory and says which — never a
+one-stage debug run or a failed run that happens to be newer (`planalign runs` lists them all). Given a
+directory it reports exactly that one: a stage run's report says it is a stage run. A sweep directory
+(`sweep.json`) gets its comparison report from its `comparison.json`, by default at
+SWEEP_DIR/comparison.html.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 DEFAULT_REPORT_NAME = "report.html"
+DEFAULT_COMPARISON_NAME = "comparison.html"
 
 
 def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "report",
-        help="write the HTML report of a run directory",
+        help="write the HTML report of a run directory (or the comparison report of a sweep)",
         description=(
-            "Write one self-contained HTML file (viewable offline) with the run's execution timeline by "
-            "worker lane, planned versus achieved speedup per stage, the slowest models and per-year results."
+            "Write one self-contained HTML file (viewable offline). For a run: the results, the assumptions "
+            "in force, the nondiscrimination tests, then the engine detail (timeline by worker lane, planned "
+            "versus achieved speedup, slowest models). For a sweep directory: the comparison of its "
+            "scenarios. Without a directory: the newest complete full run under the runs directory."
         ),
     )
     parser.add_argument(
-        "run_dir", type=Path, metavar="RUN_DIR", help="a run directory written by `planalign simulate`"
+        "run_dir",
+        type=Path,
+        nargs="?",
+        default=None,
+        metavar="RUN_DIR",
+        help="a run directory written by `planalign simulate`, or a sweep directory (default: the newest "
+        "complete full run under the config's runs directory; `planalign runs` lists them)",
     )
     parser.add_argument(
         "--out",
         type=Path,
         default=None,
         metavar="PATH",
-        help=f"where to write the report (default: RUN_DIR/{DEFAULT_REPORT_NAME}; in a directory, that name)",
+        help=f"where to write the report (default: RUN_DIR/{DEFAULT_REPORT_NAME}, or "
+        f"SWEEP_DIR/{DEFAULT_COMPARISON_NAME}; in a directory, that name)",
     )
+    parser.add_argument("--config", type=Path, default=None, help="simulation config file (for run.runs_dir)")
     parser.set_defaults(handler=handle)
 
 
-def report_path(run_dir: Path, out: Path | None) -> Path:
-    """Where the report goes: `--out` (inside it, when it is an existing directory), else
-    RUN_DIR/report.html."""
+def report_path(run_dir: Path, out: Path | None, name: str = DEFAULT_REPORT_NAME) -> Path:
+    """Where the report goes: `--out` (inside it, when it is an existing directory), else RUN_DIR/<name>."""
     if out is None:
-        return run_dir / DEFAULT_REPORT_NAME
+        return run_dir / name
     if out.is_dir():
-        return out / DEFAULT_REPORT_NAME
+        return out / name
     return out
 
 
 def handle(args: argparse.Namespace) -> int:
-    from planalign.report import write_report
+    from planalign.cli.runs import SWEEP_FILE, default_runs_dir, latest_complete_run
 
-    run_dir: Path = args.run_dir
-    written = write_report(run_dir, report_path(run_dir, args.out))
+    run_dir: Path | None = args.run_dir
+    if run_dir is None:
+        runs_dir = default_runs_dir(args)
+        entry = latest_complete_run(runs_dir)
+        run_dir = entry.path
+        print(
+            f"reporting the newest complete full run under {runs_dir}: {entry.name} (years {entry.years}, "
+            f"started {entry.started_at or '?'})",
+            file=sys.stderr,
+        )
+    if (run_dir / SWEEP_FILE).is_file():
+        from planalign.report.comparison import write_comparison_report
+
+        written = write_comparison_report(
+            run_dir / "comparison.json", report_path(run_dir, args.out, DEFAULT_COMPARISON_NAME)
+        )
+    else:
+        from planalign.report import write_report
+
+        written = write_report(run_dir, report_path(run_dir, args.out))
     print(written)
     return 0

@@ -27,7 +27,7 @@ from planalign.report.panels import assumptions_section, nondiscrimination_secti
 from planalign.report.timeline import timeline_chart
 from planalign.report.views import slowest_models
 
-_CSS = """
+REPORT_CSS = """
 :root { color-scheme: light; }
 body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 0;
        color: #222; background: #fafafa; }
@@ -78,7 +78,7 @@ def render_html(report: RunReport) -> str:
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>planalign run {html.escape(report.run_id)}</title>",
-        f"<style>{_CSS}</style>",
+        f"<style>{REPORT_CSS}</style>",
         "</head>",
         "<body>",
         _header(report),
@@ -259,12 +259,16 @@ def write_report(run_dir: Path, out: Path) -> Path:
     directory and `ReportOutputError` when `out` cannot be written; both are usage errors (exit status 2).
     """
     report = load_run(Path(run_dir))
-    out = Path(out)
+    return write_document(render_html(report), Path(out))
+
+
+def write_document(document: str, out: Path) -> Path:
+    """Write an HTML document to `out` atomically (a temporary sibling, then a rename), readable by all;
+    `ReportOutputError` when it cannot be written."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportOutputError(f"cannot write the report to {out}: {exc}") from exc
-    document = render_html(report)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     except OSError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from planalign.cli import main
 from planalign.errors import RunDirectoryError
 from planalign.report import write_report
 from planalign.report.charts import year_charts
@@ -154,3 +155,31 @@ def test_malformed_assumptions_are_named(analyst_run: Path, tmp_path: Path) -> N
     (crafted / "summary.json").write_text(json.dumps(summary))
     with pytest.raises(RunDirectoryError, match="assumptions: missing or malformed entry"):
         load_run(crafted)
+
+
+def test_report_without_a_run_dir_takes_the_newest_complete_full_run(
+    analyst_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A newer one-stage debug run and a newer failed run are passed over, and the command says which run
+    it reports."""
+    runs = tmp_path / "runs"
+    full = runs / "20261201T090000000000Z-5a5a5a5a"
+    shutil.copytree(analyst_run, full)
+    for name, changes in {
+        "20261201T100000000000Z-5a5a5a5a": {"kind": "stage", "stage": "foundation", "years": {}},
+        "20261201T110000000000Z-5a5a5a5a": {"status": "failed", "error": "boom"},
+    }.items():
+        shutil.copytree(analyst_run, runs / name)
+        summary = json.loads((runs / name / "summary.json").read_text())
+        summary.update(changes)
+        (runs / name / "summary.json").write_text(json.dumps(summary))
+    monkeypatch.chdir(tmp_path)
+    assert main(["report"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(full / "report.html")
+    assert f"reporting the newest complete full run under {runs}: {full.name}" in captured.err
+    assert not (runs / "20261201T100000000000Z-5a5a5a5a" / "report.html").exists()
+    # given a stage run, it reports that one
+    stage = runs / "20261201T100000000000Z-5a5a5a5a"
+    assert main(["report", str(stage)]) == 0
+    assert "This is a one-stage debug run" in (stage / "report.html").read_text()
