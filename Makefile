@@ -5,11 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CONFIG ?= simulation_config.yaml
+SCENARIOS ?= scenarios.yaml
 YEAR ?=
 REPORT ?= reports/latest.html
 PLANALIGN := $(PY) -m planalign
 
-.PHONY: venv simulate test test-fast lint typecheck plan info validate census bench bench-quick bench-engine report clean \
+.PHONY: venv simulate scenarios test test-fast lint typecheck plan info validate census bench bench-quick bench-engine report clean \
         initialization foundation event-generation state-accumulation validation reporting
 
 venv: $(STAMP)
@@ -23,6 +24,11 @@ $(STAMP): pyproject.toml requirements.lock
 ## Run the default multi-year simulation (simulation_config.yaml) on embedded DuckDB.
 simulate: $(STAMP)
 	$(PLANALIGN) simulate --config $(CONFIG) --report $(REPORT) $(ARGS)
+
+## Compare plan designs: the scenario file's designs × seeds in one run, then comparison.json, metrics.csv
+## and comparison.html in runs/<time>-sweep-<file>/ (the shipped scenarios.yaml: 3 designs × 20 seeds).
+scenarios: $(STAMP)
+	$(PLANALIGN) scenarios run $(SCENARIOS) $(ARGS)
 
 ## Run every test (unit, real-dbt, reliability, browser).
 test: $(STAMP)

@@ -230,3 +230,14 @@ def test_compare_without_a_sweep_says_how_to_make_one(
     monkeypatch.chdir(tmp_path)
     assert main(["scenarios", "compare", "--runs-dir", str(tmp_path / "runs")]) == 2
     assert "no complete sweep under" in capsys.readouterr().err
+
+
+def test_the_shipped_example_compares_three_designs_with_twenty_seeds() -> None:
+    """`make scenarios` runs scenarios.yaml at the repository root."""
+    repo = Path(__file__).resolve().parents[2]
+    scenarios = load_scenario_file(repo / "scenarios.yaml")
+    assert [d.name for d in scenarios.designs] == ["baseline", "match_4pct", "auto_enroll_3pct"]
+    assert len(scenarios.seeds) == 20
+    assert scenarios.config_path == repo / "simulation_config.yaml"
+    auto = scenarios.designs[2].config
+    assert auto.enrollment.auto_enrollment.default_deferral_rate == 0.03 and auto.escalation.enabled
