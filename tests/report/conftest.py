@@ -44,3 +44,20 @@ def analyst_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def analyst_report(analyst_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_report(analyst_run, tmp_path_factory.mktemp("analyst-report") / "report.html")
+
+
+@pytest.fixture(scope="session")
+def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 scenarios x 3 years x 20 seeds' percentiles (tests/report/comparison_fixture.py)."""
+    from tests.report.comparison_fixture import write_sweep_dir
+
+    return write_sweep_dir(tmp_path_factory.mktemp("sweep"))
+
+
+@pytest.fixture(scope="session")
+def comparison_report(sweep_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from planalign.report.comparison import write_comparison_report
+
+    return write_comparison_report(
+        sweep_dir / "comparison.json", tmp_path_factory.mktemp("comparison") / "comparison.html"
+    )

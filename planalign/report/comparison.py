@@ -1,0 +1,365 @@
+"""The comparison report of a sweep: one self-contained HTML file from comparison.json.
+
+It opens with the results — per metric, the scenarios side by side over the years (the P50 line, and the
+P5–P95 band when several seeds differ), then the employer cost over all years, cumulative and at present
+value, with each scenario's paired delta vs the baseline — then the assumptions per scenario (its overrides
+highlighted, the match formula in words) and the sweep's detail. Charts are inline SVG drawn by matplotlib
+(`planalign.report.charts`), with a tooltip per point; nothing is loaded from anywhere. Every text from the
+sweep directory is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from matplotlib.ticker import FuncFormatter
+
+from planalign.report.charts import Chart, format_count, format_money, new_figure, svg_from_figure
+from planalign.report.comparison_model import Comparison, MetricSpec, Stat, load_comparison
+from planalign.report.html import REPORT_CSS, write_document
+from planalign.report.panels import ParameterRow, facts, parameter_table, percent
+
+#: One colour per scenario, in sweep order (Okabe-Ito, then greys).
+SCENARIO_COLOURS: tuple[str, ...] = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+    "#777777",
+    "#BBBBBB",
+)
+TOTAL_LABELS: Mapping[str, str] = {
+    "cumulative_employer_cost": "Cumulative employer cost",
+    "pv_employer_cost": "Present value of employer cost",
+}
+
+_CSS = """
+table.totals td.delta-up { color: #b71c1c; } table.totals td.delta-down { color: #1b5e20; }
+.scenario { border: 1px solid #e3e3e3; background: #fff; border-radius: 4px; padding: 6px 12px;
+            margin: 10px 0; }
+.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 6px;
+          vertical-align: middle; }
+"""
+
+
+def _rate_tick(value: float, _pos: object = None) -> str:
+    return percent(value, 1)
+
+
+def unit_formatter(unit: str) -> Callable[[float, object], str]:
+    if unit == "rate":
+        return _rate_tick
+    if unit in ("usd", "usd_per_person"):
+        return format_money
+    return format_count
+
+
+def format_value(unit: str, value: float) -> str:
+    """A value for a table: money to the dollar, rates to 0.01 points, counts whole."""
+    if unit == "rate":
+        return percent(value, 2)
+    if unit in ("usd", "usd_per_person"):
+        return f"${value:,.0f}" if value >= 0 else f"−${-value:,.0f}"
+    return f"{value:,.0f}"
+
+
+def format_delta(unit: str, value: float) -> str:
+    sign = "+" if value > 0 else "−" if value < 0 else "±"
+    if unit == "rate":
+        return f"{sign}{abs(value) * 100:.2f} pts"
+    if unit in ("usd", "usd_per_person"):
+        return f"{sign}${abs(value):,.0f}"
+    return f"{sign}{abs(value):,.0f}"
+
+
+def _colour(index: int) -> str:
+    return SCENARIO_COLOURS[index % len(SCENARIO_COLOURS)]
+
+
+def _point_text(comparison: Comparison, metric: MetricSpec, scenario: str, year: int, stat: Stat) -> str:
+    text = f"{scenario} {year}: P50 {format_value(metric.unit, stat.p50)}"
+    if stat.n > 1:
+        low, high = format_value(metric.unit, stat.p5), format_value(metric.unit, stat.p95)
+        text += f" (P5 {low}, P95 {high}, {stat.n} seeds)"
+    if scenario != comparison.baseline:
+        text += f"; vs {comparison.baseline} {format_delta(metric.unit, stat.delta_p50)}"
+    return text
+
+
+def metric_chart(comparison: Comparison, metric: MetricSpec) -> Chart | None:
+    """The scenarios side by side over the years: P50 lines, P5–P95 bands, a tooltip per point."""
+    key = f"metric-{metric.key}"
+    series = [
+        (i, name, comparison.series(name, metric.key)) for i, name in enumerate(comparison.scenario_names)
+    ]
+    series = [(i, name, points) for i, name, points in series if points]
+    if not series:
+        return None
+    fig = new_figure(4.8, 3.0)
+    ax = fig.add_subplot()
+    titles: dict[str, str] = {}
+    bands = False
+    for index, name, points in series:
+        years = [y for y, _ in points]
+        colour = _colour(index)
+        if any(s.has_band for _, s in points):
+            bands = True
+            ax.fill_between(
+                years,
+                [s.p5 for _, s in points],
+                [s.p95 for _, s in points],
+                color=colour,
+                alpha=0.16,
+                linewidth=0,
+            )
+        ax.plot(years, [s.p50 for _, s in points], color=colour, linewidth=1.6, label=name)
+        for year, stat in points:
+            (marker,) = ax.plot([year], [stat.p50], marker="o", markersize=4, color=colour, linestyle="none")
+            gid = f"point-{index}-{year}"
+            marker.set_gid(gid)
+            titles[gid] = _point_text(comparison, metric, name, year, stat)
+    ax.set_xticks(list(comparison.years), labels=[str(y) for y in comparison.years])
+    ax.yaxis.set_major_formatter(FuncFormatter(unit_formatter(metric.unit)))
+    ax.set_title(metric.label, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.margins(y=0.2)
+    ax.legend(fontsize=7, frameon=False, loc="best")
+    fig.tight_layout()
+    caption = "P50 over the seeds" + (", shaded P5–P95" if bands else "") + "; hover a point for its values."
+    return Chart(key, metric.label, caption, svg_from_figure(fig, key, titles))
+
+
+def _totals_table(comparison: Comparison) -> str:
+    seeds = len(comparison.seeds)
+    parts = [
+        '<table id="totals-table" class="totals"><thead><tr><th class="text">scenario</th>'
+        + "".join(
+            f"<th>{html.escape(TOTAL_LABELS[m])} P50</th><th>P5–P95</th>"
+            f"<th>vs {html.escape(comparison.baseline)} (P50 of paired differences)</th><th>P5–P95</th>"
+            for m in TOTAL_LABELS
+        )
+        + "</tr></thead><tbody>"
+    ]
+    for name in comparison.scenario_names:
+        cells = [f'<td class="text">{html.escape(name)}</td>']
+        for metric in TOTAL_LABELS:
+            stat = comparison.totals.get((name, metric))
+            if stat is None:
+                cells.append("<td>–</td>" * 4)
+                continue
+            band = f"{format_value('usd', stat.p5)} – {format_value('usd', stat.p95)}" if stat.n > 1 else "–"
+            if name == comparison.baseline:
+                delta, delta_band, css = "baseline", "–", ""
+            else:
+                delta = format_delta("usd", stat.delta_p50)
+                delta_band = (
+                    f"{format_delta('usd', stat.delta_p5)} – {format_delta('usd', stat.delta_p95)}"
+                    if stat.n > 1
+                    else "–"
+                )
+                css = " delta-up" if stat.delta_p50 > 0 else " delta-down" if stat.delta_p50 < 0 else ""
+            cells.append(
+                f"<td>{format_value('usd', stat.p50)}</td><td>{band}</td>"
+                f'<td class="delta{css}">{html.escape(delta)}</td><td>{delta_band}</td>'
+            )
+        parts.append(f'<tr data-scenario="{html.escape(name)}">{"".join(cells)}</tr>')
+    parts.append("</tbody></table>")
+    years = f"{comparison.years[0]}–{comparison.years[-1]}"
+    parts.append(
+        f'<p class="note">Employer cost (match + core − forfeitures used) summed over {html.escape(years)}; '
+        f"the present value discounts each year at {percent(comparison.discount_rate)} a year. Over {seeds} "
+        "seed(s); a delta is a percentile of the per-seed differences from the baseline under the same "
+        "random draws.</p>"
+    )
+    return "".join(parts)
+
+
+def _values_table(comparison: Comparison, metric: MetricSpec) -> str:
+    heading = "".join(f"<th>{y}</th>" for y in comparison.years)
+    rows = []
+    for name in comparison.scenario_names:
+        cells = []
+        for year in comparison.years:
+            stat = comparison.rows.get((name, metric.key, year))
+            if stat is None:
+                cells.append("<td>–</td>")
+                continue
+            text = format_value(metric.unit, stat.p50)
+            if name != comparison.baseline:
+                text += f" ({format_delta(metric.unit, stat.delta_p50)})"
+            cells.append(f"<td>{html.escape(text)}</td>")
+        rows.append(f'<tr><td class="text">{html.escape(name)}</td>{"".join(cells)}</tr>')
+    return (
+        f"<details><summary>{html.escape(metric.label)}: P50 by year "
+        f"(delta vs {html.escape(comparison.baseline)})</summary>"
+        f'<table data-metric="{html.escape(metric.key)}"><thead><tr><th class="text">scenario</th>'
+        f"{heading}</tr></thead><tbody>{''.join(rows)}</tbody></table></details>"
+    )
+
+
+def _assumptions(comparison: Comparison) -> str:
+    parts = ['<section id="assumptions"><h2>Assumptions</h2>']
+    seeds = comparison.seeds
+    seed_text = (
+        ", ".join(str(s) for s in seeds)
+        if len(seeds) <= 10
+        else f"{len(seeds)} seeds ({seeds[0]}…{seeds[-1]})"
+    )
+    employees = (
+        f"{comparison.census_employees:,}" if comparison.census_employees is not None else "not recorded"
+    )
+    parts.append(
+        facts(
+            [
+                ("census", comparison.census_path),
+                ("census rows", employees),
+                ("seeds", seed_text),
+                ("years", f"{comparison.years[0]}–{comparison.years[-1]}"),
+                ("baseline", comparison.baseline),
+                ("discount rate", percent(comparison.discount_rate)),
+            ]
+        )
+    )
+    for index, design in enumerate(comparison.scenarios):
+        overrides = set(design.overrides)
+        rows = [
+            ParameterRow(name, value, "override" if name in overrides else "")
+            for name, value in sorted(
+                design.parameters.items(), key=lambda kv: (kv[0] not in overrides, kv[0])
+            )
+        ]
+        rows += [
+            ParameterRow(n, v, "override") for n, v in design.overrides.items() if n not in design.parameters
+        ]
+        changed = ", ".join(sorted(overrides)) or "none (the baseline configuration)"
+        parts.append(
+            f'<div class="scenario" data-scenario="{html.escape(design.name)}"><h3><span class="swatch" '
+            f'style="background:{_colour(index)}"></span>{html.escape(design.name)}'
+            f"{' (baseline)' if design.name == comparison.baseline else ''}</h3>"
+        )
+        if design.description:
+            parts.append(f"<p>{html.escape(design.description)}</p>")
+        parts.append(
+            f'<p>Employer match: <span class="formula">{html.escape(design.match_formula or "not recorded")}'
+            f"</span></p><p>Overrides: {html.escape(changed)}</p>"
+        )
+        parts.append(
+            f"<details><summary>Every parameter in force ({len(rows)}; overrides first, highlighted)"
+            "</summary>"
+            + parameter_table(rows, table_id=f"parameters-{index}", flag_heading="override")
+            + "</details></div>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _sweep_detail(comparison: Comparison) -> str:
+    sweep = comparison.sweep
+
+    def text(key: str) -> str:
+        value = sweep.get(key)
+        return "–" if value is None else str(value)
+
+    raw_members = sweep.get("members")
+    members: list[Any] = raw_members if isinstance(raw_members, list) else []
+    member_rows = "".join(
+        f'<tr><td class="text">{html.escape(str(m.get("scenario_id")))}</td><td class="text">'
+        f"{html.escape(str(m.get('scenario_name')))}</td><td>{html.escape(str(m.get('random_seed')))}</td></tr>"
+        for m in members
+        if isinstance(m, Mapping)
+    )
+    return (
+        '<section id="sweep-detail"><h2>Sweep detail</h2>'
+        + facts(
+            [
+                ("sweep", comparison.name),
+                ("status", comparison.status),
+                ("scenarios file", text("scenarios_file")),
+                ("database", text("database")),
+                ("config digest", text("config_digest")),
+                ("started", text("started_at")),
+                ("finished", text("finished_at")),
+                (
+                    "elapsed",
+                    f"{sweep['elapsed_seconds']:.1f} s"
+                    if isinstance(sweep.get("elapsed_seconds"), int | float)
+                    else "–",
+                ),
+                ("comparison file", str(comparison.path)),
+            ]
+        )
+        + f"<details><summary>{len(members)} members (scenario × seed)</summary>"
+        '<table id="members-table"><thead><tr><th class="text">scenario_id</th>'
+        '<th class="text">scenario</th><th>seed</th></tr></thead><tbody>'
+        + member_rows
+        + "</tbody></table></details></section>"
+    )
+
+
+def render_comparison(comparison: Comparison) -> str:
+    charts = [(m, metric_chart(comparison, m)) for m in comparison.metrics]
+    status_note = (
+        ""
+        if comparison.status == "complete"
+        else f'<p class="warning">The sweep is {html.escape(comparison.status)}: figures may be partial.</p>'
+    )
+    legend = " ".join(
+        f'<span><span class="swatch" style="background:{_colour(i)}"></span>{html.escape(n)}</span>'
+        for i, n in enumerate(comparison.scenario_names)
+    )
+    seeds = len(comparison.seeds)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>planalign comparison {html.escape(comparison.name)}</title>",
+        f"<style>{REPORT_CSS}{_CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<header><h1>planalign comparison {html.escape(comparison.name)}</h1>"
+        f'<div class="meta">{len(comparison.scenarios)} scenarios × {seeds} seed(s) · years '
+        f"{comparison.years[0]}–{comparison.years[-1]} · baseline {html.escape(comparison.baseline)}"
+        "</div></header>",
+        "<main>",
+        status_note,
+        f'<section id="results"><h2>Results</h2><p>{legend}</p>',
+        '<div class="grid">',
+        *(_figure(chart) for _, chart in charts if chart is not None),
+        "</div>",
+        "<h3>Employer cost over all years</h3>",
+        _totals_table(comparison),
+        "<h3>Values</h3>",
+        *(_values_table(comparison, m) for m in comparison.metrics),
+        "</section>",
+        _assumptions(comparison),
+        _sweep_detail(comparison),
+        "</main>",
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(p for p in parts if p) + "\n"
+
+
+def _figure(chart: Chart) -> str:
+    return (
+        f'<figure class="chart" id="chart-{chart.key}" data-chart="{chart.key}">'
+        f"{chart.svg}<figcaption><strong>{html.escape(chart.title)}.</strong> "
+        f"{html.escape(chart.caption)}</figcaption></figure>"
+    )
+
+
+def write_comparison_report(comparison_json_path: Path, out: Path) -> Path:
+    """Write the comparison report of `comparison_json_path` to `out` (atomically) and return `out`.
+    `ComparisonFileError` for a missing or malformed comparison.json, `ReportOutputError` when `out` cannot
+    be written; both are usage errors (exit status 2), and nothing is written."""
+    comparison = load_comparison(Path(comparison_json_path))
+    return write_document(render_comparison(comparison), Path(out))

@@ -1,0 +1,197 @@
+"""The comparison report of a sweep (planalign.report.comparison): self-contained, results first (a chart
+per metric with the scenarios side by side, P5–P95 bands; the employer cost table with deltas vs the
+baseline), then each scenario's assumptions and the sweep's detail; comparison.json checked strictly."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planalign.cli import main
+from planalign.report.comparison import format_delta, format_value, write_comparison_report
+from planalign.report.comparison_model import ComparisonFileError, load_comparison
+from tests.report.comparison_fixture import (
+    METRICS,
+    SCENARIOS,
+    SEEDS,
+    YEARS,
+    comparison_document,
+    write_sweep_dir,
+)
+
+from .test_report_html import REMOTE, _parse, _svgs
+
+
+def test_comparison_report_is_self_contained(comparison_report: Path) -> None:
+    parsed = _parse(comparison_report)
+    assert parsed.tags["script"] == 0 and parsed.tags["link"] == 0 and parsed.tags["img"] == 0
+    assert not [r for r in parsed.resources if REMOTE.match(r[2]) or not r[2].startswith("#")]
+    assert all(count == 1 for count in parsed.ids.values()), [i for i, n in parsed.ids.items() if n > 1]
+
+
+def test_results_come_first_then_assumptions_then_sweep_detail(comparison_report: Path) -> None:
+    order = re.findall(r'<section id="([^"]+)"', comparison_report.read_text())
+    assert order == ["results", "assumptions", "sweep-detail"]
+
+
+def test_one_chart_per_metric_with_every_scenario_and_year(comparison_report: Path) -> None:
+    document = comparison_report.read_text()
+    svgs = _svgs(document)
+    assert set(svgs) == {f"metric-{key}" for key, _, _ in METRICS}
+    for key, svg in svgs.items():
+        ET.fromstring(svg)  # well-formed
+        tips = re.findall(r"<title>([^<]*)</title>", svg)
+        assert len(tips) == len(SCENARIOS) * len(YEARS), key
+        assert {t.split(" ")[0] for t in tips} == set(SCENARIOS)
+        assert all("20 seeds" in t for t in tips)
+
+
+def test_points_state_p50_band_and_paired_delta(comparison_report: Path) -> None:
+    data = comparison_document()
+    row = next(
+        r
+        for r in data["rows"]
+        if (r["scenario"], r["metric"], r["year"]) == ("match_4pct", "employer_match", 2026)
+    )
+    svg = _svgs(comparison_report.read_text())["metric-employer_match"]
+    expected = (
+        f"match_4pct 2026: P50 {format_value('usd', row['p50'])} (P5 {format_value('usd', row['p5'])}, "
+        f"P95 {format_value('usd', row['p95'])}, 20 seeds); "
+        f"vs baseline {format_delta('usd', row['delta_p50'])}"
+    )
+    assert f"<title>{expected}</title>" in svg
+    assert row["delta_p50"] > 0 and row["p5"] < row["p50"] < row["p95"]
+
+
+def test_ensemble_bands_are_drawn_and_a_single_seed_has_none(tmp_path: Path, comparison_report: Path) -> None:
+    assert "shaded P5–P95" in comparison_report.read_text()
+    one = write_sweep_dir(tmp_path, comparison_document(seeds=(7,)))
+    document = write_comparison_report(one / "comparison.json", tmp_path / "one.html").read_text()
+    assert "shaded P5–P95" not in document
+    assert "1 seed(s)" in document
+
+
+def _totals(document: str) -> dict[str, str]:
+    table = document[document.index('id="totals-table"') :]
+    table = table[: table.index("</table>")]
+    return dict(re.findall(r'<tr data-scenario="([^"]+)">(.*?)</tr>', table))
+
+
+def test_totals_table_gives_cumulative_and_present_value_cost_with_deltas(comparison_report: Path) -> None:
+    data = comparison_document()
+    rows = _totals(comparison_report.read_text())
+    assert list(rows) == list(SCENARIOS)
+    for total in data["totals"]:
+        cells = rows[total["scenario"]]
+        assert f"<td>{format_value('usd', total['p50'])}</td>" in cells
+        assert f"{format_value('usd', total['p5'])} – {format_value('usd', total['p95'])}" in cells
+        if total["scenario"] == "baseline":
+            assert "baseline" in cells
+        else:
+            assert format_delta("usd", total["delta_p50"]) in cells and 'class="delta delta-up"' in cells
+    pv = {t["scenario"]: t["p50"] for t in data["totals"] if t["metric"] == "pv_employer_cost"}
+    cumulative = {
+        t["scenario"]: t["p50"] for t in data["totals"] if t["metric"] == "cumulative_employer_cost"
+    }
+    assert all(pv[s] < cumulative[s] for s in SCENARIOS)  # discounted at 5%
+
+
+def test_assumptions_per_scenario_highlight_the_overrides(comparison_report: Path) -> None:
+    document = comparison_report.read_text()
+    panel = document[
+        document.index('<section id="assumptions">') : document.index('<section id="sweep-detail">')
+    ]
+    blocks = dict(re.findall(r'<div class="scenario" data-scenario="([^"]+)">(.*?)</div>', panel, re.S))
+    assert list(blocks) == list(SCENARIOS)
+    assert "100% of the first 4% of pay (up to 4% of pay)" in blocks["match_4pct"]
+    assert "Overrides: match_cap_rate, match_tiers" in blocks["match_4pct"]
+    overridden = re.findall(r'<tr class="override" data-parameter="([^"]+)">', blocks["match_4pct"])
+    assert overridden == ["match_cap_rate", "match_tiers"]
+    assert re.findall(r'<tr class="override"', blocks["baseline"]) == []
+    assert "Overrides: none (the baseline configuration)" in blocks["baseline"]
+    assert "<dt>census rows</dt><dd>5,000</dd>" in panel and "<dt>discount rate</dt><dd>5%</dd>" in panel
+
+
+def test_sweep_detail_lists_the_members(comparison_report: Path) -> None:
+    document = comparison_report.read_text()
+    detail = document[document.index('<section id="sweep-detail">') :]
+    assert f"{len(SCENARIOS) * len(SEEDS)} members (scenario × seed)" in detail
+    assert '<td class="text">match_4pct__s20</td>' in detail
+    assert "<dt>config digest</dt><dd>0123abcd</dd>" in detail
+
+
+def _broken(doc: dict[str, Any], where: str, value: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    target: Any = doc
+    *path, last = where.split(".")
+    for part in path:
+        target = target[int(part)] if part.isdigit() else target[part]
+    if value is KeyError:
+        del target[int(last) if last.isdigit() else last]
+    else:
+        target[int(last) if last.isdigit() else last] = value
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        ("schema_version", 2, "schema_version 2; this planalign reads comparison files of version 1"),
+        ("sweep", KeyError, "sweep must be an object"),
+        ("sweep.baseline", "nope", "sweep.baseline 'nope' is not one of the scenarios"),
+        ("metrics.0.unit", "euro", "metrics[0].unit 'euro' is not one of"),
+        ("rows.0.scenario", "ghost", "rows[0].scenario 'ghost' is not one of"),
+        ("rows.0.year", 2031, "rows[0].year 2031 is not one of the sweep's years"),
+        ("rows.0.p50", "1", "rows[0].p50 must be a finite number"),
+        ("rows.0.p5", 1e30, "rows[0] percentiles must satisfy p5 <= p50 <= p95"),
+        ("rows.0.n", 0, "rows[0].n must be at least 1"),
+        ("totals.0.metric", "cost", "totals[0].metric 'cost' is not one of"),
+        ("sweep.years", [], "sweep.years must list at least one year"),
+    ],
+)
+def test_a_bad_comparison_file_is_named_and_nothing_is_written(
+    tmp_path: Path, where: str, value: Any, message: str
+) -> None:
+    sweep = write_sweep_dir(tmp_path, _broken(comparison_document(seeds=(1, 2)), where, value))
+    out = tmp_path / "out.html"
+    with pytest.raises(ComparisonFileError, match=re.escape(message)):
+        write_comparison_report(sweep / "comparison.json", out)
+    assert not out.exists()
+
+
+def test_a_missing_or_unparsable_file_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(ComparisonFileError, match="planalign scenarios compare"):
+        load_comparison(tmp_path / "comparison.json")
+    (tmp_path / "comparison.json").write_text("{")
+    with pytest.raises(ComparisonFileError, match="not valid JSON"):
+        load_comparison(tmp_path / "comparison.json")
+
+
+def test_text_from_the_sweep_is_escaped(tmp_path: Path) -> None:
+    payload = '"><script>alert(1)</script>'
+    doc = comparison_document(seeds=(1, 2))
+    doc["sweep"]["scenarios"][1]["description"] = payload
+    doc["sweep"]["scenarios"][1]["match_formula"] = payload
+    doc["sweep"]["name"] = payload
+    doc["metrics"][0]["label"] = payload
+    sweep = write_sweep_dir(tmp_path, doc)
+    document = write_comparison_report(sweep / "comparison.json", tmp_path / "out.html").read_text()
+    assert "<script" not in document and document.count("&lt;script&gt;") >= 4
+
+
+def test_report_command_writes_a_sweeps_comparison_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweep = write_sweep_dir(tmp_path, comparison_document(seeds=(1, 2)))
+    assert main(["report", str(sweep)]) == 0
+    assert capsys.readouterr().out.strip() == str(sweep / "comparison.html")
+    assert "planalign comparison plan_designs" in (sweep / "comparison.html").read_text()
+    (sweep / "comparison.json").write_text(json.dumps({"schema_version": 9}))
+    assert main(["report", str(sweep), "--out", str(tmp_path / "x.html")]) == 2
+    assert "schema_version 9" in capsys.readouterr().err and not (tmp_path / "x.html").exists()
