@@ -53,12 +53,30 @@ def _rate_tick(value: float, _pos: object = None) -> str:
     return percent(value, 1)
 
 
+def _dollar_tick(value: float, _pos: object = None) -> str:
+    return f"${value:,.0f}" if value >= 0 else f"−${-value:,.0f}"
+
+
 def unit_formatter(unit: str) -> Callable[[float, object], str]:
     if unit == "rate":
         return _rate_tick
-    if unit in ("usd", "usd_per_person"):
+    if unit == "usd_per_person":
+        return _dollar_tick  # a few thousand dollars: "$3k" on every tick would say nothing
+    if unit == "usd":
         return format_money
     return format_count
+
+
+def _same_as_baseline(comparison: Comparison, name: str, metric: str) -> bool:
+    """Every year's statistic equals the baseline's (the design does not touch this metric): its line lies
+    under the baseline's, so the legend says so."""
+    if name == comparison.baseline:
+        return False
+    mine, base = comparison.series(name, metric), dict(comparison.series(comparison.baseline, metric))
+    return bool(mine) and all(
+        y in base and abs(s.p50 - base[y].p50) <= 1e-9 * max(1.0, abs(s.p50)) and s.delta_p50 == 0
+        for y, s in mine
+    )
 
 
 def format_value(unit: str, value: float) -> str:
@@ -119,7 +137,10 @@ def metric_chart(comparison: Comparison, metric: MetricSpec) -> Chart | None:
                 alpha=0.16,
                 linewidth=0,
             )
-        ax.plot(years, [s.p50 for _, s in points], color=colour, linewidth=1.6, label=name)
+        label = (
+            f"{name} (= {comparison.baseline})" if _same_as_baseline(comparison, name, metric.key) else name
+        )
+        ax.plot(years, [s.p50 for _, s in points], color=colour, linewidth=1.6, label=label)
         for year, stat in points:
             (marker,) = ax.plot([year], [stat.p50], marker="o", markersize=4, color=colour, linestyle="none")
             gid = f"point-{index}-{year}"
@@ -130,6 +151,9 @@ def metric_chart(comparison: Comparison, metric: MetricSpec) -> Chart | None:
     ax.set_title(metric.label, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.margins(y=0.2)
+    values = [v for _, _, points in series for _, st in points for v in (st.p5, st.p50, st.p95)]
+    if all(v == 0 for v in values):
+        ax.set_yticks([0.0])  # all zero: one tick, not a ladder of "$0"s
     ax.legend(fontsize=7, frameon=False, loc="best")
     fig.tight_layout()
     caption = "P50 over the seeds" + (", shaded P5–P95" if bands else "") + "; hover a point for its values."
@@ -327,7 +351,7 @@ def render_comparison(comparison: Comparison) -> str:
         "<body>",
         f"<header><h1>planalign comparison {html.escape(comparison.name)}</h1>"
         f'<div class="meta">{len(comparison.scenarios)} scenarios × {seeds} seed(s) · years '
-        f"{comparison.years[0]}–{comparison.years[-1]} · baseline {html.escape(comparison.baseline)}"
+        f"{comparison.years[0]}–{comparison.years[-1]} · baseline: {html.escape(comparison.baseline)}"
         "</div></header>",
         "<main>",
         status_note,

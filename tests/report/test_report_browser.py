@@ -117,10 +117,12 @@ def test_every_chart_is_laid_out_and_drawn(rendered: Rendered) -> None:
     for key, chart in charts.items():
         assert chart["width"] > 250 and chart["height"] > 150, (key, chart)
         assert chart["drawn"] > 20, (key, chart)
-    # The timeline spans the page, above the rest.
+    # The results open the page; the engine detail follows, the timeline spanning the page above the rest.
     timeline = charts["timeline"]
     assert timeline["width"] > 0.8 * VIEWPORT[0]
-    assert all(timeline["top"] < chart["top"] for key, chart in charts.items() if key != "timeline")
+    engine = {"timeline", "speedup", "slowest"}
+    assert all(chart["top"] < timeline["top"] for key, chart in charts.items() if key not in engine)
+    assert all(timeline["top"] < charts[key]["top"] for key in engine - {"timeline"})
 
 
 def test_timeline_bars_are_visible_with_tooltips(rendered: Rendered, sample_run: SampleRun) -> None:
