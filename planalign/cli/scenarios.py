@@ -4,11 +4,9 @@ one simulation, and their comparison (docs/scenarios.md)."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from planalign.cli._common import ExitStatus, add_config_argument, add_logging_arguments, load_config
 from planalign.errors import PlanalignUsageError
@@ -162,17 +160,8 @@ def _compare(directory: Path) -> int:
     files = write_comparison(directory)
     _print_comparison(files)
     print(f"comparison: {files.comparison_json}\nper-member metrics: {files.metrics_csv}")
-    try:
-        # The report layer's; imported by name so that the comparison still lands without it.
-        module = importlib.import_module("planalign.report.comparison")
-        write_comparison_report = cast(Callable[[Path, Path], Path], module.write_comparison_report)
-    except (ImportError, AttributeError) as exc:
-        print(
-            f"error: the comparison report cannot be written: this planalign has no comparison report "
-            f"({exc}); comparison.json and metrics.csv are written",
-            file=sys.stderr,
-        )
-        return ExitStatus.FAILURE
+    from planalign.report.comparison import write_comparison_report
+
     report = write_comparison_report(files.comparison_json, directory / COMPARISON_HTML)
     print(f"report: {report}")
     return ExitStatus.OK
