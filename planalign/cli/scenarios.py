@@ -82,7 +82,7 @@ def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def handle_run(args: argparse.Namespace) -> int:
-    from planalign.log import configure_logging
+    from planalign.log import configure_logging, get_logger
     from planalign.scenarios.scenario_file import load_scenario_file
     from planalign.scenarios.sweep import plan_sweep
 
@@ -92,11 +92,14 @@ def handle_run(args: argparse.Namespace) -> int:
     plan = plan_sweep(scenario_set)
     designs = len(scenario_set.designs)
     seeds = len(scenario_set.seeds)
-    print(
+    log = get_logger("planalign.cli.scenarios")
+    # Through the log, so that --log-format json keeps stderr one JSON object per line.
+    log.info(
         f"sweep {scenario_set.name}: {designs} design{'s' if designs != 1 else ''} × {seeds} "
-        f"seed{'s' if seeds != 1 else ''} = {len(plan.members)} simulations, years "
-        f"{config.simulation.start_year}–{config.simulation.end_year}, into {scenario_set.database}",
-        file=sys.stderr,
+        f"seed{'s' if seeds != 1 else ''} = {len(plan.members)} simulations in one run, years "
+        f"{config.simulation.start_year}–{config.simulation.end_year}",
+        database=str(scenario_set.database),
+        sweep_dir=str(plan.directory),
     )
     outcome, interrupted = _run(plan)
     if interrupted or outcome is None:
@@ -111,6 +114,8 @@ def handle_run(args: argparse.Namespace) -> int:
         error = summary.error if summary is not None else "the simulation did not complete"
         print(f"sweep failed: {error}\nrecord: {outcome.directory}", file=sys.stderr)
         return ExitStatus.FAILURE
+    elapsed = outcome.document.get("elapsed_seconds")
+    print(f"sweep complete: {len(plan.members)} simulations in {elapsed:.1f} s; {outcome.directory}")
     return _compare(outcome.directory)
 
 
