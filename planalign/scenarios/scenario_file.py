@@ -54,6 +54,8 @@ from planalign.simulation.config_loading import (
 SCENARIO_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 SEED_SEPARATOR = "__s"
+#: Seeds are stored as BIGINT (dim_scenarios.random_seed).
+MAX_SEED = 2**63
 
 #: Config sections whose every field is a plan or workforce parameter (a dbt parameter var).
 PARAMETER_SECTIONS: frozenset[str] = frozenset(
@@ -121,8 +123,10 @@ def _check_seeds(value: Any) -> Any:
             raise ValueError("the list is empty; list at least one seed, e.g. [42, 43], or give a count")
         seen: set[int] = set()
         for seed in value:
-            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-                raise ValueError(f"{seed!r} is not a seed: seeds are non-negative integers, e.g. [42, 43]")
+            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
+                raise ValueError(
+                    f"{seed!r} is not a seed: seeds are integers from 0 to 2^63 - 1, e.g. [42, 43]"
+                )
             if seed in seen:
                 raise ValueError(f"seed {seed} is listed twice; list each seed once")
             seen.add(seed)

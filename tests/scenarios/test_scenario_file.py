@@ -88,6 +88,7 @@ def test_seeds_may_be_listed_and_the_baseline_overrides_apply_to_every_scenario(
         ("seeds: []\n", ["seeds: the list is empty"]),
         ("seeds: [1, 1]\n", ["seeds: seed 1 is listed twice"]),
         ("seeds: [-1]\n", ["seeds: -1 is not a seed"]),
+        (f"seeds: [{2**63}]\n", [f"seeds: {2**63} is not a seed: seeds are integers from 0 to 2^63 - 1"]),
         ("seeds: true\n", ["seeds: must be a number of seeds"]),
         ("discount_rate: 5\n", ["discount_rate: must be a rate between 0 and 1"]),
         ("sceanrios: {}\n", ["sceanrios: unknown key; did you mean 'scenarios'?"]),
