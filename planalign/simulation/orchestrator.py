@@ -232,7 +232,7 @@ class PipelineOrchestrator:
         other outcome — success, failed models, any exception, cancellation — writes summary.json with the
         database's complete years as they are after the run, and a sentence saying what happened to it.
         """
-        run = RunRecorder(self.config, first, last, on_progress)
+        run = RunRecorder(self.config, first, last, on_progress, stage=stage)
         # The engine's events reach `_on_engine_event` in this task's context (worker threads inherit it), so
         # each run tags them with its own year and stage, whatever else runs on this orchestrator.
         active = _ACTIVE_RUN.set(run)

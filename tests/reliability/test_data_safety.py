@@ -355,6 +355,8 @@ def test_stage_mode_validation_fails_when_the_years_tests_fail_and_saves_nothing
     assert summary.status == "failed"
     assert "dq_contribution_limits" in (summary.error or "")
     assert fingerprint(database) == before
+    # a failed stage run is still recorded as one, so `planalign runs` and `make report` can tell it apart
+    assert (summary.kind, summary.stage) == ("stage", "validation")
 
 
 def test_stage_mode_refuses_a_year_whose_previous_year_is_missing(tmp_path: Path, small_census: Path) -> None:
