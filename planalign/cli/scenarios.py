@@ -104,8 +104,9 @@ def handle_run(args: argparse.Namespace) -> int:
     outcome, interrupted = _run(plan)
     if interrupted or outcome is None:
         print(
-            f"interrupted: the sweep was not finished and its database was not replaced; run "
-            f"`planalign scenarios run {args.file}` again. Record: {plan.directory}",
+            f"interrupted: the sweep did not finish (its sweep.json says failed; its database holds only "
+            f"complete years). `planalign scenarios run {args.file}` simulates it again from the census. "
+            f"Record: {plan.directory}",
             file=sys.stderr,
         )
         return ExitStatus.INTERRUPTED

@@ -168,3 +168,30 @@ def test_sweep_json_is_what_the_contract_lists(write_scenarios: ScenarioWriter) 
     assert json.loads(json.dumps(document)) == document
     assert plan.directory.name.endswith("-sweep-scenarios")
     assert plan.directory.parent == Path(plan.scenario_set.baseline.config.run.runs_dir)
+
+
+@pytest.mark.slow
+def test_a_cancelled_sweep_is_recorded_as_failed(write_scenarios: ScenarioWriter) -> None:
+    """Ctrl-C (a cancelled task): the orchestrator stops and records the run as interrupted, sweep.json says
+    failed with its finish time, and the cancellation goes on to the caller."""
+    plan = plan_sweep(load_scenario_file(write_scenarios(FILE)))
+    cancelled: list[anyio.CancelScope] = []
+
+    class CancellingInvoker(RecordingInvoker):
+        def invoke(self, args: Sequence[str], *, vars: Mapping[str, Any]) -> InvocationOutcome:
+            if args[0] == "test" and vars["simulation_year"] == 2026:
+                anyio.from_thread.run_sync(cancelled[0].cancel)
+            return super().invoke(args, vars=vars)
+
+    async def main() -> None:
+        with anyio.CancelScope() as scope:
+            cancelled.append(scope)
+            await run_sweep_async(plan, invoker_factory=lambda manifest, config: CancellingInvoker())
+            raise AssertionError("the sweep should have been cancelled")
+
+    anyio.run(main)
+    document = load_sweep(plan.directory)
+    assert document["status"] == "failed"
+    assert document["finished_at"] is not None
+    [summary] = (plan.directory / "simulation").glob("*/summary.json")
+    assert json.loads(summary.read_text())["status"] == "interrupted"
