@@ -1,16 +1,33 @@
-"""Helpers for the real-dbt tests: run plain `dbt` in an isolated workspace and query its database."""
+"""Helpers for the real-dbt tests of the simulation project: isolated workspaces that run dbt commands on the
+shipped project, the multi-year builds the rule tests query, and reading their database.
+
+dbt runs in this process through one parse of the project shared by every test (`dbtRunner(manifest=...)`,
+through planalign's `DbtInvoker`). A plain `dbt` subprocess per command paid dbt's start-up and a full
+parse each time (every year's `--vars` differ, which defeats partial parsing): about 4 s of every 8 s year
+on the two-core CI machine. One parse serves every year, census and plan because the project's graph and
+configs do not depend on the vars — which `test_graph_is_the_same_whatever_year_is_compiled` checks on two
+real parses, and `test_draws_depend_only_on_the_seed_and_a_rerun_replaces_the_year` checks on the data, by
+rebuilding a year with plain `dbt` in its own process (`DbtWorkspace.dbt_cli`) and comparing the tables.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from planalign.dbt.invoker import DbtInvoker
+from planalign.dbt.isolation import invocation_slot
+from planalign.dbt.manifest import dbt_common_args, project_manifest_from_dbt
+from planalign.engine.nodes import ProjectManifest
 
 DBT_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
@@ -18,21 +35,92 @@ YEARS = (2025, 2026, 2027, 2028, 2029)
 CENSUS_EMPLOYEES = 400
 CENSUS_SEED = 11
 RANDOM_SEED = 42
+#: Every workspace's database file is named `<DATABASE_NAME>.duckdb`: dbt fixes each relation's database
+#: (the file's stem) at parse time, so one parse serves every workspace only if they all share the stem.
+DATABASE_NAME = "simulation"
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    """What a dbt command returned: its exit status (0 on success) and, on failure, dbt's messages (for an
+    in-process command, each failed node's message — what the CLI prints in its failure summary)."""
+
+    returncode: int
+    stdout: str
+
+
+@dataclass(frozen=True)
+class ParsedProject:
+    """One in-process parse of the shipped project: the manifest invocations share and its manifest.json."""
+
+    manifest: ProjectManifest
+    manifest_json: Path
+
+    def manifest_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.manifest_json.read_text())
+        return data
+
+
+def parse_project(target_path: Path, vars: Mapping[str, Any] | None = None) -> ParsedProject:
+    """`dbt parse` of the shipped project in this process, writing its artifacts under `target_path` (never
+    into the shared `dbt_project/target`)."""
+    from dbt.cli.main import dbtRunner
+
+    parse_vars = {"database_path": str(target_path / f"{DATABASE_NAME}.duckdb"), **(vars or {})}
+    args = [
+        "parse",
+        *dbt_common_args(DBT_PROJECT, profiles_dir=DBT_PROJECT, target=None, vars=parse_vars),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(target_path / "logs"),
+        "--quiet",
+    ]
+    with invocation_slot(("parse", str(DBT_PROJECT)), exclusive=True):
+        result = dbtRunner().invoke(args)
+    if not result.success or result.result is None:
+        raise AssertionError(f"dbt parse of {DBT_PROJECT} failed: {result.exception}")
+    return ParsedProject(project_manifest_from_dbt(DBT_PROJECT, result.result), target_path / "manifest.json")
+
+
+_PARSE_DIR = tempfile.TemporaryDirectory(prefix="planalign-dbt-project-parse-")
+
+
+@functools.cache
+def shared_parse() -> ParsedProject:
+    """The parse every workspace's in-process commands use, made once per process (with the project's
+    default vars: the first simulation year)."""
+    return parse_project(Path(_PARSE_DIR.name))
 
 
 @dataclass(frozen=True)
 class DbtWorkspace:
-    """One isolated place to run plain dbt: its own database file, target path and log path."""
+    """One isolated place to run dbt: its own database file, target path and log path."""
 
     root: Path
 
     @property
     def database(self) -> Path:
-        return self.root / "simulation.duckdb"
+        return self.root / f"{DATABASE_NAME}.duckdb"
 
-    def dbt(
-        self, *args: str, vars: Mapping[str, Any], check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
+    def _paths(self) -> list[str]:
+        return ["--target-path", str(self.root / "target"), "--log-path", str(self.root / "logs")]
+
+    def dbt(self, *args: str, vars: Mapping[str, Any], check: bool = True) -> DbtResult:
+        """A dbt command (`"build"`, `"seed"`, `"run", "--select", ...`) in this process, on the shared parse.
+        The database is released when it returns, so the test (or another process) may open it."""
+        invoker = DbtInvoker(DBT_PROJECT, DBT_PROJECT, None, shared_parse().manifest, {}, self.database)
+        try:
+            outcome = invoker.invoke([*args, *self._paths()], vars=vars)
+        finally:
+            invoker.close()
+        result = DbtResult(0 if outcome.ok else 1, outcome.message or "")
+        if check and result.returncode != 0:
+            raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}")
+        return result
+
+    def dbt_cli(self, *args: str, vars: Mapping[str, Any], check: bool = True) -> DbtResult:
+        """The same command with plain `dbt` in its own process (which parses the project for these vars)."""
         command = [
             str(DBT_EXECUTABLE),
             *args,
@@ -40,19 +128,16 @@ class DbtWorkspace:
             str(DBT_PROJECT),
             "--profiles-dir",
             str(DBT_PROJECT),
-            "--target-path",
-            str(self.root / "target"),
-            "--log-path",
-            str(self.root / "logs"),
+            *self._paths(),
             "--vars",
             json.dumps({"database_path": str(self.database), **vars}),
         ]
-        result = subprocess.run(command, cwd=DBT_PROJECT, capture_output=True, text=True, timeout=600)
-        if check and result.returncode != 0:
+        done = subprocess.run(command, cwd=DBT_PROJECT, capture_output=True, text=True, timeout=600)
+        if check and done.returncode != 0:
             raise AssertionError(
-                f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+                f"dbt {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
             )
-        return result
+        return DbtResult(done.returncode, done.stdout)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.database), read_only=True)
@@ -68,9 +153,24 @@ class SimulationRun:
         with self.workspace.connect() as connection:
             return connection.execute(sql, parameters or []).fetchall()
 
-    def manifest(self, *, first_year: bool = False) -> dict[str, Any]:
-        """The parsed project as of the last year (or, with first_year, as parsed for the first year)."""
-        root = self.workspace.root
-        path = root / "manifest_first_year.json" if first_year else root / "target" / "manifest.json"
-        data: dict[str, Any] = json.loads(path.read_text())
-        return data
+    def manifest(self) -> dict[str, Any]:
+        """The parsed project the run was built with (dbt's manifest.json)."""
+        return shared_parse().manifest_data()
+
+
+def build_simulation(
+    root: Path,
+    census_path: Path,
+    years: Sequence[int],
+    vars: Mapping[str, Any],
+    *,
+    command: str = "build",
+) -> SimulationRun:
+    """`dbt seed`, then `dbt <command>` (build: models and their data tests) for each year in order, into a
+    new workspace at `root`, on `census_path` with `vars` (random_seed, plan parameters)."""
+    run_vars: dict[str, Any] = {"census_path": str(census_path), **vars}
+    workspace = DbtWorkspace(root)
+    workspace.dbt("seed", vars=run_vars)
+    for year in years:
+        workspace.dbt(command, vars={**run_vars, "simulation_year": year})
+    return SimulationRun(workspace, census_path, run_vars)

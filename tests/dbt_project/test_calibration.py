@@ -24,7 +24,7 @@ import pytest
 
 from planalign.simulation.census import generate_census, write_census
 
-from .simulation_support import DbtWorkspace, SimulationRun
+from .simulation_support import SimulationRun, build_simulation
 from .test_dbt_simulation import PLAN, irs_limit
 
 pytestmark = pytest.mark.slow
@@ -37,12 +37,7 @@ AVERAGE_DEFERRAL, DEFERRAL_TOLERANCE = 0.077, 0.010
 
 def build(root: Path, **overrides: Any) -> SimulationRun:
     census_path = write_census(generate_census(1500, seed=2024), root / "census.parquet")
-    vars: dict[str, Any] = {"census_path": str(census_path), **overrides}
-    workspace = DbtWorkspace(root)
-    workspace.dbt("seed", vars=vars)
-    for year in YEARS:
-        workspace.dbt("run", vars={**vars, "simulation_year": year})
-    return SimulationRun(workspace, census_path, vars)
+    return build_simulation(root, census_path, YEARS, overrides, command="run")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 from planalign.simulation.census import check_census, generate_census, write_census
 
-from .simulation_support import DBT_PROJECT, YEARS, DbtWorkspace, SimulationRun
+from .simulation_support import DBT_PROJECT, YEARS, DbtWorkspace, SimulationRun, parse_project
 
 pytestmark = pytest.mark.slow
 
@@ -73,13 +73,14 @@ def table_digest(workspace: DbtWorkspace, table: str, years: tuple[int, ...]) ->
 def test_draws_depend_only_on_the_seed_and_a_rerun_replaces_the_year(
     simulation: SimulationRun, workspace_factory: Callable[[str], DbtWorkspace]
 ) -> None:
-    """A second database built with one thread and `dbt run` (another model order) matches the first; a
-    different seed changes the draws but not the solved counts; re-running the year with the first seed
+    """A second database built by plain `dbt run` with one thread in its own process (another model order,
+    and the project parsed for this year's vars rather than the shared in-process parse) matches the first;
+    a different seed changes the draws but not the solved counts; re-running the year with the first seed
     replaces those rows and restores the original tables exactly."""
     replay = workspace_factory("replay")
     year = YEARS[0]
     replay.dbt("seed", vars=simulation.vars)
-    replay.dbt("run", "--threads", "1", vars={**simulation.vars, "simulation_year": year})
+    replay.dbt_cli("run", "--threads", "1", vars={**simulation.vars, "simulation_year": year})
     baseline = {table: table_digest(simulation.workspace, table, (year,)) for table in STATE_TABLES}
     for table in STATE_TABLES:
         assert table_digest(replay, table, (year,)) == baseline[table], table
@@ -209,13 +210,18 @@ def test_models_keep_warehouse_specific_sql_in_dispatched_macros(simulation: Sim
         assert f"adapter.dispatch('{macro}'" in macros
 
 
-def test_graph_is_the_same_whatever_year_is_compiled(simulation: SimulationRun) -> None:
-    """Dependencies are declared for every year, so the scheduler sees one graph (first year or later)."""
-    first_manifest = simulation.manifest(first_year=True)
-    assert first_manifest["metadata"]["invocation_id"] != simulation.manifest()["metadata"]["invocation_id"]
+def test_graph_is_the_same_whatever_year_is_compiled(simulation: SimulationRun, tmp_path: Path) -> None:
+    """Dependencies and configs are declared for every year, so the scheduler sees one graph (first year or
+    later) — and one parse serves every year of the in-process tests (`simulation_support`)."""
+    first_manifest = simulation.manifest()  # parsed with the project's default vars: the first year
+    later_vars = {"simulation_year": YEARS[-1], "census_path": "elsewhere.parquet", "random_seed": 7}
+    later_manifest = parse_project(tmp_path / "target", vars=later_vars).manifest_data()
+    assert first_manifest["metadata"]["invocation_id"] != later_manifest["metadata"]["invocation_id"]
     first = {n: sorted(node["depends_on"]["nodes"]) for n, node in _models(first_manifest).items()}
-    later = {n: sorted(node["depends_on"]["nodes"]) for n, node in _models(simulation.manifest()).items()}
+    later = {n: sorted(node["depends_on"]["nodes"]) for n, node in _models(later_manifest).items()}
     assert first == later
+    configs = {n: node["config"] for n, node in _models(first_manifest).items()}
+    assert configs == {n: node["config"] for n, node in _models(later_manifest).items()}
     assert (
         "source.planalign_sim.planalign_state.int_workforce_snapshot_optimized"
         in first["int_workforce_previous_year"]

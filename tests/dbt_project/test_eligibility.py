@@ -19,7 +19,7 @@ import pytest
 
 from planalign.simulation.census import generate_census, write_census
 
-from .simulation_support import DbtWorkspace, SimulationRun
+from .simulation_support import SimulationRun, build_simulation
 from .test_dbt_simulation import PLAN, events_by_employee, snapshot
 from .test_plan_rules import uniform
 
@@ -49,12 +49,7 @@ def young_and_recent_census(path: Path) -> Path:
 def eligibility_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
     root = tmp_path_factory.mktemp("eligibility")
     census_path = young_and_recent_census(root / "census.parquet")
-    vars: dict[str, Any] = {"census_path": str(census_path), "random_seed": SEED, **RULES}
-    workspace = DbtWorkspace(root)
-    workspace.dbt("seed", vars=vars)
-    for year in YEARS:
-        workspace.dbt("build", vars={**vars, "simulation_year": year})
-    yield SimulationRun(workspace, census_path, vars)
+    yield build_simulation(root, census_path, YEARS, {"random_seed": SEED, **RULES})
 
 
 def add_months(day: date, months: int) -> date:

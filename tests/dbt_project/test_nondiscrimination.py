@@ -18,7 +18,7 @@ import pytest
 
 from planalign.simulation.census import generate_census, write_census
 
-from .simulation_support import DbtWorkspace, SimulationRun
+from .simulation_support import SimulationRun, build_simulation
 from .test_dbt_simulation import CENT, census_actives, irs_limit, irs_limits, snapshot
 from .test_plan_rules import half_up
 
@@ -41,17 +41,9 @@ def skewed_census(path: Path) -> Path:
 
 def build(root: Path, years: tuple[int, ...], **overrides: Any) -> SimulationRun:
     census_path = skewed_census(root / "census.parquet")
-    vars: dict[str, Any] = {
-        "census_path": str(census_path),
-        "random_seed": 3,
-        "auto_enrollment_enabled": False,
-        **overrides,
-    }
-    workspace = DbtWorkspace(root)
-    workspace.dbt("seed", vars=vars)
-    for year in years:
-        workspace.dbt("build", vars={**vars, "simulation_year": year})
-    return SimulationRun(workspace, census_path, vars)
+    return build_simulation(
+        root, census_path, years, {"random_seed": 3, "auto_enrollment_enabled": False, **overrides}
+    )
 
 
 @pytest.fixture(scope="module")

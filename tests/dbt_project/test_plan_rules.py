@@ -19,7 +19,7 @@ import pytest
 
 from planalign.simulation.census import generate_census, write_census
 
-from .simulation_support import DbtWorkspace, SimulationRun
+from .simulation_support import SimulationRun, build_simulation
 from .test_dbt_simulation import (
     CENT,
     PLAN,
@@ -70,13 +70,9 @@ def executive_census(path: Path) -> Path:
 
 
 def build(root: Path, years: tuple[int, ...], **plan: Any) -> SimulationRun:
-    census_path = executive_census(root / "census.parquet")
-    vars: dict[str, Any] = {"census_path": str(census_path), "random_seed": 7, **plan}
-    workspace = DbtWorkspace(root)
-    workspace.dbt("seed", vars=vars)
-    for year in years:
-        workspace.dbt("build", vars={**vars, "simulation_year": year})
-    return SimulationRun(workspace, census_path, vars)
+    return build_simulation(
+        root, executive_census(root / "census.parquet"), years, {"random_seed": 7, **plan}
+    )
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 
 from planalign.simulation.census import generate_census, write_census
 
-from .simulation_support import DbtWorkspace, SimulationRun
+from .simulation_support import SimulationRun, build_simulation
 from .test_dbt_simulation import WORKFORCE, census_actives, round_half_up, seed_rows
 from .test_plan_rules import full_years, uniform
 
@@ -41,13 +41,7 @@ def aged_census(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def retirement_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
     root = tmp_path_factory.mktemp("retirement")
-    census_path = aged_census(root / "census.parquet")
-    vars = {"census_path": str(census_path), "random_seed": SEED}
-    workspace = DbtWorkspace(root)
-    workspace.dbt("seed", vars=vars)
-    for year in YEARS:
-        workspace.dbt("build", vars={**vars, "simulation_year": year})
-    yield SimulationRun(workspace, census_path, vars)
+    yield build_simulation(root, aged_census(root / "census.parquet"), YEARS, {"random_seed": SEED})
 
 
 def retirement_rate(age: int) -> float:
