@@ -21,18 +21,6 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The text of a var that must be a non-negative integer (a seed), else a compiler error. -#}
-{% macro planalign_integer_var(name) -%}
-    {%- set value = var(name) -%}
-    {%- if value is number and value is not sameas true and value is not sameas false and value == value | int and value >= 0 -%}
-        {{ value | int }}
-    {%- elif value is string and modules.re.fullmatch('[0-9]+', value.strip()) -%}
-        {{ value.strip() }}
-    {%- else -%}
-        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a non-negative integer, got " ~ (value | string)[:80] ~ "; fix --vars or the configuration") }}
-    {%- endif -%}
-{%- endmacro %}
-
 {#- The text of a var that must be an ISO date (YYYY-MM-DD; a YAML date is fine), else a compiler error. -#}
 {% macro planalign_date_var(name) -%}
     {%- set text = var(name) | string | trim -%}
@@ -43,19 +31,21 @@
 {%- endmacro %}
 
 {#-
-  Parameter lookup: a var that is set (not null) overrides the seed value. Booleans map to 1/0 so every
-  parameter is numeric.
+  Parameter lookup for one scenario (macros/scenarios.sql): the scenario's vars entry, else the top-level var,
+  else the seed value (the seed relation is per scenario, so it is read at the scenario's rows). Booleans map
+  to 1/0 so every parameter is numeric.
 -#}
-{% macro planalign_param(name, seed_relation) -%}
-    {%- set value = var(name, none) -%}
+{% macro planalign_param(name, seed_relation, scenario) -%}
+    {%- set value = planalign_scenario_var(scenario, name) -%}
     {%- if value is none -%}
-        (select cast(parameter_value as double) from {{ seed_relation }} where parameter_name = '{{ name }}')
+        (select cast(parameter_value as double) from {{ seed_relation }}
+            where scenario_id = '{{ scenario["scenario_id"] }}' and parameter_name = '{{ name }}')
     {%- elif value is sameas true -%}
         cast(1 as double)
     {%- elif value is sameas false -%}
         cast(0 as double)
     {%- else -%}
-        cast('{{ planalign_number_literal(value, name) }}' as double)
+        cast('{{ planalign_number_literal(value, planalign_scenario_var_label(scenario, name)) }}' as double)
     {%- endif -%}
 {%- endmacro %}
 
@@ -64,7 +54,9 @@
     greatest(0, {{ planalign_days_between('greatest(' ~ a_start ~ ', ' ~ b_start ~ ')', 'least(' ~ a_end ~ ', ' ~ b_end ~ ')') }} + 1)
 {%- endmacro %}
 
-{#- The current simulation year's rows of an incremental (all-years) model, as a parenthesised subquery. -#}
+{#- The current simulation year's rows of an incremental (all-years) model for this build's scenarios, as a
+    parenthesised subquery. -#}
 {% macro planalign_this_year(model_name) -%}
-    (select * from {{ ref(model_name) }} where simulation_year = {{ var('simulation_year') | int }})
+    (select * from {{ ref(model_name) }}
+        where simulation_year = {{ var('simulation_year') | int }} and {{ planalign_in_build() }})
 {%- endmacro %}

@@ -3,14 +3,16 @@
   adapter means adding `<adapter>__` implementations of these macros, not touching models.
 -#}
 
-{#- A uniform draw in [0, 1) that is a pure function of (random_seed, id, simulation_year, kind). -#}
-{% macro planalign_uniform(kind, id_expr, year=none) -%}
+{#- A uniform draw in [0, 1) that is a pure function of (seed, id, simulation_year, kind); seed_expr is the
+    scenario's seed column (dim_scenarios.random_seed), so scenarios with one seed share their draws. The
+    hashed text is `seed|id|year|kind`, the seed written as a plain integer. -#}
+{% macro planalign_uniform(kind, id_expr, seed_expr, year=none) -%}
     {%- set y = var('simulation_year') | int if year is none else year -%}
-    {{ return(adapter.dispatch('planalign_uniform', 'planalign_sim')(kind, id_expr, y)) }}
+    {{ return(adapter.dispatch('planalign_uniform', 'planalign_sim')(kind, id_expr, seed_expr, y)) }}
 {%- endmacro %}
 
-{% macro duckdb__planalign_uniform(kind, id_expr, year) -%}
-    (cast(('0x' || substr(md5(concat_ws('|', '{{ planalign_integer_var("random_seed") }}', cast({{ id_expr }} as varchar), '{{ year }}', '{{ kind }}')), 1, 13)) as bigint) / 4503599627370496.0)
+{% macro duckdb__planalign_uniform(kind, id_expr, seed_expr, year) -%}
+    (cast(('0x' || substr(md5(concat_ws('|', cast({{ seed_expr }} as varchar), cast({{ id_expr }} as varchar), '{{ year }}', '{{ kind }}')), 1, 13)) as bigint) / 4503599627370496.0)
 {%- endmacro %}
 
 {#- A stable text key (hex digest) for deterministic ids such as event_id. -#}

@@ -22,7 +22,7 @@ from .simulation_support import DbtWorkspace
 pytestmark = pytest.mark.slow
 
 EFFECTIVE = dt.date(2024, 12, 31)
-STAGING = ("--select", "stg_census_rows", "stg_census_data", "dq_census_rejects")
+STAGING = ("--select", "dim_scenarios", "stg_census_rows", "stg_census_data", "dq_census_rejects")
 
 #: employee_id → (column, text) of one defective row each, and the reason both sides must give it.
 CSV_DEFECTS: dict[str, tuple[str, str, str]] = {

@@ -109,7 +109,7 @@ def test_bad_census_rows_are_listed_and_fail_the_run_above_the_share(
     census = write_census(generate_census(300, seed=2, bad_rows=7), tmp_path / "bad.csv")
     preflight = check_census(census, max_reject_share=0.01)
     workspace = workspace_factory("bad_census")
-    select = ("--select", "stg_census_rows", "stg_census_data", "dq_census_rejects")
+    select = ("--select", "dim_scenarios", "stg_census_rows", "stg_census_data", "dq_census_rejects")
     failed = workspace.dbt("run", *select, vars={"census_path": str(census)}, check=False)
     assert failed.returncode != 0
     assert "rows are rejected, above the allowed share" in failed.stdout

@@ -1,8 +1,9 @@
 {#-
-  Year-invariant hazards for every level x age band x tenure band: the promotion probability and the
-  relative termination weight (who is more likely to be among the year's terminations).
+  Year-invariant hazards for every scenario x level x age band x tenure band: the promotion probability and
+  the relative termination weight (who is more likely to be among the year's terminations).
 -#}
 select
+    levels.scenario_id,
     levels.job_level,
     ages.age_band,
     ages.min_age,
@@ -17,5 +18,7 @@ select
     levels.termination_weight * ages.termination_multiplier * tenures.termination_multiplier
         as termination_weight
 from {{ ref('stg_config_job_levels') }} as levels
-cross join {{ ref('stg_config_age_bands') }} as ages
-cross join {{ ref('stg_config_tenure_bands') }} as tenures
+inner join {{ ref('stg_config_age_bands') }} as ages
+    on levels.scenario_id = ages.scenario_id
+inner join {{ ref('stg_config_tenure_bands') }} as tenures
+    on levels.scenario_id = tenures.scenario_id

@@ -1,5 +1,6 @@
 {#- Every census row the simulation does not use, with the reason (rules: macros/census_rules.sql). -#}
 select
+    scenario_id,
     employee_id,
     birth_date,
     hire_date,

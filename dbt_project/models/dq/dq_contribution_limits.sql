@@ -22,10 +22,10 @@ escalations as (
 ),
 
 violations as (
-    select contributions.employee_id, 'contribution_above_irs_limit' as check_name,
+    select contributions.scenario_id, contributions.employee_id, 'contribution_above_irs_limit' as check_name,
         cast(contributions.employee_contribution as varchar) as detail
     from contributions
-    cross join params
+    inner join params on contributions.scenario_id = params.scenario_id
     where contributions.employee_contribution > params.elective_deferral_limit
         + case
             when contributions.age < params.catch_up_age then 0
@@ -34,55 +34,59 @@ violations as (
         end
 
     union all
-    select match.employee_id, 'annual_additions_above_415c', cast(match.annual_additions as varchar)
+    select match.scenario_id, match.employee_id, 'annual_additions_above_415c', cast(match.annual_additions as varchar)
     from match
-    inner join contributions on match.employee_id = contributions.employee_id
-    cross join params
+    inner join contributions
+        on match.scenario_id = contributions.scenario_id and match.employee_id = contributions.employee_id
+    inner join params on match.scenario_id = params.scenario_id
     where match.annual_additions > least(params.annual_additions_limit, contributions.annual_plan_compensation)
         or match.annual_additions <> contributions.employee_contribution - contributions.catch_up_contribution
             + match.employer_match + match.employer_core_contribution
 
     union all
-    select contributions.employee_id, 'contribution_above_rate_times_capped_pay',
+    select contributions.scenario_id, contributions.employee_id, 'contribution_above_rate_times_capped_pay',
         cast(contributions.employee_contribution as varchar)
     from contributions
-    cross join params
+    inner join params on contributions.scenario_id = params.scenario_id
     where contributions.employee_contribution
         > contributions.deferral_rate * least(contributions.deferral_compensation, params.compensation_limit) + 0.01
 
     union all
-    select contributions.employee_id, 'plan_compensation_above_401a17', cast(contributions.plan_compensation as varchar)
+    select contributions.scenario_id, contributions.employee_id, 'plan_compensation_above_401a17',
+        cast(contributions.plan_compensation as varchar)
     from contributions
-    cross join params
+    inner join params on contributions.scenario_id = params.scenario_id
     where contributions.plan_compensation > params.compensation_limit
         or contributions.plan_compensation > contributions.deferral_compensation
 
     union all
-    select match.employee_id, 'match_without_deferral', cast(match.employer_match as varchar)
+    select match.scenario_id, match.employee_id, 'match_without_deferral', cast(match.employer_match as varchar)
     from match
-    inner join contributions on match.employee_id = contributions.employee_id
+    inner join contributions
+        on match.scenario_id = contributions.scenario_id and match.employee_id = contributions.employee_id
     where match.employer_match > 0 and contributions.employee_contribution <= 0
 
     union all
-    select match.employee_id, 'match_above_cap', cast(match.employer_match as varchar)
+    select match.scenario_id, match.employee_id, 'match_above_cap', cast(match.employer_match as varchar)
     from match
-    cross join params
+    inner join params on match.scenario_id = params.scenario_id
     where match.employer_match > params.match_cap_rate * match.match_eligible_compensation + 0.01
         or match.match_eligible_compensation > params.compensation_limit
 
     union all
-    select escalations.employee_id, 'escalation_above_cap', cast(escalations.deferral_rate_after as varchar)
+    select escalations.scenario_id, escalations.employee_id, 'escalation_above_cap',
+        cast(escalations.deferral_rate_after as varchar)
     from escalations
-    cross join params
+    inner join params on escalations.scenario_id = params.scenario_id
     where escalations.deferral_rate_after > params.escalation_cap + 1e-9
 
     union all
-    select escalations.employee_id, 'escalation_of_opted_out_employee', null
+    select escalations.scenario_id, escalations.employee_id, 'escalation_of_opted_out_employee', null
     from escalations
     inner join {{ ref('int_active_employees_prev_year_snapshot') }} as actives
-        on escalations.employee_id = actives.employee_id
+        on escalations.scenario_id = actives.scenario_id and escalations.employee_id = actives.employee_id
     where actives.ever_opted_out
 )
 
-select {{ year }} as simulation_year, employee_id, check_name, detail
+select scenario_id, {{ year }} as simulation_year, employee_id, check_name, detail
 from violations

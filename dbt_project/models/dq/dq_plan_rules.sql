@@ -31,12 +31,12 @@ money as (
 ),
 
 violations as (
-    select escalations.employee_id, 'escalation_before_full_plan_years' as check_name,
+    select escalations.scenario_id, escalations.employee_id, 'escalation_before_full_plan_years' as check_name,
         'enrolled ' || cast(actives.enrollment_date as varchar) as detail
     from {{ ref('int_deferral_escalation_events') }} as escalations
     inner join {{ ref('int_active_employees_prev_year_snapshot') }} as actives
-        on escalations.employee_id = actives.employee_id
-    cross join params
+        on escalations.scenario_id = actives.scenario_id and escalations.employee_id = actives.employee_id
+    inner join params on escalations.scenario_id = params.scenario_id
     where actives.enrollment_date is null
         or extract(year from actives.enrollment_date)
             + case when extract(month from actives.enrollment_date) = 1 and extract(day from actives.enrollment_date) = 1
@@ -44,11 +44,12 @@ violations as (
             + params.escalation_delay_years > {{ year }}
 
     union all
-    select enrollments.employee_id, 'auto_enrollment_off_window',
+    select enrollments.scenario_id, enrollments.employee_id, 'auto_enrollment_off_window',
         cast(snapshot.eligibility_date as varchar) || ' -> ' || cast(enrollments.effective_date as varchar)
     from {{ ref('int_enrollment_events') }} as enrollments
-    inner join snapshot on enrollments.employee_id = snapshot.employee_id
-    cross join params
+    inner join snapshot
+        on enrollments.scenario_id = snapshot.scenario_id and enrollments.employee_id = snapshot.employee_id
+    inner join params on enrollments.scenario_id = params.scenario_id
     where enrollments.enrollment_source = 'auto'
         and (enrollments.effective_date <> least(
                 {{ planalign_add_days('snapshot.eligibility_date', 'params.auto_enrollment_window_days') }}, params.year_end)
@@ -56,78 +57,86 @@ violations as (
                 and {{ planalign_add_days('snapshot.eligibility_date', 'params.auto_enrollment_window_days') }}
                     > params.year_end))
     union all
-    select accounts.employee_id, 'vested_share_not_the_schedule', cast(accounts.vested_share as varchar)
+    select accounts.scenario_id, accounts.employee_id, 'vested_share_not_the_schedule',
+        cast(accounts.vested_share as varchar)
     from accounts
     where accounts.vested_share <> coalesce((
         select schedule.vested_share
         from {{ ref('int_effective_vesting_schedule') }} as schedule
-        where schedule.years_of_service <= accounts.years_of_service
+        where schedule.scenario_id = accounts.scenario_id
+            and schedule.years_of_service <= accounts.years_of_service
         order by schedule.years_of_service desc
         limit 1
     ), 0)
 
     union all
-    select accounts.employee_id, 'account_balance_not_explained', cast(accounts.balance as varchar)
+    select accounts.scenario_id, accounts.employee_id, 'account_balance_not_explained',
+        cast(accounts.balance as varchar)
     from accounts
-    left join money on accounts.employee_id = money.employee_id
+    left join money on accounts.scenario_id = money.scenario_id and accounts.employee_id = money.employee_id
     where accounts.balance <> accounts.opening_balance + coalesce(money.employer_match, 0)
             + coalesce(money.employer_core_contribution, 0)
         or accounts.vested_balance > accounts.balance
 
     union all
-    select accounts.employee_id, 'forfeiture_not_the_unvested_part', cast(accounts.forfeiture as varchar)
+    select accounts.scenario_id, accounts.employee_id, 'forfeiture_not_the_unvested_part',
+        cast(accounts.forfeiture as varchar)
     from accounts
     where accounts.forfeiture <> case when accounts.employment_status = 'terminated'
             then accounts.balance - accounts.vested_balance else 0 end
         or accounts.closing_balance <> case when accounts.employment_status = 'active' then accounts.balance else 0 end
 
     union all
-    select enrollments.employee_id, 'enrollment_before_entry',
+    select enrollments.scenario_id, enrollments.employee_id, 'enrollment_before_entry',
         cast(snapshot.eligibility_date as varchar) || ' > ' || cast(enrollments.effective_date as varchar)
     from {{ ref('int_enrollment_events') }} as enrollments
-    inner join snapshot on enrollments.employee_id = snapshot.employee_id
+    inner join snapshot
+        on enrollments.scenario_id = snapshot.scenario_id and enrollments.employee_id = snapshot.employee_id
     where enrollments.effective_date < snapshot.eligibility_date
 
     union all
-    select snapshot.employee_id, 'deferral_before_entry', cast(snapshot.eligibility_date as varchar)
+    select snapshot.scenario_id, snapshot.employee_id, 'deferral_before_entry',
+        cast(snapshot.eligibility_date as varchar)
     from snapshot
-    inner join money on snapshot.employee_id = money.employee_id
+    inner join money on snapshot.scenario_id = money.scenario_id and snapshot.employee_id = money.employee_id
     inner join {{ planalign_this_year('int_employee_contributions') }} as contributions
-        on snapshot.employee_id = contributions.employee_id
-    cross join params
+        on snapshot.scenario_id = contributions.scenario_id and snapshot.employee_id = contributions.employee_id
+    inner join params on snapshot.scenario_id = params.scenario_id
     where (snapshot.deferral_compensation > 0 and snapshot.deferral_start_date < snapshot.eligibility_date)
         or (snapshot.eligibility_date > params.year_end
             and (contributions.employee_contribution > 0 or money.employer_match > 0))
 
     union all
-    select snapshot.employee_id, 'active_past_retirement_max_age', cast(snapshot.age as varchar)
+    select snapshot.scenario_id, snapshot.employee_id, 'active_past_retirement_max_age',
+        cast(snapshot.age as varchar)
     from snapshot
-    cross join params
+    inner join params on snapshot.scenario_id = params.scenario_id
     where snapshot.employment_status = 'active' and snapshot.age >= params.retirement_max_age
 
     union all
-    select coalesce(retirements.employee_id, hazard.employee_id), 'retirement_not_from_hazard',
-        'age ' || coalesce(cast(hazard.age_at_year_end as varchar), '?')
+    select coalesce(retirements.scenario_id, hazard.scenario_id), coalesce(retirements.employee_id, hazard.employee_id),
+        'retirement_not_from_hazard', 'age ' || coalesce(cast(hazard.age_at_year_end as varchar), '?')
     from (
-        select employee_id from {{ ref('int_termination_events') }} where termination_kind = 'retirement'
+        select scenario_id, employee_id from {{ ref('int_termination_events') }} where termination_kind = 'retirement'
     ) as retirements
     full outer join (
         select * from {{ ref('int_hazard_retirement') }} where is_retiring
-    ) as hazard on retirements.employee_id = hazard.employee_id
+    ) as hazard on retirements.scenario_id = hazard.scenario_id and retirements.employee_id = hazard.employee_id
     where retirements.employee_id is null or hazard.employee_id is null or hazard.retirement_rate <= 0
 {%- if year > var('start_year') | int %}
 
     union all
-    select accounts.employee_id, 'opening_balance_not_last_closing', cast(accounts.opening_balance as varchar)
+    select accounts.scenario_id, accounts.employee_id, 'opening_balance_not_last_closing',
+        cast(accounts.opening_balance as varchar)
     from accounts
     left join (
-        select employee_id, closing_balance
+        select scenario_id, employee_id, closing_balance
         from {{ ref('int_employer_contribution_accounts') }}
-        where simulation_year = {{ year - 1 }}
-    ) as last_year on accounts.employee_id = last_year.employee_id
+        where simulation_year = {{ year - 1 }} and {{ planalign_in_build() }}
+    ) as last_year on accounts.scenario_id = last_year.scenario_id and accounts.employee_id = last_year.employee_id
     where accounts.opening_balance <> coalesce(last_year.closing_balance, 0)
 {%- endif %}
 )
 
-select {{ year }} as simulation_year, employee_id, check_name, detail
+select scenario_id, {{ year }} as simulation_year, employee_id, check_name, detail
 from violations

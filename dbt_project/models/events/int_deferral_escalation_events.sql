@@ -11,6 +11,7 @@ with params as (
 )
 
 select
+    actives.scenario_id,
     actives.employee_id,
     actives.simulation_year,
     'deferral_escalation' as event_type,
@@ -19,7 +20,7 @@ select
     cast(least(actives.deferral_rate + params.escalation_increment, params.escalation_cap) as decimal(8, 4))
         as deferral_rate_after
 from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
-cross join params
+inner join params on actives.scenario_id = params.scenario_id
 where params.escalation_enabled
     and actives.is_enrolled
     and not actives.ever_opted_out
@@ -28,4 +29,5 @@ where params.escalation_enabled
         + case when extract(month from actives.enrollment_date) = 1 and extract(day from actives.enrollment_date) = 1
             then 0 else 1 end
         + params.escalation_delay_years <= actives.simulation_year
-    and actives.employee_id not in (select employee_id from {{ ref('int_termination_events') }})
+    and (actives.scenario_id, actives.employee_id)
+        not in (select scenario_id, employee_id from {{ ref('int_termination_events') }})

@@ -15,35 +15,39 @@ with params as (
 ),
 
 terminations as (
-    select employee_id, effective_date as termination_date from {{ ref('int_termination_events') }}
+    select scenario_id, employee_id, effective_date as termination_date from {{ ref('int_termination_events') }}
     union all
-    select employee_id, effective_date from {{ ref('int_new_hire_termination_events') }}
+    select scenario_id, employee_id, effective_date from {{ ref('int_new_hire_termination_events') }}
 ),
 
 new_hires as (
     select
+        hires.scenario_id,
         hires.employee_id,
         hires.simulation_year,
         {{ planalign_eligibility_date('hires.birth_date', 'hires.hire_date') }} as eligible_from,
         terminations.termination_date,
         true as is_new_hire
     from {{ ref('int_hiring_events') }} as hires
-    cross join params
-    left join terminations on hires.employee_id = terminations.employee_id
+    inner join params on hires.scenario_id = params.scenario_id
+    left join terminations
+        on hires.scenario_id = terminations.scenario_id and hires.employee_id = terminations.employee_id
 ),
 
 -- earlier simulated years' hires whose auto-enrollment decision (entry date + window) is this year or later
 -- (none in the first simulated year: the census's auto-enrollment history is unknown)
 pending_auto as (
     select
+        actives.scenario_id,
         actives.employee_id,
         actives.simulation_year,
         {{ planalign_eligibility_date('actives.birth_date', 'actives.hire_date') }} as eligible_from,
         terminations.termination_date,
         true as is_new_hire
     from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
-    cross join params
-    left join terminations on actives.employee_id = terminations.employee_id
+    inner join params on actives.scenario_id = params.scenario_id
+    left join terminations
+        on actives.scenario_id = terminations.scenario_id and actives.employee_id = terminations.employee_id
     where {{ 'true' if (var('simulation_year') | int) > (var('start_year') | int) else 'false' }}
         and params.auto_enrollment_enabled
         and not actives.is_enrolled
@@ -55,6 +59,7 @@ pending_auto as (
 
 non_participants as (
     select
+        actives.scenario_id,
         actives.employee_id,
         actives.simulation_year,
         greatest(params.year_start, {{ planalign_eligibility_date('actives.birth_date', 'actives.hire_date') }})
@@ -62,30 +67,32 @@ non_participants as (
         cast(null as date) as termination_date,
         false as is_new_hire
     from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
-    cross join params
+    inner join params on actives.scenario_id = params.scenario_id
     where not actives.is_enrolled
         and not actives.ever_opted_out
-        and actives.employee_id not in (select employee_id from terminations)
-        and actives.employee_id not in (select employee_id from pending_auto)
+        and (actives.scenario_id, actives.employee_id) not in (select scenario_id, employee_id from terminations)
+        and (actives.scenario_id, actives.employee_id) not in (select scenario_id, employee_id from pending_auto)
 ),
 
 candidates as (
     select
         candidates.*,
-        {{ planalign_uniform('enrollment', 'candidates.employee_id') }} as u_enroll,
-        {{ planalign_uniform('enrollment_date', 'candidates.employee_id') }} as u_date,
-        {{ planalign_uniform('enrollment_rate', 'candidates.employee_id') }} as u_rate,
+        {{ planalign_uniform('enrollment', 'candidates.employee_id', 'scenarios.random_seed') }} as u_enroll,
+        {{ planalign_uniform('enrollment_date', 'candidates.employee_id', 'scenarios.random_seed') }} as u_date,
+        {{ planalign_uniform('enrollment_rate', 'candidates.employee_id', 'scenarios.random_seed') }} as u_rate,
         params.auto_enrollment_enabled and candidates.is_new_hire as is_auto
     from (
         select * from new_hires
         union all select * from pending_auto
         union all select * from non_participants
     ) as candidates
-    cross join params
+    inner join params on candidates.scenario_id = params.scenario_id
+    inner join {{ ref('dim_scenarios') }} as scenarios on candidates.scenario_id = scenarios.scenario_id
 ),
 
 decided as (
     select
+        candidates.scenario_id,
         candidates.employee_id,
         candidates.simulation_year,
         candidates.termination_date,
@@ -119,19 +126,21 @@ decided as (
         end as deferral_rate_after,
         case when candidates.is_auto then 'auto' else 'voluntary' end as enrollment_source
     from candidates
-    cross join params
+    inner join params on candidates.scenario_id = params.scenario_id
 )
 
 select
-    employee_id,
-    simulation_year,
-    event_type,
-    effective_date,
-    enrollment_source,
+    decided.scenario_id,
+    decided.employee_id,
+    decided.simulation_year,
+    decided.event_type,
+    decided.effective_date,
+    decided.enrollment_source,
     cast(0 as decimal(8, 4)) as deferral_rate_before,
-    cast(deferral_rate_after as decimal(8, 4)) as deferral_rate_after
+    cast(decided.deferral_rate_after as decimal(8, 4)) as deferral_rate_after
 from decided
-where event_type is not null
-    and effective_date <= (select year_end from params)
-    and (termination_date is null or effective_date <= termination_date)
-    and effective_date >= eligible_from
+inner join params on decided.scenario_id = params.scenario_id
+where decided.event_type is not null
+    and decided.effective_date <= params.year_end
+    and (decided.termination_date is null or decided.effective_date <= decided.termination_date)
+    and decided.effective_date >= decided.eligible_from

@@ -1,8 +1,10 @@
 {#-
-  The year's hires: int_workforce_needs.total_hires_needed new employees. Every attribute is a hash draw on
-  the new id (macro hire_employee_id: NH<year>_<sequence>, unique however many hires; census ids of that
-  shape are rejected): level by the configured new-hire mix, pay uniform in the level's range (inflated by COLA per
-  year since start_year), age by level (at most retirement_max_age - 2), hire date uniform in the year.
+  The year's hires: int_workforce_needs.total_hires_needed new employees per scenario. Every attribute is a
+  hash draw on the new id (macro hire_employee_id: NH<year>_<sequence>, unique however many hires; census ids
+  of that shape are rejected): level by the configured new-hire mix, pay uniform in the level's range
+  (inflated by COLA per year since start_year), age by level (at most retirement_max_age - 2), hire date
+  uniform in the year. The ids are the same in every scenario (1..its hires), so scenarios with one seed
+  draw the same hires.
 -#}
 {%- set year = var('simulation_year') | int %}
 with needs as (
@@ -16,36 +18,45 @@ params as (
 levels as (
     select
         *,
-        sum(new_hire_share) over (order by job_level) / sum(new_hire_share) over () as cumulative_share
+        sum(new_hire_share) over (partition by scenario_id order by job_level)
+            / sum(new_hire_share) over (partition by scenario_id) as cumulative_share
     from {{ ref('stg_config_job_levels') }}
 ),
 
+{#- one sequence as long as the largest scenario's hires, cut to each scenario's count -#}
 new_ids as (
     select
-        {{ hire_employee_id(year, 'seq') }} as employee_id
-    from {{ planalign_sequence('select total_hires_needed from ' ~ planalign_this_year('int_workforce_needs')) }}
+        needs.scenario_id,
+        {{ hire_employee_id(year, 'sequence.seq') }} as employee_id
+    from needs
+    inner join {{ planalign_sequence('select coalesce(max(total_hires_needed), 0) from ' ~ planalign_this_year('int_workforce_needs')) }}
+        as sequence on sequence.seq <= needs.total_hires_needed
 ),
 
 draws as (
     select
-        employee_id,
-        {{ planalign_uniform('hire_level', 'employee_id') }} as u_level,
-        {{ planalign_uniform('hire_pay', 'employee_id') }} as u_pay,
-        {{ planalign_uniform('hire_age', 'employee_id') }} as u_age,
-        {{ planalign_uniform('hire_birthday', 'employee_id') }} as u_birthday,
-        {{ planalign_uniform('hire_date', 'employee_id') }} as u_date
+        new_ids.scenario_id,
+        new_ids.employee_id,
+        {{ planalign_uniform('hire_level', 'new_ids.employee_id', 'scenarios.random_seed') }} as u_level,
+        {{ planalign_uniform('hire_pay', 'new_ids.employee_id', 'scenarios.random_seed') }} as u_pay,
+        {{ planalign_uniform('hire_age', 'new_ids.employee_id', 'scenarios.random_seed') }} as u_age,
+        {{ planalign_uniform('hire_birthday', 'new_ids.employee_id', 'scenarios.random_seed') }} as u_birthday,
+        {{ planalign_uniform('hire_date', 'new_ids.employee_id', 'scenarios.random_seed') }} as u_date
     from new_ids
+    inner join {{ ref('dim_scenarios') }} as scenarios on new_ids.scenario_id = scenarios.scenario_id
 ),
 
 leveled as (
     select
         draws.*,
-        (select min(levels.job_level) from levels where levels.cumulative_share > draws.u_level) as job_level
+        (select min(levels.job_level) from levels
+            where levels.scenario_id = draws.scenario_id and levels.cumulative_share > draws.u_level) as job_level
     from draws
 ),
 
 hires as (
     select
+        leveled.scenario_id,
         leveled.employee_id,
         leveled.job_level,
         cast(round((levels.min_compensation + leveled.u_pay * (levels.max_compensation - levels.min_compensation))
@@ -57,11 +68,12 @@ hires as (
             params.retirement_max_age - 2) as age_at_hire,
         leveled.u_birthday
     from leveled
-    inner join levels on leveled.job_level = levels.job_level
-    cross join params
+    inner join levels on leveled.scenario_id = levels.scenario_id and leveled.job_level = levels.job_level
+    inner join params on leveled.scenario_id = params.scenario_id
 )
 
 select
+    scenario_id,
     employee_id,
     {{ year }} as simulation_year,
     'hire' as event_type,

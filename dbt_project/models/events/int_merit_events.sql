@@ -3,6 +3,7 @@
   start-of-year active who does not leave this year. Employees hired this year wait for next year's cycle.
 -#}
 select
+    comp.scenario_id,
     comp.employee_id,
     comp.simulation_year,
     'raise' as event_type,
@@ -14,8 +15,11 @@ select
     coalesce(promo.level_after, comp.job_level) as level_after
 from {{ ref('int_employee_compensation_by_year') }} as comp
 left join {{ ref('int_promotion_events') }} as promo
-    on comp.employee_id = promo.employee_id
+    on comp.scenario_id = promo.scenario_id
+    and comp.employee_id = promo.employee_id
 inner join {{ ref('int_hazard_merit') }} as merit
-    on coalesce(promo.level_after, comp.job_level) = merit.job_level
+    on comp.scenario_id = merit.scenario_id
+    and coalesce(promo.level_after, comp.job_level) = merit.job_level
 where merit.raise_rate > 0
-    and comp.employee_id not in (select employee_id from {{ ref('int_termination_events') }})
+    and (comp.scenario_id, comp.employee_id)
+        not in (select scenario_id, employee_id from {{ ref('int_termination_events') }})

@@ -8,6 +8,7 @@ with params as (
 )
 
 select
+    hazard.scenario_id,
     hazard.employee_id,
     hazard.simulation_year,
     'promotion' as event_type,
@@ -19,10 +20,13 @@ select
     hazard.job_level + 1 as level_after
 from {{ ref('int_hazard_promotion') }} as hazard
 inner join {{ ref('int_employee_compensation_by_year') }} as comp
-    on hazard.employee_id = comp.employee_id
+    on hazard.scenario_id = comp.scenario_id
+    and hazard.employee_id = comp.employee_id
 inner join {{ ref('int_effective_comp_levers') }} as levers
-    on hazard.job_level = levers.job_level
-cross join params
+    on hazard.scenario_id = levers.scenario_id
+    and hazard.job_level = levers.job_level
+inner join params on hazard.scenario_id = params.scenario_id
 where hazard.job_level < 5
     and hazard.draw < hazard.promotion_rate
-    and hazard.employee_id not in (select employee_id from {{ ref('int_termination_events') }})
+    and (hazard.scenario_id, hazard.employee_id)
+        not in (select scenario_id, employee_id from {{ ref('int_termination_events') }})

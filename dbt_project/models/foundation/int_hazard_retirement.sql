@@ -11,13 +11,15 @@ with params as (
 
 aged as (
     select
+        actives.scenario_id,
         actives.employee_id,
         actives.simulation_year,
         {{ planalign_full_years('actives.birth_date', 'params.year_end') }} as age_at_year_end,
         params.retirement_max_age,
-        {{ planalign_uniform('retirement', 'actives.employee_id') }} as draw
+        {{ planalign_uniform('retirement', 'actives.employee_id', 'scenarios.random_seed') }} as draw
     from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
-    cross join params
+    inner join params on actives.scenario_id = params.scenario_id
+    inner join {{ ref('dim_scenarios') }} as scenarios on actives.scenario_id = scenarios.scenario_id
 ),
 
 rated as (
@@ -28,7 +30,8 @@ rated as (
             else coalesce((
                 select max(hazard.retirement_rate)
                 from {{ ref('stg_config_retirement_hazard') }} as hazard
-                where aged.age_at_year_end between hazard.min_age and hazard.max_age
+                where hazard.scenario_id = aged.scenario_id
+                    and aged.age_at_year_end between hazard.min_age and hazard.max_age
             ), 0.0)
         end as retirement_rate
     from aged

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='simulation_year',
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='scenario_id, simulation_year',
           on_schema_change='fail') }}
 {#-
   How many people leave and join this year so that year-end actives hit the growth target:
@@ -9,34 +9,46 @@
     extra         = -net                                          when net < 0 (extra terminations)
     new-hire terms = round(hires * new_hire_termination_rate)
 -#}
-with start_counts as (
-    select count(*) as starting_actives from {{ ref('int_active_employees_prev_year_snapshot') }}
-),
-
-params as (
+{#- counted per scenario from params (one row each), so a scenario without actives counts 0 -#}
+with params as (
     select * from {{ ref('int_effective_parameters') }}
 ),
 
+start_counts as (
+    select scenario_id, count(*) as starting_actives
+    from {{ ref('int_active_employees_prev_year_snapshot') }}
+    group by scenario_id
+),
+
 retirement_counts as (
-    select count(*) filter (where is_retiring) as retirements from {{ ref('int_hazard_retirement') }}
+    select scenario_id, count(*) filter (where is_retiring) as retirements
+    from {{ ref('int_hazard_retirement') }}
+    group by scenario_id
+),
+
+counted as (
+    select
+        params.*,
+        coalesce(start_counts.starting_actives, 0) as starting_actives,
+        coalesce(retirement_counts.retirements, 0) as retirements
+    from params
+    left join start_counts on params.scenario_id = start_counts.scenario_id
+    left join retirement_counts on params.scenario_id = retirement_counts.scenario_id
 ),
 
 base as (
     select
-        params.simulation_year,
-        start_counts.starting_actives,
-        params.target_growth_rate,
-        params.total_termination_rate,
-        params.new_hire_termination_rate,
-        cast(round(start_counts.starting_actives * (1 + params.target_growth_rate)) as integer)
-            as target_ending_actives,
-        cast(retirement_counts.retirements as integer) as retirements,
-        cast(least(start_counts.starting_actives, greatest(retirement_counts.retirements,
-            round(start_counts.starting_actives * params.total_termination_rate))) as integer)
-            as base_experienced_terminations
-    from start_counts
-    cross join params
-    cross join retirement_counts
+        scenario_id,
+        simulation_year,
+        starting_actives,
+        target_growth_rate,
+        total_termination_rate,
+        new_hire_termination_rate,
+        cast(round(starting_actives * (1 + target_growth_rate)) as integer) as target_ending_actives,
+        cast(retirements as integer) as retirements,
+        cast(least(starting_actives, greatest(retirements, round(starting_actives * total_termination_rate)))
+            as integer) as base_experienced_terminations
+    from counted
 ),
 
 net as (
@@ -61,6 +73,7 @@ solved as (
 )
 
 select
+    scenario_id,
     simulation_year,
     starting_actives,
     target_growth_rate,

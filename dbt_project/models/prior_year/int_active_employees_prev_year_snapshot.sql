@@ -15,6 +15,8 @@ select
     tenures.tenure_band
 from prev
 left join {{ ref('stg_config_age_bands') }} as ages
-    on prev.age_at_start between ages.min_age and ages.max_age
+    on prev.scenario_id = ages.scenario_id
+    and prev.age_at_start between ages.min_age and ages.max_age
 left join {{ ref('stg_config_tenure_bands') }} as tenures
-    on prev.tenure_at_start between tenures.min_tenure and tenures.max_tenure
+    on prev.scenario_id = tenures.scenario_id
+    and prev.tenure_at_start between tenures.min_tenure and tenures.max_tenure

@@ -2,9 +2,12 @@
   Actives at the end of the previous year with their full state: the census in the first simulated year,
   the previous year's int_workforce_snapshot_optimized afterwards, with their employer-account balance from
   the previous year's int_employer_contribution_accounts (0 for the census: it carries no balances). Every
-  read is declared below so the graph is the same whatever year is compiled.
+  read is declared below so the graph is the same whatever year is compiled. Per scenario: the census is
+  shared (stg_census_data holds it once per scenario); earlier-year state is read for this build's scenarios
+  only, and every one of them must have it.
 -#}
 -- depends_on: {{ ref('stg_census_data') }}
+-- depends_on: {{ ref('dim_scenarios') }}
 -- depends_on: {{ source('planalign_state', 'int_workforce_snapshot_optimized') }}
 -- depends_on: {{ source('planalign_state', 'int_employer_contribution_accounts') }}
 {%- set year = var('simulation_year') | int %}
@@ -14,6 +17,7 @@
 {%- endif %}
 {% if year == start_year %}
 select
+    scenario_id,
     employee_id,
     birth_date,
     hire_date,
@@ -30,18 +34,23 @@ where census_status = 'active'
 {% else %}
 with prior as (
     select * from {{ source('planalign_state', 'int_workforce_snapshot_optimized') }}
-    where simulation_year = {{ year - 1 }}
+    where simulation_year = {{ year - 1 }} and {{ planalign_in_build() }}
 ),
 
 guard as (
-    select {{ planalign_fail_if(
-        "count(*) = 0",
-        "'no simulation state for year " ~ (year - 1) ~ ": run the years in order starting at start_year " ~ start_year ~ "'"
-    ) }} as passed
-    from prior
+    select
+        scenarios.scenario_id,
+        {{ planalign_fail_if(
+            "count(prior.scenario_id) = 0",
+            "'no simulation state for year " ~ (year - 1) ~ " of scenario ' || scenarios.scenario_id || ': run the years in order starting at start_year " ~ start_year ~ "'"
+        ) }} as passed
+    from {{ ref('dim_scenarios') }} as scenarios
+    left join prior on scenarios.scenario_id = prior.scenario_id
+    group by scenarios.scenario_id
 )
 
 select
+    prior.scenario_id,
     prior.employee_id,
     prior.birth_date,
     prior.hire_date,
@@ -54,11 +63,11 @@ select
     cast(coalesce(accounts.closing_balance, 0) as decimal(18, 2)) as employer_account_balance,
     prior.simulation_year as state_year
 from prior
-cross join guard
+inner join guard on prior.scenario_id = guard.scenario_id
 left join (
-    select employee_id, closing_balance
+    select scenario_id, employee_id, closing_balance
     from {{ source('planalign_state', 'int_employer_contribution_accounts') }}
-    where simulation_year = {{ year - 1 }}
-) as accounts on prior.employee_id = accounts.employee_id
+    where simulation_year = {{ year - 1 }} and {{ planalign_in_build() }}
+) as accounts on prior.scenario_id = accounts.scenario_id and prior.employee_id = accounts.employee_id
 where prior.employment_status = 'active' and guard.passed
 {% endif %}

@@ -1,46 +1,64 @@
-{#- One row per simulation year: headcount, events, participation and money (the product's summary table). -#}
+{#- One row per scenario and simulation year: headcount, events, participation and money (the product's summary
+    table). Every total is per scenario; the rows come from params (one per scenario), so a scenario always has
+    its row. -#}
 {%- set year = var('simulation_year') | int %}
-with snapshot as (
-    select * from {{ ref('fct_workforce_snapshot') }} where simulation_year = {{ year }}
+with params as (
+    select * from {{ ref('int_effective_parameters') }}
+),
+
+snapshot as (
+    select * from {{ planalign_this_year('fct_workforce_snapshot') }}
 ),
 
 events as (
-    select * from {{ ref('fct_yearly_events') }} where simulation_year = {{ year }}
+    select * from {{ planalign_this_year('fct_yearly_events') }}
 ),
 
 event_counts as (
     select
-        count(*) filter (where event_type = 'hire') as hires,
-        count(*) filter (where event_type = 'termination') as terminations,
-        count(*) filter (where event_type = 'termination' and termination_kind = 'retirement') as retirements,
-        count(*) filter (where event_type = 'promotion') as promotions,
-        count(*) filter (where event_type = 'raise') as raises,
-        count(*) filter (where event_type = 'enrollment') as enrollments,
-        count(*) filter (where event_type = 'enrollment_opt_out') as opt_outs,
-        count(*) filter (where event_type = 'deferral_escalation') as deferral_escalations
-    from events
+        params.scenario_id,
+        count(events.event_type) filter (where events.event_type = 'hire') as hires,
+        count(events.event_type) filter (where events.event_type = 'termination') as terminations,
+        count(events.event_type) filter (
+            where events.event_type = 'termination' and events.termination_kind = 'retirement') as retirements,
+        count(events.event_type) filter (where events.event_type = 'promotion') as promotions,
+        count(events.event_type) filter (where events.event_type = 'raise') as raises,
+        count(events.event_type) filter (where events.event_type = 'enrollment') as enrollments,
+        count(events.event_type) filter (where events.event_type = 'enrollment_opt_out') as opt_outs,
+        count(events.event_type) filter (where events.event_type = 'deferral_escalation') as deferral_escalations
+    from params
+    left join events on params.scenario_id = events.scenario_id
+    group by params.scenario_id
 ),
 
 snapshot_totals as (
     select
-        count(*) filter (where employment_status = 'active') as active_employees,
-        count(*) filter (where employment_status = 'active' and is_enrolled) as enrolled_actives,
-        sum(employee_contribution) as employee_contributions,
-        sum(employer_match) as employer_match,
-        sum(employer_core_contribution) as employer_core_contributions,
-        sum(prorated_compensation) as total_compensation_paid,
-        avg(annual_compensation) filter (where employment_status = 'active') as average_compensation_raw
-    from snapshot
+        params.scenario_id,
+        count(snapshot.employee_id) filter (where snapshot.employment_status = 'active') as active_employees,
+        count(snapshot.employee_id) filter (where snapshot.employment_status = 'active' and snapshot.is_enrolled)
+            as enrolled_actives,
+        sum(snapshot.employee_contribution) as employee_contributions,
+        sum(snapshot.employer_match) as employer_match,
+        sum(snapshot.employer_core_contribution) as employer_core_contributions,
+        sum(snapshot.prorated_compensation) as total_compensation_paid,
+        avg(snapshot.annual_compensation) filter (where snapshot.employment_status = 'active')
+            as average_compensation_raw
+    from params
+    left join snapshot on params.scenario_id = snapshot.scenario_id
+    group by params.scenario_id
 ),
 
 forfeiture_totals as (
-    select coalesce(sum(forfeiture), 0) as forfeitures
-    from {{ ref('int_employer_contribution_accounts') }}
-    where simulation_year = {{ year }}
+    select params.scenario_id, coalesce(sum(accounts.forfeiture), 0) as forfeitures
+    from params
+    left join {{ planalign_this_year('int_employer_contribution_accounts') }} as accounts
+        on params.scenario_id = accounts.scenario_id
+    group by params.scenario_id
 ),
 
 employer_totals as (
     select
+        snapshot_totals.scenario_id,
         coalesce(snapshot_totals.employer_match, 0) + coalesce(snapshot_totals.employer_core_contributions, 0)
             as employer_contributions,
         forfeiture_totals.forfeitures,
@@ -50,11 +68,12 @@ employer_totals as (
             else 0
         end as forfeitures_used
     from snapshot_totals
-    cross join forfeiture_totals
-    cross join {{ ref('int_effective_parameters') }} as params
+    inner join forfeiture_totals on snapshot_totals.scenario_id = forfeiture_totals.scenario_id
+    inner join params on snapshot_totals.scenario_id = params.scenario_id
 )
 
 select
+    snapshot_totals.scenario_id,
     cast({{ year }} as integer) as simulation_year,
     cast(snapshot_totals.active_employees as integer) as active_employees,
     cast(event_counts.hires as integer) as hires,
@@ -78,5 +97,5 @@ select
     cast(coalesce(snapshot_totals.total_compensation_paid, 0) as decimal(18, 2)) as total_compensation_paid,
     cast(round(snapshot_totals.average_compensation_raw, 2) as decimal(18, 2)) as average_compensation
 from snapshot_totals
-cross join event_counts
-cross join employer_totals
+inner join event_counts on snapshot_totals.scenario_id = event_counts.scenario_id
+inner join employer_totals on snapshot_totals.scenario_id = employer_totals.scenario_id

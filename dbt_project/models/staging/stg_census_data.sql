@@ -9,12 +9,20 @@ with census_rows as (
     select * from {{ ref('stg_census_rows') }}
 ),
 
+{#- per scenario (each holds the whole file), so the counts and the message are the file's -#}
 counts as (
-    select count(*) as total_rows, count(reject_reason) as rejected_rows from census_rows
+    select
+        scenarios.scenario_id,
+        count(census_rows.scenario_id) as total_rows,
+        count(census_rows.reject_reason) as rejected_rows
+    from {{ ref('dim_scenarios') }} as scenarios
+    left join census_rows on scenarios.scenario_id = census_rows.scenario_id
+    group by scenarios.scenario_id
 ),
 
 gate as (
     select
+        scenario_id,
         {{ planalign_fail_if("total_rows = 0", "'census file " ~ census_label ~ " has no rows'") }}
         and {{ planalign_fail_if(
             "rejected_rows > " ~ max_share ~ " * total_rows",
@@ -26,6 +34,7 @@ gate as (
 
 {#- stg_census_rows' text is already trimmed with blanks as null, and the rules guarantee these casts. -#}
 select
+    census_rows.scenario_id,
     census_rows.employee_id,
     cast(census_rows.birth_date as date) as birth_date,
     cast(census_rows.hire_date as date) as hire_date,
@@ -40,5 +49,5 @@ select
         else 'terminated'
     end as census_status
 from census_rows
-cross join gate
+inner join gate on census_rows.scenario_id = gate.scenario_id
 where census_rows.reject_reason is null and gate.passed

@@ -1,4 +1,6 @@
+{#- The seed config_irs_limits, once per scenario: seeds are shared by every scenario (dim_scenarios). -#}
 select
+    scenarios.scenario_id,
     cast(plan_year as integer) as plan_year,
     cast(elective_deferral_limit as double) as elective_deferral_limit,
     cast(catch_up_limit as double) as catch_up_limit,
@@ -8,3 +10,4 @@ select
     cast(hce_compensation_limit as double) as hce_compensation_limit,
     cast(key_employee_compensation_limit as double) as key_employee_compensation_limit
 from {{ ref('config_irs_limits') }}
+cross join {{ ref('dim_scenarios') }} as scenarios

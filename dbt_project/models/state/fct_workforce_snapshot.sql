@@ -1,5 +1,6 @@
-{#- The published end-of-year snapshot (contract enforced): one row per employee and simulation_year. -#}
+{#- The published end-of-year snapshot (contract enforced): one row per scenario, employee and simulation_year. -#}
 select
+    cast(snapshot.scenario_id as varchar) as scenario_id,
     cast(snapshot.employee_id as varchar) as employee_id,
     cast(snapshot.simulation_year as integer) as simulation_year,
     cast(snapshot.employment_status as varchar) as employment_status,
@@ -15,11 +16,12 @@ select
     cast(coalesce(contributions.employee_contribution, 0) as decimal(18, 2)) as employee_contribution,
     cast(coalesce(match.employer_match, 0) as decimal(18, 2)) as employer_match,
     cast(coalesce(match.employer_core_contribution, 0) as decimal(18, 2)) as employer_core_contribution
-from {{ ref('int_workforce_snapshot_optimized') }} as snapshot
+from {{ planalign_this_year('int_workforce_snapshot_optimized') }} as snapshot
 left join {{ ref('int_employee_contributions') }} as contributions
-    on snapshot.employee_id = contributions.employee_id
+    on snapshot.scenario_id = contributions.scenario_id
+    and snapshot.employee_id = contributions.employee_id
     and snapshot.simulation_year = contributions.simulation_year
 left join {{ ref('int_employee_match_calculations') }} as match
-    on snapshot.employee_id = match.employee_id
+    on snapshot.scenario_id = match.scenario_id
+    and snapshot.employee_id = match.employee_id
     and snapshot.simulation_year = match.simulation_year
-where snapshot.simulation_year = {{ var('simulation_year') | int }}

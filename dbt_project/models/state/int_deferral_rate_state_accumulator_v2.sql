@@ -8,21 +8,23 @@ with params as (
 ),
 
 population as (
-    select employee_id, simulation_year, deferral_rate, is_enrolled, birth_date, hire_date
+    select scenario_id, employee_id, simulation_year, deferral_rate, is_enrolled, birth_date, hire_date
     from {{ ref('int_active_employees_prev_year_snapshot') }}
     union all
-    select employee_id, simulation_year, cast(0 as decimal(8, 4)), false, birth_date, hire_date
+    select scenario_id, employee_id, simulation_year, cast(0 as decimal(8, 4)), false, birth_date, hire_date
     from {{ ref('int_hiring_events') }}
 ),
 
 changes as (
-    select employee_id, event_type, effective_date, deferral_rate_after from {{ ref('int_enrollment_events') }}
+    select scenario_id, employee_id, event_type, effective_date, deferral_rate_after
+    from {{ ref('int_enrollment_events') }}
     union all
-    select employee_id, event_type, effective_date, deferral_rate_after
+    select scenario_id, employee_id, event_type, effective_date, deferral_rate_after
     from {{ ref('int_deferral_escalation_events') }}
 )
 
 select
+    population.scenario_id,
     population.employee_id,
     cast(population.simulation_year as integer) as simulation_year,
     cast(coalesce(changes.deferral_rate_after, population.deferral_rate) as decimal(8, 4)) as deferral_rate,
@@ -33,5 +35,6 @@ select
     end as deferral_start_date,
     coalesce(changes.event_type = 'deferral_escalation', false) as escalated_this_year
 from population
-cross join params
-left join changes on population.employee_id = changes.employee_id
+inner join params on population.scenario_id = params.scenario_id
+left join changes
+    on population.scenario_id = changes.scenario_id and population.employee_id = changes.employee_id

@@ -13,6 +13,7 @@ with params as (
 
 requested as (
     select
+        snapshot.scenario_id,
         snapshot.employee_id,
         snapshot.simulation_year,
         snapshot.age,
@@ -28,12 +29,12 @@ requested as (
             when snapshot.age between 60 and 63 then greatest(params.super_catch_up_limit, params.catch_up_limit)
             else params.catch_up_limit
         end as applicable_catch_up_limit
-    from {{ ref('int_workforce_snapshot_optimized') }} as snapshot
-    cross join params
-    where snapshot.simulation_year = {{ var('simulation_year') | int }}
+    from {{ planalign_this_year('int_workforce_snapshot_optimized') }} as snapshot
+    inner join params on snapshot.scenario_id = params.scenario_id
 )
 
 select
+    scenario_id,
     employee_id,
     cast(simulation_year as integer) as simulation_year,
     age,

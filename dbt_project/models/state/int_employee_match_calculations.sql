@@ -14,6 +14,7 @@ with params as (
 
 base as (
     select
+        contributions.scenario_id,
         contributions.employee_id,
         contributions.simulation_year,
         contributions.employee_contribution,
@@ -28,21 +29,21 @@ base as (
         params.match_cap_rate,
         params.core_contribution_rate,
         params.annual_additions_limit
-    from {{ ref('int_employee_contributions') }} as contributions
-    cross join params
-    where contributions.simulation_year = {{ var('simulation_year') | int }}
+    from {{ planalign_this_year('int_employee_contributions') }} as contributions
+    inner join params on contributions.scenario_id = params.scenario_id
 ),
 
 tiered as (
     select
+        base.scenario_id,
         base.employee_id,
         coalesce(sum(
             tiers.match_rate
             * greatest(0, least(base.matched_deferral_rate, tiers.employee_max) - tiers.employee_min)
         ), 0) as match_rate_of_pay
     from base
-    left join {{ ref('int_effective_match_tiers') }} as tiers on true
-    group by base.employee_id
+    left join {{ ref('int_effective_match_tiers') }} as tiers on base.scenario_id = tiers.scenario_id
+    group by base.scenario_id, base.employee_id
 ),
 
 before_415c as (
@@ -56,7 +57,7 @@ before_415c as (
         round(base.core_contribution_rate * base.annual_plan_compensation, 2) as core_before_limit,
         least(base.annual_additions_limit, base.annual_plan_compensation) as additions_limit
     from base
-    inner join tiered on base.employee_id = tiered.employee_id
+    inner join tiered on base.scenario_id = tiered.scenario_id and base.employee_id = tiered.employee_id
 ),
 
 limited as (
@@ -68,6 +69,7 @@ limited as (
 )
 
 select
+    scenario_id,
     employee_id,
     cast(simulation_year as integer) as simulation_year,
     cast(match_eligible_compensation as decimal(18, 2)) as match_eligible_compensation,

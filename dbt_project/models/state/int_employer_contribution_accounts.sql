@@ -18,17 +18,19 @@ money as (
 ),
 
 opening as (
-    select employee_id, employer_account_balance as closing_balance
+    select scenario_id, employee_id, employer_account_balance as closing_balance
     from {{ ref('int_active_employees_prev_year_snapshot') }}
 ),
 
 vesting as (
     select
+        snapshot.scenario_id,
         snapshot.employee_id,
         coalesce((
             select schedule.vested_share
             from {{ ref('int_effective_vesting_schedule') }} as schedule
-            where schedule.years_of_service <= snapshot.tenure_years
+            where schedule.scenario_id = snapshot.scenario_id
+                and schedule.years_of_service <= snapshot.tenure_years
             order by schedule.years_of_service desc
             limit 1
         ), 0) as vested_share
@@ -37,6 +39,7 @@ vesting as (
 
 accounts as (
     select
+        snapshot.scenario_id,
         snapshot.employee_id,
         snapshot.employment_status,
         snapshot.tenure_years as years_of_service,
@@ -47,12 +50,13 @@ accounts as (
         coalesce(opening.closing_balance, 0) + coalesce(money.employer_match, 0)
             + coalesce(money.employer_core_contribution, 0) as balance
     from snapshot
-    inner join vesting on snapshot.employee_id = vesting.employee_id
-    left join opening on snapshot.employee_id = opening.employee_id
-    left join money on snapshot.employee_id = money.employee_id
+    inner join vesting on snapshot.scenario_id = vesting.scenario_id and snapshot.employee_id = vesting.employee_id
+    left join opening on snapshot.scenario_id = opening.scenario_id and snapshot.employee_id = opening.employee_id
+    left join money on snapshot.scenario_id = money.scenario_id and snapshot.employee_id = money.employee_id
 )
 
 select
+    cast(scenario_id as varchar) as scenario_id,
     cast(employee_id as varchar) as employee_id,
     cast({{ year }} as integer) as simulation_year,
     cast(employment_status as varchar) as employment_status,

@@ -1,9 +1,9 @@
 {#- Enrollment state at year end for everyone employed during the year: start-of-year state plus the year's events. -#}
 with population as (
-    select employee_id, simulation_year, is_enrolled, enrollment_date, ever_opted_out
+    select scenario_id, employee_id, simulation_year, is_enrolled, enrollment_date, ever_opted_out
     from {{ ref('int_active_employees_prev_year_snapshot') }}
     union all
-    select employee_id, simulation_year, false, cast(null as date), false
+    select scenario_id, employee_id, simulation_year, false, cast(null as date), false
     from {{ ref('int_hiring_events') }}
 ),
 
@@ -12,6 +12,7 @@ events as (
 )
 
 select
+    population.scenario_id,
     population.employee_id,
     cast(population.simulation_year as integer) as simulation_year,
     population.is_enrolled or coalesce(events.event_type = 'enrollment', false) as is_enrolled,
@@ -25,4 +26,5 @@ select
     case when events.event_type = 'enrollment_opt_out' then events.effective_date end as opt_out_date,
     events.event_type is not null as changed_this_year
 from population
-left join events on population.employee_id = events.employee_id
+left join events
+    on population.scenario_id = events.scenario_id and population.employee_id = events.employee_id

@@ -28,15 +28,16 @@ snapshot as (
 
 lookback as (
     select
+        actives.scenario_id,
         actives.employee_id,
 {%- if year > start_year %}
         coalesce(prior.prorated_compensation, 0) as lookback_compensation
     from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
     left join (
-        select employee_id, prorated_compensation
+        select scenario_id, employee_id, prorated_compensation
         from {{ ref('fct_workforce_snapshot') }}
-        where simulation_year = {{ year - 1 }}
-    ) as prior on actives.employee_id = prior.employee_id
+        where simulation_year = {{ year - 1 }} and {{ planalign_in_build() }}
+    ) as prior on actives.scenario_id = prior.scenario_id and actives.employee_id = prior.employee_id
 {%- else %}
         actives.annual_compensation as lookback_compensation
     from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
@@ -45,15 +46,17 @@ lookback as (
 
 top_paid as (
     select
+        scenario_id,
         employee_id,
         lookback_compensation,
-        row_number() over (order by lookback_compensation desc, employee_id)
-            <= round(0.2 * count(*) over ()) as in_top_paid_group
+        row_number() over (partition by scenario_id order by lookback_compensation desc, employee_id)
+            <= round(0.2 * count(*) over (partition by scenario_id)) as in_top_paid_group
     from lookback
 ),
 
 employees as (
     select
+        snapshot.scenario_id,
         snapshot.employee_id,
         snapshot.employment_status,
         coalesce(top_paid.lookback_compensation, 0) as lookback_compensation,
@@ -66,17 +69,17 @@ employees as (
         snapshot.prorated_compensation > params.key_employee_compensation_limit as is_key_employee,
         coalesce(accounts.balance, 0) as employer_balance
     from snapshot
-    cross join params
-    left join top_paid on snapshot.employee_id = top_paid.employee_id
+    inner join params on snapshot.scenario_id = params.scenario_id
+    left join top_paid on snapshot.scenario_id = top_paid.scenario_id and snapshot.employee_id = top_paid.employee_id
     inner join {{ planalign_this_year('int_employee_contributions') }} as contributions
-        on snapshot.employee_id = contributions.employee_id
+        on snapshot.scenario_id = contributions.scenario_id and snapshot.employee_id = contributions.employee_id
     inner join {{ planalign_this_year('int_employee_match_calculations') }} as money
-        on snapshot.employee_id = money.employee_id
+        on snapshot.scenario_id = money.scenario_id and snapshot.employee_id = money.employee_id
     left join {{ planalign_this_year('int_employer_contribution_accounts') }} as accounts
-        on snapshot.employee_id = accounts.employee_id
+        on snapshot.scenario_id = accounts.scenario_id and snapshot.employee_id = accounts.employee_id
 ),
 
-{#- both tests in one long relation: (test, employee, is_hce, ratio, amount, compensation). Ratios are
+{#- both tests in one long relation: (scenario, test, employee, is_hce, ratio, amount, compensation). Ratios are
     decimals (12 places) so that every sum below is exact and the same in any row order. -#}
 ratios as (
     select
@@ -89,16 +92,17 @@ ratios as (
 ),
 
 tested as (
-    select 'adp' as test, employee_id, is_hce, adp_deferral as amount, test_compensation,
+    select scenario_id, 'adp' as test, employee_id, is_hce, adp_deferral as amount, test_compensation,
         deferral_ratio as ratio
     from ratios where is_eligible
     union all
-    select 'acp', employee_id, is_hce, employer_match, test_compensation, contribution_ratio
+    select scenario_id, 'acp', employee_id, is_hce, employer_match, test_compensation, contribution_ratio
     from ratios where is_eligible
 ),
 
 averages as (
     select
+        scenario_id,
         test,
         cast(sum(ratio) filter (where not is_hce) as double)
             / nullif(count(*) filter (where not is_hce), 0) as nhce_average,
@@ -106,7 +110,7 @@ averages as (
             as hce_average,
         count(*) filter (where is_hce) as hces
     from tested
-    group by test
+    group by scenario_id, test
 ),
 
 limits as (
@@ -121,33 +125,34 @@ limits as (
 hces as (
     select tested.*, limits.hce_limit, limits.hces
     from tested
-    inner join limits on tested.test = limits.test
+    inner join limits on tested.scenario_id = limits.scenario_id and tested.test = limits.test
     where tested.is_hce and not limits.passed
 ),
 
 {#- step 1: the ratio level L at which the HCE average equals the limit -#}
 ratio_breakpoints as (
-    select test, ratio as level from hces
+    select scenario_id, test, ratio as level from hces
     union
-    select distinct test, cast(0 as decimal(20, 12)) from hces
+    select distinct scenario_id, test, cast(0 as decimal(20, 12)) from hces
 ),
 
 ratio_sums as (
     select
+        breakpoints.scenario_id,
         breakpoints.test,
         breakpoints.level,
         cast(sum(least(hces.ratio, breakpoints.level)) as double) as capped_sum,
         count(*) filter (where hces.ratio > breakpoints.level) as above,
         max(hces.hces * hces.hce_limit) as target
     from ratio_breakpoints as breakpoints
-    inner join hces on breakpoints.test = hces.test
-    group by breakpoints.test, breakpoints.level
+    inner join hces on breakpoints.scenario_id = hces.scenario_id and breakpoints.test = hces.test
+    group by breakpoints.scenario_id, breakpoints.test, breakpoints.level
 ),
 
 ratio_levels as (
-    select test, level + (target - capped_sum) / above as ratio_level
+    select scenario_id, test, level + (target - capped_sum) / above as ratio_level
     from (
-        select *, row_number() over (partition by test order by level desc) as pick
+        select *, row_number() over (partition by scenario_id, test order by level desc) as pick
         from ratio_sums
         where capped_sum <= target and above > 0
     ) as candidates
@@ -156,63 +161,71 @@ ratio_levels as (
 
 excess as (
     select
+        hces.scenario_id,
         hces.test,
         {#- each employee's excess in whole cents first (exact decimals), then the sum -#}
         sum(cast(greatest(0, hces.ratio - ratio_levels.ratio_level) * hces.test_compensation as decimal(18, 2)))
             as excess_total
     from hces
-    inner join ratio_levels on hces.test = ratio_levels.test
-    group by hces.test
+    inner join ratio_levels on hces.scenario_id = ratio_levels.scenario_id and hces.test = ratio_levels.test
+    group by hces.scenario_id, hces.test
 ),
 
 {#- step 2: the dollar level D whose excess over it is the total -#}
 amount_breakpoints as (
-    select test, amount as level from hces
+    select scenario_id, test, amount as level from hces
     union
-    select distinct test, cast(0 as decimal(18, 2)) from hces
+    select distinct scenario_id, test, cast(0 as decimal(18, 2)) from hces
 ),
 
 amount_sums as (
     select
+        breakpoints.scenario_id,
         breakpoints.test,
         breakpoints.level,
         sum(greatest(0, hces.amount - breakpoints.level)) as excess_above,
         count(*) filter (where hces.amount >= breakpoints.level) as at_or_above
     from amount_breakpoints as breakpoints
-    inner join hces on breakpoints.test = hces.test
-    group by breakpoints.test, breakpoints.level
+    inner join hces on breakpoints.scenario_id = hces.scenario_id and breakpoints.test = hces.test
+    group by breakpoints.scenario_id, breakpoints.test, breakpoints.level
 ),
 
 amount_levels as (
-    select candidates.test, candidates.level - (excess.excess_total - candidates.excess_above)
+    select candidates.scenario_id, candidates.test, candidates.level - (excess.excess_total - candidates.excess_above)
         / candidates.at_or_above as amount_level
     from (
-        select amount_sums.*, row_number() over (partition by amount_sums.test order by amount_sums.level) as pick
+        select
+            amount_sums.*,
+            row_number() over (
+                partition by amount_sums.scenario_id, amount_sums.test order by amount_sums.level
+            ) as pick
         from amount_sums
-        inner join excess on amount_sums.test = excess.test
+        inner join excess on amount_sums.scenario_id = excess.scenario_id and amount_sums.test = excess.test
         where amount_sums.excess_above <= excess.excess_total
     ) as candidates
-    inner join excess on candidates.test = excess.test
+    inner join excess on candidates.scenario_id = excess.scenario_id and candidates.test = excess.test
     where candidates.pick = 1
 ),
 
 refunds as (
     select
+        hces.scenario_id,
         hces.test,
         hces.employee_id,
         round(greatest(0, hces.amount - amount_levels.amount_level), 2) as refund
     from hces
-    inner join amount_levels on hces.test = amount_levels.test
+    inner join amount_levels on hces.scenario_id = amount_levels.scenario_id and hces.test = amount_levels.test
 ),
 
 deferrals_to_date as (
-    select employee_id, sum(employee_contribution) as employee_balance
+    select scenario_id, employee_id, sum(employee_contribution) as employee_balance
     from {{ ref('fct_workforce_snapshot') }}
-    where simulation_year <= {{ year }}
-    group by employee_id
+    where simulation_year <= {{ year }} and {{ planalign_in_build() }}
+    group by scenario_id, employee_id
 )
 
 select
+    cast(employees.scenario_id as varchar) as scenario_id,
     cast(employees.employee_id as varchar) as employee_id,
     cast({{ year }} as integer) as simulation_year,
     cast(employees.employment_status as varchar) as employment_status,
@@ -231,7 +244,8 @@ select
         as account_balance
 from ratios as employees
 left join (select * from refunds where test = 'adp') as adp_refunds
-    on employees.employee_id = adp_refunds.employee_id
+    on employees.scenario_id = adp_refunds.scenario_id and employees.employee_id = adp_refunds.employee_id
 left join (select * from refunds where test = 'acp') as acp_refunds
-    on employees.employee_id = acp_refunds.employee_id
-left join deferrals_to_date on employees.employee_id = deferrals_to_date.employee_id
+    on employees.scenario_id = acp_refunds.scenario_id and employees.employee_id = acp_refunds.employee_id
+left join deferrals_to_date
+    on employees.scenario_id = deferrals_to_date.scenario_id and employees.employee_id = deferrals_to_date.employee_id

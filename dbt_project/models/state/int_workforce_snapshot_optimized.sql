@@ -10,22 +10,24 @@ with params as (
 
 population as (
     select
-        employee_id, simulation_year, birth_date, hire_date, job_level, annual_compensation, false as is_new_hire
+        scenario_id, employee_id, simulation_year, birth_date, hire_date, job_level, annual_compensation,
+        false as is_new_hire
     from {{ ref('int_active_employees_prev_year_snapshot') }}
     union all
     select
-        employee_id, simulation_year, birth_date, hire_date, level_after, compensation_after, true
+        scenario_id, employee_id, simulation_year, birth_date, hire_date, level_after, compensation_after, true
     from {{ ref('int_hiring_events') }}
 ),
 
 terminations as (
-    select employee_id, effective_date from {{ ref('int_termination_events') }}
+    select scenario_id, employee_id, effective_date from {{ ref('int_termination_events') }}
     union all
-    select employee_id, effective_date from {{ ref('int_new_hire_termination_events') }}
+    select scenario_id, employee_id, effective_date from {{ ref('int_new_hire_termination_events') }}
 ),
 
 state as (
     select
+        population.scenario_id,
         population.employee_id,
         population.simulation_year,
         population.birth_date,
@@ -50,14 +52,17 @@ state as (
         deferral.deferral_rate,
         deferral.deferral_start_date
     from population
-    cross join params
-    left join terminations on population.employee_id = terminations.employee_id
-    left join {{ ref('int_promotion_events') }} as promo on population.employee_id = promo.employee_id
-    left join {{ ref('int_merit_events') }} as merit on population.employee_id = merit.employee_id
+    inner join params on population.scenario_id = params.scenario_id
+    left join terminations
+        on population.scenario_id = terminations.scenario_id and population.employee_id = terminations.employee_id
+    left join {{ ref('int_promotion_events') }} as promo
+        on population.scenario_id = promo.scenario_id and population.employee_id = promo.employee_id
+    left join {{ ref('int_merit_events') }} as merit
+        on population.scenario_id = merit.scenario_id and population.employee_id = merit.employee_id
     left join {{ planalign_this_year('int_enrollment_state_accumulator') }} as enrollment
-        on population.employee_id = enrollment.employee_id
+        on population.scenario_id = enrollment.scenario_id and population.employee_id = enrollment.employee_id
     left join {{ planalign_this_year('int_deferral_rate_state_accumulator_v2') }} as deferral
-        on population.employee_id = deferral.employee_id
+        on population.scenario_id = deferral.scenario_id and population.employee_id = deferral.employee_id
 ),
 
 {%- set merit_eve = planalign_add_days('merit_effective_date', -1) %}
@@ -78,6 +83,7 @@ paid as (
 )
 
 select
+    cast(scenario_id as varchar) as scenario_id,
     cast(employee_id as varchar) as employee_id,
     cast(simulation_year as integer) as simulation_year,
     case when termination_date is null then 'active' else 'terminated' end as employment_status,

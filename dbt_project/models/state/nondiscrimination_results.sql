@@ -1,5 +1,5 @@
 {#-
-  The year's nondiscrimination tests, one row (README: "Nondiscrimination"): HCE count, the ADP and ACP
+  The year's nondiscrimination tests, one row per scenario (README: "Nondiscrimination"): HCE count, the ADP and ACP
   tests (NHCE and HCE averages over eligible employees, the HCE limit
   max(1.25 x NHCE, min(NHCE + 2 points, 2 x NHCE)), pass/fail, the total excess found by levelling the HCE
   ratios and the refunds the dollar levelling gives each HCE) and the top-heavy status (key employees'
@@ -14,8 +14,11 @@ params as (
     select * from {{ ref('int_effective_parameters') }}
 ),
 
+{#- per scenario of params (one row each), so a scenario without employees still gets its row (each filter
+    is false on the null row of the left join) -#}
 tests as (
     select
+        params.scenario_id,
         count(*) filter (where is_eligible and is_hce) as eligible_hces,
         count(*) filter (where is_eligible and not is_hce) as eligible_nhces,
         count(*) filter (where is_hce) as hces,
@@ -34,7 +37,9 @@ tests as (
         count(*) filter (where is_key_employee) as key_employees,
         coalesce(sum(account_balance) filter (where is_key_employee), 0) as key_employee_balances,
         coalesce(sum(account_balance), 0) as total_balances
-    from employees
+    from params
+    left join employees on params.scenario_id = employees.scenario_id
+    group by params.scenario_id
 ),
 
 limited as (
@@ -46,6 +51,7 @@ limited as (
 )
 
 select
+    limited.scenario_id,
     cast({{ year }} as integer) as simulation_year,
     cast(params.hce_compensation_limit as decimal(18, 2)) as hce_compensation_limit,
     params.hce_top_paid_group,
@@ -72,4 +78,4 @@ select
         as key_employee_share,
     coalesce(key_employee_balances > 0.6 * total_balances, false) as is_top_heavy
 from limited
-cross join params
+inner join params on limited.scenario_id = params.scenario_id
