@@ -14,6 +14,7 @@ by test_data_safety.py.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import shutil
 import threading
@@ -30,6 +31,7 @@ import pytest
 from planalign.engine.invocation import InvocationOutcome, OutcomeStatus
 from planalign.engine.nodes import ManifestNode, ProjectManifest
 from planalign.simulation.orchestrator import PipelineOrchestrator
+from planalign.simulation.run_directory import NondiscriminationResults
 from planalign.simulation.stages import ModelScope, SimulationStage
 from tests.product.simulation_helpers import make_config
 from tests.reliability.helpers import complete_years, fingerprint
@@ -180,7 +182,21 @@ def _shape(name: str, year: int, value: str) -> tuple[str, list[tuple[Any, ...]]
             "employee_contribution double, employer_match double, annual_compensation double, note varchar",
             [("E0", year, "active", True, 100.0, 50.0, 1000.0, value)],
         )
+    if name == "nondiscrimination_results":
+        return _nondiscrimination_shape(year, value)
     return "simulation_year integer, note varchar", [(year, value)]
+
+
+def _nondiscrimination_shape(year: int, value: str) -> tuple[str, list[tuple[Any, ...]]]:
+    """One passing row a year, with the columns (and SQL types) the year metrics read."""
+    sql_type = {bool: "boolean", int: "integer"}
+    columns: list[str] = ["simulation_year integer", "note varchar"]
+    row: list[Any] = [year, value]
+    for field in dataclasses.fields(NondiscriminationResults):
+        python_type = next((t for t in (bool, int) if field.type in (t, t.__name__)), float)
+        columns.append(f"{field.name} {sql_type.get(python_type, 'double')}")
+        row.append(python_type(1))
+    return ", ".join(columns), [tuple(row)]
 
 
 @dataclass
