@@ -10,7 +10,7 @@ YEAR ?=
 REPORT ?= reports/latest.html
 PLANALIGN := $(PY) -m planalign
 
-.PHONY: venv simulate scenarios test test-fast lint typecheck plan info validate census bench bench-quick bench-engine report clean \
+.PHONY: venv simulate scenarios test test-fast lint typecheck plan info validate census bench bench-scenarios bench-quick bench-engine report clean \
         initialization foundation event-generation state-accumulation validation reporting
 
 venv: $(STAMP)
@@ -68,8 +68,14 @@ initialization foundation event-generation state-accumulation validation reporti
 	@test -n "$(YEAR)" || { echo "usage: make $@ YEAR=2026" >&2; exit 2; }
 	$(PLANALIGN) simulate --config $(CONFIG) --stage $(subst -,_,$@) --year $(YEAR)
 
+## All benchmarks: the five ways of running one simulation, then the scenario sweeps (`bench-scenarios`).
 bench: $(STAMP)
 	$(PY) benchmarks/run_benchmarks.py $(ARGS)
+	$(PY) benchmarks/bench_scenarios.py $(SCENARIO_ARGS)
+
+## A sweep (10 designs × 1 seed) and an ensemble (1 × 50 seeds) in one pass vs sequential `simulate` runs.
+bench-scenarios: $(STAMP)
+	$(PY) benchmarks/bench_scenarios.py $(SCENARIO_ARGS)
 
 bench-quick: $(STAMP)
 	$(PY) benchmarks/run_benchmarks.py --quick $(ARGS)
