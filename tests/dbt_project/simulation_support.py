@@ -43,10 +43,11 @@ DATABASE_NAME = "simulation"
 @dataclass(frozen=True)
 class DbtResult:
     """What a dbt command returned: its exit status (0 on success) and, on failure, dbt's messages (for an
-    in-process command, each failed node's message — what the CLI prints in its failure summary)."""
+    in-process command, each failed node's message or the parse error — what the CLI prints)."""
 
     returncode: int
     stdout: str
+    stderr: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,9 @@ class ParsedProject:
         return data
 
 
-def parse_project(target_path: Path, vars: Mapping[str, Any] | None = None) -> ParsedProject:
+def _parse(target_path: Path, vars: Mapping[str, Any] | None) -> tuple[ParsedProject | None, str]:
     """`dbt parse` of the shipped project in this process, writing its artifacts under `target_path` (never
-    into the shared `dbt_project/target`)."""
+    into the shared `dbt_project/target`): the parse, or None and dbt's error."""
     from dbt.cli.main import dbtRunner
 
     parse_vars = {"database_path": str(target_path / f"{DATABASE_NAME}.duckdb"), **(vars or {})}
@@ -79,8 +80,17 @@ def parse_project(target_path: Path, vars: Mapping[str, Any] | None = None) -> P
     with invocation_slot(("parse", str(DBT_PROJECT)), exclusive=True):
         result = dbtRunner().invoke(args)
     if not result.success or result.result is None:
-        raise AssertionError(f"dbt parse of {DBT_PROJECT} failed: {result.exception}")
-    return ParsedProject(project_manifest_from_dbt(DBT_PROJECT, result.result), target_path / "manifest.json")
+        return None, str(result.exception or "dbt parse failed")
+    manifest = project_manifest_from_dbt(DBT_PROJECT, result.result)
+    return ParsedProject(manifest, target_path / "manifest.json"), ""
+
+
+def parse_project(target_path: Path, vars: Mapping[str, Any] | None = None) -> ParsedProject:
+    """A parse of the shipped project for `vars` (see `_parse`); fails the test when it does not parse."""
+    parsed, error = _parse(target_path, vars)
+    if parsed is None:
+        raise AssertionError(f"dbt parse of {DBT_PROJECT} failed: {error}")
+    return parsed
 
 
 _PARSE_DIR = tempfile.TemporaryDirectory(prefix="planalign-dbt-project-parse-")
@@ -107,14 +117,19 @@ class DbtWorkspace:
         return ["--target-path", str(self.root / "target"), "--log-path", str(self.root / "logs")]
 
     def dbt(self, *args: str, vars: Mapping[str, Any], check: bool = True) -> DbtResult:
-        """A dbt command (`"build"`, `"seed"`, `"run", "--select", ...`) in this process, on the shared parse.
-        The database is released when it returns, so the test (or another process) may open it."""
-        invoker = DbtInvoker(DBT_PROJECT, DBT_PROJECT, None, shared_parse().manifest, {}, self.database)
-        try:
-            outcome = invoker.invoke([*args, *self._paths()], vars=vars)
-        finally:
-            invoker.close()
-        result = DbtResult(0 if outcome.ok else 1, outcome.message or "")
+        """A dbt command (`"build"`, `"seed"`, `"run", "--select", ...`) in this process, on the shared parse
+        (`"parse"` itself parses for `vars`, as its vars are validated at parse time). The database is
+        released when it returns, so the test (or another process) may open it."""
+        if args[:1] == ("parse",):
+            parsed, error = _parse(self.root / "target", {"database_path": str(self.database), **vars})
+            result = DbtResult(0 if parsed is not None else 1, error)
+        else:
+            invoker = DbtInvoker(DBT_PROJECT, DBT_PROJECT, None, shared_parse().manifest, {}, self.database)
+            try:
+                outcome = invoker.invoke([*args, *self._paths()], vars=vars)
+            finally:
+                invoker.close()
+            result = DbtResult(0 if outcome.ok else 1, outcome.message or "")
         if check and result.returncode != 0:
             raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}")
         return result
@@ -137,7 +152,7 @@ class DbtWorkspace:
             raise AssertionError(
                 f"dbt {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
             )
-        return DbtResult(done.returncode, done.stdout)
+        return DbtResult(done.returncode, done.stdout, done.stderr)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.database), read_only=True)
