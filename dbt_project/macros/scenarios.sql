@@ -32,6 +32,7 @@
         'core_contribution_rate', 'forfeitures_offset_employer_cost', 'hce_top_paid_group',
         'eligibility_min_age', 'eligibility_service_months', 'eligibility_service_days',
         'eligibility_entry_frequency_months', 'vesting_schedule', 'match_tiers',
+        'core_contribution_graded', 'core_contribution_schedule', 'match_true_up', 'roth_catch_up_start_year',
     ]) }}
 {%- endmacro %}
 

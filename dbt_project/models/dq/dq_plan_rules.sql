@@ -11,7 +11,17 @@
     counted from before it, or deferrals or match for someone who has not entered the plan by December 31;
   * active_past_retirement_max_age: an active at December 31 who has reached retirement_max_age;
   * retirement_not_from_hazard: a retirement of someone whose age has no retirement probability, or one
-    that does not match the hazard draw (int_hazard_retirement).
+    that does not match the hazard draw (int_hazard_retirement);
+  * core_rate_not_the_plan: a core rate other than core_contribution_rate (graded: the highest rate of the
+    schedule rows whose min_age and min_service_years the employee has reached), or a core contribution
+    before 415(c) other than that rate x annual plan compensation; core_schedule_invalid: a schedule row
+    with a rate outside 0-1, a negative minimum, or two rows with the same minimums (employee_id null);
+  * match_true_up_inconsistent: the match before 415(c) is not the per-pay-period match plus the true-up,
+    the true-up is not annual - per-period (0 with match_true_up off), or a per-period match differs from
+    the annual one for a deferrer who never reached the deferral limit;
+  * roth_catch_up_not_applied: from roth_catch_up_start_year, a catch-up of an employee whose prior-year pay
+    (the HCE look-back pay of int_nondiscrimination_employees) exceeded roth_catch_up_wage_threshold that
+    is not all Roth, Roth money of anyone else, or pre-tax + Roth not the contribution.
 -#}
 {%- set year = var('simulation_year') | int %}
 with params as (
@@ -123,6 +133,68 @@ violations as (
         select * from {{ ref('int_hazard_retirement') }} where is_retiring
     ) as hazard on retirements.scenario_id = hazard.scenario_id and retirements.employee_id = hazard.employee_id
     where retirements.employee_id is null or hazard.employee_id is null or hazard.retirement_rate <= 0
+
+    union all
+    select money.scenario_id, money.employee_id, 'core_rate_not_the_plan',
+        cast(money.core_contribution_rate as varchar) || ' of ' || cast(contributions.annual_plan_compensation as varchar)
+    from money
+    inner join params on money.scenario_id = params.scenario_id
+    inner join snapshot on money.scenario_id = snapshot.scenario_id and money.employee_id = snapshot.employee_id
+    inner join {{ planalign_this_year('int_employee_contributions') }} as contributions
+        on money.scenario_id = contributions.scenario_id and money.employee_id = contributions.employee_id
+    where money.core_contribution_rate <> case when params.core_contribution_graded
+            then coalesce((
+                select max(schedule.core_rate)
+                from {{ ref('int_effective_core_contribution_schedule') }} as schedule
+                where schedule.scenario_id = money.scenario_id
+                    and schedule.min_age <= snapshot.age
+                    and schedule.min_service_years <= snapshot.tenure_years
+            ), 0)
+            else params.core_contribution_rate end
+        or abs(money.core_before_415c - round(money.core_contribution_rate * contributions.annual_plan_compensation, 2))
+            > 0.005
+
+    union all
+    select schedule.scenario_id, cast(null as varchar), 'core_schedule_invalid',
+        cast(schedule.min_age as varchar) || '/' || cast(schedule.min_service_years as varchar) || ' -> '
+            || cast(schedule.core_rate as varchar)
+    from {{ ref('int_effective_core_contribution_schedule') }} as schedule
+    where schedule.core_rate not between 0 and 1
+        or schedule.min_age < 0
+        or schedule.min_service_years < 0
+        or (select count(*) from {{ ref('int_effective_core_contribution_schedule') }} as other
+            where other.scenario_id = schedule.scenario_id and other.min_age = schedule.min_age
+                and other.min_service_years = schedule.min_service_years) > 1
+
+    union all
+    select money.scenario_id, money.employee_id, 'match_true_up_inconsistent',
+        cast(money.match_per_pay_period as varchar) || ' + ' || cast(money.match_true_up as varchar)
+            || ' vs ' || cast(money.match_annual as varchar)
+    from money
+    inner join params on money.scenario_id = params.scenario_id
+    inner join {{ planalign_this_year('int_employee_contributions') }} as contributions
+        on money.scenario_id = contributions.scenario_id and money.employee_id = contributions.employee_id
+    where money.match_before_415c <> money.match_per_pay_period + money.match_true_up
+        or money.match_true_up <> case when params.match_true_up
+            then money.match_annual - money.match_per_pay_period else 0 end
+        or (not contributions.is_limited and money.match_per_pay_period <> money.match_annual)
+
+    union all
+    select contributions.scenario_id, contributions.employee_id, 'roth_catch_up_not_applied',
+        cast(contributions.prior_year_compensation as varchar) || ': ' || cast(contributions.catch_up_contribution as varchar)
+            || ' catch-up, ' || cast(contributions.roth_catch_up_contribution as varchar) || ' Roth'
+    from {{ planalign_this_year('int_employee_contributions') }} as contributions
+    inner join params on contributions.scenario_id = params.scenario_id
+    left join {{ planalign_this_year('int_nondiscrimination_employees') }} as lookback
+        on contributions.scenario_id = lookback.scenario_id and contributions.employee_id = lookback.employee_id
+    where contributions.roth_catch_up_required is distinct from (
+            {{ year }} >= params.roth_catch_up_start_year
+            and params.roth_catch_up_wage_threshold > 0
+            and coalesce(lookback.lookback_compensation, 0) > params.roth_catch_up_wage_threshold)
+        or contributions.roth_catch_up_contribution
+            <> case when contributions.roth_catch_up_required then contributions.catch_up_contribution else 0 end
+        or contributions.roth_contribution <> contributions.roth_catch_up_contribution
+        or contributions.pretax_contribution + contributions.roth_contribution <> contributions.employee_contribution
 {%- if year > var('start_year') | int %}
 
     union all

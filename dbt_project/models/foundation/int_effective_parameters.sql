@@ -53,6 +53,9 @@ scenario_values as (
         {{ planalign_param('eligibility_entry_frequency_months', plan, scenario) }}
             as eligibility_entry_frequency_months,
         {{ planalign_param('core_contribution_rate', plan, scenario) }} as core_contribution_rate,
+        {{ planalign_param('core_contribution_graded', plan, scenario) }} as core_contribution_graded,
+        {{ planalign_param('match_true_up', plan, scenario) }} as match_true_up,
+        {{ planalign_param('roth_catch_up_start_year', plan, scenario) }} as roth_catch_up_start_year,
         {{ planalign_param('forfeitures_offset_employer_cost', plan, scenario) }} as forfeitures_offset_employer_cost,
         {{ planalign_param('retirement_max_age', wf, scenario) }} as retirement_max_age
     {{ "union all" if not loop.last }}
@@ -102,7 +105,13 @@ limits as (
             this_year.key_employee_compensation_limit,
             floor(last_seeded.key_employee_compensation_limit
                 * power(1 + indexing.rate, {{ year }} - last_seeded.plan_year) / 5000) * 5000
-        ) as key_employee_compensation_limit
+        ) as key_employee_compensation_limit,
+        {#- 414(v)(7)(E): indexed like 415(d), rounded down to a multiple of $5,000 -#}
+        coalesce(
+            this_year.roth_catch_up_wage_threshold,
+            floor(last_seeded.roth_catch_up_wage_threshold
+                * power(1 + indexing.rate, {{ year }} - last_seeded.plan_year) / 5000) * 5000
+        ) as roth_catch_up_wage_threshold
     from last_seeded
     inner join indexing on last_seeded.scenario_id = indexing.scenario_id
     left join this_year on last_seeded.scenario_id = this_year.scenario_id
@@ -144,6 +153,10 @@ select
     cast(params.eligibility_service_days as integer) as eligibility_service_days,
     cast(params.eligibility_entry_frequency_months as integer) as eligibility_entry_frequency_months,
     params.core_contribution_rate,
+    params.core_contribution_graded > 0 as core_contribution_graded,
+    params.match_true_up > 0 as match_true_up,
+    cast(params.roth_catch_up_start_year as integer) as roth_catch_up_start_year,
+    limits.roth_catch_up_wage_threshold,
     params.forfeitures_offset_employer_cost > 0 as forfeitures_offset_employer_cost,
     cast(params.retirement_max_age as integer) as retirement_max_age
 from scenario_values as params

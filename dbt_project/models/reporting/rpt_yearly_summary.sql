@@ -48,6 +48,24 @@ snapshot_totals as (
     group by params.scenario_id
 ),
 
+{#- SECURE 2.0 section 603's Roth catch-up (int_employee_contributions) and the match true-up
+    (int_employee_match_calculations, before 415(c)) -#}
+plan_rule_totals as (
+    select
+        params.scenario_id,
+        coalesce(sum(contributions.pretax_contribution), 0) as pretax_contributions,
+        coalesce(sum(contributions.roth_catch_up_contribution), 0) as roth_catch_up_contributions,
+        count(contributions.employee_id) filter (where contributions.roth_catch_up_contribution > 0)
+            as roth_catch_up_employees,
+        coalesce(sum(money.match_true_up), 0) as match_true_up
+    from params
+    left join {{ planalign_this_year('int_employee_contributions') }} as contributions
+        on params.scenario_id = contributions.scenario_id
+    left join {{ planalign_this_year('int_employee_match_calculations') }} as money
+        on contributions.scenario_id = money.scenario_id and contributions.employee_id = money.employee_id
+    group by params.scenario_id
+),
+
 forfeiture_totals as (
     select params.scenario_id, coalesce(sum(accounts.forfeiture), 0) as forfeitures
     from params
@@ -95,7 +113,12 @@ select
     cast(employer_totals.employer_contributions - employer_totals.forfeitures_used as decimal(18, 2))
         as employer_cost,
     cast(coalesce(snapshot_totals.total_compensation_paid, 0) as decimal(18, 2)) as total_compensation_paid,
-    cast(round(snapshot_totals.average_compensation_raw, 2) as decimal(18, 2)) as average_compensation
+    cast(round(snapshot_totals.average_compensation_raw, 2) as decimal(18, 2)) as average_compensation,
+    cast(plan_rule_totals.pretax_contributions as decimal(18, 2)) as pretax_contributions,
+    cast(plan_rule_totals.roth_catch_up_contributions as decimal(18, 2)) as roth_catch_up_contributions,
+    cast(plan_rule_totals.roth_catch_up_employees as integer) as roth_catch_up_employees,
+    cast(plan_rule_totals.match_true_up as decimal(18, 2)) as match_true_up
 from snapshot_totals
 inner join event_counts on snapshot_totals.scenario_id = event_counts.scenario_id
 inner join employer_totals on snapshot_totals.scenario_id = employer_totals.scenario_id
+inner join plan_rule_totals on snapshot_totals.scenario_id = plan_rule_totals.scenario_id

@@ -8,6 +8,7 @@ select
     cast(compensation_limit as double) as compensation_limit,
     cast(annual_additions_limit as double) as annual_additions_limit,
     cast(hce_compensation_limit as double) as hce_compensation_limit,
-    cast(key_employee_compensation_limit as double) as key_employee_compensation_limit
+    cast(key_employee_compensation_limit as double) as key_employee_compensation_limit,
+    cast(roth_catch_up_wage_threshold as double) as roth_catch_up_wage_threshold
 from {{ ref('config_irs_limits') }}
 cross join {{ ref('dim_scenarios') }} as scenarios
