@@ -30,11 +30,13 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -94,6 +96,10 @@ class Comparison:
     target: float
     identical: bool
     mismatches: tuple[str, ...]
+    processes: int | None = None
+    """Design (b): the members as this many concurrent `simulate` processes (None: not measured)."""
+    processes_s: float | None = None
+    processes_peak_rss_mb: float | None = None
 
     @property
     def met(self) -> bool:
@@ -171,23 +177,71 @@ class ScenarioBench:
             raise ScenarioBenchmarkError(f"the {name} sweep failed: {result.error}")
         return result, database
 
+    def _single_command(self, root: Path, member: Member) -> tuple[list[str], Path]:
+        """The `simulate` command of one member on a fresh database under `root`, and that database."""
+        _fresh(root)
+        database = root / "simulation.duckdb"
+        config = _deep_merge(self.base_config(database, root / "runs"), DESIGNS[member.design])
+        config["simulation"]["random_seed"] = member.seed
+        config_path = root / "config.yaml"
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return [
+            PYTHON,
+            "-m",
+            "planalign",
+            "simulate",
+            "--config",
+            str(config_path),
+            *self._workers(),
+        ], database
+
     def single_runs(self, name: str, members: Sequence[Member]) -> list[tuple[Member, Measurement, Path]]:
         out = []
         for member in members:
             root = self.work / f"{name}-single" / member.scenario_id
-            _fresh(root)
-            database = root / "simulation.duckdb"
-            config = _deep_merge(self.base_config(database, root / "runs"), DESIGNS[member.design])
-            config["simulation"]["random_seed"] = member.seed
-            config_path = root / "config.yaml"
-            config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-            command = [PYTHON, "-m", "planalign", "simulate", "--config", str(config_path), *self._workers()]
+            command, database = self._single_command(root, member)
             result = measure([command], env=self.env, cwd=REPO, log=root / "run.log")
             if result.error:
                 raise ScenarioBenchmarkError(f"the single run {member.scenario_id} failed: {result.error}")
             print(f"   single {member.scenario_id:<28} {result.wall_s:8.2f} s {result.peak_rss_mb:7.0f} MB")
             out.append((member, result, database))
         return out
+
+    def parallel_processes(self, name: str, members: Sequence[Member], processes: int) -> Measurement:
+        """Design (b): every member as its own `simulate` process on its own DuckDB file, `processes` at a
+        time. Wall time from the first start to the last exit. Peak RSS: the largest process's peak times
+        the number run together — an upper bound, since their peaks need not coincide."""
+        pending = list(members)
+        running: dict[int, tuple[Member, IO[bytes]]] = {}
+        largest_kb = 0
+        started = time.perf_counter()
+        try:
+            while pending or running:
+                while pending and len(running) < processes:
+                    member = pending.pop(0)
+                    root = self.work / f"{name}-processes" / member.scenario_id
+                    command, _ = self._single_command(root, member)
+                    log: IO[bytes] = (root / "run.log").open("wb")
+                    proc = subprocess.Popen(
+                        command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                    )
+                    running[proc.pid] = (member, log)
+                pid, status, usage = os.wait4(-1, 0)
+                member, finished_log = running.pop(pid)
+                finished_log.close()
+                largest_kb = max(largest_kb, usage.ru_maxrss)
+                if os.waitstatus_to_exitcode(status) != 0:
+                    raise ScenarioBenchmarkError(
+                        f"the process of {member.scenario_id} failed; see {finished_log.name}"
+                    )
+        finally:
+            for _, open_log in running.values():
+                open_log.close()
+        return Measurement(
+            wall_s=time.perf_counter() - started,
+            peak_rss_mb=largest_kb * min(processes, len(members)) / 1024,
+            commands=len(members),
+        )
 
     def compare(
         self, name: str, designs: Sequence[str], seeds: Sequence[int], sample: int, target: float
@@ -208,6 +262,10 @@ class ScenarioBench:
                 )
             if any(c.rows == 0 for c in in_sweep.values()):
                 mismatches.append(f"{member.scenario_id}: no rows in the sweep")
+        processes = self.args.processes if name == "sweep" and self.args.processes else None
+        in_processes = self.parallel_processes(name, members, processes) if processes else None
+        if in_processes is not None:
+            print(f"   {processes} processes at a time {in_processes.wall_s:8.2f} s", flush=True)
         measured = sum(m.wall_s for _, m, _ in singles)
         estimated = len(chosen) < len(members)
         sequential = measured / len(chosen) * len(members)
@@ -224,6 +282,9 @@ class ScenarioBench:
             target=target,
             identical=not mismatches,
             mismatches=tuple(mismatches),
+            processes=processes,
+            processes_s=round(in_processes.wall_s, 2) if in_processes else None,
+            processes_peak_rss_mb=round(in_processes.peak_rss_mb) if in_processes else None,
         )
 
     def _workers(self) -> list[str]:
@@ -268,6 +329,15 @@ def render_markdown(document: Mapping[str, Any]) -> str:
             f"{c['one_pass']['peak_rss_mb']:.0f} / {c['sequential_peak_rss_mb']:.0f} MB |"
         )
     for c in document["comparisons"]:
+        if c.get("processes"):
+            lines.append(
+                f"- {c['name']}, design (b) — the {c['members']} members as separate `simulate` processes, "
+                f"{c['processes']} at a time, one DuckDB file each: {c['processes_s']:.1f} s "
+                f"({c['sequential_s'] / c['processes_s']:.2f}× the sequential runs, "
+                f"{c['processes_s'] / c['one_pass']['wall_s']:.2f}× the one pass's time); peak RSS ≤ "
+                f"{c['processes_peak_rss_mb']:.0f} MB"
+            )
+    for c in document["comparisons"]:
         for mismatch in c["mismatches"]:
             lines.append(f"- MISMATCH {c['name']}: {mismatch}")
     return "\n".join(lines) + "\n"
@@ -285,6 +355,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--ensemble-sample", type=int, default=10, help="single runs of the ensemble actually executed"
     )
     parser.add_argument("--only", choices=("sweep", "ensemble"), default=None)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="design (b) for the sweep: its members as this many concurrent simulate processes "
+        "(default: the cores; 0 skips it)",
+    )
     parser.add_argument("--workers", type=int, default=None, help="max workers (default: the config's)")
     parser.add_argument("--workdir", type=Path, default=REPO / "benchmarks" / "work")
     parser.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")

@@ -73,3 +73,24 @@ def test_the_table_says_when_the_sequential_time_is_an_estimate_and_when_a_targe
         assert fragment in text
     if not estimated:
         assert "est.:" not in text
+
+
+def test_design_b_is_reported_against_the_sequential_runs_and_the_one_pass() -> None:
+    comparison = {
+        **_comparison(False, 15.0),
+        "name": "sweep",
+        "members": 10,
+        "processes": 2,
+        "processes_s": 750.0,
+        "processes_peak_rss_mb": 1000,
+    }
+    document = {
+        "employees": 10_000,
+        "years": [2025, 2029],
+        "date": "2026-12-02",
+        "machine": {"cpu_count": 2, "cpu_model": "test"},
+        "comparisons": [comparison, _comparison(False, 15.0)],
+    }
+    text = render_markdown(document)
+    assert "2 at a time, one DuckDB file each: 750.0 s (2.00× the sequential runs, 7.50× the one pass" in text
+    assert text.count("design (b)") == 1
