@@ -133,6 +133,9 @@ def project(tmp_path: Path) -> Path:
         "tier,employee_min,employee_max,match_rate\n2,0.02,0.06,0.5\n1,0.00,0.02,1.00\n"
     )
     (project / "seeds" / "config_vesting_schedule.csv").write_text("years_of_service,vested_share\n3,1.0\n")
+    (project / "seeds" / "config_core_contribution_schedule.csv").write_text(
+        "min_age,min_service_years,core_rate\n50,0,0.07\n0,0,0.01\n"
+    )
     return project
 
 
@@ -158,6 +161,12 @@ def test_unset_parameters_take_the_seed_values(project: Path, census: Path) -> N
     assert values["cola_rate"] == 0.017
     assert values["merit_rate_level_4"] == 0.041
     assert values["vesting_schedule"] == [{"years_of_service": 3, "vested_share": 1.0}]
+    # seed rows sorted by min_age, then min_service_years
+    assert values["core_contribution_schedule"] == [
+        {"min_age": 0, "min_service_years": 0, "core_rate": 0.01},
+        {"min_age": 50, "min_service_years": 0, "core_rate": 0.07},
+    ]
+    assert values["match_true_up"] is True and values["roth_catch_up_start_year"] == 2026
     # seed rows sorted by tier
     assert values["match_tiers"] == [
         {"employee_min": 0.0, "employee_max": 0.02, "match_rate": 1.0},

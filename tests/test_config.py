@@ -206,6 +206,16 @@ def test_the_shipped_parameters_restate_the_seed_defaults() -> None:
             for r in sorted(csv.DictReader(handle), key=lambda r: int(r["tier"]))
         ]
     assert config_vars["match_tiers"] == seed_tiers
+    with (DBT_PROJECT / "seeds" / "config_core_contribution_schedule.csv").open(newline="") as handle:
+        seed_grades = [
+            {
+                "min_age": int(r["min_age"]),
+                "min_service_years": int(r["min_service_years"]),
+                "core_rate": float(r["core_rate"]),
+            }
+            for r in csv.DictReader(handle)
+        ]
+    assert config_vars["core_contribution_schedule"] == seed_grades
     for name, seed_value in seeds.items():
         assert name in config_vars, f"seed parameter {name} cannot be set from simulation_config.yaml"
         assert float(config_vars[name]) == seed_value, name
@@ -331,6 +341,18 @@ def test_overrides_replace_lists_rather_than_merging_them(workdir: Path) -> None
             "match_rate: 0.5}\n",
             "match.tiers: tiers must have strictly increasing employee_max",
         ),
+        (
+            "contributions:\n  core_contribution_schedule:\n    - {min_age: 40, core_rate: 1.5}\n",
+            "contributions.core_contribution_schedule[0].core_rate: must be a rate",
+        ),
+        (
+            "contributions:\n  core_contribution_schedule:\n    - {min_age: 40, core_rate: 0.03}\n"
+            "    - {min_age: 40, min_service_years: 0, core_rate: 0.04}\n",
+            "core_contribution_schedule: two rows with the same min_age and min_service_years [(40, 0)]",
+        ),
+        ("contributions:\n  core_contribution_schedule: []\n", "list at least one row"),
+        ("contributions:\n  roth_catch_up_start_year: 26\n", "roth_catch_up_start_year: must be >= 1900"),
+        ("match:\n  true_up: 1.5\n", "match.true_up: input should be a valid boolean"),
         ("simulatoin:\n  end_year: 2027\n", "simulatoin: unknown key; did you mean 'simulation'?"),
         ("run:\n  log_format: xml\n", "run.log_format: input should be 'console' or 'json' (got 'xml')"),
         (

@@ -36,7 +36,7 @@ def percent(value: float, places: int = 2) -> str:
 
 def format_parameter_value(name: str, value: Any) -> str:
     """A parameter's value as an analyst reads it: rates as percentages (with the raw value), booleans as
-    yes/no, the match tiers and vesting steps spelled out."""
+    yes/no, the match tiers, vesting steps and graded core rates spelled out."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list | tuple):
@@ -44,6 +44,8 @@ def format_parameter_value(name: str, value: Any) -> str:
             return "; ".join(_tier_text(t) for t in value) or "none"
         if name == "vesting_schedule":
             return ", ".join(_vesting_text(s) for s in value) or "none"
+        if name == "core_contribution_schedule":
+            return ", ".join(_core_grade_text(g) for g in value) or "none"
         return ", ".join(str(v) for v in value)
     if isinstance(value, float):
         return f"{percent(value, 4)} ({value:g})"
@@ -63,6 +65,13 @@ def _vesting_text(step: Any) -> str:
     if not isinstance(step, Mapping):
         return str(step)
     return f"{step.get('years_of_service')} yr: {percent(float(step.get('vested_share', 0)))}"
+
+
+def _core_grade_text(grade: Any) -> str:
+    if not isinstance(grade, Mapping):
+        return str(grade)
+    rate = percent(float(grade.get("core_rate", 0)))
+    return f"age {grade.get('min_age')}+ and {grade.get('min_service_years')}+ yr: {rate}"
 
 
 def parameter_table(rows: Sequence[ParameterRow], *, table_id: str, flag_heading: str = "source") -> str:

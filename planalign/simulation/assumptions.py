@@ -11,15 +11,17 @@ project directory, applying the project's own rule (`macros/parameters.sql`, `pl
 - `merit_rate_level_N`: `seeds/config_comp_levers.csv`, column `merit_rate` of `job_level` N;
 - `match_tiers`: `seeds/config_match_tiers.csv` (`employee_min`, `employee_max`, `match_rate`); a tier list
   set in the config starts each tier where the previous one ends, as `int_effective_match_tiers` does;
-- `vesting_schedule`: `seeds/config_vesting_schedule.csv` (`years_of_service`, `vested_share`).
+- `vesting_schedule`: `seeds/config_vesting_schedule.csv` (`years_of_service`, `vested_share`);
+- `core_contribution_schedule`: `seeds/config_core_contribution_schedule.csv` (`min_age`,
+  `min_service_years`, `core_rate`).
 
 The result is what the run report's assumptions panel shows and what a sweep records per scenario
 (`Assumptions.to_dict`, `Assumptions.parameter_values`). `match_formula_words` states the match formula in
 words ("100% of the first 3% of pay, then 50% of the next 2% (up to 4% of pay)").
 
-Why it is long: the resolution has to mirror each of the dbt project's four lookup forms (scalar seeds,
-merit by level, match tiers, vesting steps) and the read-back of the same data from summary.json; splitting
-them would separate the rule from the data it describes.
+Why it is long: the resolution has to mirror each of the dbt project's five lookup forms (scalar seeds,
+merit by level, match tiers, vesting steps, graded core rates) and the read-back of the same data from
+summary.json; splitting them would separate the rule from the data it describes.
 
 Reading is side-effect free: the seeds are read as CSV, the census is counted with an in-memory DuckDB.
 """
@@ -48,7 +50,9 @@ class AssumptionsError(PlanalignUsageError):
 
 
 ParameterSource = Literal["config", "seed"]
-ParameterKind = Literal["bool", "int", "float", "match_tiers", "vesting_schedule"]
+ParameterKind = Literal[
+    "bool", "int", "float", "match_tiers", "vesting_schedule", "core_contribution_schedule"
+]
 #: A JSON-able parameter value: a number or boolean, or a table as a tuple of rows (mappings).
 ParameterValue = bool | int | float | tuple[Mapping[str, float], ...]
 
@@ -260,6 +264,8 @@ def _kind(name: str, annotation: Any) -> ParameterKind:
         return "match_tiers"
     if name == "vesting_schedule":
         return "vesting_schedule"
+    if name == "core_contribution_schedule":
+        return "core_contribution_schedule"
     is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     candidates = typing.get_args(annotation) if is_union else (annotation,)
     for arg in candidates:
@@ -281,6 +287,11 @@ def _config_value(kind: ParameterKind, value: Any) -> ParameterValue:
         )
     if kind == "vesting_schedule":
         return tuple({"years_of_service": s.years_of_service, "vested_share": s.vested_share} for s in value)
+    if kind == "core_contribution_schedule":
+        return tuple(
+            {"min_age": s.min_age, "min_service_years": s.min_service_years, "core_rate": s.core_rate}
+            for s in value
+        )
     if kind == "bool":
         return bool(value)
     if kind == "int":
@@ -365,6 +376,11 @@ class _SeedReader:
             return (
                 "Vested share of employer money by completed years of service; nothing below the first step"
             )
+        if name == "core_contribution_schedule":
+            return (
+                "Graded core contribution rates (used with core_contribution_graded): the highest core_rate "
+                "of the rows whose min_age and min_service_years the employee has reached"
+            )
         return ""
 
     def value(self, name: str, kind: ParameterKind) -> ParameterValue:
@@ -393,6 +409,18 @@ class _SeedReader:
                 for r in rows
             ]
             return tuple(sorted(steps, key=lambda s: s["years_of_service"]))
+        if kind == "core_contribution_schedule":
+            seed = "config_core_contribution_schedule"
+            rows = self._rows(seed, ("min_age", "min_service_years", "core_rate"))
+            grades = [
+                {
+                    "min_age": int(self._number(seed, "min_age", r["min_age"])),
+                    "min_service_years": int(self._number(seed, "min_service_years", r["min_service_years"])),
+                    "core_rate": self._number(seed, "core_rate", r["core_rate"]),
+                }
+                for r in rows
+            ]
+            return tuple(sorted(grades, key=lambda g: (g["min_age"], g["min_service_years"])))
         if name.startswith("merit_rate_level_"):
             level = name.removeprefix("merit_rate_level_")
             for row in self._rows("config_comp_levers", ("job_level", "merit_rate")):

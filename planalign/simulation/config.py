@@ -226,6 +226,16 @@ class CompensationSection(_ParameterSection):
     merit_rate_level_5: Rate | None = None
 
 
+class CoreContributionStep(_Section):
+    """One row of an age/service-graded core contribution: `core_rate` of annual plan compensation for an
+    employee aged at least `min_age` on December 31 with at least `min_service_years` completed years of
+    service. The rate in force is the highest of the rows the employee has reached (0 below every row)."""
+
+    min_age: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=120)] = 0
+    min_service_years: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=120)] = 0
+    core_rate: Rate
+
+
 class ContributionsSection(_ParameterSection):
     """IRS contribution limits: how limits grow beyond the seeded years, and the catch-up age."""
 
@@ -233,10 +243,37 @@ class ContributionsSection(_ParameterSection):
     catch_up_age: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=120)] | None = None
     #: employer non-elective (core) contribution, share of plan compensation (dbt var core_contribution_rate)
     core_contribution_rate: Rate | None = None
+    #: grade the core rate by age and service instead (dbt var core_contribution_graded; schedule below)
+    core_contribution_graded: bool | None = None
+    #: the graded rates (dbt var core_contribution_schedule; seed config_core_contribution_schedule), used
+    #: only with core_contribution_graded
+    core_contribution_schedule: tuple[CoreContributionStep, ...] | None = None
+    #: SECURE 2.0 section 603: first plan year whose catch-ups are Roth for those paid above the seed's
+    #: roth_catch_up_wage_threshold (config_irs_limits) in the previous year (dbt var
+    #: roth_catch_up_start_year)
+    roth_catch_up_start_year: Year | None = None
     #: the year's forfeitures reduce that year's employer cost (dbt var forfeitures_offset_employer_cost)
     forfeitures_offset_employer_cost: bool | None = None
     #: the top-paid group election for the HCE determination (dbt var hce_top_paid_group)
     hce_top_paid_group: bool | None = None
+
+    @field_validator("core_contribution_schedule")
+    @classmethod
+    def _schedule_rows_distinct(
+        cls, steps: tuple[CoreContributionStep, ...] | None
+    ) -> tuple[CoreContributionStep, ...] | None:
+        if steps is not None:
+            if not steps:
+                raise ValueError(
+                    "list at least one row, e.g. [{min_age: 0, min_service_years: 0, core_rate: 0.03}]"
+                )
+            keys = [(s.min_age, s.min_service_years) for s in steps]
+            repeated = sorted({k for k in keys if keys.count(k) > 1})
+            if repeated:
+                raise ValueError(
+                    f"two rows with the same min_age and min_service_years {repeated}: keep one rate per pair"
+                )
+        return steps
 
 
 class AutoEnrollmentSection(_ParameterSection):
@@ -294,6 +331,9 @@ class MatchSection(_ParameterSection):
 
     tiers: tuple[MatchTier, ...] | None = None
     cap_rate: Rate | None = None
+    #: the match on the plan year's deferrals and pay, the per-pay-period amount plus a year-end true-up
+    #: (dbt var match_true_up; the seed's default, true); false: per pay period only
+    true_up: bool | None = None
 
     @field_validator("tiers")
     @classmethod
