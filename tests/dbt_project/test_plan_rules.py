@@ -1,8 +1,11 @@
 """Plan rules a sponsor's actuary checks (issue #15), recomputed here in Python from the inputs.
 
-One three-year plain-dbt run on a small generated census in which a few employees are re-paid far above
-the 401(a)(17) limit at a low deferral rate (the case the old formulas got wrong). Every expected value is
-recomputed from the census, the seeds and the year's events, never copied from the models.
+A three-year run of the default plan on a small generated census in which a few employees are re-paid far
+above the 401(a)(17) limit at a low deferral rate (the case the old formulas got wrong) and a few aged 61 and
+64 defer 15% of $300,000 (catch-up, super catch-up and, from 2026, the Roth catch-up); two-year runs of a
+rich plan (20% core, 415(c) binds) and of a graded plan (core rate by age and service, the match per pay
+period without a true-up, the Roth catch-up from 2025). Every expected value is recomputed from the census,
+the seeds and the year's events, never copied from the models.
 """
 
 from __future__ import annotations
@@ -69,6 +72,21 @@ def executive_census(path: Path) -> Path:
     return write_census(pa.Table.from_pylist(rows, schema=table.schema), path)
 
 
+#: an age/service-graded core (var schedule, rows in no particular order), the match per pay period only
+#: and the Roth catch-up already in 2025 (on the census pay rate and the 2025 threshold, $145,000)
+GRADED_PLAN: dict[str, Any] = {
+    "core_contribution_graded": True,
+    "core_contribution_schedule": [
+        {"min_age": 50, "min_service_years": 0, "core_rate": 0.045},
+        {"min_age": 0, "min_service_years": 0, "core_rate": 0.01},
+        {"min_age": 0, "min_service_years": 5, "core_rate": 0.025},
+        {"min_age": 40, "min_service_years": 5, "core_rate": 0.035},
+    ],
+    "match_true_up": False,
+    "roth_catch_up_start_year": 2025,
+}
+
+
 def build(root: Path, years: tuple[int, ...], **plan: Any) -> SimulationRun:
     return build_simulation(
         root, executive_census(root / "census.parquet"), years, {"random_seed": 7, **plan}
@@ -87,19 +105,57 @@ def rich_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun
     yield build(tmp_path_factory.mktemp("rich_plan"), RICH_YEARS, **RICH_PLAN)
 
 
+@pytest.fixture(scope="module")
+def graded_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
+    """GRADED_PLAN, 2025-2026."""
+    yield build(tmp_path_factory.mktemp("graded_plan"), RICH_YEARS, **GRADED_PLAN)
+
+
 def half_up(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def plan_value(run: SimulationRun, name: str) -> Any:
+    """A plan parameter of the run: its var, else the seed value."""
+    value = run.vars.get(name)
+    return PLAN[name] if value is None else value
+
+
+def core_rate(run: SimulationRun, age: int, years_of_service: int) -> Decimal:
+    """The flat core_contribution_rate or, graded, the highest rate of the schedule rows reached."""
+    if not bool(plan_value(run, "core_contribution_graded")):
+        return Decimal(str(plan_value(run, "core_contribution_rate")))
+    schedule = run.vars.get("core_contribution_schedule") or seed_rows("config_core_contribution_schedule")
+    reached = [
+        Decimal(str(r["core_rate"]))
+        for r in schedule
+        if int(r["min_age"]) <= age and int(r["min_service_years"]) <= years_of_service
+    ]
+    return max(reached, default=Decimal(0))
+
+
+def prior_year_pay(run: SimulationRun, year: int) -> dict[str, Decimal]:
+    """Pay received in Y - 1 by the start-of-year actives: the census pay rate in the first year."""
+    start = start_of_year_actives(run, year)
+    if year == PLAN_YEARS[0]:
+        return {e: row["annual_compensation"] for e, row in start.items()}
+    last = snapshot(run, year - 1)
+    return {e: last[e]["prorated_compensation"] for e in start}
+
+
 def expected_money(run: SimulationRun, year: int) -> dict[str, dict[str, Decimal]]:
     """Per employee: plan compensation (deferred pay capped at 401(a)(17)), deferral, match and core after
-    415(c) (excess out of core first, then match)."""
+    415(c) (excess out of core first, then match); the match per pay period and its true-up, the core rate,
+    and the pre-tax / Roth split of the deferral (SECURE 2.0 section 603)."""
     rows = snapshot(run, year)
     start = start_of_year_actives(run, year)
     by_employee = events_by_employee(run, year)
     deferral_limit, _, comp_limit = irs_limits(year)
     additions_limit = irs_limit(year, "annual_additions_limit", 1000)
-    core_rate = Decimal(str(run.vars.get("core_contribution_rate", PLAN["core_contribution_rate"])))
+    true_up_on = bool(plan_value(run, "match_true_up"))
+    roth_from = int(plan_value(run, "roth_catch_up_start_year"))
+    roth_threshold = irs_limit(year, "roth_catch_up_wage_threshold", 5000)
+    prior_pay = prior_year_pay(run, year)
     merit_date = date(year, int(WORKFORCE["merit_effective_month"]), 1)
     out: dict[str, dict[str, Decimal]] = {}
     for employee_id, row in rows.items():
@@ -125,12 +181,26 @@ def expected_money(run: SimulationRun, year: int) -> dict[str, dict[str, Decimal
         paid = _paid(pre, post, employed_from, employed_to, year, merit_date)
         annual_plan_pay = min(half_up(paid), comp_limit)
         limit = deferral_limit + catch_up_limit(year, row["age"])
-        contribution = min(half_up(row["deferral_rate"] * plan_pay), limit)
-        match = Decimal(0)
+        requested = half_up(row["deferral_rate"] * plan_pay)
+        contribution = min(requested, limit)
+        annual_match = per_period_match = Decimal(0)
         if contribution > 0:
+            # the plan year's totals: the deferral as a share of the pay deferred on
             rate = min(_match_rate(contribution / plan_pay), PLAN["match_cap_rate"])
-            match = half_up(rate * plan_pay)
-        core = half_up(core_rate * annual_plan_pay)
+            annual_match = per_period_match = half_up(rate * plan_pay)
+            if requested > limit:
+                # per pay period: deferrals (and the match) stop once the year's total reaches the limit
+                period_rate = min(_match_rate(row["deferral_rate"]), PLAN["match_cap_rate"])
+                per_period_match = half_up(period_rate * min(contribution / row["deferral_rate"], plan_pay))
+        true_up = annual_match - per_period_match if true_up_on else Decimal(0)
+        match = per_period_match + true_up
+        service = full_years(row["hire_date"], row["termination_date"] or date(year, 12, 31))
+        rate_of_core = core_rate(run, row["age"], service)
+        core = half_up(rate_of_core * annual_plan_pay)
+        catch_up = max(Decimal(0), contribution - deferral_limit)
+        prior = prior_pay.get(employee_id, Decimal(0))
+        roth_required = year >= roth_from and roth_threshold > 0 and prior > roth_threshold
+        roth = catch_up if roth_required else Decimal(0)
         counted_deferral = min(contribution, deferral_limit)  # catch-up does not count toward 415(c)
         excess = max(Decimal(0), counted_deferral + match + core - min(additions_limit, annual_plan_pay))
         core_cut = min(core, excess)
@@ -141,8 +211,53 @@ def expected_money(run: SimulationRun, year: int) -> dict[str, dict[str, Decimal
             "match": match - match_cut,
             "core": core - core_cut,
             "excess": excess,
+            "match_per_pay_period": per_period_match,
+            "match_true_up": true_up,
+            "core_rate": rate_of_core,
+            "prior_year_pay": prior,
+            "roth_required": Decimal(roth_required),
+            "roth_catch_up": roth,
+            "pretax": contribution - roth,
         }
     return out
+
+
+def plan_rule_mismatches(run: SimulationRun, year: int) -> list[Any]:
+    """The new columns of int_employee_contributions and int_employee_match_calculations against the
+    recomputation (issue #15 items 4-5), per employee; empty when every one agrees to the cent."""
+    expected = expected_money(run, year)
+    rows = run.query(
+        "select c.employee_id, m.match_per_pay_period, m.match_true_up, m.core_contribution_rate, "
+        "c.prior_year_compensation, c.roth_catch_up_required::int, c.roth_catch_up_contribution, "
+        "c.pretax_contribution, c.roth_contribution "
+        "from int_employee_contributions as c join int_employee_match_calculations as m "
+        "using (scenario_id, employee_id, simulation_year) where c.simulation_year = ?",
+        [year],
+    )
+    assert {r[0] for r in rows} == set(expected)
+    keys = ("match_per_pay_period", "match_true_up", "core_rate", "prior_year_pay", "roth_required")
+    keys += ("roth_catch_up", "pretax", "roth_catch_up")
+    mismatches = []
+    for employee_id, *values in rows:
+        want = expected[employee_id]
+        # money within a cent, as money_mismatches (the deferred pay is rounded once in SQL, twice here)
+        tolerance = {"core_rate": Decimal("1e-9"), "roth_required": Decimal(0)}
+        bad = [
+            (key, got, want[key])
+            for key, got in zip(keys, values, strict=True)
+            if abs(Decimal(str(got)) - want[key]) > tolerance.get(key, CENT)
+        ]
+        if bad:
+            mismatches.append((employee_id, bad))
+    return mismatches
+
+
+def summary_plan_rule_totals(run: SimulationRun, year: int) -> tuple[Any, ...]:
+    return run.query(
+        "select pretax_contributions, roth_catch_up_contributions, roth_catch_up_employees, match_true_up "
+        "from rpt_yearly_summary where simulation_year = ?",
+        [year],
+    )[0]
 
 
 def money_mismatches(run: SimulationRun, year: int) -> list[Any]:
@@ -404,3 +519,69 @@ def test_vesting_cliff_schedule_and_forfeitures_reduce_employer_cost(rich_run: S
     assert shares == {0.0, 1.0}
     used = rich_run.query("select sum(forfeitures_used) from rpt_yearly_summary")[0][0]
     assert used > 0
+
+
+# ------------------------------------------- graded core, match true-up, Roth catch-up (issue #15 items 4-5)
+
+
+def check_summary_totals(run: SimulationRun, year: int) -> None:
+    """rpt_yearly_summary's pre-tax, Roth catch-up and true-up totals are the sums over the employees (whose
+    values plan_rule_mismatches recomputes); pre-tax + Roth is every deferral."""
+    rows = run.query(
+        "select c.pretax_contribution, c.roth_catch_up_contribution, m.match_true_up, "
+        "c.employee_contribution "
+        "from int_employee_contributions as c join int_employee_match_calculations as m "
+        "using (scenario_id, employee_id, simulation_year) where c.simulation_year = ?",
+        [year],
+    )
+    assert summary_plan_rule_totals(run, year) == (
+        sum((r[0] for r in rows), Decimal(0)),
+        sum((r[1] for r in rows), Decimal(0)),
+        sum(1 for r in rows if r[1] > 0),
+        sum((r[2] for r in rows), Decimal(0)),
+    )
+    assert sum(r[0] + r[1] for r in rows) == sum(r[3] for r in rows)
+
+
+@pytest.mark.parametrize("year", PLAN_YEARS)
+def test_default_plan_trues_up_the_match_and_makes_catch_ups_roth_from_2026(
+    plan_run: SimulationRun, year: int
+) -> None:
+    """Default: the match is the plan year's (the per-period match of those who reach 402(g) early plus a
+    year-end true-up); from 2026 the catch-up of anyone paid above the threshold last year is Roth."""
+    assert plan_rule_mismatches(plan_run, year) == []
+    check_summary_totals(plan_run, year)
+    expected = expected_money(plan_run, year).values()
+    assert any(e["match_true_up"] > 0 for e in expected), "front-loaders are trued up"
+    assert all(e["core_rate"] == 0 for e in expected)
+    roth = [e for e in expected if e["roth_catch_up"] > 0]
+    if year < 2026:
+        assert roth == [] and not any(e["roth_required"] for e in expected)
+    else:
+        # the 61- and 64-year-olds deferring 15% of $300,000 defer catch-ups, all Roth
+        assert len(roth) >= 6
+        assert all(e["prior_year_pay"] > irs_limit(year, "roth_catch_up_wage_threshold", 5000) for e in roth)
+
+
+@pytest.mark.parametrize("year", RICH_YEARS)
+def test_graded_core_per_period_match_and_early_roth_catch_up_recompute(
+    graded_run: SimulationRun, year: int
+) -> None:
+    """GRADED_PLAN: the core rate by age and service, the match per pay period only (a deferrer who reaches
+    402(g) early is matched only on the pay deferred on) and the Roth catch-up from 2025 (census pay rate
+    above $145,000)."""
+    assert money_mismatches(graded_run, year) == []
+    assert plan_rule_mismatches(graded_run, year) == []
+    check_summary_totals(graded_run, year)
+    expected = expected_money(graded_run, year)
+    rates = {e["core_rate"] for e in expected.values()}
+    assert {Decimal("0.01"), Decimal("0.025"), Decimal("0.035"), Decimal("0.045")} <= rates, rates
+    assert all(e["match_true_up"] == 0 for e in expected.values())
+    # per period only: the 61-year-olds who reach 402(g) + catch-up early get less than the annual match
+    rows = graded_run.query(
+        "select count(*) from int_employee_match_calculations "
+        "where simulation_year = ? and match_per_pay_period < match_annual",
+        [year],
+    )
+    assert rows[0][0] > 0
+    assert sum(1 for e in expected.values() if e["roth_catch_up"] > 0) >= 6
