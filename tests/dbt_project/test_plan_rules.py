@@ -235,8 +235,17 @@ def plan_rule_mismatches(run: SimulationRun, year: int) -> list[Any]:
         [year],
     )
     assert {r[0] for r in rows} == set(expected)
-    keys = ("match_per_pay_period", "match_true_up", "core_rate", "prior_year_pay", "roth_required")
-    keys += ("roth_catch_up", "pretax", "roth_catch_up")
+    # roth_contribution is the Roth catch-up: no other Roth deferral is modelled
+    keys = (
+        "match_per_pay_period",
+        "match_true_up",
+        "core_rate",
+        "prior_year_pay",
+        "roth_required",
+        "roth_catch_up",
+        "pretax",
+        "roth_catch_up",
+    )
     mismatches = []
     for employee_id, *values in rows:
         want = expected[employee_id]
