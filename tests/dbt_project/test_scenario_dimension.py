@@ -72,7 +72,19 @@ AUTO_ENROLLMENT = Member(
     "ae_10pct__s7",
     "ae_10pct",
     7,
-    {"auto_enrollment_default_deferral_rate": 0.10, "escalation_increment": 0.02, "escalation_cap": 0.12},
+    {
+        "auto_enrollment_default_deferral_rate": 0.10,
+        "escalation_increment": 0.02,
+        "escalation_cap": 0.12,
+        # issue #15's list and switch parameters resolve per scenario too
+        "core_contribution_graded": True,
+        "core_contribution_schedule": [
+            {"min_age": 0, "min_service_years": 0, "core_rate": 0.01},
+            {"min_age": 45, "min_service_years": 0, "core_rate": 0.03},
+        ],
+        "match_true_up": False,
+        "roth_catch_up_start_year": 2025,
+    },
 )
 MEMBERS = (BASELINE, MATCH, AUTO_ENROLLMENT)
 SEEDS = {path.stem for path in (DBT_PROJECT / "seeds").glob("*.csv")}
@@ -220,6 +232,15 @@ def test_members_with_one_seed_share_their_draws_and_differ_in_their_design(buil
     assert money[MATCH.scenario_id] != money[BASELINE.scenario_id], "the match formula changes the match"
     assert deferrals[MATCH.scenario_id] == deferrals[BASELINE.scenario_id], "and nothing the employees do"
     assert deferrals[AUTO_ENROLLMENT.scenario_id] > deferrals[BASELINE.scenario_id]
+    with builds.sweep.connect() as sweep:
+        core_rates = dict(
+            sweep.execute(
+                "select scenario_id, list(distinct core_contribution_rate order by core_contribution_rate) "
+                "from int_employee_match_calculations group by 1"
+            ).fetchall()
+        )
+    assert core_rates[BASELINE.scenario_id] == [0.0], "the baseline keeps its flat core rate"
+    assert core_rates[AUTO_ENROLLMENT.scenario_id] == [0.01, 0.03], "its own graded schedule"
 
 
 def test_rebuilding_one_scenario_in_a_sweep_database_leaves_the_others_alone(
