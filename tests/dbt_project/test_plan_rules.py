@@ -11,18 +11,20 @@ the seeds and the year's events, never copied from the models.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 
 from planalign.simulation.census import generate_census, write_census
 
-from .simulation_support import SimulationRun, build_simulation
+from .simulation_support import DbtWorkspace, SimulationRun, build_simulation
 from .test_dbt_simulation import (
     CENT,
     PLAN,
@@ -594,3 +596,49 @@ def test_graded_core_per_period_match_and_early_roth_catch_up_recompute(
     )
     assert rows[0][0] > 0
     assert sum(1 for e in expected.values() if e["roth_catch_up"] > 0) >= 6
+
+
+def test_dq_plan_rules_names_a_wrong_true_up_core_rate_or_roth_split(
+    plan_run: SimulationRun, tmp_path: Path
+) -> None:
+    """On a copy with one wrong Roth split, true-up and core rate, dq_plan_rules names exactly those three
+    (in the last year built: the year-scoped tables it also reads hold that year)."""
+    copy = DbtWorkspace(tmp_path)
+    shutil.copy(plan_run.workspace.database, copy.database)
+    year = PLAN_YEARS[-1]
+    year_vars = {**plan_run.vars, "simulation_year": year}
+    with duckdb.connect(str(copy.database)) as connection:
+        roth_employee = connection.execute(
+            "select min(employee_id) from int_employee_contributions "
+            "where simulation_year = ? and roth_catch_up_contribution > 0",
+            [year],
+        ).fetchone()
+        trued_up = connection.execute(
+            "select min(employee_id) from int_employee_match_calculations "
+            "where simulation_year = ? and match_true_up > 0",
+            [year],
+        ).fetchone()
+        assert roth_employee and roth_employee[0] and trued_up and trued_up[0]
+        connection.execute(
+            "update int_employee_contributions set roth_catch_up_contribution = 0, roth_contribution = 0 "
+            "where simulation_year = ? and employee_id = ?",
+            [year, roth_employee[0]],
+        )
+        connection.execute(
+            "update int_employee_match_calculations set match_true_up = match_true_up + 1 "
+            "where simulation_year = ? and employee_id = ?",
+            [year, trued_up[0]],
+        )
+        connection.execute(
+            "update int_employee_match_calculations set core_contribution_rate = 0.01 "
+            "where simulation_year = ? and employee_id = ?",
+            [year, trued_up[0]],
+        )
+    copy.dbt("run", "--select", "dq_plan_rules", vars=year_vars)
+    with copy.connect() as connection:
+        found = set(connection.execute("select employee_id, check_name from dq_plan_rules").fetchall())
+    assert found == {
+        (roth_employee[0], "roth_catch_up_not_applied"),
+        (trued_up[0], "match_true_up_inconsistent"),
+        (trued_up[0], "core_rate_not_the_plan"),
+    }
