@@ -97,8 +97,8 @@ def _unique_key(config: Mapping[str, Any]) -> tuple[str, ...]:
     key = config.get("unique_key")
     if key is None:
         return ()
-    if isinstance(key, str):
-        return (key,)
+    if isinstance(key, str):  # one expression, e.g. "scenario_id, simulation_year" (dbt pastes it as is)
+        return tuple(part.strip() for part in key.split(",") if part.strip())
     return tuple(str(k) for k in key)
 
 

@@ -131,6 +131,21 @@ def test_incremental_delete_insert_replaces_a_rerun_year() -> None:
     assert types == {"id": "BIGINT", "simulation_year": "INTEGER"}
 
 
+def test_a_unique_key_written_as_one_expression_names_each_column() -> None:
+    """dbt's delete+insert takes `unique_key: "scenario_id, simulation_year"` as one expression; the floor
+    must delete on both columns, not look for a column of that name."""
+    unique_key = "scenario_id, simulation_year"
+    manifest = _manifest()
+    for node in manifest["nodes"].values():
+        if node["name"] == "fct":
+            node["config"].update(materialized="incremental", incremental_strategy="delete+insert")
+            node["config"]["unique_key"] = unique_key
+    models = models_for_year(project_models(manifest), first_year=True)
+    plan = build_year_plan(manifest, models, year=2025, include_seeds=False, project_dir=Path("."))
+    (step,) = [s for s in plan.steps if s.name == "fct"]
+    assert step.unique_key == ("scenario_id", "simulation_year")
+
+
 def test_seed_typing_follows_dbt_and_failing_tests_are_recorded(tmp_path: Path) -> None:
     csv = tmp_path / "params.csv"
     csv.write_text("name,count,rate,day\nx,1,0.5,2025-01-01\ny,2,0.25,2025-06-30\n")

@@ -1,5 +1,6 @@
 {#- Every event of the simulation, one row per (scenario, employee, year, event type); re-running a year
-    replaces it (for the scenarios built). event_id hashes (employee, year, event type) as in a single run; the key is (scenario_id, event_id). -#}
+    replaces it (for the scenarios built). event_id hashes (employee, year, event type) as in a single run;
+    the key is (scenario_id, event_id). -#}
 with events as (
     select scenario_id, employee_id, simulation_year, event_type, effective_date,
         cast(null as decimal(18, 2)) as compensation_before, compensation_after,
