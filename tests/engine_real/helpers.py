@@ -88,6 +88,48 @@ def dbt_cli(project_dir: Path, *args: str, vars: Mapping[str, Any] | None = None
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
 
 
+class BackgroundDbt:
+    """Plain dbt in its own process, started now and waited for later, so that a test can do its in-process
+    work while the reference builds on the other core. Its output goes to a file (a pipe nobody reads
+    would stall it); `wait()` returns the finished process with that output as `stdout`."""
+
+    def __init__(self, cmd: list[str], cwd: Path, output: Path) -> None:
+        self.cmd = cmd
+        self.output = output
+        with output.open("w") as sink:
+            self.process = subprocess.Popen(cmd, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT, text=True)
+        self._done: subprocess.CompletedProcess[str] | None = None
+
+    def wait(self, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        if self._done is None:
+            code = self.process.wait(timeout=timeout)
+            self._done = subprocess.CompletedProcess(self.cmd, code, self.output.read_text(), "")
+        return self._done
+
+    def wait_ok(self) -> None:
+        done = self.wait()
+        assert done.returncode == 0, f"{' '.join(self.cmd)} failed:\n{done.stdout[-4000:]}"
+
+    def kill(self) -> None:
+        """Stop it if it still runs (a test that failed before waiting)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def dbt_cli_background(
+    project_dir: Path, *args: str, vars: Mapping[str, Any] | None = None, workdir: Path
+) -> BackgroundDbt:
+    """`dbt_cli` started in the background, with its own target and log paths under `workdir` (two of them
+    at once must not write one `target/`)."""
+    cmd = [DBT_EXECUTABLE, *args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+    cmd += ["--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs")]
+    if vars:
+        cmd += ["--vars", yaml.safe_dump(dict(vars), default_flow_style=True).strip()]
+    workdir.mkdir(parents=True, exist_ok=True)
+    return BackgroundDbt(cmd, project_dir, workdir / "dbt.out")
+
+
 def dbt_seed_in_process(project_dir: Path, *, vars: Mapping[str, Any]) -> None:
     """`dbt seed` in this process (cheaper than a subprocess; seeding is setup, not what is under test)."""
     from dbt.cli.main import dbtRunner

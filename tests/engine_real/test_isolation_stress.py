@@ -6,6 +6,7 @@ batches (several models per invocation), two engines at once on one event loop."
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -21,7 +22,7 @@ from planalign.engine.results import EngineRunResult
 from planalign.engine.runner import EngineSettings, ParallelExecutionEngine
 from tests.fixtures.genproject import GeneratedProject, generate_project
 
-from .helpers import WalkReport, checksums, dbt_cli, walk_dag
+from .helpers import BackgroundDbt, WalkReport, checksums, dbt_cli_background, walk_dag
 
 pytestmark = pytest.mark.slow
 
@@ -36,17 +37,39 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> GeneratedProject:
     return generate_project(tmp_path_factory.mktemp("stress") / "proj", n_models=N_MODELS, seed=20261128)
 
 
+class References:
+    """Plain dbt, one thread, separate process: the expected tables for each stream's final salt. Both
+    builds start with the module and run while the first test's in-process streams do (`databases` waits
+    for them): the references are independent of everything in this process."""
+
+    def __init__(self, project: GeneratedProject) -> None:
+        self._builds: dict[str, tuple[Path, BackgroundDbt]] = {}
+        for stream, salts in STREAM_SALTS.items():
+            workdir = project.project_dir / f"ref_{stream}"
+            db = workdir / "sim.duckdb"
+            vars = {"database_path": str(db), "salt": salts[-1]}
+            build = dbt_cli_background(  # seed, then every model
+                project.project_dir, "build", "--threads", "1", vars=vars, workdir=workdir
+            )
+            self._builds[stream] = (db, build)
+
+    def databases(self) -> dict[str, Path]:
+        for _, build in self._builds.values():
+            build.wait_ok()
+        return {stream: db for stream, (db, _) in self._builds.items()}
+
+    def kill(self) -> None:
+        for _, build in self._builds.values():
+            build.kill()
+
+
 @pytest.fixture(scope="module")
-def references(project: GeneratedProject) -> dict[str, Path]:
-    """Plain dbt, one thread, separate process: the expected tables for each stream's final salt."""
-    refs = {}
-    for stream, salts in STREAM_SALTS.items():
-        db = project.project_dir / f"ref_{stream}" / "sim.duckdb"
-        db.parent.mkdir()
-        vars = {"database_path": str(db), "salt": salts[-1]}
-        dbt_cli(project.project_dir, "build", "--threads", "1", vars=vars)  # seed, then every model
-        refs[stream] = db
-    return refs
+def references(project: GeneratedProject) -> Iterator[References]:
+    refs = References(project)
+    try:
+        yield refs
+    finally:
+        refs.kill()
 
 
 @pytest.fixture(scope="module")
@@ -58,18 +81,19 @@ def manifest(project: GeneratedProject) -> ProjectManifest:
 
 
 def assert_streams_match_plain_dbt(
-    project: GeneratedProject, databases: dict[str, Path], references: dict[str, Path]
+    project: GeneratedProject, databases: dict[str, Path], references: References
 ) -> None:
     tables = project.model_names
+    reference_databases = references.databases()
     for name in STREAM_SALTS:
         got = checksums(databases[name], tables)
-        expected = checksums(references[name], tables)
+        expected = checksums(reference_databases[name], tables)
         mismatched = sorted(t for t in tables if got[t] != expected[t])
         assert mismatched == [], f"stream {name}: tables differ from plain dbt: {mismatched}"
 
 
 def test_concurrent_invocations_over_two_databases_match_plain_dbt(
-    project: GeneratedProject, manifest: ProjectManifest, references: dict[str, Path]
+    project: GeneratedProject, references: References, manifest: ProjectManifest
 ) -> None:
     assert dbt_isolation.isolation_status().available
     databases = {s: project.project_dir / f"db_{s}" / "sim.duckdb" for s in STREAM_SALTS}
@@ -103,7 +127,7 @@ def test_concurrent_invocations_over_two_databases_match_plain_dbt(
 
 
 def test_concurrent_batches_of_two_engines_match_plain_dbt(
-    project: GeneratedProject, manifest: ProjectManifest, references: dict[str, Path]
+    project: GeneratedProject, references: References, manifest: ProjectManifest
 ) -> None:
     """Batches of up to 4 models (many invocations, several at once per engine, each running its models one
     after another), two engines on two databases side by side in one event loop."""

@@ -15,14 +15,16 @@ import json
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from planalign.cli import ExitStatus, main
+from planalign.dbt.isolation import close_idle_databases
 from tests.fixtures.genproject import GeneratedProject, generate_project
 
-from .helpers import DBT_EXECUTABLE, checksums
+from .helpers import DBT_EXECUTABLE, BackgroundDbt, checksums
 from .test_run_like_dbt import _run_results, _statuses, validate_run_results
 
 pytestmark = pytest.mark.slow
@@ -43,10 +45,13 @@ def _vars(project: Path, salt: int) -> str:
     return json.dumps({"database_path": str(_db(project)), "salt": salt})
 
 
-def _dbt(project: Path, *args: str, salt: int = RUN_SALT) -> subprocess.CompletedProcess[str]:
+def _dbt_cmd(project: Path, *args: str, salt: int = RUN_SALT) -> list[str]:
     cmd = [DBT_EXECUTABLE, *args, "--project-dir", str(project), "--profiles-dir", str(project)]
-    cmd += ["--vars", _vars(project, salt), "--threads", THREADS]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=project)
+    return [*cmd, "--vars", _vars(project, salt), "--threads", THREADS]
+
+
+def _dbt(project: Path, *args: str, salt: int = RUN_SALT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_dbt_cmd(project, *args, salt=salt), capture_output=True, text=True, cwd=project)
 
 
 @pytest.fixture(scope="module")
@@ -90,23 +95,56 @@ SELECTIONS: dict[str, Callable[[GeneratedProject], list[str]]] = {
 }
 
 
+@dataclass(frozen=True)
+class Copies:
+    """The two copies of the base project every selection runs on: planalign's and plain dbt's. They stay
+    at the same paths for the whole module, so the vars (which name the database file) are the same for
+    every selection and both sides parse the project once — the later selections reuse dbt's partial
+    parse; `reset` puts back the base's database and removes the last run's results before each one."""
+
+    base: GeneratedProject
+    ours: Path
+    theirs: Path
+
+    def reset(self) -> None:
+        # the last `planalign run` in this process may still hold its database open (dbt-duckdb keeps it)
+        close_idle_databases(_db(self.ours))
+        for copy in (self.ours, self.theirs):
+            for leftover in (copy / "target" / "run_results.json", _db(copy).with_name("gen.duckdb.wal")):
+                leftover.unlink(missing_ok=True)
+            shutil.copyfile(_db(self.base.project_dir), _db(copy))
+
+
+@pytest.fixture(scope="module")
+def copies(base: GeneratedProject, tmp_path_factory: pytest.TempPathFactory) -> Copies:
+    root = tmp_path_factory.mktemp("gen_copies")
+    ours = Path(shutil.copytree(base.project_dir, root / "planalign"))
+    theirs = Path(shutil.copytree(base.project_dir, root / "dbt"))
+    return Copies(base, ours, theirs)
+
+
 @pytest.mark.parametrize("selection", list(SELECTIONS.values()), ids=list(SELECTIONS))
 def test_selection_on_the_generated_project_runs_like_dbt_run(
     base: GeneratedProject,
-    tmp_path: Path,
+    copies: Copies,
     selection: Callable[[GeneratedProject], list[str]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     args = selection(base)
-    ours = Path(shutil.copytree(base.project_dir, tmp_path / "planalign"))
-    theirs = Path(shutil.copytree(base.project_dir, tmp_path / "dbt"))
+    copies.reset()
+    ours, theirs = copies.ours, copies.theirs
 
-    code = main(
-        ["run", "--project-dir", str(ours), "--vars", _vars(ours, RUN_SALT), "--threads", THREADS, *args]
-    )
-    out = capsys.readouterr()
-    assert code == ExitStatus.OK, out.out + out.err
-    proc = _dbt(theirs, "run", *args)
+    # plain dbt builds its copy in its own process while planalign runs on the other
+    plain = BackgroundDbt(_dbt_cmd(theirs, "run", *args), theirs, theirs.parent / "dbt.out")
+    try:
+        code = main(
+            ["run", "--project-dir", str(ours), "--vars", _vars(ours, RUN_SALT), "--threads", THREADS, *args]
+        )
+        out = capsys.readouterr()
+        assert code == ExitStatus.OK, out.out + out.err
+        proc = plain.wait()
+    finally:
+        plain.kill()
     assert proc.returncode == 0, proc.stdout[-3000:]
 
     assert checksums(_db(ours), base.model_names) == checksums(_db(theirs), base.model_names)
