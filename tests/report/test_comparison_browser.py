@@ -4,8 +4,6 @@ tooltip per point, the P5–P95 bands and each scenario's line painted, and no c
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +13,7 @@ from PIL import Image
 from planalign.report.comparison import SCENARIO_COLOURS
 from tests.report.comparison_fixture import METRICS, SCENARIOS, YEARS
 
-from .chromium_cdp import Chromium
-from .test_report_browser import VIEWPORT, Rendered, _chromium_or_skip, _close, _pixel_counts
+from .browser_support import Rendered, close, pixel_counts, render
 
 pytestmark = pytest.mark.browser
 
@@ -63,17 +60,8 @@ INSPECT = """
 
 @pytest.fixture(scope="module")
 def rendered(comparison_report: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
-    executable = _chromium_or_skip()
     screenshot = tmp_path_factory.mktemp("browser") / "comparison.png"
-    with Chromium(executable) as browser:
-        browser.open_page(*VIEWPORT)
-        load = browser.load(comparison_report.resolve().as_uri())
-        page = browser.evaluate(INSPECT)
-        browser.screenshot(screenshot)
-    keep = os.environ.get("PLANALIGN_COMPARISON_SCREENSHOT")
-    if keep:
-        shutil.copyfile(screenshot, keep)
-    yield Rendered(load=load, page=page, screenshot=screenshot)
+    yield render(comparison_report, INSPECT, screenshot, keep_env="PLANALIGN_COMPARISON_SCREENSHOT")
 
 
 def test_page_loads_without_errors_or_network(rendered: Rendered, comparison_report: Path) -> None:
@@ -104,12 +92,12 @@ def test_screenshot_shows_each_scenario_and_its_band(rendered: Rendered) -> None
     """Each scenario's colour is painted (its lines and markers), and so is its band: the colour at 16%
     opacity over white."""
     image = Image.open(rendered.screenshot).convert("RGB")
-    colours = _pixel_counts(image)
+    colours = pixel_counts(image)
     for index, _ in enumerate(SCENARIOS):
         hex_colour = SCENARIO_COLOURS[index]
         rgb = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
         band = tuple(round(255 + (c - 255) * 0.16) for c in rgb)
-        line = sum(n for colour, n in colours.items() if _close(colour, rgb, 24))
-        shaded = sum(n for colour, n in colours.items() if _close(colour, band, 4))
+        line = sum(n for colour, n in colours.items() if close(colour, rgb, 24))
+        shaded = sum(n for colour, n in colours.items() if close(colour, band, 4))
         assert line > 300, f"scenario {index} ({hex_colour}) line barely painted: {line}"
         assert shaded > 300, f"scenario {index} ({hex_colour}) band barely painted: {shaded}"

@@ -8,12 +8,8 @@ Chromium is Debian's `chromium` package (`.ci/run` installs it). Without it the 
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
@@ -21,12 +17,11 @@ from PIL import Image
 from planalign.report import CLASS_COLOURS
 from tests.fixtures.sample_run import SampleRun
 
-from .chromium_cdp import Chromium, PageLoad, find_chromium
+from .browser_support import VIEWPORT, Rendered, close, pixel_counts, render
 from .test_report_html import CHART_KEYS
 
 pytestmark = pytest.mark.browser
 
-VIEWPORT = (1400, 1000)
 
 #: Run in the page once it has loaded: what each chart looks like to the layout engine.
 INSPECT = """
@@ -66,39 +61,10 @@ INSPECT = """
 """
 
 
-@dataclass(frozen=True)
-class Rendered:
-    load: PageLoad
-    page: dict[str, Any]
-    screenshot: Path
-
-
-def _chromium_or_skip() -> str:
-    executable = find_chromium()
-    if executable is not None:
-        return executable
-    message = (
-        "headless Chromium is needed for the report's browser test and was not found "
-        "(install Debian's `chromium` package, e.g. `apt-get install -y chromium`, or set PLANALIGN_CHROMIUM)"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def rendered(sample_report: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
-    executable = _chromium_or_skip()
     screenshot = tmp_path_factory.mktemp("browser") / "report.png"
-    with Chromium(executable) as browser:
-        browser.open_page(*VIEWPORT)
-        load = browser.load(sample_report.resolve().as_uri())
-        page = browser.evaluate(INSPECT)
-        browser.screenshot(screenshot)
-    keep = os.environ.get("PLANALIGN_REPORT_SCREENSHOT")
-    if keep:
-        shutil.copyfile(screenshot, keep)
-    yield Rendered(load=load, page=page, screenshot=screenshot)
+    yield render(sample_report, INSPECT, screenshot, keep_env="PLANALIGN_REPORT_SCREENSHOT")
 
 
 def test_page_loads_without_errors_or_network(rendered: Rendered, sample_report: Path) -> None:
@@ -137,19 +103,8 @@ def test_screenshot_shows_the_execution_classes_painted(rendered: Rendered) -> N
     image = Image.open(rendered.screenshot).convert("RGB")
     width, height = image.size
     assert width >= VIEWPORT[0] and height > VIEWPORT[1]  # the whole page, not only the viewport
-    colours = _pixel_counts(image)
+    colours = pixel_counts(image)
     for name, hex_colour in CLASS_COLOURS.items():
         rgb = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-        painted = sum(count for colour, count in colours.items() if _close(colour, rgb))
+        painted = sum(count for colour, count in colours.items() if close(colour, rgb))
         assert painted > 500, f"{name} ({hex_colour}) barely painted: {painted} pixels"
-
-
-def _pixel_counts(image: Image.Image) -> dict[tuple[int, ...], int]:
-    """Pixel count per colour (getcolors needs an upper bound on distinct colours)."""
-    width, height = image.size
-    colours = image.getcolors(maxcolors=width * height) or []
-    return {colour: count for count, colour in colours if isinstance(colour, tuple)}  # RGB: always tuples
-
-
-def _close(a: tuple[int, ...], b: tuple[int, ...], tolerance: int = 6) -> bool:
-    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))

@@ -5,24 +5,24 @@ from __future__ import annotations
 
 import pytest
 
-from . import test_report_browser
+from . import browser_support
 
 
 def test_missing_chromium_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(test_report_browser, "find_chromium", lambda: None)
+    monkeypatch.setattr(browser_support, "find_chromium", lambda: None)
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium"):
-        test_report_browser._chromium_or_skip()
+        browser_support.chromium_or_skip()
 
 
 def test_missing_chromium_skips_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(test_report_browser, "find_chromium", lambda: None)
+    monkeypatch.setattr(browser_support, "find_chromium", lambda: None)
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception):
-        test_report_browser._chromium_or_skip()
+        browser_support.chromium_or_skip()
 
 
 def test_present_chromium_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(test_report_browser, "find_chromium", lambda: "/opt/chromium")
+    monkeypatch.setattr(browser_support, "find_chromium", lambda: "/opt/chromium")
     monkeypatch.setenv("CI", "true")
-    assert test_report_browser._chromium_or_skip() == "/opt/chromium"
+    assert browser_support.chromium_or_skip() == "/opt/chromium"
