@@ -30,9 +30,12 @@ simulate: $(STAMP)
 scenarios: $(STAMP)
 	$(PLANALIGN) scenarios run $(SCENARIOS) $(ARGS)
 
-## Run every test (unit, real-dbt, reliability, browser).
+## Run every test (unit, real-dbt, reliability, browser), one test file per worker process on every core
+## (pytest-xdist; the suite is mostly one busy thread at a time, so two cores take about half the time).
+## PYTEST_WORKERS=0 runs it in this one process.
+PYTEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## Unit tests only (no real dbt): the quick loop while developing.
 test-fast: $(STAMP)
