@@ -7,7 +7,8 @@ every relation of a single run must be identical, row for row and value for valu
 the sweep without the scenario_id column. Members that share a seed share their draws (common random
 numbers); a bad `scenarios` var is a compiler error naming what is wrong.
 
-The four builds run concurrently from one seeded database (copied), the single runs with `dbt run` (the sweep
+The four builds start from one seeded database (copied) and run one after another on the shared parse (an
+in-process dbt command runs alone, so threads would buy nothing); the single runs use `dbt run` (the sweep
 runs the data tests, per scenario, with `dbt build`), so the module stays cheap.
 """
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,14 +118,9 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
         workspace.root.mkdir()
         shutil.copy(template.database, workspace.database)
     sweep_vars = {**base, "scenarios": [member.sweep_item() for member in MEMBERS]}
-    with ThreadPoolExecutor(max_workers=len(MEMBERS) + 1) as pool:
-        jobs = [pool.submit(_build_years, sweep, "build", sweep_vars)]
-        jobs += [
-            pool.submit(_build_years, singles[m.scenario_id], "run", {**base, **m.single_vars()})
-            for m in MEMBERS
-        ]
-        for job in jobs:
-            job.result()
+    _build_years(sweep, "build", sweep_vars)
+    for member in MEMBERS:
+        _build_years(singles[member.scenario_id], "run", {**base, **member.single_vars()})
     yield Builds(census_path, sweep, singles)
 
 
