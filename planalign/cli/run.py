@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from planalign.engine.graph import ModelDependencyAnalyzer
     from planalign.engine.nodes import ProjectManifest
     from planalign.engine.results import EngineRunResult
-    from planalign.engine.runner import EngineEvent, ParallelExecutionEngine
+    from planalign.engine.runner import ParallelExecutionEngine
 
 
 EXECUTION_CLASS_CHOICES = ("parallel_safe", "sequential", "conditional")
@@ -370,6 +370,7 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             common_args=dbt_common_args(project_dir, **dbt_target),
             selectors=[DbtInvoker.selector_for(analyzer.node(uid)) for uid in selected],
+            ephemeral=[uid for uid in selected if analyzer.inlined(uid)],
             target_dir=target_dir,
             started_at=started_at,
             started=started,
@@ -389,6 +390,7 @@ def _execute(
     manifest: ProjectManifest,
     engine: ParallelExecutionEngine,
     model_ids: list[str],
+    ephemeral: list[str],
     built: tuple[str, ...],
     stop: _Stop,
     progress: RunProgress,
@@ -405,41 +407,29 @@ def _execute(
 
     from planalign.dbt import isolation as dbt_isolation
     from planalign.dbt.run_results import build_document, write
-    from planalign.engine.results import RUN_RESULTS_FILENAME, ModelStatus, write_run_results
-    from planalign.engine.runner import EngineEventKind
+    from planalign.engine.results import RUN_RESULTS_FILENAME, write_run_results
 
     out = sys.stdout
     before: list[NodeRun] = []
     after: list[NodeRun] = []
     result: EngineRunResult | None = None
-    scopes: list[anyio.CancelScope] = []  # the engine's, once the event loop runs
 
-    def on_event(event: EngineEvent) -> None:
-        progress(event)
-        if (
-            args.fail_fast
-            and event.kind is EngineEventKind.MODEL_FINISHED
-            and event.status is ModelStatus.ERROR
-            and stop.fail_fast is None
-            and stop.signal is None
-        ):
-            stop.fail_fast = event.name or event.unique_id or "a model"
-            scopes[0].cancel()
-
-    engine.on_event = on_event
+    engine.on_event = progress
 
     async def _engine() -> EngineRunResult | None:
         import asyncio
 
         loop = asyncio.get_running_loop()
         scope = anyio.CancelScope()
-        scopes.append(scope)
         stop.cancel = lambda: loop.call_soon_threadsafe(scope.cancel)
         try:
             with scope:
                 if stop.signal is not None:
                     scope.cancel()
-                return await engine.execute(model_ids, vars={}, label="run", already_built=built)
+                # The engine fails fast itself: the first final failure stops the rest of its batch too.
+                return await engine.execute(
+                    model_ids, vars={}, label="run", already_built=built, fail_fast=bool(args.fail_fast)
+                )
             return None
         finally:
             # After the engine: a first signal lets the end hooks (short statements) finish, then exits 130.
@@ -468,6 +458,8 @@ def _execute(
             stop.signal = signal.SIGINT
     finally:
         result = result or engine.last_result
+        if result is not None and result.failed_fast is not None and stop.signal is None:
+            stop.fail_fast = manifest.nodes[result.failed_fast].name
         document = build_document(
             manifest,
             result=result,
@@ -477,6 +469,7 @@ def _execute(
             before=before,
             after=after,
             cancel_reason=stop.reason,
+            ephemeral=ephemeral,
         )
         write(target_dir, document)
         if result is not None:

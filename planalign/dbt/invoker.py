@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import re
 import threading
@@ -24,7 +25,13 @@ from typing import Any
 
 from planalign.dbt import isolation as dbt_isolation
 from planalign.dbt.manifest import dbt_common_args
-from planalign.engine.invocation import MODEL_TIMEOUT_SETTING, InvocationOutcome, OutcomeStatus, current_scope
+from planalign.engine.invocation import (
+    MODEL_TIMEOUT_SETTING,
+    InvocationOutcome,
+    InvocationScope,
+    OutcomeStatus,
+    current_scope,
+)
 from planalign.engine.nodes import ManifestNode, ProjectManifest
 from planalign.errors import ManifestDatabaseMismatchError, ProjectParseError
 
@@ -145,6 +152,16 @@ def _outcome_from_message(message: str, exc: BaseException | None = None) -> Inv
     return InvocationOutcome(
         OutcomeStatus.ERROR, message=message, retryable=is_transient(message), traceback=trace
     )
+
+
+def _report_failure(
+    scope: InvocationScope, token: dbt_isolation.StopToken, unique_id: str, message: str | None
+) -> None:
+    """A node of a fail-fast scope's invocation ended in an error (dbt's pool thread, before the next node
+    of the batch starts): tell the scope, which stops every invocation of the run when the failure is
+    final. A node over its time limit is never retried; otherwise the message's class decides."""
+    retryable = unique_id not in token.timed_out and is_transient(message or "")
+    scope.model_failed(unique_id, retryable=retryable)
 
 
 def timed_out_message(name: str, limit_s: float) -> str:
@@ -331,6 +348,8 @@ class DbtInvoker:
             if node_ids:
                 stack.enter_context(dbt_isolation.exclusive_nodes(self.manifest.dbt_manifest, node_ids))
             token = stack.enter_context(dbt_isolation.stoppable_invocation(scope, model_timeout_s=timeout))
+            if scope is not None and scope.fail_fast:
+                token.on_node_error = functools.partial(_report_failure, scope, token)
             if not self._status.available:
                 stack.enter_context(self._serial_lock)
             return dbtRunner(manifest=self.manifest.dbt_manifest).invoke(args), token
@@ -361,12 +380,23 @@ class DbtInvoker:
         by_id = {getattr(r.node, "unique_id", None): r for r in _results_of(res)}
         outcomes = {node.unique_id: self._outcome(node, by_id.get(node.unique_id), res) for node in nodes}
         whole = token.timed_out.get(None) if len(nodes) == 1 else None  # nodes not timed one by one
+        failed_fast = scope.failed_fast if (scope := current_scope()) is not None else None
         for node in nodes:
             exceeded = token.timed_out.get(node.unique_id, whole)
             outcome = outcomes[node.unique_id]
             if exceeded is not None and outcome.status is OutcomeStatus.ERROR:
                 outcomes[node.unique_id] = dataclasses.replace(
                     outcome, message=timed_out_message(node.name, exceeded), retryable=False
+                )
+            elif (
+                failed_fast is not None
+                and node.unique_id != failed_fast
+                and node.unique_id in token.interrupted
+                and outcome.status is OutcomeStatus.ERROR
+            ):
+                # Interrupted because another model failed fast: dbt skips such a node, it did not fail.
+                outcomes[node.unique_id] = InvocationOutcome(
+                    OutcomeStatus.NOT_RUN, message="interrupted: the run failed fast"
                 )
         return outcomes
 

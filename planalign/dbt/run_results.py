@@ -159,11 +159,19 @@ def build_document(
     after: Sequence[NodeRun] = (),
     cancel_reason: str = "the run was cancelled",
     invocation_id: str | None = None,
+    ephemeral: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The run_results document: `before` (on-run-start hooks), the engine's models, `after` (on-run-end)."""
+    """The run_results document: `before` (on-run-start hooks), the engine's models, `after` (on-run-end).
+
+    `ephemeral`: the selection's ephemeral models, which the engine compiles into their readers rather than
+    running; dbt lists them as skipped when a run fails fast (and not otherwise), so they are listed then."""
     results = [_other_row(r) for r in before]
     if result is not None:
         results += _model_rows(manifest, result, cancel_reason)
+        if result.failed_fast is not None:
+            results += [
+                _other_row(NodeRun(uid, "skipped", f"not started: {cancel_reason}", 0.0)) for uid in ephemeral
+            ]
     results += [_other_row(r) for r in after]
     env = {
         k[len("DBT_ENV_CUSTOM_ENV_") :]: v

@@ -105,13 +105,31 @@ class InvocationScope:
 
     `model_timeout_s` is how long one model may run in an invocation of this scope before the invoker
     interrupts it (None: no limit); see `MODEL_TIMEOUT_SETTING`.
+
+    Fail-fast (`fail_fast=True`, dbt's `--fail-fast`): the first *final* failure of a model — one that will
+    not be retried, as `is_final` decides — stops the scope at once, from whichever thread reports it
+    (`model_failed`). An invoker that runs several models in one invocation reports each failure as the
+    model ends, so the rest of its batch never starts; the engine reports the failures it records itself,
+    for invokers that cannot. `failed_fast` names the model that stopped the scope.
     """
 
-    def __init__(self, *, label: str | None = None, model_timeout_s: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        label: str | None = None,
+        model_timeout_s: float | None = None,
+        fail_fast: bool = False,
+        is_final: Callable[[str, bool], bool] | None = None,
+    ) -> None:
+        """`is_final(unique_id, retryable)`: whether a failure of that model ends it (no retry left); by
+        default a failure is final unless it is retryable."""
         if model_timeout_s is not None and not model_timeout_s > 0:
             raise ValueError(f"model_timeout_s must be positive, got {model_timeout_s}")
         self.label = label
         self.model_timeout_s = model_timeout_s
+        self.fail_fast = fail_fast
+        self._is_final = is_final or (lambda _uid, retryable: not retryable)
+        self._failed_fast: str | None = None
         self._lock = threading.Lock()
         self._stopped = False
         self._hooks: dict[int, Callable[[], int]] = {}
@@ -123,6 +141,23 @@ class InvocationScope:
     @property
     def stopped(self) -> bool:
         return self._stopped
+
+    @property
+    def failed_fast(self) -> str | None:
+        """The unique_id of the model whose failure stopped this fail-fast scope (None: not stopped so)."""
+        return self._failed_fast
+
+    def model_failed(self, unique_id: str, *, retryable: bool) -> bool:
+        """Report a failed attempt at `unique_id` (any thread). In a fail-fast scope a final failure stops
+        the scope, unless it is stopped already; returns whether this call stopped it."""
+        if not self.fail_fast or not self._is_final(unique_id, retryable):
+            return False
+        with self._lock:
+            if self._stopped or self._failed_fast is not None:
+                return False
+            self._failed_fast = unique_id
+        self.stop()
+        return True
 
     @contextmanager
     def stoppable(self, hook: Callable[[], int]) -> Iterator[None]:

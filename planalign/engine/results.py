@@ -123,7 +123,8 @@ class EngineRunResult:
     `theoretical_speedup` is the plan's graph bound (total work ÷ critical path) and `estimated_speedup`
     the plan's class- and worker-aware estimate. `max_workers` is what the settings asked for,
     `effective_max_workers` what the run started with after fallbacks.
-    `wall_time_s` spans the whole `execute` call, validation and planning included.
+    `wall_time_s` spans the whole `execute` call, validation and planning included. `failed_fast` names the
+    model whose failure stopped a fail-fast run (its other unfinished models are CANCELLED).
     """
 
     results: tuple[ModelResult, ...]
@@ -144,6 +145,7 @@ class EngineRunResult:
     started_at: str | None = None
     completed_at: str | None = None
     invocations: int = 0
+    failed_fast: str | None = None
 
     @property
     def success(self) -> bool:
@@ -181,6 +183,7 @@ class EngineRunResult:
             "label": self.label,
             "success": self.success,
             "cancelled": self.cancelled,
+            "failed_fast": self.failed_fast,
             "started_at": self.started_at,
             "completed_at": self.completed_at,
             "wall_time_s": self.wall_time_s,
@@ -224,6 +227,7 @@ class EngineRunResult:
             started_at=summary.get("started_at"),
             completed_at=summary.get("completed_at"),
             invocations=summary.get("invocations", 0),
+            failed_fast=summary.get("failed_fast"),
         )
 
 

@@ -169,6 +169,8 @@ class EngineRun:
             self.dispatch(tg)
             if self.scheduler.done:
                 return
+            if self.scheduler.cancelled and not self.scheduler.invocations_running:
+                return  # failed fast: what never started is CANCELLED in the result
             if self.scheduler.stalled:
                 raise RuntimeError(
                     f"scheduler stalled with unresolved models: {self.scheduler.unresolved()[:5]}"
@@ -178,6 +180,9 @@ class EngineRun:
 
     def dispatch(self, tg: anyio.abc.TaskGroup) -> None:
         """Start every invocation the scheduler allows now, each on a free lane."""
+        if self.scope.failed_fast is not None:
+            # A model failed for good in a worker thread and stopped the scope: start nothing more.
+            self.scheduler.cancel()
         while (batch := self.scheduler.next_batch(int(self.limiter.total_tokens))) is not None:
             tg.start_soon(self.run_invocation, list(batch), heapq.heappop(self.free_lanes))
 
@@ -239,10 +244,11 @@ class EngineRun:
         if outcome is None:
             outcome = InvocationOutcome(OutcomeStatus.NOT_RUN, "the invoker returned no outcome")
         blocked = any(dep in failed for dep in self.plan.dependencies[uid])
-        if outcome.status is OutcomeStatus.NOT_RUN and (blocked or self.scheduler.cancelled):
+        stopping = self.scheduler.cancelled or self.scope.stopped
+        if outcome.status is OutcomeStatus.NOT_RUN and (blocked or stopping):
             failed.add(uid)
-            if self.scheduler.cancelled:
-                self.finish(uid, ModelStatus.CANCELLED, "run cancelled before the model started")
+            if stopping:
+                self.finish(uid, ModelStatus.CANCELLED, self.not_started_reason())
             return
         if outcome.status is OutcomeStatus.NOT_RUN:  # nothing before it failed: a failed attempt, then
             outcome = InvocationOutcome(
@@ -258,9 +264,13 @@ class EngineRun:
             return
         failed.add(uid)
         message = outcome.message
-        if self.scheduler.cancelled:
+        if self.scheduler.cancelled and self.scope.failed_fast is None:
             self.finish(uid, ModelStatus.CANCELLED, message or "interrupted by cancellation", at=ended)
-        elif outcome.retryable and state.attempts <= self.settings.max_retries_per_model:
+        elif (
+            outcome.retryable
+            and state.attempts <= self.settings.max_retries_per_model
+            and not self.scope.stopped
+        ):
             name = self.plan.names[uid]
             self.emit(
                 EngineEventKind.MODEL_RETRY,
@@ -320,7 +330,18 @@ class EngineRun:
             # Debug only: the error is in the result and the MODEL_FINISHED event, which callers show.
             log.debug("model failed", model=node.name, attempts=state.attempts, error=error, label=self.label)
             self.scheduler.skip_descendants(uid, on_skip=lambda skipped: self.skipped(skipped, uid))
+            # Fail-fast, for invokers that do not report failures as they happen (the scope ignores a
+            # second report): stop the running invocations and start nothing more.
+            self.scope.model_failed(uid, retryable=False)
+            if self.scope.failed_fast is not None:
+                self.scheduler.cancel()
         self.wake_dispatcher()
+
+    def not_started_reason(self) -> str:
+        failed = self.scope.failed_fast
+        if failed is not None:
+            return f"not run: the run failed fast after {self.plan.names.get(failed, failed)} failed"
+        return "run cancelled before the model started"
 
     def skipped(self, uid: str, failed: str) -> None:
         self.records[uid].skipped_because = failed
@@ -390,7 +411,7 @@ class EngineRun:
             status = self.scheduler.status(uid)
             error = state.error
             if status is None:
-                status, error = ModelStatus.CANCELLED, "run cancelled before the model started"
+                status, error = ModelStatus.CANCELLED, self.not_started_reason()
             started, finished = state.started, state.finished
             results.append(
                 ModelResult(
@@ -426,6 +447,7 @@ class EngineRun:
             fallbacks=tuple(self.fallbacks),
             safety_warnings=self.warnings,
             cancelled=cancelled,
+            failed_fast=self.scope.failed_fast,
             label=self.label,
             started_at=self.iso(0.0),
             completed_at=self.iso(end),

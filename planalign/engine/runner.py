@@ -199,9 +199,15 @@ class ParallelExecutionEngine:
         vars: Mapping[str, Any],
         label: str | None = None,
         already_built: Collection[str] = (),
+        fail_fast: bool = False,
     ) -> EngineRunResult:
         """Run the models (unique_ids or names) with these dbt vars; model failures are data in the result.
         Ephemeral models in `model_ids` are not run on their own (see `ModelDependencyAnalyzer.inlined`).
+
+        `fail_fast` (dbt's `--fail-fast`): the first model that fails for good stops the run — nothing new
+        starts (not even the rest of a running batch), running queries are interrupted, and every model not
+        finished is CANCELLED, its error saying the run failed fast (`EngineRunResult.failed_fast` names
+        the model). The call returns the result; it does not raise.
 
         Raises `SelectionError` (unknown model), `DependencyCycleError`, or `ExecutionSafetyError` (safety
         validation failed and `abort_on_dependency_conflict`). `already_built` names models outside the
@@ -209,7 +215,15 @@ class ParallelExecutionEngine:
         """
         t0, wall0 = self.clock(), time.time()  # the run's wall time includes validation and planning
         with long_lived_heap():
-            run = self._start(model_ids, already_built, vars=dict(vars), label=label, t0=t0, wall0=wall0)
+            run = self._start(
+                model_ids,
+                already_built,
+                vars=dict(vars),
+                label=label,
+                t0=t0,
+                wall0=wall0,
+                fail_fast=fail_fast,
+            )
             result = await run.execute()
         self.last_result = result
         return result
@@ -223,6 +237,7 @@ class ParallelExecutionEngine:
         label: str | None,
         t0: float,
         wall0: float,
+        fail_fast: bool = False,
     ) -> EngineRun:
         """Validate and plan the selection, falling back to one worker where the settings say so."""
         analyzer = self.analyzer
@@ -268,6 +283,14 @@ class ParallelExecutionEngine:
             tie_break=TieBreak.UNIQUE_ID if settings.deterministic_execution else TieBreak.ARRIVAL,
             shuffle_seed=settings.shuffle_dispatch_seed,
         )
+        records = {uid: ModelRecord() for uid in plan.model_ids}
+
+        def is_final(uid: str, retryable: bool) -> bool:
+            # Read from invoker threads: `attempts` changes only between this model's invocations.
+            record = records.get(uid)
+            attempts = record.attempts + 1 if record is not None else 1
+            return not retryable or attempts > settings.max_retries_per_model
+
         return EngineRun(
             engine=self,
             plan=plan,
@@ -281,11 +304,16 @@ class ParallelExecutionEngine:
             # Worker threads come from anyio's pool; its default limiter (40 threads, process-wide) would
             # silently cap a larger max_workers and be shared with unrelated code, so each run brings its own.
             thread_limiter=anyio.CapacityLimiter(workers),
-            scope=InvocationScope(label=label, model_timeout_s=settings.model_timeout_seconds),
+            scope=InvocationScope(
+                label=label,
+                model_timeout_s=settings.model_timeout_seconds,
+                fail_fast=fail_fast,
+                is_final=is_final,
+            ),
             free_lanes=list(range(workers)),
             fallbacks=fallbacks,
             warnings=warnings,
-            records={uid: ModelRecord() for uid in plan.model_ids},
+            records=records,
             duckdb_memory_limit=duckdb_memory_limit_setting(settings),
         )
 

@@ -154,6 +154,10 @@ class FakeInvoker:
             else:
                 stop.wait(self.durations.get(name, self.duration))
             if stop.is_set():
+                scope = current_scope()
+                if scope is not None and scope.failed_fast is not None:
+                    # As the real invoker does: interrupted because another model failed fast.
+                    return InvocationOutcome(OutcomeStatus.NOT_RUN, "interrupted: the run failed fast")
                 return fail("interrupted")
             outcomes = self.script.get(name)
             if outcomes:
@@ -261,6 +265,11 @@ class FakeBatchInvoker(InterruptibleFakeInvoker):
                 if self.timed:
                     outcome = dataclasses.replace(outcome, started_at=started, completed_at=time.time())
                 outcomes[node.unique_id] = outcome
+                scope = current_scope()
+                if not outcome.ok and scope is not None:
+                    # As the real invoker does: a failure is reported as the model ends, so that a
+                    # fail-fast scope stops before the next model of the batch starts.
+                    scope.model_failed(node.unique_id, retryable=outcome.retryable)
         return outcomes
 
 

@@ -24,6 +24,7 @@ from .fakes import (
     OK,
     FakeBatchInvoker,
     FakeInvoker,
+    batch_invoker_kinds,
     fail,
     intervals,
     make_analyzer,
@@ -277,3 +278,45 @@ async def test_ephemeral_models_are_not_run_on_their_own(per_invocation: int) ->
     assert result.success
     assert [r.name for r in result.results] == ["b", "c"]
     assert "e" not in invoker.calls
+
+
+@pytest.mark.parametrize("per_invocation", batch_invoker_kinds())
+async def test_fail_fast_starts_nothing_after_the_first_final_failure(per_invocation: int) -> None:
+    """Issue #26.1: `b` fails; with one worker everything is one batch, and `c`, `d` (independent of `b`)
+    used to run after it. Fail-fast: they never start, they are CANCELLED saying why, `b` is the one error."""
+    graph: dict[str, list[str]] = {"a": [], "b": ["a"], "c": ["a"], "d": []}
+    invoker = FakeBatchInvoker(script={"b": [fail("bad sql")]})
+    engine = ParallelExecutionEngine(make_analyzer(graph), invoker, settings(1, per_invocation))
+    result = await engine.execute(["a", "b", "c", "d"], vars={}, fail_fast=True)
+    assert result.failed_fast == uid("b")
+    assert [r.name for r in result.failed] == ["b"]
+    ran = invoker.starts()
+    assert ran[-1] == "b", f"started after b failed: {ran[ran.index('b') + 1 :]}"
+    for r in result.results:
+        if r.name not in ran:
+            assert r.status is ModelStatus.CANCELLED and "failed fast after b failed" in (r.error or "")
+    assert not result.success
+
+
+@pytest.mark.parametrize("per_invocation", batch_invoker_kinds())
+async def test_fail_fast_interrupts_the_other_workers_and_waits_for_a_retry_before_stopping(
+    per_invocation: int,
+) -> None:
+    """A retryable failure with retries left does not stop the run (the retry succeeds); the final failure
+    of `bad` interrupts the model running on the other worker, which is then not an error of its own."""
+    gate = threading.Event()  # never opened: `slow` runs until the stop interrupts it
+    graph: dict[str, list[str]] = {"flaky": [], "bad": ["flaky"], "slow": [], "after": ["slow"]}
+    invoker = FakeBatchInvoker(
+        gates={"slow": gate},
+        script={"flaky": [fail("lock", retryable=True), OK], "bad": [fail("bad sql")]},
+    )
+    engine = ParallelExecutionEngine(
+        make_analyzer(graph), invoker, settings(2, per_invocation, max_retries_per_model=1)
+    )
+    result = await engine.execute(list(graph), vars={}, fail_fast=True)
+    assert result.result_for("flaky").status is ModelStatus.SUCCESS
+    assert result.failed_fast == uid("bad")
+    assert result.result_for("bad").status is ModelStatus.ERROR
+    assert result.result_for("slow").status is ModelStatus.CANCELLED  # interrupted, not an error
+    assert result.result_for("after").status is ModelStatus.CANCELLED
+    assert "after" not in invoker.starts()

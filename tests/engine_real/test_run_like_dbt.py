@@ -261,3 +261,45 @@ def test_a_failed_models_error_is_printed_once_in_a_failure_block_like_dbts(
     assert printed.count(f"Could not convert string '{marker}'") == 1, printed
     assert "Failure in model bad (models/bad.sql)" in printed
     assert out.out.index("Failure in model bad") < out.out.index(f"Could not convert string '{marker}'")
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_fail_fast_starts_nothing_after_the_failure_even_inside_a_batch(
+    base: Path, tmp_path: Path, threads: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #26.1: with models batched into one invocation (the default), the models of the failed model's
+    batch used to run after it failed, and a model interrupted by the stop counted as a second error.
+    Against plain `dbt run -x`: one error, the same nodes listed (the ephemeral one included, as skipped),
+    every other node either finished before the failure or skipped, and no model started after it."""
+    ours = _copy(base, tmp_path / "planalign")
+    theirs = _copy(base, tmp_path / "dbt")
+    # A table, so that the error is the model's own (a view of it would only fail in its readers).
+    broken = "{{ config(materialized='table') }} select cast('not a number' as integer) as order_id\n"
+    for project in (ours, theirs):
+        (project / "models" / "staging" / "stg_orders.sql").write_text(broken)
+    args = ["--threads", str(threads), "--fail-fast"]
+    plain = _dbt_background(theirs, "run", *args)
+    try:
+        code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), *args, "--max-retries", "0"])
+        out = capsys.readouterr().out
+        proc = plain.wait()
+    finally:
+        plain.kill()
+    assert code == ExitStatus.FAILURE, out
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    document, reference = _run_results(ours), _run_results(theirs)
+    validate_run_results(document)
+    rows = {r["unique_id"]: r for r in document["results"] if r["unique_id"].startswith("model.")}
+    assert set(rows) == set(_statuses(reference)), "the same nodes as dbt, the ephemeral one included"
+    failed = f"model.{PROJECT_NAME}.stg_orders"
+    assert [uid for uid, r in rows.items() if r["status"] == "error"] == [failed], rows
+    assert Counter(_statuses(reference).values())["error"] == 1
+    assert {r["status"] for r in rows.values()} <= {"success", "error", "skipped"}
+    failed_at = rows[failed]["timing"][0]["completed_at"]
+    late = [
+        uid
+        for uid, r in rows.items()
+        if r["timing"] and uid != failed and r["timing"][0]["started_at"] > failed_at
+    ]
+    assert not late, f"started after {failed} failed: {late}"
+    assert "Stopped: --fail-fast after stg_orders failed" in out

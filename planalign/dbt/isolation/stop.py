@@ -40,7 +40,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -98,7 +98,16 @@ class StopToken:
     time, and the way to its own adapter's connections (its dbt `InvocationContext`, recorded when the
     invocation's preflight first asks for its adapters; held weakly)."""
 
-    __slots__ = ("__weakref__", "context", "last_interrupt", "model_timeout_s", "stopped", "timed_out")
+    __slots__ = (
+        "__weakref__",
+        "context",
+        "interrupted",
+        "last_interrupt",
+        "model_timeout_s",
+        "on_node_error",
+        "stopped",
+        "timed_out",
+    )
 
     def __init__(self, model_timeout_s: float | None) -> None:
         self.stopped = False
@@ -106,12 +115,18 @@ class StopToken:
         #: unique_id of each node interrupted for running longer than `model_timeout_s` (None: the whole
         #: invocation, when nodes cannot be timed one by one) → the limit it exceeded.
         self.timed_out: dict[str | None, float] = {}
+        #: unique_ids of the nodes that were running when the token was stopped (their queries interrupted).
+        self.interrupted: set[str] = set()
+        #: Called in dbt's pool thread with (unique_id, message) as soon as a node ends in an error, before
+        #: the invocation starts its next node (the invoker's fail-fast report to its scope).
+        self.on_node_error: Callable[[str, str | None], None] | None = None
         self.context: weakref.ref[Any] | None = None
         self.last_interrupt = 0.0
 
     def stop(self) -> int:
         """Start no further node and interrupt the running queries; returns how many were interrupted."""
         self.stopped = True
+        self.interrupted.update(_REAPER.running_nodes(self))
         interrupted = self.interrupt_queries()
         _REAPER.wake()  # it repeats the interrupt while the running node goes on
         return interrupted
@@ -146,6 +161,10 @@ class StopToken:
                     logger.debug("could not interrupt connection %s: %s", connection.name, exc)
         return interrupted
 
+
+#: dbt's node statuses that end a model in failure (its `NodeStatus` values; `fail` and `partial success`
+#: come from tests and microbatch models).
+_FAILED_STATUSES = frozenset({"error", "fail", "partial success", "runtime error"})
 
 _STOP_TOKEN: ContextVar[StopToken | None] = ContextVar("planalign_stop_token", default=None)
 
@@ -193,9 +212,14 @@ class _Reaper:
         with self._cond:
             self._cond.notify()
 
-    def running_nodes(self) -> list[str]:
+    def running_nodes(self, token: StopToken | None = None) -> list[str]:
+        """The nodes running now (of `token` only, when given)."""
         with self._cond:
-            return sorted(n.node_id for n in self._running.values() if n.node_id is not None)
+            return sorted(
+                n.node_id
+                for n in self._running.values()
+                if n.node_id is not None and (token is None or n.token is token)
+            )
 
     def _due(self, now: float) -> tuple[list[_RunningNode], float | None]:
         """(nodes to interrupt now, when to look again). Caller holds the condition."""
@@ -326,9 +350,13 @@ def install_batch_stop(inst: Installation) -> None:
             return original_call_runner(self, runner)
         key = _REAPER.add(token, runner.node.unique_id)
         try:
-            return original_call_runner(self, runner)
+            result = original_call_runner(self, runner)
         finally:
             _REAPER.remove(key)
+        report = token.on_node_error
+        if report is not None and str(getattr(result.status, "value", result.status)) in _FAILED_STATUSES:
+            report(runner.node.unique_id, getattr(result, "message", None))
+        return result
 
     inst.patch(GraphRunnableTask, "execute_nodes", stoppable_execute_nodes)
     inst.patch(GraphRunnableTask, "call_runner", stoppable_call_runner)
