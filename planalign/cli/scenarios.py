@@ -179,6 +179,8 @@ def _print_comparison(files: ComparisonFiles) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from planalign.scenarios.stats import range_statement
+
     document = files.document
     sweep = document["sweep"]
     last = max(int(y) for y in sweep["years"])
@@ -208,7 +210,9 @@ def _print_comparison(files: ComparisonFiles) -> None:
             _money(cumulative.get("delta_p50"), signed=True),
             _money(pv),
         )
-    Console(file=sys.stdout, width=110).print(table)
+    console = Console(file=sys.stdout, width=110)
+    console.print(table)
+    console.print(range_statement(seeds), soft_wrap=False, highlight=False, markup=False)
 
 
 def _money(value: float | None, *, signed: bool = False) -> str:

@@ -21,6 +21,7 @@ from planalign.report.charts import Chart, format_count, format_money, new_figur
 from planalign.report.comparison_model import Comparison, MetricSpec, Stat, load_comparison
 from planalign.report.html import REPORT_CSS, write_document
 from planalign.report.panels import ParameterRow, facts, parameter_table, percent
+from planalign.scenarios.stats import range_statement
 
 #: One colour per scenario, in sweep order (Okabe-Ito, then greys).
 SCENARIO_COLOURS: tuple[str, ...] = (
@@ -356,6 +357,7 @@ def render_comparison(comparison: Comparison) -> str:
         "<main>",
         status_note,
         f'<section id="results"><h2>Results</h2><p>{legend}</p>',
+        f'<p class="range-note" id="what-the-range-covers">{html.escape(range_statement(seeds))}</p>',
         '<div class="grid">',
         *(_figure(chart) for _, chart in charts if chart is not None),
         "</div>",

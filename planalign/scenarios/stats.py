@@ -68,3 +68,29 @@ def present_value(by_year: Mapping[int, float], rate: float, first_year: int) ->
     if rate <= -1.0:
         raise ValueError(f"a discount rate must be greater than -1, got {rate}")
     return math.fsum(value / (1.0 + rate) ** (year - first_year) for year, value in by_year.items())
+
+
+def range_statement(seeds: int) -> str:
+    """What a P5–P95 band of a sweep covers and what it leaves out, in words for a reader of the results
+    (the comparison report and `scenarios run`'s summary print it). A band reads as "how sure we are";
+    it is only the spread of the random draws, so the sentence says so — and says when there is none."""
+    if seeds <= 1:
+        return (
+            "One seed: every figure is one simulated outcome under the stated assumptions; there is no "
+            "range. Run several seeds (`seeds:` in the scenario file) to see how much the random draws "
+            "move the results."
+        )
+    small = (
+        f" With {seeds} seeds the P5 and P95 are themselves rough (they sit near the smallest and largest "
+        "outcome); 20 or more seeds give steadier bounds."
+        if seeds < 20
+        else ""
+    )
+    return (
+        f"The P5–P95 range is the spread over {seeds} random seeds under the stated assumptions: which "
+        "employees happen to be hired, leave, are promoted or enroll. It is not a confidence interval for "
+        "the plan's cost. It leaves out uncertainty in the assumptions themselves (turnover, pay growth, "
+        "participation and deferral behaviour, investment returns), changes in the workforce, the law or "
+        "the plan, and errors in the census. Differences between designs are paired by seed (the same "
+        f"people and events), so their range is narrower than the ranges of the designs themselves.{small}"
+    )

@@ -195,3 +195,25 @@ def test_report_command_writes_a_sweeps_comparison_report(
     (sweep / "comparison.json").write_text(json.dumps({"schema_version": 9}))
     assert main(["report", str(sweep), "--out", str(tmp_path / "x.html")]) == 2
     assert "schema_version 9" in capsys.readouterr().err and not (tmp_path / "x.html").exists()
+
+
+def test_the_report_says_what_the_range_covers_and_what_it_leaves_out(
+    tmp_path: Path, comparison_report: Path
+) -> None:
+    """Issue #20.3: a P5–P95 band read as "how sure we are"; the report says in words that it is seed
+    noise under fixed assumptions, names what it leaves out, and says there is no range with one seed."""
+    text = re.sub(r"\s+", " ", html_text(comparison_report.read_text()))
+    assert "spread over 20 random seeds under the stated assumptions" in text
+    assert "not a confidence interval" in text
+    assert "leaves out uncertainty in the assumptions themselves" in text
+    results = comparison_report.read_text().split('<section id="results">')[1].split("</section>")[0]
+    assert 'id="what-the-range-covers"' in results  # beside the results, not in an appendix
+    one = write_sweep_dir(tmp_path, comparison_document(seeds=(7,)))
+    single = html_text(write_comparison_report(one / "comparison.json", tmp_path / "one.html").read_text())
+    assert "there is no range" in re.sub(r"\s+", " ", single)
+
+
+def html_text(document: str) -> str:
+    import html as html_module
+
+    return html_module.unescape(re.sub(r"<[^>]+>", " ", document))
