@@ -206,6 +206,84 @@ def _totals_table(comparison: Comparison) -> str:
     return "".join(parts)
 
 
+def tornado_chart(comparison: Comparison, scenario: str) -> Chart | None:
+    """One design's present-value cost difference to the baseline under each sensitivity's low and high
+    value (P50 of the paired differences), as bars from the central difference: the widest bar is the
+    assumption the answer depends on most."""
+    central = comparison.totals.get((scenario, "pv_employer_cost"))
+    names = comparison.sensitivity_names
+    if central is None or not names:
+        return None
+    key = f"tornado-{scenario}"
+    ends: list[tuple[str, float, float]] = []
+    for name in names:
+        low = comparison.sensitivity(name, "low", scenario)
+        high = comparison.sensitivity(name, "high", scenario)
+        if low is not None and high is not None:
+            ends.append((name, low.delta_p50, high.delta_p50))
+    if not ends:
+        return None
+    ends.sort(key=lambda e: abs(e[2] - e[1]))  # the widest at the top
+    fig = new_figure(4.8, 0.9 + 0.45 * len(ends))
+    ax = fig.add_subplot()
+    titles: dict[str, str] = {}
+    base = central.delta_p50
+    for row, (name, low_delta, high_delta) in enumerate(ends):
+        for side, value, colour in (("low", low_delta, "#0072B2"), ("high", high_delta, "#D55E00")):
+            (bar,) = ax.barh([row], [value - base], left=[base], height=0.6, color=colour, alpha=0.85)
+            gid = f"{key}-{row}-{side}"
+            bar.set_gid(gid)
+            titles[gid] = (
+                f"{name} {side}: {format_delta('usd', value)} vs {comparison.baseline} "
+                f"(central {format_delta('usd', base)})"
+            )
+    ax.axvline(base, color="#333333", linewidth=1)
+    ax.set_yticks(range(len(ends)), labels=[e[0] for e in ends])
+    ax.xaxis.set_major_formatter(FuncFormatter(format_money))
+    ax.set_title(f"{scenario}: present-value cost vs {comparison.baseline}", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    caption = (
+        f"Blue: the assumption's low value, orange: its high value; the line is the difference under the "
+        f"stated assumptions ({format_delta('usd', base)}). P50 of the paired differences over the seeds."
+    )
+    title = f"Sensitivity of {scenario}'s cost difference"
+    return Chart(key, title, caption, svg_from_figure(fig, key, titles))
+
+
+def _sensitivity_section(comparison: Comparison) -> str:
+    """The tornado charts and their values, with what one-at-a-time sensitivities show and do not."""
+    if not comparison.sensitivities:
+        return ""
+    designs = [n for n in comparison.scenario_names if n != comparison.baseline]
+    charts = [c for n in designs if (c := tornado_chart(comparison, n)) is not None]
+    rows = []
+    for name in comparison.sensitivity_names:
+        description = comparison.sensitivity_descriptions.get(name, "")
+        for scenario in designs:
+            low, high = (comparison.sensitivity(name, side, scenario) for side in ("low", "high"))
+            central = comparison.totals.get((scenario, "pv_employer_cost"))
+            cells = [format_delta("usd", s.delta_p50) if s is not None else "–" for s in (low, central, high)]
+            rows.append(
+                f'<tr data-sensitivity="{html.escape(name)}" data-scenario="{html.escape(scenario)}">'
+                f'<td class="text">{html.escape(name)}</td><td class="text">{html.escape(description)}</td>'
+                f'<td class="text">{html.escape(scenario)}</td>'
+                + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+                + "</tr>"
+            )
+    return (
+        "<h3>Sensitivity: one assumption at a time</h3>"
+        '<p class="note">Each assumption is moved on its own to its low and then its high value, every other '
+        "assumption as stated and the same seeds; the chart shows how each design's present-value cost "
+        f"difference to {html.escape(comparison.baseline)} moves. It does not show assumptions moving "
+        "together.</p>"
+        '<div class="grid">' + "".join(_figure(c) for c in charts) + "</div>"
+        '<table id="sensitivity-table"><thead><tr><th class="text">assumption</th><th class="text">values'
+        '</th><th class="text">scenario</th><th>low</th><th>as stated</th><th>high</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def _values_table(comparison: Comparison, metric: MetricSpec) -> str:
     heading = "".join(f"<th>{y}</th>" for y in comparison.years)
     rows = []
@@ -363,6 +441,7 @@ def render_comparison(comparison: Comparison) -> str:
         "</div>",
         "<h3>Employer cost over all years</h3>",
         _totals_table(comparison),
+        _sensitivity_section(comparison),
         "<h3>Values</h3>",
         *(_values_table(comparison, m) for m in comparison.metrics),
         "</section>",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,6 +70,17 @@ class ScenarioDesign:
 
 
 @dataclass(frozen=True)
+class SensitivityStat:
+    """A design's present-value employer cost under one end (`side`) of one sensitivity, with its paired
+    difference to the baseline under the same value (comparison.json's `sensitivities`)."""
+
+    sensitivity: str
+    side: str
+    scenario: str
+    stat: Stat
+
+
+@dataclass(frozen=True)
 class Comparison:
     path: Path
     sweep: Mapping[str, Any]
@@ -87,6 +98,19 @@ class Comparison:
     """(scenario, metric, year) -> Stat"""
     totals: Mapping[tuple[str, str], Stat]
     """(scenario, cumulative_employer_cost | pv_employer_cost) -> Stat"""
+    sensitivities: tuple[SensitivityStat, ...] = ()
+    """In the sweep's order; empty when the scenario file declared none."""
+    sensitivity_descriptions: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def sensitivity_names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.sensitivity for s in self.sensitivities))
+
+    def sensitivity(self, name: str, side: str, scenario: str) -> Stat | None:
+        for row in self.sensitivities:
+            if (row.sensitivity, row.side, row.scenario) == (name, side, scenario):
+                return row.stat
+        return None
 
     @property
     def scenario_names(self) -> tuple[str, ...]:
@@ -209,6 +233,23 @@ class _Reader:
             scenario = self.known(row.get("scenario"), names, f"{where}.scenario")
             metric = self.known(row.get("metric"), list(TOTAL_METRICS), f"{where}.metric")
             totals[(scenario, metric)] = self.stat(row, where)
+        declared = {
+            self.text(x.get("name"), f"sweep.sensitivities[{i}].name"): str(x.get("description") or "")
+            for i, x in enumerate(self.lst(sweep.get("sensitivities") or [], "sweep.sensitivities"))
+            if isinstance(x, Mapping)
+        }
+        sensitivities: list[SensitivityStat] = []
+        for i, row in enumerate(self.lst(data.get("sensitivities") or [], "sensitivities")):
+            where = f"sensitivities[{i}]"
+            row = self.obj(row, where)
+            sensitivities.append(
+                SensitivityStat(
+                    sensitivity=self.known(row.get("sensitivity"), list(declared), f"{where}.sensitivity"),
+                    side=self.known(row.get("side"), ["low", "high"], f"{where}.side"),
+                    scenario=self.known(row.get("scenario"), names, f"{where}.scenario"),
+                    stat=self.stat(row, where),
+                )
+            )
         discount = sweep.get("discount_rate", 0.0)
         return Comparison(
             path=self.path,
@@ -225,6 +266,8 @@ class _Reader:
             metrics=metrics,
             rows=rows,
             totals=totals,
+            sensitivities=tuple(sensitivities),
+            sensitivity_descriptions=declared,
         )
 
     def known(self, value: Any, allowed: list[str], where: str) -> str:

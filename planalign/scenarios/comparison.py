@@ -11,6 +11,10 @@ forfeitures used), payroll (compensation paid in the year, `total_compensation_p
 tests measure it). Derived: match as a share of payroll = employer match / payroll; cost per participant =
 employer cost / enrolled actives at year end. A ratio with a zero denominator has no value (null).
 
+Sensitivities (the scenario file's `sensitivities:`): per assumption, side (low, high) and design, the
+design's present-value employer cost under that value of the assumption and its paired difference to the
+baseline under the same value — `sensitivities` in comparison.json, the tornado chart of the report.
+
 Percentiles and deltas: `planalign.scenarios.stats` (linear interpolation; deltas paired by seed). The
 present value discounts each year's employer cost to the first simulated year: cost_y / (1 + r)^(y − y0).
 """
@@ -28,6 +32,7 @@ from typing import Any, Literal
 
 from planalign.engine.results import write_json_atomic
 from planalign.scenarios.database import SweepDatabaseError, completed_years, read_only, relation
+from planalign.scenarios.scenario_file import SENSITIVITY_SIDES, sensitivity_member_name
 from planalign.scenarios.stats import Band, paired_deltas, present_value
 from planalign.scenarios.sweep import SweepDirectoryError, load_sweep
 from planalign.simulation.year_plan import span
@@ -201,9 +206,16 @@ def build_comparison(sweep: Mapping[str, Any], members: Sequence[MemberYear]) ->
     values: dict[tuple[str, int, int], Mapping[str, float | None]] = {
         (m.scenario_name, m.random_seed, m.year): m.values for m in members
     }
+    sensitivities = [str(x["name"]) for x in sweep.get("sensitivities") or []]
+    variants = {
+        (name, sens, side): sensitivity_member_name(name, sens, side)
+        for sens in sensitivities
+        for side in SENSITIVITY_SIDES
+        for name in names
+    }
     missing = [
         f"{name}__s{seed} {year}"
-        for name in names
+        for name in [*names, *variants.values()]
         for seed in seeds_of.get(name, [])
         for year in years
         if (name, seed, year) not in values
@@ -254,12 +266,24 @@ def build_comparison(sweep: Mapping[str, Any], members: Sequence[MemberYear]) ->
                 _row({"scenario": name, "metric": spec.key}, ours_totals[spec.key], base_totals[spec.key])
             )
 
+    # One assumption at a time: each design's present-value cost and its paired difference to the
+    # baseline, both under the assumption's low (high) value.
+    sensitivity_rows: list[dict[str, Any]] = []
+    for sens in sensitivities:
+        for side in SENSITIVITY_SIDES:
+            base_pv = totals_of(variants[(baseline, sens, side)])["pv_employer_cost"]
+            for name in names:
+                ours_pv = totals_of(variants[(name, sens, side)])["pv_employer_cost"]
+                head = {"sensitivity": sens, "side": side, "scenario": name, "metric": "pv_employer_cost"}
+                sensitivity_rows.append(_row(head, ours_pv, base_pv))
+
     return {
         "schema_version": COMPARISON_SCHEMA_VERSION,
         "sweep": dict(sweep),
         "metrics": [{"key": s.key, "label": s.label, "unit": s.unit} for s in YEARLY_METRICS],
         "rows": rows,
         "totals": totals,
+        "sensitivities": sensitivity_rows,
     }
 
 

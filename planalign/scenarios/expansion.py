@@ -28,6 +28,8 @@ class Member:
     scenario_name: str
     random_seed: int
     vars: Mapping[str, Any] = field(default_factory=dict)
+    sensitivity: tuple[str, str, str] | None = None
+    """(design, sensitivity, side) of a sensitivity member; None for a design's own member."""
 
     def __post_init__(self) -> None:
         if not SCENARIO_ID_PATTERN.fullmatch(self.scenario_id):
@@ -55,7 +57,8 @@ def differing_vars(design: SimulationConfig, top: SimulationConfig) -> dict[str,
 
 
 def expand(scenario_set: ScenarioSet) -> tuple[Member, ...]:
-    """Every design × every seed, the baseline first, designs in the file's order, seeds in order."""
+    """Every design × every seed, the baseline first, designs in the file's order, seeds in order; then
+    every sensitivity variant (design × sensitivity × side) × every seed, with the same seeds."""
     top = scenario_set.baseline.config
     members: list[Member] = []
     for design in scenario_set.designs:
@@ -67,6 +70,18 @@ def expand(scenario_set: ScenarioSet) -> tuple[Member, ...]:
                     scenario_name=design.name,
                     random_seed=seed,
                     vars=vars_,
+                )
+            )
+    for variant in scenario_set.variants:
+        vars_ = differing_vars(variant.config, top)
+        for seed in scenario_set.seeds:
+            members.append(
+                Member(
+                    scenario_id=scenario_id(variant.name, seed),
+                    scenario_name=variant.name,
+                    random_seed=seed,
+                    vars=vars_,
+                    sensitivity=(variant.design, variant.sensitivity, variant.side),
                 )
             )
     return tuple(members)

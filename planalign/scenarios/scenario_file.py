@@ -12,7 +12,17 @@ scenarios:
 seeds: 20                             # config's random_seed, +1, ..., +19; or a list [42, 43]
 discount_rate: 0.05                   # present value of employer cost, to the first simulated year
 database: plan-designs.duckdb         # default: <file stem>.duckdb beside the config's database
+sensitivities:                        # optional: one assumption at a time, at a low and a high value
+  turnover:
+    description: experienced termination rate 8% / 16%
+    low: {workforce: {termination_rate: 0.08}}
+    high: {workforce: {termination_rate: 0.16}}
 ```
+
+A sensitivity adds, for every design and seed, two members: the design with the sensitivity's `low` (then
+`high`) overrides applied on top of its own (a key both set takes the sensitivity's value), named
+`<design>--<sensitivity>-low|high`. Same seeds, so each design's cost difference to the baseline under the
+low and the high value is paired like the main comparison's (the tornado chart of the comparison report).
 
 Every design's configuration is the baseline's `SimulationConfig.with_overrides(overrides)` (the baseline's
 own overrides applied to the config file first), so an override is validated by the same schema, with the
@@ -53,6 +63,9 @@ from planalign.simulation.config_loading import (
 #: A member's id (`<name>__s<seed>`) must match this (the dbt project's rule for `scenario_id`).
 SCENARIO_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
+#: A sensitivity's name: it goes into member names `<design>--<name>-low`, so no '-' or '.' of its own.
+SENSITIVITY_NAME_PATTERN = re.compile(r"[A-Za-z0-9_]{1,24}")
+SENSITIVITY_SIDES: tuple[str, str] = ("low", "high")
 SEED_SEPARATOR = "__s"
 #: Seeds are stored as BIGINT (dim_scenarios.random_seed).
 MAX_SEED = 2**63
@@ -167,6 +180,32 @@ class BaselineEntry(DesignEntry):
     name: ScenarioName = "baseline"
 
 
+def _check_sensitivity_name(value: str) -> str:
+    if not SENSITIVITY_NAME_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a usable sensitivity name: use up to 24 letters, digits and '_' (e.g. "
+            "turnover); it names the members `<design>--<name>-low|high`"
+        )
+    return value
+
+
+def _check_side(value: Any) -> Any:
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError(
+            "must set at least one parameter, e.g. {workforce: {termination_rate: 0.08}} — the value of the "
+            "assumption at this end of its range"
+        )
+    return value
+
+
+class SensitivityEntry(_Entry):
+    """One assumption moved on its own: its parameters at the low and at the high end of its range."""
+
+    description: str = ""
+    low: Annotated[dict[str, Any], BeforeValidator(_check_side)]
+    high: Annotated[dict[str, Any], BeforeValidator(_check_side)]
+
+
 class ScenarioFileModel(_Entry):
     """The scenario file as written (paths not yet resolved)."""
 
@@ -180,6 +219,10 @@ class ScenarioFileModel(_Entry):
     seeds: Annotated[int | list[int], BeforeValidator(_check_seeds)] = 1
     discount_rate: Annotated[float, BeforeValidator(_check_discount_rate)] = 0.05
     database: FilePath | None = None
+    sensitivities: Annotated[
+        dict[Annotated[str, AfterValidator(_check_sensitivity_name)], SensitivityEntry],
+        BeforeValidator(_none_as_empty),
+    ] = Field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -199,6 +242,34 @@ class ScenarioDesign:
 
 
 @dataclass(frozen=True)
+class Sensitivity:
+    """An assumption of the scenario file's `sensitivities:`, with its low and high overrides (normalised)."""
+
+    name: str
+    description: str
+    low: Mapping[str, Any]
+    high: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SensitivityVariant:
+    """One design under one end of one sensitivity: the design's configuration with the side's overrides."""
+
+    design: str
+    sensitivity: str
+    side: str
+    config: SimulationConfig
+
+    @property
+    def name(self) -> str:
+        return sensitivity_member_name(self.design, self.sensitivity, self.side)
+
+
+def sensitivity_member_name(design: str, sensitivity: str, side: str) -> str:
+    return f"{design}--{sensitivity}-{side}"
+
+
+@dataclass(frozen=True)
 class ScenarioSet:
     """A valid scenario file, resolved: every path absolute, every design's configuration validated."""
 
@@ -211,6 +282,9 @@ class ScenarioSet:
     seeds: tuple[int, ...]
     discount_rate: float
     database: Path
+    sensitivities: tuple[Sensitivity, ...] = ()
+    variants: tuple[SensitivityVariant, ...] = ()
+    """Every design under each end of each sensitivity, by sensitivity, then side, then design."""
 
     @property
     def designs(self) -> tuple[ScenarioDesign, ...]:
@@ -264,11 +338,18 @@ def load_scenario_file(path: str | Path, *, config_overrides: Mapping[str, Any] 
             design = _design(label, where, name, entry or DesignEntry(), baseline.config, problems)
             if design is not None:
                 scenarios.append(design)
-    longest = max(len(scenario_id(n, s)) for n in [baseline_name, *model.scenarios] for s in seeds)
+    sensitivities, variants = _sensitivities(
+        label, model, [d for d in (baseline, *scenarios) if d is not None], problems
+    )
+    names = [baseline_name, *model.scenarios]
+    names += [sensitivity_member_name(n, s, side) for s in model.sensitivities for side in SENSITIVITY_SIDES
+              for n in names]  # fmt: skip
+    longest = max(len(scenario_id(n, s)) for n in names for s in seeds)
     if longest > 64:
         problems.append(
             f"{label}: scenarios: a member id `<name>{SEED_SEPARATOR}<seed>` is {longest} characters; ids "
             "have at most 64: shorten the longest scenario name"
+            + (" or sensitivity name" if model.sensitivities else "")
         )
     database = _database(label, model, base_dir, file, file_config, problems)
     if problems or baseline is None:
@@ -283,7 +364,42 @@ def load_scenario_file(path: str | Path, *, config_overrides: Mapping[str, Any] 
         seeds=seeds,
         discount_rate=model.discount_rate,
         database=database,
+        sensitivities=sensitivities,
+        variants=variants,
     )
+
+
+def _sensitivities(
+    label: str, model: ScenarioFileModel, designs: list[ScenarioDesign], problems: list[str]
+) -> tuple[tuple[Sensitivity, ...], tuple[SensitivityVariant, ...]]:
+    """Each sensitivity's sides checked like a design's overrides (what they may change, then the
+    configuration's schema on top of every design), and every design × side resolved."""
+    sensitivities: list[Sensitivity] = []
+    variants: list[SensitivityVariant] = []
+    for name, entry in model.sensitivities.items():
+        sides: dict[str, dict[str, Any]] = {}
+        for side in SENSITIVITY_SIDES:
+            prefix = f"{label}: sensitivities.{name}.{side}"
+            raw: dict[str, Any] = getattr(entry, side)
+            refused = check_overrides(raw, prefix)
+            problems.extend(refused.values())
+            if refused:
+                continue
+            overrides = normalise_overrides(_nested(_leaves(raw, ())))
+            sides[side] = overrides
+            reported = False
+            for design in designs:
+                try:
+                    config = design.config.with_overrides(overrides)
+                except ConfigError as exc:
+                    if not reported:  # the same problem for every design: name it once
+                        problems.extend(_rewrite_override_errors(str(exc), prefix))
+                        reported = True
+                    continue
+                variants.append(SensitivityVariant(design.name, name, side, config))
+        if len(sides) == len(SENSITIVITY_SIDES):
+            sensitivities.append(Sensitivity(name, entry.description, sides["low"], sides["high"]))
+    return tuple(sensitivities), tuple(variants)
 
 
 def _read(file: Path, label: str) -> dict[str, Any]:
@@ -470,6 +586,8 @@ def _suggestion(loc: tuple[Any, ...]) -> str:
         (): ScenarioFileModel.model_fields,
         ("baseline",): BaselineEntry.model_fields,
     }
+    if loc[:1] == ("sensitivities",) and len(loc) == 3:
+        fields[tuple(loc[:2])] = SensitivityEntry.model_fields
     scope: tuple[Any, ...] = tuple(loc[:-1])
     names = list(fields.get(scope, DesignEntry.model_fields if scope[:1] == ("scenarios",) else {}))
     if not names:

@@ -133,12 +133,29 @@ def sweep_document(
         "started_at": started_at,
         "finished_at": finished_at,
         "elapsed_seconds": None if elapsed_seconds is None else round(elapsed_seconds, 3),
-        "members": [
-            {"scenario_id": m.scenario_id, "scenario_name": m.scenario_name, "random_seed": m.random_seed}
-            for m in plan.members
-        ],
+        "members": [_member_entry(m) for m in plan.members],
         "scenarios": designs,
+        "sensitivities": [
+            {
+                "name": s.name,
+                "description": s.description,
+                "low": json.loads(json.dumps(s.low, default=str)),
+                "high": json.loads(json.dumps(s.high, default=str)),
+            }
+            for s in scenarios.sensitivities
+        ],
     }
+
+
+def _member_entry(member: Member) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "scenario_id": member.scenario_id,
+        "scenario_name": member.scenario_name,
+        "random_seed": member.random_seed,
+    }
+    if member.sensitivity is not None:
+        entry["design"], entry["sensitivity"], entry["side"] = member.sensitivity
+    return entry
 
 
 async def run_sweep_async(
