@@ -1,11 +1,14 @@
 """The comparison report of a sweep: one self-contained HTML file from comparison.json.
 
-It opens with the results — per metric, the scenarios side by side over the years (the P50 line, and the
-P5–P95 band when several seeds differ), then the employer cost over all years, cumulative and at present
-value, with each scenario's paired delta vs the baseline — then the assumptions per scenario (its overrides
-highlighted, the match formula in words) and the sweep's detail. Charts are inline SVG drawn by matplotlib
-(`planalign.report.charts`), with a tooltip per point; nothing is loaded from anywhere. Every text from the
-sweep directory is escaped.
+It opens with the answer: per design, the difference to the baseline in employer cost over the years (with
+its P5–P95 range) and at present value, and in participation, average deferral and employee contributions in
+the last year — one sentence per design, then a table — followed by what the ranges cover and what the model
+leaves out. Then the differences to the baseline per year as charts from zero with P5–P95 whiskers; the level
+charts of the metrics that differ between designs (the others folded, saying they did not change); the
+employer cost over all years, cumulative and at present value; sensitivities; then the assumptions per
+scenario (its overrides highlighted, the match formula in words) and the sweep's detail. Charts are inline
+SVG drawn by matplotlib (`planalign.report.charts`), with a tooltip per point; nothing is loaded from
+anywhere. Every text from the sweep directory is escaped.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from planalign.report.charts import Chart, format_count, format_money, new_figur
 from planalign.report.comparison_model import Comparison, MetricSpec, Stat, load_comparison
 from planalign.report.html import REPORT_CSS, write_document
 from planalign.report.panels import ParameterRow, facts, parameter_table, percent
-from planalign.scenarios.stats import range_statement
+from planalign.scenarios.stats import MODEL_LIMITATIONS, range_statement
 
 #: One colour per scenario, in sweep order (Okabe-Ito, then greys).
 SCENARIO_COLOURS: tuple[str, ...] = (
@@ -47,7 +50,18 @@ table.totals td.delta-up { color: #b71c1c; } table.totals td.delta-down { color:
             margin: 10px 0; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 6px;
           vertical-align: middle; }
+.num { white-space: nowrap; }
+.answer-line { font-size: 16px; margin: 6px 0; }
+.limitations li { margin: 2px 0; }
 """
+
+#: The metrics whose difference to the baseline the answer charts (in this order), when the sweep has them.
+DELTA_METRICS: tuple[str, ...] = (
+    "employer_cost",
+    "participation_rate",
+    "average_deferral_rate",
+    "employee_contributions",
+)
 
 
 def _rate_tick(value: float, _pos: object = None) -> str:
@@ -161,6 +175,197 @@ def metric_chart(comparison: Comparison, metric: MetricSpec) -> Chart | None:
     return Chart(key, metric.label, caption, svg_from_figure(fig, key, titles))
 
 
+def _num(text: str) -> str:
+    """A number that never wraps away from its sign (or a range's bound from its dash)."""
+    return f'<span class="num">{html.escape(text)}</span>'
+
+
+def _span_of_years(comparison: Comparison) -> str:
+    return f"{comparison.years[0]}–{comparison.years[-1]}"
+
+
+def _delta_range(unit: str, stat: Stat) -> str:
+    if stat.n <= 1:
+        return ""
+    return f"{_num(format_delta(unit, stat.delta_p5))} to {_num(format_delta(unit, stat.delta_p95))}"
+
+
+def _answer(comparison: Comparison) -> str:
+    """The answer a sponsor asks for, before any chart: per design its difference to the baseline, in a
+    sentence and in a table, then what the figures cover."""
+    last = comparison.years[-1]
+    span = _span_of_years(comparison)
+    seeds = len(comparison.seeds)
+    base = comparison.baseline
+    designs = [n for n in comparison.scenario_names if n != base]
+    lines: list[str] = []
+    for name in designs:
+        cumulative = comparison.totals.get((name, "cumulative_employer_cost"))
+        pv = comparison.totals.get((name, "pv_employer_cost"))
+        if cumulative is None:
+            continue
+        delta = cumulative.delta_p50
+        more = "more" if delta > 0 else "less" if delta < 0 else "the same"
+        amount = _num(format_value("usd", abs(delta))) + " " if delta else ""
+        sentence = (
+            f"<strong>{html.escape(name)}</strong> costs the employer {amount}{more} than {html.escape(base)}"
+        )
+        sentence += f" over {span}"
+        if cumulative.n > 1:
+            sentence += f" (P50 of {seeds} seeds; P5–P95 {_delta_range('usd', cumulative)})"
+        if pv is not None:
+            sentence += (
+                f", {_num(format_delta('usd', pv.delta_p50))} at present value "
+                f"({percent(comparison.discount_rate)} a year)"
+            )
+        lines.append(f'<p class="answer-line" data-scenario="{html.escape(name)}">{sentence}.</p>')
+    head = (
+        '<table id="answer-table" class="totals"><thead><tr><th class="text">design</th>'
+        f"<th>employer cost {span} vs {html.escape(base)}</th><th>P5–P95</th>"
+        f"<th>present value vs {html.escape(base)}</th>"
+        f"<th>participation {last}</th><th>average deferral {last}</th>"
+        f"<th>employee contributions {last}</th></tr></thead><tbody>"
+    )
+    rows = [head]
+    for name in comparison.scenario_names:
+        cumulative = comparison.totals.get((name, "cumulative_employer_cost"))
+        pv = comparison.totals.get((name, "pv_employer_cost"))
+        yearly = [comparison.rows.get((name, key, last)) for key in
+                  ("participation_rate", "average_deferral_rate", "employee_contributions")]  # fmt: skip
+        units = ("rate", "rate", "usd")
+        cells = [f'<td class="text">{html.escape(name)}</td>']
+        if name == base:
+            # The baseline's own levels, for scale.
+            cells.append(f"<td>{_num(format_value('usd', cumulative.p50)) if cumulative else '–'}</td>")
+            cells.append("<td>–</td>")
+            cells.append(f"<td>{_num(format_value('usd', pv.p50)) if pv else '–'}</td>")
+            cells += [
+                f"<td>{_num(format_value(u, st.p50)) if st else '–'}</td>"
+                for u, st in zip(units, yearly, strict=True)
+            ]
+        else:
+            css = ""
+            if cumulative is not None:
+                css = (
+                    " delta-up"
+                    if cumulative.delta_p50 > 0
+                    else " delta-down"
+                    if cumulative.delta_p50 < 0
+                    else ""
+                )
+            text = _num(format_delta("usd", cumulative.delta_p50)) if cumulative else "–"
+            cells.append(f'<td class="delta{css}">{text}</td>')
+            cells.append(f"<td>{_delta_range('usd', cumulative) or '–' if cumulative else '–'}</td>")
+            cells.append(f"<td>{_num(format_delta('usd', pv.delta_p50)) if pv else '–'}</td>")
+            cells += [
+                f"<td>{_num(format_delta(u, st.delta_p50)) if st else '–'}</td>"
+                for u, st in zip(units, yearly, strict=True)
+            ]
+        rows.append(f'<tr data-scenario="{html.escape(name)}">{"".join(cells)}</tr>')
+    rows.append("</tbody></table>")
+    note = (
+        f'<p class="note">The {html.escape(base)} row gives its own levels; every other row its P50 '
+        f"difference to {html.escape(base)} with the same seeds. Employer cost is match + core − "
+        "forfeitures used.</p>"
+    )
+    return (
+        '<div id="answer">'
+        + "".join(lines)
+        + "".join(rows)
+        + note
+        + f'<p class="range-note" id="what-the-range-covers">{html.escape(range_statement(seeds))}</p>'
+        + _limitations()
+        + "</div>"
+    )
+
+
+def _limitations() -> str:
+    items = "".join(f"<li>{html.escape(item)}</li>" for item in MODEL_LIMITATIONS)
+    return (
+        '<details id="limitations" open><summary>What the model leaves out</summary>'
+        f'<ul class="limitations">{items}</ul></details>'
+    )
+
+
+def delta_chart(comparison: Comparison, metric: MetricSpec) -> Chart | None:
+    """Each design's difference to the baseline per year, from zero: the P50 of the paired differences
+    with a P5–P95 whisker, so a difference of $25k on a $20M cost is visible and so is its range."""
+    designs = [(i, n) for i, n in enumerate(comparison.scenario_names) if n != comparison.baseline]
+    series = [(i, n, comparison.series(n, metric.key)) for i, n in designs]
+    series = [(i, n, points) for i, n, points in series if points]
+    if not series:
+        return None
+    key = f"delta-{metric.key}"
+    fig = new_figure(4.8, 3.0)
+    ax = fig.add_subplot()
+    titles: dict[str, str] = {}
+    width = 0.6 / max(1, len(series))
+    for slot, (index, name, points) in enumerate(series):
+        colour = _colour(index)
+        offset = (slot - (len(series) - 1) / 2) * width
+        xs = [y + offset for y, _ in points]
+        p50 = [s.delta_p50 for _, s in points]
+        low = [s.delta_p50 - s.delta_p5 for _, s in points]
+        high = [s.delta_p95 - s.delta_p50 for _, s in points]
+        ax.errorbar(xs, p50, yerr=[low, high], fmt="none", ecolor=colour, elinewidth=1.4, capsize=3)
+        for x, (year, stat) in zip(xs, points, strict=True):
+            (marker,) = ax.plot(
+                [x], [stat.delta_p50], marker="o", markersize=5, color=colour, linestyle="none"
+            )
+            gid = f"point-{index}-{year}"
+            marker.set_gid(gid)
+            text = f"{name} {year}: {format_delta(metric.unit, stat.delta_p50)} vs {comparison.baseline}"
+            if stat.n > 1:
+                text += (
+                    f" (P5 {format_delta(metric.unit, stat.delta_p5)}, "
+                    f"P95 {format_delta(metric.unit, stat.delta_p95)}, {stat.n} seeds)"
+                )
+            titles[gid] = text
+        ax.plot([], [], marker="o", color=colour, linestyle="none", label=name)
+    ax.axhline(0.0, color="#333333", linewidth=1)
+    ax.set_xticks(list(comparison.years), labels=[str(y) for y in comparison.years])
+    ax.yaxis.set_major_formatter(FuncFormatter(_delta_formatter(metric.unit)))
+    if all(v == 0 for _, _, points in series for _, st in points for v in (st.delta_p5, st.delta_p95)):
+        ax.set_yticks([0.0])  # no difference at all: one tick, not a made-up scale
+    short = metric.label.split(" (")[0]
+    ax.set_title(f"{short}: difference", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.margins(x=0.15, y=0.2)
+    ax.legend(fontsize=7, frameon=False, loc="best")
+    fig.tight_layout()
+    caption = (
+        f"P50 of the differences to {comparison.baseline} with the same seeds; whiskers P5–P95. "
+        "Hover a point for its values."
+    )
+    return Chart(
+        key, f"{short}: difference to {comparison.baseline}", caption, svg_from_figure(fig, key, titles)
+    )
+
+
+def _delta_formatter(unit: str) -> Callable[[float, object], str]:
+    def tick(value: float, _pos: object = None) -> str:
+        if unit == "rate":
+            return format_delta("rate", value).replace(" pts", "")
+        return format_delta(unit, value)
+
+    return tick
+
+
+def varies_with_design(comparison: Comparison, metric: str) -> bool:
+    """Whether any design's value of `metric` differs from the baseline's in any year (its paired
+    differences are not all zero, or its level differs)."""
+    base = comparison.baseline
+    for name in comparison.scenario_names:
+        if name == base:
+            continue
+        for _, stat in comparison.series(name, metric):
+            if stat.delta_p5 != 0 or stat.delta_p50 != 0 or stat.delta_p95 != 0:
+                return True
+        if not _same_as_baseline(comparison, name, metric) and comparison.series(name, metric):
+            return True
+    return False
+
+
 def _totals_table(comparison: Comparison) -> str:
     seeds = len(comparison.seeds)
     parts = [
@@ -179,20 +384,21 @@ def _totals_table(comparison: Comparison) -> str:
             if stat is None:
                 cells.append("<td>–</td>" * 4)
                 continue
-            band = f"{format_value('usd', stat.p5)} – {format_value('usd', stat.p95)}" if stat.n > 1 else "–"
+            band = (
+                f"{_num(format_value('usd', stat.p5))} – {_num(format_value('usd', stat.p95))}"
+                if stat.n > 1
+                else "–"
+            )
             if name == comparison.baseline:
                 delta, delta_band, css = "baseline", "–", ""
             else:
                 delta = format_delta("usd", stat.delta_p50)
-                delta_band = (
-                    f"{format_delta('usd', stat.delta_p5)} – {format_delta('usd', stat.delta_p95)}"
-                    if stat.n > 1
-                    else "–"
-                )
+                low, high = format_delta("usd", stat.delta_p5), format_delta("usd", stat.delta_p95)
+                delta_band = f"{_num(low)} – {_num(high)}" if stat.n > 1 else "–"
                 css = " delta-up" if stat.delta_p50 > 0 else " delta-down" if stat.delta_p50 < 0 else ""
             cells.append(
-                f"<td>{format_value('usd', stat.p50)}</td><td>{band}</td>"
-                f'<td class="delta{css}">{html.escape(delta)}</td><td>{delta_band}</td>'
+                f"<td>{_num(format_value('usd', stat.p50))}</td><td>{band}</td>"
+                f'<td class="delta{css}">{_num(delta)}</td><td>{delta_band}</td>'
             )
         parts.append(f'<tr data-scenario="{html.escape(name)}">{"".join(cells)}</tr>')
     parts.append("</tbody></table>")
@@ -238,8 +444,13 @@ def tornado_chart(comparison: Comparison, scenario: str) -> Chart | None:
                 f"(central {format_delta('usd', base)})"
             )
     ax.axvline(base, color="#333333", linewidth=1)
+    # From zero: a bar that is a sliver next to the difference itself is an answer that barely moves.
+    values = [0.0, base, *(v for _, low_delta, high_delta in ends for v in (low_delta, high_delta))]
+    pad = 0.08 * (max(values) - min(values) or 1.0)
+    ax.set_xlim(min(values) - pad, max(values) + pad)
+    ax.axvline(0.0, color="#999999", linewidth=0.6)
     ax.set_yticks(range(len(ends)), labels=[e[0] for e in ends])
-    ax.xaxis.set_major_formatter(FuncFormatter(format_money))
+    ax.xaxis.set_major_formatter(FuncFormatter(_delta_formatter("usd")))
     ax.set_title(f"{scenario}: present-value cost vs {comparison.baseline}", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
@@ -418,6 +629,21 @@ def render_comparison(comparison: Comparison) -> str:
         for i, n in enumerate(comparison.scenario_names)
     )
     seeds = len(comparison.seeds)
+    by_key = {m.key: m for m in comparison.metrics}
+    delta_charts = [c for k in DELTA_METRICS if k in by_key and (c := delta_chart(comparison, by_key[k]))]
+    varying = [(m, c) for m, c in charts if c is not None and varies_with_design(comparison, m.key)]
+    fixed = [(m, c) for m, c in charts if c is not None and not varies_with_design(comparison, m.key)]
+    folded = ""
+    if fixed:
+        names = ", ".join(m.label for m, _ in fixed)
+        folded = (
+            '<details id="unchanged-metrics"><summary>Not changed by plan design in this sweep: '
+            f"{html.escape(names)}</summary>"
+            '<p class="note">Every design has the baseline\'s value for every seed: the designs change plan '
+            "rules, not the workforce events these count.</p>"
+            '<div class="grid">' + "".join(_figure(c) for _, c in fixed) + "</div></details>"
+        )
+    description = str(comparison.sweep.get("description") or "")
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -431,14 +657,22 @@ def render_comparison(comparison: Comparison) -> str:
         f"<header><h1>planalign comparison {html.escape(comparison.name)}</h1>"
         f'<div class="meta">{len(comparison.scenarios)} scenarios × {seeds} seed(s) · years '
         f"{comparison.years[0]}–{comparison.years[-1]} · baseline: {html.escape(comparison.baseline)}"
-        "</div></header>",
+        "</div>"
+        + (f'<p class="description">{html.escape(description)}</p>' if description else "")
+        + "</header>",
         "<main>",
         status_note,
-        f'<section id="results"><h2>Results</h2><p>{legend}</p>',
-        f'<p class="range-note" id="what-the-range-covers">{html.escape(range_statement(seeds))}</p>',
-        '<div class="grid">',
-        *(_figure(chart) for _, chart in charts if chart is not None),
+        '<section id="results"><h2>Results</h2>',
+        _answer(comparison),
+        f"<h3>Difference to {html.escape(comparison.baseline)} by year</h3><p>{legend}</p>",
+        '<div class="grid" id="delta-charts">',
+        *(_figure(chart) for chart in delta_charts),
         "</div>",
+        "<h3>Levels</h3>",
+        '<div class="grid" id="level-charts">',
+        *(_figure(chart) for _, chart in varying),
+        "</div>",
+        folded,
         "<h3>Employer cost over all years</h3>",
         _totals_table(comparison),
         _sensitivity_section(comparison),

@@ -94,3 +94,17 @@ def range_statement(seeds: int) -> str:
         "the plan, and errors in the census. Differences between designs are paired by seed (the same "
         f"people and events), so their range is narrower than the ranges of the designs themselves.{small}"
     )
+
+
+#: What the simulation does not model, in words for the reader of a result (the comparison report lists
+#: them beside the answer). Keep it true: remove an item when the model gains it.
+MODEL_LIMITATIONS: tuple[str, ...] = (
+    "Employees' participation and deferral rates do not respond to the match formula: a voluntary "
+    "enrollee's rate is drawn from a fixed distribution, so a design that changes only the match changes "
+    "the employer's cost, not what employees save.",
+    "No account balances, investment returns, loans, hardship withdrawals or distributions are simulated.",
+    "Plan expenses, fees and the employer's tax effects are not included in the employer cost.",
+    "Hires, terminations, promotions and raises follow the configured rates and do not depend on the plan "
+    "design; there are no economic cycles or layoffs beyond the configured growth.",
+    "The census is taken as correct (rows failing its checks are dropped, up to the allowed share).",
+)

@@ -122,6 +122,7 @@ def sweep_document(
         "kind": "sweep",
         "status": status,
         "name": scenarios.name,
+        "description": scenarios.description,
         "scenarios_file": str(scenarios.path),
         "database": str(scenarios.database),
         "config_digest": config_digest,

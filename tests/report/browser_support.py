@@ -37,11 +37,19 @@ def chromium_or_skip() -> str:
     pytest.skip(message)
 
 
-def render(report: Path, inspect: str, screenshot: Path, *, keep_env: str) -> Rendered:
-    """Load `report` from disk, evaluate the `inspect` script on it and take a screenshot; the environment
-    variable `keep_env`, when set, names a path to keep the screenshot at."""
+def render(
+    report: Path,
+    inspect: str,
+    screenshot: Path,
+    *,
+    keep_env: str,
+    viewport: tuple[int, int] = VIEWPORT,
+) -> Rendered:
+    """Load `report` from disk in a window of `viewport` (width, height), evaluate the `inspect` script on
+    it and take a screenshot; the environment variable `keep_env`, when set, names a path to keep the
+    screenshot at."""
     with Chromium(chromium_or_skip()) as browser:
-        browser.open_page(*VIEWPORT)
+        browser.open_page(*viewport)
         load = browser.load(report.resolve().as_uri())
         page = browser.evaluate(inspect)
         browser.screenshot(screenshot)

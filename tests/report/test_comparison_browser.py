@@ -1,6 +1,8 @@
 """The comparison report in a real browser, as the run report is tested (test_report_browser.py): headless
-Chromium loads the file from disk with no network; every metric's chart must be laid out and drawn, with a
-tooltip per point, the P5–P95 bands and each scenario's line painted, and no console errors."""
+Chromium loads the file from disk with no network; the answer (per design, its difference to the baseline)
+comes before any chart at 1400 and at 800 px; every difference chart and every chart of a metric that
+differs between designs is laid out and drawn, with a tooltip per point; the metrics no design changes are
+folded; the P5–P95 bands and each scenario's line are painted, and no console errors."""
 
 from __future__ import annotations
 
@@ -48,20 +50,41 @@ INSPECT = """
     const el = document.getElementById(id);
     return el ? el.getBoundingClientRect().top + window.scrollY : -1;
   };
+  const folded = document.getElementById('unchanged-metrics');
   return {
     title: document.title,
     charts: charts,
-    sections: {results: top('results'), totals: top('totals-table'), assumptions: top('assumptions'),
-               sweep: top('sweep-detail')},
+    folded: folded ? [...folded.querySelectorAll('figure[data-chart]')].map(f => f.dataset.chart) : [],
+    foldedOpen: folded ? folded.open : null,
+    pageWidth: document.documentElement.scrollWidth,
+    sections: {results: top('results'), answer: top('answer-table'), totals: top('totals-table'),
+               assumptions: top('assumptions'), sweep: top('sweep-detail')},
   };
 })()
 """
+
+
+#: The metrics no design of the fixture changes (tests/report/comparison_fixture.py's EFFECTS).
+UNCHANGED = {"actives", "hires", "terminations", "employer_core", "payroll"}
+DELTA_CHARTS = ("employer_cost", "participation_rate", "average_deferral_rate", "employee_contributions")
 
 
 @pytest.fixture(scope="module")
 def rendered(comparison_report: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
     screenshot = tmp_path_factory.mktemp("browser") / "comparison.png"
     yield render(comparison_report, INSPECT, screenshot, keep_env="PLANALIGN_COMPARISON_SCREENSHOT")
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_the_answer_comes_before_any_chart(comparison_report: Path, tmp_path: Path, width: int) -> None:
+    """Issue #22.1: the answer used to be ~1,300 px down, below 12 level charts (≈ 6,000 px at 800 px)."""
+    page = render(
+        comparison_report, INSPECT, tmp_path / "shot.png", keep_env="PLANALIGN_X", viewport=(width, 900)
+    ).page
+    answer = page["sections"]["answer"]
+    drawn = [c["top"] for c in page["charts"].values() if c["height"] > 0]
+    assert 0 < answer < min(drawn), (answer, min(drawn))
+    assert answer < 900, f"the answer starts below the first screen at {width} px: {answer}"
 
 
 def test_page_loads_without_errors_or_network(rendered: Rendered, comparison_report: Path) -> None:
@@ -72,20 +95,29 @@ def test_page_loads_without_errors_or_network(rendered: Rendered, comparison_rep
     assert rendered.page["title"] == "planalign comparison plan_designs"
 
 
-def test_every_metric_chart_is_laid_out_drawn_and_has_its_points(rendered: Rendered) -> None:
+def test_every_shown_chart_is_laid_out_drawn_and_has_its_points(rendered: Rendered) -> None:
     charts = rendered.page["charts"]
-    assert set(charts) == {f"metric-{key}" for key, _, _ in METRICS}
+    levels = {f"metric-{key}" for key, _, _ in METRICS}
+    deltas = {f"delta-{key}" for key in DELTA_CHARTS}
+    assert set(charts) == levels | deltas
+    folded = {f"metric-{key}" for key in UNCHANGED}
+    assert set(rendered.page["folded"]) == folded and rendered.page["foldedOpen"] is False
     for key, chart in charts.items():
+        if key in folded:
+            continue  # inside the closed "not changed by plan design" details
         assert chart["width"] > 250 and chart["height"] > 150, (key, chart)
         assert chart["drawn"] > 20, (key, chart)
-        expected = len(SCENARIOS) * len(YEARS)
+        designs = len(SCENARIOS) - 1 if key in deltas else len(SCENARIOS)
+        expected = designs * len(YEARS)
         assert chart["points"] == chart["visiblePoints"] == chart["tooltips"] == expected, (key, chart)
 
 
 def test_results_open_the_page(rendered: Rendered) -> None:
     s = rendered.page["sections"]
-    assert 0 <= s["results"] < s["totals"] < s["assumptions"] < s["sweep"]
-    assert all(chart["top"] < s["totals"] for chart in rendered.page["charts"].values())
+    assert 0 <= s["results"] < s["answer"] < s["totals"] < s["assumptions"] < s["sweep"]
+    shown = {k: c for k, c in rendered.page["charts"].items() if k not in rendered.page["folded"]}
+    late = {k: c["top"] for k, c in shown.items() if c["top"] >= s["totals"]}
+    assert not late, (late, s)
 
 
 def test_screenshot_shows_each_scenario_and_its_band(rendered: Rendered) -> None:

@@ -42,7 +42,7 @@ def test_results_come_first_then_assumptions_then_sweep_detail(comparison_report
 
 def test_one_chart_per_metric_with_every_scenario_and_year(comparison_report: Path) -> None:
     document = comparison_report.read_text()
-    svgs = _svgs(document)
+    svgs = {k: v for k, v in _svgs(document).items() if k.startswith("metric-")}
     assert set(svgs) == {f"metric-{key}" for key, _, _ in METRICS}
     for key, svg in svgs.items():
         ET.fromstring(svg)  # well-formed
@@ -77,10 +77,14 @@ def test_ensemble_bands_are_drawn_and_a_single_seed_has_none(tmp_path: Path, com
     assert "1 seed(s)" in document
 
 
-def _totals(document: str) -> dict[str, str]:
-    table = document[document.index('id="totals-table"') :]
+def _totals(document: str, table_id: str = "totals-table") -> dict[str, str]:
+    """The rows of a table by scenario, each number's no-wrap span taken off (checked on its own)."""
+    table = document[document.index(f'id="{table_id}"') :]
     table = table[: table.index("</table>")]
-    return dict(re.findall(r'<tr data-scenario="([^"]+)">(.*?)</tr>', table))
+    numbers = re.findall(r"<td[^>]*>([−+±]?\$?[0-9][^<]*)</td>", table)
+    assert not numbers, f"numbers that may wrap from their sign: {numbers[:3]}"
+    plain = re.sub(r'<span class="num">(.*?)</span>', r"\1", table)
+    return dict(re.findall(r'<tr data-scenario="([^"]+)">(.*?)</tr>', plain))
 
 
 def test_totals_table_gives_cumulative_and_present_value_cost_with_deltas(comparison_report: Path) -> None:
@@ -217,3 +221,63 @@ def html_text(document: str) -> str:
     import html as html_module
 
     return html_module.unescape(re.sub(r"<[^>]+>", " ", document))
+
+
+def test_the_answer_states_each_designs_difference_before_any_chart(comparison_report: Path) -> None:
+    """Issue #22.1: per design, its employer cost difference over the years with P5–P95 and at present
+    value, and its participation, deferral and employee contribution differences, above the first chart."""
+    document = comparison_report.read_text()
+    data = comparison_document()
+    first_chart = document.index("<figure")
+    assert document.index('id="answer-table"') < first_chart
+    totals = {(t["scenario"], t["metric"]): t for t in data["totals"]}
+    rows = {(r["scenario"], r["metric"], r["year"]): r for r in data["rows"]}
+    last = YEARS[-1]
+    answer = _totals(document, "answer-table")
+    assert list(answer) == list(SCENARIOS)
+    for name in SCENARIOS[1:]:
+        cumulative, pv = totals[(name, "cumulative_employer_cost")], totals[(name, "pv_employer_cost")]
+        cells = answer[name]
+        assert format_delta("usd", cumulative["delta_p50"]) in cells
+        assert (
+            f"{format_delta('usd', cumulative['delta_p5'])} to {format_delta('usd', cumulative['delta_p95'])}"
+            in cells
+        )
+        assert format_delta("usd", pv["delta_p50"]) in cells
+        for metric, unit in (
+            ("participation_rate", "rate"),
+            ("average_deferral_rate", "rate"),
+            ("employee_contributions", "usd"),
+        ):
+            assert format_delta(unit, rows[(name, metric, last)]["delta_p50"]) in cells, (name, metric)
+        sentence = re.search(rf'<p class="answer-line" data-scenario="{name}">(.*?)</p>', document)
+        assert sentence is not None and document.index(sentence.group(0)) < first_chart
+        text = re.sub(r"<[^>]+>", "", sentence.group(1))
+        amount = format_value("usd", abs(cumulative["delta_p50"]))
+        assert f"{name} costs the employer {amount} more than baseline over 2025–2027" in text, text
+    # The baseline's own levels, for scale.
+    assert format_value("usd", totals[("baseline", "cumulative_employer_cost")]["p50"]) in answer["baseline"]
+    assert 'id="limitations"' in document[:first_chart]
+
+
+def test_metrics_no_design_changes_are_folded_and_say_so(comparison_report: Path) -> None:
+    document = comparison_report.read_text()
+    folded = document[document.index('id="unchanged-metrics"') :]
+    folded = folded[: folded.index("</details>")]
+    assert "Not changed by plan design in this sweep" in folded
+    for key in ("actives", "hires", "terminations", "employer_core", "payroll"):
+        assert f'data-chart="metric-{key}"' in folded, key
+    for key in ("employer_match", "employer_cost", "participation_rate"):
+        assert f'data-chart="metric-{key}"' not in folded, key
+    # The differences to the baseline are charted from zero for the key metrics.
+    for key in ("employer_cost", "participation_rate", "average_deferral_rate", "employee_contributions"):
+        assert f'data-chart="delta-{key}"' in document, key
+
+
+def test_the_sweeps_description_is_shown_under_its_name(tmp_path: Path) -> None:
+    document = comparison_document()
+    document["sweep"]["description"] = "Three designs for the <2027> plan year"
+    directory = write_sweep_dir(tmp_path, document)
+    page = write_comparison_report(directory / "comparison.json", tmp_path / "c.html").read_text()
+    header = page[page.index("<header>") : page.index("</header>")]
+    assert "Three designs for the &lt;2027&gt; plan year" in header
