@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from planalign.scenarios.notebook import RunResults, SweepResults
     from planalign.simulation.orchestrator import PipelineOrchestrator
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "create_orchestrator"]
+__all__ = ["__version__", "create_orchestrator", "load_run", "load_sweep"]
 
 
 def create_orchestrator(config: Any, **kwargs: Any) -> PipelineOrchestrator:
@@ -20,3 +21,19 @@ def create_orchestrator(config: Any, **kwargs: Any) -> PipelineOrchestrator:
     from planalign.simulation.orchestrator import create_orchestrator as _create
 
     return _create(config, **kwargs)
+
+
+def load_run(path: Any) -> RunResults:
+    """A run directory's results as pandas DataFrames (`.summary()`, `.yearly()`, `.members()`,
+    `.table(name)`); see `planalign.scenarios.notebook`."""
+    from planalign.scenarios.notebook import load_run as _load_run
+
+    return _load_run(path)
+
+
+def load_sweep(path: Any) -> SweepResults:
+    """A sweep directory's results as pandas DataFrames (`.summary()` per design, `.yearly()`,
+    `.members()`, `.table(name)`); see `planalign.scenarios.notebook`."""
+    from planalign.scenarios.notebook import load_sweep as _load_sweep
+
+    return _load_sweep(path)
