@@ -36,7 +36,14 @@ from planalign.scenarios.provenance import (
     ExportSource,
     export_source,
 )
-from planalign.scenarios.spreadsheet import csv_select_list, csv_text, xlsx_text_cell
+from planalign.scenarios.spreadsheet import (
+    EXCEL_ILLEGAL,
+    EXCEL_ILLEGAL_SQL,
+    csv_select_list,
+    csv_text,
+    text_columns,
+    xlsx_text_cell,
+)
 from planalign.simulation.preflight import unwritable_reason
 
 __all__ = [
@@ -88,6 +95,7 @@ def export(source: ExportSource, fmt: ExportFormat, out: Path) -> list[Path]:
         selects = {name: _select(con, name, rel, source) for name, rel in relations.items()}
         if fmt == "xlsx":
             _refuse_oversized(con, selects, len(metrics))
+            _refuse_unstorable_text(con, selects)
         staged: list[tuple[Path, Path]] = []
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -162,6 +170,25 @@ def _refuse_oversized(con: duckdb.DuckDBPyConnection, selects: dict[str, _Select
             f"an Excel sheet holds at most {EXCEL_MAX_ROWS:,} rows with its header, and {listed} would not "
             "fit; export with --format csv or --format parquet instead (nothing was written)"
         )
+
+
+def _refuse_unstorable_text(con: duckdb.DuckDBPyConnection, selects: dict[str, _Select]) -> None:
+    """An Excel cell cannot hold most control characters (openpyxl raises mid-write): refuse such a table
+    before anything is written, naming it and a row's value; CSV and Parquet keep the text."""
+    for name, select in selects.items():
+        columns = text_columns(select.columns)
+        if not columns:
+            continue
+        test = " or ".join(f"regexp_matches({c}, {EXCEL_ILLEGAL_SQL})" for c in columns)
+        row = con.execute(
+            f"select {', '.join(columns)} from ({select.sql()}) where {test} limit 1"
+        ).fetchone()
+        if row is not None:
+            example = next(str(v) for v in row if v is not None and EXCEL_ILLEGAL.search(str(v)))
+            raise ExportError(
+                f"{name} holds text with a control character an Excel cell cannot store (e.g. {example!r}); "
+                "export with --format csv or --format parquet instead (nothing was written)"
+            )
 
 
 def _count(con: duckdb.DuckDBPyConnection, select: _Select) -> int:

@@ -33,6 +33,11 @@ _PLAIN_TYPES = re.compile(
 )
 
 
+#: Characters an Excel cell cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE), in Python and in DuckDB SQL.
+EXCEL_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+EXCEL_ILLEGAL_SQL = "'[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]'"
+
+
 def starts_like_a_formula(text: str) -> bool:
     return text.startswith(FORMULA_PREFIXES)
 
@@ -44,13 +49,27 @@ def csv_text(value: Any) -> Any:
     return value
 
 
+def text_columns(columns: list[tuple[str, str]]) -> list[str]:
+    """The (name, type) columns whose values are text (not of `_PLAIN_TYPES`), each as
+    `cast("name" as varchar)`."""
+    return [
+        f"cast({_quoted(name)} as varchar)"
+        for name, column_type in columns
+        if not _PLAIN_TYPES.fullmatch(column_type.strip())
+    ]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def csv_select_list(columns: list[tuple[str, str]]) -> str:
     """A DuckDB select list over (name, type) columns that writes every text column through `csv_text`'s
     rule (in SQL, so COPY still streams the table); columns of `_PLAIN_TYPES` are selected unchanged."""
     prefixes = sql_formula_prefixes()
     items = []
     for name, column_type in columns:
-        quoted = '"' + name.replace('"', '""') + '"'
+        quoted = _quoted(name)
         if _PLAIN_TYPES.fullmatch(column_type.strip()):
             items.append(quoted)
             continue

@@ -542,3 +542,16 @@ def test_the_census_rule_and_the_export_use_the_same_formula_characters() -> Non
     from planalign.simulation.census import census_rules
 
     assert str(census_rules().census_formula_prefixes()).strip() == sql_formula_prefixes()
+
+
+def test_xlsx_export_of_text_excel_cannot_store_is_a_usage_error(tmp_path: Path) -> None:
+    """A control character (here \\x01) in an id: openpyxl raised IllegalCharacterError, a traceback."""
+    database = _database(tmp_path / "simulation.duckdb", [2025], ids=("E\x01",))
+    _complete(database, [2025], "20261207T100000000000Z-abc", "h42")
+    run = _run_dir(
+        tmp_path / "runs", "20261207T100000000000Z-abc", database, years=(2025, 2025), completed=(2025,)
+    )
+    out = tmp_path / "out"
+    with pytest.raises(ExportError, match=r"fct_workforce_snapshot .*control character.*--format csv"):
+        export(export_source(run), "xlsx", out)
+    assert not out.exists()
