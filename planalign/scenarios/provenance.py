@@ -105,7 +105,7 @@ class _RunSummary:
     finished: dt.datetime
 
 
-_RESUME = "`planalign simulate --resume` completes them"
+_RESUME = "`planalign simulate --resume` completes the simulation"
 
 
 def _run_years(
