@@ -12,8 +12,9 @@
 
   What a good row guarantees to stg_census_data, which casts it: every date parses, the pay is a finite
   number in (0, 1e9], the job level is exactly one of 1..5, the deferral rate is empty or a number in [0, 1],
-  the employee was born in 1900 or later and is at least 14 on the effective date, and the id cannot be
-  confused with an id the simulation generates for a hire (see hire_employee_id below).
+  the employee was born in 1900 or later and is at least 14 on the effective date, the id cannot be
+  confused with an id the simulation generates for a hire (see hire_employee_id below), and the id does not
+  begin like a spreadsheet formula (see census_formula_prefixes below).
 -#}
 
 {#- A file path as a DuckDB string literal that is read literally: DuckDB expands `*`, `?` and `[...]` in
@@ -54,6 +55,11 @@ employee_id,birth_date,hire_date,termination_date,annual_compensation,job_level,
 {#- The shape of every id hire_employee_id can produce; a census id of this shape is rejected. -#}
 {% macro hire_employee_id_pattern() -%}NH[0-9]+_[0-9]+{%- endmacro %}
 
+{#- The first characters that make a spreadsheet read a cell as a formula (OWASP's CSV-injection list:
+    = + - @ tab carriage-return): an id such as `=HYPERLINK(...)` would run when an export is opened.
+    planalign/scenarios/spreadsheet.py's FORMULA_PREFIXES is the same list (a test holds them equal). -#}
+{% macro census_formula_prefixes() -%}'=', '+', '-', '@', chr(9), chr(13){%- endmacro %}
+
 {#- Pay above this is not an annual pay rate (it would also overflow the decimal(18, 2) pay columns). -#}
 {% macro census_max_compensation() -%}1000000000{%- endmacro %}
 
@@ -61,6 +67,7 @@ employee_id,birth_date,hire_date,termination_date,annual_compensation,job_level,
 {% macro census_reject_reason(effective_date) -%}
 case
     when employee_id is null then 'missing_employee_id'
+    when left(employee_id, 1) in ({{ census_formula_prefixes() }}) then 'formula_employee_id'
     when count(*) over (partition by employee_id) > 1 then 'duplicate_employee_id'
     when regexp_full_match(employee_id, '{{ hire_employee_id_pattern() }}') then 'reserved_employee_id'
     when try_cast(birth_date as date) is null then 'invalid_birth_date'

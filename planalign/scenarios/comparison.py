@@ -33,6 +33,7 @@ from typing import Any, Literal
 from planalign.engine.results import write_json_atomic
 from planalign.scenarios.database import SweepDatabaseError, completed_years, read_only, relation
 from planalign.scenarios.scenario_file import SENSITIVITY_SIDES, sensitivity_member_name
+from planalign.scenarios.spreadsheet import csv_text
 from planalign.scenarios.stats import Band, paired_deltas, present_value
 from planalign.scenarios.sweep import SweepDirectoryError, load_sweep
 from planalign.simulation.year_plan import span
@@ -346,7 +347,8 @@ def _write_csv_atomic(path: Path, header: Sequence[str], rows: Sequence[Sequence
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
-            writer.writerows(["" if v is None else v for v in row] for row in rows)
+            # Text cells a spreadsheet would run as a formula get a leading quote (OWASP; see spreadsheet).
+            writer.writerows(["" if v is None else csv_text(v) for v in row] for row in rows)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

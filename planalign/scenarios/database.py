@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from planalign.errors import DatabaseLockedError, PlanalignUsageError
-from planalign.simulation.state import STATUS_SCHEMA, STATUS_TABLE
+from planalign.simulation.state import STATUS_SCHEMA, STATUS_TABLE, CompletedYear
 
 
 class SweepDatabaseError(PlanalignUsageError):
@@ -75,3 +75,30 @@ def completed_years(con: duckdb.DuckDBPyConnection) -> dict[int, tuple[str, str]
         f"select simulation_year, config_hash, completed_at from {STATUS_TABLE} where status = 'complete'"
     ).fetchall()
     return {int(y): (str(h), str(at)) for y, h, at in rows}
+
+
+def year_records(con: duckdb.DuckDBPyConnection) -> dict[int, CompletedYear]:
+    """Every complete year → its year-status row, with the id of the run that wrote it: what tells whose
+    results a database holds (`planalign.scenarios.export` hands out a run's years only if they are its)."""
+    if not _has_year_status(con):
+        return {}
+    rows = con.execute(
+        f"select simulation_year, run_id, config_hash, completed_at from {STATUS_TABLE} "
+        "where status = 'complete' order by simulation_year"
+    ).fetchall()
+    return {int(y): CompletedYear(int(y), str(r), str(h), str(at)) for y, r, h, at in rows}
+
+
+def years_with_rows(con: duckdb.DuckDBPyConnection, rel: str) -> set[int]:
+    """The simulation years the relation `rel` (quoted `schema.table`) has rows of: beside the complete
+    ones, a year a stage run rebuilt in place has rows but is not complete."""
+    return {int(r[0]) for r in con.execute(f"select distinct simulation_year from {rel}").fetchall()}
+
+
+def _has_year_status(con: duckdb.DuckDBPyConnection) -> bool:
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = ? and table_name = 'year_status'",
+        [STATUS_SCHEMA],
+    ).fetchone()
+    return bool(exists and exists[0])

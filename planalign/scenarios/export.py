@@ -6,15 +6,18 @@ sweep also `dim_scenarios` and `scenario_metrics` (metrics.csv's per-member valu
 one file per table; Excel one workbook with a sheet per table, refused — before anything is written — when
 a table has more rows than a sheet holds (1,048,576 with the header), naming CSV and Parquet instead.
 
-The database must still hold what the directory describes: a sweep database re-written by another sweep,
-or a simulation database with years completed after the run finished, is refused rather than exported
-under the wrong name. Files are written through temporary names and renamed, so no half file is left.
+What is exported is exactly what the run wrote: `export_source` (`planalign.scenarios.provenance`) checks
+whose years the database holds and refuses a directory whose results are not there (an interrupted re-run,
+a replaced run, a stage run), and `export` writes only the source's years.
+
+Text cells are written so no spreadsheet runs them (`planalign.scenarios.spreadsheet`). Every file is
+written to a temporary name first and all are renamed only when every one is complete, so a failure
+(a full disk) leaves no file and no half file; the output directory is checked before anything is read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -24,96 +27,136 @@ from typing import Any, Literal
 
 import duckdb
 
-from planalign.errors import PlanalignUsageError
-from planalign.scenarios.comparison import (
-    METRICS_CSV_COLUMNS,
-    check_database_holds_sweep,
-    metrics_rows,
-    read_member_metrics,
+from planalign.scenarios.comparison import METRICS_CSV_COLUMNS, metrics_rows, read_member_metrics
+from planalign.scenarios.database import has_column, read_only, relation
+from planalign.scenarios.provenance import (
+    RUN_TABLES,
+    SWEEP_TABLES,
+    ExportError,
+    ExportSource,
+    export_source,
 )
-from planalign.scenarios.database import completed_years, read_only, relation
-from planalign.scenarios.sweep import SWEEP_FILE, load_sweep
+from planalign.scenarios.spreadsheet import (
+    EXCEL_ILLEGAL,
+    EXCEL_ILLEGAL_SQL,
+    csv_select_list,
+    csv_text,
+    text_columns,
+    xlsx_text_cell,
+)
+from planalign.simulation.preflight import unwritable_reason
+
+__all__ = [
+    "EXCEL_MAX_ROWS",
+    "FORMATS",
+    "METRICS_TABLE",
+    "RUN_TABLES",
+    "SWEEP_TABLES",
+    "ExportError",
+    "ExportFormat",
+    "ExportSource",
+    "export",
+    "export_source",
+]
 
 ExportFormat = Literal["csv", "parquet", "xlsx"]
 FORMATS: tuple[ExportFormat, ...] = ("csv", "parquet", "xlsx")
 #: Rows in one Excel sheet, the header row included.
 EXCEL_MAX_ROWS = 1_048_576
-RUN_TABLES: tuple[str, ...] = ("fct_workforce_snapshot", "fct_yearly_events", "rpt_yearly_summary")
-SWEEP_TABLES: tuple[str, ...] = (*RUN_TABLES, "dim_scenarios")
 METRICS_TABLE = "scenario_metrics"
 _FETCH_ROWS = 10_000
 
 
-class ExportError(PlanalignUsageError):
-    """The export cannot be made as asked (not a run or sweep directory, a table too big for Excel, a
-    database that no longer holds the run)."""
-
-
-@dataclass(frozen=True)
-class ExportSource:
-    kind: Literal["run", "sweep"]
-    directory: Path
-    database: Path
-    tables: tuple[str, ...]
-
-
-def export_source(directory: Path) -> ExportSource:
-    """What `directory` (a run or a sweep directory) exports, checked against its database."""
-    if (directory / SWEEP_FILE).is_file():
-        sweep = load_sweep(directory)
-        if sweep.get("status") != "complete":
-            raise ExportError(
-                f"the sweep in {directory} is {sweep.get('status')!r}, not complete; run it again before "
-                "exporting it"
-            )
-        database = Path(str(sweep["database"]))
-        check_database_holds_sweep(database, sweep)
-        return ExportSource("sweep", directory, database, SWEEP_TABLES)
-    summary_path = directory / "summary.json"
-    if not summary_path.is_file():
-        raise ExportError(
-            f"{directory} is neither a run directory (summary.json) nor a sweep directory ({SWEEP_FILE}); "
-            "give one of the directories under runs/"
-        )
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        database = Path(str(summary["database_path"]))
-        finished = dt.datetime.fromisoformat(str(summary["completed_at"]))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ExportError(f"{summary_path} cannot be read as a run summary: {exc}") from None
-    with read_only(database) as con:
-        years = completed_years(con)
-    if not years:
-        raise ExportError(f"the database {database} holds no complete simulated year; nothing to export")
-    later = sorted(y for y, (_, at) in years.items() if dt.datetime.fromisoformat(at) > finished)
-    if later:
-        raise ExportError(
-            f"the database {database} has been written by a later run since this one finished (years "
-            f"{later}); export the latest run's directory instead, or run this configuration again"
-        )
-    return ExportSource("run", directory, database, RUN_TABLES)
-
-
 def export(source: ExportSource, fmt: ExportFormat, out: Path) -> list[Path]:
-    """Write the source's tables into `out` (created if need be) in `fmt`; returns the files written."""
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"--out {out} is a file; give a directory to write the export into")
+    """Write the source's tables into `out` (created if need be) in `fmt`; returns the files written.
+
+    `out` may be a symbolic link to a directory (the files go where it points); a file, a link to a file
+    or a link to nothing is refused. A file of the export's name inside `out` is replaced, never written
+    through (a link there is replaced by the file)."""
+    _check_out(out)
+    names = [*source.tables, *([METRICS_TABLE] if source.kind == "sweep" else [])]
+    targets = (
+        [out / f"{source.directory.name}.xlsx"] if fmt == "xlsx" else [out / f"{n}.{fmt}" for n in names]
+    )
+    for target in targets:
+        problem = unwritable_reason(target)
+        if problem is not None:
+            raise ExportError(
+                f"cannot write the export to {target}: {problem}; choose another directory with --out "
+                "(nothing was written)"
+            )
     metrics = (
-        [tuple(r) for r in metrics_rows(read_member_metrics(source.database))]
+        [tuple(r) for r in metrics_rows(read_member_metrics(source.database)) if int(r[2]) in source.years]
         if source.kind == "sweep"
         else []
     )
     with read_only(source.database) as con:
         relations = {name: relation(con, name, source.database) for name in source.tables}
+        selects = {name: _select(con, name, rel, source) for name, rel in relations.items()}
         if fmt == "xlsx":
-            _refuse_oversized(con, relations, len(metrics))
-        out.mkdir(parents=True, exist_ok=True)
-        if fmt == "xlsx":
-            return [_write_workbook(con, relations, metrics, out / f"{source.directory.name}.xlsx")]
-        written = [_copy_table(con, rel, fmt, out / f"{name}.{fmt}") for name, rel in relations.items()]
-    if source.kind == "sweep":
-        written.append(_write_metrics(metrics, fmt, out / f"{METRICS_TABLE}.{fmt}"))
-    return written
+            _refuse_oversized(con, selects, len(metrics))
+            _refuse_unstorable_text(con, selects)
+        staged: list[tuple[Path, Path]] = []
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            if fmt == "xlsx":
+                staged.append((_write_workbook(con, selects, metrics, targets[0]), targets[0]))
+            else:
+                for select, target in zip(selects.values(), targets, strict=False):
+                    staged.append((_copy_table(con, select, fmt, target), target))
+                if source.kind == "sweep":
+                    staged.append((_write_metrics(metrics, fmt, targets[-1]), targets[-1]))
+            for tmp, target in staged:
+                os.replace(tmp, target)
+        except (OSError, duckdb.IOException) as exc:
+            where = getattr(exc, "filename", None) or out
+            reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
+            raise ExportError(
+                f"cannot write the export to {where}: {reason}; nothing was written — free some space or "
+                "choose another directory with --out"
+            ) from exc
+        finally:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+    return targets
+
+
+def _check_out(out: Path) -> None:
+    if out.is_symlink() and not out.exists():
+        raise ExportError(
+            f"--out {out} is a symbolic link to {os.readlink(out)}, which does not exist; give an existing "
+            "directory or a new path"
+        )
+    if out.exists() and not out.is_dir():
+        through = f" (a symbolic link to {os.readlink(out)})" if out.is_symlink() else ""
+        raise ExportError(f"--out {out} is a file{through}; give a directory to write the export into")
+
+
+@dataclass(frozen=True)
+class _Select:
+    """One table's rows to export: its relation, the source's years only, in a stable order."""
+
+    relation: str
+    columns: list[tuple[str, str]]
+    where: str
+    order: str
+
+    def sql(self, columns: str = "*") -> str:
+        return f"select {columns} from {self.relation}{self.where}{self.order}"
+
+
+def _select(con: duckdb.DuckDBPyConnection, name: str, rel: str, source: ExportSource) -> _Select:
+    columns = [(str(r[0]), str(r[1])) for r in con.execute(f"describe select * from {rel}").fetchall()]
+    where = ""
+    if has_column(con, name, "simulation_year"):
+        where = f" where simulation_year in ({', '.join(str(int(y)) for y in source.years) or 'null'})"
+    return _Select(rel, columns, where, _order(con, rel))
+
+
+def source_rows_sql(con: duckdb.DuckDBPyConnection, name: str, source: ExportSource) -> str:
+    """The SQL of the model `name`'s rows that `source` may hand out (its years only, in a stable order) —
+    what an export writes, for other readers of a run's results (the notebook API)."""
+    return _select(con, name, relation(con, name, source.database), source).sql()
 
 
 def _order(con: duckdb.DuckDBPyConnection, rel: str) -> str:
@@ -123,8 +166,8 @@ def _order(con: duckdb.DuckDBPyConnection, rel: str) -> str:
     return f" order by {', '.join(keys)}" if keys else ""
 
 
-def _refuse_oversized(con: duckdb.DuckDBPyConnection, relations: dict[str, str], metrics_rows: int) -> None:
-    counts = {name: _count(con, rel) for name, rel in relations.items()}
+def _refuse_oversized(con: duckdb.DuckDBPyConnection, selects: dict[str, _Select], metrics_rows: int) -> None:
+    counts = {name: _count(con, select) for name, select in selects.items()}
     counts[METRICS_TABLE] = metrics_rows
     too_big = {name: n for name, n in counts.items() if n + 1 > EXCEL_MAX_ROWS}
     if too_big:
@@ -135,8 +178,27 @@ def _refuse_oversized(con: duckdb.DuckDBPyConnection, relations: dict[str, str],
         )
 
 
-def _count(con: duckdb.DuckDBPyConnection, rel: str) -> int:
-    row = con.execute(f"select count(*) from {rel}").fetchone()
+def _refuse_unstorable_text(con: duckdb.DuckDBPyConnection, selects: dict[str, _Select]) -> None:
+    """An Excel cell cannot hold most control characters (openpyxl raises mid-write): refuse such a table
+    before anything is written, naming it and a row's value; CSV and Parquet keep the text."""
+    for name, select in selects.items():
+        columns = text_columns(select.columns)
+        if not columns:
+            continue
+        test = " or ".join(f"regexp_matches({c}, {EXCEL_ILLEGAL_SQL})" for c in columns)
+        row = con.execute(
+            f"select {', '.join(columns)} from ({select.sql()}) where {test} limit 1"
+        ).fetchone()
+        if row is not None:
+            example = next(str(v) for v in row if v is not None and EXCEL_ILLEGAL.search(str(v)))
+            raise ExportError(
+                f"{name} holds text with a control character an Excel cell cannot store (e.g. {example!r}); "
+                "export with --format csv or --format parquet instead (nothing was written)"
+            )
+
+
+def _count(con: duckdb.DuckDBPyConnection, select: _Select) -> int:
+    row = con.execute(f"select count(*) from ({select.sql()})").fetchone()
     return int(row[0]) if row else 0
 
 
@@ -144,22 +206,29 @@ def _sql_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _copy_table(con: duckdb.DuckDBPyConnection, rel: str, fmt: ExportFormat, path: Path) -> Path:
-    options = "(format csv, header true)" if fmt == "csv" else "(format parquet)"
+def _copy_table(con: duckdb.DuckDBPyConnection, select: _Select, fmt: ExportFormat, path: Path) -> Path:
+    """The table written to a temporary file beside `path` (returned); CSV text cells made safe."""
+    if fmt == "csv":
+        query, options = select.sql(csv_select_list(select.columns)), "(format csv, header true)"
+    else:
+        query, options = select.sql(), "(format parquet)"
     tmp = _temporary(path)
     try:
-        con.execute(f"copy (select * from {rel}{_order(con, rel)}) to {_sql_path(tmp)} {options}")
-        os.replace(tmp, path)
+        con.execute(f"copy ({query}) to {_sql_path(tmp)} {options}")
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return path
+    return tmp
 
 
 def _write_metrics(rows: Sequence[tuple[Any, ...]], fmt: ExportFormat, path: Path) -> Path:
+    """The per-member metrics written to a temporary file beside `path` (returned)."""
     import pyarrow as pa
 
-    columns: list[list[Any]] = [[row[i] for row in rows] for i in range(len(METRICS_CSV_COLUMNS))]
+    columns: list[list[Any]] = [
+        [csv_text(row[i]) if fmt == "csv" else row[i] for row in rows]
+        for i in range(len(METRICS_CSV_COLUMNS))
+    ]
     types = [pa.string(), pa.int64(), pa.int64(), pa.string(), pa.float64()]
     table = pa.table(
         {
@@ -177,41 +246,40 @@ def _write_metrics(rows: Sequence[tuple[Any, ...]], fmt: ExportFormat, path: Pat
             import pyarrow.parquet as pq
 
             pq.write_table(table, str(tmp))
-        os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return path
+    return tmp
 
 
 def _write_workbook(
     con: duckdb.DuckDBPyConnection,
-    relations: dict[str, str],
+    selects: dict[str, _Select],
     metrics: Sequence[tuple[Any, ...]],
     path: Path,
 ) -> Path:
+    """The workbook written to a temporary file beside `path` (returned); every text cell a string cell."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
-    for name, rel in relations.items():
+    for name, select in selects.items():
         sheet = workbook.create_sheet(title=name[:31])
-        cursor = con.execute(f"select * from {rel}{_order(con, rel)}")
-        sheet.append([str(d[0]) for d in cursor.description or []])
+        cursor = con.execute(select.sql())
+        sheet.append([xlsx_text_cell(sheet, str(d[0])) for d in cursor.description or []])
         for row in _fetch(cursor):
-            sheet.append([_cell(v) for v in row])
+            sheet.append([_cell(sheet, v) for v in row])
     if metrics:
         sheet = workbook.create_sheet(title=METRICS_TABLE)
-        sheet.append(list(METRICS_CSV_COLUMNS))
-        for row in metrics:
-            sheet.append(list(row))
+        sheet.append([xlsx_text_cell(sheet, c) for c in METRICS_CSV_COLUMNS])
+        for metric_row in metrics:
+            sheet.append([_cell(sheet, v) for v in metric_row])
     tmp = _temporary(path)
     try:
         workbook.save(str(tmp))
-        os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return path
+    return tmp
 
 
 def _fetch(cursor: duckdb.DuckDBPyConnection) -> Iterator[tuple[Any, ...]]:
@@ -219,15 +287,14 @@ def _fetch(cursor: duckdb.DuckDBPyConnection) -> Iterator[tuple[Any, ...]]:
         yield from batch
 
 
-def _cell(value: Any) -> Any:
-    """Excel takes numbers (Decimal too), text, booleans, dates and times; anything else as text."""
-    if value is None or isinstance(value, int | float | str | bool | dt.date | dt.datetime | dt.time):
-        return value
+def _cell(sheet: Any, value: Any) -> Any:
+    """Excel takes numbers (Decimal too), booleans, dates and times as they are; text, and anything else as
+    text, goes in a string cell (`xlsx_text_cell`), so no text is ever stored as a formula."""
     from decimal import Decimal
 
-    if isinstance(value, Decimal):
+    if value is None or isinstance(value, int | float | bool | dt.date | dt.datetime | dt.time | Decimal):
         return value
-    return str(value)
+    return xlsx_text_cell(sheet, value if isinstance(value, str) else str(value))
 
 
 def _temporary(path: Path) -> Path:

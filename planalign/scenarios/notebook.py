@@ -14,7 +14,8 @@ directory's files. `load_run(path)` and `load_sweep(path)` read a run or sweep d
 
 The same promise as `planalign export`: the directory must still describe what its database holds — an
 interrupted or replaced run, or a sweep database rewritten since, is refused with the reason
-(`planalign.scenarios.export.export_source`), never answered with another run's tables. Every read is a
+(`planalign.scenarios.provenance.export_source`), never answered with another run's tables — and only the
+years the directory's run wrote (or built on) are returned; its `notes` say what was left out. Every read is a
 read-only connection, opened and closed per call, so a notebook never holds the database a simulation
 wants to write.
 """
@@ -33,8 +34,8 @@ from planalign.scenarios.comparison import (
     build_comparison,
     read_member_metrics,
 )
-from planalign.scenarios.database import read_only, relation
-from planalign.scenarios.export import ExportSource, export_source
+from planalign.scenarios.database import read_only
+from planalign.scenarios.export import ExportSource, export_source, source_rows_sql
 from planalign.scenarios.sweep import load_sweep as _load_sweep_document
 from planalign.simulation.state import STATUS_SCHEMA
 
@@ -77,6 +78,11 @@ class _Results:
     def database(self) -> Path:
         return self.source.database
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the export check says about these results: years kept from an earlier run, years left out."""
+        return self.source.notes
+
     def tables(self) -> list[str]:
         """The database's tables by model name: the analyst's tables first, then the rest sorted."""
         with read_only(self.database) as con:
@@ -93,9 +99,13 @@ class _Results:
         if not isinstance(name, str) or not name:
             raise NotebookError("give a table's model name, e.g. table('fct_workforce_snapshot')")
         with read_only(self.database) as con:
-            rel = relation(con, name, self.database)
-            frame: pd.DataFrame = con.execute(f"select * from {rel}").fetch_df()
+            # The directory's years only: rows of a later run or an unfinished stage are not its results.
+            frame: pd.DataFrame = con.execute(source_rows_sql(con, name, self.source)).fetch_df()
         return frame
+
+    def _members(self) -> pd.DataFrame:
+        years = set(self.source.years)
+        return _members_frame([m for m in read_member_metrics(self.database) if m.year in years])
 
 
 @dataclass(frozen=True)
@@ -113,7 +123,7 @@ class RunResults(_Results):
 
     def members(self) -> pd.DataFrame:
         """A run is one member: its per-year metrics, in the sweep's member form."""
-        return _members_frame(read_member_metrics(self.database))
+        return self._members()
 
 
 @dataclass(frozen=True)
@@ -153,7 +163,7 @@ class SweepResults(_Results):
 
     def members(self) -> pd.DataFrame:
         """One row per member and year, a column per metric (metrics.csv, wide)."""
-        return _members_frame(read_member_metrics(self.database))
+        return self._members()
 
 
 def _members_frame(members: list[Any]) -> pd.DataFrame:

@@ -52,6 +52,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from planalign.errors import ConfigError
+from planalign.scenarios.spreadsheet import starts_like_a_formula
 from planalign.simulation.config import SimulationConfig
 from planalign.simulation.config_loading import (
     OVERRIDE_ORIGIN,
@@ -117,6 +118,17 @@ def _check_name(value: str) -> str:
         raise ValueError(
             f"{value!r} is not a usable scenario name: use letters, digits, '_', '.' and '-' only "
             "(e.g. match_4pct); it names the scenario's rows in every table"
+        )
+    return _refuse_formula_start(value)
+
+
+def _refuse_formula_start(value: str) -> str:
+    """A name lands in exported cells and on command lines: one starting with -, +, = or @ reads as a
+    formula to a spreadsheet (and with - as an option to a command)."""
+    if starts_like_a_formula(value):
+        raise ValueError(
+            f"{value!r} begins with {value[:1]!r}: a spreadsheet opening an export would read it as a "
+            "formula (and a command line as an option); start the name with a letter or a digit"
         )
     return value
 
@@ -210,7 +222,7 @@ class ScenarioFileModel(_Entry):
     """The scenario file as written (paths not yet resolved)."""
 
     config: FilePath = Path("simulation_config.yaml")
-    name: str | None = None
+    name: Annotated[str, AfterValidator(_refuse_formula_start)] | None = None
     description: str = ""
     baseline: Annotated[BaselineEntry, BeforeValidator(_none_as_empty)] = Field(default_factory=BaselineEntry)
     scenarios: Annotated[dict[ScenarioName, DesignEntry | None], BeforeValidator(_none_as_empty)] = Field(

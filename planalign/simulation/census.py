@@ -42,6 +42,8 @@ SUPPORTED_SUFFIXES = (".csv", ".parquet")
 #: What each reject reason means for the user: the field at fault and what a good value looks like.
 REASON_FIXES: dict[str, str] = {
     "missing_employee_id": "employee_id must not be empty",
+    "formula_employee_id": "employee_id must not begin with =, +, -, @, a tab or a carriage return: a "
+    "spreadsheet opening an export would run it as a formula; rename it",
     "duplicate_employee_id": "employee_id must be unique (every copy is rejected)",
     "reserved_employee_id": "employee_id must not look like NH<year>_<number>, the ids the simulation "
     "gives its hires; rename it",

@@ -27,6 +27,10 @@ STAGING = ("--select", "dim_scenarios", "stg_census_rows", "stg_census_data", "d
 #: employee_id → (column, text) of one defective row each, and the reason both sides must give it.
 CSV_DEFECTS: dict[str, tuple[str, str, str]] = {
     "NH2025_000001": ("employee_id", "NH2025_000001", "reserved_employee_id"),
+    "=1+1": ("employee_id", "=1+1", "formula_employee_id"),
+    "+1": ("employee_id", "+1", "formula_employee_id"),
+    "-1": ("employee_id", "-1", "formula_employee_id"),
+    "@A1": ("employee_id", "@A1", "formula_employee_id"),
     "X_pay_1e20": ("annual_compensation", "1e20", "implausible_compensation"),
     "X_pay_nan": ("annual_compensation", "nan", "implausible_compensation"),
     "X_pay_inf": ("annual_compensation", "inf", "implausible_compensation"),

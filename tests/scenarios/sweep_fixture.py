@@ -115,4 +115,7 @@ def build_sweep(root: Path, *, status: str = "complete", employees: int = 3) -> 
         ],
     }
     (directory / "sweep.json").write_text(json.dumps(document))
+    # The sweep's run record: the run id its database's year-status rows name (export checks it).
+    (directory / "simulation" / "r").mkdir(parents=True)
+    (directory / "simulation" / "r" / "summary.json").write_text(json.dumps({"run_id": "r"}))
     return HandSweep(directory, database, document)

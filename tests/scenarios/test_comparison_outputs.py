@@ -144,7 +144,15 @@ def test_export_of_a_run_directory_and_its_refusals(tmp_path: Path) -> None:
     hand = build_sweep(tmp_path)
     run = tmp_path / "runs" / "20261202T000000Z-abcd1234"
     run.mkdir()
-    summary = {"database_path": str(hand.database), "completed_at": "2026-12-02T00:05:00.000+00:00"}
+    summary = {
+        "run_id": "r",  # the run the fixture's year-status rows name
+        "status": "success",
+        "start_year": 2025,
+        "end_year": 2026,
+        "completed_years": [2025, 2026],
+        "database_path": str(hand.database),
+        "completed_at": "2026-12-02T00:05:00.000+00:00",
+    }
     (run / "summary.json").write_text(json.dumps(summary))
     source = export_source(run)
     assert source.kind == "run"
@@ -155,9 +163,10 @@ def test_export_of_a_run_directory_and_its_refusals(tmp_path: Path) -> None:
         "rpt_yearly_summary",
     ]
     # A later run wrote the database: this run's results are gone from it.
+    summary["run_id"] = "20261201T000000Z-abcd1234"
     summary["completed_at"] = "2026-12-01T23:00:00.000+00:00"
     (run / "summary.json").write_text(json.dumps(summary))
-    with pytest.raises(ExportError, match="written by a later run"):
+    with pytest.raises(ExportError, match="written since by run r"):
         export_source(run)
     with pytest.raises(ExportError, match="neither a run directory"):
         export_source(tmp_path)

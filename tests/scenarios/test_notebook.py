@@ -125,3 +125,22 @@ def test_the_notebook_page_runs_as_written(tmp_path: Path, capsys: pytest.Captur
         exec(compile(code, "docs/notebooks.md", "exec"), namespace)
     out = capsys.readouterr().out
     assert "richer" in out and "fct_workforce_snapshot" in out and "participation_rate" in out
+
+
+def test_a_run_gives_only_the_years_it_wrote(tmp_path: Path) -> None:
+    """Rows of a year the run did not complete (a later run's, or a stage run's unfinished year) are not
+    its results: the notebook leaves them out, as the export does."""
+    directory = _run(tmp_path)
+    con = duckdb.connect(str(tmp_path / "run.duckdb"))
+    try:
+        con.execute(
+            "insert into rpt_yearly_summary select scenario_id, 2027, active_employees, hires, terminations, "
+            "enrolled_actives, participation_rate, employee_contributions, employer_match, "
+            "employer_core_contributions, employer_cost, total_compensation_paid from rpt_yearly_summary "
+            "where simulation_year = 2026"
+        )
+    finally:
+        con.close()
+    run = planalign.load_run(directory)
+    assert list(run.summary()["simulation_year"]) == list(YEARS)
+    assert sorted(set(run.members()["year"])) == list(YEARS)
