@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +44,7 @@ from planalign.scenarios.spreadsheet import (
     text_columns,
     xlsx_text_cell,
 )
+from planalign.scenarios.workbook import Sheet, answer_sheets, write_sheet
 from planalign.simulation.preflight import unwritable_reason
 
 __all__ = [
@@ -64,17 +65,33 @@ FORMATS: tuple[ExportFormat, ...] = ("csv", "parquet", "xlsx")
 #: Rows in one Excel sheet, the header row included.
 EXCEL_MAX_ROWS = 1_048_576
 METRICS_TABLE = "scenario_metrics"
+#: A sweep's comparison in the CSV and Parquet exports: file name → the workbook sheet it holds.
+COMPARISON_TABLES: dict[str, str] = {"comparison_summary": "Summary", "comparison_yearly": "Yearly"}
 _FETCH_ROWS = 10_000
 
 
-def export(source: ExportSource, fmt: ExportFormat, out: Path) -> list[Path]:
-    """Write the source's tables into `out` (created if need be) in `fmt`; returns the files written.
+def export(
+    source: ExportSource,
+    fmt: ExportFormat,
+    out: Path,
+    *,
+    detail: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Write the source's results into `out` (created if need be) in `fmt`; returns the files written.
+
+    Excel: one workbook that opens on the answer (`planalign.scenarios.workbook`: Summary, Yearly, ...),
+    with the database's detail tables after it only when `detail`. CSV and Parquet: a file per table, and
+    for a sweep the comparison (`comparison_summary`, `comparison_yearly`). `progress` receives a line per
+    file or sheet as it is written.
 
     `out` may be a symbolic link to a directory (the files go where it points); a file, a link to a file
     or a link to nothing is refused. A file of the export's name inside `out` is replaced, never written
     through (a link there is replaced by the file)."""
     _check_out(out)
-    names = [*source.tables, *([METRICS_TABLE] if source.kind == "sweep" else [])]
+    say = progress or (lambda _line: None)
+    comparison_names = list(COMPARISON_TABLES) if source.kind == "sweep" else []
+    names = [*source.tables, *([METRICS_TABLE] if source.kind == "sweep" else []), *comparison_names]
     targets = (
         [out / f"{source.directory.name}.xlsx"] if fmt == "xlsx" else [out / f"{n}.{fmt}" for n in names]
     )
@@ -85,27 +102,42 @@ def export(source: ExportSource, fmt: ExportFormat, out: Path) -> list[Path]:
                 f"cannot write the export to {target}: {problem}; choose another directory with --out "
                 "(nothing was written)"
             )
-    metrics = (
-        [tuple(r) for r in metrics_rows(read_member_metrics(source.database)) if int(r[2]) in source.years]
+    members = (
+        [m for m in read_member_metrics(source.database) if m.year in source.years]
         if source.kind == "sweep"
         else []
     )
+    metrics = [tuple(r) for r in metrics_rows(members)]
     with read_only(source.database) as con:
         relations = {name: relation(con, name, source.database) for name in source.tables}
         selects = {name: _select(con, name, rel, source) for name, rel in relations.items()}
+        summary_sql = selects["rpt_yearly_summary"].sql() if source.kind == "run" else None
+        answer = answer_sheets(con, source.kind, source.directory, source.years, summary_sql, members)
         if fmt == "xlsx":
-            _refuse_oversized(con, selects, len(metrics))
-            _refuse_unstorable_text(con, selects)
+            detail_selects = selects if detail else {}
+            _refuse_oversized(con, detail_selects, len(metrics) if detail else 0)
+            _refuse_unstorable_text(con, detail_selects)
         staged: list[tuple[Path, Path]] = []
         try:
             out.mkdir(parents=True, exist_ok=True)
             if fmt == "xlsx":
-                staged.append((_write_workbook(con, selects, metrics, targets[0]), targets[0]))
+                workbook = _write_workbook(
+                    con, answer, detail_selects, metrics if detail else [], targets[0], say
+                )
+                staged.append((workbook, targets[0]))
             else:
-                for select, target in zip(selects.values(), targets, strict=False):
+                table_targets = targets[: len(source.tables)]
+                for select, target in zip(selects.values(), table_targets, strict=True):
+                    say(f"{target.name}: {_count(con, select):,} rows")
                     staged.append((_copy_table(con, select, fmt, target), target))
                 if source.kind == "sweep":
-                    staged.append((_write_metrics(metrics, fmt, targets[-1]), targets[-1]))
+                    rest = targets[len(source.tables) :]
+                    staged.append((_write_metrics(metrics, fmt, rest[0]), rest[0]))
+                    sheets = {sheet.title: sheet for sheet in answer}
+                    for name, target in zip(COMPARISON_TABLES, rest[1:], strict=True):
+                        staged.append(
+                            (_write_sheet_file(sheets[COMPARISON_TABLES[name]], fmt, target), target)
+                        )
             for tmp, target in staged:
                 os.replace(tmp, target)
         except (OSError, duckdb.IOException) as exc:
@@ -236,6 +268,10 @@ def _write_metrics(rows: Sequence[tuple[Any, ...]], fmt: ExportFormat, path: Pat
             for name, values, t in zip(METRICS_CSV_COLUMNS, columns, types, strict=True)
         }
     )
+    return _write_arrow(table, fmt, path)
+
+
+def _write_arrow(table: Any, fmt: ExportFormat, path: Path) -> Path:
     tmp = _temporary(path)
     try:
         if fmt == "csv":
@@ -252,24 +288,45 @@ def _write_metrics(rows: Sequence[tuple[Any, ...]], fmt: ExportFormat, path: Pat
     return tmp
 
 
+def _write_sheet_file(sheet: Sheet, fmt: ExportFormat, path: Path) -> Path:
+    """A comparison sheet as a CSV or Parquet file, to a temporary file beside `path` (returned)."""
+    import pyarrow as pa
+
+    columns = {
+        title: [csv_text(row[i]) if fmt == "csv" else row[i] for row in sheet.rows]
+        for i, title in enumerate(sheet.header)
+    }
+    table = pa.table({title: pa.array(values) for title, values in columns.items()})
+    return _write_arrow(table, fmt, path)
+
+
 def _write_workbook(
     con: duckdb.DuckDBPyConnection,
+    answer: Sequence[Sheet],
     selects: dict[str, _Select],
     metrics: Sequence[tuple[Any, ...]],
     path: Path,
+    say: Callable[[str], None],
 ) -> Path:
-    """The workbook written to a temporary file beside `path` (returned); every text cell a string cell."""
+    """The workbook written to a temporary file beside `path` (returned): the answer's sheets first (it
+    opens on Summary), then the detail tables; every text cell a string cell."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
+    for answer_sheet in answer:
+        say(f"{path.name}: sheet {answer_sheet.title} ({len(answer_sheet.rows):,} rows)")
+        write_sheet(workbook, answer_sheet)
     for name, select in selects.items():
+        say(f"{path.name}: sheet {name[:31]} ({_count(con, select):,} rows)")
         sheet = workbook.create_sheet(title=name[:31])
+        sheet.freeze_panes = "A2"
         cursor = con.execute(select.sql())
         sheet.append([xlsx_text_cell(sheet, str(d[0])) for d in cursor.description or []])
         for row in _fetch(cursor):
             sheet.append([_cell(sheet, v) for v in row])
     if metrics:
         sheet = workbook.create_sheet(title=METRICS_TABLE)
+        sheet.freeze_panes = "A2"
         sheet.append([xlsx_text_cell(sheet, c) for c in METRICS_CSV_COLUMNS])
         for metric_row in metrics:
             sheet.append([_cell(sheet, v) for v in metric_row])
@@ -298,6 +355,22 @@ def _cell(sheet: Any, value: Any) -> Any:
 
 
 def _temporary(path: Path) -> Path:
+    """A new file beside `path` with the permissions an ordinary new file gets (mkstemp's are 0600, which
+    would hide an export from the colleagues it is made for)."""
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+    finally:
+        os.close(fd)
     return Path(name)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask sets it, racing other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022

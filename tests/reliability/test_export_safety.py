@@ -281,7 +281,7 @@ def planted(tmp_path: Path) -> Path:
 def test_xlsx_export_writes_formula_shaped_text_as_text(planted: Path, tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
-    [workbook] = export(export_source(planted), "xlsx", tmp_path / "out")
+    [workbook] = export(export_source(planted), "xlsx", tmp_path / "out", detail=True)
 
     with zipfile.ZipFile(workbook) as archive:
         sheets = {n: archive.read(n).decode() for n in archive.namelist() if n.startswith("xl/worksheets/")}
@@ -553,5 +553,5 @@ def test_xlsx_export_of_text_excel_cannot_store_is_a_usage_error(tmp_path: Path)
     )
     out = tmp_path / "out"
     with pytest.raises(ExportError, match=r"fct_workforce_snapshot .*control character.*--format csv"):
-        export(export_source(run), "xlsx", out)
+        export(export_source(run), "xlsx", out, detail=True)
     assert not out.exists()

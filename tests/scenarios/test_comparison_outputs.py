@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 import types
 from decimal import Decimal
@@ -89,10 +90,22 @@ def test_export_writes_one_file_per_table(tmp_path: Path, fmt: str) -> None:
     assert sorted(p.name for p in written) == sorted(
         f"{t}.{fmt}"
         for t in ("fct_workforce_snapshot", "fct_yearly_events", "rpt_yearly_summary", "dim_scenarios",
-                  "scenario_metrics")
+                  "scenario_metrics", "comparison_summary", "comparison_yearly")
     )  # fmt: skip
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in written)  # no temporary left
     reader = "read_csv_auto" if fmt == "csv" else "read_parquet"
+    with duckdb.connect() as con:
+        # Issue #22.3: the comparison itself is exported (richer: 1,050 more over the two years).
+        delta = con.execute(
+            f"select \"vs baseline P50\" from {reader}(?) where design = 'richer'",
+            [str(out / f"comparison_summary.{fmt}")],
+        ).fetchall()
+        assert delta == [(pytest.approx(1050.0),)]
+        yearly = con.execute(
+            f"select count(*) from {reader}(?) where metric = 'employer_cost'",
+            [str(out / f"comparison_yearly.{fmt}")],
+        ).fetchone()
+        assert yearly == (2 * 2,)  # designs × years
     with duckdb.connect() as con:
         snapshot = con.execute(
             f"select count(*) from {reader}(?)", [str(out / f"fct_workforce_snapshot.{fmt}")]
@@ -106,11 +119,37 @@ def test_export_writes_one_file_per_table(tmp_path: Path, fmt: str) -> None:
         assert metrics == [(employer_cost("richer", 1, 2025),)]
 
 
-def test_export_xlsx_is_one_workbook_with_a_sheet_per_table(tmp_path: Path) -> None:
+def test_export_xlsx_opens_on_the_summary_and_has_the_detail_tables_only_when_asked(tmp_path: Path) -> None:
+    """Issue #22.3: the workbook opens on a Summary sheet (one row per design, the comparison), then the
+    yearly comparison, assumptions and members; money and rates formatted, the header row frozen."""
     hand = build_sweep(tmp_path)
-    [path] = export(export_source(hand.directory), "xlsx", tmp_path / "out")
+    [plain] = export(export_source(hand.directory), "xlsx", tmp_path / "plain")
+    book = load_workbook(plain)
+    assert book.sheetnames == ["Summary", "Yearly", "Assumptions", "Members"]
+    assert book.active is not None and book.active.title == "Summary"
+    summary = book["Summary"]
+    assert summary.freeze_panes == "A2"
+    header = [c.value for c in summary[1]]
+    richer = {h: c for h, c in zip(header, summary[3], strict=True)}
+    assert richer["design"].value == "richer"
+    # richer costs 500 more a year, 550 in the second year: 1,050 over the two years (paired, every seed).
+    assert richer["vs baseline P50"].value == pytest.approx(1050.0)
+    assert richer["vs baseline P50"].number_format.startswith('"$"#,##0')
+    assert richer["participation 2026"].number_format == "0.00%"
+    yearly = book["Yearly"]
+    rows = [[c for c in r] for r in yearly.iter_rows(min_row=2)]
+    rate_rows = [r for r in rows if r[2].value == "participation_rate"]
+    assert rate_rows and all(r[7].number_format == "0.00%" for r in rate_rows)
+    members = [r for r in book["Members"].iter_rows(min_row=2, values_only=True)]
+    assert len(members) == 4
+
+    [path] = export(export_source(hand.directory), "xlsx", tmp_path / "out", detail=True)
     workbook = load_workbook(path, read_only=True)
     assert workbook.sheetnames == [
+        "Summary",
+        "Yearly",
+        "Assumptions",
+        "Members",
         "fct_workforce_snapshot",
         "fct_yearly_events",
         "rpt_yearly_summary",
@@ -131,8 +170,11 @@ def test_export_xlsx_refuses_a_table_too_big_for_a_sheet_and_writes_nothing(
     hand = build_sweep(tmp_path)
     monkeypatch.setattr(export_module, "EXCEL_MAX_ROWS", 20)  # the snapshot has 24 rows + its header
     out = tmp_path / "out"
+    # Without --detail the answer fits whatever the size of the detail tables.
+    [fits] = export(export_source(hand.directory), "xlsx", tmp_path / "fits")
+    assert fits.is_file()
     with pytest.raises(ExportError) as caught:
-        export(export_source(hand.directory), "xlsx", out)
+        export(export_source(hand.directory), "xlsx", out, detail=True)
     message = str(caught.value)
     assert "fct_workforce_snapshot (24 rows)" in message
     assert "--format csv or --format parquet" in message
@@ -162,6 +204,16 @@ def test_export_of_a_run_directory_and_its_refusals(tmp_path: Path) -> None:
         "fct_yearly_events",
         "rpt_yearly_summary",
     ]
+    # A run's workbook opens on its yearly summary, money formatted; readable by others (not 0600).
+    [book_path] = export(source, "xlsx", run / "xlsx")
+    assert book_path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    book = load_workbook(book_path)
+    assert book.sheetnames[0] == "Summary"
+    header = [c.value for c in book["Summary"][1]]
+    first = dict(zip(header, book["Summary"][2], strict=True))
+    assert first["simulation_year"].value == 2025
+    assert first["employer_cost"].number_format.startswith('"$"#,##0')
+    assert first["participation_rate"].number_format == "0.00%"
     # A later run wrote the database: this run's results are gone from it.
     summary["run_id"] = "20261201T000000Z-abcd1234"
     summary["completed_at"] = "2026-12-01T23:00:00.000+00:00"
@@ -204,3 +256,9 @@ def test_cli_export_and_compare(
     monkeypatch.setitem(sys.modules, "planalign.report.comparison", fake)
     assert main(["scenarios", "compare", str(hand.directory)]) == 0
     assert calls == [(hand.directory / "comparison.json", hand.directory / "comparison.html")]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

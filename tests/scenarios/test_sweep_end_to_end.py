@@ -186,13 +186,7 @@ def test_export_in_every_format(sweep: dict[str, Any], fmt: str, tmp_path: Path)
     if fmt == "xlsx":
         [workbook_path] = names
         sheets = load_workbook(out / workbook_path, read_only=True).sheetnames
-        assert sheets == [
-            "fct_workforce_snapshot",
-            "fct_yearly_events",
-            "rpt_yearly_summary",
-            "dim_scenarios",
-            "scenario_metrics",
-        ]
+        assert sheets == ["Summary", "Yearly", "Assumptions", "Members"]  # the detail with --detail
     else:
         assert names == sorted(
             f"{t}.{fmt}"
@@ -202,6 +196,8 @@ def test_export_in_every_format(sweep: dict[str, Any], fmt: str, tmp_path: Path)
                 "rpt_yearly_summary",
                 "dim_scenarios",
                 "scenario_metrics",
+                "comparison_summary",
+                "comparison_yearly",
             )
         )
         reader = "read_csv_auto" if fmt == "csv" else "read_parquet"
