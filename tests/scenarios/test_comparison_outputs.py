@@ -137,8 +137,8 @@ def test_export_xlsx_opens_on_the_summary_and_has_the_detail_tables_only_when_as
     assert richer["vs baseline P50"].number_format.startswith('"$"#,##0')
     assert richer["participation 2026"].number_format == "0.00%"
     yearly = book["Yearly"]
-    rows = [[c for c in r] for r in yearly.iter_rows(min_row=2)]
-    rate_rows = [r for r in rows if r[2].value == "participation_rate"]
+    yearly_rows = [list(r) for r in yearly.iter_rows(min_row=2)]
+    rate_rows = [r for r in yearly_rows if r[2].value == "participation_rate"]
     assert rate_rows and all(r[7].number_format == "0.00%" for r in rate_rows)
     members = [r for r in book["Members"].iter_rows(min_row=2, values_only=True)]
     assert len(members) == 4
