@@ -52,9 +52,10 @@ def _write_scenarios(path: Path, **changes: Any) -> Path:
     return path
 
 
-def _config(root: Path, census: Path) -> Path:
+def _config(root: Path, census: Path, end_year: int = 2025) -> Path:
     """One year on the small census; the configuration's own database is never the one under test."""
-    return write_config(root / "simulation_config.yaml", base_settings(census, root / "simulation.duckdb"))
+    settings = base_settings(census, root / "simulation.duckdb", end_year=end_year)
+    return write_config(root / "simulation_config.yaml", settings)
 
 
 def _listing(runs: Path, cwd: Path) -> dict[str, dict[str, Any]]:
@@ -219,10 +220,12 @@ def test_scenario_files_of_one_stem_in_two_folders_default_to_two_databases(
 def test_simulate_on_an_older_sweep_database_without_the_record_is_refused(
     tmp_path: Path, small_census: Path
 ) -> None:
-    """A sweep database written before the kind was recorded: `dim_scenarios` with members tells."""
+    """A sweep database written before the kind was recorded: `dim_scenarios` with members tells. The
+    years are the sweep's, so only the kind of result can refuse the run (a plain re-run of them would
+    otherwise replace them)."""
     hand = build_sweep(tmp_path)
     before = file_digest(hand.database)
-    config = _config(tmp_path, small_census)
+    config = _config(tmp_path, small_census, end_year=2026)
     result = planalign("simulate", "--config", str(config), "--database", str(hand.database), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "a sweep of 4 members" in result.stderr and "--replace-years" in result.stderr
