@@ -217,6 +217,41 @@ def test_scenario_files_of_one_stem_in_two_folders_default_to_two_databases(
     assert databases == [tmp_path / "a" / "plan.duckdb", tmp_path / "b" / "plan.duckdb"]
 
 
+SWEEP = DatabaseIdentity("sweep", "plan", "/w/plan.yaml", 4)
+SIMULATION = DatabaseIdentity()
+
+
+@pytest.mark.parametrize(
+    ("held", "years", "run", "refused"),
+    [
+        (SIMULATION, (2025,), SIMULATION, False),  # a re-run of simulate (any seed): the year rules decide
+        (SWEEP, (2025,), SWEEP, False),  # the same sweep again
+        (SWEEP, (), SIMULATION, False),  # no complete year: nothing to lose
+        (None, (), SWEEP, False),  # a new database
+        (SWEEP, (2025,), SIMULATION, True),
+        (SIMULATION, (2025,), SWEEP, True),
+        (DatabaseIdentity("sweep", "other", "/w/plan.yaml", 4), (2025,), SWEEP, True),  # another name
+        (DatabaseIdentity("sweep", "plan", "/v/plan.yaml", 4), (2025,), SWEEP, True),  # another file
+        (DatabaseIdentity("sweep", members=4), (2025,), SWEEP, True),  # an older sweep: unknown which
+    ],
+)
+def test_which_results_a_run_may_replace(
+    held: DatabaseIdentity | None, years: tuple[int, ...], run: DatabaseIdentity, refused: bool
+) -> None:
+    contents = DatabaseContents(held, years)
+    if refused:
+        with pytest.raises(DatabaseHoldsOtherResultError, match=r"would be lost.*--replace-years"):
+            check_replaces(contents, run, replace=False)
+    else:
+        check_replaces(contents, run, replace=False)
+    check_replaces(contents, run, replace=True)  # the flag replaces any of them
+
+
+def test_a_stage_run_never_replaces_a_sweep() -> None:
+    with pytest.raises(DatabaseHoldsOtherResultError, match="A stage run cannot replace it"):
+        check_replaces(DatabaseContents(SWEEP, (2025,)), SIMULATION, replace=False, stage=True)
+
+
 def test_simulate_on_an_older_sweep_database_without_the_record_is_refused(
     tmp_path: Path, small_census: Path
 ) -> None:
