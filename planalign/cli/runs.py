@@ -106,24 +106,27 @@ def _joined(detail: str, note: str) -> str:
 
 def _sweep_alive(sweep: Mapping[str, Any], database: str) -> bool:
     """Whether the process that runs a "running" sweep still runs: its recorded pid, on this host; else
-    (an older sweep.json, another host) whether a run holds the database's working-copy lock."""
+    (an older sweep.json, another host) whether a run holds the database's working-copy lock. When neither
+    can be asked (a nonsense pid or path), it is taken as running: only evidence says otherwise."""
     from planalign.simulation.working_copy import lock_is_held
 
     pid = sweep.get("pid")
-    if (
-        isinstance(pid, int)
-        and not isinstance(pid, bool)
-        and pid > 0
-        and sweep.get("host") == socket.gethostname()
-    ):
-        try:
+    try:
+        if (
+            isinstance(pid, int)
+            and not isinstance(pid, bool)
+            and pid > 0
+            and sweep.get("host") == socket.gethostname()
+        ):
             os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True  # another user's process
+            return True
+        return lock_is_held(Path(database)) if database else True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    except (OSError, ValueError, OverflowError):
         return True
-    return lock_is_held(Path(database)) if database else True
 
 
 def _own_years(entry: RunEntry, path: Path) -> tuple[str, list[int]] | None:
@@ -162,7 +165,7 @@ def _database_check(database: Path, run_id: str, years: list[int]) -> tuple[RunL
         held = _year_run_ids(str(database), st.st_mtime_ns, st.st_size)
     except FileNotFoundError:
         return "complete", f"database {database} not found (moved or deleted)"
-    except (OSError, duckdb.Error):
+    except (OSError, ValueError, duckdb.Error):
         return "complete", "database in use or unreadable; not checked"
     lost = [y for y in years if held.get(y) != run_id]
     if not lost:

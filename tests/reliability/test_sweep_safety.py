@@ -310,6 +310,21 @@ def test_an_older_running_sweep_is_judged_by_its_database_lock(tmp_path: Path) -
     assert _sweep_status(tmp_path / "runs")[0] == "interrupted"
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [{"pid": 2**80}, {"pid": "12"}, {"pid": -1}, {"database": "nul\u0000byte.duckdb"}, {"host": ["x"]}],
+    ids=["huge_pid", "text_pid", "negative_pid", "nul_in_database", "list_host"],
+)
+def test_nonsense_in_a_running_sweep_json_is_no_traceback(tmp_path: Path, changes: dict[str, Any]) -> None:
+    """What cannot be asked is taken as running (only evidence says a sweep is gone), never a crash."""
+    import socket
+
+    hand = build_sweep(tmp_path, status="running")
+    _rewrite(hand.directory / "sweep.json", **{"host": socket.gethostname(), **changes})
+    status, _ = _sweep_status(tmp_path / "runs")
+    assert status in ("running", "interrupted")
+
+
 def test_a_sweep_killed_with_sigkill_is_not_listed_as_running(tmp_path: Path, small_census: Path) -> None:
     """The issue's case, for real: `scenarios run` killed with -9 while it holds the database (during the
     parse, so the test costs no build)."""
