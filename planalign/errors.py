@@ -44,6 +44,11 @@ class YearRangeError(PlanalignUsageError):
     flag that does it deliberately."""
 
 
+class DatabaseHoldsOtherResultError(PlanalignUsageError):
+    """The database holds another kind of result (a simulation, another sweep) that the run would replace;
+    the message says what it holds, what would be lost and the flag that replaces it deliberately."""
+
+
 class DatabaseChangedError(PlanalignError):
     """Another program wrote the database during a run, so the run's results were not saved over it."""
 

@@ -4,6 +4,8 @@ run, never a one-stage debug run or a failed run (planalign.cli.runs, run_direct
 from __future__ import annotations
 
 import json
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,9 @@ def runs(tmp_path: Path) -> Path:
         "seeds": [1, 2],
         "scenarios": [{"name": "baseline"}, {"name": "match_4pct"}],
         "started_at": "2026-12-01T14:00:00Z",
+        # This process: the sweep is still running (a dead one would be listed as interrupted).
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
     }
     _write(runs, "20261201T140000Z-sweep-designs", sweep_json=sweep)
     (runs / "notes").mkdir()  # not a run: not listed

@@ -4,19 +4,31 @@ which one `planalign report` takes when it is not told.
 A runs directory collects whole simulations, one-stage debug runs (`simulate --stage S --year Y`), failed
 and interrupted runs, and sweeps (`runs/<stamp>-sweep-<name>/sweep.json`, written by `planalign scenarios
 run`). Reporting "the latest directory" picks whatever ran last, often a debug run; this listing says per
-directory its kind (full run, one stage, sweep), status (complete, failed, running, incomplete), years,
-configuration digest, start time and database, and `latest_complete_run` is the one rule `planalign report`
-and `make report` use: the newest complete full run.
+directory its kind (full run, one stage, sweep), status (complete, replaced, failed, running,
+interrupted, incomplete), years, configuration digest, start time and database, and `latest_complete_run`
+is the one rule `planalign report` and `make report` use: the newest complete full run.
 
 A single run writes its directory when it ends (summary.json last), so a directory without summary.json
-is one that stopped while being written or was copied in part: "incomplete". Only a sweep records itself
-while it runs (sweep.json says "running").
+is one that stopped while being written or was copied in part: "incomplete" (a run killed with SIGKILL
+leaves no directory at all). Only a sweep records itself while it runs (sweep.json says "running"); one
+killed with SIGKILL cannot say otherwise, so a "running" sweep whose process is gone (the pid and host
+sweep.json records; for an older sweep.json, the database's working-copy lock is free) is listed as
+"interrupted".
+
+What a directory says about itself is checked against its database: a complete run or sweep whose years
+the database now holds from another run (a later run replaced them) or no longer holds is "replaced" — its
+directory still describes it (`planalign report` reads only the directory), but its tables are gone. A
+database that is missing or held by another program is said so in the detail, and not judged.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
+import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +37,7 @@ from typing import Any, Literal
 from planalign.errors import RunDirectoryError
 
 RunListKind = Literal["full run", "one stage", "sweep", "unknown"]
-RunListStatus = Literal["complete", "failed", "running", "incomplete"]
+RunListStatus = Literal["complete", "replaced", "failed", "running", "interrupted", "incomplete"]
 
 SWEEP_FILE = "sweep.json"
 SUMMARY_FILE = "summary.json"
@@ -51,7 +63,8 @@ class RunEntry:
 
     @property
     def is_complete_full_run(self) -> bool:
-        return self.kind == "full run" and self.status == "complete"
+        """A full run that finished; "replaced" ones too: the report reads only their directory."""
+        return self.kind == "full run" and self.status in ("complete", "replaced")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "path": str(self.path), "name": self.name}
@@ -60,14 +73,114 @@ class RunEntry:
 def describe(path: Path) -> RunEntry | None:
     """The entry of one directory, or None when it is neither a run nor a sweep directory."""
     if (path / SWEEP_FILE).is_file():
-        return _sweep_entry(path)
+        return _settled(_sweep_entry(path), path)
     if (path / SUMMARY_FILE).is_file():
-        return _run_entry(path)
+        return _settled(_run_entry(path), path)
     if (path / "config.json").is_file() or (path / "engine_runs.json").is_file():
         return RunEntry(
             path, "unknown", "incomplete", "?", _digest_from_name(path), "", "", "no summary.json"
         )
     return None
+
+
+def _settled(entry: RunEntry, path: Path) -> RunEntry:
+    """The status a directory's own file cannot know (see the module docstring): "interrupted" for a
+    running sweep whose process is gone, "replaced" for a complete run whose database holds others' years."""
+    if entry.kind == "sweep" and entry.status == "running":
+        sweep = _read(path / SWEEP_FILE)
+        if isinstance(sweep, Mapping) and not _sweep_alive(sweep, entry.database):
+            gone = "its process is gone (killed?); the database holds only complete years"
+            return dataclasses.replace(entry, status="interrupted", detail=_joined(entry.detail, gone))
+    if entry.status == "complete" and entry.database:
+        own = _own_years(entry, path)
+        if own is not None:
+            status, note = _database_check(Path(entry.database), *own)
+            if note:
+                return dataclasses.replace(entry, status=status, detail=_joined(entry.detail, note))
+    return entry
+
+
+def _joined(detail: str, note: str) -> str:
+    return f"{detail}; {note}" if detail else note
+
+
+def _sweep_alive(sweep: Mapping[str, Any], database: str) -> bool:
+    """Whether the process that runs a "running" sweep still runs: its recorded pid, on this host; else
+    (an older sweep.json, another host) whether a run holds the database's working-copy lock. When neither
+    can be asked (a nonsense pid or path), it is taken as running: only evidence says otherwise."""
+    from planalign.simulation.working_copy import lock_is_held
+
+    pid = sweep.get("pid")
+    try:
+        if (
+            isinstance(pid, int)
+            and not isinstance(pid, bool)
+            and pid > 0
+            and sweep.get("host") == socket.gethostname()
+        ):
+            os.kill(pid, 0)
+            return True
+        return lock_is_held(Path(database)) if database else True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    except (OSError, ValueError, OverflowError):
+        return True
+
+
+def _own_years(entry: RunEntry, path: Path) -> tuple[str, list[int]] | None:
+    """(run id, years it wrote) of a complete full run or sweep, or None when the files do not say."""
+    if entry.kind == "full run":
+        summary = _read(path / SUMMARY_FILE)
+        if isinstance(summary, str):
+            return None
+        run_id, years = summary.get("run_id"), summary.get("years")
+    elif entry.kind == "sweep":
+        sweep = _read(path / SWEEP_FILE)
+        runs = sorted((path / "simulation").glob(f"*/{SUMMARY_FILE}"))
+        summary = _read(runs[-1]) if runs else "no run"
+        if isinstance(sweep, str) or isinstance(summary, str):
+            return None
+        run_id, years = summary.get("run_id"), sweep.get("years")
+    else:
+        return None
+    if not isinstance(run_id, str) or not isinstance(years, Mapping | list):
+        return None
+    try:
+        return run_id, sorted({int(y) for y in years})
+    except (TypeError, ValueError):
+        return None
+
+
+def _database_check(database: Path, run_id: str, years: list[int]) -> tuple[RunListStatus, str]:
+    """("replaced", why) when the database no longer holds every year `run_id` wrote; ("complete", "") when
+    it does; ("complete", a note) when it cannot be read."""
+    import duckdb
+
+    from planalign.simulation.year_plan import span
+
+    try:
+        st = database.stat()
+        held = _year_run_ids(str(database), st.st_mtime_ns, st.st_size)
+    except FileNotFoundError:
+        return "complete", f"database {database} not found (moved or deleted)"
+    except (OSError, ValueError, duckdb.Error):
+        return "complete", "database in use or unreadable; not checked"
+    lost = [y for y in years if held.get(y) != run_id]
+    if not lost:
+        return "complete", ""
+    others = sorted({held[y] for y in lost if y in held})
+    now = f"now from run {', '.join(others)}" if others else "no longer complete there"
+    return "replaced", f"the database no longer holds its {span(lost)} ({now})"
+
+
+@functools.lru_cache(maxsize=64)
+def _year_run_ids(database: str, mtime_ns: int, size: int) -> dict[int, str]:
+    """`year_run_ids`, read once per version of the file (many runs share one database)."""
+    from planalign.simulation.state import year_run_ids
+
+    return year_run_ids(Path(database))
 
 
 def list_runs(runs_dir: Path) -> list[RunEntry]:
@@ -202,8 +315,10 @@ def add_parser(subparsers: Any) -> None:
         help="list run and sweep directories with their kind, status, years and config digest",
         description=(
             "List the run directories (and sweep directories) under RUNS_DIR, oldest first, with kind (full "
-            "run, one stage, sweep), status (complete, failed, running, incomplete), years, configuration "
-            "digest, start time and database. `planalign report` without a run directory reports the newest "
+            "run, one stage, sweep), status, years, configuration digest, start time and database. Status: "
+            "complete; replaced (it completed, but a later run has replaced its years in the database); "
+            "failed; running; interrupted (a sweep whose process is gone, e.g. killed); incomplete (its "
+            "directory is missing files). `planalign report` without a run directory reports the newest "
             "complete full run."
         ),
     )

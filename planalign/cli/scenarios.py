@@ -33,9 +33,17 @@ def add_parser(subparsers: Any) -> None:
         help="run a scenario file's sweep and write its comparison",
         description="Simulate every design × seed of FILE in one run, write the sweep directory "
         "runs/<time>-sweep-<file>/ and its comparison (comparison.json, metrics.csv, comparison.html). "
+        "A re-run of the same file replaces its own sweep database; a database holding a simulation or "
+        "another sweep is refused unless --replace-years is given. "
         "Exit: 0 success, 1 simulation failure, 2 bad scenario file or config, 130 interrupted.",
     )
     run.add_argument("file", type=Path, metavar="FILE", help="the scenario file, e.g. scenarios.yaml")
+    run.add_argument(
+        "--replace-years",
+        action="store_true",
+        help="replace the sweep database even when it holds a simulation or another sweep (another name or "
+        "scenario file); its years are lost, replaced atomically only if the sweep succeeds",
+    )
     run.add_argument("--workers", type=int, help="max parallel workers (implies parallelization on)")
     run.add_argument("--no-parallel", action="store_true", help="run with one worker, in topological order")
     add_logging_arguments(run)
@@ -89,7 +97,7 @@ def handle_run(args: argparse.Namespace) -> int:
     scenario_set = load_scenario_file(args.file, config_overrides=_config_overrides(args))
     config = scenario_set.baseline.config
     configure_logging(fmt=config.run.log_format, verbose=config.run.verbose)
-    plan = plan_sweep(scenario_set)
+    plan = plan_sweep(scenario_set, replace_database=args.replace_years)
     designs = len(scenario_set.designs)
     seeds = len(scenario_set.seeds)
     log = get_logger("planalign.cli.scenarios")

@@ -48,7 +48,8 @@ def add_parser(subparsers: Any) -> None:
         "--replace-years",
         action="store_true",
         help="discard every year the database holds and simulate from the census (needed when the new "
-        "range would delete or mix the database's years; replaced atomically, only if the run succeeds)",
+        "range would delete or mix the database's years, or when the database holds a sweep; replaced "
+        "atomically, only if the run succeeds)",
     )
     parser.add_argument(
         "--target", help="dbt profile target the simulation writes through (overrides dbt.target)"

@@ -11,12 +11,12 @@ scenarios:
     overrides: {match: {tiers: [{employee_max: 0.04, match_rate: 1.0}], cap_rate: 0.04}}
 seeds: 20                             # config's random_seed, +1, ..., +19; or a list [42, 43]
 discount_rate: 0.05                   # present value of employer cost, to the first simulated year
-database: plan-designs.duckdb         # default: <file stem>.duckdb beside the config's database
+database: plan-designs.duckdb         # default: <file stem>.duckdb beside this file
 sensitivities:                        # optional: one assumption at a time, at a low and a high value
   turnover:
     description: experienced termination rate 8% / 16%
-    low: {workforce: {termination_rate: 0.08}}
-    high: {workforce: {termination_rate: 0.16}}
+    low: {workforce: {total_termination_rate: 0.08}}
+    high: {workforce: {total_termination_rate: 0.16}}
 ```
 
 A sensitivity adds, for every design and seed, two members: the design with the sensitivity's `low` (then
@@ -539,9 +539,12 @@ def _database(
     config: SimulationConfig,
     problems: list[str],
 ) -> Path:
+    """The sweep's database: `database:` relative to the file, by default `<file stem>.duckdb` beside the
+    file — so two scenario files of one name in two folders never default to one database (and if they
+    are pointed at one, the database's record of which sweep it holds refuses the second)."""
     configured = Path(config.simulation.database_path)
     if model.database is None:
-        database = configured.parent / f"{file.stem}.duckdb"
+        database = base_dir / f"{file.stem}.duckdb"
     else:
         database = Path(_normpath(base_dir / model.database.expanduser()))
     if database == configured:

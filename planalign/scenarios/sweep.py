@@ -8,16 +8,25 @@ progress events and cancellation — with the dbt var `scenarios` added to every
 the comparison computes them per member. The orchestrator's own run record goes to
 `<sweep dir>/simulation/<run id>/`, so the sweep is one directory and `runs/` lists it once.
 
-`sweep.json` is written before the simulation starts (status "running") and again when it ends
-("complete" or "failed"; an interrupted sweep is "failed"). Bad input — a census with too many bad rows, a
-database another program holds, a project that does not parse — is refused before anything is written
-and leaves no sweep directory.
+`sweep.json` is written before the simulation starts (status "running", with the process id and host
+that run it, so that `planalign runs` can tell a sweep killed with SIGKILL from a running one) and again when
+it ends ("complete" or "failed"; an interrupted sweep is "failed"). Bad input — a census with too many bad
+rows, a database another program holds, a project that does not parse — is refused before anything is
+written and leaves no sweep directory.
+
+The database records which sweep it holds (`SweepPlan.identity`: the scenario set's name and resolved
+file). A re-run of the same sweep — the same file, its designs or seeds edited or not — replaces its own
+database, as a re-run of `simulate` does; a database holding complete years of a simulation or of another
+sweep (another name, another file) is refused before anything is written, unless the plan says to replace
+it (`replace_database`, the command's `--replace-years`); see `planalign.simulation.year_plan.check_replaces`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +45,8 @@ from planalign.simulation.config import SimulationConfig
 from planalign.simulation.events import ProgressCallback
 from planalign.simulation.orchestrator import PipelineOrchestrator
 from planalign.simulation.run_directory import SimulationSummary
+from planalign.simulation.state import DatabaseIdentity, SimulationState
+from planalign.simulation.year_plan import check_replaces
 
 SWEEP_SCHEMA_VERSION = 1
 SWEEP_FILE = "sweep.json"
@@ -55,6 +66,18 @@ class SweepPlan:
     config: SimulationConfig
     """The baseline's configuration writing the sweep database, its run record inside the sweep directory."""
     directory: Path
+    replace_database: bool = False
+    """Replace the database even when it holds another result (a simulation, another sweep)."""
+
+    @property
+    def identity(self) -> DatabaseIdentity:
+        """What the sweep's database records it holds (see the module docstring)."""
+        return DatabaseIdentity(
+            kind="sweep",
+            name=self.scenario_set.name,
+            source=str(self.scenario_set.path),
+            members=len(self.members),
+        )
 
     @property
     def extra_vars(self) -> ExtraVars:
@@ -69,7 +92,9 @@ class SweepOutcome:
     document: dict[str, Any]
 
 
-def plan_sweep(scenario_set: ScenarioSet, *, now: dt.datetime | None = None) -> SweepPlan:
+def plan_sweep(
+    scenario_set: ScenarioSet, *, now: dt.datetime | None = None, replace_database: bool = False
+) -> SweepPlan:
     baseline = scenario_set.baseline.config
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
     directory = Path(baseline.run.runs_dir) / f"{stamp}-sweep-{scenario_set.path.stem}"
@@ -80,7 +105,11 @@ def plan_sweep(scenario_set: ScenarioSet, *, now: dt.datetime | None = None) -> 
         }
     )
     return SweepPlan(
-        scenario_set=scenario_set, members=expand(scenario_set), config=config, directory=directory
+        scenario_set=scenario_set,
+        members=expand(scenario_set),
+        config=config,
+        directory=directory,
+        replace_database=replace_database,
     )
 
 
@@ -133,6 +162,8 @@ def sweep_document(
         "discount_rate": scenarios.discount_rate,
         "started_at": started_at,
         "finished_at": finished_at,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
         "elapsed_seconds": None if elapsed_seconds is None else round(elapsed_seconds, 3),
         "members": [_member_entry(m) for m in plan.members],
         "scenarios": designs,
@@ -170,8 +201,14 @@ async def run_sweep_async(
     again. Returns the outcome; bad input raises a `PlanalignUsageError` with nothing written; cancellation
     records the sweep as failed and re-raises. `on_started` receives the sweep directory once it exists."""
     extra = plan.extra_vars
-    orchestrator = PipelineOrchestrator(plan.config, invoker_factory=invoker_factory, extra_vars=extra)
+    orchestrator = PipelineOrchestrator(
+        plan.config, invoker_factory=invoker_factory, extra_vars=extra, identity=plan.identity
+    )
     await anyio.to_thread.run_sync(orchestrator.check_inputs)
+    # Before the sweep directory exists (the orchestrator checks again, for callers that skip this).
+    database = Path(plan.config.simulation.database_path)
+    held = await anyio.to_thread.run_sync(SimulationState(database).contents)
+    check_replaces(held, plan.identity, replace=plan.replace_database, database=f"the database {database}")
     employees = await anyio.to_thread.run_sync(count_census_rows, Path(plan.config.simulation.census_path))
     designs = await anyio.to_thread.run_sync(designs_in_force, plan.scenario_set, employees)
     digest = await anyio.to_thread.run_sync(plan.config.results_digest, extra.values)
@@ -204,8 +241,10 @@ async def run_sweep_async(
     summaries: list[SimulationSummary] = []
     try:
         summary = await orchestrator.execute_multi_year_simulation_async(
-            # A sweep always simulates every year from the census: its database is the sweep's alone.
+            # A sweep always simulates every year from the census: its database is the sweep's alone. It
+            # replaces another result's database only when told to.
             replace_years=True,
+            replace_database=plan.replace_database,
             on_progress=on_progress,
             on_finished=summaries.append,
         )

@@ -11,8 +11,9 @@ Guarantees:
   atomically (`planalign.simulation.working_copy`), after each year when it only adds years and once at the
   end when it rebuilds years the database holds (`planalign.simulation.year_plan`). A year is recorded
   complete (`planalign.year_status`) only when all its stages and its dbt tests succeeded.
-- Ranges that would delete or mix years, bad configuration, a bad census, a database that is not one or is
-  held elsewhere: `PlanalignUsageError` before anything is written, and no run directory.
+- Ranges that would delete or mix years, a database holding another kind of result (a sweep, for a
+  simulation; `year_plan.check_replaces`), bad configuration, a bad census, a database that is not one or
+  is held elsewhere: `PlanalignUsageError` before anything is written, and no run directory.
 - Every other outcome writes a run directory (`planalign.simulation.run_directory`) whose summary says what
   happened to the database.
 - All dbt work happens in worker threads; the async API never blocks the event loop, so services can embed
@@ -52,9 +53,22 @@ from planalign.simulation.metrics import year_metrics
 from planalign.simulation.project import PreparedProject, parallelization_info, prepare_project
 from planalign.simulation.run_directory import RunRecorder, RunStatus, SimulationSummary
 from planalign.simulation.stages import ModelScope, SimulationStage
-from planalign.simulation.state import CompletedYear, SimulationState, check_database_available
+from planalign.simulation.state import (
+    CompletedYear,
+    DatabaseContents,
+    DatabaseIdentity,
+    SimulationState,
+    check_database_available,
+)
 from planalign.simulation.working_copy import WorkingCopy, check_database_file
-from planalign.simulation.year_plan import Promotion, YearPlan, plan_stage, plan_years, span
+from planalign.simulation.year_plan import (
+    Promotion,
+    YearPlan,
+    check_replaces,
+    plan_stage,
+    plan_years,
+    span,
+)
 
 if TYPE_CHECKING:
     from planalign.engine.graph import ModelDependencyAnalyzer
@@ -85,13 +99,16 @@ class PipelineOrchestrator:
         memory_probe: MemoryProbe | None = None,
         shuffle_dispatch_seed: int | None = None,
         extra_vars: ExtraVars | None = None,
+        identity: DatabaseIdentity | None = None,
     ) -> None:
         """`extra_vars`: dbt vars added to the configuration's for every dbt call of every run (see
-        `ExtraVars`; the scenarios layer's sweep passes its `scenarios` var)."""
+        `ExtraVars`; the scenarios layer's sweep passes its `scenarios` var). `identity`: the kind of result
+        the runs write, recorded in the database (default: a simulation; the sweep passes its own)."""
         if extra_vars is not None:
             extra_vars.check_against(config)
         self.config = config
         self._extra_vars = extra_vars or ExtraVars(values={}, record_year_metrics=True)
+        self.identity = identity or DatabaseIdentity()
         self._invoker_factory = invoker_factory or default_invoker_factory
         self._memory_probe = memory_probe
         self._shuffle_dispatch_seed = shuffle_dispatch_seed
@@ -111,6 +128,7 @@ class PipelineOrchestrator:
         *,
         resume: bool = False,
         replace_years: bool = False,
+        replace_database: bool | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> SimulationSummary:
         """Synchronous wrapper of `execute_multi_year_simulation_async`; not for use inside an event loop."""
@@ -122,6 +140,7 @@ class PipelineOrchestrator:
                 end_year=end_year,
                 resume=resume,
                 replace_years=replace_years,
+                replace_database=replace_database,
                 on_progress=on_progress,
             )
         )
@@ -133,6 +152,7 @@ class PipelineOrchestrator:
         *,
         resume: bool = False,
         replace_years: bool = False,
+        replace_database: bool | None = None,
         on_progress: ProgressCallback | None = None,
         on_finished: Callable[[SimulationSummary], None] | None = None,
     ) -> SimulationSummary:
@@ -143,7 +163,9 @@ class PipelineOrchestrator:
         `planalign.simulation.year_plan` for
         when: after each year when the run only adds years, once at the end when it rebuilds years the
         database holds). Years that would be deleted or mixed are refused with `YearRangeError` unless
-        `replace_years` says to discard every year the database holds.
+        `replace_years` says to discard every year the database holds. A database holding complete years of
+        another kind of result (a sweep, for a simulation) is refused with `DatabaseHoldsOtherResultError`
+        unless `replace_database` (default: `replace_years`) says to replace it.
 
         Model failures do not raise: the summary's status is "failed" and names them. Cancellation of the
         calling task stops dispatch, interrupts running models, discards the unsaved work, writes the summary
@@ -151,6 +173,7 @@ class PipelineOrchestrator:
         every case, including cancellation.
         """
         sim = self.config.simulation
+        database = f"the database {self._database_path}"
         first = sim.start_year if start_year is None else start_year
         last = sim.end_year if end_year is None else end_year
         if last < first:
@@ -161,7 +184,10 @@ class PipelineOrchestrator:
                 "where the census is the starting state; raise it or change the configuration"
             )
 
-        def plan(config_hash: str, completed: Sequence[CompletedYear]) -> YearPlan:
+        replace_other = replace_years if replace_database is None else replace_database
+
+        def plan(config_hash: str, completed: Sequence[CompletedYear], held: DatabaseContents) -> YearPlan:
+            check_replaces(held, self.identity, replace=replace_other, database=database)
             return plan_years(
                 first,
                 last,
@@ -170,7 +196,7 @@ class PipelineOrchestrator:
                 config_hash=config_hash,
                 resume=resume,
                 replace_years=replace_years,
-                database=f"the database {self._database_path}",
+                database=database,
             )
 
         with long_lived_heap():
@@ -194,14 +220,16 @@ class PipelineOrchestrator:
         only when the stage succeeded.
         """
         sim = self.config.simulation
+        database = f"the database {self._database_path}"
 
-        def plan(config_hash: str, completed: Sequence[CompletedYear]) -> YearPlan:
+        def plan(config_hash: str, completed: Sequence[CompletedYear], held: DatabaseContents) -> YearPlan:
+            check_replaces(held, self.identity, replace=False, stage=True, database=database)
             return plan_stage(
                 year,
                 start_year=sim.start_year,
                 completed=completed,
                 config_hash=config_hash,
-                database=f"the database {self._database_path}",
+                database=database,
             )
 
         with long_lived_heap():
@@ -221,7 +249,7 @@ class PipelineOrchestrator:
         self,
         first: int,
         last: int,
-        plan: Callable[[str, Sequence[CompletedYear]], YearPlan],
+        plan: Callable[[str, Sequence[CompletedYear], DatabaseContents], YearPlan],
         stage: SimulationStage | None,
         on_progress: ProgressCallback | None,
         on_finished: Callable[[SimulationSummary], None] | None,
@@ -245,7 +273,7 @@ class PipelineOrchestrator:
         self,
         run: RunRecorder,
         first: int,
-        plan: Callable[[str, Sequence[CompletedYear]], YearPlan],
+        plan: Callable[[str, Sequence[CompletedYear], DatabaseContents], YearPlan],
         stage: SimulationStage | None,
         on_finished: Callable[[SimulationSummary], None] | None,
     ) -> SimulationSummary:
@@ -261,11 +289,12 @@ class PipelineOrchestrator:
         try:
             await anyio.to_thread.run_sync(self.check_inputs)
             completed = await anyio.to_thread.run_sync(target.completed_years)
+            held = await anyio.to_thread.run_sync(target.contents)
             before = [c.simulation_year for c in completed]
             run.config_hash = await anyio.to_thread.run_sync(
                 self.config.results_digest, self._extra_vars.values
             )
-            year_plan = plan(run.config_hash, completed)
+            year_plan = plan(run.config_hash, completed, held)
             # Before the parse, so that a database another run holds is refused at once.
             await anyio.to_thread.run_sync(copy.open)
             run.emit(ProgressEvent(kind="run_planned", total=len(year_plan.years)))
@@ -327,7 +356,13 @@ class PipelineOrchestrator:
         for year in plan.years:
             await work.year(run, year)
             await anyio.to_thread.run_sync(
-                functools.partial(state.mark_complete, year, run_id=run.run_id, config_hash=run.config_hash)
+                functools.partial(
+                    state.mark_complete,
+                    year,
+                    run_id=run.run_id,
+                    config_hash=run.config_hash,
+                    identity=self.identity,
+                )
             )
             if self._extra_vars.record_year_metrics:
                 run.years[year] = await anyio.to_thread.run_sync(

@@ -71,6 +71,27 @@ def check_database_file(path: Path) -> None:
         )
 
 
+def lock_is_held(target: Path) -> bool:
+    """Whether a planalign run holds `target`'s working-copy lock now (for `planalign runs`, to tell a run
+    killed with SIGKILL — whose lock the system released — from a running one). Never creates the lock.
+
+    It asks for a shared lock without waiting and lets go at once: held exclusively means a run holds it.
+    A run starting in that same instant would be refused as if another run held the database, so callers
+    ask only when they cannot tell otherwise (`planalign.cli.runs` asks the recorded process first)."""
+    lock_path = WorkingCopy(target).directory / "lock"
+    try:
+        handle = lock_path.open("r")
+    except FileNotFoundError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return False
+
+
 @dataclass(frozen=True)
 class _Signature:
     """Enough of a file's identity to notice that another program replaced or wrote it."""

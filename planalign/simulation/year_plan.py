@@ -13,6 +13,11 @@ one simulation — consecutive complete years from the census start, all simulat
   a year without its previous year, or put years of two simulations side by side (a later `--start-year`,
   a different configuration under kept years) is refused with `YearRangeError`, naming the flag that does
   it deliberately: `--replace-years` discards every year the database holds and simulates from the census.
+
+Before the years, the kind of result (`check_replaces`): a run never replaces a database holding complete
+years of another kind of result — a sweep for a simulation, a simulation or another sweep for a sweep
+(`planalign.simulation.state.DatabaseIdentity` says which results are the same) — unless told to, with
+`--replace-years` (`simulate` and `scenarios run` alike).
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from planalign.errors import YearRangeError
-from planalign.simulation.state import CompletedYear
+from planalign.errors import DatabaseHoldsOtherResultError, YearRangeError
+from planalign.simulation.state import CompletedYear, DatabaseContents, DatabaseIdentity
 
 
 class Promotion(enum.Enum):
@@ -60,6 +65,52 @@ def span(years: Sequence[int]) -> str:
     if len(ys) > 1 and ys == list(range(ys[0], ys[-1] + 1)):
         return f"{ys[0]}–{ys[-1]}"
     return ", ".join(str(y) for y in ys)
+
+
+def check_replaces(
+    held: DatabaseContents,
+    identity: DatabaseIdentity,
+    *,
+    replace: bool,
+    stage: bool = False,
+    database: str = "the database",
+) -> None:
+    """Refuse, with `DatabaseHoldsOtherResultError`, a run writing `identity`'s result into a database whose
+    complete years are another result's, unless `replace` (`--replace-years`) says to discard them.
+
+    Nothing is lost, and nothing refused, when the database holds no complete year or holds the same result
+    (a re-run of the simulation, or of the same sweep). The message says what the database holds (kind,
+    name, years, members), what would be lost and how to replace it deliberately or keep it."""
+    other = held.identity
+    if replace or other is None or not held.years or other.is_same_result(identity):
+        return
+    years = span(held.years)
+    if other.kind == "sweep":
+        lost = f"the results of its {other.members} members for {years} would be lost"
+    else:
+        lost = f"its results for {years} would be lost"
+    if identity.kind == "sweep":
+        this = f"this sweep ({identity.name!r}, scenario file {identity.source})"
+        advice = (
+            "To replace it deliberately, run `planalign scenarios run` again with --replace-years "
+            "(replace_database=True); to keep it, set `database:` in the scenario file to another file"
+        )
+    elif stage:
+        this = "this stage run"
+        advice = (
+            "A stage run cannot replace it: write to another --database, or simulate whole years with "
+            "--replace-years to replace it deliberately"
+        )
+    else:
+        this = "this simulation"
+        advice = (
+            "To replace it deliberately, add --replace-years (replace_years=True); to keep it, write to "
+            "another --database"
+        )
+    raise DatabaseHoldsOtherResultError(
+        f"{database} holds {other.describe()}, complete for {years}; {this} would replace it and {lost}. "
+        f"{advice}."
+    )
 
 
 def plan_years(

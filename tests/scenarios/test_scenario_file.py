@@ -41,7 +41,7 @@ def test_a_valid_file_resolves_every_design_through_the_config_schema(
     assert scenarios.discount_rate == 0.04
     assert scenarios.name == "plan-designs"
     assert scenarios.config_path == tmp_path / "simulation_config.yaml"
-    # Beside the config's database, named after the scenario file.
+    # Beside the scenario file, named after it.
     assert scenarios.database == tmp_path / "scenarios.duckdb"
     baseline, match, auto = scenarios.designs
     assert baseline.config.match.cap_rate is None
