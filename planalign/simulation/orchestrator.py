@@ -53,7 +53,7 @@ from planalign.simulation.project import PreparedProject, parallelization_info, 
 from planalign.simulation.run_directory import RunRecorder, RunStatus, SimulationSummary
 from planalign.simulation.stages import ModelScope, SimulationStage
 from planalign.simulation.state import CompletedYear, SimulationState, check_database_available
-from planalign.simulation.working_copy import WorkingCopy, check_database_file
+from planalign.simulation.working_copy import DatabaseSaveError, WorkingCopy, check_database_file
 from planalign.simulation.year_plan import Promotion, YearPlan, plan_stage, plan_years, span
 
 if TYPE_CHECKING:
@@ -294,7 +294,7 @@ class PipelineOrchestrator:
             raise
         except StageFailedError as exc:
             error, failed_models = str(exc), exc.failures
-        except DatabaseChangedError as exc:
+        except (DatabaseChangedError, DatabaseSaveError) as exc:  # the database is as before the save
             error = str(exc)
         except BaseException as exc:
             interrupted = isinstance(exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt)
