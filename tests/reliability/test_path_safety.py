@@ -29,6 +29,7 @@ import pytest
 
 from planalign.errors import CensusError, DatabaseLockedError
 from planalign.simulation.census import check_census, generate_census, write_census
+from planalign.simulation.orchestrator import create_orchestrator
 from planalign.simulation.working_copy import (
     DatabaseSaveError,
     InsufficientSpaceError,
@@ -36,6 +37,7 @@ from planalign.simulation.working_copy import (
     WorkingCopyPathError,
     space_needed,
 )
+from tests.product.simulation_helpers import make_config
 from tests.reliability.helpers import (
     base_settings,
     complete_years,
@@ -264,12 +266,13 @@ def test_a_database_name_dbt_cannot_use_is_refused_before_the_parse(
     assert made == [], f"the project was parsed before the refusal: {made}"
 
 
-def test_a_simulation_through_a_dotted_link_saves_into_the_real_database(
-    tmp_path: Path, small_census: Path
+def test_a_simulation_through_a_dotted_link_survives_a_full_disk_and_saves_into_the_real_database(
+    tmp_path: Path, small_census: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """End to end through the CLI: `sim.v2.duckdb` (catalog `sim`: DuckDB and dbt-duckdb stop at the first
-    dot) is a symbolic link to `real.duckdb`, a database holding the user's own table. The run completes,
-    the link stays a link, and the real file holds the simulated year next to the user's table."""
+    """Real dbt, one parse: `sim.v2.duckdb` (catalog `sim`: DuckDB and dbt-duckdb stop at the first dot) is a
+    symbolic link to `real.duckdb`, a database holding the user's own table. The first run meets a full disk
+    at its save: it fails saying so, and the real file is byte-identical. The second run completes: the link
+    stays a link, and the real file holds the simulated year next to the user's table."""
     real = tmp_path / "real.duckdb"
     con = duckdb.connect(str(real))
     try:
@@ -278,9 +281,27 @@ def test_a_simulation_through_a_dotted_link_saves_into_the_real_database(
         con.close()
     link = tmp_path / "sim.v2.duckdb"
     link.symlink_to(real.name)
-    config = write_config(tmp_path / "simulation_config.yaml", base_settings(small_census, link))
-    result = planalign("simulate", "--config", str(config), cwd=tmp_path)
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    orchestrator = create_orchestrator(
+        make_config(tmp_path, small_census, "sim.v2", workers=1, end_year=2025)
+    )
+    digest = file_digest(real)
+
+    copyfile = shutil.copyfile
+
+    def full_at_the_save(src: Path, dst: Path) -> Path:
+        if str(dst).endswith(".promote"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+        return Path(copyfile(src, dst))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(shutil, "copyfile", full_at_the_save)
+        failed = orchestrator.execute_multi_year_simulation()
+    assert failed.status == "failed" and failed.error is not None and "no space left" in failed.error
+    assert file_digest(real) == digest, "a save that found the disk full changed the database"
+    assert link.is_symlink()
+
+    summary = orchestrator.execute_multi_year_simulation()
+    assert summary.success, summary.error
     assert link.is_symlink() and os.readlink(link) == real.name, "the run replaced the link with a file"
     assert complete_years(real) == [2025], "the real database did not get the results"
     tables = fingerprint(real)
