@@ -17,7 +17,8 @@ the target already holds); this module only makes each replacement safe:
 - `close()` deletes the working copy and releases the lock; the target keeps its last promoted state.
 
 The hidden directory and its lock file stay after a run: deleting a lock file another process may be about
-to open is a race, and the directory is a few bytes. The copies inside it are removed.
+to open is a race, and the directory is a few bytes. The copies inside it are removed (`open()` removes
+every file a killed run left there, whatever name that run was given).
 
 A target reached through a symbolic link (`link.duckdb -> real.duckdb`, or a linked folder) is resolved
 first: the lock, the working copy and the staged save live beside the *real* file and the rename replaces
@@ -190,7 +191,7 @@ class WorkingCopy:
             ) from None
         self._lock = lock
         try:
-            self._remove_copies()
+            self._remove_leftovers()
             if self.target.exists():
                 _checkpoint(self.target)
                 _refuse_wal(self.target)
@@ -330,6 +331,14 @@ class WorkingCopy:
     def _remove_copies(self) -> None:
         for path in (self.path, Path(f"{self.path}.wal"), self._staged):
             path.unlink(missing_ok=True)
+
+    def _remove_leftovers(self) -> None:
+        """Remove what killed runs left in the directory: every file but the lock, whichever name they ran
+        under (a run through a link keeps the link's name), so a killed run's copies do not fill the disk.
+        Only called with the lock held, so no other planalign run is using any of them."""
+        for entry in self.directory.iterdir():
+            if entry.name != "lock" and (entry.is_symlink() or not entry.is_dir()):
+                entry.unlink(missing_ok=True)
 
 
 def _size(path: Path) -> int:

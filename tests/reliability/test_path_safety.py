@@ -96,6 +96,29 @@ def test_runs_through_a_link_and_through_the_real_path_take_the_same_lock(tmp_pa
     assert file_digest(real) == digest
 
 
+def test_a_killed_run_through_a_link_leaves_no_copy_behind_for_the_next_run(tmp_path: Path) -> None:
+    """A run through `link.duckdb` keeps its working copy under the link's name beside the real file; when
+    it is killed, the next run — through the real path — removes that copy, which would otherwise hold a
+    database's worth of disk for good."""
+    real = make_db(tmp_path / "real.duckdb", 1)
+    link = tmp_path / "link.duckdb"
+    link.symlink_to(real.name)
+    killed = WorkingCopy(link)
+    killed.directory.mkdir()
+    (killed.directory / "lock").touch()  # what a SIGKILL leaves: the files, and a lock nobody holds
+    leftovers = [
+        make_db(killed.path, 2),
+        Path(f"{killed.path}.wal"),
+        killed.directory / "real.duckdb.promote",
+    ]
+    leftovers[1].write_bytes(b"wal")
+    leftovers[2].write_bytes(b"half a save")
+    with WorkingCopy(real) as copy:
+        assert copy.directory == killed.directory and killed.path.name == "link.duckdb"
+        assert [p for p in leftovers if p.exists()] == []
+        assert sorted(p.name for p in copy.directory.iterdir()) == sorted(["lock", real.name])
+
+
 def _plant_link(copy: WorkingCopy, elsewhere: Path) -> None:
     copy.directory.symlink_to(elsewhere, target_is_directory=True)
 
