@@ -216,7 +216,9 @@ class WorkingCopy:
     @property
     def _described(self) -> str:
         """The target as the user named it, and the real file when that was a symbolic link."""
-        return str(self.target) if self.given == self.target else f"{self.given} (a link to {self.target})"
+        if self.given == self.target:
+            return str(self.target)
+        return f"{self.given} (through a symbolic link, {self.target})"
 
     @property
     def _space_advice(self) -> str:
@@ -270,7 +272,7 @@ class WorkingCopy:
             what = "a symbolic link" if exc.errno == errno.ELOOP else "a directory"
             raise WorkingCopyPathError(
                 f"{lock_path}, the lock of {self._described}, is {what}; planalign does not follow it. "
-                f"Remove {lock_path} (no planalign run is using it) or choose another --database"
+                f"Remove {lock_path} (planalign never makes it a link) or choose another --database"
             ) from exc
         return os.fdopen(fd, "a")
 

@@ -92,7 +92,7 @@ def test_runs_through_a_link_and_through_the_real_path_take_the_same_lock(tmp_pa
         WorkingCopy(real).open()
     with WorkingCopy(real), pytest.raises(DatabaseLockedError, match="another planalign run") as caught:
         WorkingCopy(link).open()
-    assert f"{link} (a link to {real})" in str(caught.value)
+    assert f"{link} (through a symbolic link, {real})" in str(caught.value)
     assert file_digest(real) == digest
 
 
@@ -160,6 +160,15 @@ def test_a_planted_working_copy_path_is_refused_and_nothing_is_written_elsewhere
         p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file() and not p.is_symlink()
     } == planted
     assert not copy.is_open
+
+
+def test_a_database_named_like_the_lock_is_refused(tmp_path: Path) -> None:
+    """`.lock.planalign/lock` would be both the lock and the working copy: opening it removed the lock file
+    it had just locked, so a concurrent run would take a new one and proceed."""
+    copy = WorkingCopy(tmp_path / "lock")
+    with pytest.raises(WorkingCopyPathError, match="a name planalign uses for its own files"):
+        copy.open()
+    assert not copy.is_open and not copy.path.exists()
 
 
 # ---------------------------------------------------------------------- item 6: disk space
