@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from planalign.dbt import isolation as dbt_isolation
+from planalign.dbt.catalog import catalog_name
 from planalign.dbt.manifest import dbt_common_args
 from planalign.engine.invocation import (
     MODEL_TIMEOUT_SETTING,
@@ -233,8 +234,9 @@ class DbtInvoker:
     counts from the moment dbt starts the model (compiling included), for each model of a batch on its own.
 
     `database_path`, when given, is passed to every call as the `database_path` var (the profile convention
-    of planalign's own project and of generated test projects) and must name a file whose stem is the
-    database the manifest was parsed for: dbt fixes each relation's database name at parse time.
+    of planalign's own project and of generated test projects) and must name a file whose catalog name
+    (`planalign.dbt.catalog`) is the database the manifest was parsed for: dbt fixes each relation's
+    database name at parse time.
     """
 
     def __init__(
@@ -276,7 +278,8 @@ class DbtInvoker:
         self._serial_lock = threading.Lock()
 
     def _check_database_matches(self, database_path: Path) -> None:
-        expected = database_path.stem
+        # DuckDB's catalog name, not the stem: `sim.v2.duckdb` is catalog `sim`, as dbt-duckdb parsed it.
+        expected = catalog_name(database_path)
         dbt_manifest: Any = self.manifest.dbt_manifest
         for node in dbt_manifest.nodes.values():
             database = getattr(node, "database", None)

@@ -191,7 +191,12 @@ def check_census(
     connection = duckdb.connect(":memory:")
     try:
         try:
-            present = {row[0] for row in connection.execute(f"describe select * from {reader}").fetchall()}
+            # Lower-cased: DuckDB binds column names case-insensitively, so the staging model reads an
+            # `EMPLOYEE_ID` header as employee_id; the check must accept what the run reads.
+            present = {
+                str(row[0]).lower()
+                for row in connection.execute(f"describe select * from {reader}").fetchall()
+            }
         except duckdb.Error as exc:
             # DuckDB's message continues with the SQL it ran, which would only confuse the user.
             reason = str(exc).strip().splitlines()[0]

@@ -60,7 +60,7 @@ from planalign.simulation.state import (
     SimulationState,
     check_database_available,
 )
-from planalign.simulation.working_copy import WorkingCopy, check_database_file
+from planalign.simulation.working_copy import DatabaseSaveError, WorkingCopy, check_database_file
 from planalign.simulation.year_plan import (
     Promotion,
     YearPlan,
@@ -323,7 +323,7 @@ class PipelineOrchestrator:
             raise
         except StageFailedError as exc:
             error, failed_models = str(exc), exc.failures
-        except DatabaseChangedError as exc:
+        except (DatabaseChangedError, DatabaseSaveError) as exc:  # the database is as before the save
             error = str(exc)
         except BaseException as exc:
             interrupted = isinstance(exc, anyio.get_cancelled_exc_class() | KeyboardInterrupt)

@@ -7,7 +7,8 @@ report — after the whole simulation has run. `check_output_paths` finds every 
 raises one `OutputPathError` (a usage error: exit status 2) naming the key or flag, the path and a fix.
 
 It only looks (stat, access, statvfs); it creates nothing. Whether the database file is a DuckDB database is
-not checked here.
+not checked here; whether its name gives a catalog DuckDB and dbt-duckdb agree on is
+(`planalign.dbt.catalog`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from planalign.dbt.catalog import catalog_problem
 from planalign.errors import PlanalignUsageError
 
 if TYPE_CHECKING:
@@ -72,6 +74,9 @@ def unwritable_reason(path: Path) -> str | None:
 
 
 def _database_problem(database: Path) -> str | None:
+    problem = catalog_problem(database)  # the name dbt-duckdb parses for, before the parse
+    if problem is not None:
+        return problem
     if database.is_dir():
         example = database / "simulation.duckdb"
         return f"{database} is a directory, not a database file; name a file such as {example}"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -137,3 +138,26 @@ def test_the_run_reads_a_census_path_with_glob_characters_literally(
     with workspace.connect() as connection:
         assert connection.execute("select count(*) from stg_census_rows").fetchone() == (30,)
     assert check_census(literal, effective_date=EFFECTIVE).total_rows == 30
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_check_and_run_read_upper_case_headers_like_lower_case_ones(
+    workspace_factory: Callable[[str], DbtWorkspace], tmp_path: Path, suffix: str
+) -> None:
+    """Issue #19 (item 8): `EMPLOYEE_ID` is the column employee_id for the run (DuckDB binds names
+    case-insensitively) and so for the check too: both reject the same rows as in the lower-case file."""
+    lower = _csv(tmp_path / "lower.csv", _good_rows(40), {k: v[:2] for k, v in CSV_DEFECTS.items()})
+    header, _, rest = lower.read_text().partition("\n")
+    upper = tmp_path / f"upper{suffix}"
+    if suffix == ".csv":
+        upper.write_text(header.upper() + "\n" + rest)
+    else:
+        columns = ", ".join(f'{c} as "{c.upper()}"' for c in header.split(","))
+        with duckdb.connect() as connection:  # the same text, in a Parquet file whose columns are upper case
+            connection.execute(
+                f"copy (select {columns} from read_csv('{lower}', header = true, all_varchar = true)) "
+                f"to '{upper}' (format parquet)"
+            )
+    expected = {employee_id: reason for employee_id, (_, _, reason) in CSV_DEFECTS.items()}
+    assert _check_rejects(upper) == expected
+    assert _dbt_rejects(workspace_factory(f"upper_{suffix[1:]}"), upper) == expected
