@@ -321,6 +321,17 @@ class EnrollmentSection(_ParameterSection):
         Annotated[float, BeforeValidator(_reject_bool), Field(ge=0, le=10)] | None
     ) = None
 
+    @model_validator(mode="after")
+    def _election_shares_fit(self) -> EnrollmentSection:
+        at, below = self.deferral_match_threshold_share, self.deferral_below_match_share
+        if at is not None and below is not None and at + below > 1:
+            raise ValueError(
+                f"deferral_match_threshold_share + deferral_below_match_share is {at + below:g}, more than 1:"
+                " they are shares of the same voluntary elections (the rest go above the match-maximizing"
+                " rate)"
+            )
+        return self
+
 
 class EscalationSection(_ParameterSection):
     """Automatic annual deferral increases: `increment` a year, up to `cap`, starting `delay_years` after
