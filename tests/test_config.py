@@ -853,3 +853,42 @@ def test_planalign_database_path_names_the_database(workdir: Path, monkeypatch: 
         overrides={"simulation.database_path": "flag.duckdb"}, check_files=False
     )
     assert override.simulation.database_path == workdir / "flag.duckdb"
+
+
+def test_deferral_election_shares_must_fit_in_one(workdir: Path) -> None:
+    """Issue #20: the shares of voluntary elections at and below the match-maximizing rate are parts of one
+    whole; more than 1 is refused with both names."""
+    path = write_config(
+        workdir,
+        with_census(
+            """\
+            enrollment:
+              deferral_match_threshold_share: 0.6
+              deferral_below_match_share: 0.5
+            """
+        ),
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_simulation_config(path, check_files=False)
+    assert any("deferral_below_match_share is 1.1, more than 1" in line for line in problems(exc))
+    fine = write_config(
+        workdir,
+        with_census(
+            """\
+            enrollment:
+              deferral_response_enabled: false
+              deferral_match_threshold_share: 0.5
+              auto_enrollment: {default_departure_rate: 0.3, opt_out_default_slope: -0.5}
+            escalation: {opt_out_rate: 0.1}
+            """
+        ),
+        name="fine.yaml",
+    )
+    vars_ = load_simulation_config(fine, check_files=False).dbt_vars(2025)
+    assert (
+        vars_["deferral_response_enabled"],
+        vars_["deferral_match_threshold_share"],
+        vars_["auto_enrollment_default_departure_rate"],
+        vars_["auto_enrollment_opt_out_default_slope"],
+        vars_["escalation_opt_out_rate"],
+    ) == (False, 0.5, 0.3, -0.5, 0.1)

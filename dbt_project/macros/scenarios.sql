@@ -33,6 +33,9 @@
         'eligibility_min_age', 'eligibility_service_months', 'eligibility_service_days',
         'eligibility_entry_frequency_months', 'vesting_schedule', 'match_tiers',
         'core_contribution_graded', 'core_contribution_schedule', 'match_true_up', 'roth_catch_up_start_year',
+        'deferral_response_enabled', 'deferral_match_threshold_share', 'deferral_below_match_share',
+        'voluntary_enrollment_match_sensitivity', 'voluntary_enrollment_match_reference',
+        'auto_enrollment_default_departure_rate', 'auto_enrollment_opt_out_default_slope', 'escalation_opt_out_rate',
     ]) }}
 {%- endmacro %}
 

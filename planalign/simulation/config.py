@@ -286,6 +286,10 @@ class AutoEnrollmentSection(_ParameterSection):
     opt_out_rate: Rate | None = None
     #: capped at December 31 by the model; more than a year is a unit mistake (days, not hours)
     window_days: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=366)] | None = None
+    #: share of those who stay in who elect their own rate instead of the default (docs/methodology.md)
+    default_departure_rate: Rate | None = None
+    #: change of opt_out_rate per unit of default rate above 6% (0: opt-outs do not depend on the default)
+    opt_out_default_slope: Annotated[float, BeforeValidator(_reject_bool), Field(ge=-10, le=10)] | None = None
 
 
 class EnrollmentSection(_ParameterSection):
@@ -301,6 +305,32 @@ class EnrollmentSection(_ParameterSection):
         None
     )
     eligibility_entry_frequency_months: Literal[0, 1, 2, 3, 4, 6, 12] | None = None
+    #: deferral behaviour (issue #20 item 1, docs/methodology.md): false restores the fixed 3%..15% voluntary
+    #: rates, the default kept by every auto-enrolled participant, no escalation opt-out and participation
+    #: independent of the match
+    deferral_response_enabled: bool | None = None
+    #: share of voluntary elections exactly at the match-maximizing rate, and share below it
+    deferral_match_threshold_share: Rate | None = None
+    deferral_below_match_share: Rate | None = None
+    #: voluntary_enrollment_rate is scaled by 1 + sensitivity x (match per dollar at the match-maximizing
+    #: rate - reference)
+    voluntary_enrollment_match_sensitivity: (
+        Annotated[float, BeforeValidator(_reject_bool), Field(ge=0, le=10)] | None
+    ) = None
+    voluntary_enrollment_match_reference: (
+        Annotated[float, BeforeValidator(_reject_bool), Field(ge=0, le=10)] | None
+    ) = None
+
+    @model_validator(mode="after")
+    def _election_shares_fit(self) -> EnrollmentSection:
+        at, below = self.deferral_match_threshold_share, self.deferral_below_match_share
+        if at is not None and below is not None and at + below > 1:
+            raise ValueError(
+                f"deferral_match_threshold_share + deferral_below_match_share is {at + below:g}, more than 1:"
+                " they are shares of the same voluntary elections (the rest go above the match-maximizing"
+                " rate)"
+            )
+        return self
 
 
 class EscalationSection(_ParameterSection):
@@ -314,6 +344,8 @@ class EscalationSection(_ParameterSection):
     cap: Rate | None = None
     #: a delay beyond the simulation horizon would never end
     delay_years: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=HORIZON_YEARS)] | None = None
+    #: yearly probability, at each increase due, of opting out of escalation for good
+    opt_out_rate: Rate | None = None
 
 
 class MatchTier(_Section):

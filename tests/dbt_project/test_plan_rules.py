@@ -316,13 +316,25 @@ def uniform(seed: int, employee_id: str, year: int, kind: str) -> float:
     return int(digest[:13], 16) / 2**52
 
 
+def escalation_opted_out(seed: int, employee_id: str, first_due: int, year: int) -> bool:
+    """Deferral response (on by default): opted out of escalation for good at a January 1 from the first
+    one due (and the first simulated year) to `year` (draw escalation_opt_out of that year)."""
+    rate = float(PLAN["escalation_opt_out_rate"]) if float(PLAN["deferral_response_enabled"]) else 0.0
+    return any(
+        uniform(seed, employee_id, y, "escalation_opt_out") < rate
+        for y in range(max(first_due, PLAN_YEARS[0]), year + 1)
+    )
+
+
 def first_full_plan_year(enrolled_on: date) -> int:
     return enrolled_on.year if (enrolled_on.month, enrolled_on.day) == (1, 1) else enrolled_on.year + 1
 
 
 def test_escalation_follows_the_full_plan_year_rule(plan_run: SimulationRun) -> None:
     """Who escalates each January 1, recomputed from the census and the earlier years' events: enrolled for
-    escalation_delay_years full plan years, below the cap, never opted out, staying the year."""
+    escalation_delay_years full plan years, below the cap, never opted out, staying the year, and not opted
+    out of escalation itself (escalation_opt_out_rate at each January 1 due, issue #20)."""
+    seed = int(plan_run.vars["random_seed"])
     increment, cap, delay = (
         PLAN["escalation_increment"],
         PLAN["escalation_cap"],
@@ -347,6 +359,7 @@ def test_escalation_follows_the_full_plan_year_rule(plan_run: SimulationRun) -> 
             and row["deferral_rate"] < cap
             and "termination" not in by_employee.get(e, {})
             and first_full_plan_year(enrolled_on[e]) + delay <= year
+            and not escalation_opted_out(seed, e, first_full_plan_year(enrolled_on[e]) + delay, year)
         }
         actual = {
             e: kinds["deferral_escalation"]["deferral_rate_after"]

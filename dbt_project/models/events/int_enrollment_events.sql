@@ -9,7 +9,20 @@
   * New hires, auto-enrollment off, and start-of-year non-participants who never opted out, are not pending
     auto-enrollment, stay the whole year and have entered the plan by December 31: enroll with probability
     voluntary_enrollment_rate on a day drawn in their eligible period (from the later of January 1 and entry), at a voluntary rate drawn from a fixed distribution (3%..15%).
+  With deferral_response_enabled (the default; docs/methodology.md, macros/deferral_response.sql), the plan
+  shapes these decisions:
+  * a voluntary rate is deferral_match_threshold_share at the match-maximizing rate of the tiers in force,
+    deferral_below_match_share on whole percents below it, the rest on round rates above it (draw
+    deferral_election);
+  * an auto-enrolled participant who stays in elects their own rate that way with probability
+    auto_enrollment_default_departure_rate (draw default_departure), else keeps the default;
+  * voluntary_enrollment_rate is scaled by 1 + voluntary_enrollment_match_sensitivity x (match per dollar at
+    the match-maximizing rate - voluntary_enrollment_match_reference), never below 0;
+  * the opt-out rate moves by auto_enrollment_opt_out_default_slope x (default rate - 6%), within [0, 1].
+  The existing draws (enrollment, enrollment_date, enrollment_rate) are unchanged; off, the model is today's.
 -#}
+{%- set election = planalign_voluntary_deferral_rate('candidates.u_election', 'behaviour.match_maximizing_rate',
+    'params.deferral_match_threshold_share', 'params.deferral_below_match_share') %}
 with params as (
     select * from {{ ref('int_effective_parameters') }}
 ),
@@ -74,9 +87,33 @@ non_participants as (
         and (actives.scenario_id, actives.employee_id) not in (select scenario_id, employee_id from pending_auto)
 ),
 
+anchors as (
+    {{ planalign_match_anchor('params') }}
+),
+
+behaviour as (
+    select
+        params.scenario_id,
+        anchors.match_maximizing_rate,
+        case when params.deferral_response_enabled
+            then params.voluntary_enrollment_rate * greatest(0.0, 1.0 + params.voluntary_enrollment_match_sensitivity
+                * (anchors.match_per_dollar - params.voluntary_enrollment_match_reference))
+            else params.voluntary_enrollment_rate
+        end as voluntary_enrollment_rate,
+        case when params.deferral_response_enabled
+            then greatest(0.0, least(1.0, params.auto_enrollment_opt_out_rate + params.auto_enrollment_opt_out_default_slope
+                * (params.auto_enrollment_default_deferral_rate - 0.06)))
+            else params.auto_enrollment_opt_out_rate
+        end as auto_enrollment_opt_out_rate
+    from params
+    inner join anchors on params.scenario_id = anchors.scenario_id
+),
+
 candidates as (
     select
         candidates.*,
+        {{ planalign_uniform('deferral_election', 'candidates.employee_id', 'scenarios.random_seed') }} as u_election,
+        {{ planalign_uniform('default_departure', 'candidates.employee_id', 'scenarios.random_seed') }} as u_departure,
         {{ planalign_uniform('enrollment', 'candidates.employee_id', 'scenarios.random_seed') }} as u_enroll,
         {{ planalign_uniform('enrollment_date', 'candidates.employee_id', 'scenarios.random_seed') }} as u_date,
         {{ planalign_uniform('enrollment_rate', 'candidates.employee_id', 'scenarios.random_seed') }} as u_rate,
@@ -111,14 +148,18 @@ decided as (
                 ~ ' + 1))') }}
         end as effective_date,
         case
-            when candidates.is_auto and candidates.u_enroll < params.auto_enrollment_opt_out_rate
+            when candidates.is_auto and candidates.u_enroll < behaviour.auto_enrollment_opt_out_rate
                 then 'enrollment_opt_out'
             when candidates.is_auto then 'enrollment'
-            when candidates.u_enroll < params.voluntary_enrollment_rate then 'enrollment'
+            when candidates.u_enroll < behaviour.voluntary_enrollment_rate then 'enrollment'
         end as event_type,
         case
-            when candidates.is_auto and candidates.u_enroll < params.auto_enrollment_opt_out_rate then 0.0
+            when candidates.is_auto and candidates.u_enroll < behaviour.auto_enrollment_opt_out_rate then 0.0
+            when candidates.is_auto and params.deferral_response_enabled
+                and candidates.u_departure < params.auto_enrollment_default_departure_rate
+                then {{ election }}
             when candidates.is_auto then params.auto_enrollment_default_deferral_rate
+            when params.deferral_response_enabled then {{ election }}
             else case cast(floor(candidates.u_rate * 8) as integer)
                 when 0 then 0.03 when 1 then 0.04 when 2 then 0.05 when 3 then 0.06
                 when 4 then 0.06 when 5 then 0.08 when 6 then 0.10 else 0.15
@@ -127,6 +168,7 @@ decided as (
         case when candidates.is_auto then 'auto' else 'voluntary' end as enrollment_source
     from candidates
     inner join params on candidates.scenario_id = params.scenario_id
+    inner join behaviour on candidates.scenario_id = behaviour.scenario_id
 )
 
 select

@@ -57,7 +57,19 @@ scenario_values as (
         {{ planalign_param('match_true_up', plan, scenario) }} as match_true_up,
         {{ planalign_param('roth_catch_up_start_year', plan, scenario) }} as roth_catch_up_start_year,
         {{ planalign_param('forfeitures_offset_employer_cost', plan, scenario) }} as forfeitures_offset_employer_cost,
-        {{ planalign_param('retirement_max_age', wf, scenario) }} as retirement_max_age
+        {{ planalign_param('retirement_max_age', wf, scenario) }} as retirement_max_age,
+        {{ planalign_param('deferral_response_enabled', plan, scenario) }} as deferral_response_enabled,
+        {{ planalign_param('deferral_match_threshold_share', plan, scenario) }} as deferral_match_threshold_share,
+        {{ planalign_param('deferral_below_match_share', plan, scenario) }} as deferral_below_match_share,
+        {{ planalign_param('voluntary_enrollment_match_sensitivity', plan, scenario) }}
+            as voluntary_enrollment_match_sensitivity,
+        {{ planalign_param('voluntary_enrollment_match_reference', plan, scenario) }}
+            as voluntary_enrollment_match_reference,
+        {{ planalign_param('auto_enrollment_default_departure_rate', plan, scenario) }}
+            as auto_enrollment_default_departure_rate,
+        {{ planalign_param('auto_enrollment_opt_out_default_slope', plan, scenario) }}
+            as auto_enrollment_opt_out_default_slope,
+        {{ planalign_param('escalation_opt_out_rate', plan, scenario) }} as escalation_opt_out_rate
     {{ "union all" if not loop.last }}
 {%- endfor %}
 ),
@@ -158,7 +170,15 @@ select
     cast(params.roth_catch_up_start_year as integer) as roth_catch_up_start_year,
     limits.roth_catch_up_wage_threshold,
     params.forfeitures_offset_employer_cost > 0 as forfeitures_offset_employer_cost,
-    cast(params.retirement_max_age as integer) as retirement_max_age
+    cast(params.retirement_max_age as integer) as retirement_max_age,
+    params.deferral_response_enabled > 0 as deferral_response_enabled,
+    params.deferral_match_threshold_share,
+    params.deferral_below_match_share,
+    params.voluntary_enrollment_match_sensitivity,
+    params.voluntary_enrollment_match_reference,
+    params.auto_enrollment_default_departure_rate,
+    params.auto_enrollment_opt_out_default_slope,
+    params.escalation_opt_out_rate
 from scenario_values as params
 inner join limits on params.scenario_id = limits.scenario_id
 inner join (
