@@ -33,6 +33,11 @@
         'eligibility_min_age', 'eligibility_service_months', 'eligibility_service_days',
         'eligibility_entry_frequency_months', 'vesting_schedule', 'match_tiers',
         'core_contribution_graded', 'core_contribution_schedule', 'match_true_up', 'roth_catch_up_start_year',
+        'account_balances_enabled', 'account_balances_expected_return', 'account_balances_return_volatility',
+        'account_balances_deterministic_returns', 'account_balances_distributions_enabled',
+        'account_balances_cash_out_limit', 'account_balances_involuntary_limit',
+        'account_balances_small_cash_out_share', 'account_balances_cash_out_share',
+        'account_balances_rollover_share',
     ]) }}
 {%- endmacro %}
 
