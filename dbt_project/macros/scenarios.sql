@@ -37,7 +37,7 @@
         'account_balances_deterministic_returns', 'account_balances_distributions_enabled',
         'account_balances_cash_out_limit', 'account_balances_involuntary_limit',
         'account_balances_small_cash_out_share', 'account_balances_cash_out_share',
-        'account_balances_rollover_share',
+        'account_balances_rollover_share', 'account_balances_top_heavy',
     ]) }}
 {%- endmacro %}
 

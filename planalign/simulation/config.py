@@ -422,6 +422,8 @@ class AccountBalancesSection(_ParameterSection):
     #: above the involuntary limit: shares taking cash and rolling over (the rest stay in the plan)
     cash_out_share: Rate | None = None
     rollover_share: Rate | None = None
+    #: true: the top-heavy test uses these balances (nondiscrimination_results); false (default): today's
+    top_heavy: bool | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> AccountBalancesSection:

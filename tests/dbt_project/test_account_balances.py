@@ -3,8 +3,9 @@
 One three-year build of five scenarios side by side on a 300-employee generated census that carries the
 optional opening_balance column: the defaults (lognormal returns, leavers cash out / roll over / stay),
 the same seed under a stretch match (other contributions, the same market), the same seed with
-deterministic returns, another seed, and a scenario with no return and no leakage (whose forfeitures must
-be exactly the employer-account model's). Every column of every row is recomputed from the model's inputs —
+deterministic returns, another seed, a scenario with no return and no leakage (whose forfeitures must
+be exactly the employer-account model's), one with the table switched off and one whose top-heavy test
+uses these balances. Every column of every row is recomputed from the model's inputs —
 the census, the seed's parameters, the year's contributions, vesting and employment status — with the
 balances carried from year to year here, never read back from the table; the return draw is recomputed
 from the hash the project's draws use (seed|id|year|kind), so common random numbers are checked too.
@@ -53,6 +54,7 @@ SCENARIOS: list[dict[str, Any]] = [
         },
     },
     {"scenario_id": "off", "random_seed": SEED, "vars": {"account_balances_enabled": False}},
+    {"scenario_id": "top_heavy", "random_seed": SEED, "vars": {"account_balances_top_heavy": True}},
 ]
 MONEY_COLUMNS = (
     "opening_balance",
@@ -305,3 +307,40 @@ def test_forfeitures_reconcile_with_the_employer_accounts(built: Built) -> None:
 
 def test_a_disabled_scenario_is_empty(built: Built) -> None:
     assert built.run.query("select count(*) from fct_account_balances where scenario_id = 'off'") == [(0,)]
+
+
+def test_top_heavy_uses_these_balances_only_when_switched_on(built: Built) -> None:
+    """account_balances_top_heavy: the key employees' share of (closing balance + the year's distributions) of
+    everyone employed in the year (IRC 416(g)(3)(A), (4)(E)); off: today's balances (deferrals since
+    start_year + the employer account), so the default results are unchanged."""
+    key = {
+        (sid, e, y): bool(k)
+        for sid, e, y, k in built.run.query(
+            "select scenario_id, employee_id, simulation_year, is_key_employee"
+            " from int_nondiscrimination_employees"
+        )
+    }
+    got = {
+        (sid, y): (key_balances, total)
+        for sid, y, key_balances, total in built.run.query(
+            "select scenario_id, simulation_year, key_employee_balances, total_balances"
+            " from nondiscrimination_results"
+        )
+    }
+    for year in YEARS:
+        rows = built.run.query(
+            "select employee_id, closing_balance + distributions from fct_account_balances"
+            " where scenario_id = 'top_heavy' and simulation_year = ? and employment_status <> 'former'",
+            [year],
+        )
+        total = sum((amount for _, amount in rows), Decimal(0))
+        key_total = sum((amount for e, amount in rows if key[("top_heavy", e, year)]), Decimal(0))
+        assert got[("top_heavy", year)] == (key_total, total)
+        assert key_total > 0
+        today = built.run.query(
+            "select coalesce(sum(account_balance) filter (where is_key_employee), 0), sum(account_balance)"
+            " from int_nondiscrimination_employees where scenario_id = 'base' and simulation_year = ?",
+            [year],
+        )[0]
+        assert got[("base", year)] == today
+        assert got[("base", year)] != got[("top_heavy", year)]

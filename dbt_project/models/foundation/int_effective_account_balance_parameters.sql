@@ -32,7 +32,8 @@ with scenario_values as (
         {{ planalign_param('account_balances_small_cash_out_share', seed_relation, scenario) }}
             as small_cash_out_share,
         {{ planalign_param('account_balances_cash_out_share', seed_relation, scenario) }} as cash_out_share,
-        {{ planalign_param('account_balances_rollover_share', seed_relation, scenario) }} as rollover_share
+        {{ planalign_param('account_balances_rollover_share', seed_relation, scenario) }} as rollover_share,
+        {{ planalign_param('account_balances_top_heavy', seed_relation, scenario) }} as top_heavy
     {{ "union all" if not loop.last }}
 {%- endfor %}
 ),
@@ -83,6 +84,7 @@ select
     cast(small_cash_out_share as double) as small_cash_out_share,
     cast(cash_out_share as double) as cash_out_share,
     cast(rollover_share as double) as rollover_share,
+    top_heavy > 0 as account_balances_top_heavy,
     cast(annual_return as double) as annual_return,
     cast(sqrt(1 + annual_return) - 1 as double) as half_year_return
 from returns
