@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from planalign.simulation.census import generate_census
+from planalign.simulation.census import check_census, generate_census
 
 from .simulation_support import DBT_PROJECT, SimulationRun, build_simulation
 
@@ -344,3 +344,23 @@ def test_top_heavy_uses_these_balances_only_when_switched_on(built: Built) -> No
         )[0]
         assert got[("base", year)] == today
         assert got[("base", year)] != got[("top_heavy", year)]
+
+
+def test_census_opening_balance_is_optional_and_checked(tmp_path: Path) -> None:
+    """`planalign census --check` (the same rules as the run): a bad opening_balance rejects its row; blank or
+    absent is fine (0)."""
+    rows = generate_census(20, seed=3).to_pylist()
+    header = [*rows[0], "opening_balance"]
+    texts = ["12.5", "", "nan", "-1", "abc", "2e9", "0"]
+    lines = [",".join(header)]
+    for index, row in enumerate(rows):
+        cells = ["" if row[h] is None else str(row[h]) for h in header[:-1]]
+        lines.append(",".join([*cells, texts[index % len(texts)]]))
+    path = tmp_path / "census.csv"
+    path.write_text("\n".join(lines) + "\n")
+    check = check_census(path, max_reject_share=1.0)
+    bad = sum(1 for index in range(len(rows)) if texts[index % len(texts)] in ("nan", "-1", "abc", "2e9"))
+    assert check.reasons == {"invalid_opening_balance": bad}
+    without = tmp_path / "without.csv"
+    without.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n")
+    assert check_census(without).rejected_rows == 0
