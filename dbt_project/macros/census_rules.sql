@@ -24,14 +24,27 @@
 '{{ path | replace("'", "''") | replace("[", "[[]") | replace("*", "[*]") | replace("?", "[?]") }}'
 {%- endmacro %}
 
-{#- The census file as a relation (CSV with a header, all text; or Parquet); '' for another extension. -#}
+{#- The census file as a relation (CSV with a header, all text; or Parquet); '' for another extension.
+    The optional columns (census_optional_columns) are always there: a file without one gets it as null
+    (`union all by name` with an empty relation of those columns keeps the file's rows and their order). -#}
 {% macro census_reader(path) -%}
     {%- set lowered = path | lower -%}
     {%- if lowered.endswith('.csv') -%}
-        read_csv({{ census_file_literal(path) }}, header = true, all_varchar = true)
+        {{ census_with_optional_columns("read_csv(" ~ census_file_literal(path) ~ ", header = true, all_varchar = true)") }}
     {%- elif lowered.endswith('.parquet') -%}
-        read_parquet({{ census_file_literal(path) }})
+        {{ census_with_optional_columns("read_parquet(" ~ census_file_literal(path) ~ ")") }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- Census columns a file may leave out (issue #20): opening_balance, the participant's whole account
+    balance on the effective date (employee and employer money, treated as vested); absent or blank = 0. -#}
+{% macro census_optional_columns() -%}
+opening_balance
+{%- endmacro %}
+
+{% macro census_with_optional_columns(relation) -%}
+(select * from {{ relation }} union all by name (select
+    {%- for column in census_optional_columns().split(',') %} cast(null as varchar) as {{ column }}{{ "," if not loop.last }}{% endfor %} where false))
 {%- endmacro %}
 
 {#- The census columns, in order; both the dbt staging model and the pre-flight check read exactly these. -#}
@@ -41,7 +54,7 @@ employee_id,birth_date,hire_date,termination_date,annual_compensation,job_level,
 
 {#- The projection the rules see: each census column as trimmed text, blank as null. -#}
 {% macro census_projection() -%}
-    {%- for column in census_columns().split(',') -%}
+    {%- for column in (census_columns() ~ ',' ~ census_optional_columns()).split(',') -%}
     nullif(trim(cast({{ column }} as varchar)), '') as {{ column }}{{ ", " if not loop.last }}
     {%- endfor -%}
 {%- endmacro %}
@@ -85,6 +98,10 @@ case
         and coalesce(not isfinite(try_cast(deferral_rate as double))
             or try_cast(deferral_rate as double) not between 0 and 1, true)
         then 'invalid_deferral_rate'
+    when opening_balance is not null
+        and coalesce(not isfinite(try_cast(opening_balance as double))
+            or try_cast(opening_balance as double) not between 0 and {{ census_max_compensation() }}, true)
+        then 'invalid_opening_balance'
     when try_cast(birth_date as date) < date '1900-01-01'
         or try_cast(birth_date as date) > date '{{ effective_date }}' - interval 14 year
         then 'implausible_birth_date'

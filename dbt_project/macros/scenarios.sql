@@ -36,6 +36,11 @@
         'deferral_response_enabled', 'deferral_match_threshold_share', 'deferral_below_match_share',
         'voluntary_enrollment_match_sensitivity', 'voluntary_enrollment_match_reference',
         'auto_enrollment_default_departure_rate', 'auto_enrollment_opt_out_default_slope', 'escalation_opt_out_rate',
+        'account_balances_enabled', 'account_balances_expected_return', 'account_balances_return_volatility',
+        'account_balances_deterministic_returns', 'account_balances_distributions_enabled',
+        'account_balances_cash_out_limit', 'account_balances_involuntary_limit',
+        'account_balances_small_cash_out_share', 'account_balances_cash_out_share',
+        'account_balances_rollover_share', 'account_balances_top_heavy',
     ]) }}
 {%- endmacro %}
 

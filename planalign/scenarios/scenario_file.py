@@ -73,7 +73,16 @@ MAX_SEED = 2**63
 
 #: Config sections whose every field is a plan or workforce parameter (a dbt parameter var).
 PARAMETER_SECTIONS: frozenset[str] = frozenset(
-    {"workforce", "compensation", "enrollment", "escalation", "match", "vesting", "contributions"}
+    {
+        "workforce",
+        "compensation",
+        "enrollment",
+        "escalation",
+        "match",
+        "vesting",
+        "contributions",
+        "account_balances",
+    }
 )
 #: The one parameter of the `simulation` section.
 PARAMETER_SIMULATION_KEYS: frozenset[str] = frozenset({"target_growth_rate"})

@@ -6,7 +6,8 @@ project takes from its seeds. `resolve_assumptions` answers that from a `Simulat
 project directory, applying the project's own rule (`macros/parameters.sql`, `planalign_param`, and the
 `int_effective_*` models): a parameter var that is set wins, else the seed value. Concretely:
 
-- scalar parameters: `seeds/config_workforce_parameters.csv` and `seeds/config_plan_parameters.csv`
+- scalar parameters: `seeds/config_workforce_parameters.csv`, `seeds/config_plan_parameters.csv` and
+  `seeds/config_account_balance_parameters.csv`
   (`parameter_name`, `parameter_value`, `description`); a boolean var is 1/0 there;
 - `merit_rate_level_N`: `seeds/config_comp_levers.csv`, column `merit_rate` of `job_level` N;
 - `match_tiers`: `seeds/config_match_tiers.csv` (`employee_min`, `employee_max`, `match_rate`); a tier list
@@ -66,9 +67,10 @@ PARAMETER_SECTIONS = (
     "match",
     "vesting",
     "contributions",
+    "account_balances",
 )
 _SIMULATION_PARAMETERS = ("target_growth_rate", "census_max_reject_share")
-_SCALAR_SEEDS = ("config_workforce_parameters", "config_plan_parameters")
+_SCALAR_SEEDS = ("config_workforce_parameters", "config_plan_parameters", "config_account_balance_parameters")
 
 
 @dataclass(frozen=True)

@@ -408,6 +408,68 @@ class VestingSection(_ParameterSection):
         return steps
 
 
+def _check_expected_return(value: float) -> float:
+    """An annual return above -100% and at most 50%: 7 for 7% is a percentage typed as a number."""
+    if not -1.0 < value <= 0.5:
+        raise ValueError("must be an annual return above -1 and at most 0.5, e.g. 0.064 for 6.4%")
+    return value
+
+
+def _check_volatility(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be a standard deviation between 0 and 1, e.g. 0.10 for 10%")
+    return value
+
+
+Money = Annotated[float, BeforeValidator(_reject_bool), Field(ge=0, le=1_000_000_000)]
+
+
+class AccountBalancesSection(_ParameterSection):
+    """Participant account balances (fct_account_balances, issue #20; docs/methodology.md): investment
+    returns and what leavers do with their money. None means the seed config_account_balance_parameters'
+    value (the dbt var is `account_balances_` + the field)."""
+
+    DBT_VAR_PREFIX: ClassVar[str] = "account_balances_"
+
+    #: false: fct_account_balances is built empty (no other table reads it)
+    enabled: bool | None = None
+    #: mean annual return (default 0.064: J.P. Morgan LTCMA 2025/2026, USD 60/40)
+    expected_return: (
+        Annotated[float, BeforeValidator(_reject_bool), AfterValidator(_check_expected_return)] | None
+    ) = None
+    #: standard deviation of the annual return (default 0.10), drawn once per seed and year
+    return_volatility: (
+        Annotated[float, BeforeValidator(_reject_bool), AfterValidator(_check_volatility)] | None
+    ) = None
+    #: true: every year earns exactly expected_return
+    deterministic_returns: bool | None = None
+    #: false: every leaver's vested balance stays in the plan
+    distributions_enabled: bool | None = None
+    #: vested balances up to this are cashed out (default 1000, IRC 401(a)(31)(B))
+    cash_out_limit: Money | None = None
+    #: vested balances up to this leave the plan without consent (default 7000, SECURE 2.0 section 304)
+    involuntary_limit: Money | None = None
+    #: share of forced distributions between the two limits taken in cash (the rest rolled over)
+    small_cash_out_share: Rate | None = None
+    #: above the involuntary limit: shares taking cash and rolling over (the rest stay in the plan)
+    cash_out_share: Rate | None = None
+    rollover_share: Rate | None = None
+    #: true: the top-heavy test uses these balances (nondiscrimination_results); false (default): today's
+    top_heavy: bool | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AccountBalancesSection:
+        if (self.cash_out_share or 0.0) + (self.rollover_share or 0.0) > 1.0:
+            raise ValueError("cash_out_share + rollover_share must be at most 1 (the rest stay in the plan)")
+        if (
+            self.cash_out_limit is not None
+            and self.involuntary_limit is not None
+            and self.cash_out_limit > self.involuntary_limit
+        ):
+            raise ValueError("cash_out_limit must not be above involuntary_limit")
+        return self
+
+
 class DbtSection(_Section):
     """Where the dbt project and its profiles live; `profiles_dir` defaults to `project_dir`. `profile` is
     dbt's `--profile`: the profiles.yml entry to use instead of the one dbt_project.yml names (None)."""
@@ -494,6 +556,7 @@ class SimulationConfig(BaseSettings):
     match: MatchSection = Field(default_factory=MatchSection)
     vesting: VestingSection = Field(default_factory=VestingSection)
     contributions: ContributionsSection = Field(default_factory=ContributionsSection)
+    account_balances: AccountBalancesSection = Field(default_factory=AccountBalancesSection)
     dbt: DbtSection = Field(default_factory=DbtSection)
     orchestrator: OrchestratorSection = Field(default_factory=OrchestratorSection)
     run: RunSection = Field(default_factory=RunSection)
@@ -542,6 +605,7 @@ class SimulationConfig(BaseSettings):
             self.match,
             self.contributions,
             self.vesting,
+            self.account_balances,
         )
         for section in sections:
             out.update(section.dbt_vars())

@@ -187,8 +187,11 @@ def test_models_name_other_tables_only_through_ref_or_source(simulation: Simulat
     for name, node in models.items():
         words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", _sql_outside_jinja(node["raw_code"])))
         assert not (words & (names - {name})), f"{name} names a table outside ref/source: {words & names}"
-    reads_state = [n for n, node in models.items() if node["sources"]]
-    assert reads_state == ["int_workforce_previous_year"]
+    reads_state = sorted(n for n, node in models.items() if node["sources"])
+    assert reads_state == ["int_account_balances_previous_year", "int_workforce_previous_year"]
+    assert {tuple(source) for source in models["int_account_balances_previous_year"]["sources"]} == {
+        ("planalign_state", "fct_account_balances")
+    }
     state_sources = {tuple(source) for source in models["int_workforce_previous_year"]["sources"]}
     assert state_sources == {
         ("planalign_state", "int_workforce_snapshot_optimized"),

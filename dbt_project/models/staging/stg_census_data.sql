@@ -47,7 +47,9 @@ select
             or cast(census_rows.termination_date as date) > date '{{ effective_date }}'
             then 'active'
         else 'terminated'
-    end as census_status
+    end as census_status,
+    {#- optional (issue #20): the account balance on the effective date; absent or blank = 0 -#}
+    cast(coalesce(cast(census_rows.opening_balance as double), 0) as decimal(18, 2)) as opening_balance
 from census_rows
 inner join gate on census_rows.scenario_id = gate.scenario_id
 where census_rows.reject_reason is null and gate.passed

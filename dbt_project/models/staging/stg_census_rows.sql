@@ -14,8 +14,11 @@ checked as (
     from raw
 )
 
+{#- the optional columns last, after reject_reason, so the columns every census has keep their places -#}
 select
     scenarios.scenario_id,
-    checked.*
+    {%- for column in (census_columns() ~ ',reject_reason,' ~ census_optional_columns()).split(',') %}
+    checked.{{ column }}{{ "," if not loop.last }}
+    {%- endfor %}
 from checked
 cross join {{ ref('dim_scenarios') }} as scenarios

@@ -4,6 +4,10 @@
   max(1.25 x NHCE, min(NHCE + 2 points, 2 x NHCE)), pass/fail, the total excess found by levelling the HCE
   ratios and the refunds the dollar levelling gives each HCE) and the top-heavy status (key employees'
   share of the account balances above 60%, as of December 31: it governs the next plan year).
+  With account_balances_top_heavy (issue #20; off by default, so the results are today's), the balances are
+  fct_account_balances': each closing balance plus the year's distributions (IRC 416(g)(3)(A): distributions
+  on separation in the 1-year period ending on the determination date are added back) of everyone employed
+  in the year; former employees who performed no services in the year are left out (IRC 416(g)(4)(E)).
 -#}
 {%- set year = var('simulation_year') | int %}
 with employees as (
@@ -42,6 +46,33 @@ tests as (
     group by params.scenario_id
 ),
 
+{#- issue #20: the top-heavy balances from fct_account_balances, per scenario of params -#}
+account_balances as (
+    select
+        switch.scenario_id,
+        switch.account_balances_enabled and switch.account_balances_top_heavy as use_account_balances,
+        coalesce(sum(balances.closing_balance + balances.distributions)
+            filter (where employees.is_key_employee), 0) as key_employee_balances,
+        coalesce(sum(balances.closing_balance + balances.distributions), 0) as total_balances
+    from {{ ref('int_effective_account_balance_parameters') }} as switch
+    left join {{ planalign_this_year('fct_account_balances') }} as balances
+        on switch.scenario_id = balances.scenario_id and balances.employment_status <> 'former'
+    left join employees
+        on balances.scenario_id = employees.scenario_id and balances.employee_id = employees.employee_id
+    group by switch.scenario_id, switch.account_balances_enabled, switch.account_balances_top_heavy
+),
+
+top_heavy as (
+    select
+        tests.scenario_id,
+        case when account_balances.use_account_balances then account_balances.key_employee_balances
+            else tests.key_employee_balances end as key_employee_balances,
+        case when account_balances.use_account_balances then account_balances.total_balances
+            else tests.total_balances end as total_balances
+    from tests
+    inner join account_balances on tests.scenario_id = account_balances.scenario_id
+),
+
 limited as (
     select
         tests.*,
@@ -72,10 +103,11 @@ select
     cast(acp_refunded_hces as integer) as acp_refunded_hces,
     cast(params.key_employee_compensation_limit as decimal(18, 2)) as key_employee_compensation_limit,
     cast(key_employees as integer) as key_employees,
-    cast(key_employee_balances as decimal(18, 2)) as key_employee_balances,
-    cast(total_balances as decimal(18, 2)) as total_balances,
-    cast(case when total_balances > 0 then key_employee_balances / total_balances end as double)
-        as key_employee_share,
-    coalesce(key_employee_balances > 0.6 * total_balances, false) as is_top_heavy
+    cast(top_heavy.key_employee_balances as decimal(18, 2)) as key_employee_balances,
+    cast(top_heavy.total_balances as decimal(18, 2)) as total_balances,
+    cast(case when top_heavy.total_balances > 0
+        then top_heavy.key_employee_balances / top_heavy.total_balances end as double) as key_employee_share,
+    coalesce(top_heavy.key_employee_balances > 0.6 * top_heavy.total_balances, false) as is_top_heavy
 from limited
 inner join params on limited.scenario_id = params.scenario_id
+inner join top_heavy on limited.scenario_id = top_heavy.scenario_id
