@@ -99,10 +99,12 @@ def range_statement(seeds: int) -> str:
 #: What the simulation does not model, in words for the reader of a result (the comparison report lists
 #: them beside the answer). Keep it true: remove an item when the model gains it.
 MODEL_LIMITATIONS: tuple[str, ...] = (
-    "Employees' participation and deferral rates do not respond to the match formula: a voluntary "
-    "enrollee's rate is drawn from a fixed distribution, so a design that changes only the match changes "
-    "the employer's cost, not what employees save.",
-    "No account balances, investment returns, loans, hardship withdrawals or distributions are simulated.",
+    "Deferral behaviour: a participant's first election responds to the match formula and the default "
+    "(docs/methodology.md), but later changes of rate other than auto-escalation, and any dependence on pay "
+    "or age, are not modelled; participants in the census keep their census rate.",
+    "Account balances (fct_account_balances) earn one default fund's return and start at zero unless the "
+    "census gives opening balances; loans, hardship withdrawals, fees and required minimum distributions "
+    "are not simulated. The employer cost above does not depend on balances.",
     "Plan expenses, fees and the employer's tax effects are not included in the employer cost.",
     "Hires, terminations, promotions and raises follow the configured rates and do not depend on the plan "
     "design; there are no economic cycles or layoffs beyond the configured growth.",
