@@ -8,7 +8,9 @@ end), hires, terminations (every termination event: experienced and new-hire), p
 actives / actives), employee contributions, employer match, employer core, employer cost (match + core −
 forfeitures used), payroll (compensation paid in the year, `total_compensation_paid`); and
 `fct_workforce_snapshot` — the average deferral rate of active participants deferring (as the calibration
-tests measure it). Derived: match as a share of payroll = employer match / payroll; cost per participant =
+tests measure it); `fct_account_balances`, where the database has it (issue #20) — plan assets at year end
+(the closing balances), the year's investment return and the leavers' cash-outs, summed per member. Derived:
+match as a share of payroll = employer match / payroll; cost per participant =
 employer cost / enrolled actives at year end. A ratio with a zero denominator has no value (null).
 
 Sensitivities (the scenario file's `sensitivities:`): per assumption, side (low, high) and design, the
@@ -31,7 +33,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from planalign.engine.results import write_json_atomic
-from planalign.scenarios.database import SweepDatabaseError, completed_years, read_only, relation
+from planalign.scenarios.database import (
+    SweepDatabaseError,
+    completed_years,
+    has_column,
+    read_only,
+    relation,
+)
 from planalign.scenarios.scenario_file import SENSITIVITY_SIDES, sensitivity_member_name
 from planalign.scenarios.spreadsheet import csv_text
 from planalign.scenarios.stats import Band, paired_deltas, present_value
@@ -67,7 +75,24 @@ YEARLY_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("match_pct_of_payroll", "Employer match as a share of payroll", "rate"),
     MetricSpec("cost_per_participant", "Employer cost per participant", "usd_per_person"),
     MetricSpec("payroll", "Payroll (compensation paid)", "usd"),
+    MetricSpec("closing_balance", "Plan assets at year end (account balances)", "usd"),
+    MetricSpec("investment_return", "Investment return on the accounts", "usd"),
+    MetricSpec("cash_outs", "Cash-outs by leavers (leakage)", "usd"),
 )
+#: The metrics read from `fct_account_balances` (issue #20), null in a database built without it.
+BALANCE_METRICS: tuple[str, ...] = ("closing_balance", "investment_return", "cash_outs")
+
+
+def metrics_present(members: Sequence[MemberYear]) -> tuple[MetricSpec, ...]:
+    """The yearly metrics the database has: all, but the balance metrics only where it has balances (an
+    older database, or one built without `fct_account_balances`, has none — left out, not shown as 0)."""
+    return tuple(
+        spec
+        for spec in YEARLY_METRICS
+        if spec.key not in BALANCE_METRICS or any(m.values.get(spec.key) is not None for m in members)
+    )
+
+
 #: The whole-horizon totals, per member, then across seeds.
 TOTAL_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("cumulative_employer_cost", "Cumulative employer cost over the years", "usd"),
@@ -101,7 +126,7 @@ _MEMBER_SQL = """
 select d.scenario_id, d.scenario_name, d.random_seed, r.simulation_year,
     r.active_employees, r.hires, r.terminations, r.enrolled_actives, r.participation_rate,
     r.employee_contributions, r.employer_match, r.employer_core_contributions, r.employer_cost,
-    r.total_compensation_paid, a.average_deferral_rate
+    r.total_compensation_paid, a.average_deferral_rate, b.closing_balance, b.investment_return, b.cash_outs
 from {dim} as d
 join {summary} as r on r.scenario_id = d.scenario_id
 left join (
@@ -110,17 +135,32 @@ left join (
     where employment_status = 'active' and is_enrolled and deferral_rate > 0
     group by scenario_id, simulation_year
 ) as a on a.scenario_id = r.scenario_id and a.simulation_year = r.simulation_year
+left join ({balances}) as b on b.scenario_id = r.scenario_id and b.simulation_year = r.simulation_year
 order by d.scenario_id, r.simulation_year
 """
+_BALANCES_SQL = """
+select scenario_id, simulation_year, sum(closing_balance) as closing_balance,
+    sum(investment_return) as investment_return, sum(cash_outs) as cash_outs
+from {balances} group by scenario_id, simulation_year
+"""
+#: Without fct_account_balances (a database built before it, or a hand-built one): no balance metrics.
+_NO_BALANCES_SQL = (
+    "select null::varchar as scenario_id, null::integer as simulation_year, null::double as closing_balance, "
+    "null::double as investment_return, null::double as cash_outs where false"
+)
 
 
 def read_member_metrics(database: Path) -> list[MemberYear]:
     """Every member's metrics in every year the database holds."""
     with read_only(database) as con:
+        has_balances = has_column(con, "fct_account_balances", "closing_balance")
         sql = _MEMBER_SQL.format(
             dim=relation(con, "dim_scenarios", database),
             summary=relation(con, "rpt_yearly_summary", database),
             snapshot=relation(con, "fct_workforce_snapshot", database),
+            balances=_BALANCES_SQL.format(balances=relation(con, "fct_account_balances", database))
+            if has_balances
+            else _NO_BALANCES_SQL,
         )
         rows = con.execute(sql).fetchall()
     return [_member_year(row) for row in rows]
@@ -128,7 +168,7 @@ def read_member_metrics(database: Path) -> list[MemberYear]:
 
 def _member_year(row: Sequence[Any]) -> MemberYear:
     (sid, name, seed, year, actives, hires, terms, enrolled, participation, employee, match, core, cost,
-     payroll, deferral) = row  # fmt: skip
+     payroll, deferral, closing, returns, cash_outs) = row  # fmt: skip
     match_f, cost_f, payroll_f = _float(match), _float(cost), _float(payroll)
     values: dict[str, float | None] = {
         "actives": _count(actives),
@@ -143,6 +183,9 @@ def _member_year(row: Sequence[Any]) -> MemberYear:
         "match_pct_of_payroll": _ratio(match_f, payroll_f),
         "cost_per_participant": _ratio(cost_f, _float(enrolled)),
         "payroll": payroll_f,
+        "closing_balance": _float(closing),
+        "investment_return": _float(returns),
+        "cash_outs": _float(cash_outs),
     }
     return MemberYear(str(sid), str(name), int(seed), int(year), values)
 
@@ -230,10 +273,11 @@ def build_comparison(sweep: Mapping[str, Any], members: Sequence[MemberYear]) ->
     def by_seed(name: str, year: int, metric: str) -> dict[int, float | None]:
         return {seed: values[(name, seed, year)].get(metric) for seed in seeds_of.get(name, [])}
 
+    present = metrics_present(members)
     rows: list[dict[str, Any]] = []
     for name in names:
         for year in years:
-            for spec in YEARLY_METRICS:
+            for spec in present:
                 ours = by_seed(name, year, spec.key)
                 rows.append(
                     _row(
@@ -281,7 +325,7 @@ def build_comparison(sweep: Mapping[str, Any], members: Sequence[MemberYear]) ->
     return {
         "schema_version": COMPARISON_SCHEMA_VERSION,
         "sweep": dict(sweep),
-        "metrics": [{"key": s.key, "label": s.label, "unit": s.unit} for s in YEARLY_METRICS],
+        "metrics": [{"key": s.key, "label": s.label, "unit": s.unit} for s in present],
         "rows": rows,
         "totals": totals,
         "sensitivities": sensitivity_rows,
@@ -313,7 +357,7 @@ def metrics_rows(members: Sequence[MemberYear]) -> list[tuple[str, int, int, str
     return [
         (m.scenario_name, m.random_seed, m.year, spec.key, m.values.get(spec.key))
         for m in ordered
-        for spec in YEARLY_METRICS
+        for spec in metrics_present(members)
     ]
 
 

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 from planalign.errors import PlanalignUsageError
 from planalign.scenarios.comparison import (
     COMPARISON_FILE,
-    YEARLY_METRICS,
     build_comparison,
+    metrics_present,
     read_member_metrics,
 )
 from planalign.scenarios.database import read_only
@@ -168,19 +168,20 @@ class SweepResults(_Results):
 
 def _members_frame(members: list[Any]) -> pd.DataFrame:
     pandas = _pandas()
+    present = metrics_present(members)
     records = [
         {
             "scenario_id": m.scenario_id,
             "scenario_name": m.scenario_name,
             "random_seed": m.random_seed,
             "year": m.year,
-            **{spec.key: m.values.get(spec.key) for spec in YEARLY_METRICS},
+            **{spec.key: m.values.get(spec.key) for spec in present},
         }
         for m in members
     ]
     frame: pd.DataFrame = pandas.DataFrame.from_records(
         records,
-        columns=["scenario_id", "scenario_name", "random_seed", "year", *(s.key for s in YEARLY_METRICS)],
+        columns=["scenario_id", "scenario_name", "random_seed", "year", *(s.key for s in present)],
     )
     return frame
 
