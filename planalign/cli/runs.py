@@ -119,7 +119,7 @@ def _read(path: Path) -> Mapping[str, Any] | str:
     try:
         return read_json_object(path)
     except RunFileError as exc:
-        return f"{path.name} cannot be read: {exc.problem}"[:200]
+        return f"{path.name} unreadable: {exc.problem}"[:200]
 
 
 def _digest_from_name(path: Path) -> str:

@@ -274,6 +274,22 @@ def test_one_corrupt_directory_never_hides_the_other_runs(
     assert _digests(runs) == before
 
 
+def test_the_progress_history_skips_a_summary_nested_too_deep_for_the_parser(tmp_path: Path) -> None:
+    """`simulate`'s ETA reads the latest run's step times; a summary.json the JSON parser cannot descend
+    (RecursionError, which no reader caught) is skipped for the run before it."""
+    from planalign.cli.progress import load_history
+
+    runs = tmp_path / "runs"
+    older = runs / GOOD_RUN
+    older.mkdir(parents=True)
+    stages = [{"year": None, "stage": "initialization", "wall_time_s": 1.5}]
+    (older / "summary.json").write_text(json.dumps(_summary(GOOD_RUN, stages=stages)))
+    newer = runs / CORRUPT_RUN
+    newer.mkdir()
+    (newer / "summary.json").write_text(DEEP)
+    assert load_history(runs).setup == {"initialization": 1.5}
+
+
 @pytest.mark.parametrize("case", sorted(k for k in CORRUPT if k.startswith("sweep-")))
 def test_scenarios_compare_refuses_a_corrupt_sweep_json_naming_it(
     tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]
@@ -311,6 +327,8 @@ def test_runs_prints_no_terminal_escape_sequences(tmp_path: Path) -> None:
         assert char not in result.stdout + result.stderr, repr(char)
     assert "\\x1b[2J" in result.stdout and "\\u202e" in result.stdout
     assert len(result.stdout.strip().splitlines()) == 1 + 3 + 2  # headings, three rows, blank, the note
+    as_json = planalign("runs", str(runs), "--json", cwd=tmp_path, timeout=120)
+    assert "\x1b" not in as_json.stdout and {e["name"] for e in json.loads(as_json.stdout)} >= {good.name}
 
     config = write_config(tmp_path / "c.yaml", {"run": {"runs_dir": str(runs)}})
     reported = planalign("report", "--config", str(config), "--out", str(tmp_path / "r.html"), cwd=tmp_path)
