@@ -126,7 +126,7 @@ def check_document(document: Any, source: Path) -> list[str]:
         unique_id, status = row.get("unique_id"), row.get("status")
         if not isinstance(unique_id, str) or not unique_id:
             raise refuse(f"results[{index}] has no unique_id (a text), got {unique_id!r}")
-        if status not in KNOWN_STATUSES:
+        if not isinstance(status, str) or status not in KNOWN_STATUSES:
             raise refuse(
                 f"results[{index}] ({unique_id!r}) has status {status!r}, which dbt does not write (one of "
                 f"{', '.join(sorted(KNOWN_STATUSES))})"

@@ -425,6 +425,12 @@ EDITED: dict[str, tuple[Callable[[Path, Path], object], str]] = {
         )(p),
         "has status 'exploded', which dbt does not write",
     ),
+    "status-a-list": (
+        lambda p, proj: _json(
+            _run_results(proj, results=_broken({"unique_id": "model.proj.b", "status": ["error"]}))
+        )(p),
+        "has status ['error'], which dbt does not write",
+    ),
     "threads-a-text": (
         lambda p, proj: _json(_run_results(proj, threads="four"))(p),
         "args.threads must be a whole number",
