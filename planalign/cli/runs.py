@@ -157,8 +157,8 @@ def _run_entry(path: Path) -> RunEntry:
         "full run" if kind_value == "years" else "one stage" if kind_value == "stage" else "unknown"
     )
     if kind == "one stage":
-        stage = summary.get("stage")
-        year = summary.get("start_year")
+        stage = _text(summary.get("stage"))
+        year = _span(summary.get("start_year"), summary.get("start_year"))
         detail = f"{year} up to {stage}" if stage else f"one stage of {year}"
     if status == "failed" and summary.get("error"):
         detail = (detail + "; " if detail else "") + str(summary["error"]).splitlines()[0][:120]
