@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from planalign import __version__
-from planalign.cli._common import ExitStatus
+from planalign.cli._common import ExitStatus, printable
 from planalign.errors import PlanalignUsageError
 
 __all__ = ["ExitStatus", "build_parser", "main"]
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlanalignUsageError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc), keep_newlines=True)}", file=sys.stderr)
         return ExitStatus.USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

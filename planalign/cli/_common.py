@@ -63,3 +63,17 @@ def load_config(
     config = load_simulation_config(config_path(args), overrides=layered, check_files=check_files)
     configure_logging(fmt=config.run.log_format, verbose=config.run.verbose)
     return config
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """`text` safe to print to a terminal: every character that is not printable (ESC and the rest of the
+    C0/C1 controls, CR, BEL, newlines, bidirectional overrides, lone surrogates from undecodable file names)
+    written as its Python escape (`\\x1b`, `\\u202e`), so a run directory's name or a value in its files
+    cannot move the cursor, clear the screen or forge another row of a listing. `keep_newlines` keeps "\n"
+    (a message of several lines)."""
+    return "".join(
+        ch
+        if ch.isprintable() or (keep_newlines and ch == "\n")
+        else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )

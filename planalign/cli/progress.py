@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import sys
 import threading
 import time
@@ -44,7 +43,7 @@ from rich.text import Text
 
 from planalign.log import get_logger, log_to_console
 from planalign.simulation.events import ProgressEvent
-from planalign.simulation.run_directory import SimulationSummary
+from planalign.simulation.run_directory import RunFileError, SimulationSummary, read_summary
 from planalign.simulation.stages import SimulationStage
 
 _log = get_logger("planalign.cli.progress")
@@ -86,13 +85,13 @@ def load_history(runs_dir: Path) -> StepDurations:
         if not path.is_file():
             continue
         try:
-            stages = json.loads(path.read_text(encoding="utf-8")).get("stages") or []
+            stages = read_summary(run_dir).get("stages") or []
             setup: dict[str, list[float]] = {}
             year: dict[str, list[float]] = {}
             for row in stages:
                 into = setup if row.get("year") is None else year
                 into.setdefault(str(row["stage"]), []).append(float(row["wall_time_s"]))
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (RunFileError, ValueError, TypeError, KeyError, AttributeError) as exc:
             _log.warning("eta_history_unreadable", path=str(path), error=f"{type(exc).__name__}: {exc}")
             continue
         if setup or year:

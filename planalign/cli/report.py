@@ -8,6 +8,11 @@ one-stage debug run or a failed run that happens to be newer (`planalign runs` l
 directory it reports exactly that one: a stage run's report says it is a stage run. A sweep directory
 (`sweep.json`) gets its comparison report from its `comparison.json`, by default at
 SWEEP_DIR/comparison.html.
+
+Without a directory, a complete full run whose files cannot be read (edited, truncated, copied in part) is
+skipped, with a line saying which and why, for the newest one that can be: one corrupt directory must not
+hide every run. Given a directory, a file that cannot be read is exit status 2 naming the file and the
+problem.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from planalign.cli.runs import RunEntry
 
 DEFAULT_REPORT_NAME = "report.html"
 DEFAULT_COMPARISON_NAME = "comparison.html"
@@ -62,20 +70,50 @@ def report_path(run_dir: Path, out: Path | None, name: str = DEFAULT_REPORT_NAME
     return out
 
 
+def newest_readable_run(runs_dir: Path, *, quiet: bool = False) -> RunEntry:
+    """The newest complete full run under `runs_dir` whose files the report can read; each newer one that
+    cannot be read is named on stderr with its problem (unless `quiet`). `RunDirectoryError` when there is
+    none."""
+    from planalign.cli._common import printable
+    from planalign.cli.runs import latest_complete_run, list_runs
+    from planalign.errors import RunDirectoryError
+    from planalign.report.model import load_run
+
+    skipped: list[str] = []
+    for entry in reversed(list_runs(runs_dir)):
+        if not entry.is_complete_full_run:
+            continue
+        try:
+            load_run(entry.path)
+        except RunDirectoryError as exc:
+            skipped.append(entry.name)
+            if not quiet:
+                print(f"skipping {printable(entry.name)}: {printable(str(exc))}", file=sys.stderr)
+            continue
+        return entry
+    if not skipped:
+        return latest_complete_run(runs_dir)  # raises, saying what is there instead
+    raise RunDirectoryError(
+        f"no complete full run under {runs_dir} can be read ({len(skipped)} skipped, see above); run "
+        "`planalign simulate`, or restore the run directory"
+    )
+
+
 def handle(args: argparse.Namespace) -> int:
-    from planalign.cli.runs import SWEEP_FILE, default_runs_dir, latest_complete_run
+    from planalign.cli._common import printable
+    from planalign.cli.runs import SWEEP_FILE, default_runs_dir
 
     run_dir: Path | None = args.run_dir
     if run_dir is None:
         runs_dir = default_runs_dir(args)
-        entry = latest_complete_run(runs_dir)
+        entry = newest_readable_run(runs_dir)
         run_dir = entry.path
         print(
-            f"reporting the newest complete full run under {runs_dir}: {entry.name} (years {entry.years}, "
-            f"started {entry.started_at or '?'})",
+            f"reporting the newest complete full run under {runs_dir}: {printable(entry.name)} (years "
+            f"{entry.years}, started {printable(entry.started_at) or '?'})",
             file=sys.stderr,
         )
-    if (run_dir / SWEEP_FILE).is_file():
+    if (run_dir / SWEEP_FILE).exists():
         from planalign.report.comparison import write_comparison_report
 
         written = write_comparison_report(

@@ -14,12 +14,21 @@ The retry writes run_results.json again, like any `planalign run` (its `which` i
 the retried models), so a second `planalign retry` picks up whatever still failed. Models are selected by
 name (dbt's unqualified selector), which in a project with packages matches a model of that name in every
 package. Exit statuses are `planalign run`'s; 0 with nothing to retry.
+
+run_results.json is a file anyone can edit, so it is checked before anything runs (`check_document`): it
+must be the object `planalign run` writes, each result with a text `unique_id` and a known `status`, and
+every model to retry a plain `model.<package>.<name>` — a name with selector syntax in it (`+m020`,
+`tag:x`, `a b`) would make dbt select other models, so it is refused, not passed on. The project run is
+always the `--project-dir` given: the `project_dir` recorded in the file (of a project since moved or
+copied, or edited) is only mentioned when it differs. Every problem is exit status 2 naming the file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +36,12 @@ from planalign.errors import PlanalignUsageError
 
 #: run_results.json statuses of a model that did not build.
 RETRIED_STATUSES = ("error", "skipped", "fail", "runtime error")
+#: Every status dbt's run_results.json schema (v6) gives a result.
+KNOWN_STATUSES = frozenset(
+    {"success", "error", "skipped", "fail", "runtime error", "pass", "warn", "no-op", "partial success"}
+)
+#: A model's unique_id, as dbt writes it: `model.<package>.<name>`, or `model.<package>.<name>.v<N>`.
+MODEL_UNIQUE_ID = re.compile(r"model\.[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.v[0-9]+)?")
 
 
 class RetryUsageError(PlanalignUsageError):
@@ -57,26 +72,95 @@ def _model_name(unique_id: str) -> str:
     return ".".join(unique_id.split(".")[2:])
 
 
-def retry_namespace(document: dict[str, Any], source: Path) -> argparse.Namespace | None:
-    """The `planalign run` arguments that retry the run `document` records; None when every model built."""
+def _optional_text(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _whole(minimum: int) -> Callable[[Any], bool]:
+    return lambda value: type(value) is int and value >= minimum
+
+
+#: The recorded flags retry uses (`run._artifact_args`), and what each must be.
+_ARGS: Mapping[str, tuple[str, Callable[[Any], bool]]] = {
+    "threads": ("a whole number of at least 1", _whole(1)),
+    "models_per_invocation": ("a whole number of at least 1", _whole(1)),
+    "max_retries": ("a whole number from 0", lambda v: v is None or _whole(0)(v)),
+    "vars": ("an object of dbt vars", lambda v: v is None or isinstance(v, dict)),
+    "target": ("a text", _optional_text),
+    "profile": ("a text", _optional_text),
+    "profiles_dir": ("a directory path", _optional_text),
+    "log_format": ("a text", _optional_text),
+    "default_class": ("a text", _optional_text),
+    "full_refresh": ("true or false", lambda v: v is None or isinstance(v, bool)),
+    "fail_fast": ("true or false", lambda v: v is None or isinstance(v, bool)),
+}
+
+
+def check_document(document: Any, source: Path) -> list[str]:
+    """Check a run_results.json as parsed JSON; the unique_ids of the models to retry, or `RetryUsageError`
+    naming the file and the first thing that is not what `planalign run` writes."""
+
+    def refuse(problem: str) -> RetryUsageError:
+        return RetryUsageError(
+            f"{source}: {problem}"[:400] + "; run `planalign run` again to write a new one"
+        )
+
+    if not isinstance(document, dict):
+        raise refuse(f"must hold a JSON object, found {type(document).__name__}")
     recorded = document.get("args")
     if not isinstance(recorded, dict) or "models_per_invocation" not in recorded:
         raise RetryUsageError(
             f"{source} was not written by `planalign run` (it does not record the run's flags); "
             "run `planalign run` first"
         )
-    failed = [
-        _model_name(str(row["unique_id"]))
-        for row in document.get("results") or []
-        if str(row.get("unique_id", "")).startswith("model.") and row.get("status") in RETRIED_STATUSES
-    ]
+    for key, (expected, valid) in _ARGS.items():
+        if not valid(recorded.get(key)):
+            raise refuse(f"args.{key} must be {expected}, got {recorded.get(key)!r}")
+    results = document.get("results")
+    if not isinstance(results, list):
+        raise refuse(f"'results' must be a list of results, found {type(results).__name__}")
+    failed: list[str] = []
+    for index, row in enumerate(results):
+        if not isinstance(row, dict):
+            raise refuse(f"results[{index}] must be an object, found {type(row).__name__}")
+        unique_id, status = row.get("unique_id"), row.get("status")
+        if not isinstance(unique_id, str) or not unique_id:
+            raise refuse(f"results[{index}] has no unique_id (a text), got {unique_id!r}")
+        if not isinstance(status, str) or status not in KNOWN_STATUSES:
+            raise refuse(
+                f"results[{index}] ({unique_id!r}) has status {status!r}, which dbt does not write (one of "
+                f"{', '.join(sorted(KNOWN_STATUSES))})"
+            )
+        if not unique_id.startswith("model.") or status not in RETRIED_STATUSES:
+            continue
+        if not MODEL_UNIQUE_ID.fullmatch(unique_id):
+            raise refuse(
+                f"results[{index}] has unique_id {unique_id!r}, which is not a model's "
+                "(`model.<package>.<name>`: letters, digits, '_' and '-'); it is not passed on as a selector"
+            )
+        failed.append(unique_id)
+    return failed
+
+
+def retry_namespace(
+    document: dict[str, Any], source: Path, project_dir: Path | None = None
+) -> argparse.Namespace | None:
+    """The `planalign run` arguments that retry the run `document` records, in `project_dir` (default: the
+    one recorded); None when every model built. `RetryUsageError` when the document is not one `planalign
+    run` wrote (`check_document`)."""
+    failed = [_model_name(unique_id) for unique_id in check_document(document, source)]
     if not failed:
         return None
+    recorded = document["args"]
+    if project_dir is None:
+        if not isinstance(recorded.get("project_dir"), str):
+            raise RetryUsageError(f"{source}: args.project_dir must be the project's path")
+        project_dir = Path(recorded["project_dir"])
     profiles_dir = recorded.get("profiles_dir")
     dbt_vars = recorded.get("vars") or {}
     return argparse.Namespace(
         which="retry",
-        project_dir=Path(str(recorded["project_dir"])),
+        project_dir=project_dir,
         profiles_dir=Path(str(profiles_dir)) if profiles_dir else None,
         target=recorded.get("target"),
         profile=recorded.get("profile"),
@@ -89,29 +173,52 @@ def retry_namespace(document: dict[str, Any], source: Path) -> argparse.Namespac
         models_per_invocation=int(recorded["models_per_invocation"]),
         full_refresh=bool(recorded.get("full_refresh")),
         default_class=recorded.get("default_class"),
-        max_retries=int(recorded.get("max_retries", 2)),
+        max_retries=int(recorded.get("max_retries") if recorded.get("max_retries") is not None else 2),
     )
+
+
+def _read(path: Path) -> Any:
+    """run_results.json as parsed JSON, or `RetryUsageError` naming the file and why it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except IsADirectoryError:
+        raise RetryUsageError(
+            f"{path} is a directory, not a run_results.json; remove it and run `planalign run`"
+        ) from None
+    except OSError as exc:
+        raise RetryUsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # not JSON, not UTF-8, a number too long to convert
+        raise RetryUsageError(
+            f"{path} is not valid JSON ({str(exc)[:160]}); run `planalign run` again"
+        ) from None
+    except RecursionError:
+        raise RetryUsageError(
+            f"{path} is nested too deeply to be a run_results.json; run `planalign run` again"
+        ) from None
 
 
 def handle(args: argparse.Namespace) -> int:
     from planalign.cli import run as run_command
+    from planalign.cli._common import printable
     from planalign.dbt.run_results import FILENAME
 
     project_dir: Path = args.project_dir.resolve()
     if not (project_dir / "dbt_project.yml").is_file():
         raise RetryUsageError(f"{args.project_dir} is not a dbt project (no dbt_project.yml)")
     path = run_command._target_dir(project_dir) / FILENAME
-    if not path.is_file():
+    if not path.exists():
         raise RetryUsageError(f"there is no {path} to retry from; run `planalign run` first")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise RetryUsageError(f"{path} is not valid JSON ({exc}); run `planalign run` again") from exc
-    if not isinstance(document, dict):
-        raise RetryUsageError(f"{path} is not a run_results document; run `planalign run` again")
-    namespace = retry_namespace(document, path)
+    document = _read(path)
+    namespace = retry_namespace(document, path, project_dir)
     if namespace is None:
         print(f"Nothing to retry: every model in {path} succeeded.")
         return 0
+    recorded = document["args"].get("project_dir")
+    if isinstance(recorded, str) and Path(recorded) != project_dir:
+        print(
+            f"note: {path} was written for the project at {printable(recorded)}; retrying in {project_dir} "
+            "(--project-dir)",
+            flush=True,
+        )
     print(f"Retrying {len(namespace.select)} models: {' '.join(namespace.select)}", flush=True)
     return run_command.run(namespace)

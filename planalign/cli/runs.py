@@ -19,6 +19,11 @@ What a directory says about itself is checked against its database: a complete r
 the database now holds from another run (a later run replaced them) or no longer holds is "replaced" — its
 directory still describes it (`planalign report` reads only the directory), but its tables are gone. A
 database that is missing or held by another program is said so in the detail, and not judged.
+
+A run directory may be copied, edited or planted, so the listing trusts none of it: a file that cannot be
+read makes its directory a row saying why (every other run still lists), a field of the wrong type is shown
+as unknown, and every value printed is passed through `printable`, so no name or field can put terminal
+escape sequences on the screen.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from planalign.cli._common import printable
 from planalign.errors import RunDirectoryError
 
 RunListKind = Literal["full run", "one stage", "sweep", "unknown"]
@@ -71,10 +77,19 @@ class RunEntry:
 
 
 def describe(path: Path) -> RunEntry | None:
-    """The entry of one directory, or None when it is neither a run nor a sweep directory."""
-    if (path / SWEEP_FILE).is_file():
+    """The entry of one directory, or None when it is neither a run nor a sweep directory. A sweep.json or
+    summary.json that exists but is no readable file (a folder, no permission) is read, so that the reader
+    says why."""
+    try:
+        has_sweep = (path / SWEEP_FILE).exists()
+        has_summary = not has_sweep and (path / SUMMARY_FILE).exists()
+    except OSError as exc:  # a directory that cannot be searched
+        return RunEntry(
+            path, "unknown", "incomplete", "?", _digest_from_name(path), "", "", f"cannot be read: {exc}"
+        )
+    if has_sweep:
         return _settled(_sweep_entry(path), path)
-    if (path / SUMMARY_FILE).is_file():
+    if has_summary:
         return _settled(_run_entry(path), path)
     if (path / "config.json").is_file() or (path / "engine_runs.json").is_file():
         return RunEntry(
@@ -204,19 +219,20 @@ def latest_complete_run(runs_dir: Path) -> RunEntry:
         )
     newest = entries[-1]
     raise RunDirectoryError(
-        f"no complete full run under {runs_dir} (the newest, {newest.name}, is a {newest.kind}, "
+        f"no complete full run under {runs_dir} (the newest, {printable(newest.name)}, is a {newest.kind}, "
         f"{newest.status}); run `planalign simulate`, or give the run directory to report on "
         "(`planalign runs` lists them)"
     )
 
 
 def _read(path: Path) -> Mapping[str, Any] | str:
-    """The JSON object in `path`, or the reason it cannot be read."""
+    """The JSON object in `path`, or the reason it cannot be read (`read_json_object`'s, shortened)."""
+    from planalign.simulation.run_directory import RunFileError, read_json_object
+
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return f"{path.name} unreadable: {exc}"[:200]
-    return value if isinstance(value, Mapping) else f"{path.name} is not a JSON object"
+        return read_json_object(path)
+    except RunFileError as exc:
+        return f"{path.name} unreadable: {exc.problem}"[:200]
 
 
 def _digest_from_name(path: Path) -> str:
@@ -226,11 +242,16 @@ def _digest_from_name(path: Path) -> str:
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+    """A text field as shown; anything else (a number, a list, an object) as unknown."""
+    return value[:200] if isinstance(value, str) else ""
+
+
+def _is_year(value: Any) -> bool:
+    return type(value) is int and 1000 <= value <= 9999
 
 
 def _span(first: Any, last: Any) -> str:
-    if first is None or last is None:
+    if not (_is_year(first) and _is_year(last)):
         return "?"
     return str(first) if first == last else f"{first}-{last}"
 
@@ -249,8 +270,8 @@ def _run_entry(path: Path) -> RunEntry:
         "full run" if kind_value == "years" else "one stage" if kind_value == "stage" else "unknown"
     )
     if kind == "one stage":
-        stage = summary.get("stage")
-        year = summary.get("start_year")
+        stage = _text(summary.get("stage"))
+        year = _span(summary.get("start_year"), summary.get("start_year"))
         detail = f"{year} up to {stage}" if stage else f"one stage of {year}"
     if status == "failed" and summary.get("error"):
         detail = (detail + "; " if detail else "") + str(summary["error"]).splitlines()[0][:120]
@@ -273,12 +294,16 @@ def _sweep_entry(path: Path) -> RunEntry:
     raw_status = sweep.get("status")
     status: RunListStatus = raw_status if raw_status in ("complete", "failed", "running") else "incomplete"
     years = sweep.get("years")
-    span = _span(min(years), max(years)) if isinstance(years, list) and years else "?"
     scenarios = sweep.get("scenarios")
     seeds = sweep.get("seeds")
     detail = ""
     if isinstance(scenarios, list) and isinstance(seeds, list):
         detail = f"{len(scenarios)} scenario(s) x {len(seeds)} seed(s)"
+    if isinstance(years, list) and years and all(_is_year(y) for y in years):
+        span = _span(min(years), max(years))
+    else:
+        span = "?"
+        detail = (detail + "; " if detail else "") + f"{SWEEP_FILE}: years is not a list of years"
     if status == "complete" and not (path / "comparison.json").is_file():
         detail = (detail + "; " if detail else "") + "no comparison.json"
     return RunEntry(
@@ -302,7 +327,8 @@ _HEADINGS = ("RUN", "KIND", "STATUS", "YEARS", "CONFIG", "STARTED", "DATABASE", 
 
 
 def format_table(entries: Sequence[RunEntry]) -> str:
-    materialised = [_HEADINGS, *(tuple(str(e.to_dict()[c]) for c in _COLUMNS) for e in entries)]
+    """The listing as aligned columns, every cell `printable`."""
+    materialised = [_HEADINGS, *(tuple(printable(str(e.to_dict()[c])) for c in _COLUMNS) for e in entries)]
     widths = [max(len(r[i]) for r in materialised) for i in range(len(_COLUMNS))]
     return "\n".join(
         "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in materialised
@@ -356,8 +382,10 @@ def handle(args: argparse.Namespace) -> int:
         print(f"no run directories under {runs_dir}")
         return 0
     print(format_table(entries))
+    from planalign.cli.report import newest_readable_run
+
     try:
-        print(f"\n`planalign report` reports: {latest_complete_run(runs_dir).name}")
+        print(f"\n`planalign report` reports: {printable(newest_readable_run(runs_dir, quiet=True).name)}")
     except RunDirectoryError:
         print("\nno complete full run: `planalign report` needs a run directory")
     return 0

@@ -21,7 +21,6 @@ use), and splitting them would leave two modules that must change together whene
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,8 +40,10 @@ from planalign.simulation.assumptions import Assumptions, AssumptionsError, assu
 from planalign.simulation.run_directory import (
     SUMMARY_SCHEMA_VERSION,
     NondiscriminationResults,
+    RunFileError,
     RunKind,
     YearMetrics,
+    read_json_object,
     run_kind,
 )
 
@@ -214,14 +215,9 @@ def _malformed(path: Path, detail: str) -> RunDirectoryError:
 
 def _read_json_object(path: Path) -> Mapping[str, Any]:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RunDirectoryError(f"cannot read {path}: {exc}") from exc
-    except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError are both ValueErrors
-        raise _malformed(path, f"not valid JSON ({exc})") from exc
-    if not isinstance(value, Mapping):
-        raise _malformed(path, f"must hold a JSON object, found {type(value).__name__}")
-    return value
+        return read_json_object(path)
+    except RunFileError as exc:
+        raise _malformed(exc.path, exc.problem) from None
 
 
 def _is_number(value: Any) -> bool:
@@ -308,8 +304,8 @@ def _build_report(
         status=str(summary.get("status") or "unknown"),
         started_at=_optional_str(summary.get("started_at")),
         completed_at=_optional_str(summary.get("completed_at")),
-        start_year=_optional_int(summary.get("start_year")),
-        end_year=_optional_int(summary.get("end_year")),
+        start_year=_optional_year("start_year", summary.get("start_year")),
+        end_year=_optional_year("end_year", summary.get("end_year")),
         completed_years=_years_list(summary.get("completed_years")),
         error=_optional_str(summary.get("error")),
         parallelization=parallelization,
@@ -548,7 +544,7 @@ def _nondiscrimination(year: int, value: Any) -> NondiscriminationResults:
 def _years_list(value: Any) -> tuple[int, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list) or not all(type(y) is int for y in value):
+    if not isinstance(value, list) or not all(_is_year(y) for y in value):
         raise ValueError(f"'completed_years' must be a list of years, got {value!r}"[:200])
     return tuple(value)
 
@@ -557,5 +553,14 @@ def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)
+def _is_year(value: Any) -> bool:
+    """A year as the simulation writes it: a whole number of four digits (as `years` is keyed)."""
+    return type(value) is int and 1000 <= value <= 9999
+
+
+def _optional_year(key: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if not _is_year(value):
+        raise ValueError(f"'{key}' must be a four-digit year, got {value!r}"[:200])
+    return int(value)

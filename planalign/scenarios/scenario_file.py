@@ -68,8 +68,14 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 SENSITIVITY_NAME_PATTERN = re.compile(r"[A-Za-z0-9_]{1,24}")
 SENSITIVITY_SIDES: tuple[str, str] = ("low", "high")
 SEED_SEPARATOR = "__s"
-#: Seeds are stored as BIGINT (dim_scenarios.random_seed).
+#: Seeds are stored as BIGINT (dim_scenarios.random_seed); the dbt project's `planalign_seed_value` refuses
+#: anything outside [0, 2^63), so the file's validation refuses it first, before the ~35 s parse.
 MAX_SEED = 2**63
+#: The most members (designs × seeds) one sweep may have. A sweep holds every member's rows in one database
+#: and one dbt pass, so its memory grows with the members: docs/benchmarks.md measured a peak of 2.3 GB for
+#: 50 members against ~360 MB for one run at 10,000 employees (~40 MB a member), so 200 members need ~8 GB
+#: there, and ten times that at 100,000 employees. More is run as several sweeps (blocks of seeds).
+MAX_MEMBERS = 200
 
 #: Config sections whose every field is a plan or workforce parameter (a dbt parameter var).
 PARAMETER_SECTIONS: frozenset[str] = frozenset(
@@ -142,7 +148,26 @@ def _refuse_formula_start(value: str) -> str:
     return value
 
 
+def _too_many_members(designs: int, seeds: int) -> str:
+    """Why designs × seeds is refused, with the limit, the count asked for and what to do instead."""
+    if designs > MAX_MEMBERS:
+        what_to_do = f"split the scenarios over several scenario files of at most {MAX_MEMBERS} designs"
+    else:
+        what_to_do = (
+            f"run the seeds in blocks of at most {MAX_MEMBERS // designs}, one scenario file (and database) "
+            "per block, each listing its seeds (e.g. `seeds: [42, 43, 44]`)"
+        )
+    return (
+        f"{designs} design(s) x {seeds} seed(s) = {designs * seeds} members; a sweep runs at most "
+        f"{MAX_MEMBERS} members, since it holds every member's rows at once (~40 MB a member at 10,000 "
+        f"employees, docs/benchmarks.md): {what_to_do}"
+    )
+
+
 def _check_seeds(value: Any) -> Any:
+    """The seeds' own checks: a count of 1 to MAX_MEMBERS (checked as a number, never expanded first), or a
+    list of distinct seeds in [0, 2^63) no longer than that; designs × seeds is checked once the designs
+    are known (`load_scenario_file`)."""
     if isinstance(value, bool):
         raise ValueError("must be a number of seeds (e.g. 20) or a list of seeds, not a boolean")
     if isinstance(value, int):
@@ -151,10 +176,14 @@ def _check_seeds(value: Any) -> Any:
                 f"{value} seeds would simulate nothing; give a count of at least 1 (e.g. 20) or a list "
                 "of seeds"
             )
+        if value > MAX_MEMBERS:
+            raise ValueError(_too_many_members(1, value))
         return value
     if isinstance(value, list):
         if not value:
             raise ValueError("the list is empty; list at least one seed, e.g. [42, 43], or give a count")
+        if len(value) > MAX_MEMBERS:
+            raise ValueError(_too_many_members(1, len(value)))
         seen: set[int] = set()
         for seed in value:
             if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
@@ -343,7 +372,26 @@ def load_scenario_file(path: str | Path, *, config_overrides: Mapping[str, Any] 
         ) from None
 
     problems: list[str] = []
-    seeds = _seeds(model.seeds, file_config.simulation.random_seed)
+    designs = 1 + len(model.scenarios)
+    count = model.seeds if isinstance(model.seeds, int) else len(model.seeds)
+    if designs * count > MAX_MEMBERS:
+        # Refused before anything is built per member (ids, var entries): the count is the whole check.
+        raise ScenarioFileError(
+            _problems_text(label, [f"{label}: seeds: {_too_many_members(designs, count)}"])
+        )
+    random_seed = file_config.simulation.random_seed
+    if isinstance(model.seeds, int) and random_seed + count - 1 >= MAX_SEED:
+        raise ScenarioFileError(
+            _problems_text(
+                label,
+                [
+                    f"{label}: seeds: {count} seeds from the configuration's simulation.random_seed "
+                    f"{random_seed} run up to {random_seed + count - 1}, past the largest seed 2^63 - 1; "
+                    "lower simulation.random_seed, or list the seeds (e.g. [42, 43])"
+                ],
+            )
+        )
+    seeds = _seeds(model.seeds, random_seed)
     baseline_name = model.baseline.name
     baseline = _design(label, "baseline", baseline_name, model.baseline, file_config, problems)
     scenarios: list[ScenarioDesign] = []

@@ -10,18 +10,25 @@ debugging: `kind`, `stage`), the configuration's digests, the assumptions in for
 (`planalign.simulation.assumptions`) and each year's nondiscrimination results; `run_kind` reads the kind
 from a summary of any version, so `planalign runs` and `planalign report` never take a stage run for a
 simulation.
+
+A run directory may come from anywhere — another machine, an archive, a hand edit — so its four readers
+(`planalign runs`, `planalign report`, the progress display's history, the sweep readers) read its JSON files
+through `read_json_object` / `read_summary`, which turn every way a file can be unreadable (missing, a folder,
+not UTF-8, not JSON, nested too deep, not an object) into a `RunDirectoryError` naming the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from planalign.errors import RunDirectoryError
 from planalign.simulation.events import ProgressCallback, ProgressEvent
 from planalign.simulation.stages import SimulationStage
 
@@ -30,6 +37,7 @@ if TYPE_CHECKING:
     from planalign.simulation.config import SimulationConfig
 
 RunStatus = Literal["success", "failed", "interrupted"]
+SUMMARY_FILE = "summary.json"
 #: "years": whole simulated years (`simulate`); "stage": one year rebuilt up to one stage (`--stage`).
 RunKind = Literal["years", "stage"]
 
@@ -175,6 +183,49 @@ class SimulationSummary:
         }
 
 
+class RunFileError(RunDirectoryError):
+    """A file of a run or sweep directory cannot be read as the JSON object it should hold; the message
+    names the file and what is wrong."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+def read_json_object(path: Path) -> Mapping[str, Any]:
+    """The JSON object in `path`, or `RunFileError` naming the file and why it cannot be read.
+
+    Why one function: a run directory's files are read by several commands, and each used to catch a
+    different subset of what can go wrong (a folder where the file should be, a file nested too deep for the
+    JSON parser, a list instead of an object), so one corrupt directory crashed some of them."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunFileError(path, "no such file") from None
+    except IsADirectoryError:
+        raise RunFileError(path, "is a directory, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise RunFileError(path, f"not valid JSON (not UTF-8 text: {exc.reason})") from None
+    except OSError as exc:
+        raise RunFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:  # json.JSONDecodeError, and integers too long to convert
+        raise RunFileError(path, f"not valid JSON ({str(exc)[:160]})") from None
+    except RecursionError:
+        raise RunFileError(path, "not valid JSON (nested too deeply to read)") from None
+    if not isinstance(value, Mapping):
+        raise RunFileError(path, f"must hold a JSON object, found {type(value).__name__}")
+    return value
+
+
+def read_summary(run_dir: Path) -> Mapping[str, Any]:
+    """`run_dir`'s summary.json as parsed JSON (any schema version; the fields are the caller's to check),
+    or `RunFileError`."""
+    return read_json_object(run_dir / SUMMARY_FILE)
+
+
 def run_kind(summary: Mapping[str, Any]) -> RunKind | None:
     """The kind of run a summary.json (as parsed JSON, any schema version) describes, None if unknown.
 
@@ -184,8 +235,9 @@ def run_kind(summary: Mapping[str, Any]) -> RunKind | None:
     kind = summary.get("kind")
     if kind in ("years", "stage"):
         return cast(RunKind, kind)
-    if summary.get("schema_version", 0) >= 2:
-        return None
+    version = summary.get("schema_version", 0)
+    if not (type(version) is int and version < 2):
+        return None  # version 2 or later without a known kind, or a version that is not a number
     years = summary.get("years")
     one_year = summary.get("start_year") is not None and summary.get("start_year") == summary.get("end_year")
     if summary.get("status") == "success":
