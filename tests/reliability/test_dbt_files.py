@@ -1,0 +1,137 @@
+"""Issue #19, item 9: simulations never write into the dbt project directory, so two processes simulating
+with one project never write the same dbt file (target/partial_parse.msgpack, manifest.json, the compiled
+SQL, logs/dbt.log) — and dbt's partial parsing still carries over from one process to the next, through a
+cache outside the project that each parse publishes atomically (`planalign.dbt.files`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from planalign.dbt.files import PARTIAL_PARSE_FILE, DbtFiles
+from tests.product.simulation_helpers import output_checksums
+from tests.reliability.helpers import base_settings, clean_env, complete_years, copy_project, write_config
+
+pytestmark = pytest.mark.slow
+
+Tree = dict[str, tuple[int, int]]
+
+
+def tree(root: Path) -> Tree:
+    """Every file and directory under `root` (root included): (mtime in ns, size). A file created, removed,
+    rewritten or touched under it changes this (tests run as root, so a read-only mode would stop nothing)."""
+    paths = [root, *root.rglob("*")]
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size) for p in paths}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dbt_files")
+
+
+@pytest.fixture(scope="module")
+def project(workdir: Path) -> Path:
+    """A private copy of the shipped dbt project, with no target/ or logs/ in it."""
+    return copy_project(workdir / "dbt_project")
+
+
+@pytest.fixture(scope="module")
+def env(workdir: Path) -> dict[str, str]:
+    """The CLI's environment, with the user cache (where the parse cache lives) in the test's directory."""
+    return {**clean_env(), "XDG_CACHE_HOME": str(workdir / "cache")}
+
+
+def start_simulation(
+    workdir: Path, project: Path, census: Path, name: str, env: dict[str, str]
+) -> subprocess.Popen[str]:
+    """`planalign simulate` of 2025 into `<name>.duckdb` with `project`, in its own process."""
+    database = workdir / f"{name}.duckdb"
+    settings = base_settings(census, database, dbt={"project_dir": str(project)})
+    config = write_config(workdir / f"{name}.yaml", settings)
+    return subprocess.Popen(
+        [sys.executable, "-m", "planalign", "simulate", "--config", str(config)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> None:
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output
+
+
+@pytest.fixture(scope="module")
+def alone(workdir: Path, project: Path, small_census: Path, env: dict[str, str]) -> tuple[Tree, Tree]:
+    """One simulation on its own: the project's tree before and after it."""
+    before = tree(project)
+    finish(start_simulation(workdir, project, small_census, "alone", env))
+    return before, tree(project)
+
+
+@pytest.fixture(scope="module")
+def reference(alone: tuple[Tree, Tree], workdir: Path) -> dict[str, tuple[int, str]]:
+    return output_checksums(workdir / "alone.duckdb")
+
+
+def test_a_simulation_only_reads_the_dbt_project(alone: tuple[Tree, Tree], workdir: Path) -> None:
+    before, after = alone
+    assert after == before, "the simulation wrote into the dbt project directory"
+    assert complete_years(workdir / "alone.duckdb") == [2025]
+    # dbt's parse went to the user's cache instead, outside the project.
+    cached = list((workdir / "cache" / "planalign").rglob("*.msgpack"))
+    assert len(cached) == 1, cached
+
+
+def test_two_simulations_in_two_processes_at_once_match_and_write_nothing_into_the_project(
+    reference: dict[str, tuple[int, str]],
+    workdir: Path,
+    project: Path,
+    small_census: Path,
+    env: dict[str, str],
+) -> None:
+    before = tree(project)
+    first = start_simulation(workdir, project, small_census, "first", env)
+    second = start_simulation(workdir, project, small_census, "second", env)
+    finish(first)
+    finish(second)
+    assert tree(project) == before, "a simulation wrote into the dbt project directory"
+    for name in ("first", "second"):
+        database = workdir / f"{name}.duckdb"
+        assert complete_years(database) == [2025]
+        assert output_checksums(database) == reference, name
+
+
+def test_a_parse_starts_from_the_cached_parse_of_another_process(
+    workdir: Path, project: Path, tmp_path: Path
+) -> None:
+    """dbt's partial parsing survives the private target directories: a second parse with another private
+    target reads the first one's cached file, and parses no file again (dbt's perf_info.json says how many
+    it parsed). In-process here, but each `DbtFiles` stands for one process's private directory."""
+    from planalign.dbt.manifest import parse_project
+
+    cache = tmp_path / "cache"
+    vars_ = {"database_path": str(tmp_path / "cached.duckdb")}
+    counts = []
+    for process in ("one", "two"):
+        files = DbtFiles(
+            tmp_path / process / "target", tmp_path / process / "logs", partial_parse_cache=cache
+        )
+        before = tree(project)
+        parse_project(project, vars=vars_, files=files)
+        assert tree(project) == before
+        assert (files.log_path / "dbt.log").is_file()
+        perf = json.loads((files.target_path / "perf_info.json").read_text())
+        counts.append((perf["parsed_path_count"], (files.target_path / PARTIAL_PARSE_FILE).is_file()))
+    # The first parses every file and saves its parse; the second, started from it, parses none and
+    # has nothing new to save.
+    assert counts[0][0] > 0 and counts[0][1], counts
+    assert counts[1] == (0, False), counts
+    assert len(list(cache.rglob("*.msgpack"))) == 1
+    assert not [p for p in cache.rglob("*") if p.name.startswith(".tmp-")], "a staged cache file was left"
