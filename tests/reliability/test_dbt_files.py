@@ -1,22 +1,28 @@
 """Issue #19, item 9: simulations never write into the dbt project directory, so two processes simulating
 with one project never write the same dbt file (target/partial_parse.msgpack, manifest.json, the compiled
 SQL, logs/dbt.log) — and dbt's partial parsing still carries over from one process to the next, through a
-cache outside the project that each parse publishes atomically (`planalign.dbt.files`)."""
+cache outside the project that each parse publishes atomically (`planalign.dbt.files`).
+
+Item 10: the measure of event-loop stalls the async simulation test bounds (`tests.product.loop_stalls`)
+catches a call that blocks the loop, and does not blame the loop for a worker thread holding the GIL."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import pytest
 
 from planalign.dbt.files import PARTIAL_PARSE_FILE, DbtFiles
+from tests.product.loop_stalls import LoopStalls
 from tests.product.simulation_helpers import output_checksums
 from tests.reliability.helpers import base_settings, clean_env, complete_years, copy_project, write_config
-
-pytestmark = pytest.mark.slow
 
 Tree = dict[str, tuple[int, int]]
 
@@ -80,6 +86,7 @@ def reference(alone: tuple[Tree, Tree], workdir: Path) -> dict[str, tuple[int, s
     return output_checksums(workdir / "alone.duckdb")
 
 
+@pytest.mark.slow
 def test_a_simulation_only_reads_the_dbt_project(alone: tuple[Tree, Tree], workdir: Path) -> None:
     before, after = alone
     assert after == before, "the simulation wrote into the dbt project directory"
@@ -89,6 +96,7 @@ def test_a_simulation_only_reads_the_dbt_project(alone: tuple[Tree, Tree], workd
     assert len(cached) == 1, cached
 
 
+@pytest.mark.slow
 def test_two_simulations_in_two_processes_at_once_match_and_write_nothing_into_the_project(
     reference: dict[str, tuple[int, str]],
     workdir: Path,
@@ -108,6 +116,7 @@ def test_two_simulations_in_two_processes_at_once_match_and_write_nothing_into_t
         assert output_checksums(database) == reference, name
 
 
+@pytest.mark.slow
 def test_a_parse_starts_from_the_cached_parse_of_another_process(
     workdir: Path, project: Path, tmp_path: Path
 ) -> None:
@@ -135,3 +144,59 @@ def test_a_parse_starts_from_the_cached_parse_of_another_process(
     assert counts[1] == (0, False), counts
     assert len(list(cache.rglob("*.msgpack"))) == 1
     assert not [p for p in cache.rglob("*") if p.name.startswith(".tmp-")], "a staged cache file was left"
+
+
+#: The bound `test_async_run_never_blocks_the_loop_and_cancel_then_resume_is_identical` puts on the loop's
+#: own stalls (tests/product/test_simulation.py).
+LOOP_BOUND_S = 0.1
+
+
+def measure(disturb: Callable[[], None]) -> LoopStalls:
+    """Run the meter on a loop for a moment, `disturb()` being called on the loop in the middle."""
+    stalls = LoopStalls()
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stalls.heartbeat)
+            await anyio.sleep(0.2)
+            disturb()
+            await anyio.sleep(0.2)
+            tg.cancel_scope.cancel()
+
+    anyio.run(main)
+    return stalls
+
+
+def test_a_sleep_on_the_loop_fails_the_bound() -> None:
+    stalls = measure(lambda: time.sleep(0.5))
+    assert stalls.worst_unexplained() > LOOP_BOUND_S, stalls.describe()
+
+
+def test_computing_on_the_loop_fails_the_bound() -> None:
+    """Pure Python on the loop lets the probe thread take the GIL every switch interval: only the loop is
+    blocked."""
+
+    def compute() -> None:
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            pass
+
+    stalls = measure(compute)
+    assert stalls.worst_unexplained() > LOOP_BOUND_S, stalls.describe()
+
+
+def test_a_worker_thread_holding_the_gil_stalls_the_loop_but_is_not_its_fault() -> None:
+    """`sum` over a range runs in C without letting the GIL go — as a full garbage collection does: every
+    thread of the process waits, the probe too, so the stall is not the loop's own."""
+    held: list[float] = []
+
+    def hold_the_gil() -> None:
+        started = time.monotonic()
+        sum(range(40_000_000))
+        held.append(time.monotonic() - started)
+
+    worker = threading.Thread(target=hold_the_gil)
+    stalls = measure(worker.start)
+    worker.join()
+    assert stalls.worst() > LOOP_BOUND_S, f"the worker held the GIL {held} s; {stalls.describe()}"
+    assert stalls.worst_unexplained() < LOOP_BOUND_S, stalls.describe()
