@@ -160,12 +160,14 @@ def parse_project(
         project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile
     )
     cached = files.cache_file(project_dir, common) if files is not None else None
-    args = ["parse", *common, *(files.parse_args(cached) if files is not None else ()), "--quiet"]
+    args = ["parse", *common, *(files.args() if files is not None else ()), "--quiet"]
     with bulk_load():
+        # The private target's saved parse is this parse's until published: the lock covers both ends.
         with _PARSE_LOCK, invocation_slot(("parse", str(project_dir)), exclusive=True):
+            stamp = files.start_parse(cached) if files is not None else None
             result = dbtRunner().invoke(args)
             if files is not None and result.success:
-                files.publish_parse(cached)  # inside the lock: the next parse may rewrite the private file
+                files.publish_parse(cached, stamp)
         if not result.success or result.result is None:
             detail = str(result.exception) if result.exception is not None else "dbt parse failed"
             raise ProjectParseError(f"the dbt project at {project_dir} does not parse: {detail}")
