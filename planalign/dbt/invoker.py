@@ -25,6 +25,7 @@ from typing import Any
 
 from planalign.dbt import isolation as dbt_isolation
 from planalign.dbt.catalog import catalog_name
+from planalign.dbt.files import DbtFiles
 from planalign.dbt.manifest import dbt_common_args
 from planalign.engine.invocation import (
     MODEL_TIMEOUT_SETTING,
@@ -252,6 +253,7 @@ class DbtInvoker:
         extra_run_flags: Sequence[str] = FAST_RUN_FLAGS,
         model_timeout_s: float | None = None,
         profile: str | None = None,
+        files: DbtFiles | None = None,
     ) -> None:
         if manifest.dbt_manifest is None:
             raise ProjectParseError(
@@ -261,6 +263,8 @@ class DbtInvoker:
         self.profiles_dir = profiles_dir
         self.target = target
         self.profile = profile  # dbt's --profile; None: the one dbt_project.yml names
+        #: Where dbt writes its target (compiled SQL) and logs; None: dbt's defaults, in the project.
+        self.files = files
         self.manifest = manifest
         self.base_vars: dict[str, Any] = dict(base_vars or {})
         self.database_path = database_path
@@ -306,7 +310,8 @@ class DbtInvoker:
         `planalign.dbt.isolation.slots`): the command, project, profiles, profile, target, `--full-refresh`,
         and the extra run flags, which are dbt flags too — `--no-populate-cache`, `--threads`, the log levels
         and `--no-write-json` are read from the global flags while models run, so two invokers with different
-        `extra_run_flags` must not run together. (`invoke()` runs alone whatever its key.)"""
+        `extra_run_flags` must not run together; so are the target and log paths (`files`).
+        (`invoke()` runs alone whatever its key.)"""
         return (
             command,
             str(self.project_dir),
@@ -315,6 +320,7 @@ class DbtInvoker:
             self.target,
             self.full_refresh,
             self.extra_run_flags,
+            self.files,
         )
 
     def _args(self, command: str, vars: Mapping[str, Any] | None) -> list[str]:
@@ -328,6 +334,7 @@ class DbtInvoker:
                 vars=merged,
                 profile=self.profile,
             ),
+            *(self.files.args() if self.files is not None else ()),
         ]
         if self.full_refresh and command in {"run", "seed", "build"}:
             args.append("--full-refresh")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from planalign.dbt.files import DbtFiles
 from planalign.engine.nodes import ManifestNode, ProjectManifest
 from planalign.errors import ProjectParseError, SelectionError
 
@@ -138,8 +139,12 @@ def parse_project(
     target: str | None = None,
     vars: Mapping[str, Any] | None = None,
     profile: str | None = None,
+    files: DbtFiles | None = None,
 ) -> ProjectManifest:
     """Parse the dbt project once, in-process, keeping dbt's `Manifest` for `dbtRunner(manifest=...)`.
+
+    `files`: where dbt writes its target and logs and which cached parse it starts from
+    (`planalign.dbt.files`); None: dbt's defaults, `target/` and `logs/` in the project, as `dbt parse`.
 
     Raises `ProjectParseError` with dbt's message when the project (or its profile) does not parse.
     """
@@ -154,11 +159,15 @@ def parse_project(
     common = dbt_common_args(
         project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile
     )
-    args = ["parse", *common]
-    args += ["--quiet"]
+    cached = files.cache_file(project_dir, common) if files is not None else None
+    args = ["parse", *common, *(files.args() if files is not None else ()), "--quiet"]
     with bulk_load():
+        # The private target's saved parse is this parse's until published: the lock covers both ends.
         with _PARSE_LOCK, invocation_slot(("parse", str(project_dir)), exclusive=True):
+            stamp = files.start_parse(cached) if files is not None else None
             result = dbtRunner().invoke(args)
+            if files is not None and result.success:
+                files.publish_parse(cached, stamp)
         if not result.success or result.result is None:
             detail = str(result.exception) if result.exception is not None else "dbt parse failed"
             raise ProjectParseError(f"the dbt project at {project_dir} does not parse: {detail}")

@@ -57,6 +57,9 @@ class StageFailedError(PlanalignError):
 
 
 def default_invoker_factory(manifest: ProjectManifest, config: SimulationConfig) -> SimulationInvoker:
+    """The real invoker; dbt writes its compiled SQL and logs into this process's private directory
+    (`planalign.dbt.files`), never into the project, which two processes may be running at once."""
+    from planalign.dbt.files import DbtFiles
     from planalign.dbt.invoker import DbtInvoker
 
     dbt_cfg = config.dbt
@@ -70,6 +73,7 @@ def default_invoker_factory(manifest: ProjectManifest, config: SimulationConfig)
         database_path=Path(config.simulation.database_path),
         # Bounds the whole-command calls too (dbt seed, dbt test), not only the engine's models.
         model_timeout_s=config.model_parallelization.safety.model_timeout_seconds,
+        files=DbtFiles.private(),
     )
 
 

@@ -429,7 +429,10 @@ class PipelineOrchestrator:
         return {**self.config.dbt_vars(year), **self._extra_vars.values}
 
     def _prepare(self) -> PreparedProject:
-        """Parse the project once (`prepare_project`); cached per orchestrator."""
+        """Parse the project once (`prepare_project`); cached per orchestrator. dbt writes its parse into this
+        process's private directory, starting from the user's parse cache (`planalign.dbt.files`)."""
+        from planalign.dbt.files import DbtFiles
+
         if self._prepared is not None:
             return self._prepared
         sim = self.config.simulation
@@ -440,6 +443,7 @@ class PipelineOrchestrator:
             target=dbt_cfg.target,
             vars=self._vars(sim.start_year),
             profile=dbt_cfg.profile,
+            files=DbtFiles.private(),
         )
         self._log_engine_initialized(self._prepared)
         return self._prepared

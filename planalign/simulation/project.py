@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from planalign.simulation.stages import StageAssignment
 
 if TYPE_CHECKING:
+    from planalign.dbt.files import DbtFiles
     from planalign.engine.graph import ModelDependencyAnalyzer
     from planalign.engine.nodes import ProjectManifest
     from planalign.engine.plan import ExecutionPlan
@@ -67,16 +68,20 @@ def prepare_project(
     target: str | None,
     vars: Mapping[str, Any],
     profile: str | None = None,
+    files: DbtFiles | None = None,
 ) -> PreparedProject:
     """Parse the project and analyse it; fails on a project that does not parse, whose stage meta is
-    inconsistent, or whose graph has a cycle — before anything runs."""
+    inconsistent, or whose graph has a cycle — before anything runs.
+
+    `files`: where dbt's parse writes (`planalign.dbt.files`); the orchestrator passes this process's
+    private directory, so that the project directory is only read."""
     from planalign.dbt.manifest import parse_project
     from planalign.engine.classification import ModelClassifier
     from planalign.engine.graph import ModelDependencyAnalyzer
     from planalign.simulation.execution_defaults import SIMULATION_EXECUTION_DEFAULTS
 
     manifest = parse_project(
-        project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile
+        project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile, files=files
     )
     stages = StageAssignment.from_manifest(manifest)
     analyzer = ModelDependencyAnalyzer(manifest, ModelClassifier(defaults=SIMULATION_EXECUTION_DEFAULTS))

@@ -27,12 +27,26 @@ expected is skipped — logged at WARNING with the reason, and listed in `Isolat
   whenever the database has been closed and reopened). Reads the relations' `database` and `schema`
   (dbt-adapters `BaseRelation`) and, through `planalign.dbt.isolation.duckdb`, the adapter's open database.
   Remembers at most `DATABASE_CACHE_SIZE` databases.
+* `context-cycle-break` — every node dbt compiles, runs or tests gets a Jinja context: a dict holding a
+  `dbt.clients.jinja.MacroGenerator` for every macro of the project and its packages, each generator holding
+  the dict — a reference cycle, which only CPython's cycle collector frees. A simulation builds ~140,000
+  such generators; they outlive the young generations while their node runs and are freed by full
+  collections that hold the GIL for 40-120 ms each — the event loop of an async host stalled that long
+  (issue #19 item 10). dbt-core's context builders (`CONTEXT_BUILDERS`: `generate_runtime_model_context`
+  as imported by name into `dbt.compilation`, `dbt.task.run` and `dbt.task.test`, and
+  `generate_runtime_macro_context` as `dbt.cli.requires` hands it to each invocation's adapter) are wrapped
+  to note each context built in the thread of a node's `dbt.task.base.BaseRunner.safe_run(self,
+  manifest)`; when that node's `safe_run` returns, its contexts are cleared, which breaks the cycles, and
+  reference counting frees them at once. Nothing reads a node's contexts after its `safe_run` (its result
+  is built inside it); contexts built outside a node (hooks, the adapter's own macros before the first
+  node) are left to the collector as before.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -250,6 +264,61 @@ def _install_schemas(inst: Installation) -> None:
     inst.patch(GraphRunnableTask, "create_schemas", cached_create_schemas)
 
 
+# ---------------------------------------------------------------------------------- context-cycle-break
+
+#: Where dbt-core builds the Jinja contexts of a node's work: (module, name of the builder it imported).
+CONTEXT_BUILDERS: tuple[tuple[str, str], ...] = (
+    ("dbt.compilation", "generate_runtime_model_context"),
+    ("dbt.task.run", "generate_runtime_model_context"),
+    ("dbt.task.test", "generate_runtime_model_context"),
+    ("dbt.cli.requires", "generate_runtime_macro_context"),
+)
+
+
+def _check_contexts() -> list[str]:
+    from dbt.task.base import BaseRunner
+
+    problems = missing_attrs(BaseRunner, ("safe_run",), own=True)
+    if not problems:
+        problems += missing_parameters(BaseRunner.safe_run, ("manifest",), where="BaseRunner.safe_run")
+    for module, name in CONTEXT_BUILDERS:
+        problems += missing_attrs(importlib.import_module(module), (name,), own=True)
+    return problems
+
+
+def _install_contexts(inst: Installation) -> None:
+    from dbt.task.base import BaseRunner
+
+    node_work = threading.local()  # .contexts: those built by the node this thread is running, else None
+
+    def noting(build: Callable[..., Any]) -> Callable[..., Any]:
+        def build_and_note(*args: Any, **kwargs: Any) -> Any:
+            context = build(*args, **kwargs)
+            contexts = getattr(node_work, "contexts", None)
+            if contexts is not None and isinstance(context, dict):
+                contexts.append(context)
+            return context
+
+        return build_and_note
+
+    original_safe_run = BaseRunner.__dict__["safe_run"]
+
+    def safe_run_and_clear(self: Any, manifest: Any) -> Any:
+        outer = getattr(node_work, "contexts", None)
+        node_work.contexts = []
+        try:
+            return original_safe_run(self, manifest)
+        finally:
+            contexts, node_work.contexts = node_work.contexts, outer
+            for context in contexts:
+                context.clear()
+
+    inst.patch(BaseRunner, "safe_run", safe_run_and_clear)
+    for module, name in CONTEXT_BUILDERS:
+        mod = importlib.import_module(module)
+        inst.patch(mod, name, noting(vars(mod)[name]))
+
+
 #: Every speed-up, in the order they are installed. The schema cache needs the per-database DuckDB
 #: environments (it reads the open database through them); without dbt-duckdb it never hits.
 SPEEDUPS: tuple[SpeedUp, ...] = (
@@ -257,6 +326,7 @@ SPEEDUPS: tuple[SpeedUp, ...] = (
     SpeedUp("graph-cache", _check_graph, _install_graph),
     SpeedUp("unobserved-event-skip", _check_events, _install_events),
     SpeedUp("schema-cache", _check_schemas, _install_schemas),
+    SpeedUp("context-cycle-break", _check_contexts, _install_contexts),
 )
 
 
