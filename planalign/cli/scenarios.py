@@ -203,6 +203,8 @@ def _print_comparison(files: ComparisonFiles) -> None:
     table.add_column(f"employer cost {last}", justify="right")
     table.add_column("cumulative cost", justify="right")
     table.add_column("Δ cumulative", justify="right")
+    if seeds > 1:
+        table.add_column("Δ P5 to P95", justify="right")
     table.add_column(f"PV at {float(sweep['discount_rate']):.1%}", justify="right")
     for design in sweep["scenarios"]:
         name = design["name"]
@@ -210,20 +212,30 @@ def _print_comparison(files: ComparisonFiles) -> None:
         cost = rows.get((name, last, "employer_cost"), {}).get("p50")
         cumulative = totals.get((name, "cumulative_employer_cost"), {})
         pv = totals.get((name, "pv_employer_cost"), {}).get("p50")
-        table.add_row(
+        cells = [
             name,
             "—" if participation is None else f"{participation:.1%}",
             _money(cost),
             _money(cumulative.get("p50")),
             _money(cumulative.get("delta_p50"), signed=True),
-            _money(pv),
-        )
+        ]
+        if seeds > 1:
+            low, high = cumulative.get("delta_p5"), cumulative.get("delta_p95")
+            cells.append(
+                "—"
+                if low is None or high is None
+                else f"{_money(low, signed=True)} to {_money(high, signed=True)}"
+            )
+        cells.append(_money(pv))
+        table.add_row(*cells)
     console = Console(file=sys.stdout, width=110)
     console.print(table)
     console.print(range_statement(seeds), soft_wrap=False, highlight=False, markup=False)
 
 
 def _money(value: float | None, *, signed: bool = False) -> str:
+    """Dollars, signed when `signed` (+$1,234 / −$1,234); "—" for no value."""
     if value is None:
         return "—"
-    return f"{value:+,.0f}" if signed else f"{value:,.0f}"
+    sign = ("+" if value > 0 else "−" if value < 0 else "±") if signed else ("−" if value < 0 else "")
+    return f"{sign}${abs(value):,.0f}"

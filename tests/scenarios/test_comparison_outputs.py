@@ -241,6 +241,8 @@ def test_cli_export_and_compare(
     assert "richer" in html and "<html" in html.lower()
     out = capsys.readouterr().out
     assert "richer" in out and f"report: {hand.directory / 'comparison.html'}" in out
+    # Issue #22.5: dollars, and the paired difference's range (richer: +$1,050 every seed).
+    assert "+$1,050" in out and "Δ P5 to P95" in out
     # Issue #20.3: the summary says what its figures' range is (2 seeds: rough bounds, and why).
     assert "spread over 2 random seeds under the stated assumptions" in " ".join(out.split())
     assert "not a confidence interval" in " ".join(out.split())
