@@ -225,7 +225,10 @@ def test_members_with_one_seed_share_their_draws_and_differ_in_their_design(buil
             ).fetchall()
         )
     assert money[MATCH.scenario_id] != money[BASELINE.scenario_id], "the match formula changes the match"
-    assert deferrals[MATCH.scenario_id] == deferrals[BASELINE.scenario_id], "and nothing the employees do"
+    # issue #20: employees respond to the match (elections at its 4% maximizing rate, participation scaled by
+    # 1.00 match per dollar against the shipped 0.80), so the design changes deferrals too; with
+    # deferral_response_enabled false it would not (tests/dbt_project/test_deferral_response.py)
+    assert deferrals[MATCH.scenario_id] != deferrals[BASELINE.scenario_id], "employees respond to the match"
     assert deferrals[AUTO_ENROLLMENT.scenario_id] > deferrals[BASELINE.scenario_id]
     with builds.sweep.connect() as sweep:
         core_rates = dict(
