@@ -364,3 +364,34 @@ def test_census_opening_balance_is_optional_and_checked(tmp_path: Path) -> None:
     without = tmp_path / "without.csv"
     without.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n")
     assert check_census(without).rejected_rows == 0
+
+
+def test_report_table_sums_the_mart(built: Built) -> None:
+    """rpt_account_balances: one row per scenario and year (the switched-off scenario too, with zeros), each
+    total the sum of fct_account_balances, rollovers = distributions - cash-outs."""
+    report = {
+        (row[0], row[1]): row[2:]
+        for row in built.run.query(
+            "select scenario_id, simulation_year, opening_balance, employee_contributions,"
+            " employer_contributions, investment_return, distributions, cash_outs, forfeitures,"
+            " closing_balance, vested_balance, leavers,"
+            " leavers_cashed_out + leavers_rolled_over + leavers_stayed, rollovers from rpt_account_balances"
+        )
+    }
+    assert set(report) == {(s["scenario_id"], y) for s in SCENARIOS for y in YEARS}
+    for (sid, year), row in report.items():
+        money = list(row[:9])
+        want = built.run.query(
+            "select coalesce(sum(opening_balance), 0), coalesce(sum(employee_contributions), 0),"
+            " coalesce(sum(employer_contributions), 0), coalesce(sum(investment_return), 0),"
+            " coalesce(sum(distributions), 0), coalesce(sum(cash_outs), 0), coalesce(sum(forfeitures), 0),"
+            " coalesce(sum(closing_balance), 0), coalesce(sum(vested_balance), 0),"
+            " count(*) filter (where employment_status = 'terminated'),"
+            " count(distribution_type)"
+            " from fct_account_balances where scenario_id = ? and simulation_year = ?",
+            [sid, year],
+        )[0]
+        assert money == list(want[:9]), (sid, year)
+        assert row[9] == want[9] and row[10] == want[10]
+        assert row[11] == row[4] - row[5]
+    assert all(value == 0 for value in report[("off", YEARS[-1])][:9])
