@@ -60,30 +60,16 @@ def expand(scenario_set: ScenarioSet) -> tuple[Member, ...]:
     """Every design × every seed, the baseline first, designs in the file's order, seeds in order; then
     every sensitivity variant (design × sensitivity × side) × every seed, with the same seeds."""
     top = scenario_set.baseline.config
+    entries: list[tuple[str, SimulationConfig, tuple[str, str, str] | None]] = [
+        (design.name, design.config, None) for design in scenario_set.designs
+    ]
+    entries += [(v.name, v.config, (v.design, v.sensitivity, v.side)) for v in scenario_set.variants]
     members: list[Member] = []
-    for design in scenario_set.designs:
-        vars_ = differing_vars(design.config, top)
-        for seed in scenario_set.seeds:
-            members.append(
-                Member(
-                    scenario_id=scenario_id(design.name, seed),
-                    scenario_name=design.name,
-                    random_seed=seed,
-                    vars=vars_,
-                )
-            )
-    for variant in scenario_set.variants:
-        vars_ = differing_vars(variant.config, top)
-        for seed in scenario_set.seeds:
-            members.append(
-                Member(
-                    scenario_id=scenario_id(variant.name, seed),
-                    scenario_name=variant.name,
-                    random_seed=seed,
-                    vars=vars_,
-                    sensitivity=(variant.design, variant.sensitivity, variant.side),
-                )
-            )
+    for name, config, sensitivity in entries:
+        vars_ = differing_vars(config, top)
+        members += [
+            Member(scenario_id(name, seed), name, seed, vars_, sensitivity) for seed in scenario_set.seeds
+        ]
     return tuple(members)
 
 

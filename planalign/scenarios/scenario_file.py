@@ -53,6 +53,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from planalign.errors import ConfigError
 from planalign.scenarios.spreadsheet import starts_like_a_formula
+from planalign.simulation.assumptions import PARAMETER_SECTIONS as ASSUMPTION_SECTIONS
 from planalign.simulation.config import SimulationConfig
 from planalign.simulation.config_loading import (
     OVERRIDE_ORIGIN,
@@ -77,19 +78,9 @@ MAX_SEED = 2**63
 #: there, and ten times that at 100,000 employees. More is run as several sweeps (blocks of seeds).
 MAX_MEMBERS = 200
 
-#: Config sections whose every field is a plan or workforce parameter (a dbt parameter var).
-PARAMETER_SECTIONS: frozenset[str] = frozenset(
-    {
-        "workforce",
-        "compensation",
-        "enrollment",
-        "escalation",
-        "match",
-        "vesting",
-        "contributions",
-        "account_balances",
-    }
-)
+#: Config sections whose every field is a plan or workforce parameter (a dbt parameter var): the sections
+#: the assumptions list, one list for both.
+PARAMETER_SECTIONS: frozenset[str] = frozenset(ASSUMPTION_SECTIONS)
 #: The one parameter of the `simulation` section.
 PARAMETER_SIMULATION_KEYS: frozenset[str] = frozenset({"target_growth_rate"})
 
