@@ -34,6 +34,10 @@ Disk space: `open()` refuses, before copying, when the target's file system has 
 the run to grow it (a quarter of its size and 64 MiB). `promote()` checks again with the working copy's
 real size before it writes the staged save. A full disk (ENOSPC, EDQUOT) while copying is reported as such,
 the partial file is removed and the target is left as it was.
+
+Why it is long: it is the one place a run's results reach the user's file, so every way that file can be
+unsafe — another run, another program, a symbolic link, a planted folder, a full disk — is checked here,
+beside the copy and the rename it guards, rather than by callers that could forget one.
 """
 
 from __future__ import annotations
