@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from planalign.report.comparison import SCENARIO_COLOURS
+from planalign.report.comparison_charts import SCENARIO_COLOURS
 from tests.report.comparison_fixture import METRICS, SCENARIOS, YEARS
 
 from .browser_support import Rendered, close, pixel_counts, render

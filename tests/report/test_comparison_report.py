@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from planalign.cli import main
-from planalign.report.comparison import format_delta, format_value, write_comparison_report
+from planalign.report.comparison import write_comparison_report
+from planalign.report.comparison_charts import format_delta, format_value
 from planalign.report.comparison_model import ComparisonFileError, load_comparison
 from tests.report.comparison_fixture import (
     METRICS,
