@@ -23,3 +23,18 @@ def test_module_entry_point_runs() -> None:
     proc = subprocess.run([sys.executable, "-m", "planalign", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0
     assert "usage: planalign" in proc.stdout
+
+
+def test_run_takes_dbts_models_alias_and_no_abbreviated_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #26.2: `--models customers` was taken as an abbreviation of `--models-per-invocation` and failed
+    with "invalid int value"; dbt's CLI matches no prefixes, and -m/--models is its alias of --select."""
+    from planalign.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["run", "--models", "customers"]).select == ["customers"]
+    assert parser.parse_args(["run", "-m", "a", "b", "-s", "c"]).select == ["a", "b", "c"]
+    assert parser.parse_args(["run", "--models-per-invocation", "3"]).models_per_invocation == 3
+    with pytest.raises(SystemExit) as caught:
+        parser.parse_args(["run", "--models-per", "3"])
+    assert caught.value.code == 2
+    assert "unrecognized arguments: --models-per" in capsys.readouterr().err

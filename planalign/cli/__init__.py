@@ -15,6 +15,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from planalign import __version__
 from planalign.cli._common import ExitStatus, printable
@@ -39,7 +40,13 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on bad usage already; this only makes the message say how to get help."""
+    """argparse exits 2 on bad usage already; this makes the message say how to get help, and turns off
+    argparse's prefix matching of long options: dbt's CLI has none, and with it `planalign run --models x`
+    (dbt's alias of `--select`) was taken as an abbreviation of `--models-per-invocation`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)

@@ -86,7 +86,15 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--target", help="profile target (default: the profile's default target)")
     parser.add_argument(
-        "-s", "--select", nargs="+", action="extend", default=[], help="dbt selectors (default: all models)"
+        "-s",
+        "--select",
+        "-m",
+        "--models",
+        dest="select",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="dbt selectors (default: all models); -m/--models is dbt's older name for it",
     )
     parser.add_argument("--exclude", nargs="+", action="extend", default=[], help="dbt selectors to exclude")
     parser.add_argument("--vars", default=None, help="dbt vars as a YAML mapping, e.g. '{year: 2025}'")

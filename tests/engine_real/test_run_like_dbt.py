@@ -96,6 +96,7 @@ def validate_run_results(document: dict[str, Any]) -> None:
 
 SELECTIONS = {
     "one model": ["-s", "orders"],
+    "dbt's -m alias of --select": ["-m", "stg_orders", "customers"],
     "tag (the README's example)": ["-s", "tag:nightly"],
     "path": ["-s", "path:models/marts"],
     "descendants": ["-s", "stg_orders+"],
