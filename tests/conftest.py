@@ -3,6 +3,7 @@ tests."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,3 +37,19 @@ def _restore_logging() -> Iterator[None]:
     root.setLevel(level)
     logging.getLogger("planalign").setLevel(package_level)
     structlog.configure(**saved)
+
+
+@pytest.fixture
+def recorded_runs(monkeypatch: pytest.MonkeyPatch) -> list[argparse.Namespace]:
+    """`planalign run` replaced by a recorder of what `planalign retry` hands it (the retry tests)."""
+    from planalign.cli import run as run_command
+    from planalign.cli._common import ExitStatus
+
+    calls: list[argparse.Namespace] = []
+
+    def fake_run(args: argparse.Namespace) -> int:
+        calls.append(args)
+        return ExitStatus.OK
+
+    monkeypatch.setattr(run_command, "run", fake_run)
+    return calls

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from planalign.cli import build_parser, main
-from planalign.cli import run as run_command
 from planalign.cli._common import ExitStatus
 from planalign.cli.run import _artifact_args, parse_vars
 
@@ -58,18 +57,6 @@ def _last_run(project: Path, statuses: dict[str, str]) -> argparse.Namespace:
     (project / "target").mkdir()
     (project / "target" / "run_results.json").write_text(json.dumps(document, default=str))
     return args
-
-
-@pytest.fixture
-def recorded_runs(monkeypatch: pytest.MonkeyPatch) -> list[argparse.Namespace]:
-    calls: list[argparse.Namespace] = []
-
-    def fake_run(args: argparse.Namespace) -> int:
-        calls.append(args)
-        return ExitStatus.OK
-
-    monkeypatch.setattr(run_command, "run", fake_run)
-    return calls
 
 
 def test_retry_reruns_the_failed_and_skipped_models_with_the_original_vars_and_flags(

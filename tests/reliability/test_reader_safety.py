@@ -21,7 +21,6 @@ import duckdb
 import pytest
 
 from planalign.cli import build_parser, main
-from planalign.cli import run as run_command
 from planalign.cli._common import ExitStatus
 from planalign.cli.run import _artifact_args, parse_vars
 from planalign.scenarios.scenario_file import MAX_MEMBERS
@@ -373,19 +372,6 @@ def _run_results(project: Path, results: Any = None, **args: Any) -> dict[str, A
             {"unique_id": "model.proj.broken", "status": "error"},
         ]
     return {"results": results, "args": recorded}
-
-
-@pytest.fixture
-def recorded_runs(monkeypatch: pytest.MonkeyPatch) -> list[argparse.Namespace]:
-    """`planalign run` replaced by a recorder of what retry hands it."""
-    calls: list[argparse.Namespace] = []
-
-    def fake_run(args: argparse.Namespace) -> int:
-        calls.append(args)
-        return ExitStatus.OK
-
-    monkeypatch.setattr(run_command, "run", fake_run)
-    return calls
 
 
 def _broken(row: dict[str, Any]) -> list[dict[str, Any]]:
