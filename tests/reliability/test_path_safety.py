@@ -38,6 +38,7 @@ from planalign.simulation.working_copy import (
     space_needed,
 )
 from tests.product.simulation_helpers import make_config
+from tests.product.test_working_copy import make_db, read_value
 from tests.reliability.helpers import (
     base_settings,
     complete_years,
@@ -47,26 +48,6 @@ from tests.reliability.helpers import (
     planalign,
     write_config,
 )
-
-
-def make_db(path: Path, value: int) -> Path:
-    con = duckdb.connect(str(path))
-    try:
-        con.execute("create or replace table t as select ? as v", [value])
-    finally:
-        con.close()
-    return path
-
-
-def read_value(path: Path) -> int:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        row = con.execute("select v from t").fetchone()
-        assert row is not None
-        return int(row[0])
-    finally:
-        con.close()
-
 
 # ---------------------------------------------------------------------- item 4: symbolic links
 
