@@ -18,7 +18,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,ray,dask]'
 	@touch $(STAMP)
 
 ## Run the default multi-year simulation (simulation_config.yaml) on embedded DuckDB.

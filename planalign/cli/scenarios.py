@@ -44,6 +44,21 @@ def add_parser(subparsers: Any) -> None:
         help="replace the sweep database even when it holds a simulation or another sweep (another name or "
         "scenario file); its years are lost, replaced atomically only if the sweep succeeds",
     )
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray", "dask"),
+        help="shard the sweep (every design × blocks of seeds, one pass each, merged into the sweep "
+        "database): local runs the shards one after another here; ray and dask run them on a cluster "
+        "(a local one unless --address is given). Default: one pass. docs/scaling.md",
+    )
+    run.add_argument("--address", metavar="ADDR", help="the Ray or Dask cluster to join (with --executor)")
+    run.add_argument(
+        "--shards",
+        type=int,
+        metavar="N",
+        help="how many shards (1 to the number of seeds; default: from memory per member, and for ray and "
+        "dask at least the cluster's worker slots)",
+    )
     run.add_argument("--workers", type=int, help="max parallel workers (implies parallelization on)")
     run.add_argument("--no-parallel", action="store_true", help="run with one worker, in topological order")
     add_logging_arguments(run)
@@ -89,15 +104,36 @@ def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
+def _check_sharding_flags(args: argparse.Namespace) -> None:
+    """The sharding flags' own errors, before the scenario file is read (the seed count is checked later)."""
+    if args.executor is None:
+        if args.address is not None or args.shards is not None:
+            given = "--address" if args.address is not None else "--shards"
+            raise PlanalignUsageError(f"{given} needs --executor local, ray or dask (docs/scaling.md)")
+        return
+    from planalign.scenarios.executors import check_executor
+
+    check_executor(args.executor, args.address)
+    if args.shards is not None and args.shards < 1:
+        raise PlanalignUsageError(f"--shards must be at least 1 (got {args.shards})")
+
+
 def handle_run(args: argparse.Namespace) -> int:
     from planalign.log import configure_logging, get_logger
     from planalign.scenarios.scenario_file import load_scenario_file
     from planalign.scenarios.sweep import plan_sweep
 
+    _check_sharding_flags(args)
     scenario_set = load_scenario_file(args.file, config_overrides=_config_overrides(args))
     config = scenario_set.baseline.config
     configure_logging(fmt=config.run.log_format, verbose=config.run.verbose)
     plan = plan_sweep(scenario_set, replace_database=args.replace_years)
+    if args.executor is not None:
+        from planalign.cli.sharded import run_sharded
+
+        status = run_sharded(args, plan, _compare)
+        if status is not None:
+            return status
     designs = len(scenario_set.designs)
     seeds = len(scenario_set.seeds)
     log = get_logger("planalign.cli.scenarios")

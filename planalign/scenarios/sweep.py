@@ -29,7 +29,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +39,11 @@ from planalign.engine.results import write_json_atomic
 from planalign.errors import PlanalignUsageError
 from planalign.scenarios.expansion import Member, expand, scenarios_var
 from planalign.scenarios.scenario_file import ScenarioSet
+from planalign.scenarios.sweep_directory import SWEEP_FILE as SWEEP_FILE
+from planalign.scenarios.sweep_directory import SWEEP_SCHEMA_VERSION as SWEEP_SCHEMA_VERSION
+from planalign.scenarios.sweep_directory import SweepDirectoryError as SweepDirectoryError
+from planalign.scenarios.sweep_directory import latest_complete_sweep as latest_complete_sweep
+from planalign.scenarios.sweep_directory import load_sweep as load_sweep
 from planalign.simulation.assumptions import count_census_rows, resolve_assumptions
 from planalign.simulation.build import ExtraVars, InvokerFactory
 from planalign.simulation.config import SimulationConfig
@@ -48,13 +53,7 @@ from planalign.simulation.run_directory import SimulationSummary
 from planalign.simulation.state import DatabaseIdentity, SimulationState
 from planalign.simulation.year_plan import check_replaces
 
-SWEEP_SCHEMA_VERSION = 1
-SWEEP_FILE = "sweep.json"
 SweepStatus = Literal["complete", "failed", "running"]
-
-
-class SweepDirectoryError(PlanalignUsageError):
-    """A sweep directory is missing, is not one, or its sweep.json cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +189,72 @@ def _member_entry(member: Member) -> dict[str, Any]:
     return entry
 
 
+@dataclass
+class SweepRecord:
+    """The sweep.json of a sweep being run (docs/scenarios.md): written "running" by `open_record` and final
+    by `write`; the one-pass and the sharded sweep (`planalign.scenarios.sharded`) both keep one."""
+
+    plan: SweepPlan
+    config_digest: str
+    census_employees: int
+    designs: list[dict[str, Any]]
+    started_at: str = field(default_factory=lambda: _now_iso())
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def path(self) -> Path:
+        return self.plan.directory / SWEEP_FILE
+
+    def write(self, status: SweepStatus, *, finished: bool = True) -> dict[str, Any]:
+        document = sweep_document(
+            self.plan,
+            status=status,
+            config_digest=self.config_digest,
+            census_employees=self.census_employees,
+            designs=self.designs,
+            started_at=self.started_at,
+            finished_at=_now_iso() if finished else None,
+            elapsed_seconds=time.monotonic() - self.started if finished else None,
+        )
+        write_json_atomic(self.path, document)
+        return document
+
+    def discard(self) -> None:
+        """Remove the record of a sweep refused before it wrote anything (bad input)."""
+        self.path.unlink(missing_ok=True)
+        _remove_empty_tree(self.plan.directory)
+
+
+async def open_record(
+    plan: SweepPlan,
+    check_inputs: Callable[[], None],
+    on_started: Callable[[Path], None] | None = None,
+) -> SweepRecord:
+    """Check the inputs (`check_inputs`: the orchestrator's) and the database the sweep would replace, then
+    make the sweep directory and write sweep.json "running". Bad input raises a `PlanalignUsageError` with
+    nothing written."""
+    await anyio.to_thread.run_sync(check_inputs)
+    # Before the sweep directory exists (the orchestrator checks again, for callers that skip this).
+    database = Path(plan.config.simulation.database_path)
+    held = await anyio.to_thread.run_sync(SimulationState(database).contents)
+    check_replaces(held, plan.identity, replace=plan.replace_database, database=f"the database {database}")
+    employees = await anyio.to_thread.run_sync(count_census_rows, Path(plan.config.simulation.census_path))
+    designs = await anyio.to_thread.run_sync(designs_in_force, plan.scenario_set, employees)
+    digest = await anyio.to_thread.run_sync(plan.config.results_digest, plan.extra_vars.values)
+    record = SweepRecord(plan, digest, employees, designs)
+    try:
+        plan.directory.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise SweepDirectoryError(
+            f"{plan.directory} exists already: a sweep of this file started in the same second; wait a "
+            "second and run again"
+        ) from None
+    record.write("running", finished=False)
+    if on_started is not None:
+        on_started(plan.directory)
+    return record
+
+
 async def run_sweep_async(
     plan: SweepPlan,
     *,
@@ -200,67 +265,59 @@ async def run_sweep_async(
     """Check the inputs, write sweep.json ("running"), simulate every member in one run, write sweep.json
     again. Returns the outcome; bad input raises a `PlanalignUsageError` with nothing written; cancellation
     records the sweep as failed and re-raises. `on_started` receives the sweep directory once it exists."""
-    extra = plan.extra_vars
-    orchestrator = PipelineOrchestrator(
-        plan.config, invoker_factory=invoker_factory, extra_vars=extra, identity=plan.identity
-    )
-    await anyio.to_thread.run_sync(orchestrator.check_inputs)
-    # Before the sweep directory exists (the orchestrator checks again, for callers that skip this).
-    database = Path(plan.config.simulation.database_path)
-    held = await anyio.to_thread.run_sync(SimulationState(database).contents)
-    check_replaces(held, plan.identity, replace=plan.replace_database, database=f"the database {database}")
-    employees = await anyio.to_thread.run_sync(count_census_rows, Path(plan.config.simulation.census_path))
-    designs = await anyio.to_thread.run_sync(designs_in_force, plan.scenario_set, employees)
-    digest = await anyio.to_thread.run_sync(plan.config.results_digest, extra.values)
-    started_at = _now_iso()
-    started = time.monotonic()
-
-    def document(status: SweepStatus, finished: bool) -> dict[str, Any]:
-        return sweep_document(
-            plan,
-            status=status,
-            config_digest=digest,
-            census_employees=employees,
-            designs=designs,
-            started_at=started_at,
-            finished_at=_now_iso() if finished else None,
-            elapsed_seconds=time.monotonic() - started if finished else None,
-        )
-
-    try:
-        plan.directory.mkdir(parents=True, exist_ok=False)
-    except FileExistsError:
-        raise SweepDirectoryError(
-            f"{plan.directory} exists already: a sweep of this file started in the same second; wait a "
-            "second and run again"
-        ) from None
-    path = plan.directory / SWEEP_FILE
-    write_json_atomic(path, document("running", finished=False))
-    if on_started is not None:
-        on_started(plan.directory)
+    orchestrator = pass_orchestrator(plan.config, plan.members, plan.identity, invoker_factory)
+    record = await open_record(plan, orchestrator.check_inputs, on_started)
     summaries: list[SimulationSummary] = []
     try:
-        summary = await orchestrator.execute_multi_year_simulation_async(
-            # A sweep always simulates every year from the census: its database is the sweep's alone. It
-            # replaces another result's database only when told to.
-            replace_years=True,
+        summary = await run_pass(
+            orchestrator,
             replace_database=plan.replace_database,
             on_progress=on_progress,
             on_finished=summaries.append,
         )
     except PlanalignUsageError:
         # Refused before the simulation wrote anything (the orchestrator leaves no run record either).
-        path.unlink(missing_ok=True)
-        _remove_empty_tree(plan.directory)
+        record.discard()
         raise
     except BaseException:
         with anyio.CancelScope(shield=True):
-            write_json_atomic(path, document("failed", finished=True))
+            record.write("failed")
         raise
     status: SweepStatus = "complete" if summary.success else "failed"
-    final = document(status, finished=True)
-    write_json_atomic(path, final)
+    final = record.write(status)
     return SweepOutcome(directory=plan.directory, status=status, summary=summary, document=final)
+
+
+def pass_orchestrator(
+    config: SimulationConfig,
+    members: tuple[Member, ...],
+    identity: DatabaseIdentity,
+    invoker_factory: InvokerFactory | None = None,
+) -> PipelineOrchestrator:
+    """The orchestrator of one sweep pass: `config`'s simulation with the dbt var `scenarios` of `members`
+    (every member of a one-pass sweep, or one shard's, `planalign.scenarios.shards`)."""
+    extra = ExtraVars(values={"scenarios": scenarios_var(members)}, record_year_metrics=False)
+    return PipelineOrchestrator(config, invoker_factory=invoker_factory, extra_vars=extra, identity=identity)
+
+
+async def run_pass(
+    orchestrator: PipelineOrchestrator,
+    *,
+    replace_database: bool,
+    on_progress: ProgressCallback | None = None,
+    on_finished: Callable[[SimulationSummary], None] | None = None,
+) -> SimulationSummary:
+    """One sweep pass: every year from the census, every member of the orchestrator's `scenarios` var side by
+    side, into its configured database (through the working copy). The one-pass sweep and every shard of a
+    sharded sweep (`planalign.scenarios.shard_task`) run this same function."""
+    return await orchestrator.execute_multi_year_simulation_async(
+        # A sweep always simulates every year from the census: its database is the sweep's alone. It
+        # replaces another result's database only when told to.
+        replace_years=True,
+        replace_database=replace_database,
+        on_progress=on_progress,
+        on_finished=on_finished,
+    )
 
 
 def _remove_empty_tree(directory: Path) -> None:
@@ -276,104 +333,3 @@ def _remove_empty_tree(directory: Path) -> None:
 
 def _now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
-# ----------------------------------------------------------------------------------------------------
-# Reading sweep directories
-# ----------------------------------------------------------------------------------------------------
-
-
-def load_sweep(directory: Path) -> dict[str, Any]:
-    """sweep.json of `directory`, checked to be a sweep of a schema this version reads, with every field its
-    readers use (`scenarios compare`, `export`) of the type `sweep_document` writes: a copied or edited file
-    is refused with `SweepDirectoryError` naming the field, never a traceback in a reader."""
-    from planalign.simulation.run_directory import RunFileError, read_json_object
-
-    path = directory / SWEEP_FILE
-    if not directory.is_dir():
-        raise SweepDirectoryError(f"{directory} is not a directory; give a sweep directory under runs/")
-    if not path.exists():
-        raise SweepDirectoryError(
-            f"{directory} is not a sweep directory (it has no {SWEEP_FILE}); `planalign scenarios run FILE` "
-            "writes one"
-        )
-    try:
-        document = dict(read_json_object(path))
-    except RunFileError as exc:
-        raise SweepDirectoryError(f"{path} cannot be read: {exc.problem}") from None
-    if document.get("kind") != "sweep":
-        raise SweepDirectoryError(f"{path} is not a sweep record (its kind is not 'sweep')")
-    version = document.get("schema_version")
-    if version != SWEEP_SCHEMA_VERSION:
-        raise SweepDirectoryError(
-            f"{path} has schema_version {version!r}; this planalign reads version {SWEEP_SCHEMA_VERSION}. "
-            "Use the planalign that wrote it, or run the sweep again."
-        )
-    for key, (expected, valid) in _SWEEP_FIELDS.items():
-        if not valid(document.get(key)):
-            raise SweepDirectoryError(
-                f"{path}: {key} must be {expected}, got {document.get(key)!r}"[:300]
-                + f". {SWEEP_FILE} is written by `planalign scenarios run`; run the sweep again or restore it"
-            )
-    return document
-
-
-def _is_int(value: Any) -> bool:
-    return type(value) is int
-
-
-def _is_text(value: Any) -> bool:
-    return isinstance(value, str)
-
-
-def _is_member(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and _is_text(value.get("scenario_id"))
-        and _is_text(value.get("scenario_name"))
-        and _is_int(value.get("random_seed"))
-    )
-
-
-#: The fields of sweep.json its readers use, and what each must be.
-_SWEEP_FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "status": ("one of complete, failed, running", lambda v: v in ("complete", "failed", "running")),
-    "years": (
-        "a non-empty list of four-digit years",
-        lambda v: isinstance(v, list) and bool(v) and all(_is_int(y) and 1000 <= y <= 9999 for y in v),
-    ),
-    "seeds": ("a list of whole numbers", lambda v: isinstance(v, list) and all(map(_is_int, v))),
-    "members": (
-        "a list of {scenario_id, scenario_name, random_seed}",
-        lambda v: isinstance(v, list) and all(map(_is_member, v)),
-    ),
-    "scenarios": (
-        "a list of designs, each with a name",
-        lambda v: isinstance(v, list) and all(isinstance(d, dict) and _is_text(d.get("name")) for d in v),
-    ),
-    "baseline": ("a scenario name", _is_text),
-    "database": ("a file path", lambda v: _is_text(v) and bool(v)),
-    "config_digest": ("a text", _is_text),
-    "scenarios_file": ("a file path", _is_text),
-    "discount_rate": (
-        "a rate between 0 and 1",
-        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1,
-    ),
-}
-
-
-def latest_complete_sweep(runs_dir: Path) -> Path:
-    """The newest sweep directory under `runs_dir` whose sweep is complete (directories sort by time)."""
-    if runs_dir.is_dir():
-        for directory in sorted((p for p in runs_dir.iterdir() if p.is_dir()), reverse=True):
-            if "-sweep-" not in directory.name or not (directory / SWEEP_FILE).is_file():
-                continue
-            try:
-                if load_sweep(directory).get("status") == "complete":
-                    return directory
-            except SweepDirectoryError:
-                continue
-    raise SweepDirectoryError(
-        f"no complete sweep under {runs_dir}; run one with `planalign scenarios run scenarios.yaml`, or name "
-        "the sweep directory"
-    )

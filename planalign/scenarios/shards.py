@@ -1,0 +1,95 @@
+"""Cutting a sweep into shards: every design (and sensitivity member) × a block of seeds.
+
+A shard keeps every member of its seeds, so each paired comparison — two designs with the same seed, which
+draw the same random numbers — is simulated inside one pass (common random numbers, docs/scenarios.md).
+Each shard is an ordinary sweep pass over its members (`planalign.scenarios.sweep.run_pass`) into its own
+database; `planalign.scenarios.sharded` runs them and merges their tables.
+
+How many shards, unless the user says (`--shards N`): as few as fit memory. The measured figure is issue
+#21's: a 50-seed ensemble of 10,000 employees × 5 years peaked at 2.4 GB in one pass, i.e. about 960 bytes
+per member × employee × simulated year (`BYTES_PER_MEMBER_EMPLOYEE_YEAR`); a shard may use half the memory
+available (`MEMORY_SHARE`: dbt's own process, DuckDB's buffers beyond the data and the machine's other
+programs need the rest). Members per shard = that budget ÷ the bytes per member, rounded down to a whole
+number of seeds (at least one seed: a seed's members are never split). docs/scaling.md states the rule.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from planalign.errors import PlanalignUsageError
+from planalign.scenarios.expansion import Member
+
+#: Peak memory of one pass per member × employee × simulated year: 2.4 GB ÷ (50 × 10,000 × 5) (issue #21).
+BYTES_PER_MEMBER_EMPLOYEE_YEAR = 2.4e9 / (50 * 10_000 * 5)
+#: The share of the available memory one shard may use.
+MEMORY_SHARE = 0.5
+
+
+class ShardingError(PlanalignUsageError):
+    """The shards asked for cannot be made (fewer than one, more than there are seeds)."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One pass of a sharded sweep: every member whose seed is one of `seeds`, in the sweep's order."""
+
+    index: int
+    seeds: tuple[int, ...]
+    members: tuple[Member, ...]
+
+    def describe(self) -> str:
+        """`shard 2 (seeds 7, 9: 4 members)`, for progress lines and failure messages."""
+        seeds = ", ".join(str(s) for s in self.seeds)
+        plural = "s" if len(self.seeds) != 1 else ""
+        return f"shard {self.index + 1} (seed{plural} {seeds}: {self.member_ids})"
+
+    @property
+    def member_ids(self) -> str:
+        return ", ".join(m.scenario_id for m in self.members)
+
+
+def member_bytes(employees: int, years: int) -> float:
+    """The measured peak memory of one member of a pass (see the module docstring)."""
+    return BYTES_PER_MEMBER_EMPLOYEE_YEAR * max(1, employees) * max(1, years)
+
+
+def shards_for_memory(
+    *, seeds: int, members_per_seed: int, employees: int, years: int, available_bytes: int
+) -> int:
+    """The fewest shards whose passes each fit `MEMORY_SHARE` of `available_bytes` (the memory rule)."""
+    if seeds < 1:
+        return 1
+    budget = available_bytes * MEMORY_SHARE
+    per_seed = member_bytes(employees, years) * max(1, members_per_seed)
+    seeds_per_shard = max(1, math.floor(budget / per_seed))
+    return min(seeds, math.ceil(seeds / seeds_per_shard))
+
+
+def check_shard_count(shards: int, seeds: int) -> None:
+    """`--shards` must be between 1 and the number of seeds (a shard holds at least one whole seed)."""
+    if shards < 1:
+        raise ShardingError(f"--shards must be at least 1 (got {shards})")
+    if shards > seeds:
+        raise ShardingError(
+            f"--shards {shards} is more than the scenario file's {seeds} seed{'s' if seeds != 1 else ''}: a "
+            "shard holds every design of at least one seed (common random numbers); give at most "
+            f"--shards {seeds}"
+        )
+
+
+def plan_shards(members: Sequence[Member], seeds: Sequence[int], shards: int) -> list[Shard]:
+    """`shards` blocks of consecutive seeds, as even as can be (sizes differ by at most one), each with
+    every member of its seeds in the sweep's member order."""
+    check_shard_count(shards, len(seeds))
+    size, extra = divmod(len(seeds), shards)
+    out: list[Shard] = []
+    start = 0
+    for index in range(shards):
+        block = tuple(seeds[start : start + size + (1 if index < extra else 0)])
+        start += len(block)
+        chosen = set(block)
+        out.append(Shard(index, block, tuple(m for m in members if m.random_seed in chosen)))
+    return out
