@@ -241,9 +241,10 @@ class DaskExecutor(_RemoteExecutor):
         return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
 
     def _submit(self, tasks: Sequence[ShardTask], bundle: ShardBundle) -> list[Any]:
-        shared = self._client.scatter(bundle, broadcast=False)
+        # In each task, not scattered: scattered data dies with the worker holding it, and the retry of a
+        # lost worker's shard would then fail; a task's own arguments stay with the scheduler.
         futures = [
-            self._client.submit(self._function, task, shared, retries=LOST_WORKER_RETRIES, pure=False)
+            self._client.submit(self._function, task, bundle, retries=LOST_WORKER_RETRIES, pure=False)
             for task in tasks
         ]
         self._index = {f: i for i, f in enumerate(futures)}

@@ -1,0 +1,509 @@
+"""Sharded sweeps (issue #21 item 1): shard planning and the memory rule, the flags' refusals, the merge and
+its refusal on a failed shard, cancellation and the retry of a lost worker with fake shard bodies, and — on
+real dbt — a sharded sweep on each executor (local, a local Ray head, a Dask LocalCluster) equal to the
+one-pass sweep member by member.
+
+The real runs share one one-pass reference (module fixture) and one cluster per executor; each sharded run
+pays one dbt parse per shard (the parse depends on the members, docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import cloudpickle
+import duckdb
+import pytest
+import yaml
+
+from planalign.cli import main
+from planalign.scenarios import executors as executors_module
+from planalign.scenarios.comparison import check_database_holds_sweep
+from planalign.scenarios.executors import (
+    DaskExecutor,
+    LocalExecutor,
+    RayExecutor,
+    ShardExecutor,
+    _RemoteExecutor,
+)
+from planalign.scenarios.expansion import Member
+from planalign.scenarios.provenance import export_source
+from planalign.scenarios.scenario_file import load_scenario_file, scenario_id
+from planalign.scenarios.shard_task import ShardBundle, ShardResult, ShardTask, export_tables, run_shard
+from planalign.scenarios.sharded import run_sharded_sweep_async, shards_json
+from planalign.scenarios.shards import ShardingError, plan_shards, shards_for_memory
+from planalign.scenarios.sweep import SweepOutcome, SweepPlan, load_sweep, plan_sweep
+from planalign.simulation.census import generate_census, write_census
+from planalign.simulation.checksum import table_checksum
+from planalign.simulation.state import SimulationState
+
+from .conftest import ScenarioWriter
+
+# The fake shard bodies below run in Ray and Dask worker processes: ship them by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+REPO = Path(__file__).resolve().parents[2]
+
+FILE = """
+name: sharded
+scenarios:
+  match_4pct:
+    overrides: {match: {tiers: [{employee_max: 0.04, match_rate: 1.0}], cap_rate: 0.04}}
+seeds: [42, 7, 3, 11]
+"""
+
+
+def _members(designs: tuple[str, ...], seeds: tuple[int, ...]) -> tuple[Member, ...]:
+    return tuple(Member(scenario_id(d, s), d, s) for d in designs for s in seeds)
+
+
+# ------------------------------------------------------------------------------------------- planning
+
+
+def test_a_shard_is_every_design_of_a_block_of_seeds() -> None:
+    seeds = (42, 7, 3, 11, 5)
+    members = _members(("baseline", "richer", "leaner"), seeds)
+    shards = plan_shards(members, seeds, 2)
+    assert [s.seeds for s in shards] == [(42, 7, 3), (11, 5)]
+    for shard in shards:
+        # Every design of each of its seeds: the paired comparisons stay inside one pass.
+        assert {(m.scenario_name, m.random_seed) for m in shard.members} == {
+            (d, s) for d in ("baseline", "richer", "leaner") for s in shard.seeds
+        }
+        assert list(shard.members) == [m for m in members if m.random_seed in shard.seeds]  # sweep order
+    assert sorted(m.scenario_id for s in shards for m in s.members) == sorted(m.scenario_id for m in members)
+    assert [len(s.seeds) for s in plan_shards(members, seeds, 5)] == [1, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize(("count", "message"), [(0, "at least 1"), (6, "more than the scenario file's 5")])
+def test_a_shard_count_outside_one_to_the_seeds_is_refused(count: int, message: str) -> None:
+    seeds = (1, 2, 3, 4, 5)
+    with pytest.raises(ShardingError, match=message):
+        plan_shards(_members(("a",), seeds), seeds, count)
+
+
+def test_the_memory_rule_uses_the_measured_peak_per_member() -> None:
+    # Issue #21's measurement: 50 seeds × 10,000 employees × 5 years peaked at 2.4 GB in one pass; a shard
+    # may use half the available memory.
+    ensemble = {"seeds": 50, "members_per_seed": 1, "employees": 10_000, "years": 5}
+    assert shards_for_memory(**ensemble, available_bytes=int(4.8e9)) == 1
+    assert shards_for_memory(**ensemble, available_bytes=int(2.4e9)) == 2
+    assert shards_for_memory(**ensemble, available_bytes=10**6) == 50  # one seed per shard at least
+    # The paper goal (1,000 seeds × 10 designs × 100,000 employees × 5 years) on 64 GB nodes: a seed's 10
+    # members need 4.8 GB, 6 seeds fit in 32 GB, so 167 shards.
+    goal = {"seeds": 1000, "members_per_seed": 10, "employees": 100_000, "years": 5}
+    assert shards_for_memory(**goal, available_bytes=64 * 10**9) == 167
+
+
+# -------------------------------------------------------------------------------------------- the flags
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--executor", "local", "--shards", "0"], "--shards must be at least 1"),
+        (["--executor", "local", "--shards", "5"], "more than the scenario file's 4 seeds"),
+        (["--executor", "ray", "--shards", "9"], "more than the scenario file's 4 seeds"),
+        (["--executor", "local", "--address", "x:1"], "--address names a Ray or Dask cluster"),
+        (["--address", "x:1"], "--address needs --executor"),
+        (["--shards", "2"], "--shards needs --executor"),
+    ],
+)
+def test_bad_sharding_flags_exit_2_before_anything_runs(
+    write_scenarios: ScenarioWriter,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    message: str,
+) -> None:
+    path = write_scenarios(FILE)
+    assert main(["scenarios", "run", str(path), *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "scenarios.duckdb").exists()
+
+
+@pytest.mark.parametrize("name", ["ray", "dask"])
+def test_a_missing_cluster_library_says_which_extra_to_install(
+    write_scenarios: ScenarioWriter,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+) -> None:
+    real = executors_module.importlib.util.find_spec
+    monkeypatch.setattr(
+        executors_module.importlib.util,
+        "find_spec",
+        lambda module, *a: None if module in ("ray", "distributed") else real(module, *a),
+    )
+    assert main(["scenarios", "run", str(write_scenarios(FILE)), "--executor", name]) == 2
+    assert f"pip install 'planalign[{name}]'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- the driver, with fake shards
+
+
+def _fake_tables(root: Path, task: ShardTask) -> ShardResult:
+    """What a shard of `task`'s members returns: a dimension, a per-member yearly table and a seed table."""
+    database = root / f"fake-{task.index}-{os.getpid()}.duckdb"
+    database.unlink(missing_ok=True)
+    con = duckdb.connect(str(database))
+    try:
+        con.execute(
+            "create table dim_scenarios (scenario_id varchar, scenario_name varchar, random_seed int)"
+        )
+        con.execute(
+            "create table rpt_yearly_summary (scenario_id varchar, simulation_year integer, "
+            "employer_cost decimal(18, 2))"
+        )
+        con.execute("create table config_seed (band varchar, rate double)")
+        con.execute("insert into config_seed values ('a', 0.5), ('b', 0.25)")
+        for member in task.members:
+            con.execute(
+                "insert into dim_scenarios values (?, ?, ?)",
+                [member.scenario_id, member.scenario_name, member.random_seed],
+            )
+            for year in task.config.years:
+                con.execute(
+                    "insert into rpt_yearly_summary values (?, ?, ?)",
+                    [member.scenario_id, year, 1000 + member.random_seed],
+                )
+    finally:
+        con.close()
+    tables = export_tables(database, root / f"export-{task.index}")
+    database.unlink()
+    ids = tuple(m.scenario_id for m in task.members)
+    return ShardResult(task.index, ids, "complete", None, tables, 0.01, 1)
+
+
+class FakeShards:
+    """An async shard body for the local executor: fails the shards in `fail`, cancels at `cancel_at`."""
+
+    def __init__(self, root: Path, *, fail: frozenset[int] = frozenset(), cancel_at: int | None = None):
+        self.root, self.fail, self.cancel_at = root, fail, cancel_at
+        self.ran: list[int] = []
+        self.scope: anyio.CancelScope | None = None
+
+    async def __call__(self, task: ShardTask, bundle: ShardBundle) -> ShardResult:
+        self.ran.append(task.index)
+        assert b"dbt_project.yml" in bundle.project_tar or bundle.project_tar  # the project travels
+        if task.index == self.cancel_at and self.scope is not None:
+            self.scope.cancel()
+            await anyio.sleep_forever()
+        if task.index in self.fail:
+            ids = tuple(m.scenario_id for m in task.members)
+            return ShardResult(task.index, ids, "failed", "model rpt_yearly_summary failed")
+        return _fake_tables(self.root, task)
+
+
+def _run(plan: SweepPlan, shards: int, executor: ShardExecutor, fake: FakeShards | None = None) -> Any:
+    async def body() -> SweepOutcome | None:
+        with anyio.CancelScope() as scope:
+            if fake is not None:
+                fake.scope = scope
+            return await run_sharded_sweep_async(
+                plan, plan_shards(plan.members, plan.scenario_set.seeds, shards), executor
+            )
+        return None
+
+    return anyio.run(body)
+
+
+def test_merged_shards_are_the_sweep_database_a_one_pass_sweep_leaves(
+    write_scenarios: ScenarioWriter, tmp_path: Path
+) -> None:
+    plan = plan_sweep(load_scenario_file(write_scenarios(FILE)))
+    fake = FakeShards(tmp_path)
+    outcome = _run(plan, 2, LocalExecutor(fake))
+    assert outcome.status == "complete", outcome.summary.error
+    assert fake.ran == [0, 1]
+    document = load_sweep(outcome.directory)
+    database = Path(document["database"])
+    check_database_holds_sweep(database, document)  # what `scenarios compare` checks
+    assert export_source(outcome.directory).years == (2025, 2026)  # the run record names the years' run
+    with duckdb.connect(str(database), read_only=True) as con:
+        dim = {r[0] for r in con.execute("select scenario_id from dim_scenarios").fetchall()}
+        yearly = con.execute("select count(*) from rpt_yearly_summary").fetchone()
+        seed = con.execute("select count(*) from config_seed").fetchone()
+        types = con.execute(
+            "select data_type from duckdb_columns() where table_name = 'rpt_yearly_summary' "
+            "and column_name = 'employer_cost'"
+        ).fetchone()
+        info = con.execute("select kind, name, members from planalign.database_info").fetchone()
+    assert dim == {m.scenario_id for m in plan.members}
+    assert yearly == (8 * 2,) and seed == (2,)  # every member's rows; the seed table once
+    assert types == ("DECIMAL(18,2)",)
+    assert info == ("sweep", "sharded", 8)
+    years = SimulationState(database).completed_years()
+    assert {y.config_hash for y in years} == {document["config_digest"]}
+    shards = shards_json(outcome.directory)["shards"]
+    assert isinstance(shards, list) and [s["status"] for s in shards] == ["complete", "complete"]
+
+
+def test_a_failed_shard_fails_the_sweep_naming_its_members_and_merges_nothing(
+    write_scenarios: ScenarioWriter,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = write_scenarios(FILE)
+    plan = plan_sweep(load_scenario_file(path))
+    assert _run(plan, 2, LocalExecutor(FakeShards(tmp_path))).status == "complete"
+    database = Path(plan.scenario_set.database)
+    before = database.read_bytes()
+    fake = FakeShards(tmp_path, fail=frozenset({1}))
+    monkeypatch.setattr(executors_module, "make_executor", lambda name, address=None: LocalExecutor(fake))
+    assert main(["scenarios", "run", str(path), "--executor", "local", "--shards", "4"]) == 1
+    err = capsys.readouterr().err
+    assert "shard 2 (seed 7: baseline__s7, match_4pct__s7) failed: model rpt_yearly_summary failed" in err
+    assert fake.ran == [0, 1]  # the first failure stops the sweep: shards 3 and 4 never ran
+    assert database.read_bytes() == before
+    [latest] = sorted(p for p in (tmp_path / "runs").glob("*-sweep-*") if p != plan.directory)
+    assert load_sweep(latest)["status"] == "failed"
+
+
+def test_cancelling_a_sharded_sweep_records_it_failed_and_leaves_the_database(
+    write_scenarios: ScenarioWriter, tmp_path: Path
+) -> None:
+    plan = plan_sweep(load_scenario_file(write_scenarios(FILE)))
+    fake = FakeShards(tmp_path, cancel_at=1)
+    assert _run(plan, 2, LocalExecutor(fake), fake) is None
+    assert not Path(plan.scenario_set.database).exists()
+    assert load_sweep(plan.directory)["status"] == "failed"
+    [summary] = (plan.directory / "simulation").glob("*/summary.json")
+    assert json.loads(summary.read_text())["status"] == "interrupted"
+
+
+class FakeRemote(_RemoteExecutor):
+    """A remote executor whose tasks never finish, except those in `finished` (results or exceptions)."""
+
+    name = "fake"
+
+    def __init__(self, finished: dict[int, ShardResult | Exception]) -> None:
+        self.finished = finished
+        self.cancelled: list[int] = []
+        self._index = {}
+
+    def slots(self) -> int:
+        return 2
+
+    def _submit(self, tasks: Any, bundle: ShardBundle) -> list[Any]:
+        self._index = {i: i for i in range(len(tasks))}
+        return list(range(len(tasks)))
+
+    def _wait(self, pending: list[Any]) -> tuple[list[Any], list[Any]]:
+        done = [h for h in pending if h in self.finished]
+        if not done:
+            time.sleep(0.02)
+        return done, [h for h in pending if h not in done]
+
+    def _outcome(self, handle: Any) -> ShardResult:
+        outcome = self.finished[handle]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def _cancel(self, pending: list[Any]) -> None:
+        self.cancelled.extend(pending)
+
+    def close(self) -> None:
+        return None
+
+
+def _tasks(plan: SweepPlan, count: int) -> list[ShardTask]:
+    shards = plan_shards(plan.members, plan.scenario_set.seeds, count)
+    return [ShardTask(s.index, count, plan.config, s.members, plan.identity, "x.duckdb") for s in shards]
+
+
+def test_cancellation_cancels_the_remote_shards(write_scenarios: ScenarioWriter) -> None:
+    plan = plan_sweep(load_scenario_file(write_scenarios(FILE)))
+    executor = FakeRemote({})
+    bundle = ShardBundle(b"", b"", ".parquet", False)
+
+    async def body() -> None:
+        with anyio.move_on_after(0.2):
+            await executor.run(_tasks(plan, 4), bundle, lambda result: None)
+
+    anyio.run(body)
+    assert sorted(executor.cancelled) == [0, 1, 2, 3]
+
+
+def test_a_task_that_raised_after_its_retries_is_a_failed_shard_and_cancels_the_rest(
+    write_scenarios: ScenarioWriter,
+) -> None:
+    plan = plan_sweep(load_scenario_file(write_scenarios(FILE)))
+    executor = FakeRemote({1: RuntimeError("WorkerCrashedError: the worker died\n(3 retries)")})
+    seen: list[ShardResult] = []
+    results = anyio.run(
+        lambda: executor.run(_tasks(plan, 4), ShardBundle(b"", b"", ".parquet", False), seen.append)
+    )
+    assert [r.status for r in results] == ["failed"] and results == seen
+    assert results[0].member_ids == ("baseline__s7", "match_4pct__s7")
+    assert "RuntimeError" in (results[0].error or "") and "(3 retries)" in (results[0].error or "")
+    assert sorted(executor.cancelled) == [0, 2, 3]
+
+
+# ------------------------------------------------------------------------------ real Ray and Dask clusters
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    """A local Ray head with 2 worker CPUs, no dashboard, no token file under $HOME."""
+    pytest.importorskip("ray")
+    import ray
+
+    previous = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=200 * 2**20)
+    try:
+        yield None
+    finally:
+        ray.shutdown()
+        if previous is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = previous
+
+
+@pytest.fixture(scope="module")
+def dask_cluster() -> Iterator[str]:
+    """A Dask LocalCluster of 2 one-thread worker processes; yields its scheduler address."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    try:
+        yield str(cluster.scheduler_address)
+    finally:
+        cluster.close()
+
+
+def _cluster_executor(name: str, request: pytest.FixtureRequest, function: Any = run_shard) -> ShardExecutor:
+    if name == "ray":
+        request.getfixturevalue("ray_cluster")
+        return RayExecutor(function=function)  # joins the running head; close() leaves it up
+    address = request.getfixturevalue("dask_cluster")
+    return DaskExecutor(address, function=function)
+
+
+def die_once_then_fake(task: ShardTask, bundle: ShardBundle) -> ShardResult:
+    """Kill the worker process the first time a shard runs (a lost node), succeed when run again."""
+    marker = Path(task.config.simulation.database_path).parent / "markers" / f"shard-{task.index}"
+    if not marker.exists():
+        marker.touch()
+        os._exit(1)
+    return _fake_tables(marker.parent, task)
+
+
+@pytest.mark.parametrize("name", [pytest.param("ray", marks=pytest.mark.slow), "dask"])
+def test_a_shard_whose_worker_was_lost_runs_again(
+    write_scenarios: ScenarioWriter,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    name: str,
+) -> None:
+    markers = tmp_path / "markers"  # beside the sweep database: where `die_once_then_fake` looks
+    markers.mkdir()
+    plan = plan_sweep(load_scenario_file(write_scenarios(FILE)))
+    executor = _cluster_executor(name, request, die_once_then_fake)
+    try:
+        outcome = _run(plan, 2, executor)
+    finally:
+        executor.close()
+    assert outcome.status == "complete", outcome.summary.error
+    assert sorted(p.name for p in markers.iterdir() if p.name.startswith("shard-")) == ["shard-0", "shard-1"]
+
+
+# ---------------------------------------------------------------------------------- real dbt, every executor
+
+DESIGNS_FILE = {
+    "name": "sharding",
+    "scenarios": {
+        "richer": {
+            "overrides": {"match": {"tiers": [{"employee_max": 0.04, "match_rate": 1.0}], "cap_rate": 0.04}}
+        }
+    },
+    "seeds": [42, 7, 3, 11],
+}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The one-pass sweep of 2 designs × 4 seeds × 2 years on a 100-employee census, built once."""
+    root = tmp_path_factory.mktemp("sharding")
+    census = write_census(generate_census(100, seed=5), root / "census.parquet")
+    config = {
+        "simulation": {
+            "start_year": 2025,
+            "end_year": 2026,
+            "census_path": str(census),
+            "database_path": "simulation.duckdb",
+        },
+        "dbt": {"project_dir": str(REPO / "dbt_project")},
+        "run": {"runs_dir": "runs"},
+    }
+    (root / "simulation_config.yaml").write_text(yaml.safe_dump(config))
+    path = root / "one_pass.yaml"
+    path.write_text(yaml.safe_dump({**DESIGNS_FILE, "database": "one_pass.duckdb"}, sort_keys=False))
+    assert main(["scenarios", "run", str(path)]) == 0
+    [directory] = sorted((root / "runs").glob("*-sweep-one_pass"))
+    return {"root": root, "directory": directory, "database": root / "one_pass.duckdb"}
+
+
+def _member_checksums(database: Path) -> dict[tuple[str, str], tuple[int, str]]:
+    """(table, member or '*') → checksum of that member's rows (of the whole table without scenario_id)."""
+    out: dict[tuple[str, str], tuple[int, str]] = {}
+    with duckdb.connect(str(database), read_only=True) as con:
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where schema_name <> 'planalign'"
+        ).fetchall()
+        members = [r[0] for r in con.execute("select scenario_id from dim_scenarios").fetchall()]
+        for schema, table in tables:
+            name = f'"{schema}"."{table}"'
+            columns = {r[0] for r in con.execute(f"describe {name}").fetchall()}
+            if "scenario_id" not in columns:
+                checksum = table_checksum(con, name)
+                out[(table, "*")] = (checksum.rows, checksum.digest)
+                continue
+            for member in members:
+                checksum = table_checksum(con, f"(select * from {name} where scenario_id = '{member}')")
+                out[(table, member)] = (checksum.rows, checksum.digest)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["local", "ray", "dask"])
+def test_a_sharded_sweep_equals_the_one_pass_sweep_member_by_member(
+    reference: dict[str, Any],
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+) -> None:
+    root: Path = reference["root"]
+    path = root / f"sharded_{name}.yaml"
+    path.write_text(yaml.safe_dump({**DESIGNS_FILE, "database": f"sharded_{name}.duckdb"}, sort_keys=False))
+    if name != "local":
+        executor = _cluster_executor(name, request)
+        monkeypatch.setattr(executors_module, "make_executor", lambda n, address=None: executor)
+    assert main(["scenarios", "run", str(path), "--executor", name, "--shards", "2"]) == 0
+    [directory] = sorted((root / "runs").glob(f"*-sweep-sharded_{name}"))
+    assert [s["status"] for s in shards_json(directory)["shards"]] == ["complete", "complete"]  # type: ignore[index]
+    ours = _member_checksums(root / f"sharded_{name}.duckdb")
+    theirs = _member_checksums(reference["database"])
+    assert ours.keys() == theirs.keys()
+    assert {k for k in ours if ours[k] != theirs[k]} == set()
+    mine = json.loads((directory / "comparison.json").read_text())
+    one = json.loads((reference["directory"] / "comparison.json").read_text())
+    for key in ("metrics", "rows", "totals", "sensitivities"):
+        assert mine[key] == one[key], key
+    ours_years = SimulationState(root / f"sharded_{name}.duckdb").completed_years()
+    one_years = SimulationState(reference["database"]).completed_years()
+    assert [(y.simulation_year, y.config_hash) for y in ours_years] == [
+        (y.simulation_year, y.config_hash) for y in one_years
+    ]
