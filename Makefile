@@ -75,6 +75,7 @@ initialization foundation event-generation state-accumulation validation reporti
 bench: $(STAMP)
 	$(PY) benchmarks/run_benchmarks.py $(ARGS)
 	$(PY) benchmarks/bench_scenarios.py $(SCENARIO_ARGS)
+	$(PY) benchmarks/bench_sharding.py $(SHARDING_ARGS)
 
 ## A sweep (10 designs × 1 seed) and an ensemble (1 × 50 seeds) in one pass vs sequential `simulate` runs.
 bench-scenarios: $(STAMP)
@@ -89,3 +90,8 @@ bench-engine: $(STAMP)
 
 clean:
 	rm -rf dbt_project/target dbt_project/logs .pytest_cache .mypy_cache .ruff_cache
+
+## One shard of a sharded sweep against its members, and the merge (docs/scaling.md's cluster model).
+.PHONY: bench-sharding
+bench-sharding: $(STAMP)
+	$(PY) benchmarks/bench_sharding.py $(SHARDING_ARGS)

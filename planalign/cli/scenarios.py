@@ -124,7 +124,13 @@ def handle_run(args: argparse.Namespace) -> int:
     from planalign.scenarios.sweep import plan_sweep
 
     _check_sharding_flags(args)
-    scenario_set = load_scenario_file(args.file, config_overrides=_config_overrides(args))
+    from planalign.scenarios.scenario_file import MAX_MEMBERS, SHARDED_MAX_MEMBERS
+
+    scenario_set = load_scenario_file(
+        args.file,
+        config_overrides=_config_overrides(args),
+        max_members=MAX_MEMBERS if args.executor is None else SHARDED_MAX_MEMBERS,
+    )
     config = scenario_set.baseline.config
     configure_logging(fmt=config.run.log_format, verbose=config.run.verbose)
     plan = plan_sweep(scenario_set, replace_database=args.replace_years)

@@ -29,20 +29,28 @@ def shard_count(args: argparse.Namespace, plan: SweepPlan, slots: int | None) ->
     shards as it has worker slots (no more than the seeds)."""
     import psutil
 
-    from planalign.scenarios.shards import check_shard_count, shards_for_memory
+    from planalign.scenarios.shards import (
+        check_shard_count,
+        check_shard_size,
+        fewest_shards,
+        shards_for_memory,
+    )
     from planalign.simulation.assumptions import count_census_rows
 
     seeds = len(plan.scenario_set.seeds)
+    per_seed = max(1, len(plan.members) // max(1, seeds))
     if args.shards is not None:
         check_shard_count(args.shards, seeds)
+        check_shard_size(args.shards, seeds, per_seed)
         return int(args.shards)
     memory = shards_for_memory(
         seeds=seeds,
-        members_per_seed=max(1, len(plan.members) // max(1, seeds)),
+        members_per_seed=per_seed,
         employees=count_census_rows(Path(plan.config.simulation.census_path)),
         years=len(plan.config.years),
         available_bytes=int(psutil.virtual_memory().available),
     )
+    memory = max(memory, fewest_shards(seeds, per_seed))
     return memory if slots is None else max(memory, min(seeds, slots))
 
 

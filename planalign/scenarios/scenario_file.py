@@ -49,7 +49,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+)
 
 from planalign.errors import ConfigError
 from planalign.scenarios.spreadsheet import starts_like_a_formula
@@ -77,6 +85,9 @@ MAX_SEED = 2**63
 #: 50 members against ~360 MB for one run at 10,000 employees (~40 MB a member), so 200 members need ~8 GB
 #: there, and ten times that at 100,000 employees. More is run as several sweeps (blocks of seeds).
 MAX_MEMBERS = 200
+#: The most members of a sharded sweep (`scenarios run --executor`, docs/scaling.md): each of its passes
+#: (shards) still holds at most MAX_MEMBERS.
+SHARDED_MAX_MEMBERS = 100_000
 
 #: Config sections whose every field is a plan or workforce parameter (a dbt parameter var): the sections
 #: the assumptions list, one list for both.
@@ -139,14 +150,20 @@ def _refuse_formula_start(value: str) -> str:
     return value
 
 
-def _too_many_members(designs: int, seeds: int) -> str:
+def _too_many_members(designs: int, seeds: int, limit: int = MAX_MEMBERS) -> str:
     """Why designs × seeds is refused, with the limit, the count asked for and what to do instead."""
+    if limit != MAX_MEMBERS:
+        return (
+            f"{designs} design(s) x {seeds} seed(s) = {designs * seeds} members; a sharded sweep runs at "
+            f"most {limit:,} members (docs/scaling.md): split the seeds over several scenario files"
+        )
     if designs > MAX_MEMBERS:
         what_to_do = f"split the scenarios over several scenario files of at most {MAX_MEMBERS} designs"
     else:
         what_to_do = (
             f"run the seeds in blocks of at most {MAX_MEMBERS // designs}, one scenario file (and database) "
-            "per block, each listing its seeds (e.g. `seeds: [42, 43, 44]`)"
+            "per block, each listing its seeds (e.g. `seeds: [42, 43, 44]`), or shard the sweep "
+            "(`--executor local`, docs/scaling.md)"
         )
     return (
         f"{designs} design(s) x {seeds} seed(s) = {designs * seeds} members; a sweep runs at most "
@@ -155,10 +172,11 @@ def _too_many_members(designs: int, seeds: int) -> str:
     )
 
 
-def _check_seeds(value: Any) -> Any:
+def _check_seeds(value: Any, info: ValidationInfo) -> Any:
     """The seeds' own checks: a count of 1 to MAX_MEMBERS (checked as a number, never expanded first), or a
     list of distinct seeds in [0, 2^63) no longer than that; designs × seeds is checked once the designs
     are known (`load_scenario_file`)."""
+    limit = int((info.context or {}).get("max_members", MAX_MEMBERS))
     if isinstance(value, bool):
         raise ValueError("must be a number of seeds (e.g. 20) or a list of seeds, not a boolean")
     if isinstance(value, int):
@@ -167,14 +185,14 @@ def _check_seeds(value: Any) -> Any:
                 f"{value} seeds would simulate nothing; give a count of at least 1 (e.g. 20) or a list "
                 "of seeds"
             )
-        if value > MAX_MEMBERS:
-            raise ValueError(_too_many_members(1, value))
+        if value > limit:
+            raise ValueError(_too_many_members(1, value, limit))
         return value
     if isinstance(value, list):
         if not value:
             raise ValueError("the list is empty; list at least one seed, e.g. [42, 43], or give a count")
-        if len(value) > MAX_MEMBERS:
-            raise ValueError(_too_many_members(1, len(value)))
+        if len(value) > limit:
+            raise ValueError(_too_many_members(1, len(value), limit))
         seen: set[int] = set()
         for seed in value:
             if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
@@ -337,17 +355,20 @@ def scenario_id(name: str, seed: int) -> str:
     return f"{name}{SEED_SEPARATOR}{seed}"
 
 
-def load_scenario_file(path: str | Path, *, config_overrides: Mapping[str, Any] | None = None) -> ScenarioSet:
+def load_scenario_file(
+    path: str | Path, *, config_overrides: Mapping[str, Any] | None = None, max_members: int = MAX_MEMBERS
+) -> ScenarioSet:
     """Read and validate the scenario file and the baseline configuration it names.
 
     `config_overrides` (dotted or nested keys) apply to the baseline configuration as the command line's
-    flags do (`--workers`). Raises `ScenarioFileError` naming every problem; writes nothing.
+    flags do (`--workers`). `max_members`: SHARDED_MAX_MEMBERS for a sharded sweep. Raises
+    `ScenarioFileError` naming every problem; writes nothing.
     """
     file = Path(path).expanduser()
     label = str(path)
     data = _read(file, label)
     try:
-        model = ScenarioFileModel.model_validate(data)
+        model = ScenarioFileModel.model_validate(data, context={"max_members": max_members})
     except ValidationError as exc:
         raise ScenarioFileError(
             _problems_text(label, [_describe(label, err) for err in exc.errors()])
@@ -365,10 +386,10 @@ def load_scenario_file(path: str | Path, *, config_overrides: Mapping[str, Any] 
     problems: list[str] = []
     designs = 1 + len(model.scenarios)
     count = model.seeds if isinstance(model.seeds, int) else len(model.seeds)
-    if designs * count > MAX_MEMBERS:
+    if designs * count > max_members:
         # Refused before anything is built per member (ids, var entries): the count is the whole check.
         raise ScenarioFileError(
-            _problems_text(label, [f"{label}: seeds: {_too_many_members(designs, count)}"])
+            _problems_text(label, [f"{label}: seeds: {_too_many_members(designs, count, max_members)}"])
         )
     random_seed = file_config.simulation.random_seed
     if isinstance(model.seeds, int) and random_seed + count - 1 >= MAX_SEED:

@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 
@@ -189,7 +189,7 @@ def _shards_document(
     }
 
 
-def shards_json(directory: Path) -> dict[str, object]:
+def shards_json(directory: Path) -> dict[str, Any]:
     """shards.json of a sharded sweep's directory (for the benchmark and tests)."""
-    document: dict[str, object] = json.loads((directory / SHARDS_FILE).read_text(encoding="utf-8"))
+    document: dict[str, Any] = json.loads((directory / SHARDS_FILE).read_text(encoding="utf-8"))
     return document

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from planalign.errors import PlanalignUsageError
 from planalign.scenarios.expansion import Member
+from planalign.scenarios.scenario_file import MAX_MEMBERS
 
 #: Peak memory of one pass per member × employee × simulated year: 2.4 GB ÷ (50 × 10,000 × 5) (issue #21).
 BYTES_PER_MEMBER_EMPLOYEE_YEAR = 2.4e9 / (50 * 10_000 * 5)
@@ -77,6 +78,28 @@ def check_shard_count(shards: int, seeds: int) -> None:
             f"--shards {shards} is more than the scenario file's {seeds} seed{'s' if seeds != 1 else ''}: a "
             "shard holds every design of at least one seed (common random numbers); give at most "
             f"--shards {seeds}"
+        )
+
+
+def fewest_shards(seeds: int, members_per_seed: int) -> int:
+    """The fewest shards whose passes hold at most `MAX_MEMBERS` members each (the one-pass sweep's limit,
+    `planalign.scenarios.scenario_file`), or `ShardingError` when one seed's members exceed it."""
+    if members_per_seed > MAX_MEMBERS:
+        raise ShardingError(
+            f"one seed has {members_per_seed} members (designs and sensitivity variants), more than the "
+            f"{MAX_MEMBERS} one pass may hold; split the designs over several scenario files"
+        )
+    return math.ceil(seeds / (MAX_MEMBERS // members_per_seed))
+
+
+def check_shard_size(shards: int, seeds: int, members_per_seed: int) -> None:
+    """`--shards N` must cut the sweep into passes of at most `MAX_MEMBERS` members."""
+    least = fewest_shards(seeds, members_per_seed)
+    if shards < least:
+        largest = math.ceil(seeds / shards) * members_per_seed
+        raise ShardingError(
+            f"--shards {shards} makes passes of up to {largest} members; one pass holds at most "
+            f"{MAX_MEMBERS} (its memory grows with its members): give at least --shards {least}"
         )
 
 

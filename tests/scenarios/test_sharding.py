@@ -9,6 +9,7 @@ pays one dbt parse per shard (the parse depends on the members, docs/scaling.md)
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import cloudpickle
+import cloudpickle  # type: ignore[import-untyped]
 import duckdb
 import pytest
 import yaml
@@ -35,10 +36,16 @@ from planalign.scenarios.executors import (
 )
 from planalign.scenarios.expansion import Member
 from planalign.scenarios.provenance import export_source
-from planalign.scenarios.scenario_file import load_scenario_file, scenario_id
+from planalign.scenarios.scenario_file import SHARDED_MAX_MEMBERS, load_scenario_file, scenario_id
 from planalign.scenarios.shard_task import ShardBundle, ShardResult, ShardTask, export_tables, run_shard
 from planalign.scenarios.sharded import run_sharded_sweep_async, shards_json
-from planalign.scenarios.shards import ShardingError, plan_shards, shards_for_memory
+from planalign.scenarios.shards import (
+    ShardingError,
+    check_shard_size,
+    fewest_shards,
+    plan_shards,
+    shards_for_memory,
+)
 from planalign.scenarios.sweep import SweepOutcome, SweepPlan, load_sweep, plan_sweep
 from planalign.simulation.census import generate_census, write_census
 from planalign.simulation.checksum import table_checksum
@@ -102,6 +109,27 @@ def test_the_memory_rule_uses_the_measured_peak_per_member() -> None:
     assert shards_for_memory(**goal, available_bytes=64 * 10**9) == 167
 
 
+def test_a_pass_holds_at_most_the_one_pass_limit_of_members() -> None:
+    assert fewest_shards(seeds=300, members_per_seed=2) == 3  # 100 seeds × 2 designs = 200 a pass
+    assert fewest_shards(seeds=100, members_per_seed=2) == 1
+    with pytest.raises(ShardingError, match="give at least --shards 3"):
+        check_shard_size(2, seeds=300, members_per_seed=2)
+    with pytest.raises(ShardingError, match="one seed has 201 members"):
+        fewest_shards(seeds=1, members_per_seed=201)
+
+
+def test_a_sweep_larger_than_one_pass_is_accepted_only_sharded(
+    write_scenarios: ScenarioWriter, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write_scenarios(FILE.replace("seeds: [42, 7, 3, 11]", "seeds: 150"))  # 2 designs × 150 = 300
+    assert main(["scenarios", "run", str(path)]) == 2
+    assert "or shard the sweep (`--executor local`" in capsys.readouterr().err
+    assert len(load_scenario_file(path, max_members=SHARDED_MAX_MEMBERS).seeds) == 150
+    assert main(["scenarios", "run", str(path), "--executor", "local", "--shards", "1"]) == 2
+    assert "passes of up to 300 members" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
 # -------------------------------------------------------------------------------------------- the flags
 
 
@@ -136,9 +164,9 @@ def test_a_missing_cluster_library_says_which_extra_to_install(
     monkeypatch: pytest.MonkeyPatch,
     name: str,
 ) -> None:
-    real = executors_module.importlib.util.find_spec
+    real = importlib.util.find_spec
     monkeypatch.setattr(
-        executors_module.importlib.util,
+        importlib.util,
         "find_spec",
         lambda module, *a: None if module in ("ray", "distributed") else real(module, *a),
     )
@@ -243,7 +271,7 @@ def test_merged_shards_are_the_sweep_database_a_one_pass_sweep_leaves(
     years = SimulationState(database).completed_years()
     assert {y.config_hash for y in years} == {document["config_digest"]}
     shards = shards_json(outcome.directory)["shards"]
-    assert isinstance(shards, list) and [s["status"] for s in shards] == ["complete", "complete"]
+    assert [s["status"] for s in shards] == ["complete", "complete"]
 
 
 def test_a_failed_shard_fails_the_sweep_naming_its_members_and_merges_nothing(
@@ -360,7 +388,14 @@ def ray_cluster() -> Iterator[None]:
 
     previous = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=200 * 2**20)
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=200 * 2**20,
+        # The fake shard bodies are this module's: Ray's workers import it as pytest does.
+        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(REPO / "tests"), str(REPO)])}},
+    )
     try:
         yield None
     finally:
@@ -493,7 +528,7 @@ def test_a_sharded_sweep_equals_the_one_pass_sweep_member_by_member(
         monkeypatch.setattr(executors_module, "make_executor", lambda n, address=None: executor)
     assert main(["scenarios", "run", str(path), "--executor", name, "--shards", "2"]) == 0
     [directory] = sorted((root / "runs").glob(f"*-sweep-sharded_{name}"))
-    assert [s["status"] for s in shards_json(directory)["shards"]] == ["complete", "complete"]  # type: ignore[index]
+    assert [s["status"] for s in shards_json(directory)["shards"]] == ["complete", "complete"]
     ours = _member_checksums(root / f"sharded_{name}.duckdb")
     theirs = _member_checksums(reference["database"])
     assert ours.keys() == theirs.keys()
