@@ -542,3 +542,28 @@ def test_a_sharded_sweep_equals_the_one_pass_sweep_member_by_member(
     assert [(y.simulation_year, y.config_hash) for y in ours_years] == [
         (y.simulation_year, y.config_hash) for y in one_years
     ]
+
+
+def test_the_live_display_shows_shards_done_of_total() -> None:
+    import io
+
+    from rich.console import Console
+
+    from planalign.cli.shard_progress import ShardDisplay
+    from planalign.scenarios.sharded import ShardEvent
+
+    seeds = (42, 7)
+    shards = plan_shards(_members(("baseline", "richer"), seeds), seeds, 2)
+    out = io.StringIO()
+    display = ShardDisplay(out, executor="ray", console=Console(file=out, width=200), clock=lambda: 5.0)
+    display(ShardEvent("planned", 0, 2))
+    assert display.status_text() == "shards 0 of 2 done · 0:00 elapsed"
+    result = ShardResult(0, ("baseline__s42", "richer__s42"), "complete", seconds=12.5, host="node-1")
+    display(ShardEvent("finished", 1, 2, shards[0], result))
+    failed = ShardResult(1, ("baseline__s7", "richer__s7"), "failed", "model x failed", host="node-2")
+    display(ShardEvent("failed", 2, 2, shards[1], failed))
+    assert display.status_text().startswith("shards 2 of 2 done")
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("2 shards on the ray executor")
+    assert lines[1].endswith("shard 1 done (1 of 2): 2 members in 12.5 s on node-1")
+    assert lines[2].endswith("shard 2 (seed 7: baseline__s7, richer__s7) FAILED on node-2: model x failed")
