@@ -181,7 +181,7 @@ def _shards_document(
                         "host": r.host,
                     }
                     if (r := by_index.get(s.index)) is not None
-                    else {"status": "not run"}
+                    else {"status": "not finished"}
                 ),
             }
             for s in shards
