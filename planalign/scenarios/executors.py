@@ -29,8 +29,6 @@ EXECUTORS: tuple[ExecutorName, ...] = ("local", "ray", "dask")
 LOST_WORKER_RETRIES = 3
 #: How long one wait for remote results lasts before the loop looks at cancellation again.
 _POLL_SECONDS = 0.5
-#: How long a cancelled Ray shard is given to clean up before the executor goes on.
-_CANCEL_GRACE_SECONDS = 10.0
 
 ShardFunction = Callable[[ShardTask, ShardBundle], ShardResult]
 AsyncShardFunction = Callable[[ShardTask, ShardBundle], Awaitable[ShardResult]]
@@ -202,9 +200,6 @@ class RayExecutor(_RemoteExecutor):
     def _cancel(self, pending: list[Any]) -> None:
         for ref in pending:
             self._ray.cancel(ref, recursive=True)
-        # A cancelled shard stops with KeyboardInterrupt and removes its temporary directory; give it the
-        # time to, before `close()` stops a local cluster's workers.
-        self._ray.wait(pending, num_returns=len(pending), timeout=_CANCEL_GRACE_SECONDS)
 
     def close(self) -> None:
         if self._started:

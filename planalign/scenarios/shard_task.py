@@ -16,8 +16,11 @@ local executor awaits it, so Ctrl-C interrupts its dbt queries as in a one-pass 
 
 from __future__ import annotations
 
+import fcntl
 import io
+import os
 import resource
+import shutil
 import socket
 import tarfile
 import tempfile
@@ -37,6 +40,8 @@ from planalign.simulation.state import STATUS_SCHEMA, DatabaseIdentity
 #: What the project tar leaves out: dbt's build output and logs, and databases (the shard makes its own).
 _SKIPPED_DIRS = frozenset({"target", "logs", "__pycache__", ".git"})
 _SKIPPED_SUFFIXES = (".duckdb", ".duckdb.wal", ".wal")
+_PREFIX = "planalign-shard"
+_LOCK = ".planalign-shard.lock"
 
 
 @dataclass(frozen=True)
@@ -126,18 +131,43 @@ async def run_shard_async(task: ShardTask, bundle: ShardBundle) -> ShardResult:
     """Unpack, run the pass, export the tables; the temporary directory goes whatever happens."""
     started = time.monotonic()
     ids = tuple(m.scenario_id for m in task.members)
-    with tempfile.TemporaryDirectory(prefix=f"planalign-shard{task.index + 1}-") as tmp:
+    await anyio.to_thread.run_sync(remove_stale_directories, Path(tempfile.gettempdir()))
+    with (
+        tempfile.TemporaryDirectory(prefix=f"{_PREFIX}{task.index + 1}-") as tmp,
+        (Path(tmp) / _LOCK).open("w") as lock,
+    ):
+        # Held while the shard runs: a directory whose lock is free belongs to a shard that was killed.
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         root = Path(tmp)
         config = await anyio.to_thread.run_sync(_unpack, task, bundle, root)
         orchestrator = pass_orchestrator(config, task.members, task.identity)
         summary = await run_pass(orchestrator, replace_database=True)
         if not summary.success:
-            return ShardResult(
-                task.index, ids, "failed", summary.error or "the pass did not complete", (), _since(started)
-            )
+            error = summary.error or "the pass did not complete"
+            return ShardResult(task.index, ids, "failed", error, (), _since(started))
         database = Path(config.simulation.database_path)
         tables = await anyio.to_thread.run_sync(export_tables, database, root / "export")
     return ShardResult(task.index, ids, "complete", None, tables, _since(started), peak_rss_bytes())
+
+
+def remove_stale_directories(root: Path) -> list[Path]:
+    """Remove the temporary directories of shards that were killed (a worker stopped with SIGKILL, a Dask
+    worker closed mid-shard): those under `root` whose lock no running shard holds. Returns them."""
+    removed: list[Path] = []
+    for directory in root.glob(f"{_PREFIX}*-*"):
+        try:
+            fd = os.open(directory / _LOCK, os.O_RDWR | os.O_NOFOLLOW)
+        except OSError:
+            continue  # no lock (yet): not a shard's, or one being created
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a running shard's
+        finally:
+            os.close(fd)
+        shutil.rmtree(directory, ignore_errors=True)
+        removed.append(directory)
+    return removed
 
 
 def _unpack(task: ShardTask, bundle: ShardBundle, root: Path) -> SimulationConfig:

@@ -567,3 +567,24 @@ def test_the_live_display_shows_shards_done_of_total() -> None:
     assert lines[0].endswith("2 shards on the ray executor")
     assert lines[1].endswith("shard 1 done (1 of 2): 2 members in 12.5 s on node-1")
     assert lines[2].endswith("shard 2 (seed 7: baseline__s7, richer__s7) FAILED on node-2: model x failed")
+
+
+def test_a_killed_shards_temporary_directory_is_removed_by_the_next_shard(tmp_path: Path) -> None:
+    import fcntl
+
+    from planalign.scenarios.shard_task import remove_stale_directories
+
+    killed, running, creating, other = (
+        tmp_path / "planalign-shard1-killed",
+        tmp_path / "planalign-shard2-running",
+        tmp_path / "planalign-shard3-creating",
+        tmp_path / "someone-else",
+    )
+    for directory in (killed, running, creating, other):
+        (directory / "db").mkdir(parents=True)
+    (killed / ".planalign-shard.lock").touch()
+    (other / ".planalign-shard.lock").touch()
+    with (running / ".planalign-shard.lock").open("w") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        assert remove_stale_directories(tmp_path) == [killed]
+    assert not killed.exists() and running.exists() and creating.exists() and other.exists()
