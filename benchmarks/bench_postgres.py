@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -50,6 +51,34 @@ def _digests(server: PostgresServer, database: str, tables: list[str]) -> dict[s
     return {t: str(server.query(sql.format(t), database)[0][0]) for t in tables}
 
 
+def _cancel_latency(server: PostgresServer, work: Path) -> float:
+    """Seconds from SIGINT to the exit of `planalign run` while a `pg_sleep(60)` model runs on the server;
+    fails when the exit is not 130 or the query is still active afterwards."""
+    database = f"cancel_{time.monotonic_ns()}"
+    server.create_database(database)
+    project = work / database
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text(
+        'name: pgcancel\nversion: "1.0.0"\nconfig-version: 2\nprofile: pgcancel\nmodel-paths: ["models"]\n'
+        "models:\n  pgcancel:\n    +materialized: table\n"
+    )
+    (project / "profiles.yml").write_text(server.profiles_yml(database, profile="pgcancel"))
+    (project / "models" / "slow.sql").write_text("select 1 as x from pg_sleep(60)\n")
+    cmd = [sys.executable, "-m", "planalign", "run", "--project-dir", str(project)]
+    proc = subprocess.Popen(cmd, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not server.active_queries(database, "%pg_sleep(60)%"):
+        if proc.poll() is not None:
+            raise SystemExit("planalign run ended before its query started")
+        time.sleep(0.05)
+    start = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(timeout=120)
+    elapsed = time.perf_counter() - start
+    if code != 130 or server.active_queries(database, "%pg_sleep%"):
+        raise SystemExit(f"cancel: exit {code}, queries left {server.active_queries(database, '%pg_sleep%')}")
+    return round(elapsed, 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -59,6 +88,7 @@ def main() -> None:
     parser.add_argument("--sleep", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--cancel-reps", type=int, default=3, help="Ctrl-C latency measurements")
     parser.add_argument("--skip", nargs="*", default=[], help="configurations (names as printed) not to run")
     args = parser.parse_args()
     report: dict[str, Any] = {"models": args.models, "sleep_s": args.sleep, "cores": os.cpu_count()}
@@ -102,6 +132,7 @@ def main() -> None:
                     raise SystemExit(f"{name}: tables differ from the first run's")
                 times[name].append(round(elapsed, 2))
                 print(f"{name}: {elapsed:.1f}s", file=sys.stderr, flush=True)
+        report["ctrl_c_to_exit_s"] = [_cancel_latency(server, work) for _ in range(args.cancel_reps)]
         report["load_after"] = os.getloadavg()
         report["seconds"] = times
         base = statistics.median(times["dbt run --threads 4"])
