@@ -129,7 +129,7 @@ def add_parser(subparsers: Any) -> None:
         metavar="N",
         help=(
             "largest batch of models one dbt invocation runs, one after another (default "
-            f"{EngineSettings.models_per_invocation} on embedded DuckDB, 8 on a server warehouse; "
+            f"{EngineSettings.models_per_invocation} on embedded DuckDB, 1 on a server warehouse; "
             "1: one model per invocation)"
         ),
     )

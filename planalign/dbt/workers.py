@@ -22,9 +22,11 @@ said once, in words (`WorkerChoice.reason`), and records keep both numbers.
 Batches (models per invocation) amortize dbt's fixed cost per invocation (~30 ms) against concurrency:
 models of one batch run one after another. Embedded, the fixed cost matters and batches of up to 64 are the
 measured default (docs/benchmarks.md). On a server each model's query is long next to that cost, and a
-batch serializes queries the server could run at once: measured on PostgreSQL, planalign with batches of 64
-was 1.13–1.32× slower than `dbt run --threads 4` and at par with batches of 8 (issue #21), so a server
-warehouse runs `SERVER_MODELS_PER_INVOCATION` models per invocation unless told otherwise.
+batch serializes queries the server could run at once. Measured on PostgreSQL (docs/benchmarks.md
+"PostgreSQL", 150 server-bound models, 4 workers, after the `behavior-flags-copy` fix — before it one model
+per invocation was quadratic and took 355 s): one model per invocation 104.6 s and 106.6 s against 117.7 s
+and 125.3 s with batches of up to 8 (two rounds, taken by turns), so a server warehouse runs
+`SERVER_MODELS_PER_INVOCATION` = 1 model per invocation unless told otherwise.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ EMBEDDED_CORES_PER_WORKER = 2
 #: Models per invocation on an embedded database (the engine's own default).
 EMBEDDED_MODELS_PER_INVOCATION = 64
 #: Models per invocation on a server warehouse (see the module docstring).
-SERVER_MODELS_PER_INVOCATION = 8
+SERVER_MODELS_PER_INVOCATION = 1
 
 
 def available_cores() -> int:
