@@ -166,7 +166,8 @@ def _in_ci() -> bool:
 
 @contextlib.contextmanager
 def running_server(root: Path) -> Iterator[PostgresServer]:
-    """A started server, stopped on the way out (benchmarks; the tests use the `postgres_server` fixture)."""
+    """A started server, stopped and its directory removed on the way out (benchmarks; the tests use the
+    `postgres_server` fixture)."""
     bin_dir = find_binaries()
     if bin_dir is None:
         raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql")
@@ -175,6 +176,7 @@ def running_server(root: Path) -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -189,7 +191,6 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
     root = Path(f"/tmp/planalign-pg-{os.getpid()}-{time.monotonic_ns()}")
     with running_server(root) as server:
         yield server
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def generate_pg_project(
