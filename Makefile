@@ -18,7 +18,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,ray,dask]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,ray,dask,postgres]'
 	@touch $(STAMP)
 
 ## Run the default multi-year simulation (simulation_config.yaml) on embedded DuckDB.
@@ -76,6 +76,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_benchmarks.py $(ARGS)
 	$(PY) benchmarks/bench_scenarios.py $(SCENARIO_ARGS)
 	$(PY) benchmarks/bench_sharding.py $(SHARDING_ARGS)
+	$(PY) benchmarks/bench_postgres.py --out benchmarks/results/$$(date +%F)-postgres.json
+	$(PY) benchmarks/bench_workers.py --out benchmarks/results/$$(date +%F)-workers.json
 
 ## A sweep (10 designs × 1 seed) and an ensemble (1 × 50 seeds) in one pass vs sequential `simulate` runs.
 bench-scenarios: $(STAMP)

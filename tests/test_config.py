@@ -706,6 +706,7 @@ def test_engine_settings_follow_model_parallelization(engine_module: types.Modul
         overrides={
             "orchestrator.threading.model_parallelization": {
                 "max_workers": 3,
+                "worker_rule": "fixed",  # exactly 3, whatever the cores (the rule: tests/test_worker_rule.py)
                 "memory_limit_mb": 1234.5,
                 "enable_conditional_parallelization": True,
                 "safety": {"max_retries_per_model": 5, "abort_on_dependency_conflict": False},

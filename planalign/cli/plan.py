@@ -29,7 +29,8 @@ def handle(args: argparse.Namespace) -> int:
     orchestrator = create_orchestrator(config)
     prepared = orchestrator.describe()
     mp = config.model_parallelization
-    workers = mp.effective_max_workers
+    choice = mp.worker_choice
+    workers = choice.effective
     plans: dict[str, Any] = {}
     for scope in (ModelScope.SIMULATION, ModelScope.YEAR):
         for stage in SimulationStage:
@@ -46,7 +47,9 @@ def handle(args: argparse.Namespace) -> int:
     stats = info["statistics"]
     print(
         f"🚀 Model-level parallelization: {'enabled' if mp.enabled else 'disabled'} "
-        f"(max workers {workers}, isolation {'available' if info['available'] else 'unavailable'})\n"
+        f"(workers {workers} of max_workers {choice.configured}, "
+        f"isolation {'available' if info['available'] else 'unavailable'})\n"
+        f"   Workers: {choice.reason}\n"
         f"   Parallel-safe models: {stats['parallel_safe']}/{stats['total_models']}, "
         f"sequential {stats['sequential']}, conditional {stats['conditional']}\n"
         f"   Max theoretical speedup: {stats['max_theoretical_speedup']:.1f}x"

@@ -103,8 +103,11 @@ def add_parser(subparsers: Any) -> None:
         "--threads",
         dest="workers",
         type=int,
-        default=4,
-        help="maximum dbt invocations at once (default 4); --threads is dbt's name for it",
+        default=None,
+        help=(
+            "dbt invocations at once (default: up to 4, by where the SQL runs — see docs/warehouses.md); "
+            "--threads is dbt's name for it"
+        ),
         metavar="N",
     )
     parser.add_argument(
@@ -122,11 +125,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--models-per-invocation",
         type=int,
-        default=EngineSettings.models_per_invocation,
+        default=None,
         metavar="N",
         help=(
             "largest batch of models one dbt invocation runs, one after another (default "
-            f"{EngineSettings.models_per_invocation}; 1: one model per invocation)"
+            f"{EngineSettings.models_per_invocation} on embedded DuckDB, 1 on a server warehouse; "
+            "1: one model per invocation)"
         ),
     )
     parser.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
@@ -287,6 +291,30 @@ def built_parents(
     return tuple(parents)
 
 
+def _choose_workers(args: argparse.Namespace, manifest: ProjectManifest, err: TextIO) -> None:
+    """Fill in `--workers` and `--models-per-invocation` the user left out, by where the SQL runs
+    (`planalign.dbt.workers`), and say the worker choice once when it is not what was asked."""
+    from planalign.dbt.workers import (
+        adapter_type_of,
+        choose_workers,
+        default_models_per_invocation,
+        is_embedded,
+    )
+
+    adapter_type = adapter_type_of(manifest.dbt_manifest)
+    choice = choose_workers(args.workers or 4, adapter_type=adapter_type, explicit=args.workers is not None)
+    if choice.effective != choice.configured:
+        print(f"note: {choice.reason}", file=err)
+    if not is_embedded(adapter_type):
+        print(
+            f"note: {choice.reason}; a stopped model's query is cancelled through dbt-{adapter_type}",
+            file=err,
+        )
+    args.workers = choice.effective
+    if args.models_per_invocation is None:
+        args.models_per_invocation = default_models_per_invocation(adapter_type)
+
+
 def _target_dir(project_dir: Path) -> Path:
     """dbt's target-path (dbt_project.yml `target-path`, default `target`), where artifacts go."""
     import yaml
@@ -308,9 +336,9 @@ def run(args: argparse.Namespace) -> int:
     project_dir: Path = args.project_dir.resolve()
     if not (project_dir / "dbt_project.yml").is_file():
         raise RunUsageError(f"{args.project_dir} is not a dbt project (no dbt_project.yml)")
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise RunUsageError(f"--workers/--threads must be at least 1, got {args.workers}")
-    if args.models_per_invocation < 1:
+    if args.models_per_invocation is not None and args.models_per_invocation < 1:
         raise RunUsageError(f"--models-per-invocation must be at least 1, got {args.models_per_invocation}")
     if args.max_retries < 0:
         raise RunUsageError(f"--max-retries must be 0 or more, got {args.max_retries}")
@@ -337,6 +365,7 @@ def run(args: argparse.Namespace) -> int:
         print("Nothing to run: the selection contains only ephemeral models.", file=out)
         return 0
     built = built_parents(analyzer, selected, project_dir=project_dir, err=err, **dbt_target)
+    _choose_workers(args, manifest, err)
     invoker = DbtInvoker(
         project_dir,
         profiles_dir,

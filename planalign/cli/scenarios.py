@@ -95,6 +95,7 @@ def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.workers is not None:
         overrides[mp + "enabled"] = True
         overrides[mp + "max_workers"] = args.workers
+        overrides[mp + "worker_rule"] = "fixed"  # an explicit count wins over the worker rule
     if args.no_parallel:
         overrides[mp + "enabled"] = False
     if args.log_format is not None:

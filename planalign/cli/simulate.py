@@ -97,6 +97,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.workers is not None:
         overrides[mp + "enabled"] = True
         overrides[mp + "max_workers"] = args.workers
+        overrides[mp + "worker_rule"] = "fixed"  # an explicit count wins over the worker rule
     if args.no_parallel:
         overrides[mp + "enabled"] = False
     return overrides

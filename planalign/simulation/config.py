@@ -55,6 +55,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from planalign.errors import SimulationYearError
 
 if TYPE_CHECKING:
+    from planalign.dbt.workers import WorkerChoice
     from planalign.engine.runner import EngineSettings
 
 ENV_PREFIX = "PLANALIGN_"
@@ -514,13 +515,28 @@ class ModelParallelizationSettings(_Section):
     deterministic_execution: bool = True
     resource_monitoring: bool = True
     models_per_invocation: Annotated[int, BeforeValidator(_reject_bool), Field(ge=1)] = 64
+    #: Ours: "auto" — `max_workers` is the upper bound and the workers that pay on this machine run
+    #: (`planalign.dbt.workers`: embedded DuckDB, one worker per 2 cores); "fixed" — exactly `max_workers`
+    #: (what `simulate --workers N` sets).
+    worker_rule: Literal["auto", "fixed"] = "auto"
     safety: SafetySettings = Field(default_factory=SafetySettings)
 
     @property
+    def worker_choice(self) -> WorkerChoice:
+        """The workers configured and those the engine really uses, and why in words: 1 when
+        parallelization is disabled, else `planalign.dbt.workers.choose_workers` for the simulation's
+        embedded DuckDB (an explicit `worker_rule: fixed` wins)."""
+        from planalign.dbt.workers import WorkerChoice, choose_workers
+
+        if not self.enabled:
+            return WorkerChoice(self.max_workers, 1, "1 worker: model parallelization is disabled")
+        return choose_workers(self.max_workers, adapter_type="duckdb", explicit=self.worker_rule == "fixed")
+
+    @property
     def effective_max_workers(self) -> int:
-        """The workers the engine really uses: `max_workers` when parallelization is enabled, else 1. The one
-        place this rule lives; the engine, plans, summaries and the CLI all read it."""
-        return self.max_workers if self.enabled else 1
+        """The workers the engine really uses (`worker_choice`). The one place this rule lives; the engine,
+        plans, summaries and the CLI all read it."""
+        return self.worker_choice.effective
 
 
 class ThreadingSection(_Section):

@@ -310,6 +310,8 @@ class PipelineOrchestrator:
                 replaces=span(year_plan.replaced) if year_plan.replaced else None,
                 database=str(self._database_path),
                 parallel=self.parallelization_enabled,
+                # The worker rule (planalign.dbt.workers): configured vs effective workers, and why.
+                workers=self.config.model_parallelization.worker_choice.reason,
             )
             if stage is None:
                 await self._build_years(work, run, year_plan, copy)

@@ -122,6 +122,9 @@ def parallelization_info(prepared: PreparedProject, config: SimulationConfig) ->
         # available, reason, batch_stop (+ its reason), the four dbt versions, each speed-up and why skipped
         "isolation": isolation.describe(),
         "max_workers": mp.max_workers,
+        # The worker rule (planalign.dbt.workers): the workers that run, and why.
+        "effective_workers": mp.effective_max_workers if isolation.available else 1,
+        "workers_reason": mp.worker_choice.reason,
         "models_per_invocation": min(mp.models_per_invocation, batch_limit(isolation)),
         "memory_limit_mb": mp.memory_limit_mb,
         "statistics": {

@@ -352,6 +352,9 @@ class RunRecorder:
             parallelization={
                 "enabled": bool(mp.enabled),
                 "max_workers": mp.effective_max_workers,
+                # The worker rule (planalign.dbt.workers): the configured bound, and why `max_workers` ran.
+                "configured_max_workers": mp.max_workers,
+                "workers_reason": mp.worker_choice.reason,
                 "memory_limit_mb": mp.memory_limit_mb,
                 "enable_conditional_parallelization": mp.enable_conditional_parallelization,
             },

@@ -29,6 +29,7 @@ def make_config(
         "dbt.project_dir": str(REPO / "dbt_project"),
         MP + "enabled": workers is not None,
         MP + "max_workers": workers or 1,
+        MP + "worker_rule": "fixed",  # these tests exercise the given worker count, whatever the cores
         **extra,
     }
     return load_simulation_config(None, overrides=overrides)

@@ -84,10 +84,17 @@ def test_plan_needs_no_census(tmp_path: Path) -> None:
             "database_path": str(tmp_path / "x.duckdb"),
         },
         "dbt": {"project_dir": str(REPO / "dbt_project")},
+        "orchestrator": {"threading": {"model_parallelization": {"enabled": True, "max_workers": 4}}},
     }
     (tmp_path / "simulation_config.yaml").write_text(yaml.safe_dump(config))
     proc = _planalign("plan", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "Execution plan" in proc.stdout
+    # The worker rule (issue #21): both numbers and why, whatever this machine's cores.
+    from planalign.dbt.workers import choose_workers
+
+    choice = choose_workers(4, adapter_type="duckdb")
+    assert f"workers {choice.effective} of max_workers 4" in proc.stdout
+    assert f"Workers: {choice.reason}" in proc.stdout
     assert not (tmp_path / "x.duckdb").exists()

@@ -26,6 +26,7 @@ def test_every_worker_count_gives_the_one_worker_tables(
     summary = create_orchestrator(config).execute_multi_year_simulation()
     assert summary.success, summary.error
     assert summary.parallelization["max_workers"] == workers
+    assert summary.parallelization["configured_max_workers"] == workers  # worker_rule: fixed (the helper)
     if workers > 1:
         assert peak_parallelism(summary) > 1, "nothing ran in parallel"
     assert output_checksums(summary.database_path) == reference

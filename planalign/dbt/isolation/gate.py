@@ -80,6 +80,8 @@ class IsolationStatus:
     skipped_speedups: tuple[tuple[str, str], ...] = ()
     #: Why the batch stop is not installed ("" when it is).
     batch_stop_reason: str = ""
+    #: Each dbt adapter plugin installed → its version (`installed_adapters()`).
+    adapters: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> dict[str, Any]:
         """The status as plain data (`planalign info`): `available`, `reason`, `batch_stop` (bool) and
@@ -100,7 +102,58 @@ class IsolationStatus:
                 **{name: {"installed": True, "reason": None} for name in self.speedups},
                 **{name: {"installed": False, "reason": why} for name, why in self.skipped_speedups},
             },
+            "adapters": {
+                name: adapter_support(name, version, self.available, batch_stop=self.batch_stop)
+                for name, version in self.adapters
+            },
         }
+
+
+#: The adapters whose concurrent invocations and stops have been tested (tests/engine_real/test_postgres.py
+#: for PostgreSQL; everything else for DuckDB).
+TESTED_ADAPTERS = frozenset({"duckdb", "postgres"})
+
+
+def adapter_support(name: str, version: str, available: bool, *, batch_stop: bool) -> dict[str, Any]:
+    """What the isolation does for one adapter, in words (`planalign info`): which of its pieces apply, how
+    a stopped model's query is stopped, where its SQL runs, and whether it is tested."""
+    from planalign.dbt.workers import is_embedded
+
+    if not available:
+        pieces = ["none: the isolation is unavailable, invocations run one at a time"]
+    else:
+        pieces = ["per-invocation adapter registry"]
+        pieces += ["per-database DuckDB environments"] if name == "duckdb" else []
+        pieces += ["batch stop"] if batch_stop else []
+    if name == "duckdb":
+        stop_by = "DuckDB's cursor interrupt on the invocation's own connections"
+    else:
+        stop_by = (
+            "the adapter's own cancel (dbt's Ctrl-C path: cancel_open_connections, on PostgreSQL "
+            "pg_terminate_backend), when the adapter is cancelable"
+        )
+    return {
+        "version": version,
+        "sql_runs": "embedded, in this process" if is_embedded(name) else "on the server",
+        "isolation": pieces,
+        "queries_stopped_by": stop_by if available else "nothing: a stop waits for the running query",
+        "tested": name in TESTED_ADAPTERS,
+    }
+
+
+def installed_adapters() -> tuple[tuple[str, str], ...]:
+    """(name, version) of each dbt adapter plugin installed (`dbt.adapters.<name>` with a `dbt-<name>`
+    distribution)."""
+    import pkgutil
+
+    import dbt.adapters
+
+    found = []
+    for module in pkgutil.iter_modules(dbt.adapters.__path__):
+        version = _package_version(f"dbt-{module.name}")
+        if module.ispkg and version is not None and module.name not in {"core", "common"}:
+            found.append((module.name, version))
+    return tuple(sorted(found))
 
 
 def _package_version(name: str) -> str | None:
@@ -169,6 +222,7 @@ def _check_and_install() -> IsolationStatus:
             versions.dbt_duckdb,
             dbt_adapters_version=versions.dbt_adapters,
             dbt_common_version=versions.dbt_common,
+            adapters=_adapters_or_none(),
         )
 
     problems = version_problems(versions)
@@ -200,9 +254,10 @@ def _check_and_install() -> IsolationStatus:
         return unavailable(f"installing the isolation failed: {exc!r}")
 
     set_current_installation(inst)
+    installed_for = "; DuckDB: per-database environments" if versions.dbt_duckdb is not None else ""
     return IsolationStatus(
         True,
-        "per-invocation adapter registry and per-database DuckDB environments installed",
+        f"per-invocation adapter registry installed (every adapter){installed_for}",
         versions.dbt_core,
         versions.dbt_duckdb,
         tuple(installed),
@@ -211,7 +266,16 @@ def _check_and_install() -> IsolationStatus:
         dbt_common_version=versions.dbt_common,
         skipped_speedups=tuple(skipped),
         batch_stop_reason=batch_stop_reason,
+        adapters=_adapters_or_none(),
     )
+
+
+def _adapters_or_none() -> tuple[tuple[str, str], ...]:
+    try:
+        return installed_adapters()
+    except Exception as exc:  # a report only: a broken plugin directory must not fail the gate
+        logger.warning("could not list the installed dbt adapters: %r", exc)
+        return ()
 
 
 def _restore(inst: Installation) -> None:

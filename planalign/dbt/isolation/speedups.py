@@ -40,6 +40,13 @@ expected is skipped — logged at WARNING with the reason, and listed in `Isolat
   reference counting frees them at once. Nothing reads a node's contexts after its `safe_run` (its result
   is built inside it); contexts built outside a node (hooks, the adapter's own macros before the first
   node) are left to the collector as before.
+* `behavior-flags-copy` — dbt-adapters `BaseAdapter.__init__` sets `self.behavior =
+  DEFAULT_BASE_BEHAVIOR_FLAGS` (the module's list), and the `behavior` property's setter runs
+  `flags.extend(self._behavior_flags)` on it: every adapter of a type with its own flags (dbt-postgres has
+  one) appends them to that module-wide list for good, so the n-th adapter of the process renders n flags —
+  quadratic, with an adapter per invocation (measured on PostgreSQL: 150 one-model invocations spent most
+  of their time there, docs/benchmarks.md "PostgreSQL"). The setter is handed a copy instead; the flags an
+  adapter sees are the ones dbt means (the defaults and its own).
 """
 
 from __future__ import annotations
@@ -321,12 +328,38 @@ def _install_contexts(inst: Installation) -> None:
 
 #: Every speed-up, in the order they are installed. The schema cache needs the per-database DuckDB
 #: environments (it reads the open database through them); without dbt-duckdb it never hits.
+# ---------------------------------------------------------------------------------- behavior-flags-copy
+
+
+def _check_behavior() -> list[str]:
+    from dbt.adapters.base.impl import BaseAdapter
+
+    behavior = BaseAdapter.__dict__.get("behavior")
+    if not isinstance(behavior, property) or behavior.fset is None:
+        return ["BaseAdapter.behavior is no longer a property with a setter"]
+    return missing_attrs(BaseAdapter, ("_behavior_flags",))
+
+
+def _install_behavior(inst: Installation) -> None:
+    from dbt.adapters.base.impl import BaseAdapter
+
+    original: property = BaseAdapter.__dict__["behavior"]
+    setter = original.fset
+    assert setter is not None  # checked by _check_behavior
+
+    def copying_setter(self: Any, flags: list[Any]) -> None:
+        setter(self, list(flags))
+
+    inst.patch(BaseAdapter, "behavior", original.setter(copying_setter))
+
+
 SPEEDUPS: tuple[SpeedUp, ...] = (
     SpeedUp("plugin-discovery-cache", _check_plugins, _install_plugins),
     SpeedUp("graph-cache", _check_graph, _install_graph),
     SpeedUp("unobserved-event-skip", _check_events, _install_events),
     SpeedUp("schema-cache", _check_schemas, _install_schemas),
     SpeedUp("context-cycle-break", _check_contexts, _install_contexts),
+    SpeedUp("behavior-flags-copy", _check_behavior, _install_behavior),
 )
 
 

@@ -29,7 +29,8 @@ Relies on:
   setting `connections` (the adapter's connection manager), `BaseConnectionManager.__init__` setting
   `lock` and `thread_connections` (one `Connection` per thread), `Connection.handle` and `name`; dbt-duckdb
   `dbt.adapters.duckdb.environments.local.DuckDBConnectionWrapper.cursor()`, whose DuckDB cursor has
-  `interrupt()`. Connections of other adapters are not interrupted.
+  `interrupt()`. Every other adapter (a server warehouse) through its own cancel: see
+  `planalign.dbt.isolation.server_cancel`.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from planalign.dbt.isolation import adapters
+from planalign.dbt.isolation import adapters, server_cancel
 from planalign.dbt.isolation._base import (
     Installation,
     current_installation,
@@ -55,6 +56,7 @@ from planalign.dbt.isolation._base import (
     missing_fields,
     missing_parameters,
 )
+from planalign.dbt.isolation.server_cancel import cancel_server_queries
 
 if TYPE_CHECKING:
     from planalign.engine.invocation import InvocationScope
@@ -77,6 +79,7 @@ def check_interrupt() -> list[str]:
         BaseConnectionManager.__init__, ("lock", "thread_connections"), where="BaseConnectionManager.__init__"
     )
     problems += missing_attrs(Connection, ("handle", "name"))
+    problems += server_cancel.check()
     try:
         from dbt.adapters.duckdb.environments.local import DuckDBConnectionWrapper
     except ImportError:
@@ -132,27 +135,32 @@ class StopToken:
         return interrupted
 
     def interrupt_queries(self) -> int:
-        """Interrupt the queries running on this invocation's own DuckDB connections — no one else's.
+        """Interrupt the queries running on this invocation's own connections — no one else's: DuckDB's by
+        `cursor().interrupt()`, a server warehouse's through its adapter's cancel (module docstring).
 
         The interrupted statement fails inside the invocation with DuckDB's "INTERRUPT Error", so that node
         returns an error result and its transaction is rolled back (a DuckDB statement is atomic: the
-        database is left as it was before the statement). Without the isolation installed there is no
+        database is left as it was before the statement); on PostgreSQL the session is terminated, so its
+        open transaction is rolled back by the server. Without the isolation installed there is no
         per-invocation registry to reach, and nothing is interrupted.
         """
         self.last_interrupt = time.monotonic()
         inst = current_installation()
         context = self.context() if self.context is not None else None
         handle_type = _duckdb_handle_type()
-        if inst is None or context is None or handle_type is None:
+        if inst is None or context is None:
             return 0
         interrupted = 0
         for adapter in adapters.adapters_of(inst, context):
+            if adapter.type() != "duckdb":
+                interrupted += cancel_server_queries(adapter)
+                continue
             manager = adapter.connections
             with manager.lock:
                 connections = list(manager.thread_connections.values())
             for connection in connections:
                 handle = connection.handle
-                if not isinstance(handle, handle_type):
+                if handle_type is None or not isinstance(handle, handle_type):
                     continue  # closed (None), or not a DuckDB connection
                 try:
                     handle.cursor().interrupt()
