@@ -13,9 +13,14 @@ error naming the fix), project hooks run once per run (`planalign.dbt.project_ho
 engine
 (running queries interrupted), the results are written, and the exit is 130; later signals are ignored.
 
-Exit status: 0 every selected model and hook succeeded, 1 any failed or was skipped (or --fail-fast stopped
-the run), 2 bad usage (unknown project, unparseable project, bad selector, bad --vars, a parent missing from
-the target), 130 interrupted.
+dbt's other flags (`--selector`, `--state`, `--empty`, `--target-path`, `--warn-error`, `-q`, ...) go to the
+dbt calls where dbt applies them, or are refused (deferral): `planalign.cli.run_flags`, docs/run.md. Without
+`--threads`, the profile's threads (dbt's rule). A selection of nothing is dbt's "Nothing to do", exit 0.
+
+Exit status: 0 every selected model and hook succeeded (or nothing was selected), 1 any failed or was skipped
+(or --fail-fast stopped the run), 2 bad usage (unknown project, unparseable project, invalid selection, bad
+--vars, a refused flag, a parent missing from the target, a dbt warning made an error by --warn-error),
+130 interrupted.
 
 Why it is long: it is `dbt run`'s whole command-line contract — every flag and what dbt means by it, the
 parents check, the hooks around the engine, signals, and both results files — in the order a run goes

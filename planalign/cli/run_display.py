@@ -195,9 +195,9 @@ def print_summary(
     show = show or Show()
     if not show.error:
         return
-    if not show.info:
+    if not show.info:  # dbt -q: the failure blocks, without the "compiled code at" lines (info in dbt)
         for failed in result.failed:
-            _print_failure(failed.unique_id, failed.name, failed.error, stream, paths, compiled)
+            _print_failure(failed.unique_id, failed.name, failed.error, stream, paths, None)
         return
     counts = result.counts()
     parts = ", ".join(f"{n} {status}" for status, n in counts.items() if n)

@@ -4,11 +4,16 @@ Tools that read dbt's artifacts (CI checks, `dbt retry`-style scripts, orchestra
 file after `dbt run`; `planalign run` replaces it at the start of a run, so a stale one from an earlier dbt
 command never looks current, and writes it at the end — also when the run failed or was interrupted.
 
-What is ours rather than dbt's: `timing` has one `execute` entry per model spanning all its attempts (dbt also
-has `compile`); `thread_id` names planalign's lane; a model never started because the run was cancelled (a
-signal, `--fail-fast`) is listed as `skipped` with a message saying so (dbt omits nodes it never reached on
-an interrupt); `adapter_response` is dbt-duckdb's constant `{"_message": "OK"}` for a successful model on
-DuckDB and empty otherwise, since the engine keeps no adapter response per model.
+As dbt's: `args` are the flags dbt writes for the same `dbt run` command line (`dbt_args`, computed by dbt);
+each node that ran has dbt's own `compile` and `execute` timing entries (of its last attempt); a node skipped
+because a parent failed has a null message, one skipped by `--fail-fast` dbt's "Skipping due to fail_fast";
+`elapsed_time` counts from the on-run-start hooks, not the parse.
+
+What is ours rather than dbt's: `execution_time` spans all of a model's attempts; `thread_id` names
+planalign's lane; a model never started because of a signal is listed as `skipped` with a message saying so
+(dbt omits nodes it never reached on an interrupt); `adapter_response` is dbt-duckdb's constant
+`{"_message": "OK"}` for a successful model on DuckDB and empty otherwise, since the engine keeps no adapter
+response per model.
 """
 
 from __future__ import annotations

@@ -231,3 +231,38 @@ def test_engine_warnings_go_through_planalign_log_not_a_librarys_basic_config(
         root.setLevel(saved[1])
     assert "distinctive warning" in err
     assert "WARNING:planalign.engine" not in err
+
+
+@pytest.mark.slow
+def test_without_threads_the_profiles_threads_are_used_as_dbt_does(
+    copies: Copies, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #26 item 5: the default was 4 whatever the profile said. Here the profile says 2 (the fixture's
+    says 4): dbt runs with 2 threads ("Concurrency: 2 threads") and so does planalign; `--threads` wins."""
+    copies.reset()
+    ours, theirs = copies.ours, copies.theirs
+    profiles = {p: (p / "profiles.yml").read_text() for p in (ours, theirs)}
+    try:
+        for project, text in profiles.items():
+            assert "threads: 4" in text
+            (project / "profiles.yml").write_text(text.replace("threads: 4", "threads: 2"))
+        plain = BackgroundDbt(_dbt_cmd(theirs, "run", "-s", "orders"), theirs, theirs.parent / "dbt.out")
+        try:
+            code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "-s", "orders"])
+            out = capsys.readouterr().out
+            proc = plain.wait()
+        finally:
+            plain.kill()
+        assert proc.returncode == 0 and "Concurrency: 2 threads" in proc.stdout, proc.stdout[-2000:]
+        assert code == ExitStatus.OK and "with up to 2 workers" in out, out
+        recorded = json.loads((ours / "target" / "planalign_run_results.json").read_text())["args"]
+        assert recorded["threads"] == 2
+        assert "threads" not in _results(ours, "target")["args"]  # as dbt's, with no --threads given
+        assert "threads" not in _results(theirs, "target")["args"]
+        code = main(
+            ["run", "--project-dir", str(ours), "--vars", _vars(ours), "-s", "orders", "--threads", "3"]
+        )
+        assert code == ExitStatus.OK and "with up to 3 workers" in capsys.readouterr().out
+    finally:
+        for project, text in profiles.items():
+            (project / "profiles.yml").write_text(text)
