@@ -107,12 +107,27 @@ def configure_logging(
     )
 
     root = logging.getLogger()
+    # A library's import-time `logging.basicConfig()` (snowplow_tracker, which dbt imports) leaves a handler
+    # printing `WARNING:planalign.engine:...` beside ours: ours replaces it.
+    for old in [h for h in root.handlers if _is_basic_config(h)]:
+        root.removeHandler(old)
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger(PACKAGE_LOGGER).setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def _is_basic_config(handler: logging.Handler) -> bool:
+    """The handler `logging.basicConfig()` adds: an unnamed stream handler with the stdlib's basic format."""
+    formatter = handler.formatter
+    return (
+        type(handler) is logging.StreamHandler
+        and handler.get_name() is None
+        and formatter is not None
+        and formatter._fmt == logging.BASIC_FORMAT
+    )
 
 
 class _ConsoleWriter:

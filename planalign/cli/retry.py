@@ -197,6 +197,25 @@ def _read(path: Path) -> Any:
         ) from None
 
 
+def _with_planalign_args(document: Any, path: Path) -> Any:
+    """dbt's run_results.json holds dbt's flags only; planalign's own (`models_per_invocation`, the
+    effective threads, ...) are in planalign_run_results.json next to it (`run_flags.RunRecord`). They are
+    merged in when both files are of one run (the same invocation_id); otherwise the document is as read, and
+    `check_document` says whether `planalign run` wrote it."""
+    from planalign.engine.results import RUN_RESULTS_FILENAME
+
+    sidecar = path.with_name(RUN_RESULTS_FILENAME)
+    if not isinstance(document, dict) or not isinstance(document.get("args"), dict) or not sidecar.is_file():
+        return document
+    ours = _read(sidecar)
+    extra = ours.get("args") if isinstance(ours, dict) else None
+    metadata = document.get("metadata")
+    invocation = metadata.get("invocation_id") if isinstance(metadata, dict) else None
+    if not isinstance(extra, dict) or invocation is None or extra.get("invocation_id") != invocation:
+        return document
+    return {**document, "args": {**document["args"], **extra}}
+
+
 def handle(args: argparse.Namespace) -> int:
     from planalign.cli import run as run_command
     from planalign.cli._common import printable
@@ -208,7 +227,7 @@ def handle(args: argparse.Namespace) -> int:
     path = run_command._target_dir(project_dir) / FILENAME
     if not path.exists():
         raise RetryUsageError(f"there is no {path} to retry from; run `planalign run` first")
-    document = _read(path)
+    document = _with_planalign_args(_read(path), path)
     namespace = retry_namespace(document, path, project_dir)
     if namespace is None:
         print(f"Nothing to retry: every model in {path} succeeded.")

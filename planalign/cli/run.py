@@ -13,9 +13,14 @@ error naming the fix), project hooks run once per run (`planalign.dbt.project_ho
 engine
 (running queries interrupted), the results are written, and the exit is 130; later signals are ignored.
 
-Exit status: 0 every selected model and hook succeeded, 1 any failed or was skipped (or --fail-fast stopped
-the run), 2 bad usage (unknown project, unparseable project, bad selector, bad --vars, a parent missing from
-the target), 130 interrupted.
+dbt's other flags (`--selector`, `--state`, `--empty`, `--target-path`, `--warn-error`, `-q`, ...) go to the
+dbt calls where dbt applies them, or are refused (deferral): `planalign.cli.run_flags`, docs/run.md. Without
+`--threads`, the profile's threads (dbt's rule). A selection of nothing is dbt's "Nothing to do", exit 0.
+
+Exit status: 0 every selected model and hook succeeded (or nothing was selected), 1 any failed or was skipped
+(or --fail-fast stopped the run), 2 bad usage (unknown project, unparseable project, invalid selection, bad
+--vars, a refused flag, a parent missing from the target, a dbt warning made an error by --warn-error),
+130 interrupted.
 
 Why it is long: it is `dbt run`'s whole command-line contract — every flag and what dbt means by it, the
 parents check, the hooks around the engine, signals, and both results files — in the order a run goes
@@ -25,6 +30,7 @@ through them; its display is `planalign.cli.run_display`.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -35,8 +41,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from planalign.cli import run_flags
 from planalign.cli._common import ExitStatus
-from planalign.cli.run_display import RunProgress, print_summary
+from planalign.cli.run_display import RunProgress, Show, print_summary
 from planalign.errors import PlanalignUsageError
 
 if TYPE_CHECKING:
@@ -104,10 +111,7 @@ def add_parser(subparsers: Any) -> None:
         dest="workers",
         type=int,
         default=None,
-        help=(
-            "dbt invocations at once (default: up to 4, by where the SQL runs — see docs/warehouses.md); "
-            "--threads is dbt's name for it"
-        ),
+        help="most dbt invocations at once (default: the profile's threads, as dbt); --threads: dbt's name",
         metavar="N",
     )
     parser.add_argument(
@@ -146,6 +150,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--max-retries", type=int, default=2, help="retries per failed model (default 2)", metavar="N"
     )
+    run_flags.add_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -291,9 +296,16 @@ def built_parents(
     return tuple(parents)
 
 
-def _choose_workers(args: argparse.Namespace, manifest: ProjectManifest, err: TextIO) -> None:
-    """Fill in `--workers` and `--models-per-invocation` the user left out, by where the SQL runs
-    (`planalign.dbt.workers`), and say the worker choice once when it is not what was asked."""
+def _choose_workers(
+    args: argparse.Namespace, manifest: ProjectManifest, err: TextIO, *, profile_threads: int
+) -> None:
+    """Fill in `--workers` and `--models-per-invocation` the user left out, and say on a server warehouse
+    how a stopped model's query is cancelled.
+
+    Workers: `--threads`, else the profile's `threads` (`DBT_THREADS` first), exactly as `dbt run` takes
+    them — for a dbt user the profile is an explicit setting, so `planalign.dbt.workers`' rule (which picks
+    fewer workers for `simulate` on embedded DuckDB, docs/warehouses.md) does not override it. The batch
+    size (models per invocation) is still chosen by where the SQL runs."""
     from planalign.dbt.workers import (
         adapter_type_of,
         choose_workers,
@@ -302,7 +314,7 @@ def _choose_workers(args: argparse.Namespace, manifest: ProjectManifest, err: Te
     )
 
     adapter_type = adapter_type_of(manifest.dbt_manifest)
-    choice = choose_workers(args.workers or 4, adapter_type=adapter_type, explicit=args.workers is not None)
+    choice = choose_workers(args.workers or profile_threads, adapter_type=adapter_type, explicit=True)
     if choice.effective != choice.configured:
         print(f"note: {choice.reason}", file=err)
     if not is_embedded(adapter_type):
@@ -315,24 +327,33 @@ def _choose_workers(args: argparse.Namespace, manifest: ProjectManifest, err: Te
         args.models_per_invocation = default_models_per_invocation(adapter_type)
 
 
-def _target_dir(project_dir: Path) -> Path:
-    """dbt's target-path (dbt_project.yml `target-path`, default `target`), where artifacts go."""
+def _target_dir(project_dir: Path, target_path: str | None = None) -> Path:
+    """dbt's target-path (`--target-path`, else dbt_project.yml `target-path`, default `target`; relative to
+    the project, as dbt joins it), where artifacts go."""
     import yaml
 
     config = yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}
-    configured = config.get("target-path") if isinstance(config, Mapping) else None
+    configured = target_path or (config.get("target-path") if isinstance(config, Mapping) else None)
     path = Path(str(configured)) if configured else Path("target")
     return path if path.is_absolute() else project_dir / path
 
 
 def run(args: argparse.Namespace) -> int:
-    from planalign.dbt.invoker import DbtInvoker
-    from planalign.dbt.manifest import dbt_common_args, parse_project, select_models
+    from planalign.dbt.invoker import FAST_RUN_FLAGS, DbtInvoker
+    from planalign.dbt.manifest import dbt_common_args, parse_project, resolve_selection
     from planalign.dbt.run_results import remove_stale
     from planalign.engine.graph import ModelDependencyAnalyzer
     from planalign.engine.runner import EngineSettings, ParallelExecutionEngine
+    from planalign.log import PACKAGE_LOGGER, configure_logging
 
     out, err = sys.stdout, sys.stderr
+    flags = run_flags.DbtFlags.from_args(args)
+    # planalign's own log lines (the engine's warnings) in planalign's format, not a library's basicConfig;
+    # as dbt's console, at the log level asked for (info lines are the progress below, not the log's).
+    configure_logging(fmt="json" if args.log_format == "json" else "console", verbose=flags.level == "debug")
+    if flags.level != "debug":
+        logging.getLogger(PACKAGE_LOGGER).setLevel(run_flags.PYTHON_LOG_LEVELS[flags.level])
+    show = Show(flags.level)
     project_dir: Path = args.project_dir.resolve()
     if not (project_dir / "dbt_project.yml").is_file():
         raise RunUsageError(f"{args.project_dir} is not a dbt project (no dbt_project.yml)")
@@ -342,6 +363,7 @@ def run(args: argparse.Namespace) -> int:
         raise RunUsageError(f"--models-per-invocation must be at least 1, got {args.models_per_invocation}")
     if args.max_retries < 0:
         raise RunUsageError(f"--max-retries must be 0 or more, got {args.max_retries}")
+    flags.check(project_dir)
     dbt_vars = parse_vars(args.vars)
     profiles_dir = args.profiles_dir.resolve() if args.profiles_dir is not None else None
     # Every dbt call of the run (parse, ls, the models, the hooks) and the parents check use one profile.
@@ -350,22 +372,31 @@ def run(args: argparse.Namespace) -> int:
 
     started_at = datetime.now(UTC)
     started = time.perf_counter()
-    manifest = parse_project(project_dir, **dbt_target)
-    selected = select_models(manifest, args.select, args.exclude, **dbt_target)
-    if not selected:
-        print("Nothing to run: the selection contains no models.", file=out)
-        return 0
+    manifest = parse_project(project_dir, **dbt_target, extra_args=flags.parse_args())
+    selection = resolve_selection(
+        manifest, args.select, args.exclude, **dbt_target, extra_args=flags.selection_args()
+    )
+    if show.warn:
+        for warning in selection.warnings:
+            print(f"warning: {warning}", file=err)
+    selected = list(selection.unique_ids)
+    target_dir = _target_dir(project_dir, flags.target_path)
+    _choose_workers(
+        args, manifest, err, profile_threads=args.workers or run_flags.profile_threads(project_dir, **dbt_target)
+    )
+    workers = args.workers
+    record = run_flags.RunRecord(args, flags, project_dir, profiles_dir, dbt_vars, workers)
     classifier = build_classifier(manifest, args.default_class)
     analyzer = ModelDependencyAnalyzer(manifest, classifier)
+    if not selected:
+        return run_flags.nothing_to_do(
+            manifest, record, target_dir, started_at, warn_error=flags.warn_error, out=out
+        )
     model_ids = [uid for uid in selected if not analyzer.inlined(uid)]
-    if len(model_ids) < len(selected):
+    if len(model_ids) < len(selected) and show.info:
         inlined = len(selected) - len(model_ids)
         print(f"{inlined} ephemeral models are compiled into the models that use them.", file=out)
-    if not model_ids:
-        print("Nothing to run: the selection contains only ephemeral models.", file=out)
-        return 0
     built = built_parents(analyzer, selected, project_dir=project_dir, err=err, **dbt_target)
-    _choose_workers(args, manifest, err)
     invoker = DbtInvoker(
         project_dir,
         profiles_dir,
@@ -375,24 +406,24 @@ def run(args: argparse.Namespace) -> int:
         None,
         full_refresh=args.full_refresh,
         profile=profile,
+        extra_run_flags=(*FAST_RUN_FLAGS, *flags.model_args()),
     )
-    if not invoker.supports_concurrency:
+    if not invoker.supports_concurrency and show.warn:
         print(f"warning: {invoker.isolation.reason}; models will run one at a time", file=err)
     settings = EngineSettings(
-        max_workers=args.workers,
+        max_workers=workers,
         max_retries_per_model=args.max_retries,
         models_per_invocation=args.models_per_invocation,
     )
     stop = _Stop()
-    progress = RunProgress(len(model_ids), out, json_lines=args.log_format == "json")
-    target_dir = _target_dir(project_dir)
+    progress = RunProgress(len(model_ids), out, json_lines=args.log_format == "json", level=flags.level)
     remove_stale(target_dir)
     previous = _install_signal_handlers(stop, err)
     try:
         engine = ParallelExecutionEngine(analyzer, invoker, settings, on_event=progress)
-        if args.log_format != "json":
+        if args.log_format != "json" and show.info:
             print(
-                f"Running {len(model_ids)} models with up to {args.workers} workers "
+                f"Running {len(model_ids)} models with up to {workers} workers "
                 f"(parsed and selected in {time.perf_counter() - started:.1f}s).",
                 file=out,
                 flush=True,
@@ -405,13 +436,13 @@ def run(args: argparse.Namespace) -> int:
             built=built,
             stop=stop,
             progress=progress,
-            common_args=dbt_common_args(project_dir, **dbt_target),
+            common_args=[*dbt_common_args(project_dir, **dbt_target), *flags.hook_args()],
             selectors=[DbtInvoker.selector_for(analyzer.node(uid)) for uid in selected],
             ephemeral=[uid for uid in selected if analyzer.inlined(uid)],
             target_dir=target_dir,
             started_at=started_at,
-            started=started,
-            dbt_vars=dbt_vars,
+            record=record,
+            show=show,
         )
     finally:
         # After a signal the process is on its way out (exit 130). Python resets its own handlers to the
@@ -435,11 +466,12 @@ def _execute(
     selectors: list[str],
     target_dir: Path,
     started_at: datetime,
-    started: float,
-    dbt_vars: Mapping[str, Any],
+    record: run_flags.RunRecord,
+    show: Show,
 ) -> int:
     """Hooks, engine, hooks — as one `dbt run` — then dbt's run_results.json and planalign's own results,
-    written whatever happened (success, failure, interrupt, or an error escaping)."""
+    written whatever happened (success, failure, interrupt, or an error escaping). The artifact's
+    `elapsed_time` counts from here, as dbt's counts from its hooks: the parse and selection are not in it."""
     import anyio
 
     from planalign.dbt import isolation as dbt_isolation
@@ -452,6 +484,7 @@ def _execute(
     result: EngineRunResult | None = None
 
     engine.on_event = progress
+    started = time.perf_counter()
 
     async def _engine() -> EngineRunResult | None:
         import asyncio
@@ -502,41 +535,60 @@ def _execute(
             result=result,
             started_at=started_at,
             elapsed_s=time.perf_counter() - started,
-            args=_artifact_args(args, dbt_vars),
+            args=record.dbt_args(manifest),
             before=before,
             after=after,
             cancel_reason=stop.reason,
+            invocation_id=record.invocation_id,
             ephemeral=ephemeral,
         )
         write(target_dir, document)
         if result is not None:
-            write_run_results(target_dir / RUN_RESULTS_FILENAME, result)
+            write_run_results(target_dir / RUN_RESULTS_FILENAME, result, args=record.planalign_args())
     hooks_failed = [r for r in (*before, *after) if r.status != "success"]
-    for hook in hooks_failed:
+    for hook in hooks_failed if show.error else ():
         print(f"ERROR {hook.unique_id}: {(hook.message or '').strip()}", file=out)
     if result is not None:
         paths = {node.unique_id: node.original_file_path for node in manifest.models()}
-        print_summary(result, out, target_dir / RUN_RESULTS_FILENAME, paths)
+        compiled = {
+            node.unique_id: _shown(
+                target_dir / "compiled" / node.package_name / node.original_file_path, args
+            )
+            for node in manifest.models()
+            if (target_dir / "compiled" / node.package_name / node.original_file_path).is_file()
+        }
+        print_summary(result, out, target_dir / RUN_RESULTS_FILENAME, paths, compiled=compiled, show=show)
     if stop.signal is not None:
-        print(f"Stopped: {stop.reason}.", file=out)
+        if show.error:
+            print(f"Stopped: {stop.reason}.", file=out)
         return ExitStatus.INTERRUPTED
-    if stop.fail_fast is not None:
+    if stop.fail_fast is not None and show.error:
         print(f"Stopped: {stop.reason}.", file=out)
     ok = result is not None and result.success and not hooks_failed and not stop.fail_fast
     return ExitStatus.OK if ok else ExitStatus.FAILURE
 
 
+def _shown(path: Path, args: argparse.Namespace) -> str:
+    """A path as dbt prints it: relative to the project when inside it (dbt's `target/compiled/...`)."""
+    try:
+        return str(path.relative_to(args.project_dir.resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _artifact_args(args: argparse.Namespace, dbt_vars: Mapping[str, Any]) -> dict[str, Any]:
-    """The `args` block of run_results.json: the dbt-equivalent flags of this run, and planalign's own
-    (`profiles_dir` to `max_retries`), so that `planalign retry` can run the failed models again exactly as
-    this run ran them — with the same `--vars`, which `dbt retry` gets wrong (dbt-labs/dbt-core#9112)."""
+    """The flags `planalign retry` reads back from a run: dbt's `args` of run_results.json (`which` to
+    `profile`) merged with planalign's own from planalign_run_results.json (`RunRecord.planalign_args`), so
+    that it runs the failed models again exactly as this run ran them — with the same `--vars`, which
+    `dbt retry` gets wrong (dbt-labs/dbt-core#9112). For tests that write such a record by hand."""
     return {
         "which": getattr(args, "which", "run"),
         "invocation_command": "planalign " + " ".join(sys.argv[1:]),
         "project_dir": str(args.project_dir.resolve()),
         "select": list(args.select),
         "exclude": list(args.exclude),
-        "threads": args.workers,
+        # the effective count: `--threads`, else dbt's default of 1 (the profile is not read here)
+        "threads": args.workers if args.workers is not None else 1,
         "full_refresh": bool(args.full_refresh),
         "fail_fast": bool(args.fail_fast),
         "vars": dict(dbt_vars),

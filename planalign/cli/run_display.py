@@ -7,6 +7,7 @@ import contextlib
 import sys
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -16,6 +17,27 @@ if TYPE_CHECKING:
 
     from planalign.engine.results import EngineRunResult
     from planalign.engine.runner import EngineEvent
+
+
+@dataclass(frozen=True)
+class Show:
+    """What to print at dbt's log level `level` (`--log-level`, `-q` = error): info lines (progress, the
+    summary's counts) at debug and info, warnings from warn, errors (a failed model's line and its failure
+    block, a stop) from error; none prints nothing."""
+
+    level: str = "info"
+
+    @property
+    def info(self) -> bool:
+        return self.level in ("debug", "info")
+
+    @property
+    def warn(self) -> bool:
+        return self.level in ("debug", "info", "warn")
+
+    @property
+    def error(self) -> bool:
+        return self.level != "none"
 
 
 class RunProgress:
@@ -35,6 +57,7 @@ class RunProgress:
         json_lines: bool = False,
         console: Console | None = None,
         auto_refresh: bool = True,
+        level: str = "info",
     ) -> None:
         from rich.console import Console
 
@@ -43,7 +66,8 @@ class RunProgress:
         self.console = console if console is not None else Console(file=self.stream)
         self.done = 0
         self.json_lines = json_lines
-        self.live_mode = self.console.is_terminal and not json_lines
+        self.show = Show(level)
+        self.live_mode = self.console.is_terminal and not json_lines and self.show.info
         self._auto_refresh = auto_refresh
         self._lock = threading.RLock()
         self._in_flight: set[str] = set()
@@ -73,7 +97,7 @@ class RunProgress:
         with self._lock:
             line = self._apply(event)
         # Drawn outside the lock, which `_render` takes inside rich's own (the other order deadlocks).
-        if line is not None:
+        if line is not None and (self.show.info or (self.show.error and " ERROR " in line)):
             self.console.print(line, highlight=False, markup=False, soft_wrap=True)
         live = self._live
         if live is not None:
@@ -155,6 +179,9 @@ def print_summary(
     stream: TextIO,
     results_path: Path,
     paths: Mapping[str, str] | None = None,
+    *,
+    compiled: Mapping[str, str] | None = None,
+    show: Show | None = None,
 ) -> None:
     """The closing summary: counts and timing, then one block per failed model with its error.
 
@@ -162,7 +189,16 @@ def print_summary(
     `dbt run` prints `ERROR creating ... model` while it runs and the message at the end under "Failure in
     model <name> (<path>)" — because that is where a dbt user looks for it, and a long run's failures are
     then together below the last progress line instead of scattered among hundreds of lines above it.
-    `paths` maps unique_id to the model's file (dbt's `original_file_path`) for that heading."""
+    `paths` maps unique_id to the model's file (dbt's `original_file_path`) for that heading; `compiled` to
+    the SQL dbt compiled for it, which dbt names after the error ("compiled code at target/compiled/...").
+    `show`: what the log level prints (the counts are info, the failures errors)."""
+    show = show or Show()
+    if not show.error:
+        return
+    if not show.info:  # dbt -q: the failure blocks, without the "compiled code at" lines (info in dbt)
+        for failed in result.failed:
+            _print_failure(failed.unique_id, failed.name, failed.error, stream, paths, None)
+        return
     counts = result.counts()
     parts = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     print(
@@ -176,7 +212,21 @@ def print_summary(
     for fallback in result.fallbacks:
         print(f"fallback: {fallback}", file=stream)
     for failed in result.failed:
-        path = (paths or {}).get(failed.unique_id)
-        print(f"\nFailure in model {failed.name}" + (f" ({path})" if path else ""), file=stream)
-        print("  " + _indented(failed.error or "(no message)", "  "), file=stream)
+        _print_failure(failed.unique_id, failed.name, failed.error, stream, paths, compiled)
     print(f"Results: {results_path}", file=stream)
+
+
+def _print_failure(
+    unique_id: str,
+    name: str,
+    error: str | None,
+    stream: TextIO,
+    paths: Mapping[str, str] | None,
+    compiled: Mapping[str, str] | None,
+) -> None:
+    path = (paths or {}).get(unique_id)
+    print(f"\nFailure in model {name}" + (f" ({path})" if path else ""), file=stream)
+    print("  " + _indented(error or "(no message)", "  "), file=stream)
+    code = (compiled or {}).get(unique_id)
+    if code is not None:
+        print(f"\n  compiled code at {code}", file=stream)

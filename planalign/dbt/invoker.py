@@ -191,6 +191,16 @@ def _node_span(result: Any) -> tuple[float | None, float | None]:
     return min(starts), max(ends)
 
 
+def _node_steps(result: Any) -> tuple[tuple[str, float, float], ...]:
+    """dbt's timing steps of a node result (compile, execute) as (name, start, end) epoch seconds."""
+    steps = []
+    for step in getattr(result, "timing", None) or ():
+        start, end = _epoch(getattr(step, "started_at", None)), _epoch(getattr(step, "completed_at", None))
+        if start is not None and end is not None:
+            steps.append((str(getattr(step, "name", "")), start, end))
+    return tuple(steps)
+
+
 def _results_of(res: Any) -> list[Any]:
     execution = getattr(res, "result", None)
     results = getattr(execution, "results", None)
@@ -420,12 +430,15 @@ class DbtInvoker:
             )
         status = str(getattr(result.status, "value", result.status))
         started, completed = _node_span(result)
+        steps = _node_steps(result)
         if status in _OK_STATUSES:
-            return InvocationOutcome(OutcomeStatus.SUCCESS, started_at=started, completed_at=completed)
+            return InvocationOutcome(
+                OutcomeStatus.SUCCESS, started_at=started, completed_at=completed, steps=steps
+            )
         if status == "skipped":
             return InvocationOutcome(OutcomeStatus.NOT_RUN, message=result.message or "skipped by dbt")
         outcome = _outcome_from_message(result.message or f"{node.unique_id} ended with status {status}")
-        return dataclasses.replace(outcome, started_at=started, completed_at=completed)
+        return dataclasses.replace(outcome, started_at=started, completed_at=completed, steps=steps)
 
     def invoke(self, args: Sequence[str], *, vars: Mapping[str, Any] | None = None) -> InvocationOutcome:
         """Run a whole dbt command (`["seed"]`, `["test", "--select", "x"]`, `["run-operation", "m"]`)

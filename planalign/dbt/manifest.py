@@ -140,11 +140,13 @@ def parse_project(
     vars: Mapping[str, Any] | None = None,
     profile: str | None = None,
     files: DbtFiles | None = None,
+    extra_args: Sequence[str] = (),
 ) -> ProjectManifest:
     """Parse the dbt project once, in-process, keeping dbt's `Manifest` for `dbtRunner(manifest=...)`.
 
     `files`: where dbt writes its target and logs and which cached parse it starts from
     (`planalign.dbt.files`); None: dbt's defaults, `target/` and `logs/` in the project, as `dbt parse`.
+    `extra_args`: more dbt flags for the parse (`planalign run`'s `--no-partial-parse`, `--target-path`).
 
     Raises `ProjectParseError` with dbt's message when the project (or its profile) does not parse.
     """
@@ -160,7 +162,7 @@ def parse_project(
         project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile
     )
     cached = files.cache_file(project_dir, common) if files is not None else None
-    args = ["parse", *common, *(files.args() if files is not None else ()), "--quiet"]
+    args = ["parse", *common, *(files.args() if files is not None else ()), *extra_args, "--quiet"]
     with bulk_load():
         # The private target's saved parse is this parse's until published: the lock covers both ends.
         with _PARSE_LOCK, invocation_slot(("parse", str(project_dir)), exclusive=True):
@@ -187,17 +189,58 @@ def select_models(
     """Resolve dbt selection syntax to model unique_ids, sorted, with dbt itself (`dbt ls`).
 
     An empty `select` means every model. Each selector must match at least one model on its own, otherwise
-    `SelectionError` names it (dbt itself only warns).
+    `SelectionError` names it (dbt itself only warns: `resolve_selection` does as dbt does).
     """
+    selection = resolve_selection(
+        manifest, select, exclude, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile
+    )
+    if selection.unmatched:
+        raise SelectionError(
+            f"the selector {selection.unmatched[0]!r} matches no model in {manifest.project_dir}"
+        )
+    return list(selection.unique_ids)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The models a selection resolves to (sorted), and dbt's warnings about selectors that match nothing
+    (dbt's `NoNodesForSelectionCriteria`: the selector as typed, and the line dbt prints for it)."""
+
+    unique_ids: tuple[str, ...]
+    unmatched: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def resolve_selection(
+    manifest: ProjectManifest,
+    select: Sequence[str],
+    exclude: Sequence[str] = (),
+    *,
+    profiles_dir: Path | None = None,
+    target: str | None = None,
+    vars: Mapping[str, Any] | None = None,
+    profile: str | None = None,
+    extra_args: Sequence[str] = (),
+) -> Selection:
+    """Resolve a selection as `dbt run` does, with one `dbt ls` over the parsed manifest: the models, and
+    the selectors dbt warns match nothing (dbt runs the rest; with `--warn-error` the warning is dbt's error,
+    raised here as `SelectionError`). `extra_args`: dbt's other selection flags (`--selector`, `--state`,
+    `--indirect-selection`) and flags of every call (`--warn-error`, `--target-path`)."""
     selectors = [part for item in select for part in item.split()]
     excluders = [part for item in exclude for part in item.split()]
     common = dbt_common_args(
         manifest.project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile
     )
-    for selector in selectors:
-        if not _ls_models(manifest, [selector], [], common):
-            raise SelectionError(f"the selector {selector!r} matches no model in {manifest.project_dir}")
-    return sorted(_ls_models(manifest, selectors, excluders, common))
+    unmatched: list[str] = []
+    warnings: list[str] = []
+
+    def on_event(event: Any) -> None:
+        if event.info.name == "NoNodesForSelectionCriteria":
+            unmatched.append(str(event.data.spec_raw))
+            warnings.append(str(event.info.msg))
+
+    ids = _ls_models(manifest, selectors, excluders, [*common, *extra_args], callbacks=[on_event])
+    return Selection(tuple(sorted(ids)), tuple(unmatched), tuple(warnings))
 
 
 def _ls_models(
@@ -205,6 +248,8 @@ def _ls_models(
     select: Sequence[str],
     exclude: Sequence[str],
     common_args: Sequence[str],
+    *,
+    callbacks: Sequence[Any] = (),
 ) -> list[str]:
     from dbt.cli.main import dbtRunner
 
@@ -229,7 +274,8 @@ def _ls_models(
     if exclude:
         args += ["--exclude", *exclude]
     with invocation_slot(("ls", str(manifest.project_dir)), exclusive=True):
-        result = dbtRunner(manifest=manifest.dbt_manifest).invoke(args)
+        # The callbacks only see this invocation's events: the slot is exclusive.
+        result = dbtRunner(manifest=manifest.dbt_manifest, callbacks=list(callbacks)).invoke(args)
     if not result.success:
         detail = str(result.exception) if result.exception is not None else "dbt ls failed"
         raise SelectionError(f"invalid selection {' '.join(select)!r}: {detail}")

@@ -4,11 +4,16 @@ Tools that read dbt's artifacts (CI checks, `dbt retry`-style scripts, orchestra
 file after `dbt run`; `planalign run` replaces it at the start of a run, so a stale one from an earlier dbt
 command never looks current, and writes it at the end — also when the run failed or was interrupted.
 
-What is ours rather than dbt's: `timing` has one `execute` entry per model spanning all its attempts (dbt also
-has `compile`); `thread_id` names planalign's lane; a model never started because the run was cancelled (a
-signal, `--fail-fast`) is listed as `skipped` with a message saying so (dbt omits nodes it never reached on
-an interrupt); `adapter_response` is dbt-duckdb's constant `{"_message": "OK"}` for a successful model on
-DuckDB and empty otherwise, since the engine keeps no adapter response per model.
+As dbt's: `args` are the flags dbt writes for the same `dbt run` command line (`dbt_args`, computed by dbt);
+each node that ran has dbt's own `compile` and `execute` timing entries (of its last attempt); a node skipped
+because a parent failed has a null message, one skipped by `--fail-fast` dbt's "Skipping due to fail_fast";
+`elapsed_time` counts from the on-run-start hooks, not the parse.
+
+What is ours rather than dbt's: `execution_time` spans all of a model's attempts; `thread_id` names
+planalign's lane; a model never started because of a signal is listed as `skipped` with a message saying so
+(dbt omits nodes it never reached on an interrupt); `adapter_response` is dbt-duckdb's constant
+`{"_message": "OK"}` for a successful model on DuckDB and empty otherwise, since the engine keeps no adapter
+response per model.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from planalign.engine.results import EngineRunResult, ModelStatus
 
 SCHEMA_VERSION = "https://schemas.getdbt.com/dbt/run-results/v6.json"
 FILENAME = "run_results.json"
+#: dbt's message of a node skipped because the run failed fast.
+FAIL_FAST_SKIP = "Skipping due to fail_fast"
 
 
 @dataclass(frozen=True)
@@ -97,14 +104,19 @@ def _model_rows(
         elif status is ModelStatus.ERROR:
             dbt_status, message = "error", (model.error or "error").strip()
         elif status is ModelStatus.SKIPPED:
+            # dbt: no message for a node skipped because a parent failed; its own text when failing fast.
             dbt_status = "skipped"
-            message = f"skipped: {model.skipped_because} failed" if model.skipped_because else None
+            message = FAIL_FAST_SKIP if result.failed_fast is not None else None
         elif ran:
             dbt_status, message = "error", (model.error or f"interrupted: {cancel_reason}").strip()
         else:
-            dbt_status, message = "skipped", f"not started: {cancel_reason}"
-        timing = []
-        if model.started_at is not None:
+            dbt_status = "skipped"
+            message = FAIL_FAST_SKIP if result.failed_fast is not None else f"not started: {cancel_reason}"
+        timing = [
+            {"name": name, "started_at": dbt_timestamp(start), "completed_at": dbt_timestamp(end)}
+            for name, start, end in model.timing
+        ]
+        if model.started_at is not None and not timing:
             timing.append(
                 {
                     "name": "execute",
@@ -148,6 +160,53 @@ def _other_row(run: NodeRun) -> dict[str, Any]:
     }
 
 
+def dbt_args(
+    manifest: ProjectManifest,
+    run_argv: Sequence[str],
+    *,
+    select: Sequence[str],
+    exclude: Sequence[str],
+    warn_error: bool,
+    invocation_command: str,
+) -> dict[str, Any]:
+    """The `args` block dbt writes for `dbt run <run_argv> --select <select> --exclude <exclude>
+    [--warn-error]`, as dbt itself computes it (its flags of that command line, with the project's and the
+    environment's, through `args_to_dict`): one `dbt run` of the same flags over the parsed manifest that
+    selects nothing (`--exclude fqn:*`), which builds its result's `args` and ends. What that invocation
+    could not take as given is put back: the selection, `--warn-error` (dbt's "Nothing to do" warning would be
+    its error), `write_json` (it writes nothing), and what was typed (dbt writes `dbt ...` from sys.argv).
+    Its console output is dropped; it runs alone (nothing else runs at the end of a run anyway).
+
+    `ArtifactArgsError` when dbt does not answer (the caller falls back and says so)."""
+    import contextlib
+    import io
+
+    from dbt.cli.main import dbtRunner
+
+    from planalign.dbt.isolation import invocation_slot
+
+    args = ["run", *run_argv, "--exclude", "fqn:*", "--no-write-json"]
+    with (
+        invocation_slot(("run-results-args", str(manifest.project_dir)), exclusive=True),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        res = dbtRunner(manifest=manifest.dbt_manifest).invoke(args)
+    recorded = getattr(res.result, "args", None)
+    if not isinstance(recorded, dict):
+        raise ArtifactArgsError(f"dbt reported no flags for `dbt run {' '.join(run_argv)}`: {res.exception}")
+    recorded = dict(recorded)
+    recorded["select"], recorded["exclude"] = list(select), list(exclude)
+    recorded["write_json"] = True
+    if warn_error:
+        recorded["warn_error"] = True
+    recorded["invocation_command"] = invocation_command
+    return recorded
+
+
+class ArtifactArgsError(RuntimeError):
+    """dbt did not report the flags of the equivalent `dbt run` (`dbt_args`)."""
+
+
 def build_document(
     manifest: ProjectManifest,
     *,
@@ -169,9 +228,7 @@ def build_document(
     if result is not None:
         results += _model_rows(manifest, result, cancel_reason)
         if result.failed_fast is not None:
-            results += [
-                _other_row(NodeRun(uid, "skipped", f"not started: {cancel_reason}", 0.0)) for uid in ephemeral
-            ]
+            results += [_other_row(NodeRun(uid, "skipped", FAIL_FAST_SKIP, 0.0)) for uid in ephemeral]
     results += [_other_row(r) for r in after]
     env = {
         k[len("DBT_ENV_CUSTOM_ENV_") :]: v

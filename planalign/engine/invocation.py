@@ -58,6 +58,9 @@ class InvocationOutcome:
     completed_at: float | None = None
     #: The formatted traceback when the attempt failed with an exception (dbt's or Python's), for debugging.
     traceback: str | None = None
+    #: dbt's timing steps of the model in this attempt, (name, start, end) in epoch seconds: `compile` and
+    #: `execute`, which dbt's run_results.json lists per node; empty when the invoker does not know them.
+    steps: tuple[tuple[str, float, float], ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -62,10 +62,13 @@ class ModelResult:
     error: str | None = None
     skipped_because: str | None = None
     label: str | None = None
+    #: dbt's timing steps of the last attempt (name, started_at, completed_at ISO-8601): compile, execute.
+    timing: tuple[tuple[str, str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = self.status.value
+        data["timing"] = [list(step) for step in self.timing]  # as JSON holds it
         return data
 
     @classmethod
@@ -73,6 +76,7 @@ class ModelResult:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["status"] = ModelStatus(values["status"])
+        values["timing"] = tuple(tuple(step) for step in values.get("timing") or ())
         return cls(**values)
 
 
@@ -256,10 +260,19 @@ def _document(runs: Sequence[EngineRunResult]) -> dict[str, Any]:
     }
 
 
-def write_run_results(path: Path, result: EngineRunResult | Sequence[EngineRunResult]) -> None:
-    """Write one run or several as JSON, atomically (a reader never sees half a file)."""
+def write_run_results(
+    path: Path,
+    result: EngineRunResult | Sequence[EngineRunResult],
+    *,
+    args: Mapping[str, Any] | None = None,
+) -> None:
+    """Write one run or several as JSON, atomically (a reader never sees half a file). `args`: the command's
+    own flags, kept under `args` (`planalign run`: what dbt's run_results.json has no key for)."""
     runs = [result] if isinstance(result, EngineRunResult) else list(result)
-    write_json_atomic(Path(path), _document(runs))
+    document = _document(runs)
+    if args is not None:
+        document["args"] = dict(args)
+    write_json_atomic(Path(path), document)
 
 
 def write_json_atomic(path: Path, document: Any) -> None:

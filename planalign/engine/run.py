@@ -59,6 +59,7 @@ class ModelRecord:
     worker: int | None = None
     error: str | None = None
     skipped_because: str | None = None
+    steps: tuple[tuple[str, float, float], ...] = ()  # dbt's timing steps of the last attempt
 
 
 @dataclass
@@ -255,6 +256,7 @@ class EngineRun:
                 OutcomeStatus.ERROR, f"dbt did not run the model: {outcome.message}", retryable=True
             )
         state.attempts += 1
+        state.steps = outcome.steps
         began, ended = self.span_of(outcome, start, end)
         if state.started is None:
             state.started = began
@@ -429,6 +431,7 @@ class EngineRun:
                     error=error,
                     skipped_because=state.skipped_because,
                     label=self.label,
+                    timing=tuple((name, _iso_epoch(s), _iso_epoch(e)) for name, s, e in state.steps),
                 )
             )
         return EngineRunResult(
@@ -452,3 +455,7 @@ class EngineRun:
             started_at=self.iso(0.0),
             completed_at=self.iso(end),
         )
+
+
+def _iso_epoch(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat()

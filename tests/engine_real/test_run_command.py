@@ -139,7 +139,6 @@ def _descendants(project: GeneratedProject, name: str) -> set[str]:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--select", "no_such_model"], "no_such_model"),
         (["--vars", "[1, 2"], "--vars"),
         (["--vars", "just a string"], "mapping"),
         (["--workers", "0"], "--workers"),
