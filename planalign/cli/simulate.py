@@ -9,7 +9,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planalign.cli._common import ExitStatus, add_config_argument, add_logging_arguments, load_config
+from planalign.cli._common import (
+    ExitStatus,
+    add_config_argument,
+    add_label_arguments,
+    add_logging_arguments,
+    labels_from,
+    load_config,
+)
 from planalign.errors import PlanalignUsageError
 
 if TYPE_CHECKING:
@@ -65,6 +72,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--runs-dir", type=Path, help="where run directories go (overrides run.runs_dir)")
     parser.add_argument("--report", type=Path, help="also write the HTML run report to this path")
+    add_label_arguments(parser, name=True)
     add_logging_arguments(parser)
     parser.set_defaults(handler=handle)
 
@@ -103,6 +111,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def handle(args: argparse.Namespace) -> int:
+    labels = labels_from(args)  # checked before anything else: a bad --title must not cost a simulation
     overrides = _overrides(args)
     config = load_config(args, overrides)
     from planalign.simulation.preflight import check_output_paths
@@ -127,6 +136,10 @@ def handle(args: argparse.Namespace) -> int:
             resume=args.resume,
             replace_years=args.replace_years,
         )
+    if summary is not None and summary.run_dir.is_dir():
+        from planalign.simulation.run_labels import write_labels
+
+        write_labels(summary.run_dir, labels)
     if interrupted or summary is None:
         note = summary.database_note if summary is not None else "the database was not changed"
         where = f"; run record: {summary.run_dir}" if summary is not None else ""
