@@ -105,6 +105,7 @@ def newest_readable_run(runs_dir: Path, *, quiet: bool = False) -> RunEntry:
 def handle(args: argparse.Namespace) -> int:
     from planalign.cli._common import labels_from, printable
     from planalign.cli.runs import SWEEP_FILE, default_runs_dir
+    from planalign.log import shown_path
 
     labels = labels_from(args)
     run_dir: Path | None = args.run_dir
@@ -113,8 +114,8 @@ def handle(args: argparse.Namespace) -> int:
         entry = newest_readable_run(runs_dir)
         run_dir = entry.path
         print(
-            f"reporting the newest complete full run under {runs_dir}: {printable(entry.name)} (years "
-            f"{entry.years}, started {printable(entry.started_at) or '?'})",
+            f"reporting the newest complete full run under {shown_path(runs_dir)}: {printable(entry.name)} "
+            f"(years {entry.years}, started {printable(entry.started_at) or '?'})",
             file=sys.stderr,
         )
     if (run_dir / SWEEP_FILE).exists():

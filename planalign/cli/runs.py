@@ -42,6 +42,7 @@ from typing import Any, Literal
 from planalign.cli._common import printable
 from planalign.cli.runs_table import format_table
 from planalign.errors import RunDirectoryError
+from planalign.log import shown_path
 
 RunListKind = Literal["full run", "one stage", "sweep", "unknown"]
 RunListStatus = Literal["complete", "replaced", "failed", "running", "interrupted", "incomplete"]
@@ -182,7 +183,7 @@ def _database_check(database: Path, run_id: str, years: list[int]) -> tuple[RunL
         st = database.stat()
         held = _year_run_ids(str(database), st.st_mtime_ns, st.st_size)
     except FileNotFoundError:
-        return "complete", f"database {database} not found (moved or deleted)"
+        return "complete", f"database {shown_path(database)} not found (moved or deleted)"
     except (OSError, ValueError, duckdb.Error):
         return "complete", "database in use or unreadable; not checked"
     lost = [y for y in years if held.get(y) != run_id]

@@ -182,7 +182,8 @@ def test_report_without_a_run_dir_takes_the_newest_complete_full_run(
     assert main(["report"]) == 0
     captured = capsys.readouterr()
     assert captured.out.strip() == str(full / "report.html")
-    assert f"reporting the newest complete full run under {runs}: {full.name}" in captured.err
+    # the runs directory as the user knows it, relative to the working directory (issue #22)
+    assert f"reporting the newest complete full run under runs: {full.name}" in captured.err
     assert not (runs / "20261201T100000000000Z-5a5a5a5a" / "report.html").exists()
     # given a stage run, it reports that one
     stage = runs / "20261201T100000000000Z-5a5a5a5a"
