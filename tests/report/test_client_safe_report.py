@@ -292,3 +292,41 @@ def test_the_cost_block_fits_and_no_amount_wraps(written: Path, width: int) -> N
     assert page["top"] < page["results"] and page["top"] < 1000, "the cost block is not on the first screen"
     single = min(page["cellHeights"])
     assert all(h <= single * 1.5 for h in page["cellHeights"]), f"an amount wraps: {page['cellHeights']}"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The comparison report: the scenario file's labels, no paths
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _sweep_with(sweep_dir: Path, tmp_path: Path, **labels: str) -> Path:
+    comparison = json.loads((sweep_dir / "comparison.json").read_text())
+    comparison["sweep"].update(labels)
+    comparison["sweep"]["database"] = "/home/analyst/work/scenarios.duckdb"
+    path = tmp_path / "comparison.json"
+    path.write_text(json.dumps(comparison))
+    return path
+
+
+def test_the_comparison_report_carries_the_scenario_files_labels(sweep_dir: Path, tmp_path: Path) -> None:
+    from planalign.report.comparison import write_comparison_report
+
+    source = _sweep_with(sweep_dir, tmp_path, title="Match redesign <draft>", client="Acme Corp")
+    text = write_comparison_report(source, tmp_path / "c.html", prepared_on=PREPARED).read_text()
+    assert "<h1>Match redesign &lt;draft&gt;</h1>" in text and 'id="client">Acme Corp<' in text
+    assert 'id="prepared-on">7 December 2026<' in text
+    assert "/home/analyst" not in text and "scenarios.duckdb" in text
+    flagged = write_comparison_report(
+        source, tmp_path / "d.html", labels=ReportLabels(client="Globex"), prepared_on=PREPARED
+    ).read_text()
+    assert 'id="client">Globex<' in flagged and "<h1>Match redesign &lt;draft&gt;</h1>" in flagged
+
+
+def test_an_edited_label_in_a_sweep_record_is_refused(sweep_dir: Path, tmp_path: Path) -> None:
+    from planalign.report.comparison import write_comparison_report
+    from planalign.report.comparison_model import ComparisonFileError
+
+    source = _sweep_with(sweep_dir, tmp_path, title="x\x1b[2Jy")
+    with pytest.raises(ComparisonFileError, match=r"sweep\.title"):
+        write_comparison_report(source, tmp_path / "c.html")
+    assert not (tmp_path / "c.html").exists()
