@@ -466,7 +466,8 @@ def print_summary(
         highlight=False,
     )
     if summary.database_note:
-        console.print(summary.database_note, highlight=False)
+        note = summary.database_note.replace(str(summary.database_path), shown_path(summary.database_path))
+        console.print(note, highlight=False)
     years = _years_table(summary)
     for compact in (1, 2):
         if _natural_width(console, years) <= console.width:
