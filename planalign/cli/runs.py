@@ -385,7 +385,7 @@ def handle(args: argparse.Namespace) -> int:
         print(json.dumps([e.to_dict() for e in entries], indent=2))
         return 0
     if not entries:
-        print(f"no run directories under {runs_dir}")
+        print(f"no run directories under {shown_path(runs_dir)}")
         return 0
     print(format_table(entries))
     from planalign.cli.report import newest_readable_run
