@@ -34,6 +34,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import structlog
@@ -81,7 +82,7 @@ def configure_logging(
         renderer = structlog.processors.JSONRenderer(default=str)
     else:
         shared.append(structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False))
-        final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+        final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta, _short_paths]
         renderer = structlog.dev.ConsoleRenderer(
             colors=_wants_colour(out), exception_formatter=structlog.dev.plain_traceback
         )
@@ -233,3 +234,28 @@ def _wants_colour(stream: TextIO) -> bool:
 
 if not structlog.is_configured():
     configure_library_logging()
+
+
+def shown_path(path: str | os.PathLike[str], *, cwd: Path | None = None, home: Path | None = None) -> str:
+    """A path as a person reads it on their terminal: relative to the working directory when inside it,
+    else under `~` when inside the home directory, else as given. Machine paths such as
+    /home/alice/work/planalign/runs/... say nothing the short form does not, and push the message off the
+    line. (JSON logs keep full paths: a program reads those.)"""
+    given = Path(path)
+    absolute = given if given.is_absolute() else Path.cwd() / given
+    for base, prefix in ((cwd or Path.cwd(), ""), (home or Path.home(), "~/")):
+        try:
+            inside = absolute.relative_to(base)
+        except ValueError:
+            continue
+        text = str(inside)
+        return (prefix + text) if text != "." else (prefix.rstrip("/") or ".")
+    return str(given)
+
+
+def _short_paths(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+    """Console logs: every absolute path among the values shown as `shown_path` does."""
+    for key, value in list(event_dict.items()):
+        if key != "event" and isinstance(value, str) and os.path.isabs(value) and "\n" not in value:
+            event_dict[key] = shown_path(value)
+    return event_dict

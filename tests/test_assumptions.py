@@ -193,7 +193,8 @@ def test_config_values_win_over_the_seed(project: Path, census: Path) -> None:
         },
     )
     a = resolve_assumptions(config)
-    assert a.parameter("escalation_cap").value == 0.08 and a.parameter("escalation_cap").source == "config"
+    # load_simulation_config's overrides are the command line's flags: the source says so (issue #22)
+    assert a.parameter("escalation_cap").value == 0.08 and a.parameter("escalation_cap").source == "flag"
     assert a.parameter("auto_enrollment_enabled").value is True
     assert a.parameter("merit_rate_level_4").value == 0.02
     assert a.parameter("merit_rate_level_3").source == "seed"

@@ -242,7 +242,7 @@ def _summary(years: int = 3) -> SimulationSummary:
     )
 
 
-def test_summary_tables_fit_80_columns_with_the_business_results_first(
+def test_summary_tables_fit_80_columns_with_the_business_results_last(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("COLUMNS", str(WIDTH))  # what a terminal of 80 columns tells rich
@@ -253,9 +253,16 @@ def test_summary_tables_fit_80_columns_with_the_business_results_first(
     text = out.getvalue()
     for value in ("123,456", "12,345", "87.0%", "$987,654,321", "$123,456,789"):
         assert value in text  # whole on one line, not wrapped or cut
+    assert "validation_tests" not in text and "--verbose" in text  # the engine's table: behind --verbose
+    verbose = io.StringIO()
+    print_summary(_summary(), verbose, verbose=True)
+    lines = verbose.getvalue().splitlines()
+    assert lines and max(len(line) for line in lines) <= WIDTH, "\n".join(lines)
+    text = verbose.getvalue()
     for stage in ("setup", "event_generation", "state_accumulation", "validation_tests"):
         assert stage in text  # stage names whole too
-    assert text.index("$987,654,321") < text.index("validation_tests")
+    # results last (issue #22): the engine's table above the years', which is what stays on the screen
+    assert text.index("validation_tests") < text.index("$987,654,321")
 
 
 def test_the_summary_uses_a_wide_terminal_too() -> None:

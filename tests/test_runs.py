@@ -188,8 +188,9 @@ def test_runs_command_lists_and_names_what_report_takes(
     assert main(["runs", str(runs)]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split()[:5] == ["RUN", "KIND", "STATUS", "YEARS", "CONFIG"]
-    assert any("one stage" in line and "2026 up to foundation" in line for line in lines)
+    assert lines[0].split()[:5] == ["RUN", "KIND", "STATUS", "YEARS", "DATABASE"]
+    stage_row = next(i for i, line in enumerate(lines) if "one stage" in line)  # detail: on the next line
+    assert "2026 up to foundation" in lines[stage_row + 1]
     assert out.rstrip().endswith("`planalign report` reports: 20261201T100000000000Z-abcd1234")
     assert main(["runs", str(runs), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from planalign.simulation.config import SimulationConfig
+    from planalign.simulation.run_labels import ReportLabels
 
 DEFAULT_CONFIG = Path("simulation_config.yaml")
 
@@ -76,4 +77,28 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
         if ch.isprintable() or (keep_newlines and ch == "\n")
         else ch.encode("unicode_escape").decode("ascii")
         for ch in text
+    )
+
+
+def add_label_arguments(parser: argparse.ArgumentParser, *, name: bool = False) -> None:
+    """The words a report carries (and, with `name`, the run's name): one line of text each, checked by
+    `planalign.simulation.run_labels.check_label` before any work."""
+    if name:
+        parser.add_argument(
+            "--name", help="a name for this run, shown by `planalign runs` and in its report (one line)"
+        )
+    parser.add_argument("--title", help="the report's title (default: the run's name, else its id)")
+    parser.add_argument("--client", help="who the report is prepared for, shown under its title")
+    parser.add_argument("--prepared-by", help="who prepared the report, shown under its title")
+
+
+def labels_from(args: argparse.Namespace) -> ReportLabels:
+    """The labels given on the command line, checked (`LabelError`, exit 2, naming the flag)."""
+    from planalign.simulation.run_labels import ReportLabels
+
+    return ReportLabels.checked(
+        name=getattr(args, "name", None),
+        title=getattr(args, "title", None),
+        client=getattr(args, "client", None),
+        prepared_by=getattr(args, "prepared_by", None),
     )

@@ -43,7 +43,7 @@ from rich.text import Text
 
 from planalign.log import get_logger, log_to_console
 from planalign.simulation.events import ProgressEvent
-from planalign.simulation.run_directory import RunFileError, SimulationSummary, read_summary
+from planalign.simulation.run_directory import RunFileError, SimulationSummary, YearMetrics, read_summary
 from planalign.simulation.stages import SimulationStage
 
 _log = get_logger("planalign.cli.progress")
@@ -368,7 +368,7 @@ _YEAR_COLUMNS: tuple[tuple[str, str], ...] = (
     ("hires", "hires"),
     ("terms", "terms"),
     ("promotions", "promos"),
-    ("enrollments", "enrolled"),
+    ("enrolled", "enrolled"),
     ("participation", "partic."),
     ("employee contrib.", "EE contrib."),
     ("employer match", "ER match"),
@@ -398,12 +398,19 @@ def _years_table(summary: SimulationSummary, *, compact: int = 0) -> Table:
             f"{m.hires:,}",
             f"{m.terminations:,}",
             f"{m.promotions:,}",
-            f"{m.enrollments:,}",
+            f"{enrolled_people(m):,}",
             f"{m.participation_rate:.1%}",
             _money(m.employee_contributions, millions=millions),
             _money(m.employer_match, millions=millions),
         )
     return table
+
+
+def enrolled_people(m: YearMetrics) -> int:
+    """Active employees enrolled at year end — not `enrollments`, the year's new enrollment events, which the
+    table once showed under "enrolled". The summary's cost record counts them; an older summary has the
+    participation rate of the actives (to six places), which gives the same count."""
+    return m.cost.enrolled if m.cost is not None else round(m.participation_rate * m.actives)
 
 
 def _stages_table(summary: SimulationSummary) -> Table:
@@ -431,22 +438,41 @@ def _natural_width(console: Console, table: Table) -> int:
 
 
 def print_summary(
-    summary: SimulationSummary, stream: TextIO | None = None, *, console: Console | None = None
+    summary: SimulationSummary,
+    stream: TextIO | None = None,
+    *,
+    console: Console | None = None,
+    verbose: bool = False,
 ) -> None:
-    """The end-of-run tables: the business results per year (workforce and money) first, then per stage
-    (time and parallelism). Sized to the terminal (rich reads its width; off a terminal `COLUMNS`, else 80):
-    on a narrow one the years table drops its frame and takes short headers (and, if still too wide, money in
-    millions) rather than cutting numbers."""
+    """The end of a run, results last, so they are what stays on the screen: with `verbose` the engine's
+    per-stage table (time and parallelism) first, else one line saying where it is; then where the run and
+    the database are (paths as `shown_path` gives them); then the years table (workforce and money) and any
+    error. Sized to the terminal (rich reads its width; off a terminal `COLUMNS`, else 80): on a narrow one
+    the years table drops its frame and takes short headers (and, if still too wide, money in millions)
+    rather than cutting numbers."""
+    from planalign.log import shown_path
+
     console = console if console is not None else Console(file=stream or sys.stdout)
+    if verbose:
+        console.print(_stages_table(summary))
+    else:
+        wall = sum(s.wall_time_s for s in summary.stages)
+        console.print(
+            f"engine: {len(summary.stages)} stage runs, {wall:.1f} s (--verbose or the report shows each)",
+            highlight=False,
+        )
+    console.print(
+        f"run directory: {shown_path(summary.run_dir)}\ndatabase: {shown_path(summary.database_path)}",
+        highlight=False,
+    )
+    if summary.database_note:
+        note = summary.database_note.replace(str(summary.database_path), shown_path(summary.database_path))
+        console.print(note, highlight=False)
     years = _years_table(summary)
     for compact in (1, 2):
         if _natural_width(console, years) <= console.width:
             break
         years = _years_table(summary, compact=compact)
     console.print(years)
-    console.print(_stages_table(summary))
     if summary.error:
         console.print(Text(f"error: {summary.error}", style="bold red"))
-    console.print(f"run directory: {summary.run_dir}\ndatabase: {summary.database_path}", highlight=False)
-    if summary.database_note:
-        console.print(summary.database_note, highlight=False)

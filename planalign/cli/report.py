@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from planalign.cli._common import add_label_arguments
+
 if TYPE_CHECKING:
     from planalign.cli.runs import RunEntry
 
@@ -58,6 +60,7 @@ def add_parser(subparsers: Any) -> None:
         f"SWEEP_DIR/{DEFAULT_COMPARISON_NAME}; in a directory, that name)",
     )
     parser.add_argument("--config", type=Path, default=None, help="simulation config file (for run.runs_dir)")
+    add_label_arguments(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -100,28 +103,32 @@ def newest_readable_run(runs_dir: Path, *, quiet: bool = False) -> RunEntry:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from planalign.cli._common import printable
+    from planalign.cli._common import labels_from, printable
     from planalign.cli.runs import SWEEP_FILE, default_runs_dir
+    from planalign.log import shown_path
 
+    labels = labels_from(args)
     run_dir: Path | None = args.run_dir
     if run_dir is None:
         runs_dir = default_runs_dir(args)
         entry = newest_readable_run(runs_dir)
         run_dir = entry.path
         print(
-            f"reporting the newest complete full run under {runs_dir}: {printable(entry.name)} (years "
-            f"{entry.years}, started {printable(entry.started_at) or '?'})",
+            f"reporting the newest complete full run under {shown_path(runs_dir)}: {printable(entry.name)} "
+            f"(years {entry.years}, started {printable(entry.started_at) or '?'})",
             file=sys.stderr,
         )
     if (run_dir / SWEEP_FILE).exists():
         from planalign.report.comparison import write_comparison_report
 
         written = write_comparison_report(
-            run_dir / "comparison.json", report_path(run_dir, args.out, DEFAULT_COMPARISON_NAME)
+            run_dir / "comparison.json",
+            report_path(run_dir, args.out, DEFAULT_COMPARISON_NAME),
+            labels=labels,
         )
     else:
         from planalign.report import write_report
 
-        written = write_report(run_dir, report_path(run_dir, args.out))
+        written = write_report(run_dir, report_path(run_dir, args.out), labels=labels)
     print(written)
     return 0

@@ -34,13 +34,15 @@ import functools
 import json
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from planalign.cli._common import printable
+from planalign.cli.runs_table import format_table
 from planalign.errors import RunDirectoryError
+from planalign.log import shown_path
 
 RunListKind = Literal["full run", "one stage", "sweep", "unknown"]
 RunListStatus = Literal["complete", "replaced", "failed", "running", "interrupted", "incomplete"]
@@ -62,6 +64,8 @@ class RunEntry:
     started_at: str
     database: str
     detail: str = ""
+    run_name: str = ""
+    """The name given with `simulate --name` (labels.json), or a sweep's title; empty when none."""
 
     @property
     def name(self) -> str:
@@ -179,7 +183,7 @@ def _database_check(database: Path, run_id: str, years: list[int]) -> tuple[RunL
         st = database.stat()
         held = _year_run_ids(str(database), st.st_mtime_ns, st.st_size)
     except FileNotFoundError:
-        return "complete", f"database {database} not found (moved or deleted)"
+        return "complete", f"database {shown_path(database)} not found (moved or deleted)"
     except (OSError, ValueError, duckdb.Error):
         return "complete", "database in use or unreadable; not checked"
     lost = [y for y in years if held.get(y) != run_id]
@@ -284,7 +288,18 @@ def _run_entry(path: Path) -> RunEntry:
         started_at=_text(summary.get("started_at")),
         database=_text(summary.get("database_path")),
         detail=detail,
+        **_run_name(path),
     )
+
+
+def _run_name(path: Path) -> dict[str, str]:
+    """The run's name from its labels.json, or a note in `detail` saying why it cannot be read."""
+    from planalign.simulation.run_labels import LabelError, read_labels
+
+    try:
+        return {"run_name": read_labels(path).name or ""}
+    except LabelError as exc:
+        return {"run_name": f"(unreadable: {exc})"}
 
 
 def _sweep_entry(path: Path) -> RunEntry:
@@ -315,24 +330,13 @@ def _sweep_entry(path: Path) -> RunEntry:
         started_at=_text(sweep.get("started_at")),
         database=_text(sweep.get("database")),
         detail=detail,
+        run_name=_text(sweep.get("title")),
     )
 
 
 # ----------------------------------------------------------------------------------------------------
 # The command
 # ----------------------------------------------------------------------------------------------------
-
-_COLUMNS = ("name", "kind", "status", "years", "config_digest", "started_at", "database", "detail")
-_HEADINGS = ("RUN", "KIND", "STATUS", "YEARS", "CONFIG", "STARTED", "DATABASE", "DETAIL")
-
-
-def format_table(entries: Sequence[RunEntry]) -> str:
-    """The listing as aligned columns, every cell `printable`."""
-    materialised = [_HEADINGS, *(tuple(printable(str(e.to_dict()[c])) for c in _COLUMNS) for e in entries)]
-    widths = [max(len(r[i]) for r in materialised) for i in range(len(_COLUMNS))]
-    return "\n".join(
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in materialised
-    )
 
 
 def add_parser(subparsers: Any) -> None:
@@ -341,7 +345,9 @@ def add_parser(subparsers: Any) -> None:
         help="list run and sweep directories with their kind, status, years and config digest",
         description=(
             "List the run directories (and sweep directories) under RUNS_DIR, oldest first, with kind (full "
-            "run, one stage, sweep), status, years, configuration digest, start time and database. Status: "
+            "run, one stage, sweep), status, years and database, and under each its name (`simulate --name`) "
+            "and what its status alone does not say; the run id is its UTC start time and config digest. "
+            "Fits the terminal (100 columns when unknown; --json has every field). Status: "
             "complete; replaced (it completed, but a later run has replaced its years in the database); "
             "failed; running; interrupted (a sweep whose process is gone, e.g. killed); incomplete (its "
             "directory is missing files). `planalign report` without a run directory reports the newest "
@@ -379,7 +385,7 @@ def handle(args: argparse.Namespace) -> int:
         print(json.dumps([e.to_dict() for e in entries], indent=2))
         return 0
     if not entries:
-        print(f"no run directories under {runs_dir}")
+        print(f"no run directories under {shown_path(runs_dir)}")
         return 0
     print(format_table(entries))
     from planalign.cli.report import newest_readable_run

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from planalign.cli._common import ExitStatus, add_config_argument, add_logging_arguments, load_config
 from planalign.errors import PlanalignUsageError
+from planalign.log import shown_path
 
 if TYPE_CHECKING:
     from planalign.scenarios.comparison import ComparisonFiles
@@ -167,7 +168,9 @@ def handle_run(args: argparse.Namespace) -> int:
         print(f"sweep failed: {error}\nrecord: {outcome.directory}", file=sys.stderr)
         return ExitStatus.FAILURE
     elapsed = outcome.document.get("elapsed_seconds")
-    print(f"sweep complete: {len(plan.members)} simulations in {elapsed:.1f} s; {outcome.directory}")
+    print(
+        f"sweep complete: {len(plan.members)} simulations in {elapsed:.1f} s; {shown_path(outcome.directory)}"
+    )
     return _compare(outcome.directory)
 
 
@@ -216,11 +219,12 @@ def _compare(directory: Path) -> int:
 
     files = write_comparison(directory)
     _print_comparison(files)
-    print(f"comparison: {files.comparison_json}\nper-member metrics: {files.metrics_csv}")
+    print(f"comparison: {shown_path(files.comparison_json)}")
+    print(f"per-member metrics: {shown_path(files.metrics_csv)}")
     from planalign.report.comparison import write_comparison_report
 
     report = write_comparison_report(files.comparison_json, directory / COMPARISON_HTML)
-    print(f"report: {report}")
+    print(f"report: {shown_path(report)}")
     return ExitStatus.OK
 
 

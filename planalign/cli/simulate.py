@@ -9,10 +9,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planalign.cli._common import ExitStatus, add_config_argument, add_logging_arguments, load_config
+from planalign.cli._common import (
+    ExitStatus,
+    add_config_argument,
+    add_label_arguments,
+    add_logging_arguments,
+    labels_from,
+    load_config,
+)
 from planalign.errors import PlanalignUsageError
 
 if TYPE_CHECKING:
+    from planalign.simulation.config import SimulationConfig
     from planalign.simulation.events import ProgressCallback
     from planalign.simulation.orchestrator import PipelineOrchestrator
     from planalign.simulation.run_directory import SimulationSummary
@@ -65,6 +73,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--runs-dir", type=Path, help="where run directories go (overrides run.runs_dir)")
     parser.add_argument("--report", type=Path, help="also write the HTML run report to this path")
+    add_label_arguments(parser, name=True)
     add_logging_arguments(parser)
     parser.set_defaults(handler=handle)
 
@@ -104,11 +113,15 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def handle(args: argparse.Namespace) -> int:
+    labels = labels_from(args)  # checked before anything else: a bad --title must not cost a simulation
     overrides = _overrides(args)
     config = load_config(args, overrides)
     from planalign.simulation.preflight import check_output_paths
 
     check_output_paths(config, report_path=args.report)  # before the parse, not after the whole run
+    if args.resume and (done := nothing_to_resume(config)) is not None:
+        print(done)
+        return ExitStatus.OK
     from planalign.cli.progress import ProgressDisplay, load_history, print_summary
     from planalign.simulation.orchestrator import create_orchestrator
     from planalign.simulation.stages import SimulationStage
@@ -128,18 +141,58 @@ def handle(args: argparse.Namespace) -> int:
             resume=args.resume,
             replace_years=args.replace_years,
         )
+    if summary is not None and summary.run_dir.is_dir():
+        from planalign.simulation.run_labels import write_labels
+
+        write_labels(summary.run_dir, labels)
     if interrupted or summary is None:
         note = summary.database_note if summary is not None else "the database was not changed"
         where = f"; run record: {summary.run_dir}" if summary is not None else ""
         print(f"interrupted: {note}{where}. Continue with `simulate --resume`.", file=sys.stderr)
         return ExitStatus.INTERRUPTED
-    print_summary(summary)
+    print_summary(summary, verbose=config.run.verbose)
     if args.report is not None:
+        from planalign.log import shown_path
         from planalign.report import write_report
 
         out = write_report(summary.run_dir, args.report)
-        print(f"report: {out}")
+        print(f"report: {shown_path(out)}")
     return ExitStatus.OK if summary.success else ExitStatus.FAILURE
+
+
+def nothing_to_resume(config: SimulationConfig) -> str | None:
+    """What to say when `--resume` finds every year already complete (under this configuration), before
+    the ~35 s dbt parse; None when there is work, or a problem the run itself reports (the orchestrator plans
+    the same years again with the same rule, `plan_years`, and refuses a mismatch with its own message)."""
+    from planalign.errors import PlanalignUsageError as Refused
+    from planalign.log import shown_path
+    from planalign.simulation.state import SimulationState
+    from planalign.simulation.year_plan import plan_years, span
+
+    sim = config.simulation
+    database = Path(sim.database_path)
+    completed = SimulationState(database).completed_years()
+    if not completed:
+        return None
+    try:
+        plan = plan_years(
+            sim.start_year,
+            sim.end_year,
+            start_year=sim.start_year,
+            completed=completed,
+            config_hash=config.results_digest(),
+            resume=True,
+        )
+    except Refused:
+        return None
+    if plan.years:
+        return None
+    held = span(sorted(c.simulation_year for c in completed))
+    return (
+        f"nothing to do: {shown_path(database)} already holds {held} complete, simulated with this "
+        f"configuration. To add years, raise the end year (--resume --end-year {sim.end_year + 1}); to "
+        "simulate them again, use --replace-years."
+    )
 
 
 def run_with_signals(

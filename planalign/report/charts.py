@@ -372,7 +372,7 @@ def year_charts(report: RunReport) -> list[Chart]:
         _year_chart(
             "participation",
             "Participation rate",
-            "Share of eligible employees enrolled in the plan.",
+            "Share of active employees enrolled in the plan at year end.",
             years,
             [_YearSeries("participation", [y.participation_rate for y in ys], "#56B4E9")],
             format_percent,

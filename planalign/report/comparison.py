@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from planalign.report.charts import Chart
+from planalign.report.client import PRINT_CSS, file_name, prepared_block, today, when_words
 from planalign.report.comparison_answer import answer, num
 from planalign.report.comparison_charts import (
     delta_chart,
@@ -29,9 +31,10 @@ from planalign.report.comparison_charts import (
     tornado_chart,
     varies_with_design,
 )
-from planalign.report.comparison_model import Comparison, MetricSpec, load_comparison
+from planalign.report.comparison_model import Comparison, ComparisonFileError, MetricSpec, load_comparison
 from planalign.report.html import REPORT_CSS, write_document
 from planalign.report.panels import ParameterRow, facts, parameter_table, percent
+from planalign.simulation.run_labels import LabelError, ReportLabels, check_label
 
 TOTAL_LABELS: Mapping[str, str] = {
     "cumulative_employer_cost": "Cumulative employer cost",
@@ -174,7 +177,7 @@ def _assumptions(comparison: Comparison) -> str:
     parts.append(
         facts(
             [
-                ("census", comparison.census_path),
+                ("census", file_name(comparison.census_path)),
                 ("census rows", employees),
                 ("seeds", seed_text),
                 ("years", f"{comparison.years[0]}–{comparison.years[-1]}"),
@@ -237,18 +240,18 @@ def _sweep_detail(comparison: Comparison) -> str:
             [
                 ("sweep", comparison.name),
                 ("status", comparison.status),
-                ("scenarios file", text("scenarios_file")),
-                ("database", text("database")),
+                ("scenarios file", file_name(text("scenarios_file"))),
+                ("database", file_name(text("database"))),
                 ("config digest", text("config_digest")),
-                ("started", text("started_at")),
-                ("finished", text("finished_at")),
+                ("started", when_words(text("started_at"))),
+                ("finished", when_words(text("finished_at"))),
                 (
                     "elapsed",
                     f"{sweep['elapsed_seconds']:.1f} s"
                     if isinstance(sweep.get("elapsed_seconds"), int | float)
                     else "–",
                 ),
-                ("comparison file", str(comparison.path)),
+                ("comparison file", file_name(str(comparison.path))),
             ]
         )
         + f"<details><summary>{len(members)} members (scenario × seed)</summary>"
@@ -259,7 +262,9 @@ def _sweep_detail(comparison: Comparison) -> str:
     )
 
 
-def render_comparison(comparison: Comparison) -> str:
+def render_comparison(
+    comparison: Comparison, *, labels: ReportLabels | None = None, prepared_on: date | None = None
+) -> str:
     charts = [(m, metric_chart(comparison, m)) for m in comparison.metrics]
     status_note = (
         ""
@@ -286,18 +291,21 @@ def render_comparison(comparison: Comparison) -> str:
             '<div class="grid">' + "".join(_figure(c) for _, c in fixed) + "</div></details>"
         )
     description = str(comparison.sweep.get("description") or "")
+    shown = (labels or ReportLabels()).over(sweep_labels(comparison.sweep))
+    heading = shown.title or f"planalign comparison {comparison.name}"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>planalign comparison {html.escape(comparison.name)}</title>",
-        f"<style>{REPORT_CSS}{_CSS}</style>",
+        f"<title>{html.escape(heading)}</title>",
+        f"<style>{REPORT_CSS}{PRINT_CSS}{_CSS}</style>",
         "</head>",
         "<body>",
-        f"<header><h1>planalign comparison {html.escape(comparison.name)}</h1>"
-        f'<div class="meta">{len(comparison.scenarios)} scenarios × {seeds} seed(s) · years '
+        f"<header><h1>{html.escape(heading)}</h1>"
+        + prepared_block(shown, prepared_on or today())
+        + f'<div class="meta">{len(comparison.scenarios)} scenarios × {seeds} seed(s) · years '
         f"{comparison.years[0]}–{comparison.years[-1]} · baseline: {html.escape(comparison.baseline)}"
         "</div>"
         + (f'<p class="description">{html.escape(description)}</p>' if description else "")
@@ -338,9 +346,30 @@ def _figure(chart: Chart) -> str:
     )
 
 
-def write_comparison_report(comparison_json_path: Path, out: Path) -> Path:
+def sweep_labels(sweep: Mapping[str, Any]) -> ReportLabels:
+    """The title, client and preparer a scenario file gave (recorded in sweep.json), checked again as on
+    input: the sweep directory may come from anywhere. `ComparisonFileError` naming the key otherwise."""
+    values: dict[str, str] = {}
+    for key in ("title", "client", "prepared_by"):
+        raw = sweep.get(key)
+        if raw is None:
+            continue
+        try:
+            values[key] = check_label(f"sweep.{key}", raw)
+        except LabelError as exc:
+            raise ComparisonFileError(f"comparison.json: {exc}") from exc
+    return ReportLabels(**values)
+
+
+def write_comparison_report(
+    comparison_json_path: Path,
+    out: Path,
+    *,
+    labels: ReportLabels | None = None,
+    prepared_on: date | None = None,
+) -> Path:
     """Write the comparison report of `comparison_json_path` to `out` (atomically) and return `out`.
     `ComparisonFileError` for a missing or malformed comparison.json, `ReportOutputError` when `out` cannot
     be written; both are usage errors (exit status 2), and nothing is written."""
     comparison = load_comparison(Path(comparison_json_path))
-    return write_document(render_comparison(comparison), Path(out))
+    return write_document(render_comparison(comparison, labels=labels, prepared_on=prepared_on), Path(out))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import os
 import tempfile
+from datetime import date
 from pathlib import Path
 
 from planalign.errors import ReportOutputError
@@ -22,10 +23,19 @@ from planalign.report.charts import (
     speedup_chart,
     year_charts,
 )
+from planalign.report.client import (
+    PRINT_CSS,
+    cost_section,
+    money,
+    prepared_block,
+    today,
+    when_words,
+)
 from planalign.report.model import RunReport, load_run
 from planalign.report.panels import assumptions_section, nondiscrimination_section
 from planalign.report.timeline import timeline_chart
 from planalign.report.views import slowest_models
+from planalign.simulation.run_labels import ReportLabels
 
 REPORT_CSS = """
 :root { color-scheme: light; }
@@ -64,8 +74,12 @@ td.pass { color: #2e7d32; }
 """
 
 
-def render_html(report: RunReport) -> str:
-    """The report as one self-contained HTML document."""
+def render_html(
+    report: RunReport, *, labels: ReportLabels | None = None, prepared_on: date | None = None
+) -> str:
+    """The report as one self-contained HTML document. `labels` (the command line's) win over the run's
+    stored ones; `prepared_on` defaults to today (UTC)."""
+    shown = (labels or ReportLabels()).over(report.labels)
     timeline = timeline_chart(report)
     speedup = speedup_chart(report)
     slowest = slowest_chart(report)
@@ -77,11 +91,11 @@ def render_html(report: RunReport) -> str:
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>planalign run {html.escape(report.run_id)}</title>",
-        f"<style>{REPORT_CSS}</style>",
+        f"<title>{html.escape(_document_title(report, shown))}</title>",
+        f"<style>{REPORT_CSS}{PRINT_CSS}</style>",
         "</head>",
         "<body>",
-        _header(report),
+        _header(report, shown, prepared_on or today()),
         "<main>",
     ]
     if report.kind != "years":
@@ -92,6 +106,7 @@ def render_html(report: RunReport) -> str:
         )
         parts.append("</section>")
 
+    parts.append(cost_section(report))
     parts.append('<section id="results"><h2>Results</h2>')
     if per_year:
         parts.append('<div class="grid">')
@@ -149,7 +164,11 @@ def _kind_warning(report: RunReport) -> str:
     return f'<section id="run-kind"><p class="warning">{html.escape(text)}</p></section>'
 
 
-def _header(report: RunReport) -> str:
+def _document_title(report: RunReport, labels: ReportLabels) -> str:
+    return labels.title or labels.name or f"planalign {_kind_words(report)} {report.run_id}"
+
+
+def _header(report: RunReport, labels: ReportLabels, prepared_on: date) -> str:
     status = report.status if report.status in {"success", "failed", "interrupted"} else "unknown"
     years = (
         f"{report.start_year}–{report.end_year}"
@@ -165,13 +184,20 @@ def _header(report: RunReport) -> str:
             parallel += f", max {par.get('max_workers')} workers"
     else:
         parallel = "parallelization settings not recorded"
+    heading = labels.title or labels.name or f"planalign {_kind_words(report)} {report.run_id}"
+    subtitle = (
+        f'<div class="meta">run {html.escape(labels.name)}</div>'
+        if labels.name and labels.title and labels.name != labels.title
+        else ""
+    )
     return (
         "<header>"
-        f"<h1>planalign {html.escape(_kind_words(report))} {html.escape(report.run_id)} "
+        f"<h1>{html.escape(heading)} "
         f'<span class="badge status-{status}">{html.escape(report.status)}</span></h1>'
+        f"{subtitle}{prepared_block(labels, prepared_on)}"
         f'<div class="meta">years {html.escape(years)} · completed: {html.escape(completed)} · '
-        f"started {html.escape(report.started_at or '?')} · "
-        f"finished {html.escape(report.completed_at or '?')} · "
+        f"simulated {html.escape(when_words(report.started_at))} · run id {html.escape(report.run_id)}</div>"
+        f'<div class="meta engine-detail">finished {html.escape(when_words(report.completed_at))} · '
         f"{html.escape(parallel)} · elapsed {html.escape(format_seconds(report.duration_s))}</div>"
         "</header>"
     )
@@ -236,7 +262,7 @@ def _year_table(report: RunReport) -> str:
     rows = [
         '<table id="year-table"><thead><tr><th>year</th><th>actives</th><th>hires</th>'
         "<th>experienced terminations</th><th>new-hire terminations</th><th>all terminations</th>"
-        "<th>avg compensation</th><th>participation</th>"
+        "<th>avg compensation</th><th>participation (active)</th>"
         "<th>employee contributions</th><th>employer match</th></tr></thead><tbody>"
     ]
     for year, y in report.years.items():
@@ -244,14 +270,18 @@ def _year_table(report: RunReport) -> str:
             f"<tr><td>{year}</td><td>{y.actives:,.0f}</td><td>{y.hires:,.0f}</td>"
             f"<td>{y.experienced_terminations:,.0f}</td><td>{y.new_hire_terminations:,.0f}</td>"
             f"<td>{y.terminations:,.0f}</td>"
-            f"<td>{y.avg_compensation:,.0f}</td><td>{format_percent(y.participation_rate)}</td>"
-            f"<td>{y.employee_contributions:,.0f}</td><td>{y.employer_match:,.0f}</td></tr>"
+            f'<td class="money">{money(y.avg_compensation)}</td>'
+            f"<td>{format_percent(y.participation_rate)}</td>"
+            f'<td class="money">{money(y.employee_contributions)}</td>'
+            f'<td class="money">{money(y.employer_match)}</td></tr>'
         )
     rows.append("</tbody></table>")
     return "".join(rows)
 
 
-def write_report(run_dir: Path, out: Path) -> Path:
+def write_report(
+    run_dir: Path, out: Path, *, labels: ReportLabels | None = None, prepared_on: date | None = None
+) -> Path:
     """Write the HTML report of `run_dir` to `out` (creating its parent directories) and return `out`.
 
     The file is written to a temporary sibling and renamed, so a reader never sees half a report and a failed
@@ -259,7 +289,7 @@ def write_report(run_dir: Path, out: Path) -> Path:
     directory and `ReportOutputError` when `out` cannot be written; both are usage errors (exit status 2).
     """
     report = load_run(Path(run_dir))
-    return write_document(render_html(report), Path(out))
+    return write_document(render_html(report, labels=labels, prepared_on=prepared_on), Path(out))
 
 
 def write_document(document: str, out: Path) -> Path:

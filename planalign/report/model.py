@@ -42,10 +42,12 @@ from planalign.simulation.run_directory import (
     NondiscriminationResults,
     RunFileError,
     RunKind,
+    YearCost,
     YearMetrics,
     read_json_object,
     run_kind,
 )
+from planalign.simulation.run_labels import LabelError, ReportLabels, read_labels
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,8 @@ class RunReport:
     assumptions: Assumptions | None = None
     assumptions_note: str | None = None
     """Why `assumptions` is None: the summary predates them, or the run could not read them."""
+    labels: ReportLabels = dataclasses.field(default_factory=ReportLabels)
+    """The run's name, and the title, client and preparer given to it (`labels.json`; none when absent)."""
 
     @property
     def executions(self) -> tuple[ModelExecution, ...]:
@@ -319,7 +323,15 @@ def _build_report(
         config_digest=_optional_str(summary.get("config_digest")) or None,
         database_path=_optional_str(summary.get("database_path")),
         **_assumptions(summary),
+        labels=_labels(run_dir),
     )
+
+
+def _labels(run_dir: Path) -> ReportLabels:
+    try:
+        return read_labels(run_dir)
+    except LabelError as exc:
+        raise RunDirectoryError(str(exc)) from exc
 
 
 def _assumptions(summary: Mapping[str, Any]) -> dict[str, Any]:
@@ -499,6 +511,10 @@ def _year_metrics(year: int, value: Any) -> YearMetrics:
             raw_nd = value.get(name)
             values[name] = None if raw_nd is None else _nondiscrimination(year, raw_nd)
             continue
+        if name == "cost":
+            raw_cost = value.get(name)
+            values[name] = None if raw_cost is None else _year_cost(year, raw_cost)
+            continue
         if name == "events_by_type":
             counts = value.get(name, {})
             if not (isinstance(counts, Mapping) and all(type(n) is int for n in counts.values())):
@@ -512,6 +528,25 @@ def _year_metrics(year: int, value: Any) -> YearMetrics:
             raise ValueError(f"years[{year}].{name} must be {expected}, got {raw!r}"[:200])
         values[name] = raw if whole else float(raw)
     return YearMetrics(**values)
+
+
+def _year_cost(year: int, value: Any) -> YearCost:
+    """years[Y].cost: a whole number of enrolled actives and finite amounts."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"years[{year}].cost must be an object")
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(YearCost):
+        raw: Any = value.get(spec.name)
+        where = f"years[{year}].cost.{spec.name}"
+        if str(spec.type) == "int":
+            if type(raw) is not int:
+                raise ValueError(f"{where} must be a whole number, got {raw!r}"[:200])
+            values[spec.name] = raw
+        elif _is_number(raw):
+            values[spec.name] = float(raw)
+        else:
+            raise ValueError(f"{where} must be a number, got {raw!r}"[:200])
+    return YearCost(**values)
 
 
 def _nondiscrimination(year: int, value: Any) -> NondiscriminationResults:

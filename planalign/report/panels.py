@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from planalign.report.assumption_rows import ShownParameter, parameters_in_force
+from planalign.report.client import file_name, money
 from planalign.report.model import RunReport
 from planalign.simulation.run_directory import NondiscriminationResults
 
@@ -117,7 +119,7 @@ def assumptions_section(report: RunReport) -> str:
     parts.append(
         facts(
             [
-                ("census", a.census_path),
+                ("census", file_name(a.census_path)),
                 ("census rows", f"{a.census_employees:,}"),
                 ("random seed", str(a.random_seed)),
                 ("years", f"{a.start_year}–{a.end_year}"),
@@ -126,14 +128,27 @@ def assumptions_section(report: RunReport) -> str:
             ]
         )
     )
-    rows = [ParameterRow(p.name, p.json_value(), p.source, p.description, p.section) for p in a.parameters]
+    rows = [
+        ParameterRow(s.parameter.name, s.parameter.json_value(), s.source, _meaning(s), s.parameter.section)
+        for s in parameters_in_force(a.parameters)
+    ]
     parts.append(
-        "<p>Every simulation parameter in force: <em>config</em> = set in the configuration, <em>seed</em> = "
-        "the dbt project's default (dbt_project/seeds).</p>"
+        "<p>Every simulation parameter in force and where its value came from: the <em>config file</em>, an "
+        "<em>environment variable</em>, a <em>command-line flag</em>, <em>planalign's default</em>, or the "
+        "<em>dbt seed</em> (the dbt project's value, when the configuration leaves it unset). A switch "
+        "that is off is listed once, with what it turns off.</p>"
     )
     parts.append(parameter_table(rows, table_id="parameter-table"))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _meaning(shown: ShownParameter) -> str:
+    return (
+        f"{shown.parameter.description} — {shown.note}".strip(" —")
+        if shown.note
+        else shown.parameter.description
+    )
 
 
 def _pass_cell(passed: bool) -> str:
@@ -182,9 +197,10 @@ def nondiscrimination_section(report: RunReport) -> str:
         parts.append(
             f'<tr data-year="{year}"><td>{year}</td><td>{nd.hces:,}</td><td>{_ratio(nd.nhce_adp)}</td>'
             f"<td>{_ratio(nd.hce_adp)}</td><td>{_ratio(nd.adp_hce_limit)}</td>{_pass_cell(nd.adp_passed)}"
-            f"<td>{nd.adp_refunds:,.2f} ({nd.adp_refunded_hces} HCEs)</td><td>{_ratio(nd.nhce_acp)}</td>"
+            f"<td>{money(nd.adp_refunds, places=2)} ({nd.adp_refunded_hces} HCEs)</td>"
+            f"<td>{_ratio(nd.nhce_acp)}</td>"
             f"<td>{_ratio(nd.hce_acp)}</td><td>{_ratio(nd.acp_hce_limit)}</td>{_pass_cell(nd.acp_passed)}"
-            f"<td>{nd.acp_refunds:,.2f} ({nd.acp_refunded_hces} HCEs)</td>"
+            f"<td>{money(nd.acp_refunds, places=2)} ({nd.acp_refunded_hces} HCEs)</td>"
             f"<td>{_ratio(nd.key_employee_share)}</td>"
             f'<td class="text">{"yes" if nd.is_top_heavy else "no"}</td></tr>'
         )

@@ -44,7 +44,7 @@ import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -69,6 +69,7 @@ from planalign.simulation.config_loading import (
     load_simulation_config,
     normalise_overrides,
 )
+from planalign.simulation.run_labels import LabelError, ReportLabels, check_label
 
 #: A member's id (`<name>__s<seed>`) must match this (the dbt project's rule for `scenario_id`).
 SCENARIO_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -224,6 +225,18 @@ ScenarioName = Annotated[str, AfterValidator(_check_name)]
 FilePath = Annotated[Path, BeforeValidator(_refuse_empty)]
 
 
+def _check_report_label(value: str) -> str:
+    """A report's title, client or preparer: one line of printable text (`check_label`)."""
+    try:
+        return check_label("the value", value)
+    except LabelError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+#: The comparison report's `title:`, `client:` and `prepared_by:` (issue #22).
+ReportLabel = Annotated[str, AfterValidator(_check_report_label)]
+
+
 class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -282,6 +295,9 @@ class ScenarioFileModel(_Entry):
         dict[Annotated[str, AfterValidator(_check_sensitivity_name)], SensitivityEntry],
         BeforeValidator(_none_as_empty),
     ] = Field(default_factory=dict)
+    title: ReportLabel | None = None
+    client: ReportLabel | None = None
+    prepared_by: ReportLabel | None = None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -344,6 +360,8 @@ class ScenarioSet:
     sensitivities: tuple[Sensitivity, ...] = ()
     variants: tuple[SensitivityVariant, ...] = ()
     """Every design under each end of each sensitivity, by sensitivity, then side, then design."""
+    labels: ReportLabels = field(default_factory=ReportLabels)
+    """The comparison report's title, client and preparer (`title:`, `client:`, `prepared_by:`)."""
 
     @property
     def designs(self) -> tuple[ScenarioDesign, ...]:
@@ -447,6 +465,7 @@ def load_scenario_file(
         database=database,
         sensitivities=sensitivities,
         variants=variants,
+        labels=ReportLabels(title=model.title, client=model.client, prepared_by=model.prepared_by),
     )
 
 

@@ -50,7 +50,20 @@ class AssumptionsError(PlanalignUsageError):
     or a parameter has neither a config value nor a seed value. The message names the file or parameter."""
 
 
-ParameterSource = Literal["config", "seed"]
+ParameterSource = Literal["config", "seed", "environment", "flag", "override", "default"]
+"""Where a value came from: "config" the configuration file, "environment" a `PLANALIGN_*` variable, "flag"
+a command-line flag, "override" a scenario's design or an API caller, "default" planalign's code default,
+"seed" the dbt project's seed (the configuration leaves it unset). Summaries written before the finer labels
+say "config" for the first five."""
+
+#: `SimulationConfig.origin_of`'s words as a parameter's source.
+_ORIGIN_SOURCE: dict[str, ParameterSource] = {
+    "file": "config",
+    "environment": "environment",
+    "flag": "flag",
+    "override": "override",
+    "default": "default",
+}
 ParameterKind = Literal[
     "bool", "int", "float", "match_tiers", "vesting_schedule", "core_contribution_schedule"
 ]
@@ -178,11 +191,12 @@ def resolve_assumptions(
     seeds = _SeedReader(project)
     parameters: list[Parameter] = []
     seen: set[str] = set()
-    for name, section, kind, value in _config_parameters(config):
+    for name, section, kind, value, key in _config_parameters(config):
         seen.add(name)
         if value is not None:
+            source = _ORIGIN_SOURCE.get(config.origin_of(key), "config")
             parameters.append(
-                Parameter(name, section, kind, _config_value(kind, value), "config", seeds.description(name))
+                Parameter(name, section, kind, _config_value(kind, value), source, seeds.description(name))
             )
         else:
             parameters.append(
@@ -237,27 +251,28 @@ def count_census_rows(path: Path) -> int:
     return int(row[0])
 
 
-def _config_parameters(config: SimulationConfig) -> Iterator[tuple[str, str, ParameterKind, Any]]:
-    """(dbt var name, section, kind, config value or None) for every parameter field of the config, set or not
-    — the same names `SimulationConfig.parameter_vars` emits for the set ones."""
+def _config_parameters(config: SimulationConfig) -> Iterator[tuple[str, str, ParameterKind, Any, str]]:
+    """(dbt var name, section, kind, config value or None, dotted config key) for every parameter field of
+    the config, set or not — the same names `SimulationConfig.parameter_vars` emits for the set ones."""
     for name in _SIMULATION_PARAMETERS:
         field = type(config.simulation).model_fields[name]
-        yield name, "simulation", _kind(name, field.annotation), getattr(config.simulation, name)
+        value = getattr(config.simulation, name)
+        yield name, "simulation", _kind(name, field.annotation), value, f"simulation.{name}"
     for section_name in PARAMETER_SECTIONS:
-        yield from _section_parameters(getattr(config, section_name), section_name)
+        yield from _section_parameters(getattr(config, section_name), section_name, section_name)
 
 
 def _section_parameters(
-    section: BaseModel, section_name: str
-) -> Iterator[tuple[str, str, ParameterKind, Any]]:
+    section: BaseModel, section_name: str, key: str
+) -> Iterator[tuple[str, str, ParameterKind, Any, str]]:
     prefix = str(getattr(type(section), "DBT_VAR_PREFIX", ""))
     for field_name, field in type(section).model_fields.items():
         value = getattr(section, field_name)
         if isinstance(value, BaseModel) and hasattr(type(value), "DBT_VAR_PREFIX"):
-            yield from _section_parameters(value, section_name)
+            yield from _section_parameters(value, section_name, f"{key}.{field_name}")
             continue
         var = f"{prefix}{field_name}"
-        yield var, section_name, _kind(var, field.annotation), value
+        yield var, section_name, _kind(var, field.annotation), value, f"{key}.{field_name}"
 
 
 def _kind(name: str, annotation: Any) -> ParameterKind:

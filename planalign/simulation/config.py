@@ -46,6 +46,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -555,6 +556,20 @@ class RunSection(_Section):
     verbose: bool = False
 
 
+class ValueOrigins(dict[str, str]):
+    """Where each value of a configuration was set. Not part of the configuration's identity: two
+    configurations with the same values are equal (and hash alike) wherever their values came from, so this
+    mapping compares equal to any other."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, dict)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = None  # a dict; never hashed (pydantic hashes fields only)
+
+
 class SimulationConfig(BaseSettings):
     """The whole validated configuration. Build it with `load_simulation_config`, which layers the file,
     the environment and overrides; constructing it directly reads only the environment and code defaults."""
@@ -566,6 +581,10 @@ class SimulationConfig(BaseSettings):
         frozen=True,
         validate_default=True,
     )
+
+    _origins: ValueOrigins = PrivateAttr(default_factory=lambda: ValueOrigins())
+    """Dotted key -> where its value was set ("file", "environment", "flag", "override"); kept by the loader
+    so that the run report can say truthfully where each assumption came from (`origin_of`)."""
 
     simulation: SimulationSection = Field(default_factory=SimulationSection)
     workforce: WorkforceSection = Field(default_factory=WorkforceSection)
@@ -668,11 +687,24 @@ class SimulationConfig(BaseSettings):
         current = self.model_dump()
         if self.dbt.profiles_dir == self.dbt.project_dir and get_dotted(layer, "dbt.profiles_dir") is None:
             del current["dbt"]["profiles_dir"]  # it was following project_dir; keep following it
-        return build_config(
+        config = build_config(
             [(current, "configuration"), (layer, OVERRIDE_ORIGIN)],
             fallback_label="configuration",
             check_files=check_files,
         )
+        config._origins = ValueOrigins({**self._origins, **{k: "override" for k in _dotted_keys(layer)}})
+        return config
+
+    def origin_of(self, key: str) -> str:
+        """Where the value of the dotted `key` came from: "file" (the YAML file), "environment" (a
+        `PLANALIGN_*` variable), "flag" (a command-line flag or `load_simulation_config`'s overrides),
+        "override" (`with_overrides`: a scenario's design, an API caller) or "default" (the code's)."""
+        parts = key.split(".")
+        for end in range(len(parts), 0, -1):
+            origin = self._origins.get(".".join(parts[:end]))
+            if origin is not None:
+                return origin
+        return "default"
 
     def snapshot(self) -> dict[str, Any]:
         """The resolved configuration as JSON-safe data, for the run directory's `config.json`."""
@@ -697,3 +729,12 @@ class SimulationConfig(BaseSettings):
         different worker counts have different digests and the same results."""
         canonical = json.dumps(self.snapshot(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:8]
+
+
+def _dotted_keys(layer: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Every leaf key of a nested mapping, dotted."""
+    keys: list[str] = []
+    for key, value in layer.items():
+        dotted = f"{prefix}{key}"
+        keys.extend(_dotted_keys(value, f"{dotted}.") if isinstance(value, Mapping) and value else [dotted])
+    return keys

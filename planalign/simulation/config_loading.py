@@ -31,6 +31,7 @@ from planalign.simulation.config import (
     PATH_KEYS,
     MatchTier,
     SimulationConfig,
+    ValueOrigins,
 )
 
 _DEFAULTS_ORIGIN = "defaults"
@@ -117,7 +118,15 @@ def build_config(
 
     if problems or config is None:
         raise ConfigError("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+    config._origins = ValueOrigins({".".join(loc): _origin_kind(origin) for loc, origin in origins.items()})
     return config
+
+
+def _origin_kind(origin: str) -> str:
+    """A layer's label as `SimulationConfig.origin_of` reports it (the file's label is its path)."""
+    return {_DEFAULTS_ORIGIN: "default", _ENV_ORIGIN: "environment", OVERRIDE_ORIGIN: "flag"}.get(
+        origin, "file"
+    )
 
 
 def _drop_empty_sections(layer: dict[str, Any], loc: tuple[str, ...]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from planalign.errors import PlanalignError
-from planalign.simulation.run_directory import NondiscriminationResults, YearMetrics
+from planalign.simulation.run_directory import NondiscriminationResults, YearCost, YearMetrics
 from planalign.simulation.state import SimulationState
 
 if TYPE_CHECKING:
@@ -59,6 +59,40 @@ def year_metrics(database: Path, manifest: ProjectManifest, year: int) -> YearMe
         avg_compensation=round(float(row[4] or 0), 2),
         events_by_type=by_type,
         nondiscrimination=nondiscrimination_results(state, manifest, year),
+        cost=year_cost(state, manifest, year),
+    )
+
+
+#: The columns of planalign's `rpt_yearly_summary` that `year_cost` reads.
+_COST_COLUMNS = frozenset(
+    {"enrolled_actives", "total_compensation_paid", "employer_core_contributions", "employer_cost"}
+)
+
+
+def year_cost(state: SimulationState, manifest: ProjectManifest, year: int) -> YearCost | None:
+    """The year's employer cost and payroll from `rpt_yearly_summary` (summed over its scenario rows: a plain
+    run has one), as the sweep's comparison reads them; None when the project has no such model, or one
+    without those columns (a test project's stand-in)."""
+    if not any(node.name == "rpt_yearly_summary" for node in manifest.models()):
+        return None
+    relation = _relation(manifest, "rpt_yearly_summary")
+    columns = {str(row[0]) for row in state.query(f"describe {relation}")}
+    if not columns >= _COST_COLUMNS:  # a project's own rpt_yearly_summary, not planalign's: no cost record
+        return None
+    rows = state.query(
+        "select count(*), coalesce(sum(enrolled_actives), 0), coalesce(sum(total_compensation_paid), 0), "
+        "coalesce(sum(employer_core_contributions), 0), coalesce(sum(employer_cost), 0) "
+        f"from {relation} where simulation_year = ?",
+        [year],
+    )
+    count, enrolled, payroll, core, cost = rows[0]
+    if not count:
+        raise PlanalignError(f"{relation} has no row for {year}; the model builds one a year")
+    return YearCost(
+        enrolled=int(enrolled),
+        payroll=_money(payroll),
+        employer_core=_money(core),
+        employer_cost=_money(cost),
     )
 
 

@@ -15,6 +15,10 @@ A run directory may come from anywhere — another machine, an archive, a hand e
 (`planalign runs`, `planalign report`, the progress display's history, the sweep readers) read its JSON files
 through `read_json_object` / `read_summary`, which turn every way a file can be unreadable (missing, a folder,
 not UTF-8, not JSON, nested too deep, not an object) into a `RunDirectoryError` naming the file.
+
+Why it is long: a little over ~400 lines, because the summary's record types (`YearMetrics` with its
+`NondiscriminationResults` and `YearCost`, `StageSummary`, `SimulationSummary`) and the recorder that
+writes them are one format; split, a field added to one would have to be added to the other in step.
 """
 
 from __future__ import annotations
@@ -87,6 +91,19 @@ class NondiscriminationResults:
 
 
 @dataclass(frozen=True)
+class YearCost:
+    """The year's row of the dbt model `rpt_yearly_summary` that the cost block of the run report shows, as
+    the comparison of a sweep reads it: `enrolled` = active employees enrolled at year end, `payroll` =
+    compensation paid in the year (`total_compensation_paid`), `employer_cost` = match + core − forfeitures
+    used. Kept apart from the headline figures so a summary written before it (None) still reads."""
+
+    enrolled: int
+    payroll: float
+    employer_core: float
+    employer_cost: float
+
+
+@dataclass(frozen=True)
 class YearMetrics:
     actives: int
     hires: int
@@ -105,6 +122,8 @@ class YearMetrics:
     nondiscrimination: NondiscriminationResults | None = None
     """None when the year's database has no `nondiscrimination_results` (an older project) or a file
     written before schema version 2."""
+    cost: YearCost | None = None
+    """None when the project has no `rpt_yearly_summary` or the file was written before it was recorded."""
 
     @property
     def experienced_terminations(self) -> int:

@@ -13,6 +13,7 @@ import pytest
 from planalign.cli import main
 from planalign.errors import RunDirectoryError
 from planalign.report import write_report
+from planalign.report.assumption_rows import parameters_in_force
 from planalign.report.charts import year_charts
 from planalign.report.model import load_run
 from tests.report.analyst_run import LEAVERS
@@ -64,14 +65,18 @@ def test_assumptions_panel_shows_census_seed_match_formula_and_every_parameter(
         "(up to 4% of pay)</span>" in panel
     )
     assert "<dt>census rows</dt><dd>61</dd>" in panel and "<dt>random seed</dt><dd>1234</dd>" in panel
-    assert f"<dd>{a.census_path}</dd>" in panel and "<dd>2025–2027</dd>" in panel
+    # the census by its file name, never the machine's path (issue #22)
+    assert f"<dd>{Path(a.census_path).name}</dd>" in panel and a.census_path not in document
+    assert "<dd>2025–2027</dd>" in panel
     rows = dict(
         re.findall(
             r'data-parameter="([^"]+)"><td class="text"><code>[^<]*</code></td><td class="text">([^<]*)<',
             panel,
         )
     )
-    assert set(rows) == {p.name for p in a.parameters} and len(rows) > 30
+    # every parameter in force; a switch that is off hides what it turns off (issue #22)
+    assert set(rows) == {s.parameter.name for s in parameters_in_force(a.parameters)} and len(rows) > 30
+    assert "core_contribution_schedule" not in rows and "core_contribution_graded" in rows  # graded: off
     assert rows["escalation_cap"] == "12% (0.12)"
     assert rows["auto_enrollment_enabled"] == "yes"
     assert rows["match_tiers"] == "0%–3% of pay: 100%; 3%–5% of pay: 50%"
@@ -84,7 +89,7 @@ def test_nondiscrimination_section_shows_each_years_tests(analyst_report: Path) 
     table = table[: table.index("</table>")]
     years = dict(re.findall(r'<tr data-year="(\d{4})">(.*?)</tr>', table))
     assert set(years) == {"2025", "2026", "2027"}
-    assert '<td class="text fail">FAIL</td>' in years["2026"] and "48,210.55 (12 HCEs)" in years["2026"]
+    assert '<td class="text fail">FAIL</td>' in years["2026"] and "$48,210.55 (12 HCEs)" in years["2026"]
     assert "FAIL" not in years["2025"] and years["2025"].count('class="text pass"') == 2
     assert "<td>7.31%</td>" in years["2026"] and "<td>6.12%</td>" in years["2026"]  # HCE ADP and its limit
     assert years["2027"].endswith('<td class="text">yes</td>') and "<td>64%</td>" in years["2027"]
@@ -177,7 +182,8 @@ def test_report_without_a_run_dir_takes_the_newest_complete_full_run(
     assert main(["report"]) == 0
     captured = capsys.readouterr()
     assert captured.out.strip() == str(full / "report.html")
-    assert f"reporting the newest complete full run under {runs}: {full.name}" in captured.err
+    # the runs directory as the user knows it, relative to the working directory (issue #22)
+    assert f"reporting the newest complete full run under runs: {full.name}" in captured.err
     assert not (runs / "20261201T100000000000Z-5a5a5a5a" / "report.html").exists()
     # given a stage run, it reports that one
     stage = runs / "20261201T100000000000Z-5a5a5a5a"

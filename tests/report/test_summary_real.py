@@ -52,6 +52,17 @@ def test_summary_of_a_real_run_and_of_a_stage_run(tmp_path: Path) -> None:
             metrics = summary.years[year]
             assert (metrics.terminations, metrics.new_hire_terminations) == (all_terms, new_hire_terms)
             assert metrics.experienced_terminations == all_terms - new_hire_terms
+            # issue #22: the cost block's record is rpt_yearly_summary's row, as the sweep comparison reads it
+            ((enrolled, payroll, core, cost),) = con.execute(
+                "select enrolled_actives, total_compensation_paid, employer_core_contributions, "
+                "employer_cost from rpt_yearly_summary where simulation_year = ?",
+                [year],
+            ).fetchall()
+            assert metrics.cost is not None and metrics.cost.enrolled == enrolled
+            assert metrics.cost.payroll == pytest.approx(float(payroll), abs=0.01) and payroll > 0
+            assert metrics.cost.employer_core == pytest.approx(float(core), abs=0.01)
+            assert metrics.cost.employer_cost == pytest.approx(float(cost), abs=0.01)
+            assert enrolled == round(metrics.participation_rate * metrics.actives)
     finally:
         con.close()
 
@@ -60,6 +71,7 @@ def test_summary_of_a_real_run_and_of_a_stage_run(tmp_path: Path) -> None:
     assert report.assumptions.census_path == str(census)
     assert report.config_digest == config.digest() and report.kind == "years"
     assert report.years[2026].nondiscrimination == summary.years[2026].nondiscrimination
+    assert report.years[2026].cost == summary.years[2026].cost
 
     stage = orchestrator.run_stage(2026, SimulationStage.FOUNDATION)
     assert stage.success and stage.kind == "stage"
