@@ -73,6 +73,33 @@ def test_comments_are_dropped_but_not_inside_quotes() -> None:
     assert _command("# only a comment") == ""
 
 
+def readme_extra_blocks(text: str | None = None) -> list[list[str]]:
+    """The README's ```sh blocks: commands that need an extra package or a server (a cluster, a warehouse),
+    parsed by the fast test but not run by the slow one (tests/scenarios/test_sharding.py and
+    tests/engine_real/test_postgres.py run them for real)."""
+    text = README.read_text() if text is None else text
+    blocks = re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M)
+    return [[c for line in block.splitlines() if (c := _command(line))] for block in blocks]
+
+
+def test_commands_needing_a_cluster_or_server_parse_as_written() -> None:
+    from planalign.cli import build_parser
+
+    commands = [c for block in readme_extra_blocks() for c in block]
+    assert any("--executor ray" in c for c in commands) and any("planalign run" in c for c in commands)
+    for command in commands:
+        argv = shlex.split(command)
+        if argv[:3] == [".venv/bin/pip", "install"] or argv[:2] == [".venv/bin/pip", "install"]:
+            extra = re.fullmatch(r"planalign\[(\w+)\]", argv[2])
+            assert extra, command
+            pyproject = (REPO / "pyproject.toml").read_text()
+            assert re.search(rf"^{extra.group(1)} = \[", pyproject, flags=re.M), f"no extra: {command}"
+        elif argv[:1] == ["planalign"]:
+            _parses(build_parser(), argv[1:], command)
+        else:
+            pytest.fail(f"the README shows a command no test checks: {command}")
+
+
 def test_every_readme_command_is_one_a_clean_clone_knows() -> None:
     from planalign.cli import build_parser
 
