@@ -382,7 +382,10 @@ def run(args: argparse.Namespace) -> int:
     selected = list(selection.unique_ids)
     target_dir = _target_dir(project_dir, flags.target_path)
     _choose_workers(
-        args, manifest, err, profile_threads=args.workers or run_flags.profile_threads(project_dir, **dbt_target)
+        args,
+        manifest,
+        err,
+        profile_threads=args.workers or run_flags.profile_threads(project_dir, **dbt_target),
     )
     workers = args.workers
     record = run_flags.RunRecord(args, flags, project_dir, profiles_dir, dbt_vars, workers)
