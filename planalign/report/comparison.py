@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from planalign.report.behaviour import statements_html
 from planalign.report.charts import Chart
 from planalign.report.comparison_answer import answer, num
 from planalign.report.comparison_charts import (
@@ -205,6 +206,9 @@ def _assumptions(comparison: Comparison) -> str:
         parts.append(
             f'<p>Employer match: <span class="formula">{html.escape(design.match_formula or "not recorded")}'
             f"</span></p><p>Overrides: {html.escape(changed)}</p>"
+        )
+        parts.append(
+            "<p>Behaviour in force:</p>" + statements_html(design.parameters, list_id=f"behaviour-{index}")
         )
         parts.append(
             f"<details><summary>Every parameter in force ({len(rows)}; overrides first, highlighted)"

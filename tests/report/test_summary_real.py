@@ -12,20 +12,96 @@ import duckdb
 import pytest
 
 from planalign.report import load_run
+from planalign.report.balances import COLUMNS as BALANCE_COLUMNS
+from planalign.report.balances import load_plan_assets
+from planalign.report.html import render_html
 from planalign.simulation.census import generate_census, write_census
-from planalign.simulation.orchestrator import create_orchestrator
-from planalign.simulation.run_directory import NondiscriminationResults
+from planalign.simulation.config import SimulationConfig
+from planalign.simulation.orchestrator import PipelineOrchestrator, create_orchestrator
+from planalign.simulation.run_directory import NondiscriminationResults, SimulationSummary
 from planalign.simulation.stages import SimulationStage
 from tests.product.simulation_helpers import make_config
 
 pytestmark = pytest.mark.slow
 
 
-def test_summary_of_a_real_run_and_of_a_stage_run(tmp_path: Path) -> None:
-    census = write_census(generate_census(150, seed=8), tmp_path / "census.parquet")
-    config = make_config(tmp_path, census, "sim", workers=None, end_year=2026)
+#: Configured values the report's behaviour sentences must carry (none is a default).
+CONFIGURED = {
+    "enrollment.deferral_match_threshold_share": 0.25,
+    "escalation.opt_out_rate": 0.21,
+    "account_balances.expected_return": 0.055,
+    "account_balances.cash_out_share": 0.15,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RealRun:
+    census: Path
+    config: SimulationConfig
+    orchestrator: PipelineOrchestrator
+    summary: SimulationSummary
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> RealRun:
+    """One real run for this module's tests (the run report's balances test, then the summary and stage
+    run test, which rebuilds part of 2026 and so comes last)."""
+    tmp_path = tmp_path_factory.mktemp("real-run")
+    census = write_census(generate_census(150, seed=8, opening_balances=True), tmp_path / "census.parquet")
+    config = make_config(tmp_path, census, "sim", workers=None, end_year=2026, **CONFIGURED)
     orchestrator = create_orchestrator(config)
     summary = orchestrator.execute_multi_year_simulation()
+    return RealRun(census, config, orchestrator, summary)
+
+
+def test_the_run_report_shows_the_databases_balances_and_the_configured_behaviour(real_run: RealRun) -> None:
+    """The balances table's numbers are the database's (rpt_account_balances, and the sums of
+    fct_account_balances recomputed here); the behaviour sentences carry the configured values."""
+    summary = real_run.summary
+    assert summary.success
+    report = load_run(summary.run_dir)
+    assets = load_plan_assets(report)
+    assert assets.note is None and [y.year for y in assets.years] == [2025, 2026]
+    page = render_html(report)
+    columns = [column for column, _ in BALANCE_COLUMNS]
+    con = duckdb.connect(str(real_run.config.simulation.database_path), read_only=True)
+    try:
+        for year in assets.years:
+            (row,) = con.execute(
+                f"select {', '.join(columns)} from rpt_account_balances where simulation_year = ?",
+                [year.year],
+            ).fetchall()
+            (sums,) = con.execute(
+                f"select {', '.join(f'sum({c})' for c in columns)} from fct_account_balances "
+                "where simulation_year = ?",
+                [year.year],
+            ).fetchall()
+            for column, in_rpt, in_fct in zip(columns, row, sums, strict=True):
+                assert year.amounts[column] == in_rpt == in_fct, (year.year, column)
+                cell = f'<td data-column="{column}">{in_rpt:,.0f}</td>'
+                assert cell in page.split(f'<tr data-year="{year.year}">')[1].split("</tr>")[0], cell
+            assert year.reconciles
+    finally:
+        con.close()
+    assert assets.years[0].amounts["opening_balance"] > 0  # the census's opening_balance column
+    behaviour = page.split('id="behaviour-run"')[1].split("</ul>")[0]
+    for sentence in (
+        "25% elect exactly the rate that earns the full match",
+        "each year 21% of those due an increase opt out of escalation",
+        "lognormal with mean 5.5% and volatility 10%",
+        "above it 15% take cash, 45% roll over and 40% stay",
+    ):
+        assert sentence in behaviour, sentence
+    assert "What the model leaves out" in page
+
+
+def test_summary_of_a_real_run_and_of_a_stage_run(real_run: RealRun) -> None:
+    census, config, orchestrator, summary = (
+        real_run.census,
+        real_run.config,
+        real_run.orchestrator,
+        real_run.summary,
+    )
     assert summary.success and summary.kind == "years"
 
     columns = [f.name for f in dataclasses.fields(NondiscriminationResults)]
