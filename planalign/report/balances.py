@@ -16,6 +16,8 @@ import html
 from dataclasses import dataclass
 from decimal import Decimal
 
+import duckdb
+
 from planalign.errors import PlanalignUsageError
 from planalign.report.behaviour import statements_html
 from planalign.report.model import RunReport
@@ -90,12 +92,18 @@ def load_plan_assets(report: RunReport) -> PlanAssets:
                 )
             names = ", ".join(column for column, _ in COLUMNS)
             marks = ", ".join("?" for _ in source.years)
-            rows = con.execute(
-                f"select simulation_year, count(distinct scenario_id) over () as scenarios, {names}, "
-                f"annual_return, leavers, leavers_cashed_out, account_balances_enabled from {table} "
-                f"where simulation_year in ({marks}) order by simulation_year",
-                list(source.years),
-            ).fetchall()
+            try:
+                rows = con.execute(
+                    f"select simulation_year, count(distinct scenario_id) over () as scenarios, {names}, "
+                    f"annual_return, leavers, leavers_cashed_out, account_balances_enabled from {table} "
+                    f"where simulation_year in ({marks}) order by simulation_year",
+                    list(source.years),
+                ).fetchall()
+            except duckdb.Error as exc:
+                return PlanAssets(
+                    note=f"The database's rpt_account_balances cannot be read by this version of the report "
+                    f"({str(exc).strip().splitlines()[0]}); rerun the simulation to rebuild it."
+                )
     except PlanalignUsageError as exc:
         return PlanAssets(note=f"Account balances cannot be shown: {exc}")
     if not rows:

@@ -6,6 +6,8 @@ both."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -93,6 +95,33 @@ def test_the_run_report_shows_the_databases_balances_and_the_configured_behaviou
     ):
         assert sentence in behaviour, sentence
     assert "What the model leaves out" in page
+
+
+def test_balances_the_database_cannot_give_are_a_note_not_a_traceback(
+    real_run: RealRun, tmp_path: Path
+) -> None:
+    """A copy of the run whose rpt_account_balances lacks a column (an older build) or whose database is
+    gone: the section says why, and the report still renders."""
+    run_dir = shutil.copytree(real_run.summary.run_dir, tmp_path / real_run.summary.run_dir.name)
+    database = Path(shutil.copyfile(real_run.config.simulation.database_path, tmp_path / "copy.duckdb"))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**summary, "database_path": str(database)}))
+    assert load_plan_assets(load_run(run_dir)).note is None  # the copy is still this run's
+    con = duckdb.connect(str(database))
+    try:
+        con.execute(
+            "create or replace table rpt_account_balances as "
+            "select * exclude (cash_outs) from rpt_account_balances"
+        )
+    finally:
+        con.close()
+    note = load_plan_assets(load_run(run_dir)).note
+    assert note is not None and "cash_outs" in note and "rerun the simulation" in note
+    database.unlink()
+    report = load_run(run_dir)
+    note = load_plan_assets(report).note
+    assert note is not None and "does not exist" in note
+    assert 'id="balances-note"' in render_html(report)
 
 
 def test_summary_of_a_real_run_and_of_a_stage_run(real_run: RealRun) -> None:
