@@ -41,6 +41,18 @@ def add_parser(subparsers: Any) -> None:
         default=0,
         help="append this many defective rows of mixed kinds (for testing data-quality handling)",
     )
+    parser.add_argument(
+        "--distribution",
+        choices=("bls", "legacy"),
+        default="bls",
+        help="bls (default): age, tenure and level from published workforce tables (docs/methodology.md); "
+        "legacy: the generator before issue #20, to reproduce an older census exactly",
+    )
+    parser.add_argument(
+        "--opening-balances",
+        action="store_true",
+        help="add the optional opening_balance column (401(k) balances by age, How America Saves 2025)",
+    )
     parser.add_argument("--check", type=Path, metavar="PATH", help="check an existing census instead")
     parser.add_argument(
         "--max-reject-share",
@@ -70,7 +82,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.out is None:
         raise CensusError("give --out PATH (.csv or .parquet) to generate a census, or --check PATH")
-    table = generate_census(args.employees, args.seed, args.effective_date, bad_rows=args.bad_rows)
+    table = generate_census(
+        args.employees,
+        args.seed,
+        args.effective_date,
+        bad_rows=args.bad_rows,
+        distribution=args.distribution,
+        opening_balances=args.opening_balances,
+    )
     path = write_census(table, args.out)
     print(f"wrote {table.num_rows} census rows to {path}")
     return 0

@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from planalign.report.behaviour import statements_html
 from planalign.report.charts import Chart
 from planalign.report.client import PRINT_CSS, file_name, prepared_block, today, when_words
 from planalign.report.comparison_answer import answer, num
@@ -208,6 +209,9 @@ def _assumptions(comparison: Comparison) -> str:
         parts.append(
             f'<p>Employer match: <span class="formula">{html.escape(design.match_formula or "not recorded")}'
             f"</span></p><p>Overrides: {html.escape(changed)}</p>"
+        )
+        parts.append(
+            "<p>Behaviour in force:</p>" + statements_html(design.parameters, list_id=f"behaviour-{index}")
         )
         parts.append(
             f"<details><summary>Every parameter in force ({len(rows)}; overrides first, highlighted)"

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from planalign.errors import ReportOutputError
+from planalign.report.balances import balances_section
 from planalign.report.charts import (
     Chart,
     format_percent,
@@ -71,6 +72,7 @@ dl.facts dt { color: #555; } dl.facts dd { margin: 0; }
 .formula { font-size: 15px; font-weight: 600; }
 tr.override td { background: #fff8d6; } td.fail { color: #c62828; font-weight: 600; }
 td.pass { color: #2e7d32; }
+ul.behaviour li { margin: 4px 0; } .source { color: #666; font-size: 12px; }
 """
 
 
@@ -117,6 +119,7 @@ def render_html(
         parts.append('<p class="note">No simulated year completed: no results to chart.</p>')
     parts.append("</section>")
     parts.append(assumptions_section(report))
+    parts.append(balances_section(report))
     parts.append(nondiscrimination_section(report))
     parts.append('<section id="engine-detail"><h2>Engine detail</h2>')
     parts.append('<section id="execution"><h3>Parallel execution</h3>')

@@ -101,10 +101,12 @@ def range_statement(seeds: int) -> str:
 MODEL_LIMITATIONS: tuple[str, ...] = (
     "Deferral behaviour: a participant's first election responds to the match formula and the default "
     "(docs/methodology.md), but later changes of rate other than auto-escalation, and any dependence on pay "
-    "or age, are not modelled; participants in the census keep their census rate.",
+    "or age, are not modelled; participants in the census keep their census rate. Voluntary rates stop at "
+    "15%, so catch-up contributions (deferrals above the 402(g) limit) come only from high earners and are "
+    "understated.",
     "Account balances (fct_account_balances) earn one default fund's return and start at zero unless the "
     "census gives opening balances; loans, hardship withdrawals, fees and required minimum distributions "
-    "are not simulated. The employer cost above does not depend on balances.",
+    "are not simulated. The employer cost does not depend on balances.",
     "Plan expenses, fees and the employer's tax effects are not included in the employer cost.",
     "Hires, terminations, promotions and raises follow the configured rates and do not depend on the plan "
     "design; there are no economic cycles or layoffs beyond the configured growth.",

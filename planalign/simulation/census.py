@@ -21,6 +21,13 @@ import jinja2
 import pyarrow as pa
 
 from planalign.errors import CensusError
+from planalign.simulation.census_population import (
+    DISTRIBUTIONS,
+    CensusDistribution,
+    add_opening_balances,
+    bls_row,
+    legacy_row,
+)
 
 #: The census columns, in file order.
 CENSUS_COLUMNS: tuple[str, ...] = (
@@ -32,6 +39,8 @@ CENSUS_COLUMNS: tuple[str, ...] = (
     "job_level",
     "deferral_rate",
 )
+#: The optional census column of balances on the effective date (`generate_census(opening_balances=True)`).
+OPENING_BALANCE = "opening_balance"
 
 #: Where the single definition of the bad-row rules lives: the simulation's dbt project, which ships beside
 #: the package in this repository (a run passes its configured project's file instead).
@@ -78,20 +87,6 @@ BAD_ROW_KINDS: tuple[str, ...] = (
     "invalid_job_level",
     "invalid_birth_date",
 )
-
-# Share of employees by job level and the pay range of each level (same ranges as the config_job_levels seed).
-_LEVEL_WEIGHTS = (0.35, 0.30, 0.20, 0.10, 0.05)
-_LEVEL_PAY = {
-    1: (45_000, 65_000),
-    2: (60_000, 90_000),
-    3: (85_000, 130_000),
-    4: (120_000, 180_000),
-    5: (170_000, 300_000),
-}
-# Some directors are executives paid above the level's range (and above the 401(a)(17) limit).
-_EXECUTIVE_SHARE = 0.2
-_EXECUTIVE_PAY = (300_000, 550_000)
-_DEFERRAL_CHOICES = (0.02, 0.03, 0.04, 0.05, 0.06, 0.06, 0.06, 0.08, 0.10, 0.12, 0.15)
 
 
 @dataclass(frozen=True)
@@ -241,39 +236,6 @@ def check_census(
     )
 
 
-def _years_before(day: date, years: float) -> date:
-    return day - timedelta(days=round(years * 365.25))
-
-
-def _good_row(
-    index: int, rng: random.Random, effective_date: date, terminated_share: float
-) -> dict[str, Any]:
-    level = rng.choices(range(1, 6), weights=_LEVEL_WEIGHTS)[0]
-    age = min(65.0, max(20.0, rng.gauss(27 + 5 * level, 7)))
-    tenure = min(age - 18.0, rng.expovariate(1 / (2.5 + 1.5 * level)))
-    birth_date = _years_before(effective_date, age)
-    hire_date = min(_years_before(effective_date, max(tenure, 0.0)), effective_date)
-    low, high = _LEVEL_PAY[level]
-    pay = round(rng.triangular(low, high, low + (high - low) * 0.4), 2)
-    if level == 5 and rng.random() < _EXECUTIVE_SHARE:
-        pay = round(rng.uniform(*_EXECUTIVE_PAY), 2)
-    termination_date: date | None = None
-    if rng.random() < terminated_share:
-        candidate = effective_date - timedelta(days=rng.randint(1, 365))
-        if candidate >= hire_date:
-            termination_date = candidate
-    deferral = rng.choice(_DEFERRAL_CHOICES) if rng.random() < 0.60 else None
-    return {
-        "employee_id": f"E{index:07d}",
-        "birth_date": birth_date,
-        "hire_date": hire_date,
-        "termination_date": termination_date,
-        "annual_compensation": pay,
-        "job_level": level,
-        "deferral_rate": deferral,
-    }
-
-
 def _bad_row(kind: str, template: dict[str, Any], index: int, effective_date: date) -> dict[str, Any]:
     row = dict(template)
     row["employee_id"] = f"BAD{index:06d}"
@@ -304,21 +266,33 @@ def generate_census(
     *,
     bad_rows: int = 0,
     terminated_share: float = 0.04,
+    distribution: CensusDistribution = "bls",
+    opening_balances: bool = False,
 ) -> pa.Table:
     """A realistic synthetic census of `n` employees as of `effective_date`, deterministic in `seed`.
 
-    Ages 20–65 by level, exponential-ish tenure, pay triangular inside each level's range (a fifth of
-    directors are executives paid 300k–550k), about 60%
-    already enrolled, and about `terminated_share` of rows terminated in the year before the effective
-    date (history, not actives). `bad_rows` appends that many defective rows, cycling through
-    `BAD_ROW_KINDS`; an injected duplicate also makes the row it copies a reject.
+    `distribution` "bls" (default): age, tenure (consistent with age) and level by age from published
+    workforce tables (`census_population`, docs/methodology.md); "legacy": the generator before issue #20,
+    row for row. Pay is triangular inside each level's range (a fifth of directors are executives paid
+    300k–550k), about 60% already enrolled, and about `terminated_share` of rows terminated in the year
+    before the effective date (history, not actives). `opening_balances` adds the optional
+    `opening_balance` column (How America Saves 2025 by age; 0 for the not enrolled) without changing any
+    other column. `bad_rows` appends that many defective rows, cycling through `BAD_ROW_KINDS`; an injected
+    duplicate also makes the row it copies a reject.
     """
     if n < 1:
         raise CensusError(f"a census needs at least one employee, got --employees {n}")
     if bad_rows < 0:
         raise CensusError(f"--bad-rows must be zero or more, got {bad_rows}")
+    if distribution not in DISTRIBUTIONS:
+        raise CensusError(
+            f"unknown census distribution {distribution!r}; use one of {', '.join(DISTRIBUTIONS)}"
+        )
+    draw = bls_row if distribution == "bls" else legacy_row
     rng = random.Random(seed)
-    rows = [_good_row(index, rng, effective_date, terminated_share) for index in range(1, n + 1)]
+    rows = [draw(index, rng, effective_date, terminated_share) for index in range(1, n + 1)]
+    if opening_balances:
+        add_opening_balances(rows, seed, effective_date)
     # distinct templates, so each injected duplicate makes exactly one more reject
     templates = rng.sample(range(n), min(bad_rows, n))
     for position in range(bad_rows):
@@ -341,7 +315,8 @@ def _column_type(values: Sequence[Any]) -> pa.DataType:
 
 def _to_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
     columns: dict[str, pa.Array] = {}
-    for column in CENSUS_COLUMNS:
+    optional = [OPENING_BALANCE] if rows and OPENING_BALANCE in rows[0] else []
+    for column in (*CENSUS_COLUMNS, *optional):
         values = [row[column] for row in rows]
         kind = _column_type(values)
         if kind == pa.string():

@@ -28,7 +28,9 @@ OLD_ACTIVES = 60
 
 
 def aged_census(path: Path) -> Path:
-    table = generate_census(300, seed=21)
+    # The legacy generator (ages 20-65): on the default census the natural 60+ employees and the sixty
+    # re-aged ones use up the year's termination budget, leaving no experienced termination to check.
+    table = generate_census(300, seed=21, distribution="legacy")
     rows = table.to_pylist()
     actives = [r for r in rows if r["termination_date"] is None]
     for index, row in enumerate(actives[:OLD_ACTIVES]):

@@ -6,26 +6,131 @@ both."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from planalign.report import load_run
+from planalign.report.balances import COLUMNS as BALANCE_COLUMNS
+from planalign.report.balances import load_plan_assets
+from planalign.report.html import render_html
 from planalign.simulation.census import generate_census, write_census
-from planalign.simulation.orchestrator import create_orchestrator
-from planalign.simulation.run_directory import NondiscriminationResults
+from planalign.simulation.config import SimulationConfig
+from planalign.simulation.orchestrator import PipelineOrchestrator, create_orchestrator
+from planalign.simulation.run_directory import NondiscriminationResults, SimulationSummary
 from planalign.simulation.stages import SimulationStage
 from tests.product.simulation_helpers import make_config
 
 pytestmark = pytest.mark.slow
 
 
-def test_summary_of_a_real_run_and_of_a_stage_run(tmp_path: Path) -> None:
-    census = write_census(generate_census(150, seed=8), tmp_path / "census.parquet")
-    config = make_config(tmp_path, census, "sim", workers=None, end_year=2026)
+#: Configured values the report's behaviour sentences must carry (none is a default).
+CONFIGURED = {
+    "enrollment.deferral_match_threshold_share": 0.25,
+    "escalation.opt_out_rate": 0.21,
+    "account_balances.expected_return": 0.055,
+    "account_balances.cash_out_share": 0.15,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RealRun:
+    census: Path
+    config: SimulationConfig
+    orchestrator: PipelineOrchestrator
+    summary: SimulationSummary
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> RealRun:
+    """One real run for this module's tests (the run report's balances test, then the summary and stage
+    run test, which rebuilds part of 2026 and so comes last)."""
+    tmp_path = tmp_path_factory.mktemp("real-run")
+    census = write_census(generate_census(150, seed=8, opening_balances=True), tmp_path / "census.parquet")
+    config = make_config(tmp_path, census, "sim", workers=None, end_year=2026, **CONFIGURED)
     orchestrator = create_orchestrator(config)
     summary = orchestrator.execute_multi_year_simulation()
+    return RealRun(census, config, orchestrator, summary)
+
+
+def test_the_run_report_shows_the_databases_balances_and_the_configured_behaviour(real_run: RealRun) -> None:
+    """The balances table's numbers are the database's (rpt_account_balances, and the sums of
+    fct_account_balances recomputed here); the behaviour sentences carry the configured values."""
+    summary = real_run.summary
+    assert summary.success
+    report = load_run(summary.run_dir)
+    assets = load_plan_assets(report)
+    assert assets.note is None and [y.year for y in assets.years] == [2025, 2026]
+    page = render_html(report)
+    columns = [column for column, _ in BALANCE_COLUMNS]
+    con = duckdb.connect(str(real_run.config.simulation.database_path), read_only=True)
+    try:
+        for year in assets.years:
+            (row,) = con.execute(
+                f"select {', '.join(columns)} from rpt_account_balances where simulation_year = ?",
+                [year.year],
+            ).fetchall()
+            (sums,) = con.execute(
+                f"select {', '.join(f'sum({c})' for c in columns)} from fct_account_balances "
+                "where simulation_year = ?",
+                [year.year],
+            ).fetchall()
+            for column, in_rpt, in_fct in zip(columns, row, sums, strict=True):
+                assert year.amounts[column] == in_rpt == in_fct, (year.year, column)
+                cell = f'<td data-column="{column}">{in_rpt:,.0f}</td>'
+                assert cell in page.split(f'<tr data-year="{year.year}">')[1].split("</tr>")[0], cell
+            assert year.reconciles
+    finally:
+        con.close()
+    assert assets.years[0].amounts["opening_balance"] > 0  # the census's opening_balance column
+    behaviour = page.split('id="behaviour-run"')[1].split("</ul>")[0]
+    for sentence in (
+        "25% elect exactly the rate that earns the full match",
+        "each year 21% of those due an increase opt out of escalation",
+        "lognormal with mean 5.5% and volatility 10%",
+        "above it 15% take cash, 45% roll over and 40% stay",
+    ):
+        assert sentence in behaviour, sentence
+    assert "What the model leaves out" in page
+
+
+def test_balances_the_database_cannot_give_are_a_note_not_a_traceback(
+    real_run: RealRun, tmp_path: Path
+) -> None:
+    """A copy of the run whose rpt_account_balances lacks a column (an older build) or whose database is
+    gone: the section says why, and the report still renders."""
+    run_dir = shutil.copytree(real_run.summary.run_dir, tmp_path / real_run.summary.run_dir.name)
+    database = Path(shutil.copyfile(real_run.config.simulation.database_path, tmp_path / "copy.duckdb"))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**summary, "database_path": str(database)}))
+    assert load_plan_assets(load_run(run_dir)).note is None  # the copy is still this run's
+    con = duckdb.connect(str(database))
+    try:
+        con.execute(
+            "create or replace table rpt_account_balances as "
+            "select * exclude (cash_outs) from rpt_account_balances"
+        )
+    finally:
+        con.close()
+    note = load_plan_assets(load_run(run_dir)).note
+    assert note is not None and "cash_outs" in note and "rerun the simulation" in note
+    database.unlink()
+    report = load_run(run_dir)
+    note = load_plan_assets(report).note
+    assert note is not None and "does not exist" in note
+    assert 'id="balances-note"' in render_html(report)
+
+
+def test_summary_of_a_real_run_and_of_a_stage_run(real_run: RealRun) -> None:
+    census, config, orchestrator, summary = (
+        real_run.census,
+        real_run.config,
+        real_run.orchestrator,
+        real_run.summary,
+    )
     assert summary.success and summary.kind == "years"
 
     columns = [f.name for f in dataclasses.fields(NondiscriminationResults)]
