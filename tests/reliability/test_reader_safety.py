@@ -23,6 +23,7 @@ import pytest
 from planalign.cli import build_parser, main
 from planalign.cli._common import ExitStatus
 from planalign.cli.run import _artifact_args, parse_vars
+from planalign.dbt.workers import default_models_per_invocation
 from planalign.scenarios.scenario_file import MAX_MEMBERS
 from tests.reliability.helpers import base_settings, file_digest, planalign, write_config
 
@@ -367,6 +368,8 @@ def _run_results(project: Path, results: Any = None, **args: Any) -> dict[str, A
             "{a: 1}",
         ]
     )
+    # `planalign run` fills in the batch size the user left out before it records its flags
+    parsed.models_per_invocation = default_models_per_invocation("duckdb")
     recorded = {**_artifact_args(parsed, parse_vars(parsed.vars)), **args}
     if results is None:
         results = [
