@@ -53,6 +53,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from planalign.errors import SimulationYearError
+from planalign.simulation import statutory
 
 if TYPE_CHECKING:
     from planalign.engine.runner import EngineSettings
@@ -260,6 +261,14 @@ class ContributionsSection(_ParameterSection):
     #: the top-paid group election for the HCE determination (dbt var hce_top_paid_group)
     hce_top_paid_group: bool | None = None
 
+    @field_validator("catch_up_age")
+    @classmethod
+    def _catch_up_age_is_the_law(cls, age: int | None) -> int | None:
+        problem = None if age is None else statutory.catch_up_age_problem(age)
+        if problem:
+            raise ValueError(problem)
+        return age
+
     @field_validator("core_contribution_schedule")
     @classmethod
     def _schedule_rows_distinct(
@@ -323,6 +332,37 @@ class EnrollmentSection(_ParameterSection):
     voluntary_enrollment_match_reference: (
         Annotated[float, BeforeValidator(_reject_bool), Field(ge=0, le=10)] | None
     ) = None
+
+    @field_validator("eligibility_min_age")
+    @classmethod
+    def _age_within_the_law(cls, age: int | None) -> int | None:
+        problem = None if age is None else statutory.eligibility_age_problem(age)
+        if problem:
+            raise ValueError(problem)
+        return age
+
+    @model_validator(mode="after")
+    def _service_and_entry_within_the_law(self) -> EnrollmentSection:
+        """IRC 410(a)(1)(A) and 410(a)(4) on the values a run uses (the seed's for those left unset)."""
+        settings = statutory.PlanSettings(
+            eligibility_min_age=self.eligibility_min_age,
+            eligibility_service_months=self.eligibility_service_months,
+            eligibility_service_days=self.eligibility_service_days,
+            eligibility_entry_frequency_months=self.eligibility_entry_frequency_months,
+        )
+        months, days = (
+            settings.value("eligibility_service_months"),
+            settings.value("eligibility_service_days"),
+        )
+        problem = statutory.service_problem(months, days) or statutory.entry_problem(
+            settings.value("eligibility_entry_frequency_months"),
+            settings.value("eligibility_min_age"),
+            months,
+            days,
+        )
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _election_shares_fit(self) -> EnrollmentSection:
@@ -395,6 +435,9 @@ class VestingSection(_ParameterSection):
     DBT_VAR_PREFIX: ClassVar[str] = "vesting_"
 
     schedule: tuple[VestingStep, ...] | None = None
+    #: the plan's normal retirement age (dbt var vesting_normal_retirement_age; seed 65): employer money is
+    #: fully vested from it (IRC 411(a)); at most 65 (IRC 411(a)(8), planalign.simulation.statutory)
+    normal_retirement_age: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=120)] | None = None
 
     @field_validator("schedule")
     @classmethod
@@ -408,7 +451,18 @@ class VestingSection(_ParameterSection):
                 raise ValueError(f"steps must have strictly increasing years_of_service (got {years})")
             if any(b < a for a, b in itertools.pairwise(shares)):
                 raise ValueError(f"vested_share may not fall as service grows (got {shares})")
+            problem = statutory.vesting_problem([(s.years_of_service, s.vested_share) for s in steps])
+            if problem:
+                raise ValueError(problem)
         return steps
+
+    @field_validator("normal_retirement_age")
+    @classmethod
+    def _retirement_age_within_the_law(cls, age: int | None) -> int | None:
+        problem = None if age is None else statutory.normal_retirement_age_problem(age)
+        if problem:
+            raise ValueError(problem)
+        return age
 
 
 def _check_expected_return(value: float) -> float:
