@@ -169,3 +169,16 @@ def test_the_unset_settings_are_the_seeds_values_and_lawful() -> None:
     assert schedule == statutory.SEED_VESTING_SCHEDULE
     assert statutory.statutory_problems(statutory.PlanSettings(vesting_schedule=schedule)) == []
 
+
+def test_the_assumptions_say_which_pay_the_first_year_hce_test_uses(tmp_path: Path) -> None:
+    """Issue #23 item 6: the census's optional prior_year_compensation is counted and stated."""
+    from planalign.simulation.assumptions import count_prior_year_pay_rows
+
+    without = tmp_path / "without.csv"
+    without.write_text("employee_id,annual_compensation\nE1,100000\n")
+    with_column = tmp_path / "with.csv"
+    with_column.write_text(
+        "employee_id,annual_compensation,prior_year_compensation\nE1,1,90000\nE2,1, \nE3,1,\n"
+    )
+    assert count_prior_year_pay_rows(without) == 0
+    assert count_prior_year_pay_rows(with_column) == 1

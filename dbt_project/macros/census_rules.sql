@@ -37,9 +37,11 @@
 {%- endmacro %}
 
 {#- Census columns a file may leave out (issue #20): opening_balance, the participant's whole account
-    balance on the effective date (employee and employer money, treated as vested); absent or blank = 0. -#}
+    balance on the effective date (employee and employer money, treated as vested); absent or blank = 0.
+    Issue #23: prior_year_compensation, the pay received from the employer in the year before the first
+    simulated year (the HCE look-back year, IRC 414(q)(1)(B)); absent or blank = the pay rate. -#}
 {% macro census_optional_columns() -%}
-opening_balance
+opening_balance,prior_year_compensation
 {%- endmacro %}
 
 {% macro census_with_optional_columns(relation) -%}
@@ -102,6 +104,10 @@ case
         and coalesce(not isfinite(try_cast(opening_balance as double))
             or try_cast(opening_balance as double) not between 0 and {{ census_max_compensation() }}, true)
         then 'invalid_opening_balance'
+    when prior_year_compensation is not null
+        and coalesce(not isfinite(try_cast(prior_year_compensation as double))
+            or try_cast(prior_year_compensation as double) not between 0 and {{ census_max_compensation() }}, true)
+        then 'invalid_prior_year_compensation'
     when try_cast(birth_date as date) < date '1900-01-01'
         or try_cast(birth_date as date) > date '{{ effective_date }}' - interval 14 year
         then 'implausible_birth_date'

@@ -125,6 +125,20 @@ class Assumptions:
     parameters: tuple[Parameter, ...]
     match_tiers: tuple[MatchTierTerm, ...]
     match_cap_rate: float
+    #: census rows with the optional prior_year_compensation (issue #23 item 6); None: not recorded
+    census_prior_year_pay_rows: int | None = None
+
+    @property
+    def hce_lookback(self) -> str:
+        """What the first simulated year's HCE determination takes as pay received in the look-back year."""
+        if self.census_prior_year_pay_rows is None:
+            return "not recorded"
+        if self.census_prior_year_pay_rows == 0:
+            return "the census pay rate (the census has no prior_year_compensation)"
+        return (
+            f"the census prior_year_compensation ({self.census_prior_year_pay_rows:,} rows), "
+            "the pay rate where it is blank"
+        )
 
     @property
     def years(self) -> tuple[int, ...]:
@@ -148,7 +162,12 @@ class Assumptions:
     def to_dict(self) -> dict[str, Any]:
         """JSON data; `assumptions_from_dict` reads it back."""
         return {
-            "census": {"path": self.census_path, "employees": self.census_employees},
+            "census": {
+                "path": self.census_path,
+                "employees": self.census_employees,
+                "prior_year_compensation_rows": self.census_prior_year_pay_rows,
+            },
+            "hce_lookback": self.hce_lookback,
             "random_seed": self.random_seed,
             "start_year": self.start_year,
             "end_year": self.end_year,
@@ -213,7 +232,39 @@ def resolve_assumptions(
         parameters=tuple(parameters),
         match_tiers=normalise_match_tiers(tiers),
         match_cap_rate=float(cap),
+        census_prior_year_pay_rows=count_prior_year_pay_rows(sim.census_path)
+        if census_employees is None
+        else None,
     )
+
+
+def count_prior_year_pay_rows(path: Path) -> int:
+    """Census rows with a prior_year_compensation (0 when the file has no such column), read as the dbt
+    project reads it; count_census_rows has checked that the file can be read."""
+    import duckdb
+
+    reader = (
+        "read_parquet(?)"
+        if Path(path).suffix.lower() == ".parquet"
+        else ("read_csv(?, header = true, all_varchar = true)")
+    )
+    connection = duckdb.connect(":memory:")
+    try:
+        columns = {
+            r[0] for r in connection.execute(f"describe select * from {reader}", [str(path)]).fetchall()
+        }
+        if "prior_year_compensation" not in columns:
+            return 0
+        row = connection.execute(
+            "select count(nullif(trim(cast(prior_year_compensation as varchar)), '')) from " + reader,
+            [str(path)],
+        ).fetchone()
+    except duckdb.Error as exc:
+        raise AssumptionsError(f"census {path}: cannot be read: {exc}") from exc
+    finally:
+        connection.close()
+    assert row is not None
+    return int(row[0])
 
 
 def count_census_rows(path: Path) -> int:
@@ -548,6 +599,9 @@ def assumptions_from_dict(data: Mapping[str, Any]) -> Assumptions:
             parameters=parameters,
             match_tiers=normalise_match_tiers(data["match_tiers"]),
             match_cap_rate=float(data["match_cap_rate"]),
+            census_prior_year_pay_rows=None
+            if census.get("prior_year_compensation_rows") is None
+            else int(census["prior_year_compensation_rows"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise AssumptionsError(

@@ -41,15 +41,23 @@ YEARS = (2025, 2026)
 TOLERANCE = 1e-9
 
 
+#: issue #23 item 6: these census rows were paid below the 2024 HCE limit in 2024 (a raise or a late hire)
+PRIOR_YEAR_PAY = 120_000.0
+
+
 def skewed_census(path: Path) -> Path:
     table = generate_census(300, seed=31)
     rows = table.to_pylist()
     for index, row in enumerate(rows):
+        row["prior_year_compensation"] = None
         if row["annual_compensation"] > 155_000:
             row["deferral_rate"] = 0.12
+            if index % 5 == 0:
+                row["prior_year_compensation"] = PRIOR_YEAR_PAY
         elif index % 4:
             row["deferral_rate"] = None
-    return write_census(pa.Table.from_pylist(rows, schema=table.schema), path)
+    schema = table.schema.append(pa.field("prior_year_compensation", pa.float64()))
+    return write_census(pa.Table.from_pylist(rows, schema=schema), path)
 
 
 def build(root: Path, years: tuple[int, ...], **overrides: Any) -> SimulationRun:
@@ -70,9 +78,13 @@ def top_paid_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulatio
 
 
 def lookback_compensation(run: SimulationRun, year: int) -> dict[str, Decimal]:
-    """Pay received in year - 1 by the start-of-year actives (the census pay rate in the first year)."""
+    """Pay received in year - 1 by the start-of-year actives (in the first year the census's
+    prior_year_compensation, else its pay rate)."""
     if year == YEARS[0]:
-        return {e: Decimal(str(r["annual_compensation"])) for e, r in census_actives(run).items()}
+        return {
+            e: Decimal(str(r["prior_year_compensation"] or r["annual_compensation"]))
+            for e, r in census_actives(run).items()
+        }
     return {
         e: r["prorated_compensation"]
         for e, r in snapshot(run, year - 1).items()
@@ -402,3 +414,22 @@ def test_top_paid_group_election_limits_the_hces(top_paid_run: SimulationRun) ->
     got = check_year(top_paid_run, YEARS[0], top_paid_group=True)
     above_limit = expected_hces(top_paid_run, YEARS[0], top_paid_group=False)
     assert 0 < got["hces"] <= len(above_limit)
+
+
+def test_first_year_hces_use_the_prior_year_pay_of_the_census(skewed_run: SimulationRun) -> None:
+    """Issue #23 item 6: a census row paid above the HCE limit now but below it in the look-back year (its
+    optional prior_year_compensation) is not an HCE in the first simulated year."""
+    limit = irs_limit(YEARS[0] - 1, "hce_compensation_limit", 5000)
+    lowered = {
+        e
+        for e, r in census_actives(skewed_run).items()
+        if r["prior_year_compensation"] is not None and r["annual_compensation"] > limit
+    }
+    hces = {
+        e
+        for (e,) in skewed_run.query(
+            "select employee_id from int_nondiscrimination_employees where simulation_year = ? and is_hce",
+            [YEARS[0]],
+        )
+    }
+    assert lowered and not (lowered & hces)

@@ -2,7 +2,7 @@
   The year's ADP and ACP tests and their corrections in the order of the regulations, one row per employee
   employed in the year (docs/methodology.md, "Statutory rules (issue #23)").
   * HCE (IRC 414(q)): look-back compensation (pay received in Y - 1: the previous year's prorated pay; in
-    the first simulated year the census pay rate) above hce_compensation_limit (the limit of Y - 1); with
+    the first simulated year the census's optional prior_year_compensation, else its pay rate) above hce_compensation_limit (the limit of Y - 1); with
     hce_top_paid_group, also in the top round(20%) of the start-of-year actives by look-back compensation.
     Hires of the year have no look-back compensation and are NHCEs. No owners are modelled.
   * ADP (current-year testing): deferral ratio = deferrals without catch-up / test compensation, test
@@ -21,6 +21,7 @@
   The corrections are applied to the money (fct_workforce_snapshot, int_employer_contribution_accounts,
   fct_account_balances, rpt_yearly_summary).
 -#}
+-- depends_on: {{ ref('stg_census_data') }}
 {%- set year = var('simulation_year') | int %}
 {%- set start_year = var('start_year') | int %}
 with params as (
@@ -44,8 +45,10 @@ lookback as (
         where simulation_year = {{ year - 1 }} and {{ planalign_in_build() }}
     ) as prior on actives.scenario_id = prior.scenario_id and actives.employee_id = prior.employee_id
 {%- else %}
-        actives.annual_compensation as lookback_compensation
+        coalesce(census.prior_year_compensation, actives.annual_compensation) as lookback_compensation
     from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
+    left join {{ ref('stg_census_data') }} as census
+        on actives.scenario_id = census.scenario_id and actives.employee_id = census.employee_id
 {%- endif %}
 ),
 
