@@ -182,3 +182,17 @@ def test_the_assumptions_say_which_pay_the_first_year_hce_test_uses(tmp_path: Pa
     )
     assert count_prior_year_pay_rows(without) == 0
     assert count_prior_year_pay_rows(with_column) == 1
+
+
+def test_a_safe_harbor_design_fixes_the_match_core_and_vesting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #23 plan types: the environment selects the design; it fixes the plan it requires."""
+    monkeypatch.setenv("PLANALIGN_SAFE_HARBOR__TYPE", "basic_match")
+    plan = SimulationConfig().parameter_vars()
+    assert plan["safe_harbor_type"] == 1 and plan["match_cap_rate"] == 0.04
+    assert plan["vesting_schedule"] == [{"years_of_service": 0, "vested_share": 1.0}]
+    monkeypatch.setenv("PLANALIGN_SAFE_HARBOR__TYPE", "nonelective")
+    plan = SimulationConfig().parameter_vars()
+    assert plan["safe_harbor_type"] == 3 and plan["core_contribution_rate"] == 0.03
+    monkeypatch.setenv("PLANALIGN_SAFE_HARBOR__TYPE", "qaca")
+    with pytest.raises(ValueError, match=r"safe_harbor\.type"):
+        SimulationConfig()

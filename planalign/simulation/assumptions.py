@@ -68,6 +68,13 @@ PARAMETER_SECTIONS = (
     "vesting",
     "contributions",
     "account_balances",
+    "safe_harbor",
+)
+#: issue #23: the plan design is a var only (no seed row); unset it is 0, no safe-harbor design
+SAFE_HARBOR_DESCRIPTION = (
+    "Plan design (issue #23): 0 = none (the ADP/ACP tests run), 1 = safe-harbor basic match, 2 = enhanced "
+    "match, 3 = 3% non-elective; a design fixes the match or core, vests all employer money immediately and "
+    "is deemed to pass the ADP test (and the ACP test for 1 and 2)"
 )
 _SIMULATION_PARAMETERS = ("target_growth_rate", "census_max_reject_share")
 _SCALAR_SEEDS = ("config_workforce_parameters", "config_plan_parameters", "config_account_balance_parameters")
@@ -203,6 +210,8 @@ def resolve_assumptions(
             parameters.append(
                 Parameter(name, section, kind, _config_value(kind, value), "config", seeds.description(name))
             )
+        elif name == "safe_harbor_type":
+            parameters.append(Parameter(name, section, kind, 0, "seed", SAFE_HARBOR_DESCRIPTION))
         else:
             parameters.append(
                 Parameter(name, section, kind, seeds.value(name, kind), "seed", seeds.description(name))
@@ -308,6 +317,11 @@ def _section_parameters(
             yield from _section_parameters(value, section_name)
             continue
         var = f"{prefix}{field_name}"
+        if var == "safe_harbor_type":
+            from planalign.simulation.config import SAFE_HARBOR_CODES
+
+            yield var, section_name, "int", None if value is None else SAFE_HARBOR_CODES[value]
+            continue
         yield var, section_name, _kind(var, field.annotation), value
 
 
@@ -415,6 +429,8 @@ class _SeedReader:
     def description(self, name: str) -> str:
         if name in self._scalars:
             return self._scalars[name][1]
+        if name == "safe_harbor_type":
+            return SAFE_HARBOR_DESCRIPTION
         if name == "census_max_reject_share":
             return "Largest share of census rows the run may reject as bad before it refuses the census"
         if name.startswith("merit_rate_level_"):

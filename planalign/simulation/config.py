@@ -465,6 +465,60 @@ class VestingSection(_ParameterSection):
         return age
 
 
+#: issue #23: the safe-harbor plan designs (IRC 401(k)(12), 401(m)(11)) and the dbt var code of each
+SAFE_HARBOR_CODES: dict[str, int] = {"none": 0, "basic_match": 1, "enhanced_match": 2, "nonelective": 3}
+#: what each design fixes in the plan: the match formula (100% of 3% + 50% of the next 2%, or 100% of 4%),
+#: or a 3% non-elective contribution; every safe-harbor contribution is 100% vested (401(k)(12)(E)(i)),
+#: modelled as immediate vesting of all employer money
+SAFE_HARBOR_PLAN: dict[str, dict[str, Any]] = {
+    "basic_match": {
+        "match": {
+            "tiers": ({"employee_max": 0.03, "match_rate": 1.0}, {"employee_max": 0.05, "match_rate": 0.5}),
+            "cap_rate": 0.04,
+        }
+    },
+    "enhanced_match": {"match": {"tiers": ({"employee_max": 0.04, "match_rate": 1.0},), "cap_rate": 0.04}},
+    "nonelective": {"contributions": {"core_contribution_rate": 0.03}},
+}
+IMMEDIATE_VESTING = ({"years_of_service": 0, "vested_share": 1.0},)
+
+
+class SafeHarborSection(_ParameterSection):
+    """The plan design (issue #23): `none`, or a safe-harbor design whose contributions are fully vested and
+    which is deemed to pass the ADP test (and the ACP test, for the two match designs) — dbt var
+    safe_harbor_type (0-3). Choosing one fills match / core / vesting (SimulationConfig)."""
+
+    DBT_VAR_PREFIX: ClassVar[str] = "safe_harbor_"
+
+    type: Literal["none", "basic_match", "enhanced_match", "nonelective"] | None = None
+
+    def dbt_vars(self) -> dict[str, Any]:
+        return {} if self.type is None else {"safe_harbor_type": SAFE_HARBOR_CODES[self.type]}
+
+
+def _safe_harbor_plan(data: Any) -> Any:
+    """Fill the match, core and vesting a safe-harbor design fixes. They replace what the file sets (the
+    shipped file spells out every parameter); `planalign validate` warns about each value replaced
+    (config_review.safe_harbor_findings)."""
+    if not isinstance(data, dict):
+        return data
+    section = data.get("safe_harbor")
+    design = section.get("type") if isinstance(section, dict) else getattr(section, "type", None)
+    if design not in SAFE_HARBOR_PLAN:
+        return data
+    data = dict(data)
+    for section_name, values in safe_harbor_settings(design).items():
+        given = data.get(section_name) or {}
+        given = dict(given) if isinstance(given, dict) else given.model_dump(exclude_none=True)
+        data[section_name] = {**given, **values}
+    return data
+
+
+def safe_harbor_settings(design: str) -> dict[str, dict[str, Any]]:
+    """The settings a safe-harbor design fixes, by section."""
+    return {**SAFE_HARBOR_PLAN[design], "vesting": {"schedule": IMMEDIATE_VESTING}}
+
+
 def _check_expected_return(value: float) -> float:
     """An annual return above -100% and at most 50%: 7 for 7% is a percentage typed as a number."""
     if not -1.0 < value <= 0.5:
@@ -612,11 +666,17 @@ class SimulationConfig(BaseSettings):
     escalation: EscalationSection = Field(default_factory=EscalationSection)
     match: MatchSection = Field(default_factory=MatchSection)
     vesting: VestingSection = Field(default_factory=VestingSection)
+    safe_harbor: SafeHarborSection = Field(default_factory=SafeHarborSection)
     contributions: ContributionsSection = Field(default_factory=ContributionsSection)
     account_balances: AccountBalancesSection = Field(default_factory=AccountBalancesSection)
     dbt: DbtSection = Field(default_factory=DbtSection)
     orchestrator: OrchestratorSection = Field(default_factory=OrchestratorSection)
     run: RunSection = Field(default_factory=RunSection)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_the_safe_harbor_plan(cls, data: Any) -> Any:
+        return _safe_harbor_plan(data)
 
     @property
     def model_parallelization(self) -> ModelParallelizationSettings:
@@ -663,6 +723,7 @@ class SimulationConfig(BaseSettings):
             self.contributions,
             self.vesting,
             self.account_balances,
+            self.safe_harbor,
         )
         for section in sections:
             out.update(section.dbt_vars())

@@ -18,6 +18,8 @@
     int_employee_match_calculations), never below 0 nor above the match.
   * ACP on the match that remains (1.401(m)-2(a)(5)(ii)): contribution ratio = (match - forfeited) / test
     compensation; a failed test is corrected by the same levelling (1.401(m)-2(b)(2)): acp_refund.
+  * Safe harbor (safe_harbor_type > 0; IRC 401(k)(12), 401(m)(11)): the ADP test is deemed passed, and the
+    ACP test for the basic and enhanced match designs: no correction.
   The corrections are applied to the money (fct_workforce_snapshot, int_employer_contribution_accounts,
   fct_account_balances, rpt_yearly_summary).
 -#}
@@ -80,6 +82,10 @@ employees as (
         money.match_eligible_compensation,
         money.employer_match,
         params.match_cap_rate,
+        {#- IRC 401(k)(12), 401(m)(11): a safe-harbor design is deemed to pass the ADP test, and the ACP test for
+            the two match designs (whose match meets 401(m)(11)(B)) -#}
+        params.safe_harbor_type > 0 as adp_safe_harbor,
+        params.safe_harbor_type in (1, 2) as acp_safe_harbor,
         cast(case when contributions.annual_plan_compensation > 0
             then (contributions.employee_contribution - contributions.catch_up_contribution)
                 / contributions.annual_plan_compensation else 0 end as decimal(20, 12)) as deferral_ratio
@@ -96,7 +102,7 @@ employees as (
 adp_tested as (
     select scenario_id, 'adp' as test, employee_id, is_hce, adp_deferral as amount, test_compensation,
         deferral_ratio as ratio
-    from employees where is_eligible
+    from employees where is_eligible and not adp_safe_harbor
 ),
 
 {{ planalign_levelled_corrections('adp_tested', 'adp') }},
@@ -148,7 +154,7 @@ acp_tested as (
         test_compensation,
         cast(case when test_compensation > 0 then (employer_match - match_forfeited) / test_compensation
             else 0 end as decimal(20, 12)) as ratio
-    from forfeited where is_eligible
+    from forfeited where is_eligible and not acp_safe_harbor
 ),
 
 {{ planalign_levelled_corrections('acp_tested', 'acp') }}

@@ -96,13 +96,13 @@ select
     cast(nhce_adp as double) as nhce_adp,
     cast(hce_adp as double) as hce_adp,
     cast(adp_hce_limit as double) as adp_hce_limit,
-    coalesce(hce_adp <= adp_hce_limit, true) as adp_passed,
+    coalesce(hce_adp <= adp_hce_limit, true) or params.safe_harbor_type > 0 as adp_passed,
     cast(adp_refunds as decimal(18, 2)) as adp_refunds,
     cast(adp_refunded_hces as integer) as adp_refunded_hces,
     cast(nhce_acp as double) as nhce_acp,
     cast(hce_acp as double) as hce_acp,
     cast(acp_hce_limit as double) as acp_hce_limit,
-    coalesce(hce_acp <= acp_hce_limit, true) as acp_passed,
+    coalesce(hce_acp <= acp_hce_limit, true) or params.safe_harbor_type in (1, 2) as acp_passed,
     cast(acp_refunds as decimal(18, 2)) as acp_refunds,
     cast(acp_refunded_hces as integer) as acp_refunded_hces,
     cast(params.key_employee_compensation_limit as decimal(18, 2)) as key_employee_compensation_limit,
@@ -116,7 +116,12 @@ select
     cast(match_forfeited as decimal(18, 2)) as match_forfeited,
     cast(top_heavy_minimums.officer_cap as integer) as officer_cap,
     top_heavy_minimums.is_top_heavy_year,
-    cast(top_heavy_minimums.top_heavy_minimum as decimal(18, 2)) as top_heavy_minimum
+    cast(top_heavy_minimums.top_heavy_minimum as decimal(18, 2)) as top_heavy_minimum,
+    {#- issue #23: how each test is met: deemed passed by a safe-harbor design, or run on the year's ratios -#}
+    cast(case when params.safe_harbor_type > 0 then 'safe harbor' else 'current year' end as varchar)
+        as adp_test_method,
+    cast(case when params.safe_harbor_type in (1, 2) then 'safe harbor' else 'current year' end as varchar)
+        as acp_test_method
 from limited
 inner join params on limited.scenario_id = params.scenario_id
 inner join top_heavy on limited.scenario_id = top_heavy.scenario_id
