@@ -57,6 +57,7 @@ REASON_FIXES: dict[str, str] = {
     "invalid_job_level": "job_level must be a whole number from 1 to 5",
     "invalid_deferral_rate": "deferral_rate must be empty or a number from 0 to 1",
     "invalid_opening_balance": "opening_balance (optional) must be empty or a number from 0 to 1,000,000,000",
+    "invalid_ownership_share": "ownership_share (optional) must be empty or a number from 0 to 1",
     "invalid_prior_year_compensation": (
         "prior_year_compensation (optional) must be empty or a number from 0 to 1,000,000,000"
     ),

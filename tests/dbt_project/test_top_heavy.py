@@ -4,7 +4,7 @@ for non-key participants in a top-heavy year, recomputed in Python.
 One two-year build (the only census here that is top-heavy: none of the shared fixtures is, so it cannot
 reuse them) of 80 generated employees where the 14 best paid earn $400,000 and hold $2,000,000 census
 balances, with the top-heavy test on account balances: 2025 is top-heavy on December 31, so 2026 owes the
-minimum.
+minimum. Three census rows own a share of the employer (the optional ownership_share).
 """
 
 from __future__ import annotations
@@ -38,10 +38,16 @@ def top_heavy_census(root: Path) -> Path:
         (r for r in rows if r["termination_date"] is None), key=lambda r: -r["annual_compensation"]
     )
     executives = {r["employee_id"] for r in actives[:EXECUTIVES]}
+    others = [r["employee_id"] for r in actives[EXECUTIVES:]]
+    # owners (IRC 416(i)(1)(A)(ii)-(iii)): a 6% owner, a 2% owner paid $160,000, a 2% owner paid $60,000
+    owners = {others[0]: (0.06, 50_000.0), others[1]: (0.02, 160_000.0), others[2]: (0.02, 60_000.0)}
     for row in rows:
         executive = row["employee_id"] in executives
         row["annual_compensation"] = 400_000.0 if executive else row["annual_compensation"]
         row["opening_balance"] = 2_000_000.0 if executive else None
+        share, pay = owners.get(row["employee_id"], (None, None))
+        row["ownership_share"] = share
+        row["annual_compensation"] = pay or row["annual_compensation"]
     path = root / "census.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
     return path
@@ -60,7 +66,7 @@ def year_rows(run: SimulationRun, year: int) -> dict[str, dict[str, Any]]:
         "s.employee_id, s.employment_status, s.prorated_compensation, s.eligibility_date, "
         "c.annual_plan_compensation, c.employee_contribution, m.employer_match, "
         "m.employer_core_contribution, "
-        "t.is_key_employee, t.top_heavy_minimum, f.employer_core_contribution"
+        "t.is_key_employee, t.top_heavy_minimum, d.ownership_share, f.employer_core_contribution"
     )
     names = [c.split(".")[1].strip() for c in columns.split(",")]
     names[-1] = "published_core"
@@ -70,6 +76,7 @@ def year_rows(run: SimulationRun, year: int) -> dict[str, dict[str, Any]]:
         "join int_employee_match_calculations m using (scenario_id, employee_id, simulation_year) "
         "join int_top_heavy_minimum t using (scenario_id, employee_id, simulation_year) "
         "join fct_workforce_snapshot f using (scenario_id, employee_id, simulation_year) "
+        "left join stg_census_data d using (scenario_id, employee_id) "
         "where s.simulation_year = ?",
         [year],
     )
@@ -83,17 +90,30 @@ def expected_keys(rows: dict[str, dict[str, Any]], year: int) -> set[str]:
         key=lambda e: (-rows[e]["prorated_compensation"], e),
     )
     cap = min(50, max(3, math.ceil(len(rows) / 10)))
-    return set(above[:cap])
+    owners = {
+        e
+        for e, r in rows.items()
+        if (r["ownership_share"] or 0) > 0.05
+        or ((r["ownership_share"] or 0) > 0.01 and r["prorated_compensation"] > 150_000)
+    }
+    return set(above[:cap]) | owners
 
 
 def test_key_employees_are_capped_at_the_officer_limit(top_heavy_run: SimulationRun) -> None:
+    owner_keys: set[str] = set()
+    owner_non_keys: set[str] = set()
     for year in YEARS:
         rows = year_rows(top_heavy_run, year)
         keys = expected_keys(rows, year)
         assert {e for e, r in rows.items() if r["is_key_employee"]} == keys
         limit = irs_limit(year, "key_employee_compensation_limit", 5000)
         above = sum(1 for r in rows.values() if r["prorated_compensation"] > limit)
-        assert above > len(keys) == math.ceil(len(rows) / 10), "the cap binds"
+        officers = {e for e in keys if rows[e]["prorated_compensation"] > limit}
+        assert above > len(officers) == math.ceil(len(rows) / 10), "the cap binds"
+        owners = {e for e, r in rows.items() if r["ownership_share"]}
+        owner_keys |= owners & keys
+        owner_non_keys |= owners - keys
+    assert owner_keys and owner_non_keys, "owners are key employees by their share and pay, not all of them"
 
 
 def test_a_top_heavy_year_gives_non_key_participants_the_minimum(top_heavy_run: SimulationRun) -> None:

@@ -4,7 +4,10 @@
   * Key employee (IRC 416(i)(1)(A)(i)): an officer paid more than key_employee_compensation_limit in the
     year. The model has no officer flag, so everyone paid above the limit is taken as an officer, and no more
     are treated as officers than 50 or, if fewer, the greater of 3 and 10% of the year's employees (rounded
-    up; Treas. Reg. 1.416-1 T-14): the highest paid. Owners (416(i)(1)(A)(ii)-(iii)) are not modelled.
+    up; Treas. Reg. 1.416-1 T-14): the highest paid. Owners (416(i)(1)(A)(ii)-(iii)): a census employee
+    owning more than 5% (stg_census_data.ownership_share), or more than 1% and paid more than $150,000 in the
+    year (the statute's amount, not indexed), is a key employee too; hires own nothing; the attribution
+    rules of 318 are not modelled.
   * Minimum (IRC 416(c)(2)): in a top-heavy year (int_top_heavy_previous_year), every non-key participant
     (entered the plan by December 31) employed on December 31 receives employer contributions of at least
     min(3%, the highest key employee's rate) of annual plan compensation (capped at 401(a)(17)). The key
@@ -44,7 +47,10 @@ employees as (
         snapshot.employee_id,
         snapshot.employment_status,
         snapshot.eligibility_date <= params.year_end as is_participant,
-        coalesce(ranked.pay_rank <= officer_caps.officer_cap, false) as is_key_employee,
+        coalesce(ranked.pay_rank <= officer_caps.officer_cap, false)
+            or coalesce(census.ownership_share, 0) > 0.05
+            or (coalesce(census.ownership_share, 0) > 0.01 and snapshot.prorated_compensation > 150000)
+            as is_key_employee,
         officer_caps.officer_cap,
         coalesce(previous.is_top_heavy, false) as is_top_heavy_year,
         contributions.annual_plan_compensation,
@@ -56,6 +62,8 @@ employees as (
     inner join officer_caps on snapshot.scenario_id = officer_caps.scenario_id
     left join ranked on snapshot.scenario_id = ranked.scenario_id and snapshot.employee_id = ranked.employee_id
     left join {{ ref('int_top_heavy_previous_year') }} as previous on snapshot.scenario_id = previous.scenario_id
+    left join {{ ref('stg_census_data') }} as census
+        on snapshot.scenario_id = census.scenario_id and snapshot.employee_id = census.employee_id
     inner join {{ planalign_this_year('int_employee_contributions') }} as contributions
         on snapshot.scenario_id = contributions.scenario_id and snapshot.employee_id = contributions.employee_id
     inner join {{ planalign_this_year('int_employee_match_calculations') }} as money
