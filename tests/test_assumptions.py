@@ -253,7 +253,8 @@ def test_a_malformed_seed_value_is_named(project: Path, census: Path) -> None:
 def test_to_dict_reads_back(project: Path, census: Path) -> None:
     a = resolve_assumptions(_config(census, project, **{"match.cap_rate": 0.03}))
     data = a.to_dict()
-    assert data["census"] == {"path": str(census), "employees": 37}
+    assert data["census"] == {"path": str(census), "employees": 37, "prior_year_compensation_rows": 0}
+    assert data["hce_lookback"] == "the census pay rate (the census has no prior_year_compensation)"
     assert data["match_formula"] == a.match_formula
     assert assumptions_from_dict(data) == a
     with pytest.raises(AssumptionsError, match="census"):

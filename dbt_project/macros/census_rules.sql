@@ -37,9 +37,12 @@
 {%- endmacro %}
 
 {#- Census columns a file may leave out (issue #20): opening_balance, the participant's whole account
-    balance on the effective date (employee and employer money, treated as vested); absent or blank = 0. -#}
+    balance on the effective date (employee and employer money, treated as vested); absent or blank = 0.
+    Issue #23: prior_year_compensation, the pay received from the employer in the year before the first
+    simulated year (the HCE look-back year, IRC 414(q)(1)(B)); absent or blank = the pay rate;
+    ownership_share, the share of the employer the employee owns (0 to 1, IRC 416(i)(1)(B)); blank = 0. -#}
 {% macro census_optional_columns() -%}
-opening_balance
+opening_balance,prior_year_compensation,ownership_share
 {%- endmacro %}
 
 {% macro census_with_optional_columns(relation) -%}
@@ -102,6 +105,14 @@ case
         and coalesce(not isfinite(try_cast(opening_balance as double))
             or try_cast(opening_balance as double) not between 0 and {{ census_max_compensation() }}, true)
         then 'invalid_opening_balance'
+    when prior_year_compensation is not null
+        and coalesce(not isfinite(try_cast(prior_year_compensation as double))
+            or try_cast(prior_year_compensation as double) not between 0 and {{ census_max_compensation() }}, true)
+        then 'invalid_prior_year_compensation'
+    when ownership_share is not null
+        and coalesce(not isfinite(try_cast(ownership_share as double))
+            or try_cast(ownership_share as double) not between 0 and 1, true)
+        then 'invalid_ownership_share'
     when try_cast(birth_date as date) < date '1900-01-01'
         or try_cast(birth_date as date) > date '{{ effective_date }}' - interval 14 year
         then 'implausible_birth_date'

@@ -121,6 +121,7 @@ def assumptions_section(report: RunReport) -> str:
             [
                 ("census", file_name(a.census_path)),
                 ("census rows", f"{a.census_employees:,}"),
+                ("first-year HCE look-back pay", a.hce_lookback),
                 ("random seed", str(a.random_seed)),
                 ("years", f"{a.start_year}–{a.end_year}"),
                 ("census as of", a.effective_date),

@@ -81,6 +81,13 @@ PARAMETER_SECTIONS = (
     "vesting",
     "contributions",
     "account_balances",
+    "safe_harbor",
+)
+#: issue #23: the plan design is a var only (no seed row); unset it is 0, no safe-harbor design
+SAFE_HARBOR_DESCRIPTION = (
+    "Plan design (issue #23): 0 = none (the ADP/ACP tests run), 1 = safe-harbor basic match, 2 = enhanced "
+    "match, 3 = 3% non-elective; a design fixes the match or core, vests all employer money immediately and "
+    "is deemed to pass the ADP test (and the ACP test for 1 and 2)"
 )
 _SIMULATION_PARAMETERS = ("target_growth_rate", "census_max_reject_share")
 _SCALAR_SEEDS = ("config_workforce_parameters", "config_plan_parameters", "config_account_balance_parameters")
@@ -138,6 +145,20 @@ class Assumptions:
     parameters: tuple[Parameter, ...]
     match_tiers: tuple[MatchTierTerm, ...]
     match_cap_rate: float
+    #: census rows with the optional prior_year_compensation (issue #23 item 6); None: not recorded
+    census_prior_year_pay_rows: int | None = None
+
+    @property
+    def hce_lookback(self) -> str:
+        """What the first simulated year's HCE determination takes as pay received in the look-back year."""
+        if self.census_prior_year_pay_rows is None:
+            return "not recorded"
+        if self.census_prior_year_pay_rows == 0:
+            return "the census pay rate (the census has no prior_year_compensation)"
+        return (
+            f"the census prior_year_compensation ({self.census_prior_year_pay_rows:,} rows), "
+            "the pay rate where it is blank"
+        )
 
     @property
     def years(self) -> tuple[int, ...]:
@@ -161,7 +182,12 @@ class Assumptions:
     def to_dict(self) -> dict[str, Any]:
         """JSON data; `assumptions_from_dict` reads it back."""
         return {
-            "census": {"path": self.census_path, "employees": self.census_employees},
+            "census": {
+                "path": self.census_path,
+                "employees": self.census_employees,
+                "prior_year_compensation_rows": self.census_prior_year_pay_rows,
+            },
+            "hce_lookback": self.hce_lookback,
             "random_seed": self.random_seed,
             "start_year": self.start_year,
             "end_year": self.end_year,
@@ -198,6 +224,8 @@ def resolve_assumptions(
             parameters.append(
                 Parameter(name, section, kind, _config_value(kind, value), source, seeds.description(name))
             )
+        elif name == "safe_harbor_type":
+            parameters.append(Parameter(name, section, kind, 0, "seed", SAFE_HARBOR_DESCRIPTION))
         else:
             parameters.append(
                 Parameter(name, section, kind, seeds.value(name, kind), "seed", seeds.description(name))
@@ -227,7 +255,39 @@ def resolve_assumptions(
         parameters=tuple(parameters),
         match_tiers=normalise_match_tiers(tiers),
         match_cap_rate=float(cap),
+        census_prior_year_pay_rows=count_prior_year_pay_rows(sim.census_path)
+        if census_employees is None
+        else None,
     )
+
+
+def count_prior_year_pay_rows(path: Path) -> int:
+    """Census rows with a prior_year_compensation (0 when the file has no such column), read as the dbt
+    project reads it; count_census_rows has checked that the file can be read."""
+    import duckdb
+
+    reader = (
+        "read_parquet(?)"
+        if Path(path).suffix.lower() == ".parquet"
+        else ("read_csv(?, header = true, all_varchar = true)")
+    )
+    connection = duckdb.connect(":memory:")
+    try:
+        columns = {
+            r[0] for r in connection.execute(f"describe select * from {reader}", [str(path)]).fetchall()
+        }
+        if "prior_year_compensation" not in columns:
+            return 0
+        row = connection.execute(
+            "select count(nullif(trim(cast(prior_year_compensation as varchar)), '')) from " + reader,
+            [str(path)],
+        ).fetchone()
+    except duckdb.Error as exc:
+        raise AssumptionsError(f"census {path}: cannot be read: {exc}") from exc
+    finally:
+        connection.close()
+    assert row is not None
+    return int(row[0])
 
 
 def count_census_rows(path: Path) -> int:
@@ -272,6 +332,17 @@ def _section_parameters(
             yield from _section_parameters(value, section_name, f"{key}.{field_name}")
             continue
         var = f"{prefix}{field_name}"
+        if var == "safe_harbor_type":
+            from planalign.simulation.config import SAFE_HARBOR_CODES
+
+            yield (
+                var,
+                section_name,
+                "int",
+                None if value is None else SAFE_HARBOR_CODES[value],
+                f"{key}.{field_name}",
+            )
+            continue
         yield var, section_name, _kind(var, field.annotation), value, f"{key}.{field_name}"
 
 
@@ -379,6 +450,8 @@ class _SeedReader:
     def description(self, name: str) -> str:
         if name in self._scalars:
             return self._scalars[name][1]
+        if name == "safe_harbor_type":
+            return SAFE_HARBOR_DESCRIPTION
         if name == "census_max_reject_share":
             return "Largest share of census rows the run may reject as bad before it refuses the census"
         if name.startswith("merit_rate_level_"):
@@ -563,6 +636,9 @@ def assumptions_from_dict(data: Mapping[str, Any]) -> Assumptions:
             parameters=parameters,
             match_tiers=normalise_match_tiers(data["match_tiers"]),
             match_cap_rate=float(data["match_cap_rate"]),
+            census_prior_year_pay_rows=None
+            if census.get("prior_year_compensation_rows") is None
+            else int(census["prior_year_compensation_rows"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise AssumptionsError(

@@ -66,6 +66,10 @@ REASON_FIXES: dict[str, str] = {
     "invalid_job_level": "job_level must be a whole number from 1 to 5",
     "invalid_deferral_rate": "deferral_rate must be empty or a number from 0 to 1",
     "invalid_opening_balance": "opening_balance (optional) must be empty or a number from 0 to 1,000,000,000",
+    "invalid_ownership_share": "ownership_share (optional) must be empty or a number from 0 to 1",
+    "invalid_prior_year_compensation": (
+        "prior_year_compensation (optional) must be empty or a number from 0 to 1,000,000,000"
+    ),
     "implausible_birth_date": "birth_date must be in 1900 or later and at least 14 years before the "
     "effective date",
     "hire_after_effective_date": "hire_date must be on or before the effective date",

@@ -54,6 +54,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from planalign.errors import SimulationYearError
+from planalign.simulation import statutory
 
 if TYPE_CHECKING:
     from planalign.dbt.workers import WorkerChoice
@@ -262,6 +263,14 @@ class ContributionsSection(_ParameterSection):
     #: the top-paid group election for the HCE determination (dbt var hce_top_paid_group)
     hce_top_paid_group: bool | None = None
 
+    @field_validator("catch_up_age")
+    @classmethod
+    def _catch_up_age_is_the_law(cls, age: int | None) -> int | None:
+        problem = None if age is None else statutory.catch_up_age_problem(age)
+        if problem:
+            raise ValueError(problem)
+        return age
+
     @field_validator("core_contribution_schedule")
     @classmethod
     def _schedule_rows_distinct(
@@ -325,6 +334,37 @@ class EnrollmentSection(_ParameterSection):
     voluntary_enrollment_match_reference: (
         Annotated[float, BeforeValidator(_reject_bool), Field(ge=0, le=10)] | None
     ) = None
+
+    @field_validator("eligibility_min_age")
+    @classmethod
+    def _age_within_the_law(cls, age: int | None) -> int | None:
+        problem = None if age is None else statutory.eligibility_age_problem(age)
+        if problem:
+            raise ValueError(problem)
+        return age
+
+    @model_validator(mode="after")
+    def _service_and_entry_within_the_law(self) -> EnrollmentSection:
+        """IRC 410(a)(1)(A) and 410(a)(4) on the values a run uses (the seed's for those left unset)."""
+        settings = statutory.PlanSettings(
+            eligibility_min_age=self.eligibility_min_age,
+            eligibility_service_months=self.eligibility_service_months,
+            eligibility_service_days=self.eligibility_service_days,
+            eligibility_entry_frequency_months=self.eligibility_entry_frequency_months,
+        )
+        months, days = (
+            settings.value("eligibility_service_months"),
+            settings.value("eligibility_service_days"),
+        )
+        problem = statutory.service_problem(months, days) or statutory.entry_problem(
+            settings.value("eligibility_entry_frequency_months"),
+            settings.value("eligibility_min_age"),
+            months,
+            days,
+        )
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _election_shares_fit(self) -> EnrollmentSection:
@@ -397,6 +437,9 @@ class VestingSection(_ParameterSection):
     DBT_VAR_PREFIX: ClassVar[str] = "vesting_"
 
     schedule: tuple[VestingStep, ...] | None = None
+    #: the plan's normal retirement age (dbt var vesting_normal_retirement_age; seed 65): employer money is
+    #: fully vested from it (IRC 411(a)); at most 65 (IRC 411(a)(8), planalign.simulation.statutory)
+    normal_retirement_age: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=120)] | None = None
 
     @field_validator("schedule")
     @classmethod
@@ -410,7 +453,72 @@ class VestingSection(_ParameterSection):
                 raise ValueError(f"steps must have strictly increasing years_of_service (got {years})")
             if any(b < a for a, b in itertools.pairwise(shares)):
                 raise ValueError(f"vested_share may not fall as service grows (got {shares})")
+            problem = statutory.vesting_problem([(s.years_of_service, s.vested_share) for s in steps])
+            if problem:
+                raise ValueError(problem)
         return steps
+
+    @field_validator("normal_retirement_age")
+    @classmethod
+    def _retirement_age_within_the_law(cls, age: int | None) -> int | None:
+        problem = None if age is None else statutory.normal_retirement_age_problem(age)
+        if problem:
+            raise ValueError(problem)
+        return age
+
+
+#: issue #23: the safe-harbor plan designs (IRC 401(k)(12), 401(m)(11)) and the dbt var code of each
+SAFE_HARBOR_CODES: dict[str, int] = {"none": 0, "basic_match": 1, "enhanced_match": 2, "nonelective": 3}
+#: what each design fixes in the plan: the match formula (100% of 3% + 50% of the next 2%, or 100% of 4%),
+#: or a 3% non-elective contribution; every safe-harbor contribution is 100% vested (401(k)(12)(E)(i)),
+#: modelled as immediate vesting of all employer money
+SAFE_HARBOR_PLAN: dict[str, dict[str, Any]] = {
+    "basic_match": {
+        "match": {
+            "tiers": ({"employee_max": 0.03, "match_rate": 1.0}, {"employee_max": 0.05, "match_rate": 0.5}),
+            "cap_rate": 0.04,
+        }
+    },
+    "enhanced_match": {"match": {"tiers": ({"employee_max": 0.04, "match_rate": 1.0},), "cap_rate": 0.04}},
+    "nonelective": {"contributions": {"core_contribution_rate": 0.03}},
+}
+IMMEDIATE_VESTING = ({"years_of_service": 0, "vested_share": 1.0},)
+
+
+class SafeHarborSection(_ParameterSection):
+    """The plan design (issue #23): `none`, or a safe-harbor design whose contributions are fully vested and
+    which is deemed to pass the ADP test (and the ACP test, for the two match designs) — dbt var
+    safe_harbor_type (0-3). Choosing one fills match / core / vesting (SimulationConfig)."""
+
+    DBT_VAR_PREFIX: ClassVar[str] = "safe_harbor_"
+
+    type: Literal["none", "basic_match", "enhanced_match", "nonelective"] | None = None
+
+    def dbt_vars(self) -> dict[str, Any]:
+        return {} if self.type is None else {"safe_harbor_type": SAFE_HARBOR_CODES[self.type]}
+
+
+def _safe_harbor_plan(data: Any) -> Any:
+    """Fill the match, core and vesting a safe-harbor design fixes. They replace what the file sets (the
+    shipped file spells out every parameter); `planalign validate` warns about each value replaced
+    (config_review.safe_harbor_findings)."""
+    if not isinstance(data, dict):
+        return data
+    section = data.get("safe_harbor")
+    design = section.get("type") if isinstance(section, dict) else getattr(section, "type", None)
+    if design not in SAFE_HARBOR_PLAN:
+        return data
+    data = dict(data)
+    for section_name, values in safe_harbor_settings(design).items():
+        given = data.get(section_name) or {}
+        given = dict(given) if isinstance(given, dict) else given.model_dump(exclude_none=True)
+        data[section_name] = {**given, **values}
+    return data
+
+
+def safe_harbor_settings(design: str) -> dict[str, dict[str, Any]]:
+    """The settings a safe-harbor design fixes, by section."""
+    return {**SAFE_HARBOR_PLAN[design], "vesting": {"schedule": IMMEDIATE_VESTING}}
 
 
 def _check_expected_return(value: float) -> float:
@@ -593,11 +701,17 @@ class SimulationConfig(BaseSettings):
     escalation: EscalationSection = Field(default_factory=EscalationSection)
     match: MatchSection = Field(default_factory=MatchSection)
     vesting: VestingSection = Field(default_factory=VestingSection)
+    safe_harbor: SafeHarborSection = Field(default_factory=SafeHarborSection)
     contributions: ContributionsSection = Field(default_factory=ContributionsSection)
     account_balances: AccountBalancesSection = Field(default_factory=AccountBalancesSection)
     dbt: DbtSection = Field(default_factory=DbtSection)
     orchestrator: OrchestratorSection = Field(default_factory=OrchestratorSection)
     run: RunSection = Field(default_factory=RunSection)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_the_safe_harbor_plan(cls, data: Any) -> Any:
+        return _safe_harbor_plan(data)
 
     @property
     def model_parallelization(self) -> ModelParallelizationSettings:
@@ -644,6 +758,7 @@ class SimulationConfig(BaseSettings):
             self.contributions,
             self.vesting,
             self.account_balances,
+            self.safe_harbor,
         )
         for section in sections:
             out.update(section.dbt_vars())

@@ -188,7 +188,14 @@ def test_models_name_other_tables_only_through_ref_or_source(simulation: Simulat
         words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", _sql_outside_jinja(node["raw_code"])))
         assert not (words & (names - {name})), f"{name} names a table outside ref/source: {words & names}"
     reads_state = sorted(n for n, node in models.items() if node["sources"])
-    assert reads_state == ["int_account_balances_previous_year", "int_workforce_previous_year"]
+    assert reads_state == [
+        "int_account_balances_previous_year",
+        "int_top_heavy_previous_year",
+        "int_workforce_previous_year",
+    ]
+    assert {tuple(source) for source in models["int_top_heavy_previous_year"]["sources"]} == {
+        ("planalign_state", "nondiscrimination_results")
+    }
     assert {tuple(source) for source in models["int_account_balances_previous_year"]["sources"]} == {
         ("planalign_state", "fct_account_balances")
     }

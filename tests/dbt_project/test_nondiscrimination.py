@@ -1,5 +1,8 @@
 """Nondiscrimination (issue #15 item 6): HCEs, the ADP and ACP tests, their corrections and top-heavy status,
-recomputed in Python from the census, the seeds and the year's snapshot.
+recomputed in Python from the census, the seeds and the year's snapshot. Issue #23 items 1 and 2: the
+corrections in the order of the regulations — the ADP excess, recharacterized as catch-up for an HCE
+eligible for it (Treas. Reg. 1.414(v)-1), the rest refunded; the match on the refunded deferrals forfeited
+(1.401(m)-2(a)(5)(ii)); the ACP test on the match that remains — and the money after them in the marts.
 
 A two-year plain-dbt run on a generated census where everyone paid above the 2024 HCE limit defers 12% and
 three NHCEs in four do not defer (auto-enrollment off), so both tests fail and the refunds are exercised;
@@ -8,6 +11,7 @@ a one-year run of the same census with the top-paid group election.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +23,16 @@ import pytest
 from planalign.simulation.census import generate_census, write_census
 
 from .simulation_support import SimulationRun, build_simulation
-from .test_dbt_simulation import CENT, census_actives, irs_limit, irs_limits, snapshot
+from .test_dbt_simulation import (
+    CENT,
+    PLAN,
+    _match_rate,
+    catch_up_limit,
+    census_actives,
+    irs_limit,
+    irs_limits,
+    snapshot,
+)
 from .test_plan_rules import half_up
 
 pytestmark = pytest.mark.slow
@@ -28,15 +41,23 @@ YEARS = (2025, 2026)
 TOLERANCE = 1e-9
 
 
+#: issue #23 item 6: these census rows were paid below the 2024 HCE limit in 2024 (a raise or a late hire)
+PRIOR_YEAR_PAY = 120_000.0
+
+
 def skewed_census(path: Path) -> Path:
     table = generate_census(300, seed=31)
     rows = table.to_pylist()
     for index, row in enumerate(rows):
+        row["prior_year_compensation"] = None
         if row["annual_compensation"] > 155_000:
             row["deferral_rate"] = 0.12
+            if index % 5 == 0:
+                row["prior_year_compensation"] = PRIOR_YEAR_PAY
         elif index % 4:
             row["deferral_rate"] = None
-    return write_census(pa.Table.from_pylist(rows, schema=table.schema), path)
+    schema = table.schema.append(pa.field("prior_year_compensation", pa.float64()))
+    return write_census(pa.Table.from_pylist(rows, schema=schema), path)
 
 
 def build(root: Path, years: tuple[int, ...], **overrides: Any) -> SimulationRun:
@@ -57,9 +78,13 @@ def top_paid_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulatio
 
 
 def lookback_compensation(run: SimulationRun, year: int) -> dict[str, Decimal]:
-    """Pay received in year - 1 by the start-of-year actives (the census pay rate in the first year)."""
+    """Pay received in year - 1 by the start-of-year actives (in the first year the census's
+    prior_year_compensation, else its pay rate)."""
     if year == YEARS[0]:
-        return {e: Decimal(str(r["annual_compensation"])) for e, r in census_actives(run).items()}
+        return {
+            e: Decimal(str(r["prior_year_compensation"] or r["annual_compensation"]))
+            for e, r in census_actives(run).items()
+        }
     return {
         e: r["prorated_compensation"]
         for e, r in snapshot(run, year - 1).items()
@@ -106,42 +131,76 @@ def dollar_refunds(amounts: dict[str, Decimal], total: Decimal) -> dict[str, Dec
     raise AssertionError("no level")
 
 
+def gross_money(run: SimulationRun, year: int) -> dict[str, dict[str, Decimal]]:
+    """The year's deferrals and match before any correction (int_employee_contributions and
+    int_employee_match_calculations, checked against the plan's rules by test_dbt_simulation)."""
+    rows = run.query(
+        "select c.employee_id, c.employee_contribution, c.plan_compensation, m.employer_match, "
+        "m.match_eligible_compensation from int_employee_contributions c "
+        "join int_employee_match_calculations m "
+        "using (employee_id, simulation_year) where c.simulation_year = ?",
+        [year],
+    )
+    keys = ("contribution", "plan_compensation", "match", "match_compensation")
+    return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}
+
+
+def kept_match(money: dict[str, Decimal], kept_deferral: Decimal) -> Decimal:
+    """The plan's annual match formula on the deferrals kept after a refund."""
+    if money["plan_compensation"] <= 0:
+        return Decimal(0)
+    rate = min(_match_rate(kept_deferral / money["plan_compensation"]), PLAN["match_cap_rate"])
+    return half_up(rate * money["match_compensation"])
+
+
+def levelled(
+    hces: set[str], amounts: dict[str, Decimal], compensation: dict[str, Decimal]
+) -> tuple[tuple[float, float, float, bool], dict[str, Decimal]]:
+    """One test (averages, limit, passed) and, when it fails, each HCE's correction by the two levellings."""
+    ratios = {e: float(amounts[e]) / float(c) if c > 0 else 0.0 for e, c in compensation.items()}
+    nhce = [r for e, r in ratios.items() if e not in hces]
+    hce = [r for e, r in ratios.items() if e in hces]
+    nhce_average, hce_average = sum(nhce) / len(nhce), sum(hce) / len(hce)
+    limit = hce_limit(nhce_average)
+    passed = hce_average <= limit
+    corrections: dict[str, Decimal] = {}
+    if not passed:
+        level = ratio_level(hce, limit)
+        tested = [e for e in ratios if e in hces]
+        total = sum(
+            (half_up(Decimal(max(0.0, ratios[e] - level) * float(compensation[e]))) for e in tested),
+            Decimal(0),
+        )
+        corrections = dollar_refunds({e: amounts[e] for e in tested}, total)
+        assert abs(sum(corrections.values()) - total) <= CENT * len(corrections)
+    return (nhce_average, hce_average, limit, passed), corrections
+
+
 def recompute(run: SimulationRun, year: int, top_paid_group: bool = False) -> dict[str, Any]:
+    """The year's tests and corrections in the legal order, from the gross money."""
     rows = snapshot(run, year)
+    money = gross_money(run, year)
     hces = expected_hces(run, year, top_paid_group)
     deferral_limit, _, comp_limit = irs_limits(year)
+    compensation = {e: min(row["prorated_compensation"], comp_limit) for e, row in rows.items()}
     out: dict[str, Any] = {"hces": hces & set(rows)}
-    refunds: dict[str, dict[str, Decimal]] = {}
-    for test in ("adp", "acp"):
-        amounts: dict[str, Decimal] = {}
-        ratios: dict[str, float] = {}
-        for e, row in rows.items():
-            compensation = min(row["prorated_compensation"], comp_limit)
-            amount = (
-                min(row["employee_contribution"], deferral_limit) if test == "adp" else row["employer_match"]
-            )
-            amounts[e] = amount
-            ratios[e] = float(amount) / float(compensation) if compensation > 0 else 0.0
-        nhce = [r for e, r in ratios.items() if e not in hces]
-        hce = [r for e, r in ratios.items() if e in hces]
-        nhce_average, hce_average = sum(nhce) / len(nhce), sum(hce) / len(hce)
-        limit = hce_limit(nhce_average)
-        passed = hce_average <= limit
-        refunds[test] = {}
-        if not passed:
-            level = ratio_level(hce, limit)
-            compensation = {e: min(rows[e]["prorated_compensation"], comp_limit) for e in ratios if e in hces}
-            total = sum(
-                (
-                    half_up(Decimal(max(0.0, ratios[e] - level) * float(compensation[e])))
-                    for e in compensation
-                ),
-                Decimal(0),
-            )
-            refunds[test] = dollar_refunds({e: amounts[e] for e in compensation}, total)
-            assert abs(sum(refunds[test].values()) - total) <= CENT * len(refunds[test])
-        out[test] = (nhce_average, hce_average, limit, passed)
-    out["refunds"] = refunds
+    deferrals = {e: min(money[e]["contribution"], deferral_limit) for e in rows}
+    out["adp"], excess = levelled(hces, deferrals, compensation)
+    recharacterized: dict[str, Decimal] = {}
+    refunds: dict[str, dict[str, Decimal]] = {"adp": {}, "acp": {}}
+    forfeited: dict[str, Decimal] = {}
+    for e, amount in excess.items():
+        catch_up_made = money[e]["contribution"] - deferrals[e]
+        room = max(Decimal(0), catch_up_limit(year, rows[e]["age"]) - catch_up_made)
+        recharacterized[e] = min(amount, room)
+        if amount - recharacterized[e] > 0:
+            refunds["adp"][e] = amount - recharacterized[e]
+            kept = money[e]["contribution"] - refunds["adp"][e]
+            forfeited[e] = money[e]["match"] - min(money[e]["match"], kept_match(money[e], kept))
+    tested_match = {e: money[e]["match"] - forfeited.get(e, Decimal(0)) for e in rows}
+    out["acp"], refunds["acp"] = levelled(hces, tested_match, compensation)
+    out.update(excess=excess, recharacterized=recharacterized, refunds=refunds, forfeited=forfeited)
+    out["money"] = money
     return out
 
 
@@ -172,12 +231,13 @@ def results_row(run: SimulationRun, year: int) -> dict[str, Any]:
 def check_year(run: SimulationRun, year: int, top_paid_group: bool = False) -> dict[str, Any]:
     expected = recompute(run, year, top_paid_group)
     got = results_row(run, year)
+    columns = (
+        "employee_id, is_hce, adp_refund, acp_refund, adp_excess, catch_up_recharacterized, match_forfeited"
+    )
     employees = {
         r[0]: r[1:]
         for r in run.query(
-            "select employee_id, is_hce, adp_refund, acp_refund from int_nondiscrimination_employees "
-            "where simulation_year = ?",
-            [year],
+            f"select {columns} from int_nondiscrimination_employees where simulation_year = ?", [year]
         )
     }
     assert {e for e, r in employees.items() if r[0]} == expected["hces"]
@@ -194,6 +254,11 @@ def check_year(run: SimulationRun, year: int, top_paid_group: bool = False) -> d
         assert set(actual_refunds) == set(wanted), (year, test)
         assert all(abs(actual_refunds[e] - wanted[e]) <= CENT for e in wanted), (year, test)
         assert got[f"{test}_refunds"] == sum(actual_refunds.values(), Decimal(0))
+    for name, column in (("excess", 3), ("recharacterized", 4), ("forfeited", 5)):
+        actual = {e: r[column] for e, r in employees.items() if r[column] > 0}
+        wanted = {e: v for e, v in expected[name].items() if v > 0}
+        assert set(actual) == set(wanted), (year, name)
+        assert all(abs(actual[e] - wanted[e]) <= CENT for e in wanted), (year, name)
     return got
 
 
@@ -205,22 +270,23 @@ def test_adp_and_acp_recompute_and_fail_with_refunds(skewed_run: SimulationRun, 
 
 
 def test_refunds_total_the_excess_that_levels_the_hce_average_to_the_limit(skewed_run: SimulationRun) -> None:
-    """The refunds add up to the excess found by capping the HCE ratios at the level L where the HCE
+    """The corrections add up to the excess found by capping the HCE ratios at the level L where the HCE
     average equals the limit (L found here by bisection). They are taken from the largest dollar amounts, so
     the HCE average after them may stay above the limit: the regulations treat the test as passed."""
     year = YEARS[0]
     deferral_limit, _, comp_limit = irs_limits(year)
     rows = snapshot(skewed_run, year)
+    money = gross_money(skewed_run, year)
     hces = {
-        e: refund
-        for e, refund in skewed_run.query(
-            "select employee_id, adp_refund from int_nondiscrimination_employees "
+        e: excess
+        for e, excess in skewed_run.query(
+            "select employee_id, adp_excess from int_nondiscrimination_employees "
             "where simulation_year = ? and is_hce",
             [year],
         )
     }
     compensation = {e: float(min(rows[e]["prorated_compensation"], comp_limit)) for e in hces}
-    ratios = {e: float(min(rows[e]["employee_contribution"], deferral_limit)) / compensation[e] for e in hces}
+    ratios = {e: float(min(money[e]["contribution"], deferral_limit)) / compensation[e] for e in hces}
     limit = results_row(skewed_run, year)["adp_hce_limit"]
     low, high = 0.0, max(ratios.values())
     for _ in range(200):
@@ -229,9 +295,90 @@ def test_refunds_total_the_excess_that_levels_the_hce_average_to_the_limit(skewe
         low, high = (level, high) if average < limit else (low, level)
     excess = sum(max(0.0, ratios[e] - level) * compensation[e] for e in hces)
     assert abs(float(sum(hces.values())) - excess) <= 0.01 * len(hces)
-    refunded = [e for e, refund in hces.items() if refund > 0]
-    largest = sorted(hces, key=lambda e: -min(rows[e]["employee_contribution"], deferral_limit))
-    assert set(refunded) == set(largest[: len(refunded)]), "refunds go to the largest deferrals first"
+    corrected = [e for e, amount in hces.items() if amount > 0]
+    largest = sorted(hces, key=lambda e: -min(money[e]["contribution"], deferral_limit))
+    assert set(corrected) == set(largest[: len(corrected)]), "corrections go to the largest deferrals first"
+
+
+def test_corrections_run_in_the_legal_order(skewed_run: SimulationRun) -> None:
+    """Issue #23 items 1-2, on both years of the census built to fail: some ADP excess is recharacterized as
+    catch-up (HCEs aged 50+), some refunded, some match forfeited on the refunds, and the ACP test runs on
+    the match that remains (check_year recomputes every amount to the cent)."""
+    totals = {"recharacterized": Decimal(0), "refunded": Decimal(0), "forfeited": Decimal(0)}
+    for year in YEARS:
+        expected = recompute(skewed_run, year)
+        totals["recharacterized"] += sum(expected["recharacterized"].values(), Decimal(0))
+        totals["refunded"] += sum(expected["refunds"]["adp"].values(), Decimal(0))
+        totals["forfeited"] += sum(expected["forfeited"].values(), Decimal(0))
+        got = results_row(skewed_run, year)
+        ((match_forfeited, recharacterized),) = skewed_run.query(
+            "select match_forfeited, catch_up_recharacterized from nondiscrimination_results "
+            "where simulation_year = ?",
+            [year],
+        )
+        assert abs(match_forfeited - sum(expected["forfeited"].values(), Decimal(0))) <= CENT * 50
+        assert abs(recharacterized - sum(expected["recharacterized"].values(), Decimal(0))) <= CENT * 50
+        assert got["adp_refunds"] + recharacterized == sum(
+            (
+                r[0]
+                for r in skewed_run.query(
+                    "select adp_excess from int_nondiscrimination_employees where simulation_year = ?", [year]
+                )
+            ),
+            Decimal(0),
+        )
+    assert all(total > 0 for total in totals.values()), totals
+
+
+@pytest.mark.parametrize("year", YEARS)
+def test_marts_hold_the_money_after_the_corrections(skewed_run: SimulationRun, year: int) -> None:
+    """Refunds leave the plan and forfeited match is not the employer's cost: the snapshot, the employer
+    accounts, the account balances and the yearly summary carry the money after the corrections."""
+    expected = recompute(skewed_run, year)
+    money, rows = expected["money"], snapshot(skewed_run, year)
+    accounts = dict(
+        skewed_run.query(
+            "select employee_id, employer_match from int_employer_contribution_accounts "
+            "where simulation_year = ?",
+            [year],
+        )
+    )
+    balances = dict(
+        skewed_run.query(
+            "select employee_id, employee_contributions from fct_account_balances "
+            "where simulation_year = ? and employment_status <> 'former'",
+            [year],
+        )
+    )
+    mismatches = 0
+    for e, row in rows.items():
+        deferral = money[e]["contribution"] - expected["refunds"]["adp"].get(e, Decimal(0))
+        match = (
+            money[e]["match"]
+            - expected["forfeited"].get(e, Decimal(0))
+            - expected["refunds"]["acp"].get(e, Decimal(0))
+        )
+        mismatches += abs(row["employee_contribution"] - deferral) > CENT
+        mismatches += abs(row["employer_match"] - match) > CENT
+        mismatches += abs(accounts[e] - match) > CENT
+        mismatches += abs(balances[e] - deferral) > CENT
+    assert mismatches == 0
+    columns = (
+        "employee_contributions, employer_match, employer_core_contributions, forfeitures_used, employer_cost"
+    )
+    (
+        (
+            employee_contributions,
+            employer_match,
+            core,
+            used,
+            cost,
+        ),
+    ) = skewed_run.query(f"select {columns} from rpt_yearly_summary where simulation_year = ?", [year])
+    assert employee_contributions == sum((r["employee_contribution"] for r in rows.values()), Decimal(0))
+    assert employer_match == sum((r["employer_match"] for r in rows.values()), Decimal(0))
+    acp_refunds = sum(expected["refunds"]["acp"].values(), Decimal(0))
+    assert abs(cost - (employer_match + core + acp_refunds - used)) <= CENT * len(expected["refunds"]["acp"])
 
 
 @pytest.mark.parametrize("year", YEARS)
@@ -249,7 +396,12 @@ def test_top_heavy_is_the_key_employees_share_of_balances(skewed_run: Simulation
         )
     )
     balance = {e: deferred[e] + employer[e] for e in rows}
-    keys = {e for e, row in rows.items() if row["prorated_compensation"] > key_limit}
+    above = sorted(
+        (e for e, row in rows.items() if row["prorated_compensation"] > key_limit),
+        key=lambda e: (-rows[e]["prorated_compensation"], e),
+    )
+    # issue #23: at most 50 officers, or the greater of 3 and 10% of the employees (rounded up)
+    keys = set(above[: min(50, max(3, math.ceil(len(rows) / 10)))])
     total = sum(balance.values(), Decimal(0))
     share = float(sum((balance[e] for e in keys), Decimal(0)) / total)
     got = results_row(skewed_run, year)
@@ -262,3 +414,22 @@ def test_top_paid_group_election_limits_the_hces(top_paid_run: SimulationRun) ->
     got = check_year(top_paid_run, YEARS[0], top_paid_group=True)
     above_limit = expected_hces(top_paid_run, YEARS[0], top_paid_group=False)
     assert 0 < got["hces"] <= len(above_limit)
+
+
+def test_first_year_hces_use_the_prior_year_pay_of_the_census(skewed_run: SimulationRun) -> None:
+    """Issue #23 item 6: a census row paid above the HCE limit now but below it in the look-back year (its
+    optional prior_year_compensation) is not an HCE in the first simulated year."""
+    limit = irs_limit(YEARS[0] - 1, "hce_compensation_limit", 5000)
+    lowered = {
+        e
+        for e, r in census_actives(skewed_run).items()
+        if r["prior_year_compensation"] is not None and r["annual_compensation"] > limit
+    }
+    hces = {
+        e
+        for (e,) in skewed_run.query(
+            "select employee_id from int_nondiscrimination_employees where simulation_year = ? and is_hce",
+            [YEARS[0]],
+        )
+    }
+    assert lowered and not (lowered & hces)

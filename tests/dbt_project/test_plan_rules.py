@@ -472,8 +472,12 @@ def full_years(start: date, end: date) -> int:
 def check_accounts(run: SimulationRun, years: tuple[int, ...]) -> None:
     """Recompute every employer account year by year: opening = last year's balance of a start-of-year
     active, + match + core; years of service from hire to termination or December 31; vested share from the
-    schedule; a leaver forfeits balance - vested. Then the summary's forfeitures and employer cost."""
+    schedule, or 1 from the normal retirement age; a leaver forfeits balance - vested. Then the summary's
+    forfeitures and employer cost."""
     offset = bool(run.vars.get("forfeitures_offset_employer_cost", PLAN["forfeitures_offset_employer_cost"]))
+    normal_retirement_age = int(
+        run.vars.get("vesting_normal_retirement_age", PLAN["vesting_normal_retirement_age"])
+    )
     carried: dict[str, Decimal] = {}
     forfeited_total = Decimal(0)
     for year in years:
@@ -489,11 +493,21 @@ def check_accounts(run: SimulationRun, years: tuple[int, ...]) -> None:
         }
         rows = snapshot(run, year)
         assert set(accounts) == set(rows)
+        births = dict(
+            run.query(
+                "select employee_id, birth_date from int_workforce_snapshot_optimized "
+                "where simulation_year = ?",
+                [year],
+            )
+        )
         mismatches = []
         forfeitures = Decimal(0)
         for employee_id, row in rows.items():
-            service = full_years(row["hire_date"], row["termination_date"] or date(year, 12, 31))
-            share = vested_share(run, service)
+            until = row["termination_date"] or date(year, 12, 31)
+            service = full_years(row["hire_date"], until)
+            # issue #23: fully vested from the normal retirement age (IRC 411(a))
+            at_nra = full_years(births[employee_id], until) >= normal_retirement_age
+            share = Decimal(1) if at_nra else vested_share(run, service)
             opening = carried.get(employee_id, Decimal(0))
             balance = opening + row["employer_match"] + row["employer_core_contribution"]
             vested = half_up(balance * share)
@@ -519,12 +533,13 @@ def check_accounts(run: SimulationRun, years: tuple[int, ...]) -> None:
         }
         summary = run.query(
             "select employer_match, employer_core_contributions, forfeitures, forfeitures_used, "
-            "employer_cost from rpt_yearly_summary where simulation_year = ?",
+            "employer_cost, acp_refunds from rpt_yearly_summary where simulation_year = ?",
             [year],
         )[0]
-        contributions = summary[0] + summary[1]
+        # issue #23: the employer pays the ACP refunds too (vested match paid out to the HCEs)
+        contributions = summary[0] + summary[1] + summary[5]
         used = min(forfeitures, contributions) if offset else Decimal(0)
-        assert summary[2:] == (forfeitures, used, contributions - used)
+        assert summary[2:5] == (forfeitures, used, contributions - used)
         forfeited_total += forfeitures
     assert forfeited_total > 0, "leavers forfeit"
 

@@ -4,7 +4,8 @@
     (the first full plan year is the enrollment year for a January 1 enrollment, the next year otherwise);
   * auto_enrollment_off_window: an auto-enrollment decision not on entry date + auto_enrollment_window_days
     (windows crossing December 31 carry into the next year, they are not cut short);
-  * vesting: the vested share is the schedule's for the years of service, the balance is the opening balance
+  * vesting: the vested share is the schedule's for the years of service (1 from normal_retirement_age,
+    reached by the termination date or December 31), the balance is the opening balance
     plus the year's employer money, the opening balance is last year's closing balance, only leavers forfeit
     and they forfeit exactly the unvested part;
   * enrollment_before_entry, deferral_before_entry: an enrollment before the plan entry date, deferrals
@@ -70,22 +71,32 @@ violations as (
     select accounts.scenario_id, accounts.employee_id, 'vested_share_not_the_schedule',
         cast(accounts.vested_share as varchar)
     from accounts
-    where accounts.vested_share <> coalesce((
-        select schedule.vested_share
-        from {{ ref('int_effective_vesting_schedule') }} as schedule
-        where schedule.scenario_id = accounts.scenario_id
-            and schedule.years_of_service <= accounts.years_of_service
-        order by schedule.years_of_service desc
-        limit 1
-    ), 0)
+    inner join snapshot on accounts.scenario_id = snapshot.scenario_id and accounts.employee_id = snapshot.employee_id
+    inner join params on accounts.scenario_id = params.scenario_id
+    where accounts.vested_share <> case
+        when {{ planalign_full_years('snapshot.birth_date', 'coalesce(snapshot.termination_date, params.year_end)') }}
+            >= params.normal_retirement_age then 1
+        else coalesce((
+            select schedule.vested_share
+            from {{ ref('int_effective_vesting_schedule') }} as schedule
+            where schedule.scenario_id = accounts.scenario_id
+                and schedule.years_of_service <= accounts.years_of_service
+            order by schedule.years_of_service desc
+            limit 1
+        ), 0) end
 
     union all
     select accounts.scenario_id, accounts.employee_id, 'account_balance_not_explained',
         cast(accounts.balance as varchar)
     from accounts
     left join money on accounts.scenario_id = money.scenario_id and accounts.employee_id = money.employee_id
+    left join {{ planalign_this_year('int_nondiscrimination_corrections') }} as corrections
+        on accounts.scenario_id = corrections.scenario_id and accounts.employee_id = corrections.employee_id
+    left join {{ planalign_this_year('int_top_heavy_minimum') }} as top_heavy
+        on accounts.scenario_id = top_heavy.scenario_id and accounts.employee_id = top_heavy.employee_id
     where accounts.balance <> accounts.opening_balance + coalesce(money.employer_match, 0)
-            + coalesce(money.employer_core_contribution, 0)
+            - coalesce(corrections.match_forfeited, 0) - coalesce(corrections.acp_refund, 0)
+            + coalesce(money.employer_core_contribution, 0) + coalesce(top_heavy.top_heavy_minimum, 0)
         or accounts.vested_balance > accounts.balance
 
     union all

@@ -46,6 +46,11 @@ scenario_values as (
         {{ planalign_param('escalation_delay_years', plan, scenario) }} as escalation_delay_years,
         {{ planalign_param('match_cap_rate', plan, scenario) }} as match_cap_rate,
         {{ planalign_param('catch_up_age', plan, scenario) }} as catch_up_age,
+        {{ planalign_param('vesting_normal_retirement_age', plan, scenario) }} as vesting_normal_retirement_age,
+        {#- issue #23: a var only (no seed row): 0 = no safe-harbor design -#}
+        {%- set safe_harbor = planalign_scenario_var(scenario, 'safe_harbor_type') %}
+        cast('{{ planalign_number_literal(0 if safe_harbor is none else safe_harbor, planalign_scenario_var_label(scenario, 'safe_harbor_type')) }}' as double)
+            as safe_harbor_type,
         {{ planalign_param('hce_top_paid_group', plan, scenario) }} as hce_top_paid_group,
         {{ planalign_param('eligibility_min_age', plan, scenario) }} as eligibility_min_age,
         {{ planalign_param('eligibility_service_months', plan, scenario) }} as eligibility_service_months,
@@ -178,7 +183,9 @@ select
     params.voluntary_enrollment_match_reference,
     params.auto_enrollment_default_departure_rate,
     params.auto_enrollment_opt_out_default_slope,
-    params.escalation_opt_out_rate
+    params.escalation_opt_out_rate,
+    cast(params.vesting_normal_retirement_age as integer) as normal_retirement_age,
+    cast(params.safe_harbor_type as integer) as safe_harbor_type
 from scenario_values as params
 inner join limits on params.scenario_id = limits.scenario_id
 inner join (

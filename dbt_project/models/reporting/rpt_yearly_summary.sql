@@ -66,6 +66,27 @@ plan_rule_totals as (
     group by params.scenario_id
 ),
 
+{#- the year's nondiscrimination corrections (int_nondiscrimination_corrections): the snapshot's money is
+    net of them; an ACP refund is vested match paid out to the HCE, still the employer's cost -#}
+correction_totals as (
+    select
+        params.scenario_id,
+        coalesce(sum(corrections.adp_refund), 0) as adp_refunds,
+        coalesce(sum(corrections.catch_up_recharacterized), 0) as catch_up_recharacterized,
+        coalesce(sum(corrections.match_forfeited), 0) as match_forfeited,
+        coalesce(sum(corrections.acp_refund), 0) as acp_refunds,
+        coalesce(max(top_heavy.top_heavy_minimum), 0) as top_heavy_minimum
+    from params
+    left join {{ planalign_this_year('int_nondiscrimination_corrections') }} as corrections
+        on params.scenario_id = corrections.scenario_id
+    left join (
+        select scenario_id, sum(top_heavy_minimum) as top_heavy_minimum
+        from {{ planalign_this_year('int_top_heavy_minimum') }}
+        group by scenario_id
+    ) as top_heavy on params.scenario_id = top_heavy.scenario_id
+    group by params.scenario_id
+),
+
 forfeiture_totals as (
     select params.scenario_id, coalesce(sum(accounts.forfeiture), 0) as forfeitures
     from params
@@ -78,7 +99,7 @@ employer_totals as (
     select
         snapshot_totals.scenario_id,
         coalesce(snapshot_totals.employer_match, 0) + coalesce(snapshot_totals.employer_core_contributions, 0)
-            as employer_contributions,
+            + correction_totals.acp_refunds as employer_contributions,
         forfeiture_totals.forfeitures,
         case when params.forfeitures_offset_employer_cost
             then least(forfeiture_totals.forfeitures,
@@ -88,6 +109,7 @@ employer_totals as (
     from snapshot_totals
     inner join forfeiture_totals on snapshot_totals.scenario_id = forfeiture_totals.scenario_id
     inner join params on snapshot_totals.scenario_id = params.scenario_id
+    inner join correction_totals on snapshot_totals.scenario_id = correction_totals.scenario_id
 )
 
 select
@@ -117,8 +139,15 @@ select
     cast(plan_rule_totals.pretax_contributions as decimal(18, 2)) as pretax_contributions,
     cast(plan_rule_totals.roth_catch_up_contributions as decimal(18, 2)) as roth_catch_up_contributions,
     cast(plan_rule_totals.roth_catch_up_employees as integer) as roth_catch_up_employees,
-    cast(plan_rule_totals.match_true_up as decimal(18, 2)) as match_true_up
+    cast(plan_rule_totals.match_true_up as decimal(18, 2)) as match_true_up,
+    cast(correction_totals.adp_refunds as decimal(18, 2)) as adp_refunds,
+    cast(correction_totals.catch_up_recharacterized as decimal(18, 2)) as catch_up_recharacterized,
+    cast(correction_totals.match_forfeited as decimal(18, 2)) as match_forfeited,
+    cast(correction_totals.acp_refunds as decimal(18, 2)) as acp_refunds,
+    {#- issue #23: the top-heavy minimum contribution, included in employer_core_contributions -#}
+    cast(correction_totals.top_heavy_minimum as decimal(18, 2)) as top_heavy_minimum
 from snapshot_totals
 inner join event_counts on snapshot_totals.scenario_id = event_counts.scenario_id
 inner join employer_totals on snapshot_totals.scenario_id = employer_totals.scenario_id
 inner join plan_rule_totals on snapshot_totals.scenario_id = plan_rule_totals.scenario_id
+inner join correction_totals on snapshot_totals.scenario_id = correction_totals.scenario_id

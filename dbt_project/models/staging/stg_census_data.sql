@@ -49,7 +49,11 @@ select
         else 'terminated'
     end as census_status,
     {#- optional (issue #20): the account balance on the effective date; absent or blank = 0 -#}
-    cast(coalesce(cast(census_rows.opening_balance as double), 0) as decimal(18, 2)) as opening_balance
+    cast(coalesce(cast(census_rows.opening_balance as double), 0) as decimal(18, 2)) as opening_balance,
+    {#- optional (issue #23): pay received in the year before the first simulated year; null when not given -#}
+    cast(cast(census_rows.prior_year_compensation as double) as decimal(18, 2)) as prior_year_compensation,
+    {#- optional (issue #23): the share of the employer owned (top-heavy key employees); blank = 0 -#}
+    cast(coalesce(cast(census_rows.ownership_share as double), 0) as double) as ownership_share
 from census_rows
 inner join gate on census_rows.scenario_id = gate.scenario_id
 where census_rows.reject_reason is null and gate.passed

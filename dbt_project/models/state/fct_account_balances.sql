@@ -8,8 +8,9 @@
 
   - Opening: last year's closing balance (int_account_balances_previous_year), by source; in the first
     year the census's optional opening_balance (employee source, vested), else 0.
-  - Contributions: the year's deferrals (int_employee_contributions.employee_contribution) and employer
-    match + core (int_employee_match_calculations, via int_employer_contribution_accounts).
+  - Contributions: the year's deferrals (int_employee_contributions.employee_contribution) less the ADP
+    refund, and employer match + core (via int_employer_contribution_accounts: after the match forfeited on
+    refunded deferrals and the ACP refund; int_nondiscrimination_corrections).
   - Return: per source, round(opening x r + contributions x r_half, 2) with the year's r of the seed
     (int_effective_account_balance_parameters; contributions arrive on average at mid-year). Leavers'
     money earns the whole year's return: distributions and forfeitures are made at December 31.
@@ -35,9 +36,15 @@ employed as (
     select * from {{ planalign_this_year('int_employer_contribution_accounts') }}
 ),
 
+{#- the deferrals kept: an ADP refund leaves the plan (int_nondiscrimination_corrections) -#}
 deferrals as (
-    select scenario_id, employee_id, employee_contribution
-    from {{ planalign_this_year('int_employee_contributions') }}
+    select
+        contributions.scenario_id,
+        contributions.employee_id,
+        contributions.employee_contribution - coalesce(corrections.adp_refund, 0) as employee_contribution
+    from {{ planalign_this_year('int_employee_contributions') }} as contributions
+    left join {{ planalign_this_year('int_nondiscrimination_corrections') }} as corrections
+        on contributions.scenario_id = corrections.scenario_id and contributions.employee_id = corrections.employee_id
 ),
 
 opening as (

@@ -5,8 +5,12 @@
   census carries no account balances, so only employer money contributed by the simulation is tracked;
   there are no investment returns). Years of service are completed years from hire to the termination date
   or December 31 (elapsed time); the vested share is the schedule's share for them
-  (int_effective_vesting_schedule). A leaver forfeits the unvested part of the balance; an active's balance
-  is carried to next year.
+  (int_effective_vesting_schedule), or all of it from the plan's normal retirement age
+  (normal_retirement_age, seed 65; IRC 411(a), 411(a)(8)); the model has no deaths or disabilities. A
+  leaver forfeits the unvested part of the balance; an active's balance
+  is carried to next year. The match is what stays after the year's nondiscrimination corrections
+  (int_nondiscrimination_corrections: the match forfeited on ADP-refunded deferrals and the ACP refund leave);
+  the core contribution includes the top-heavy minimum (int_top_heavy_minimum).
 -#}
 {%- set year = var('simulation_year') | int %}
 with snapshot as (
@@ -14,7 +18,17 @@ with snapshot as (
 ),
 
 money as (
-    select * from {{ planalign_this_year('int_employee_match_calculations') }}
+    select
+        calculated.scenario_id,
+        calculated.employee_id,
+        calculated.employer_match - coalesce(corrections.match_forfeited, 0) - coalesce(corrections.acp_refund, 0)
+            as employer_match,
+        calculated.employer_core_contribution + coalesce(top_heavy.top_heavy_minimum, 0) as employer_core_contribution
+    from {{ planalign_this_year('int_employee_match_calculations') }} as calculated
+    left join {{ planalign_this_year('int_top_heavy_minimum') }} as top_heavy
+        on calculated.scenario_id = top_heavy.scenario_id and calculated.employee_id = top_heavy.employee_id
+    left join {{ planalign_this_year('int_nondiscrimination_corrections') }} as corrections
+        on calculated.scenario_id = corrections.scenario_id and calculated.employee_id = corrections.employee_id
 ),
 
 opening as (
@@ -22,19 +36,26 @@ opening as (
     from {{ ref('int_active_employees_prev_year_snapshot') }}
 ),
 
+{#- full vesting at normal retirement age (IRC 411(a): the employee's right to the accrued benefit is
+    nonforfeitable on reaching it): the age on the termination date, or on December 31 for an active -#}
 vesting as (
     select
         snapshot.scenario_id,
         snapshot.employee_id,
-        coalesce((
-            select schedule.vested_share
-            from {{ ref('int_effective_vesting_schedule') }} as schedule
-            where schedule.scenario_id = snapshot.scenario_id
-                and schedule.years_of_service <= snapshot.tenure_years
-            order by schedule.years_of_service desc
-            limit 1
-        ), 0) as vested_share
+        case
+            when {{ planalign_full_years('snapshot.birth_date', 'coalesce(snapshot.termination_date, params.year_end)') }}
+                >= params.normal_retirement_age then 1
+            else coalesce((
+                select schedule.vested_share
+                from {{ ref('int_effective_vesting_schedule') }} as schedule
+                where schedule.scenario_id = snapshot.scenario_id
+                    and schedule.years_of_service <= snapshot.tenure_years
+                order by schedule.years_of_service desc
+                limit 1
+            ), 0)
+        end as vested_share
     from snapshot
+    inner join {{ ref('int_effective_parameters') }} as params on snapshot.scenario_id = params.scenario_id
 ),
 
 accounts as (

@@ -3,7 +3,9 @@
   tests (NHCE and HCE averages over eligible employees, the HCE limit
   max(1.25 x NHCE, min(NHCE + 2 points, 2 x NHCE)), pass/fail, the total excess found by levelling the HCE
   ratios and the refunds the dollar levelling gives each HCE) and the top-heavy status (key employees'
-  share of the account balances above 60%, as of December 31: it governs the next plan year).
+  share of the account balances above 60%, as of December 31: it governs the next plan year). The ADP
+  refunds are after the catch-up recharacterization, the ACP test and refunds after the match forfeited on
+  the refunded deferrals (int_nondiscrimination_corrections), both totalled here.
   With account_balances_top_heavy (issue #20; off by default, so the results are today's), the balances are
   fct_account_balances': each closing balance plus the year's distributions (IRC 416(g)(3)(A): distributions
   on separation in the 1-year period ending on the determination date are added back) of everyone employed
@@ -38,6 +40,8 @@ tests as (
         count(*) filter (where adp_refund > 0) as adp_refunded_hces,
         coalesce(sum(acp_refund), 0) as acp_refunds,
         count(*) filter (where acp_refund > 0) as acp_refunded_hces,
+        coalesce(sum(catch_up_recharacterized), 0) as catch_up_recharacterized,
+        coalesce(sum(match_forfeited), 0) as match_forfeited,
         count(*) filter (where is_key_employee) as key_employees,
         coalesce(sum(account_balance) filter (where is_key_employee), 0) as key_employee_balances,
         coalesce(sum(account_balance), 0) as total_balances
@@ -92,13 +96,13 @@ select
     cast(nhce_adp as double) as nhce_adp,
     cast(hce_adp as double) as hce_adp,
     cast(adp_hce_limit as double) as adp_hce_limit,
-    coalesce(hce_adp <= adp_hce_limit, true) as adp_passed,
+    coalesce(hce_adp <= adp_hce_limit, true) or params.safe_harbor_type > 0 as adp_passed,
     cast(adp_refunds as decimal(18, 2)) as adp_refunds,
     cast(adp_refunded_hces as integer) as adp_refunded_hces,
     cast(nhce_acp as double) as nhce_acp,
     cast(hce_acp as double) as hce_acp,
     cast(acp_hce_limit as double) as acp_hce_limit,
-    coalesce(hce_acp <= acp_hce_limit, true) as acp_passed,
+    coalesce(hce_acp <= acp_hce_limit, true) or params.safe_harbor_type in (1, 2) as acp_passed,
     cast(acp_refunds as decimal(18, 2)) as acp_refunds,
     cast(acp_refunded_hces as integer) as acp_refunded_hces,
     cast(params.key_employee_compensation_limit as decimal(18, 2)) as key_employee_compensation_limit,
@@ -107,7 +111,23 @@ select
     cast(top_heavy.total_balances as decimal(18, 2)) as total_balances,
     cast(case when top_heavy.total_balances > 0
         then top_heavy.key_employee_balances / top_heavy.total_balances end as double) as key_employee_share,
-    coalesce(top_heavy.key_employee_balances > 0.6 * top_heavy.total_balances, false) as is_top_heavy
+    coalesce(top_heavy.key_employee_balances > 0.6 * top_heavy.total_balances, false) as is_top_heavy,
+    cast(catch_up_recharacterized as decimal(18, 2)) as catch_up_recharacterized,
+    cast(match_forfeited as decimal(18, 2)) as match_forfeited,
+    cast(top_heavy_minimums.officer_cap as integer) as officer_cap,
+    top_heavy_minimums.is_top_heavy_year,
+    cast(top_heavy_minimums.top_heavy_minimum as decimal(18, 2)) as top_heavy_minimum,
+    {#- issue #23: how each test is met: deemed passed by a safe-harbor design, or run on the year's ratios -#}
+    cast(case when params.safe_harbor_type > 0 then 'safe harbor' else 'current year' end as varchar)
+        as adp_test_method,
+    cast(case when params.safe_harbor_type in (1, 2) then 'safe harbor' else 'current year' end as varchar)
+        as acp_test_method
 from limited
 inner join params on limited.scenario_id = params.scenario_id
 inner join top_heavy on limited.scenario_id = top_heavy.scenario_id
+left join (
+    select scenario_id, max(officer_cap) as officer_cap, max(case when is_top_heavy_year then 1 else 0 end) = 1 as is_top_heavy_year,
+        sum(top_heavy_minimum) as top_heavy_minimum
+    from {{ planalign_this_year('int_top_heavy_minimum') }}
+    group by scenario_id
+) as top_heavy_minimums on limited.scenario_id = top_heavy_minimums.scenario_id

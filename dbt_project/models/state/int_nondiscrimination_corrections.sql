@@ -1,0 +1,184 @@
+{#-
+  The year's ADP and ACP tests and their corrections in the order of the regulations, one row per employee
+  employed in the year (docs/methodology.md, "Statutory rules (issue #23)").
+  * HCE (IRC 414(q)): look-back compensation (pay received in Y - 1: the previous year's prorated pay; in
+    the first simulated year the census's optional prior_year_compensation, else its pay rate) above hce_compensation_limit (the limit of Y - 1); with
+    hce_top_paid_group, also in the top round(20%) of the start-of-year actives by look-back compensation.
+    Hires of the year have no look-back compensation and are NHCEs. No owners are modelled.
+  * ADP (current-year testing): deferral ratio = deferrals without catch-up / test compensation, test
+    compensation = pay received in the year capped at 401(a)(17) (0 ratios for 0 pay), over the eligible
+    employees (entered the plan by December 31, participants or not). A failed test is corrected by the
+    levelling of planalign_levelled_corrections (Treas. Reg. 1.401(k)-2(b)(2)): adp_excess per HCE.
+  * Catch-up (Treas. Reg. 1.414(v)-1(d)(2)(iii)? see the methodology): the excess of an HCE eligible for catch-up
+    (age catch_up_age by December 31) is recharacterized as catch-up up to the catch-up limit the
+    employee has not used (int_employee_contributions.contribution_limit - the 402(g) limit - the catch-up
+    already made); only the rest is refunded (adp_refund).
+  * Match on refunded deferrals (Treas. Reg. 1.401(m)-2(a)(5)(ii), 1.411(a)-4(b)(7)): forfeited. It is the
+    match less the plan's formula on the deferrals kept (contribution - adp_refund, annual formula of
+    int_employee_match_calculations), never below 0 nor above the match.
+  * ACP on the match that remains (1.401(m)-2(a)(5)(ii)): contribution ratio = (match - forfeited) / test
+    compensation; a failed test is corrected by the same levelling (1.401(m)-2(b)(2)): acp_refund.
+  * Safe harbor (safe_harbor_type > 0; IRC 401(k)(12), 401(m)(11)): the ADP test is deemed passed, and the
+    ACP test for the basic and enhanced match designs: no correction.
+  The corrections are applied to the money (fct_workforce_snapshot, int_employer_contribution_accounts,
+  fct_account_balances, rpt_yearly_summary).
+-#}
+-- depends_on: {{ ref('stg_census_data') }}
+{%- set year = var('simulation_year') | int %}
+{%- set start_year = var('start_year') | int %}
+with params as (
+    select * from {{ ref('int_effective_parameters') }}
+),
+
+snapshot as (
+    select * from {{ planalign_this_year('int_workforce_snapshot_optimized') }}
+),
+
+lookback as (
+    select
+        actives.scenario_id,
+        actives.employee_id,
+{%- if year > start_year %}
+        coalesce(prior.prorated_compensation, 0) as lookback_compensation
+    from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
+    left join (
+        select scenario_id, employee_id, prorated_compensation
+        from {{ ref('int_workforce_snapshot_optimized') }}
+        where simulation_year = {{ year - 1 }} and {{ planalign_in_build() }}
+    ) as prior on actives.scenario_id = prior.scenario_id and actives.employee_id = prior.employee_id
+{%- else %}
+        coalesce(census.prior_year_compensation, actives.annual_compensation) as lookback_compensation
+    from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
+    left join {{ ref('stg_census_data') }} as census
+        on actives.scenario_id = census.scenario_id and actives.employee_id = census.employee_id
+{%- endif %}
+),
+
+top_paid as (
+    select
+        scenario_id,
+        employee_id,
+        lookback_compensation,
+        row_number() over (partition by scenario_id order by lookback_compensation desc, employee_id)
+            <= round(0.2 * count(*) over (partition by scenario_id)) as in_top_paid_group
+    from lookback
+),
+
+employees as (
+    select
+        snapshot.scenario_id,
+        snapshot.employee_id,
+        snapshot.employment_status,
+        coalesce(top_paid.lookback_compensation, 0) as lookback_compensation,
+        coalesce(top_paid.lookback_compensation, 0) > params.hce_compensation_limit
+            and (not params.hce_top_paid_group or coalesce(top_paid.in_top_paid_group, false)) as is_hce,
+        snapshot.eligibility_date <= params.year_end as is_eligible,
+        contributions.annual_plan_compensation as test_compensation,
+        contributions.employee_contribution,
+        contributions.employee_contribution - contributions.catch_up_contribution as adp_deferral,
+        greatest(0, contributions.contribution_limit - params.elective_deferral_limit
+            - contributions.catch_up_contribution) as unused_catch_up,
+        contributions.plan_compensation,
+        money.match_eligible_compensation,
+        money.employer_match,
+        params.match_cap_rate,
+        {#- IRC 401(k)(12), 401(m)(11): a safe-harbor design is deemed to pass the ADP test, and the ACP test for
+            the two match designs (whose match meets 401(m)(11)(B)) -#}
+        params.safe_harbor_type > 0 as adp_safe_harbor,
+        params.safe_harbor_type in (1, 2) as acp_safe_harbor,
+        cast(case when contributions.annual_plan_compensation > 0
+            then (contributions.employee_contribution - contributions.catch_up_contribution)
+                / contributions.annual_plan_compensation else 0 end as decimal(20, 12)) as deferral_ratio
+    from snapshot
+    inner join params on snapshot.scenario_id = params.scenario_id
+    left join top_paid on snapshot.scenario_id = top_paid.scenario_id and snapshot.employee_id = top_paid.employee_id
+    inner join {{ planalign_this_year('int_employee_contributions') }} as contributions
+        on snapshot.scenario_id = contributions.scenario_id and snapshot.employee_id = contributions.employee_id
+    inner join {{ planalign_this_year('int_employee_match_calculations') }} as money
+        on snapshot.scenario_id = money.scenario_id and snapshot.employee_id = money.employee_id
+),
+
+{#- ratios are decimals (12 places) so that every sum is exact and the same in any row order -#}
+adp_tested as (
+    select scenario_id, 'adp' as test, employee_id, is_hce, adp_deferral as amount, test_compensation,
+        deferral_ratio as ratio
+    from employees where is_eligible and not adp_safe_harbor
+),
+
+{{ planalign_levelled_corrections('adp_tested', 'adp') }},
+
+adp_corrected as (
+    select
+        employees.*,
+        coalesce(adp_refunds.refund, 0) as adp_excess,
+        least(coalesce(adp_refunds.refund, 0), employees.unused_catch_up) as catch_up_recharacterized,
+        coalesce(adp_refunds.refund, 0) - least(coalesce(adp_refunds.refund, 0), employees.unused_catch_up)
+            as adp_refund
+    from employees
+    left join adp_refunds on employees.scenario_id = adp_refunds.scenario_id
+        and employees.employee_id = adp_refunds.employee_id
+),
+
+{#- the plan's (annual) match formula on the deferrals kept -#}
+kept_match as (
+    select
+        corrected.scenario_id,
+        corrected.employee_id,
+        coalesce(sum(
+            tiers.match_rate * greatest(0, least(
+                case when corrected.plan_compensation > 0
+                    then (corrected.employee_contribution - corrected.adp_refund) / corrected.plan_compensation
+                    else 0 end, tiers.employee_max) - tiers.employee_min)
+        ), 0) as kept_match_rate_of_pay
+    from adp_corrected as corrected
+    left join {{ ref('int_effective_match_tiers') }} as tiers on corrected.scenario_id = tiers.scenario_id
+    where corrected.adp_refund > 0
+    group by corrected.scenario_id, corrected.employee_id
+),
+
+forfeited as (
+    select
+        corrected.*,
+        case when corrected.adp_refund > 0 then corrected.employer_match - least(corrected.employer_match,
+            round(least(kept_match.kept_match_rate_of_pay, corrected.match_cap_rate)
+                * corrected.match_eligible_compensation, 2))
+            else 0 end as match_forfeited
+    from adp_corrected as corrected
+    left join kept_match
+        on corrected.scenario_id = kept_match.scenario_id and corrected.employee_id = kept_match.employee_id
+),
+
+acp_tested as (
+    select
+        scenario_id, 'acp' as test, employee_id, is_hce, employer_match - match_forfeited as amount,
+        test_compensation,
+        cast(case when test_compensation > 0 then (employer_match - match_forfeited) / test_compensation
+            else 0 end as decimal(20, 12)) as ratio
+    from forfeited where is_eligible and not acp_safe_harbor
+),
+
+{{ planalign_levelled_corrections('acp_tested', 'acp') }}
+
+select
+    cast(forfeited.scenario_id as varchar) as scenario_id,
+    cast(forfeited.employee_id as varchar) as employee_id,
+    cast({{ year }} as integer) as simulation_year,
+    cast(forfeited.employment_status as varchar) as employment_status,
+    cast(forfeited.lookback_compensation as decimal(18, 2)) as lookback_compensation,
+    forfeited.is_hce,
+    forfeited.is_eligible,
+    cast(forfeited.test_compensation as decimal(18, 2)) as test_compensation,
+    cast(forfeited.adp_deferral as decimal(18, 2)) as adp_deferral,
+    forfeited.deferral_ratio,
+    cast(forfeited.adp_excess as decimal(18, 2)) as adp_excess,
+    cast(forfeited.catch_up_recharacterized as decimal(18, 2)) as catch_up_recharacterized,
+    cast(forfeited.adp_refund as decimal(18, 2)) as adp_refund,
+    cast(forfeited.employer_match as decimal(18, 2)) as employer_match,
+    cast(forfeited.match_forfeited as decimal(18, 2)) as match_forfeited,
+    cast(case when forfeited.test_compensation > 0
+        then (forfeited.employer_match - forfeited.match_forfeited) / forfeited.test_compensation else 0 end
+        as decimal(20, 12)) as contribution_ratio,
+    cast(coalesce(acp_refunds.refund, 0) as decimal(18, 2)) as acp_refund
+from forfeited
+left join acp_refunds
+    on forfeited.scenario_id = acp_refunds.scenario_id and forfeited.employee_id = acp_refunds.employee_id
