@@ -14,11 +14,16 @@ import structlog
 
 @pytest.fixture(scope="session")
 def small_census(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 300-employee generated census (seed 7), shared by the real-dbt simulation tests."""
+    """A 300-employee generated census (seed 7), shared by the real-dbt simulation tests — one file for
+    every xdist worker (`tests.shared_builds`), so that runs in two workers read the same path (the
+    reliability tests' shared reference runs are built on it)."""
     from planalign.simulation.census import generate_census, write_census
+    from tests.shared_builds import built_once
 
-    path = tmp_path_factory.mktemp("census") / "census.parquet"
-    write_census(generate_census(300, seed=7), path)
+    with built_once(tmp_path_factory, "small_census") as (directory, done):
+        path = directory / "census.parquet"
+        if not done:
+            write_census(generate_census(300, seed=7), path)
     return path
 
 

@@ -1,8 +1,9 @@
 """Real-dbt fixtures for the simulation project, built on a small generated census through the shared
 in-process parse (`simulation_support`).
 
-The five-year run is built once per session (it is the expensive part) in a temporary directory with its own
-database, target and log paths, so it never collides with other runs in the shared `dbt_project/`.
+The five-year run is built once per test run for every xdist worker (it is the expensive part), in a
+temporary directory with its own database, target and log paths, so it never collides with other runs in
+the shared `dbt_project/`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from planalign.simulation.census import generate_census, write_census
+from tests.shared_builds import built_once
 
 from .simulation_support import (
     CENSUS_EMPLOYEES,
@@ -26,10 +28,15 @@ from .simulation_support import (
 
 @pytest.fixture(scope="session")
 def simulation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
-    """`dbt seed` + `dbt build` for 2025..2029 on a 400-employee census (tests included in the build)."""
-    root = tmp_path_factory.mktemp("dbt_sim")
-    census_path = write_census(generate_census(CENSUS_EMPLOYEES, CENSUS_SEED), root / "census.parquet")
-    yield build_simulation(root, census_path, YEARS, {"random_seed": RANDOM_SEED})
+    """`dbt seed` + `dbt build` for 2025..2029 on a 400-employee census (tests included in the build),
+    built once for every xdist worker (`tests.shared_builds`): the tests only read it."""
+    with built_once(tmp_path_factory, "dbt_sim") as (root, done):
+        census_path = root / "census.parquet"
+        vars = {"random_seed": RANDOM_SEED}
+        if not done:
+            write_census(generate_census(CENSUS_EMPLOYEES, CENSUS_SEED), census_path)
+            build_simulation(root, census_path, YEARS, vars)
+    yield SimulationRun(DbtWorkspace(root), census_path, {"census_path": str(census_path), **vars})
 
 
 @pytest.fixture

@@ -1,14 +1,19 @@
 """Reference runs shared by the reliability tests: one uninterrupted serial simulation per seed, computed once
-per session, against which every faulted, interrupted, resumed, shuffled or concurrent run is compared."""
+per test run (once for every xdist worker: `tests.shared_builds`, its checksums kept as JSON), against which
+every faulted, interrupted, resumed, shuffled or concurrent run is compared."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from planalign.simulation.orchestrator import create_orchestrator
 from tests.product.simulation_helpers import make_config, output_checksums
+from tests.shared_builds import built_once
 
 #: Two simulated years: enough for a completed year to survive while the next one is interrupted or fails.
 END_YEAR = 2026
@@ -16,6 +21,15 @@ SEED = 42
 OTHER_SEED = 43
 
 Checksums = dict[str, tuple[int, str]]
+
+
+def _once(tmp_path_factory: pytest.TempPathFactory, name: str, compute: Callable[[Path], Any]) -> Any:
+    """`compute(workdir)`'s JSON-able result, computed by the first worker of the run and read by the rest."""
+    with built_once(tmp_path_factory, name) as (directory, done):
+        result_file = directory / "result.json"
+        if not done:
+            result_file.write_text(json.dumps(compute(directory)))
+        return json.loads(result_file.read_text())
 
 
 @pytest.fixture(scope="session")
@@ -37,22 +51,34 @@ def _reference(workdir: Path, census: Path, seed: int) -> Checksums:
     return output_checksums(summary.database_path)
 
 
+def _checksums(data: dict[str, list[Any]]) -> Checksums:
+    return {table: (int(rows), str(digest)) for table, (rows, digest) in data.items()}
+
+
 @pytest.fixture(scope="session")
-def reference(reliability_dir: Path, small_census: Path) -> Checksums:
+def reference(tmp_path_factory: pytest.TempPathFactory, small_census: Path) -> Checksums:
     """Checksums of every output table of a one-worker run with seed 42, 2025–2026."""
-    return _reference(reliability_dir, small_census, SEED)
+    return _checksums(
+        _once(tmp_path_factory, "reference_seed42", lambda d: _reference(d, small_census, SEED))
+    )
 
 
 @pytest.fixture(scope="session")
-def reference_other_seed(reliability_dir: Path, small_census: Path) -> Checksums:
+def reference_other_seed(tmp_path_factory: pytest.TempPathFactory, small_census: Path) -> Checksums:
     """The same with seed 43."""
-    return _reference(reliability_dir, small_census, OTHER_SEED)
+    return _checksums(
+        _once(tmp_path_factory, "reference_seed43", lambda d: _reference(d, small_census, OTHER_SEED))
+    )
+
+
+def _year_tables(workdir: Path, census: Path) -> list[str]:
+    config = make_config(workdir, census, "describe", workers=1, end_year=END_YEAR)
+    relations = create_orchestrator(config).describe().year_partitioned_relations
+    return [".".join(r.split(".")[-2:]) for r in relations]
 
 
 @pytest.fixture(scope="session")
-def year_tables(reliability_dir: Path, small_census: Path) -> tuple[str, ...]:
+def year_tables(tmp_path_factory: pytest.TempPathFactory, small_census: Path) -> tuple[str, ...]:
     """The project's year-partitioned (incremental) relations, as the orchestrator finds them, as
     `schema.table` (the parsed relation names carry the database name, which differs per file)."""
-    config = make_config(reliability_dir, small_census, "describe", workers=1, end_year=END_YEAR)
-    relations = create_orchestrator(config).describe().year_partitioned_relations
-    return tuple(".".join(r.split(".")[-2:]) for r in relations)
+    return tuple(_once(tmp_path_factory, "year_tables", lambda d: _year_tables(d, small_census)))
