@@ -20,6 +20,7 @@ import duckdb
 
 from planalign.errors import PlanalignUsageError
 from planalign.report.behaviour import statements_html
+from planalign.report.client import without_machine_paths
 from planalign.report.model import RunReport
 from planalign.report.panels import percent
 from planalign.scenarios.database import read_only, relation
@@ -87,8 +88,9 @@ def load_plan_assets(report: RunReport) -> PlanAssets:
                 table = relation(con, "rpt_account_balances", source.database)
             except PlanalignUsageError:
                 return PlanAssets(
-                    note=f"The database {source.database} has no rpt_account_balances: it was built by a "
-                    "version of the simulation without account balances. Rerun the simulation to see them."
+                    note=f"The database {source.database.name} has no rpt_account_balances: it was built "
+                    "by a version of the simulation without account balances. Rerun the simulation to see "
+                    "them."
                 )
             names = ", ".join(column for column, _ in COLUMNS)
             marks = ", ".join("?" for _ in source.years)
@@ -101,11 +103,14 @@ def load_plan_assets(report: RunReport) -> PlanAssets:
                 ).fetchall()
             except duckdb.Error as exc:
                 return PlanAssets(
-                    note=f"The database's rpt_account_balances cannot be read by this version of the report "
-                    f"({str(exc).strip().splitlines()[0]}); rerun the simulation to rebuild it."
+                    note=without_machine_paths(
+                        "The database's rpt_account_balances cannot be read by this version of the report "
+                        f"({str(exc).strip().splitlines()[0]}); rerun the simulation to rebuild it."
+                    )
                 )
     except PlanalignUsageError as exc:
-        return PlanAssets(note=f"Account balances cannot be shown: {exc}")
+        known = (report.database_path, report.run_dir)
+        return PlanAssets(note=without_machine_paths(f"Account balances cannot be shown: {exc}", known))
     if not rows:
         return PlanAssets(note="The database has no account balances for this run's years.")
     if rows[0][1] != 1:

@@ -9,6 +9,7 @@ Every text from a run or sweep directory or from the command line is escaped her
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import PurePath
@@ -73,6 +74,21 @@ def when_words(iso: str | None) -> str:
         moment = moment.astimezone(UTC)
         return f"{date_words(moment.date())}, {moment:%H:%M} UTC"
     return f"{date_words(moment.date())}, {moment:%H:%M}"
+
+
+#: An absolute path inside a sentence: a `/` not preceded by a word character or a dot, then directories.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s'\"/]+/)+([^\s'\"/]+)")
+
+
+def without_machine_paths(text: str, known: Sequence[str | PurePath | None] = ()) -> str:
+    """A sentence with every absolute path cut to its file name: messages written for a terminal (which
+    name the file in full, so a user can find it) become safe for a report handed to a client. The `known`
+    paths (the run's database, its directory) are replaced whole first, so a directory with a space in its
+    name goes too; any other absolute path up to the first space."""
+    for path in sorted((str(p) for p in known if p), key=len, reverse=True):
+        if path.startswith("/"):
+            text = text.replace(path, PurePath(path).name)
+    return _ABSOLUTE_PATH.sub(lambda match: match.group(1), text)
 
 
 def file_name(path: str | None) -> str:

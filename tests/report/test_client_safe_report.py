@@ -69,6 +69,16 @@ def test_the_header_carries_title_client_preparer_and_the_date_in_words(document
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", _text(header)), "a raw ISO timestamp in the header"
 
 
+def test_a_message_loses_its_directories_not_its_words() -> None:
+    from planalign.report.client import without_machine_paths
+
+    text = "the database /tmp/x/run 1/sim.duckdb does not exist; 50%/year, a/b and 'C:/x' stay"
+    cut = "the database sim.duckdb does not exist; 50%/year, a/b and 'C:/x' stay"
+    assert without_machine_paths(text, ["/tmp/x/run 1/sim.duckdb"]) == cut
+    assert without_machine_paths("in /srv/data/c.duckdb.") == "in c.duckdb."
+    assert without_machine_paths("moved from '/home/ana/db.duckdb'.") == "moved from 'db.duckdb'."
+
+
 def test_no_machine_path_anywhere_in_the_report(document: str, costed_run: Path) -> None:
     summary = json.loads((costed_run / "summary.json").read_text())
     census = summary["assumptions"]["census"]["path"]
