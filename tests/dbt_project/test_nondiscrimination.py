@@ -38,7 +38,11 @@ from .test_plan_rules import half_up
 pytestmark = pytest.mark.slow
 
 YEARS = (2025, 2026)
-TOLERANCE = 1e-9
+#: Ratio averages: the SQL keeps each employee's forfeited match in cents where the recomputation is exact (both
+#: agree to the cent per employee, checked below), and a cent on the pay of an HCE (over $100,000) moves a
+#: ratio by at most 1e-7. 1e-9 held for the legacy census by chance; the published-distribution census
+#: (issue #20) gives a 2.8e-9 difference in 2026's HCE ACP average from one such cent.
+TOLERANCE = 1e-7
 
 
 #: issue #23 item 6: these census rows were paid below the 2024 HCE limit in 2024 (a raise or a late hire)
@@ -96,11 +100,18 @@ def expected_hces(run: SimulationRun, year: int, top_paid_group: bool) -> set[st
     lookback = lookback_compensation(run, year)
     limit = irs_limit(year - 1, "hce_compensation_limit", 5000)
     above = {e for e, pay in lookback.items() if pay > limit}
+    # IRC 414(q)(1)(A): more-than-5% owners are HCEs whatever the pay (none in these censuses unless given)
+    owners = {
+        e
+        for (e,) in run.query(
+            "select employee_id from stg_census_data where coalesce(ownership_share, 0) > 0.05"
+        )
+    }
     if not top_paid_group:
-        return above
+        return above | owners
     ranked = sorted(lookback, key=lambda e: (-lookback[e], e))
     group = set(ranked[: int(half_up(Decimal(len(ranked)) * Decimal("0.2")).to_integral_value())])
-    return above & group
+    return (above & group) | owners
 
 
 def hce_limit(nhce: float) -> float:

@@ -148,3 +148,23 @@ def test_a_top_heavy_year_gives_non_key_participants_the_minimum(top_heavy_run: 
             assert owed > 0, "the minimum is exercised"
         else:
             assert owed == 0, "the first simulated year has no determination date before it"
+
+
+def test_a_five_percent_owner_is_a_highly_compensated_employee_whatever_the_pay(
+    top_heavy_run: SimulationRun,
+) -> None:
+    """IRC 414(q)(1)(A): a more-than-5% owner (in the year or the one before) is an HCE for the ADP and ACP
+    tests whatever the pay — here the census's 6% owner paid $50,000, below the HCE compensation limit; the
+    2% owners are HCEs only by their pay."""
+    for year in (2025, 2026):
+        rows = top_heavy_run.query(
+            "select c.employee_id, c.is_hce, c.lookback_compensation, d.ownership_share "
+            "from int_nondiscrimination_corrections c "
+            "left join stg_census_data d using (scenario_id, employee_id) where c.simulation_year = ?",
+            [year],
+        )
+        limit = irs_limit(year - 1, "hce_compensation_limit", 5000)
+        for employee_id, is_hce, lookback, share in rows:
+            expected = (share or 0) > 0.05 or lookback > limit
+            assert bool(is_hce) == expected, (year, employee_id, share, lookback)
+        assert any((share or 0) > 0.05 and lookback <= limit for _, _, lookback, share in rows), year

@@ -4,12 +4,13 @@
   * HCE (IRC 414(q)): look-back compensation (pay received in Y - 1: the previous year's prorated pay; in
     the first simulated year the census's optional prior_year_compensation, else its pay rate) above hce_compensation_limit (the limit of Y - 1); with
     hce_top_paid_group, also in the top round(20%) of the start-of-year actives by look-back compensation.
-    Hires of the year have no look-back compensation and are NHCEs. No owners are modelled.
+    Hires of the year have no look-back compensation and are NHCEs unless owners. A census employee owning more
+    than 5% (ownership_share) is an HCE whatever the pay (414(q)(1)(A)); IRC 318 attribution is not modelled.
   * ADP (current-year testing): deferral ratio = deferrals without catch-up / test compensation, test
     compensation = pay received in the year capped at 401(a)(17) (0 ratios for 0 pay), over the eligible
     employees (entered the plan by December 31, participants or not). A failed test is corrected by the
     levelling of planalign_levelled_corrections (Treas. Reg. 1.401(k)-2(b)(2)): adp_excess per HCE.
-  * Catch-up (Treas. Reg. 1.414(v)-1(d)(2)(iii)? see the methodology): the excess of an HCE eligible for catch-up
+  * Catch-up (IRC 414(v); Treas. Reg. 1.414(v)-1(b)(1)(iii) and (d), see the methodology): the excess of an HCE eligible for catch-up
     (age catch_up_age by December 31) is recharacterized as catch-up up to the catch-up limit the
     employee has not used (int_employee_contributions.contribution_limit - the 402(g) limit - the catch-up
     already made); only the rest is refunded (adp_refund).
@@ -70,8 +71,11 @@ employees as (
         snapshot.employee_id,
         snapshot.employment_status,
         coalesce(top_paid.lookback_compensation, 0) as lookback_compensation,
-        coalesce(top_paid.lookback_compensation, 0) > params.hce_compensation_limit
-            and (not params.hce_top_paid_group or coalesce(top_paid.in_top_paid_group, false)) as is_hce,
+        {#- IRC 414(q)(1)(A): a more-than-5% owner (the census's ownership_share; hires own nothing) is an HCE
+            whatever the pay; (B): pay above the limit, in the top-paid group when the plan elects it -#}
+        coalesce(owners.ownership_share, 0) > 0.05
+            or (coalesce(top_paid.lookback_compensation, 0) > params.hce_compensation_limit
+                and (not params.hce_top_paid_group or coalesce(top_paid.in_top_paid_group, false))) as is_hce,
         snapshot.eligibility_date <= params.year_end as is_eligible,
         contributions.annual_plan_compensation as test_compensation,
         contributions.employee_contribution,
@@ -92,6 +96,8 @@ employees as (
     from snapshot
     inner join params on snapshot.scenario_id = params.scenario_id
     left join top_paid on snapshot.scenario_id = top_paid.scenario_id and snapshot.employee_id = top_paid.employee_id
+    left join {{ ref('stg_census_data') }} as owners
+        on snapshot.scenario_id = owners.scenario_id and snapshot.employee_id = owners.employee_id
     inner join {{ planalign_this_year('int_employee_contributions') }} as contributions
         on snapshot.scenario_id = contributions.scenario_id and snapshot.employee_id = contributions.employee_id
     inner join {{ planalign_this_year('int_employee_match_calculations') }} as money
