@@ -41,6 +41,7 @@
         'account_balances_cash_out_limit', 'account_balances_involuntary_limit',
         'account_balances_small_cash_out_share', 'account_balances_cash_out_share',
         'account_balances_rollover_share', 'account_balances_top_heavy',
+        'vesting_normal_retirement_age', 'safe_harbor_type',
     ]) }}
 {%- endmacro %}
 

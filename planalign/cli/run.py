@@ -298,9 +298,10 @@ def built_parents(
 
 def _choose_workers(
     args: argparse.Namespace, manifest: ProjectManifest, err: TextIO, *, profile_threads: int
-) -> None:
-    """Fill in `--workers` and `--models-per-invocation` the user left out, and say on a server warehouse
-    how a stopped model's query is cancelled.
+) -> int:
+    """The workers to run with, and `--models-per-invocation` filled in when the user left it out; on a
+    server warehouse, say how a stopped model's query is cancelled. `args.workers` stays what the user typed
+    (None without `--threads`), as dbt's recorded `args` carry `threads` only when it was given.
 
     Workers: `--threads`, else the profile's `threads` (`DBT_THREADS` first), exactly as `dbt run` takes
     them — for a dbt user the profile is an explicit setting, so `planalign.dbt.workers`' rule (which picks
@@ -322,9 +323,9 @@ def _choose_workers(
             f"note: {choice.reason}; a stopped model's query is cancelled through dbt-{adapter_type}",
             file=err,
         )
-    args.workers = choice.effective
     if args.models_per_invocation is None:
         args.models_per_invocation = default_models_per_invocation(adapter_type)
+    return choice.effective
 
 
 def _target_dir(project_dir: Path, target_path: str | None = None) -> Path:
@@ -381,13 +382,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=err)
     selected = list(selection.unique_ids)
     target_dir = _target_dir(project_dir, flags.target_path)
-    _choose_workers(
+    workers = _choose_workers(
         args,
         manifest,
         err,
         profile_threads=args.workers or run_flags.profile_threads(project_dir, **dbt_target),
     )
-    workers = args.workers
     record = run_flags.RunRecord(args, flags, project_dir, profiles_dir, dbt_vars, workers)
     classifier = build_classifier(manifest, args.default_class)
     analyzer = ModelDependencyAnalyzer(manifest, classifier)

@@ -69,7 +69,8 @@ def test_simulate_prints_summary_logs_json_and_reruns_one_stage(tmp_path: Path, 
     assert (tmp_path / "sim.duckdb").exists()
     assert len(list((tmp_path / "runs").glob("*/summary.json"))) == 1
 
-    stage = _planalign("simulate", "--stage", "event-generation", "--year", "2026", cwd=tmp_path)
+    # the stage table is engine detail, shown with --verbose (issue #22: results last, for people)
+    stage = _planalign("simulate", "--stage", "event-generation", "--year", "2026", "--verbose", cwd=tmp_path)
     assert stage.returncode == 0, stage.stderr[-3000:]
     assert "event_generation" in stage.stdout
 
