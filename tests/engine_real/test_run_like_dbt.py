@@ -287,6 +287,13 @@ def test_fail_fast_starts_nothing_after_the_failure_even_inside_a_batch(
     finally:
         plain.kill()
     assert code == ExitStatus.FAILURE, out
+    for _ in range(2):
+        # Plain dbt's own race, not planalign's: dbt-duckdb's cancel of fail-fast may interrupt a connection a
+        # finished thread already closed ("Connection already closed!" in DuckDBConnectionWrapper.cancel,
+        # exit 2). The reference is then taken again from the same broken project.
+        if proc.returncode != 2 or "Connection already closed" not in proc.stdout:
+            break
+        proc = _dbt(theirs, "run", *args)
     assert proc.returncode == 1, proc.stdout[-3000:]
     document, reference = _run_results(ours), _run_results(theirs)
     validate_run_results(document)
