@@ -307,25 +307,19 @@ def _choose_workers(
     them — for a dbt user the profile is an explicit setting, so `planalign.dbt.workers`' rule (which picks
     fewer workers for `simulate` on embedded DuckDB, docs/warehouses.md) does not override it. The batch
     size (models per invocation) is still chosen by where the SQL runs."""
-    from planalign.dbt.workers import (
-        adapter_type_of,
-        choose_workers,
-        default_models_per_invocation,
-        is_embedded,
-    )
+    from planalign.dbt.workers import adapter_type_of, default_models_per_invocation, is_embedded
 
     adapter_type = adapter_type_of(manifest.dbt_manifest)
-    choice = choose_workers(args.workers or profile_threads, adapter_type=adapter_type, explicit=True)
-    if choice.effective != choice.configured:
-        print(f"note: {choice.reason}", file=err)
+    workers = args.workers or profile_threads
     if not is_embedded(adapter_type):
         print(
-            f"note: {choice.reason}; a stopped model's query is cancelled through dbt-{adapter_type}",
+            f"note: {workers} worker(s) on the {adapter_type} server (--threads, else the profile's "
+            f"threads); a stopped model's query is cancelled through dbt-{adapter_type}",
             file=err,
         )
     if args.models_per_invocation is None:
         args.models_per_invocation = default_models_per_invocation(adapter_type)
-    return choice.effective
+    return workers
 
 
 def _target_dir(project_dir: Path, target_path: str | None = None) -> Path:
