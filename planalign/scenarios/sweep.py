@@ -1,5 +1,6 @@
 """The sweep: every member of a scenario set simulated in ONE run of the orchestrator into one database,
-and the sweep directory `<runs_dir>/<UTC yyyymmddTHHMMSSZ>-sweep-<file stem>/` that records it.
+and the sweep directory `<runs_dir>/<UTC yyyymmddTHHMMSSZ>-sweep-<file stem>/` that records it (`-02`,
+`-03`, ... appended when a sweep of the same file already started in that second).
 
 The run is the ordinary simulation — the same working copy, database lock, atomic replacement, year loop,
 progress events and cancellation — with the dbt var `scenarios` added to every dbt call
@@ -96,7 +97,7 @@ def plan_sweep(
 ) -> SweepPlan:
     baseline = scenario_set.baseline.config
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
-    directory = Path(baseline.run.runs_dir) / f"{stamp}-sweep-{scenario_set.path.stem}"
+    directory = _free_directory(Path(baseline.run.runs_dir) / f"{stamp}-sweep-{scenario_set.path.stem}")
     config = baseline.with_overrides(
         {
             "simulation.database_path": str(scenario_set.database),
@@ -110,6 +111,16 @@ def plan_sweep(
         directory=directory,
         replace_database=replace_database,
     )
+
+
+def _free_directory(directory: Path) -> Path:
+    """`directory`, or when a sweep of the same file started in the same second, the first free
+    `<name>-02`, `-03`, ... (two digits, so the names still sort by start time up to 99 a second)."""
+    candidate, n = directory, 1
+    while candidate.exists():
+        n += 1
+        candidate = directory.with_name(f"{directory.name}-{n:02d}")
+    return candidate
 
 
 def designs_in_force(scenario_set: ScenarioSet, census_employees: int) -> list[dict[str, Any]]:
@@ -247,8 +258,8 @@ async def open_record(
         plan.directory.mkdir(parents=True, exist_ok=False)
     except FileExistsError:
         raise SweepDirectoryError(
-            f"{plan.directory} exists already: a sweep of this file started in the same second; wait a "
-            "second and run again"
+            f"{plan.directory} exists already: another sweep of this file is starting at the same moment; "
+            "run again"
         ) from None
     record.write("running", finished=False)
     if on_started is not None:

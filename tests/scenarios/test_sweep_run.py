@@ -195,3 +195,24 @@ def test_a_cancelled_sweep_is_recorded_as_failed(write_scenarios: ScenarioWriter
     assert document["finished_at"] is not None
     [summary] = (plan.directory / "simulation").glob("*/summary.json")
     assert json.loads(summary.read_text())["status"] == "interrupted"
+
+
+def test_a_second_sweep_in_the_same_second_gets_its_own_directory(write_scenarios: ScenarioWriter) -> None:
+    """CI ran two sweeps of one file within a second and the second was refused ("exists already"): a
+    user re-running a quick sweep would be too. The second sweep takes the next free name, sorting after
+    the first so "the latest sweep" is still the newest."""
+    import datetime as dt
+
+    scenarios = load_scenario_file(write_scenarios(FILE))
+    now = dt.datetime(2026, 12, 7, 19, 49, 25, tzinfo=dt.UTC)
+    first = plan_sweep(scenarios, now=now)
+    first.directory.mkdir(parents=True)
+    second = plan_sweep(scenarios, now=now)
+    assert second.directory != first.directory
+    assert second.directory.parent == first.directory.parent
+    assert sorted([second.directory.name, first.directory.name])[-1] == second.directory.name
+    assert second.config.run.runs_dir == second.directory / "simulation"
+    second.directory.mkdir()
+    third = plan_sweep(scenarios, now=now)
+    names = [p.name for p in (first.directory, second.directory, third.directory)]
+    assert sorted(names) == names
