@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from planalign.simulation.events import ProgressCallback
     from planalign.simulation.orchestrator import PipelineOrchestrator
     from planalign.simulation.run_directory import SimulationSummary
+    from planalign.simulation.run_labels import ReportLabels
 
 
 def add_parser(subparsers: Any) -> None:
@@ -112,10 +113,16 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
+def run_labels(args: argparse.Namespace, config: SimulationConfig) -> ReportLabels:
+    """The run's labels: the command line's over the configuration's `report:` section."""
+    return labels_from(args).over(config.report.labels())
+
+
 def handle(args: argparse.Namespace) -> int:
-    labels = labels_from(args)  # checked before anything else: a bad --title must not cost a simulation
+    labels_from(args)  # checked before anything else: a bad --title must not cost a simulation
     overrides = _overrides(args)
     config = load_config(args, overrides)
+    labels = run_labels(args, config)
     from planalign.simulation.preflight import check_output_paths
 
     check_output_paths(config, report_path=args.report)  # before the parse, not after the whole run

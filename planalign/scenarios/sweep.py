@@ -162,7 +162,7 @@ def sweep_document(
         "status": status,
         "name": scenarios.name,
         "description": scenarios.description,
-        **scenarios.labels.to_dict(),
+        **scenarios.labels.over(config.report.labels()).to_dict(),
         "scenarios_file": str(scenarios.path),
         "database": str(scenarios.database),
         "config_digest": config_digest,

@@ -55,6 +55,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from planalign.errors import SimulationYearError
 from planalign.simulation import statutory
+from planalign.simulation.run_labels import ReportLabels, label_problem
 
 if TYPE_CHECKING:
     from planalign.dbt.workers import WorkerChoice
@@ -664,6 +665,29 @@ class RunSection(_Section):
     verbose: bool = False
 
 
+class ReportSection(_Section):
+    """The words a report carries when the command line does not give them (`--title`, `--client`,
+    `--prepared-by` win): set once for a team's runs. Each is one line of printable text
+    (`planalign.simulation.run_labels.check_label`). Not a dbt var: never part of a run's results."""
+
+    title: str | None = None
+    client: str | None = None
+    prepared_by: str | None = None
+
+    @field_validator("title", "client", "prepared_by", mode="before")
+    @classmethod
+    def _one_line_of_text(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        problem = label_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value.strip()
+
+    def labels(self) -> ReportLabels:
+        return ReportLabels(title=self.title, client=self.client, prepared_by=self.prepared_by)
+
+
 class ValueOrigins(dict[str, str]):
     """Where each value of a configuration was set. Not part of the configuration's identity: two
     configurations with the same values are equal (and hash alike) wherever their values came from, so this
@@ -707,6 +731,7 @@ class SimulationConfig(BaseSettings):
     dbt: DbtSection = Field(default_factory=DbtSection)
     orchestrator: OrchestratorSection = Field(default_factory=OrchestratorSection)
     run: RunSection = Field(default_factory=RunSection)
+    report: ReportSection = Field(default_factory=ReportSection)
 
     @model_validator(mode="before")
     @classmethod

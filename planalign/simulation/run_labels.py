@@ -35,25 +35,32 @@ class LabelError(PlanalignUsageError):
     """A run name, report title, client or preparer that is not one short line of printable text."""
 
 
-def check_label(what: str, value: Any) -> str:
-    """`value` stripped, when it is one line of printable text of 1–`MAX_LABEL_LENGTH` characters;
-    `LabelError` naming `what` (e.g. "--title") and the fix otherwise."""
+def label_problem(value: Any) -> str | None:
+    """What is wrong with `value` as a label, as a phrase to follow its name ("must not be empty; ..."), or
+    None when it is one line of printable text of 1–`MAX_LABEL_LENGTH` characters (once stripped)."""
     if not isinstance(value, str):
-        raise LabelError(f"{what} must be text, got {type(value).__name__}")
+        return f"must be text, got {type(value).__name__}"
     text = value.strip()
     if not text:
-        raise LabelError(f'{what} must not be empty; give a few words, e.g. {what} "Acme Corp"')
+        return 'must not be empty; give a few words, e.g. "Acme Corp"'
     if len(text) > MAX_LABEL_LENGTH:
-        raise LabelError(
-            f"{what} is {len(text)} characters long; at most {MAX_LABEL_LENGTH} fit on a report's title line"
-        )
+        return f"is {len(text)} characters long; at most {MAX_LABEL_LENGTH} fit on a report's title line"
     bad = next((c for c in text if not c.isprintable()), None)
     if bad is not None:
-        raise LabelError(
-            f"{what} contains the control character {bad!r}; give one line of plain text (no newlines or "
+        return (
+            f"contains the control character {bad!r}; give one line of plain text (no newlines or "
             "terminal escapes)"
         )
-    return text
+    return None
+
+
+def check_label(what: str, value: Any) -> str:
+    """`value` stripped, when it is a label (`label_problem`); `LabelError` naming `what` (e.g. "--title")
+    and the fix otherwise."""
+    problem = label_problem(value)
+    if problem is not None:
+        raise LabelError(f"{what} {problem}")
+    return str(value).strip()
 
 
 @dataclass(frozen=True)

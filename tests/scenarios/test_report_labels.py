@@ -3,7 +3,10 @@ line's flags, carried into the sweep's record, refused with exit 2 naming the ke
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from planalign.scenarios.scenario_file import ScenarioFileError, load_scenario_file
 
@@ -47,3 +50,21 @@ def test_a_bad_label_is_refused_naming_the_key(
         load_scenario_file(write_scenarios(BASE + line + "\n"))
     message = str(caught.value)
     assert line.split(":")[0] in message and problem in message
+
+
+def test_the_baseline_configurations_report_section_fills_what_the_file_leaves_out(
+    write_scenarios: ScenarioWriter, baseline_config: Path
+) -> None:
+    """The team's `report:` in simulation_config.yaml reaches sweep.json; the scenario file's words win."""
+    from planalign.scenarios.sweep import plan_sweep, sweep_document
+
+    document = yaml.safe_load(baseline_config.read_text())
+    document["report"] = {"client": "Acme Corp", "prepared_by": "Plan Team"}
+    baseline_config.write_text(yaml.safe_dump(document))
+    plan = plan_sweep(load_scenario_file(write_scenarios(BASE + "client: Globex\n")))
+    record = sweep_document(
+        plan, status="running", config_digest="d", census_employees=1, designs=[], started_at="s",
+        finished_at=None, elapsed_seconds=None,
+    )  # fmt: skip
+    assert (record["client"], record["prepared_by"]) == ("Globex", "Plan Team")
+    assert "title" not in record
