@@ -227,3 +227,45 @@ def test_the_seed_defaults_plan_types_judges_are_the_seed_s() -> None:
     for name in ("safe_harbor_qaca", "auto_enrollment_eaca", "auto_enrollment_secure_2_0_mandatory"):
         assert seed[name] == 0, f"{name} is off by default: existing results do not change"
     assert seed["auto_enrollment_permissive_withdrawal_share"] == 0.02
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "simulation_config.yaml"
+
+
+def test_validate_warns_of_what_a_safe_harbor_design_replaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped file spells out the match and the vesting; a design chosen in the environment replaces
+    them, and `planalign validate` says so (config_review.safe_harbor_findings)."""
+    from planalign.simulation.config_loading import load_simulation_config
+    from planalign.simulation.config_review import safe_harbor_findings
+
+    assert safe_harbor_findings(load_simulation_config(SHIPPED, check_files=False)) == []
+    monkeypatch.setenv("PLANALIGN_SAFE_HARBOR__TYPE", "basic_match")
+    monkeypatch.setenv("PLANALIGN_SAFE_HARBOR__QACA", "true")
+    found = safe_harbor_findings(load_simulation_config(SHIPPED, check_files=False))
+    assert {f.key for f in found} == {"match.tiers", "match.cap_rate", "vesting.schedule"}
+    named = "QACA safe-harbor design 'basic_match'"
+    assert all(f.severity == "warning" and named in f.message for f in found)
+
+
+@pytest.mark.parametrize(
+    ("tiers", "reason"),
+    [
+        ([{"employee_max": 0.08, "match_rate": 1.0}], "above 6% of pay"),
+        ([{"employee_max": 0.02, "match_rate": 0.5}, {"employee_max": 0.04, "match_rate": 1.0}], "rises"),
+        ([{"employee_max": 0.06, "match_rate": 0.5}], None),
+    ],
+)
+def test_a_non_elective_design_s_match_is_checked_against_401m11(
+    tiers: list[dict[str, float]], reason: str | None
+) -> None:
+    from planalign.simulation.config_review import safe_harbor_findings
+
+    config = SimulationConfig.model_validate(
+        {"safe_harbor": {"type": "nonelective"}, "match": {"tiers": tiers}}
+    )
+    found = [f for f in safe_harbor_findings(config) if f.key == "match.tiers"]
+    if reason is None:
+        assert found == []
+    else:
+        (finding,) = found
+        assert "IRC 401(m)(11)(B)" in finding.message and reason in finding.message
