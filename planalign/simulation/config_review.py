@@ -139,7 +139,7 @@ def safe_harbor_findings(config: SimulationConfig) -> list[ConfigFinding]:
     that does not rise with the deferral — so the ACP test runs on it (the model runs it for a non-elective
     design's match in any case)."""
     design = config.safe_harbor.type
-    if design in (None, "none"):
+    if design is None or design == "none":
         return []
     found: list[ConfigFinding] = []
     qaca = config.safe_harbor.qaca is True
