@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,3 +59,19 @@ def recorded_runs(monkeypatch: pytest.MonkeyPatch) -> list[argparse.Namespace]:
 
     monkeypatch.setattr(run_command, "run", fake_run)
     return calls
+
+
+@pytest.fixture
+def clean_planalign_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No PLANALIGN_* variable of the shell leaks into a test of configuration loading."""
+    for name in list(os.environ):
+        if name.upper().startswith("PLANALIGN_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def config_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with a census file that must never be read: the configuration is refused first."""
+    (tmp_path / "census.parquet").write_bytes(b"never read: the config is rejected first")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

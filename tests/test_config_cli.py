@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from planalign import cli
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("PLANALIGN_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "census.parquet").write_bytes(b"never read: the config is rejected first")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("clean_planalign_env")
 
 
 def listing(root: Path) -> list[str]:
@@ -30,9 +17,9 @@ def listing(root: Path) -> list[str]:
 
 @pytest.mark.parametrize("command", ["simulate", "validate"])
 def test_an_invalid_config_file_exits_2_naming_each_key_and_writes_nothing(
-    project: Path, command: str, capsys: pytest.CaptureFixture[str]
+    config_project: Path, command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = project / "bad.yaml"
+    config = config_project / "bad.yaml"
     config.write_text(
         "simulation:\n"
         "  census_path: census.parquet\n"
@@ -47,7 +34,7 @@ def test_an_invalid_config_file_exits_2_naming_each_key_and_writes_nothing(
         "  total_termination_rate: 1.2\n"
         "  new_hire_termination: 0.2\n"
     )
-    before = listing(project)
+    before = listing(config_project)
     assert cli.main([command, "--config", "bad.yaml"]) == cli.ExitStatus.USAGE
     err = capsys.readouterr().err
     for line in (
@@ -59,31 +46,31 @@ def test_an_invalid_config_file_exits_2_naming_each_key_and_writes_nothing(
     ):
         assert line in err
     assert "Traceback" not in err
-    assert listing(project) == before
+    assert listing(config_project) == before
 
 
 def test_a_missing_census_exits_2_before_anything_is_written(
-    project: Path, capsys: pytest.CaptureFixture[str]
+    config_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = project / "simulation_config.yaml"
+    config = config_project / "simulation_config.yaml"
     config.write_text("simulation:\n  census_path: nowhere.parquet\n")
-    before = listing(project)
+    before = listing(config_project)
     assert cli.main(["simulate", "--config", str(config)]) == cli.ExitStatus.USAGE
     err = capsys.readouterr().err
     assert "simulation.census_path: census file not found" in err
-    assert str(project / "nowhere.parquet") in err
-    assert listing(project) == before
+    assert str(config_project / "nowhere.parquet") in err
+    assert listing(config_project) == before
 
 
 def test_bad_flags_and_environment_are_named_by_their_origin(
-    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    config_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = project / "simulation_config.yaml"
+    config = config_project / "simulation_config.yaml"
     config.write_text("simulation:\n  census_path: census.parquet\n")
     monkeypatch.setenv("PLANALIGN_SIMULATION__RANDOM_SEED", "minus one")
-    before = listing(project)
+    before = listing(config_project)
     assert cli.main(["simulate", "--config", str(config), "--workers", "0"]) == cli.ExitStatus.USAGE
     err = capsys.readouterr().err
     assert "override: orchestrator.threading.model_parallelization.max_workers: must be >= 1 (got 0)" in err
     assert "environment PLANALIGN_SIMULATION__RANDOM_SEED: simulation.random_seed: input should be" in err
-    assert listing(project) == before
+    assert listing(config_project) == before

@@ -4,7 +4,6 @@ source named, nothing written, before dbt's parse); the law's own bounds are acc
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +17,7 @@ SEED_NAMES = {"normal_retirement_age": "vesting_normal_retirement_age"}
 SEEDS = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("PLANALIGN_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "census.parquet").write_bytes(b"never read: the config is rejected first")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("clean_planalign_env")
 
 
 def listing(root: Path) -> dict[str, bytes]:
@@ -102,23 +90,23 @@ REFUSED = {
 
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_validate_refuses_a_setting_outside_the_law(
-    project: Path, case: str, capsys: pytest.CaptureFixture[str]
+    config_project: Path, case: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text, expected = REFUSED[case]
-    (project / "plan.yaml").write_text("simulation:\n  census_path: census.parquet\n" + text)
-    before = listing(project)
+    (config_project / "plan.yaml").write_text("simulation:\n  census_path: census.parquet\n" + text)
+    before = listing(config_project)
     assert cli.main(["validate", "--config", "plan.yaml"]) == cli.ExitStatus.USAGE
     err = capsys.readouterr().err
     for fragment in expected:
         assert fragment in err, (case, err)
     assert "Traceback" not in err
-    assert listing(project) == before, "nothing written"
+    assert listing(config_project) == before, "nothing written"
 
 
 def test_the_environment_is_checked_too(
-    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    config_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (project / "plan.yaml").write_text("simulation:\n  census_path: census.parquet\n")
+    (config_project / "plan.yaml").write_text("simulation:\n  census_path: census.parquet\n")
     monkeypatch.setenv("PLANALIGN_CONTRIBUTIONS__CATCH_UP_AGE", "5")
     assert cli.main(["validate", "--config", "plan.yaml"]) == cli.ExitStatus.USAGE
     err = capsys.readouterr().err

@@ -40,89 +40,89 @@
     where tested.is_hce and not limits.passed
 ),
 
-{#- step 1: the ratio level L at which the HCE average equals the limit -#}
-{{ prefix }}_ratio_breakpoints as (
-    select scenario_id, test, ratio as level from {{ prefix }}_hces
-    union
-    select distinct scenario_id, test, cast(0 as decimal(20, 12)) from {{ prefix }}_hces
+{#- step 1: the ratio level L at which the HCE average equals the limit: the ratios' excess over L is their
+    sum less the HCEs x the limit -#}
+{{ prefix }}_ratios as (
+    select scenario_id, test, ratio as value from {{ prefix }}_hces
 ),
 
-{{ prefix }}_ratio_sums as (
-    select
-        breakpoints.scenario_id,
-        breakpoints.test,
-        breakpoints.level,
-        cast(sum(least(hces.ratio, breakpoints.level)) as double) as capped_sum,
-        count(*) filter (where hces.ratio > breakpoints.level) as above,
-        max(hces.hces * hces.hce_limit) as target
-    from {{ prefix }}_ratio_breakpoints as breakpoints
-    inner join {{ prefix }}_hces as hces on breakpoints.scenario_id = hces.scenario_id and breakpoints.test = hces.test
-    group by breakpoints.scenario_id, breakpoints.test, breakpoints.level
+{{ prefix }}_ratio_total as (
+    select scenario_id, test, cast(sum(ratio) as double) - max(hces * hce_limit) as total
+    from {{ prefix }}_hces
+    group by scenario_id, test
 ),
 
-{{ prefix }}_ratio_levels as (
-    select scenario_id, test, level + (target - capped_sum) / above as ratio_level
-    from (
-        select *, row_number() over (partition by scenario_id, test order by level desc) as pick
-        from {{ prefix }}_ratio_sums
-        where capped_sum <= target and above > 0
-    ) as candidates
-    where pick = 1
-),
+{{ planalign_level_down(prefix ~ '_ratio', prefix ~ '_ratios', prefix ~ '_ratio_total') }},
 
 {{ prefix }}_excess as (
     select
         hces.scenario_id,
         hces.test,
         {#- each employee's excess in whole cents first (exact decimals), then the sum -#}
-        sum(cast(greatest(0, hces.ratio - levels.ratio_level) * hces.test_compensation as decimal(18, 2)))
-            as excess_total
+        sum(cast(greatest(0, hces.ratio - levels.level) * hces.test_compensation as decimal(18, 2)))
+            as total
     from {{ prefix }}_hces as hces
     inner join {{ prefix }}_ratio_levels as levels on hces.scenario_id = levels.scenario_id and hces.test = levels.test
     group by hces.scenario_id, hces.test
 ),
 
 {#- step 2: the dollar level D whose excess over it is the total -#}
-{{ prefix }}_amount_breakpoints as (
-    select scenario_id, test, amount as level from {{ prefix }}_hces
-    union
-    select distinct scenario_id, test, cast(0 as decimal(18, 2)) from {{ prefix }}_hces
+{{ prefix }}_amounts as (
+    select scenario_id, test, amount as value from {{ prefix }}_hces
 ),
 
-{{ prefix }}_amount_sums as (
-    select
-        breakpoints.scenario_id,
-        breakpoints.test,
-        breakpoints.level,
-        sum(greatest(0, hces.amount - breakpoints.level)) as excess_above,
-        count(*) filter (where hces.amount >= breakpoints.level) as at_or_above
-    from {{ prefix }}_amount_breakpoints as breakpoints
-    inner join {{ prefix }}_hces as hces on breakpoints.scenario_id = hces.scenario_id and breakpoints.test = hces.test
-    group by breakpoints.scenario_id, breakpoints.test, breakpoints.level
-),
-
-{{ prefix }}_amount_levels as (
-    select candidates.scenario_id, candidates.test, candidates.level - (excess.excess_total - candidates.excess_above)
-        / candidates.at_or_above as amount_level
-    from (
-        select
-            sums.*,
-            row_number() over (partition by sums.scenario_id, sums.test order by sums.level) as pick
-        from {{ prefix }}_amount_sums as sums
-        inner join {{ prefix }}_excess as excess on sums.scenario_id = excess.scenario_id and sums.test = excess.test
-        where sums.excess_above <= excess.excess_total
-    ) as candidates
-    inner join {{ prefix }}_excess as excess on candidates.scenario_id = excess.scenario_id and candidates.test = excess.test
-    where candidates.pick = 1
-),
+{{ planalign_level_down(prefix ~ '_amount', prefix ~ '_amounts', prefix ~ '_excess') }},
 
 {{ prefix }}_refunds as (
     select
         hces.scenario_id,
         hces.test,
         hces.employee_id,
-        round(greatest(0, hces.amount - levels.amount_level), 2) as refund
+        round(greatest(0, hces.amount - levels.level), 2) as refund
     from {{ prefix }}_hces as hces
     inner join {{ prefix }}_amount_levels as levels on hces.scenario_id = levels.scenario_id and hces.test = levels.test
+)
+{%- endmacro %}
+
+
+{#-
+  The level L of a set of values whose excess over it, sum(max(0, value - L)), is a given total: both steps of
+  the levelling above. CTEs <name>_breakpoints, <name>_sums and <name>_levels (scenario_id, test, level);
+  `values` has (scenario_id, test, value) rows, `totals` (scenario_id, test, total). The excess falls as L
+  rises and is linear between two neighbouring values (or 0), so L lies below the lowest breakpoint whose
+  excess is at most the total, by the rest of the total shared among the values at or above it.
+-#}
+{% macro planalign_level_down(name, values, totals) -%}
+{{ name }}_breakpoints as (
+    select scenario_id, test, value as level from {{ values }}
+    union
+    select distinct scenario_id, test, 0 from {{ values }}
+),
+
+{{ name }}_sums as (
+    select
+        breakpoints.scenario_id,
+        breakpoints.test,
+        breakpoints.level,
+        sum(greatest(0, vals.value - breakpoints.level)) as excess_above,
+        count(*) filter (where vals.value >= breakpoints.level) as at_or_above
+    from {{ name }}_breakpoints as breakpoints
+    inner join {{ values }} as vals on breakpoints.scenario_id = vals.scenario_id and breakpoints.test = vals.test
+    group by breakpoints.scenario_id, breakpoints.test, breakpoints.level
+),
+
+{{ name }}_levels as (
+    select candidates.scenario_id, candidates.test,
+        candidates.level - (totals.total - candidates.excess_above) / candidates.at_or_above as level
+    from (
+        select
+            sums.*,
+            row_number() over (partition by sums.scenario_id, sums.test order by sums.level) as pick
+        from {{ name }}_sums as sums
+        inner join {{ totals }} as totals on sums.scenario_id = totals.scenario_id and sums.test = totals.test
+        where sums.excess_above <= totals.total
+    ) as candidates
+    inner join {{ totals }} as totals on candidates.scenario_id = totals.scenario_id and candidates.test = totals.test
+    where candidates.pick = 1
 )
 {%- endmacro %}

@@ -41,7 +41,8 @@
         'account_balances_cash_out_limit', 'account_balances_involuntary_limit',
         'account_balances_small_cash_out_share', 'account_balances_cash_out_share',
         'account_balances_rollover_share', 'account_balances_top_heavy',
-        'vesting_normal_retirement_age', 'safe_harbor_type',
+        'vesting_normal_retirement_age', 'safe_harbor_type', 'safe_harbor_qaca', 'auto_enrollment_eaca',
+        'auto_enrollment_permissive_withdrawal_share', 'auto_enrollment_secure_2_0_mandatory',
     ]) }}
 {%- endmacro %}
 

@@ -87,7 +87,8 @@ PARAMETER_SECTIONS = (
 SAFE_HARBOR_DESCRIPTION = (
     "Plan design (issue #23): 0 = none (the ADP/ACP tests run), 1 = safe-harbor basic match, 2 = enhanced "
     "match, 3 = 3% non-elective; a design fixes the match or core, vests all employer money immediately and "
-    "is deemed to pass the ADP test (and the ACP test for 1 and 2)"
+    "is deemed to pass the ADP test (and the ACP test for 1 and 2); with safe_harbor_qaca the design is a "
+    "QACA (the QACA match or 3% core, a 2-year cliff, automatic enrollment within IRC 401(k)(13))"
 )
 _SIMULATION_PARAMETERS = ("target_growth_rate", "census_max_reject_share")
 _SCALAR_SEEDS = ("config_workforce_parameters", "config_plan_parameters", "config_account_balance_parameters")

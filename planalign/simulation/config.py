@@ -47,6 +47,8 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -54,7 +56,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from planalign.errors import SimulationYearError
-from planalign.simulation import statutory
+from planalign.simulation import plan_types, statutory
 from planalign.simulation.run_labels import ReportLabels, label_problem
 
 if TYPE_CHECKING:
@@ -305,6 +307,13 @@ class AutoEnrollmentSection(_ParameterSection):
     default_departure_rate: Rate | None = None
     #: change of opt_out_rate per unit of default rate above 6% (0: opt-outs do not depend on the default)
     opt_out_default_slope: Annotated[float, BeforeValidator(_reject_bool), Field(ge=-10, le=10)] | None = None
+    #: issue #23: an eligible automatic contribution arrangement (IRC 414(w)): permissive_withdrawal_share of
+    #: the auto-enrolled who stay in withdraw within 90 days (planalign.simulation.plan_types)
+    eaca: bool | None = None
+    permissive_withdrawal_share: Rate | None = None
+    #: issue #23: SECURE 2.0 section 101 (IRC 414A) mandatory automatic enrollment (an EACA, 3-10% rising by
+    #: 1 point a year to 10-15%); the exemptions are the user's to judge (docs/methodology.md)
+    secure_2_0_mandatory: bool | None = None
 
 
 class EnrollmentSection(_ParameterSection):
@@ -494,9 +503,24 @@ class SafeHarborSection(_ParameterSection):
     DBT_VAR_PREFIX: ClassVar[str] = "safe_harbor_"
 
     type: Literal["none", "basic_match", "enhanced_match", "nonelective"] | None = None
+    #: issue #23: the design is a qualified automatic contribution arrangement (IRC 401(k)(13)): the QACA
+    #: match or 3% non-elective, a 2-year cliff, and automatic enrollment the law bounds (plan_types)
+    qaca: bool | None = None
+
+    @model_validator(mode="after")
+    def _qaca_has_a_design(self) -> SafeHarborSection:
+        if self.qaca and self.type in (None, "none"):
+            raise ValueError(
+                "qaca: true needs a safe-harbor design (type: basic_match, enhanced_match or nonelective): a "
+                "QACA makes the QACA match or the 3% non-elective contribution (IRC 401(k)(13)(D))"
+            )
+        return self
 
     def dbt_vars(self) -> dict[str, Any]:
-        return {} if self.type is None else {"safe_harbor_type": SAFE_HARBOR_CODES[self.type]}
+        out: dict[str, Any] = {} if self.type is None else {"safe_harbor_type": SAFE_HARBOR_CODES[self.type]}
+        if self.qaca is not None:
+            out["safe_harbor_qaca"] = self.qaca
+        return out
 
 
 def _safe_harbor_plan(data: Any) -> Any:
@@ -507,18 +531,31 @@ def _safe_harbor_plan(data: Any) -> Any:
         return data
     section = data.get("safe_harbor")
     design = section.get("type") if isinstance(section, dict) else getattr(section, "type", None)
+    qaca = section.get("qaca") if isinstance(section, dict) else getattr(section, "qaca", None)
     if design not in SAFE_HARBOR_PLAN:
         return data
     data = dict(data)
-    for section_name, values in safe_harbor_settings(design).items():
+    for section_name, values in safe_harbor_settings(design, qaca=_is_true(qaca)).items():
         given = data.get(section_name) or {}
         given = dict(given) if isinstance(given, dict) else given.model_dump(exclude_none=True)
         data[section_name] = {**given, **values}
     return data
 
 
-def safe_harbor_settings(design: str) -> dict[str, dict[str, Any]]:
-    """The settings a safe-harbor design fixes, by section."""
+def _is_true(value: Any) -> bool:
+    """A raw value (a YAML bool, or an environment variable's text) that the bool field will read as true; an
+    invalid one is left to the field's own validation."""
+    try:
+        return TypeAdapter(bool).validate_python(value) is True
+    except ValidationError:
+        return False
+
+
+def safe_harbor_settings(design: str, *, qaca: bool = False) -> dict[str, dict[str, Any]]:
+    """The settings a safe-harbor design fixes, by section: a QACA's (plan_types.QACA_PLAN, a 2-year cliff)
+    or a traditional one's (immediate vesting)."""
+    if qaca:
+        return {**plan_types.QACA_PLAN[design], "vesting": {"schedule": plan_types.QACA_VESTING}}
     return {**SAFE_HARBOR_PLAN[design], "vesting": {"schedule": IMMEDIATE_VESTING}}
 
 
@@ -766,6 +803,17 @@ class SimulationConfig(BaseSettings):
             max_retries_per_model=mp.safety.max_retries_per_model,
             model_timeout_seconds=mp.safety.model_timeout_seconds,
             models_per_invocation=mp.models_per_invocation,
+        )
+
+    def plan_type_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        """Where the automatic enrollment breaks the law of the plan types selected (QACA, EACA, SECURE 2.0
+        section 101), as (key path, message); `config_loading.build_config` refuses the configuration."""
+        auto = self.enrollment.auto_enrollment
+        return plan_types.problems(
+            self.parameter_vars(),
+            qaca=self.safe_harbor.qaca is True,
+            eaca=auto.eaca is True,
+            mandatory=auto.secure_2_0_mandatory is True,
         )
 
     def parameter_vars(self) -> dict[str, Any]:

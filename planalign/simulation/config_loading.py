@@ -105,6 +105,9 @@ def build_config(
         config = SimulationConfig.model_validate(merged)
     except ValidationError as exc:
         problems.extend(_describe_error(err, origins, fallback_label) for err in exc.errors())
+    if config is not None:
+        for loc, message in config.plan_type_problems():
+            problems.append(f"{_origin_of(loc, origins, fallback_label)}: {'.'.join(loc)}: {message}")
 
     if check_files:
         census = get_dotted(merged, "simulation.census_path")

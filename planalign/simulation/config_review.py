@@ -3,11 +3,17 @@ need the machine, the files, or several keys at once."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from typing import Literal
 
-from planalign.simulation.config import SimulationConfig
+from planalign.simulation.config import SimulationConfig, safe_harbor_settings
+
+#: dbt_project/seeds/config_match_tiers.csv as (employee_max, match_rate): the match when match.tiers is unset
+SEED_MATCH_TIERS = ((0.03, 1.0), (0.05, 0.5))
+#: IRC 401(m)(11)(B)(i): no match on deferrals above 6% of pay
+ACP_SAFE_HARBOR_MAX_DEFERRAL = 0.06
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,55 @@ def review_config(
                     "escalation.cap",
                     f"{esc.cap} is below enrollment.auto_enrollment.default_deferral_rate "
                     f"({initial}), so auto-enrolled participants never escalate",
+                )
+            )
+    found += safe_harbor_findings(config)
+    return found
+
+
+def safe_harbor_findings(config: SimulationConfig) -> list[ConfigFinding]:
+    """What a safe-harbor design does to the rest of the file: each match / core / vesting value the file
+    (or the environment, or a flag) sets that the design replaces, and, for the non-elective design, a plan
+    match whose conditions of IRC 401(m)(11)(B) fail — no match on deferrals above 6% of pay, a match rate
+    that does not rise with the deferral — so the ACP test runs on it (the model runs it for a non-elective
+    design's match in any case)."""
+    design = config.safe_harbor.type
+    if design is None or design == "none":
+        return []
+    found: list[ConfigFinding] = []
+    qaca = config.safe_harbor.qaca is True
+    kind = "QACA " if qaca else ""
+    for section, values in safe_harbor_settings(design, qaca=qaca).items():
+        for name in values:
+            key = f"{section}.{name}"
+            if config.origin_of(key) in ("file", "environment", "flag"):
+                found.append(
+                    ConfigFinding(
+                        "warning",
+                        key,
+                        f"replaced by the {kind}safe-harbor design {design!r} (safe_harbor.type): the value "
+                        "set here is not used",
+                    )
+                )
+    if design == "nonelective":
+        tiers = (
+            tuple((t.employee_max, t.match_rate) for t in config.match.tiers)
+            if config.match.tiers is not None
+            else SEED_MATCH_TIERS
+        )
+        matched = [(upper, rate) for upper, rate in tiers if rate > 0]
+        beyond = [upper for upper, _ in matched if upper > ACP_SAFE_HARBOR_MAX_DEFERRAL + 1e-9]
+        rising = any(b[1] > a[1] for a, b in itertools.pairwise(matched))
+        if beyond or rising:
+            why = (
+                "it matches deferrals above 6% of pay" if beyond else "its match rate rises with the deferral"
+            )
+            found.append(
+                ConfigFinding(
+                    "warning",
+                    "match.tiers",
+                    f"the plan's match fails the ACP safe-harbor conditions of IRC 401(m)(11)(B) ({why}): "
+                    "the ACP test runs on it and may refund HCE match",
                 )
             )
     return found

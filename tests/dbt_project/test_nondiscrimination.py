@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,9 @@ from .test_plan_rules import half_up
 pytestmark = pytest.mark.slow
 
 YEARS = (2025, 2026)
-#: Ratio averages: the SQL keeps each employee's forfeited match in cents where the recomputation is exact (both
-#: agree to the cent per employee, checked below), and a cent on the pay of an HCE (over $100,000) moves a
-#: ratio by at most 1e-7. 1e-9 held for the legacy census by chance; the published-distribution census
+#: Ratio averages: the SQL keeps each employee's forfeited match in cents where the recomputation is exact
+#: (both agree to the cent per employee, checked below), and a cent on the pay of an HCE (over $100,000)
+#: moves a ratio by at most 1e-7. 1e-9 held for the legacy census by chance; the published-distribution census
 #: (issue #20) gives a 2.8e-9 difference in 2026's HCE ACP average from one such cent.
 TOLERANCE = 1e-7
 
@@ -400,12 +400,19 @@ def test_top_heavy_is_the_key_employees_share_of_balances(skewed_run: Simulation
     for y in range(YEARS[0], year + 1):
         for e, row in snapshot(skewed_run, y).items():
             deferred[e] = deferred.get(e, Decimal(0)) + row["employee_contribution"]
-    employer = dict(
-        skewed_run.query(
-            "select employee_id, balance from int_employer_contribution_accounts where simulation_year = ?",
-            [year],
-        )
+    # issue #23 item 7: a leaver's unvested employer money is forfeited, so it is no accrued benefit on the
+    # determination date (IRC 416(g)): a leaver counts with the vested part only
+    accounts = skewed_run.query(
+        "select employee_id, employment_status, balance, vested_share "
+        "from int_employer_contribution_accounts where simulation_year = ?",
+        [year],
     )
+    employer = {
+        e: money if status == "active" else (money * Decimal(str(share))).quantize(CENT, ROUND_HALF_UP)
+        for e, status, money, share in accounts
+    }
+    unvested = sum((money - employer[e] for e, _, money, _ in accounts), Decimal(0))
+    assert unvested > 0, "some leavers forfeit: the rule is exercised"
     balance = {e: deferred[e] + employer[e] for e in rows}
     above = sorted(
         (e for e, row in rows.items() if row["prorated_compensation"] > key_limit),

@@ -22,7 +22,17 @@
     the annual one for a deferrer who never reached the deferral limit;
   * roth_catch_up_not_applied: from roth_catch_up_start_year, a catch-up of an employee whose prior-year pay
     (the HCE look-back pay of int_nondiscrimination_employees) exceeded roth_catch_up_wage_threshold that
-    is not all Roth, Roth money of anyone else, or pre-tax + Roth not the contribution.
+    is not all Roth, Roth money of anyone else, or pre-tax + Roth not the contribution;
+  * plan types (issue #23; the configuration refuses these first, planalign.simulation.plan_types, so a row
+    means a var set around it): permissive_withdrawal_not_eaca, a permissive withdrawal outside an EACA, not an
+    opt-out of an auto-enrollment, or with a deferral; withdrawn_deferrals_kept, deferrals or match of the year
+    for a participant who withdrew this year (IRC 414(w)(2)); qaca_default_outside_the_law, a QACA whose
+    default is outside 401(k)(13)(C)(iii) on the latest schedule (3, 3, 4, 5, 6% minimum from the year of
+    auto-enrollment) or above 10% in the initial period on the earliest, or above 15%;
+    mandatory_default_outside_the_law, a SECURE 2.0 section 101 plan (IRC 414A(b)) whose default is outside
+    3-10%, does not rise by 1 point a year from the second plan year, or stops outside 10-15%;
+    safe_harbor_correction: an ADP refund in a safe-harbor year (or an ACP refund under a match design)
+    (employee_id null for plan-level rows).
 -#}
 {%- set year = var('simulation_year') | int %}
 with params as (
@@ -206,6 +216,68 @@ violations as (
             <> case when contributions.roth_catch_up_required then contributions.catch_up_contribution else 0 end
         or contributions.roth_contribution <> contributions.roth_catch_up_contribution
         or contributions.pretax_contribution + contributions.roth_contribution <> contributions.employee_contribution
+
+    union all
+    select enrollments.scenario_id, enrollments.employee_id, 'permissive_withdrawal_not_eaca',
+        enrollments.event_type || ' at ' || cast(enrollments.deferral_rate_after as varchar)
+    from {{ ref('int_enrollment_events') }} as enrollments
+    inner join params on enrollments.scenario_id = params.scenario_id
+    where enrollments.enrollment_source = 'permissive_withdrawal'
+        and (not params.auto_enrollment_eaca or not params.auto_enrollment_enabled
+            or enrollments.event_type <> 'enrollment_opt_out' or enrollments.deferral_rate_after <> 0)
+
+    union all
+    select enrollments.scenario_id, enrollments.employee_id, 'withdrawn_deferrals_kept',
+        cast(contributions.employee_contribution as varchar) || ' deferred, '
+            || cast(money.employer_match as varchar) || ' match'
+    from {{ ref('int_enrollment_events') }} as enrollments
+    inner join money on enrollments.scenario_id = money.scenario_id and enrollments.employee_id = money.employee_id
+    inner join {{ planalign_this_year('int_employee_contributions') }} as contributions
+        on enrollments.scenario_id = contributions.scenario_id and enrollments.employee_id = contributions.employee_id
+    where enrollments.enrollment_source = 'permissive_withdrawal'
+        and (contributions.employee_contribution <> 0 or money.employer_match <> 0)
+
+    union all
+    select params.scenario_id, cast(null as varchar), 'qaca_default_outside_the_law',
+        cast(params.auto_enrollment_default_deferral_rate as varchar) || ' + ' || cast(params.escalation_increment as varchar)
+            || ' after ' || cast(params.escalation_delay_years as varchar) || ' up to ' || cast(params.escalation_cap as varchar)
+    from params
+    where params.safe_harbor_qaca and params.safe_harbor_type > 0 and (
+        not params.auto_enrollment_enabled
+{%- for minimum in [0.03, 0.03, 0.04, 0.05, 0.06] %}
+        -- the latest schedule: the first increase on January 1 of the auto-enrollment year + 1 + delay
+        or case when params.escalation_enabled and params.auto_enrollment_default_deferral_rate < params.escalation_cap
+            then least(params.escalation_cap, params.auto_enrollment_default_deferral_rate
+                + greatest(0, {{ loop.index0 }} - params.escalation_delay_years) * params.escalation_increment)
+            else params.auto_enrollment_default_deferral_rate end < {{ minimum }} - 1e-9
+{%- endfor %}
+        -- the earliest: a January 1 enrollment, the first increase max(1, delay) years later
+        or case when params.escalation_enabled and params.auto_enrollment_default_deferral_rate < params.escalation_cap
+            then least(params.escalation_cap, params.auto_enrollment_default_deferral_rate
+                + greatest(0, 2 - greatest(1, params.escalation_delay_years)) * params.escalation_increment)
+            else params.auto_enrollment_default_deferral_rate end > 0.10 + 1e-9
+        or greatest(params.auto_enrollment_default_deferral_rate,
+            case when params.escalation_enabled then params.escalation_cap else 0 end) > 0.15 + 1e-9)
+
+    union all
+    select params.scenario_id, cast(null as varchar), 'mandatory_default_outside_the_law',
+        cast(params.auto_enrollment_default_deferral_rate as varchar) || ' + ' || cast(params.escalation_increment as varchar)
+            || ' after ' || cast(params.escalation_delay_years as varchar) || ' up to ' || cast(params.escalation_cap as varchar)
+    from params
+    where params.auto_enrollment_secure_2_0_mandatory and (
+        not params.auto_enrollment_enabled
+        or params.auto_enrollment_default_deferral_rate not between 0.03 - 1e-9 and 0.10 + 1e-9
+        or (params.auto_enrollment_default_deferral_rate < 0.10 - 1e-9 and (not params.escalation_enabled
+            or abs(params.escalation_increment - 0.01) > 1e-9 or params.escalation_delay_years > 1))
+        or (params.escalation_enabled and params.escalation_cap not between 0.10 - 1e-9 and 0.15 + 1e-9))
+
+    union all
+    select corrections.scenario_id, corrections.employee_id, 'safe_harbor_correction',
+        cast(corrections.adp_refund as varchar) || ' ADP, ' || cast(corrections.acp_refund as varchar) || ' ACP'
+    from {{ planalign_this_year('int_nondiscrimination_corrections') }} as corrections
+    inner join params on corrections.scenario_id = params.scenario_id
+    where (params.safe_harbor_type > 0 and corrections.adp_refund <> 0)
+        or (params.safe_harbor_type in (1, 2) and corrections.acp_refund <> 0)
 {%- if year > var('start_year') | int %}
 
     union all

@@ -20,6 +20,13 @@
     the match-maximizing rate - voluntary_enrollment_match_reference), never below 0;
   * the opt-out rate moves by auto_enrollment_opt_out_default_slope x (default rate - 6%), within [0, 1].
   The existing draws (enrollment, enrollment_date, enrollment_rate) are unchanged; off, the model is today's.
+  EACA (auto_enrollment_eaca, or auto_enrollment_secure_2_0_mandatory: IRC 414A(b)(1) makes the arrangement an
+  EACA; IRC 414(w), Treas. Reg. 1.414(w)-1): an auto-enrolled participant who does not opt out withdraws with
+  probability auto_enrollment_permissive_withdrawal_share (new draw permissive_withdrawal). The withdrawal
+  falls within 90 days of the first deferral; the deferrals made until then are returned (414(w)(2)(B)) and
+  the match on them forfeited (Treas. Reg. 1.414(w)-1(c)), so in the plan's money it is an opt-out on the
+  auto-enrollment day: event enrollment_opt_out with enrollment_source permissive_withdrawal, deferral 0.
+  The refund itself (at most 90 days of deferrals) is not reported.
 -#}
 {%- set election = planalign_voluntary_deferral_rate('candidates.u_election', 'behaviour.match_maximizing_rate',
     'params.deferral_match_threshold_share', 'params.deferral_below_match_share') %}
@@ -117,7 +124,10 @@ candidates as (
         {{ planalign_uniform('enrollment', 'candidates.employee_id', 'scenarios.random_seed') }} as u_enroll,
         {{ planalign_uniform('enrollment_date', 'candidates.employee_id', 'scenarios.random_seed') }} as u_date,
         {{ planalign_uniform('enrollment_rate', 'candidates.employee_id', 'scenarios.random_seed') }} as u_rate,
-        params.auto_enrollment_enabled and candidates.is_new_hire as is_auto
+        {{ planalign_uniform('permissive_withdrawal', 'candidates.employee_id', 'scenarios.random_seed') }}
+            as u_withdrawal,
+        params.auto_enrollment_enabled and candidates.is_new_hire as is_auto,
+        params.auto_enrollment_eaca as is_eaca
     from (
         select * from new_hires
         union all select * from pending_auto
@@ -150,11 +160,17 @@ decided as (
         case
             when candidates.is_auto and candidates.u_enroll < behaviour.auto_enrollment_opt_out_rate
                 then 'enrollment_opt_out'
+            when candidates.is_auto and candidates.is_eaca
+                and candidates.u_withdrawal < params.auto_enrollment_permissive_withdrawal_share
+                then 'enrollment_opt_out'
             when candidates.is_auto then 'enrollment'
             when candidates.u_enroll < behaviour.voluntary_enrollment_rate then 'enrollment'
         end as event_type,
         case
             when candidates.is_auto and candidates.u_enroll < behaviour.auto_enrollment_opt_out_rate then 0.0
+            when candidates.is_auto and candidates.is_eaca
+                and candidates.u_withdrawal < params.auto_enrollment_permissive_withdrawal_share
+                then 0.0
             when candidates.is_auto and params.deferral_response_enabled
                 and candidates.u_departure < params.auto_enrollment_default_departure_rate
                 then {{ election }}
@@ -165,7 +181,14 @@ decided as (
                 when 4 then 0.06 when 5 then 0.08 when 6 then 0.10 else 0.15
             end
         end as deferral_rate_after,
-        case when candidates.is_auto then 'auto' else 'voluntary' end as enrollment_source
+        case
+            when candidates.is_auto and candidates.u_enroll >= behaviour.auto_enrollment_opt_out_rate
+                and candidates.is_eaca
+                and candidates.u_withdrawal < params.auto_enrollment_permissive_withdrawal_share
+                then 'permissive_withdrawal'
+            when candidates.is_auto then 'auto'
+            else 'voluntary'
+        end as enrollment_source
     from candidates
     inner join params on candidates.scenario_id = params.scenario_id
     inner join behaviour on candidates.scenario_id = behaviour.scenario_id

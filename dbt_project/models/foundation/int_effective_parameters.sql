@@ -51,6 +51,12 @@ scenario_values as (
         {%- set safe_harbor = planalign_scenario_var(scenario, 'safe_harbor_type') %}
         cast('{{ planalign_number_literal(0 if safe_harbor is none else safe_harbor, planalign_scenario_var_label(scenario, 'safe_harbor_type')) }}' as double)
             as safe_harbor_type,
+        {{ planalign_param('safe_harbor_qaca', plan, scenario) }} as safe_harbor_qaca,
+        {{ planalign_param('auto_enrollment_eaca', plan, scenario) }} as auto_enrollment_eaca,
+        {{ planalign_param('auto_enrollment_permissive_withdrawal_share', plan, scenario) }}
+            as auto_enrollment_permissive_withdrawal_share,
+        {{ planalign_param('auto_enrollment_secure_2_0_mandatory', plan, scenario) }}
+            as auto_enrollment_secure_2_0_mandatory,
         {{ planalign_param('hce_top_paid_group', plan, scenario) }} as hce_top_paid_group,
         {{ planalign_param('eligibility_min_age', plan, scenario) }} as eligibility_min_age,
         {{ planalign_param('eligibility_service_months', plan, scenario) }} as eligibility_service_months,
@@ -185,7 +191,12 @@ select
     params.auto_enrollment_opt_out_default_slope,
     params.escalation_opt_out_rate,
     cast(params.vesting_normal_retirement_age as integer) as normal_retirement_age,
-    cast(params.safe_harbor_type as integer) as safe_harbor_type
+    cast(params.safe_harbor_type as integer) as safe_harbor_type,
+    params.safe_harbor_qaca > 0 as safe_harbor_qaca,
+    {#- IRC 414A(b)(1): an arrangement under section 101 of SECURE 2.0 is an EACA -#}
+    params.auto_enrollment_eaca > 0 or params.auto_enrollment_secure_2_0_mandatory > 0 as auto_enrollment_eaca,
+    params.auto_enrollment_permissive_withdrawal_share,
+    params.auto_enrollment_secure_2_0_mandatory > 0 as auto_enrollment_secure_2_0_mandatory
 from scenario_values as params
 inner join limits on params.scenario_id = limits.scenario_id
 inner join (

@@ -11,38 +11,21 @@
   whose wages from the employer in the previous calendar year exceeded roth_catch_up_wage_threshold
   (config_irs_limits: $145,000, $150,000 for 2026 on 2025 wages, IRS Notice 2025-67; 0 = not in force)
   must be designated Roth.
-  The prior-year wages are approximated by the simulation's pay received in Y - 1 (as the HCE look-back:
+  The prior-year wages are approximated by the simulation's pay received in Y - 1 (int_prior_year_compensation,
+  also the HCE look-back:
   last year's prorated pay; in the first simulated year the census's prior_year_compensation, else its pay
   rate; 0 for the year's hires, who
   had no wages from the employer); FICA wages (Form W-2 box 3) differ from it by pre-tax benefit deductions
   and the Social Security wage base, which is above the threshold. Regular deferrals are pre-tax (no Roth
   elections are modelled), so roth_contribution is the Roth catch-up and pretax_contribution the rest.
 -#}
--- depends_on: {{ ref('stg_census_data') }}
 {%- set year = var('simulation_year') | int %}
-{%- set start_year = var('start_year') | int %}
 with params as (
     select * from {{ ref('int_effective_parameters') }}
 ),
 
 prior_year_pay as (
-    select
-        actives.scenario_id,
-        actives.employee_id,
-{%- if year > start_year %}
-        coalesce(prior.prorated_compensation, 0) as prior_year_compensation
-    from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
-    left join (
-        select scenario_id, employee_id, prorated_compensation
-        from {{ ref('int_workforce_snapshot_optimized') }}
-        where simulation_year = {{ year - 1 }} and {{ planalign_in_build() }}
-    ) as prior on actives.scenario_id = prior.scenario_id and actives.employee_id = prior.employee_id
-{%- else %}
-        coalesce(census.prior_year_compensation, actives.annual_compensation) as prior_year_compensation
-    from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
-    left join {{ ref('stg_census_data') }} as census
-        on actives.scenario_id = census.scenario_id and actives.employee_id = census.employee_id
-{%- endif %}
+    select scenario_id, employee_id, prior_year_compensation from {{ ref('int_prior_year_compensation') }}
 ),
 
 requested as (

@@ -26,7 +26,6 @@
 -#}
 -- depends_on: {{ ref('stg_census_data') }}
 {%- set year = var('simulation_year') | int %}
-{%- set start_year = var('start_year') | int %}
 with params as (
     select * from {{ ref('int_effective_parameters') }}
 ),
@@ -36,23 +35,8 @@ snapshot as (
 ),
 
 lookback as (
-    select
-        actives.scenario_id,
-        actives.employee_id,
-{%- if year > start_year %}
-        coalesce(prior.prorated_compensation, 0) as lookback_compensation
-    from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
-    left join (
-        select scenario_id, employee_id, prorated_compensation
-        from {{ ref('int_workforce_snapshot_optimized') }}
-        where simulation_year = {{ year - 1 }} and {{ planalign_in_build() }}
-    ) as prior on actives.scenario_id = prior.scenario_id and actives.employee_id = prior.employee_id
-{%- else %}
-        coalesce(census.prior_year_compensation, actives.annual_compensation) as lookback_compensation
-    from {{ ref('int_active_employees_prev_year_snapshot') }} as actives
-    left join {{ ref('stg_census_data') }} as census
-        on actives.scenario_id = census.scenario_id and actives.employee_id = census.employee_id
-{%- endif %}
+    select scenario_id, employee_id, prior_year_compensation as lookback_compensation
+    from {{ ref('int_prior_year_compensation') }}
 ),
 
 top_paid as (

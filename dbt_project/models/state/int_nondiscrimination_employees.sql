@@ -6,7 +6,8 @@
   * Key employee (top-heavy, IRC 416(i)): int_top_heavy_minimum (pay above key_employee_compensation_limit,
     every such employee taken as an officer, at most the officer cap; no owners). Account balance:
     the employee's deferrals kept since start_year (after refunds) plus the employer account balance (no
-    investment returns).
+    investment returns); for a leaver only its vested part (issue #23 item 7: the unvested part is forfeited,
+    so it is no accrued benefit on the determination date, IRC 416(g)).
 -#}
 {%- set year = var('simulation_year') | int %}
 with deferrals_to_date as (
@@ -32,7 +33,9 @@ select
     corrections.adp_refund,
     corrections.acp_refund,
     top_heavy.is_key_employee,
-    cast(coalesce(deferrals_to_date.employee_balance, 0) + coalesce(accounts.balance, 0) as decimal(18, 2))
+    cast(coalesce(deferrals_to_date.employee_balance, 0)
+        + coalesce(case when accounts.employment_status = 'active' then accounts.balance
+            else accounts.vested_balance end, 0) as decimal(18, 2))
         as account_balance,
     corrections.adp_excess,
     corrections.catch_up_recharacterized,

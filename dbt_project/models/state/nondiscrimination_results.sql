@@ -117,10 +117,13 @@ select
     cast(top_heavy_minimums.officer_cap as integer) as officer_cap,
     top_heavy_minimums.is_top_heavy_year,
     cast(top_heavy_minimums.top_heavy_minimum as decimal(18, 2)) as top_heavy_minimum,
-    {#- issue #23: how each test is met: deemed passed by a safe-harbor design, or run on the year's ratios -#}
-    cast(case when params.safe_harbor_type > 0 then 'safe harbor' else 'current year' end as varchar)
+    {#- issue #23: how each test is met: deemed passed by a safe-harbor design (a QACA's, IRC 401(k)(13) and
+        401(m)(12), when safe_harbor_qaca), or run on the year's ratios -#}
+    cast(case when params.safe_harbor_type > 0 and params.safe_harbor_qaca then 'QACA safe harbor'
+        when params.safe_harbor_type > 0 then 'safe harbor' else 'current year' end as varchar)
         as adp_test_method,
-    cast(case when params.safe_harbor_type in (1, 2) then 'safe harbor' else 'current year' end as varchar)
+    cast(case when params.safe_harbor_type in (1, 2) and params.safe_harbor_qaca then 'QACA safe harbor'
+        when params.safe_harbor_type in (1, 2) then 'safe harbor' else 'current year' end as varchar)
         as acp_test_method
 from limited
 inner join params on limited.scenario_id = params.scenario_id
