@@ -44,15 +44,21 @@ DATABASE_VAR = "database_path"
 def stand_in_vars(vars: Mapping[str, Any] | None, path_vars: Collection[str]) -> dict[str, Any]:
     """`vars` with each of `path_vars` that is set replaced by a stand-in under `STAND_IN_DIR`: the database
     (`DATABASE_VAR`) keeps its file name (its catalog name), any other path only its suffix (`.parquet`), so
-    runs on differently named census files share a parse too. Unset or null vars stay as they are."""
+    runs on differently named census files share a parse too. Unset or null vars stay as they are, and so
+    does a database that is not a local file (`:memory:`, `md:...`): its catalog is named otherwise."""
     out = dict(vars or {})
     for name in path_vars:
         value = out.get(name)
-        if value is not None:
-            path = PurePosixPath(str(value))
-            file_name = path.name if name == DATABASE_VAR else f"file{path.suffix}"
-            out[name] = f"{STAND_IN_DIR}/{name}/{file_name}"
+        if value is None or (name == DATABASE_VAR and not _local_file(str(value))):
+            continue
+        path = PurePosixPath(str(value))
+        file_name = path.name if name == DATABASE_VAR else f"file{path.suffix}"
+        out[name] = f"{STAND_IN_DIR}/{name}/{file_name}"
     return out
+
+
+def _local_file(path: str) -> bool:
+    return bool(path) and ":" not in path.split("/", 1)[0]
 
 
 def stand_in_leaks(dbt_manifest: Any) -> list[str]:

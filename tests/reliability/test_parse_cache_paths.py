@@ -76,6 +76,9 @@ def test_the_database_stand_in_keeps_its_file_name_and_other_paths_only_their_su
     }
     # Unset and null paths stay as they are (the project's default applies, as for the run).
     assert stand_in_vars({"census_path": None}, PATH_VARS) == {"census_path": None}
+    # A database that is not a local file keeps its own name: dbt-duckdb derives its catalog otherwise.
+    for database in (":memory:", "md:my_db"):
+        assert stand_in_vars({"database_path": database}, PATH_VARS) == {"database_path": database}
 
 
 @pytest.mark.slow
