@@ -15,7 +15,8 @@ wrote a new one, it is published into the cache with `os.replace` — atomic, so
 previous file or a whole new one, and no two processes ever write the same file. The cache file is keyed
 by the project and every argument dbt's partial-parse check compares (vars, profile, target), because dbt
 discards a saved parse whose vars differ: one file per key lets two configurations used by turns both keep
-theirs.
+theirs. A simulation's census and database paths reach the parse as stand-ins (`planalign.dbt.parse_vars`),
+so runs on other files share a key.
 
 `planalign run`, the drop-in for `dbt run`, does not use this: its users expect dbt's own `target/` in the
 project (run_results.json, which `planalign retry` reads), exactly as `dbt run` leaves it.

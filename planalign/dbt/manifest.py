@@ -11,8 +11,9 @@ invoker hands to `dbtRunner(manifest=...)` so no invocation parses the project a
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 from planalign.dbt.files import DbtFiles
 from planalign.engine.nodes import ManifestNode, ProjectManifest
 from planalign.errors import ProjectParseError, SelectionError
+
+logger = logging.getLogger(__name__)
 
 
 def _merged_meta(
@@ -131,6 +134,9 @@ def dbt_common_args(
 
 _PARSE_LOCK = threading.Lock()
 
+#: Projects found to keep a stand-in path in their parse (`stand_in_leaks`): parsed with the real vars only.
+_STAND_INS_LEAK: set[Path] = set()
+
 
 def parse_project(
     project_dir: Path,
@@ -141,64 +147,81 @@ def parse_project(
     profile: str | None = None,
     files: DbtFiles | None = None,
     extra_args: Sequence[str] = (),
+    path_vars: Collection[str] = (),
 ) -> ProjectManifest:
     """Parse the dbt project once, in-process, keeping dbt's `Manifest` for `dbtRunner(manifest=...)`.
 
     `files`: where dbt writes its target and logs and which cached parse it starts from
     (`planalign.dbt.files`); None: dbt's defaults, `target/` and `logs/` in the project, as `dbt parse`.
     `extra_args`: more dbt flags for the parse (`planalign run`'s `--no-partial-parse`, `--target-path`).
+    `path_vars`: vars naming files the project reads only when its models run (the simulation's census and
+    database): the parse sees stand-in paths with the same file names (`planalign.dbt.parse_vars`), so one
+    cached parse serves every run whose other vars match. A project whose parsed manifest keeps a stand-in
+    is parsed again with the real `vars` (and, in this process, only so from then on).
 
     Raises `ProjectParseError` with dbt's message when the project (or its profile) does not parse.
     """
-    from dbt.cli.main import dbtRunner
-
-    from planalign.dbt.isolation import invocation_slot
-    from planalign.engine.heap import bulk_load
+    from planalign.dbt.parse_vars import stand_in_leaks, stand_in_vars
 
     project_dir = project_dir.resolve()
     if not (project_dir / "dbt_project.yml").is_file():
         raise ProjectParseError(f"{project_dir} is not a dbt project (no dbt_project.yml)")
-    common = dbt_common_args(
-        project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile
-    )
+    options = {"profiles_dir": profiles_dir, "target": target, "profile": profile}
+    real_vars = dict(vars or {})
+    parse_vars = stand_in_vars(real_vars, path_vars)
+    if parse_vars != real_vars and project_dir not in _STAND_INS_LEAK:
+        manifest = _parse(project_dir, parse_vars, options, files, extra_args)
+        leaks = stand_in_leaks(manifest.dbt_manifest)
+        if not leaks:
+            return manifest
+        _STAND_INS_LEAK.add(project_dir)  # and parse again, with the real vars
+        logger.warning("%s keeps a stand-in path when parsed (%s): parsing again", project_dir, leaks[0])
+    return _parse(project_dir, real_vars, options, files, extra_args)
+
+
+def _parse(
+    project_dir: Path,
+    vars: Mapping[str, Any],
+    options: Mapping[str, Any],
+    files: DbtFiles | None,
+    extra_args: Sequence[str],
+) -> ProjectManifest:
+    from planalign.dbt.isolation import invocation_slot
+    from planalign.engine.heap import bulk_load
+
+    def fail(detail: str) -> ProjectParseError:
+        return ProjectParseError(f"the dbt project at {project_dir} does not parse: {detail}")
+
+    common = dbt_common_args(project_dir, vars=vars, **options)
     cached = files.cache_file(project_dir, common) if files is not None else None
     args = ["parse", *common, *(files.args() if files is not None else ()), *extra_args, "--quiet"]
     with bulk_load():
         # The private target's saved parse is this parse's until published: the lock covers both ends.
         with _PARSE_LOCK, invocation_slot(("parse", str(project_dir)), exclusive=True):
             stamp = files.start_parse(cached) if files is not None else None
-            result = dbtRunner().invoke(args)
-            if files is not None and result.success:
+            result = _call_dbt(args, fail, "dbt parse failed")
+            if files is not None:
                 files.publish_parse(cached, stamp)
-        if not result.success or result.result is None:
-            detail = str(result.exception) if result.exception is not None else "dbt parse failed"
-            raise ProjectParseError(f"the dbt project at {project_dir} does not parse: {detail}")
+        if result.result is None:
+            raise fail("dbt returned no manifest")
         return project_manifest_from_dbt(project_dir, result.result)
 
 
-def select_models(
-    manifest: ProjectManifest,
-    select: Sequence[str],
-    exclude: Sequence[str] = (),
+def _call_dbt(
+    args: Sequence[str],
+    fail: Callable[[str], Exception],
+    failed: str,
     *,
-    profiles_dir: Path | None = None,
-    target: str | None = None,
-    vars: Mapping[str, Any] | None = None,
-    profile: str | None = None,
-) -> list[str]:
-    """Resolve dbt selection syntax to model unique_ids, sorted, with dbt itself (`dbt ls`).
+    manifest: Any = None,
+    callbacks: Sequence[Any] = (),
+) -> Any:
+    """One in-process dbt call (the caller holds its slot); a failure raises `fail(dbt's message)`."""
+    from dbt.cli.main import dbtRunner
 
-    An empty `select` means every model. Each selector must match at least one model on its own, otherwise
-    `SelectionError` names it (dbt itself only warns: `resolve_selection` does as dbt does).
-    """
-    selection = resolve_selection(
-        manifest, select, exclude, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile
-    )
-    if selection.unmatched:
-        raise SelectionError(
-            f"the selector {selection.unmatched[0]!r} matches no model in {manifest.project_dir}"
-        )
-    return list(selection.unique_ids)
+    result = dbtRunner(manifest=manifest, callbacks=list(callbacks)).invoke(list(args))
+    if not result.success:
+        raise fail(str(result.exception) if result.exception is not None else failed)
+    return result
 
 
 @dataclass(frozen=True)
@@ -221,11 +244,14 @@ def resolve_selection(
     vars: Mapping[str, Any] | None = None,
     profile: str | None = None,
     extra_args: Sequence[str] = (),
+    strict: bool = False,
 ) -> Selection:
     """Resolve a selection as `dbt run` does, with one `dbt ls` over the parsed manifest: the models, and
     the selectors dbt warns match nothing (dbt runs the rest; with `--warn-error` the warning is dbt's error,
     raised here as `SelectionError`). `extra_args`: dbt's other selection flags (`--selector`, `--state`,
-    `--indirect-selection`) and flags of every call (`--warn-error`, `--target-path`)."""
+    `--indirect-selection`) and flags of every call (`--warn-error`, `--target-path`). `strict`: each
+    selector must match at least one model on its own, else `SelectionError` names it. An empty `select`
+    means every model."""
     selectors = [part for item in select for part in item.split()]
     excluders = [part for item in exclude for part in item.split()]
     common = dbt_common_args(
@@ -240,6 +266,8 @@ def resolve_selection(
             warnings.append(str(event.info.msg))
 
     ids = _ls_models(manifest, selectors, excluders, [*common, *extra_args], callbacks=[on_event])
+    if strict and unmatched:
+        raise SelectionError(f"the selector {unmatched[0]!r} matches no model in {manifest.project_dir}")
     return Selection(tuple(sorted(ids)), tuple(unmatched), tuple(warnings))
 
 
@@ -251,8 +279,6 @@ def _ls_models(
     *,
     callbacks: Sequence[Any] = (),
 ) -> list[str]:
-    from dbt.cli.main import dbtRunner
-
     from planalign.dbt.isolation import invocation_slot
 
     if manifest.dbt_manifest is None:
@@ -273,12 +299,13 @@ def _ls_models(
         args += ["--select", *select]
     if exclude:
         args += ["--exclude", *exclude]
+
+    def fail(detail: str) -> SelectionError:
+        return SelectionError(f"invalid selection {' '.join(select)!r}: {detail}")
+
     with invocation_slot(("ls", str(manifest.project_dir)), exclusive=True):
         # The callbacks only see this invocation's events: the slot is exclusive.
-        result = dbtRunner(manifest=manifest.dbt_manifest, callbacks=list(callbacks)).invoke(args)
-    if not result.success:
-        detail = str(result.exception) if result.exception is not None else "dbt ls failed"
-        raise SelectionError(f"invalid selection {' '.join(select)!r}: {detail}")
+        result = _call_dbt(args, fail, "dbt ls failed", manifest=manifest.dbt_manifest, callbacks=callbacks)
     lines = result.result if isinstance(result.result, list) else []
     return [json.loads(line)["unique_id"] for line in lines]
 

@@ -80,6 +80,11 @@ if TYPE_CHECKING:
 
 log = get_logger("planalign.simulation.orchestrator")
 
+#: The vars naming files the shipped project reads only when its models run (in SQL bodies, never in a
+#: config, ref or source): the parse sees stand-ins for them (`planalign.dbt.parse_vars`), so one cached
+#: parse serves runs on other census and database files. The database's stand-in keeps its catalog name.
+RUN_TIME_PATH_VARS = ("census_path", "database_path")
+
 #: The run the current task is executing (see `PipelineOrchestrator._run`).
 _ACTIVE_RUN: ContextVar[RunRecorder | None] = ContextVar("planalign_active_run", default=None)
 
@@ -432,7 +437,9 @@ class PipelineOrchestrator:
 
     def _prepare(self) -> PreparedProject:
         """Parse the project once (`prepare_project`); cached per orchestrator. dbt writes its parse into this
-        process's private directory, starting from the user's parse cache (`planalign.dbt.files`)."""
+        process's private directory, starting from the user's parse cache (`planalign.dbt.files`). The census
+        and database paths are parsed as stand-ins (`RUN_TIME_PATH_VARS`), so a run on other files starts
+        from the same cached parse."""
         from planalign.dbt.files import DbtFiles
 
         if self._prepared is not None:
@@ -446,6 +453,7 @@ class PipelineOrchestrator:
             vars=self._vars(sim.start_year),
             profile=dbt_cfg.profile,
             files=DbtFiles.private(),
+            path_vars=RUN_TIME_PATH_VARS,
         )
         self._log_engine_initialized(self._prepared)
         return self._prepared

@@ -5,7 +5,7 @@ the CLI and the specification's API print from it. Preparing touches nothing but
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,19 +69,27 @@ def prepare_project(
     vars: Mapping[str, Any],
     profile: str | None = None,
     files: DbtFiles | None = None,
+    path_vars: Collection[str] = (),
 ) -> PreparedProject:
     """Parse the project and analyse it; fails on a project that does not parse, whose stage meta is
     inconsistent, or whose graph has a cycle — before anything runs.
 
     `files`: where dbt's parse writes (`planalign.dbt.files`); the orchestrator passes this process's
-    private directory, so that the project directory is only read."""
+    private directory, so that the project directory is only read. `path_vars`: the vars naming files the
+    project reads only when its models run, parsed with stand-ins (`parse_project`)."""
     from planalign.dbt.manifest import parse_project
     from planalign.engine.classification import ModelClassifier
     from planalign.engine.graph import ModelDependencyAnalyzer
     from planalign.simulation.execution_defaults import SIMULATION_EXECUTION_DEFAULTS
 
     manifest = parse_project(
-        project_dir, profiles_dir=profiles_dir, target=target, vars=vars, profile=profile, files=files
+        project_dir,
+        profiles_dir=profiles_dir,
+        target=target,
+        vars=vars,
+        profile=profile,
+        files=files,
+        path_vars=path_vars,
     )
     stages = StageAssignment.from_manifest(manifest)
     analyzer = ModelDependencyAnalyzer(manifest, ModelClassifier(defaults=SIMULATION_EXECUTION_DEFAULTS))

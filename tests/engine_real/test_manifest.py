@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from planalign.dbt.manifest import load_manifest_json, parse_project, select_models
+from planalign.dbt.manifest import load_manifest_json, parse_project, resolve_selection
 from planalign.errors import ProjectParseError, SelectionError
 from tests.fixtures.genproject import SEED_NAME, generate_project
 
@@ -59,11 +59,11 @@ def test_missing_manifest_json_is_a_usage_error(tmp_path: Path) -> None:
         load_manifest_json(tmp_path / "target" / "manifest.json")
 
 
-def test_select_models_uses_dbt_syntax_and_names_an_empty_selector(project_dir: Path) -> None:
+def test_strict_selection_uses_dbt_syntax_and_names_an_empty_selector(project_dir: Path) -> None:
     manifest = parse_project(project_dir, vars={"database_path": str(project_dir / "x.duckdb")})
-    everything = select_models(manifest, [], [])
-    assert everything == sorted(n.unique_id for n in manifest.models())
-    assert select_models(manifest, ["m0"], []) == ["model.genproj.m0"]
-    assert "model.genproj.m0" not in select_models(manifest, [], ["m0"])
+    everything = resolve_selection(manifest, [], [], strict=True).unique_ids
+    assert list(everything) == sorted(n.unique_id for n in manifest.models())
+    assert resolve_selection(manifest, ["m0"], [], strict=True).unique_ids == ("model.genproj.m0",)
+    assert "model.genproj.m0" not in resolve_selection(manifest, [], ["m0"], strict=True).unique_ids
     with pytest.raises(SelectionError, match="nope"):
-        select_models(manifest, ["m0 nope"], [])
+        resolve_selection(manifest, ["m0 nope"], [], strict=True)
