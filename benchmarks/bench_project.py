@@ -142,11 +142,21 @@ def topological_order(models: Mapping[str, ModelInfo]) -> list[ModelInfo]:
     return order
 
 
-def project_tests(manifest: Mapping[str, Any]) -> list[str]:
-    """unique_ids of every enabled data test: what a plain `dbt test` runs, as planalign's validation stage
-    does each year."""
+def project_tests(manifest: Mapping[str, Any], *, first_year: bool = True) -> list[str]:
+    """unique_ids of the enabled data tests planalign's validation stage runs in a year: every test in the
+    first year (a plain `dbt test`), afterwards the tests that read at least one node other than a
+    year-invariant (`scope: simulation`) model or a seed (`planalign.simulation.build.year_tests`)."""
+    nodes = manifest["nodes"]
+    invariant = {
+        uid
+        for uid, node in nodes.items()
+        if node.get("resource_type") == "seed"
+        or (node.get("resource_type") == "model" and _planalign_meta(node).get("scope") == "simulation")
+    }
     return sorted(
         uid
-        for uid, node in manifest["nodes"].items()
-        if node.get("resource_type") == "test" and node.get("config", {}).get("enabled", True)
+        for uid, node in nodes.items()
+        if node.get("resource_type") == "test"
+        and node.get("config", {}).get("enabled", True)
+        and (first_year or not set((node.get("depends_on") or {}).get("nodes") or ()) <= invariant)
     )

@@ -166,8 +166,8 @@ def build_year_plan(
 ) -> FloorPlan:
     """The plan for one year from a manifest compiled with that year's vars.
 
-    `models` is the year's model set (see `bench_project.models_for_year`); the tests are all of the project's
-    data tests, as planalign's validation stage runs a plain `dbt test` every year.
+    `models` is the year's model set (see `bench_project.models_for_year`); the tests are the ones planalign's
+    validation stage runs that year (`bench_project.project_tests`: all in the first year, the year's after).
     """
     nodes: Mapping[str, Mapping[str, Any]] = manifest["nodes"]
     steps: list[FloorStep] = []
@@ -179,7 +179,7 @@ def build_year_plan(
         if node.get("config", {}).get("materialized") == "ephemeral":
             continue
         steps.append(_model_step(node))
-    for uid in project_tests(manifest):
+    for uid in project_tests(manifest, first_year=include_seeds):
         node = nodes[uid]
         if node.get("compiled_code") is None:
             raise FloorPlanError(f"test {node['name']} has no compiled_code")

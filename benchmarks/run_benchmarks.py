@@ -198,6 +198,10 @@ class Bench:
         self.model_runs: int | None = None
         self.parallelism: dict[str, Any] | None = None
         self._vars_cache: dict[int, dict[str, Any]] = {}
+        #: --ensemble-seeds N > 1: A and B run one `planalign scenarios run` of the baseline × N seeds, and
+        #: C, D and E receive the sweep's `scenarios` var — the floor of that pass, not of one simulation
+        seeds = args.ensemble_seeds
+        self.seeds = list(range(args.seed, args.seed + seeds)) if seeds > 1 else []
 
     # ---- preparation (untimed) -------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -308,10 +312,34 @@ class Bench:
         for name in ("dbt_vars", "to_dbt_vars"):
             method = getattr(config, name, None)
             if method is not None:
-                return dict(method(year))
+                return {**method(year), **self._sweep_vars()}
         raise BenchmarkError(
             "planalign.simulation.config has no dbt_vars(year) / to_dbt_vars(year); cannot derive vars"
         )
+
+    def _sweep_vars(self) -> dict[str, Any]:
+        """The vars `planalign scenarios run` adds for the ensemble (`SweepPlan.extra_vars`), or none."""
+        if not self.seeds:
+            return {}
+        from planalign.scenarios.expansion import expand, scenarios_var
+        from planalign.scenarios.scenario_file import load_scenario_file
+
+        sweep = self.sweep_path(self.work / "vars.duckdb", self.work / "runs-vars", True)
+        return {"scenarios": scenarios_var(expand(load_scenario_file(sweep)))}
+
+    def sweep_path(self, database: Path, runs_dir: Path, parallel: bool) -> Path:
+        """A scenario file of the baseline × `self.seeds` writing `database` (--ensemble-seeds)."""
+        sweep = {
+            "name": f"ensemble{len(self.seeds)}",
+            "description": f"the baseline × {len(self.seeds)} seeds",
+            "config": str(self.sim_config_path(database.with_suffix(".unused.duckdb"), runs_dir, parallel)),
+            "database": str(database),
+            "seeds": self.seeds,
+            "scenarios": {},
+        }
+        path = runs_dir.parent / f"{runs_dir.name}-sweep.yaml"
+        path.write_text(yaml.safe_dump(sweep, sort_keys=False))
+        return path
 
     def sim_config_path(self, database: Path, runs_dir: Path, parallel: bool) -> Path:
         """A simulation_config.yaml for one run: the repo's, with paths, years and parallelism replaced."""
@@ -424,6 +452,11 @@ class Bench:
     ) -> Measurement:
         runs_dir = run_dir / "runs"
         sim_config = self.sim_config_path(database, runs_dir, parallel=config == "A")
+        if self.seeds:
+            sweep = self.sweep_path(database, runs_dir, parallel=config == "A")
+            command = [PYTHON, *prefix, "-m", "planalign", "scenarios", "run", str(sweep)]
+            command += ["--workers", str(self.args.workers)] if config == "A" else ["--no-parallel"]
+            return measure([command], env=self._dbt_env(run_dir), cwd=REPO, log=run_dir / "run.log")
         command = [
             PYTHON,
             *prefix,
@@ -594,6 +627,8 @@ def latest_results_markdown(results_dir: Path) -> str:
         document = json.loads(path.read_text())
         if not isinstance(document, dict) or "configs" not in document or "census" not in document:
             continue  # another tool's file in the results directory
+        if document.get("ensemble_seeds"):
+            continue  # an ensemble pass (--ensemble-seeds) is not the single run of this census size
         latest[int(document["census"])] = path  # sorted by name = by date, so the last one wins
     parts = [render_markdown(json.loads(latest[size].read_text())) for size in sorted(latest)]
     return "\n".join(parts)
@@ -642,6 +677,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--profile", action="store_true", help="afterwards, run A once under cProfile, all threads (untimed)"
     )
     parser.add_argument("--keep", action="store_true", help="keep every run's DuckDB file")
+    parser.add_argument(
+        "--ensemble-seeds",
+        type=int,
+        default=1,
+        help="N > 1: A and B run one `planalign scenarios run` of the baseline × N seeds (an ensemble pass); "
+        "C, D and E get its `scenarios` var, so E is that pass's SQL floor (results file *-seedsN.json)",
+    )
     parser.add_argument(
         "--no-update-docs",
         action="store_true",
@@ -696,9 +738,11 @@ def run_size(
             "seed": args.seed,
             "e_timed_phase": "SQL execution only; dbt compile per year is excluded",
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            "ensemble_seeds": len(bench.seeds) or None,
         },
     )
-    stem = f"{today}-{census_size}" + ("-quick" if args.quick else "")
+    stem = f"{today}-{census_size}" + (f"-seeds{args.ensemble_seeds}" if bench.seeds else "")
+    stem += "-quick" if args.quick else ""
     json_path, md_path = write_results(document, args.out_dir, stem=stem)
     print()
     print(render_markdown(document))
@@ -720,7 +764,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not document["identical_results"]:
             print(f"RESULT MISMATCH: {document['identical_results_detail']}", file=sys.stderr)
         success = success and ok
-    if not args.quick and not args.no_update_docs:
+    if not args.quick and not args.no_update_docs and args.ensemble_seeds <= 1:
         block = latest_results_markdown(args.out_dir)
         for doc in (REPO / "docs" / "benchmarks.md", REPO / "README.md"):
             if update_marked_block(doc, block):
