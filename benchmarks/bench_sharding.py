@@ -5,8 +5,12 @@ docs/scaling.md.
 Each measurement is one shard as a Ray or Dask worker runs it (`planalign.scenarios.shard_task.run_shard`:
 unpack the shipped project and census in a temporary directory, one sweep pass, export the tables as
 Parquet), in a fresh `python` process so that its peak RSS is its own. The shard holds `--designs` designs ×
-k seeds for each k of `--seeds-per-shard`. Then the driver's merge (`merge_shards`) of the shards' results
-into one database is timed.
+k seeds for each k of `--seeds-per-shard`. Then the driver's merge (`merge_shards`) of the largest shard's
+result into one database is timed, and the merged file's size per member × employee × year measured (the
+disk projection's figure, `planalign.scenarios.shards.DATABASE_BYTES_PER_MEMBER_EMPLOYEE_YEAR`). Last, what
+the same shard sends in summary mode (`--keep summaries`): the comparison's figures query
+(`planalign.scenarios.member_figures`) run on those members' tables, exported as a summary shard exports it
+— its size per member and the time to merge it.
 
 The model fitted (least squares): shard seconds = fixed + per_member × members; peak RSS likewise. The fixed
 part is mostly the dbt parse, which every shard pays once (it depends on the members). A machine with 2
@@ -151,6 +155,8 @@ def _measure(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         member_ids=largest.member_ids,
     )
     merge_s = time.perf_counter() - started
+    database_bytes = target.stat().st_size
+    summary = _summary(largest, target, root, plan)
     fixed, per_member = fit([(s["members"], s["wall_s"]) for s in shards])
     rss_fixed, rss_per_member = fit([(s["members"], s["peak_rss_bytes"] / 2**20) for s in shards])
     return {
@@ -160,7 +166,16 @@ def _measure(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "years": args.end_year - args.start_year + 1,
         "designs": len(designs),
         "shards": shards,
-        "merge": {"members": len(largest.member_ids), "seconds": round(merge_s, 3), "bytes": largest.size},
+        "merge": {
+            "members": len(largest.member_ids),
+            "seconds": round(merge_s, 3),
+            "bytes": largest.size,
+            "database_bytes": database_bytes,
+            "database_bytes_per_member_employee_year": round(
+                database_bytes / (len(largest.member_ids) * args.employees * len(plan.config.years)), 1
+            ),
+        },
+        "summary": summary,
         "model": {
             "fixed_s": round(fixed, 2),
             "per_member_s": round(per_member, 3),
@@ -168,6 +183,40 @@ def _measure(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             "rss_per_member_mb": round(rss_per_member, 2),
             "merge_per_member_s": round(merge_s / len(largest.member_ids), 4),
         },
+    }
+
+
+def _summary(largest: Any, merged: Path, root: Path, plan: Any) -> dict[str, Any]:
+    """What the largest shard would send with `--keep summaries`, and the time to merge it."""
+    from planalign.scenarios.member_figures import store_member_figures
+    from planalign.scenarios.shard_merge import merge_shards
+    from planalign.scenarios.shard_task import SUMMARY_KEPT, ShardResult, export_tables
+
+    store_member_figures(merged)  # the same query a summary shard runs on its own tables
+    tables = export_tables(merged, root / "summary-export", SUMMARY_KEPT)
+    result = ShardResult(largest.index, largest.member_ids, "complete", None, tables)
+    target = root / "merged-summary" / "bench.duckdb"
+    target.parent.mkdir()
+    started = time.perf_counter()
+    merge_shards(
+        target,
+        [result],
+        years=list(plan.config.years),
+        run_id="bench",
+        config_hash="bench",
+        identity=plan.identity,
+        member_ids=largest.member_ids,
+    )
+    seconds = time.perf_counter() - started
+    members = len(largest.member_ids)
+    figures = next(t for t in tables if t.name == "scenario_member_figures")
+    return {
+        "members": members,
+        "bytes": result.size,
+        "figures_bytes": len(figures.parquet),
+        "bytes_per_member": round(result.size / members, 1),
+        "merge_seconds": round(seconds, 3),
+        "database_bytes": target.stat().st_size,
     }
 
 
@@ -193,6 +242,18 @@ def render_markdown(document: dict[str, Any]) -> str:
         f"{model['rss_fixed_mb']} MB + {model['rss_per_member_mb']} MB × members. Merge of "
         f"{merge['members']} members ({merge['bytes'] / 2**20:.1f} MB of Parquet): {merge['seconds']} s.",
     ]
+    if "database_bytes" in merge:
+        lines.append(
+            f"Merged database: {merge['database_bytes'] / 2**20:.1f} MB, "
+            f"{merge['database_bytes_per_member_employee_year']} bytes per member × employee × year."
+        )
+    summary = document.get("summary")
+    if summary:
+        lines.append(
+            f"Summary mode (--keep summaries), the same {summary['members']} members: "
+            f"{summary['bytes'] / 1024:.1f} KB sent ({summary['figures_bytes'] / 1024:.1f} KB of figures, "
+            f"the rest the seed tables and the scenario dimension), merged in {summary['merge_seconds']} s."
+        )
     return "\n".join(lines) + "\n"
 
 

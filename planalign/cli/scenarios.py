@@ -60,6 +60,14 @@ def add_parser(subparsers: Any) -> None:
         help="how many shards (1 to the number of seeds; default: from memory per member, and for ray and "
         "dask at least the cluster's worker slots)",
     )
+    run.add_argument(
+        "--keep",
+        choices=("tables", "summaries"),
+        help="what the sweep database keeps of each member (with --executor): tables (the default: every "
+        "member's dbt tables, for export and notebooks) or summaries (only the yearly figures the "
+        "comparison reads, computed in each shard; for sweeps whose tables would not fit the driver's "
+        "disk; the comparison is the same, export is refused). docs/scaling.md",
+    )
     run.add_argument("--workers", type=int, help="max parallel workers (implies parallelization on)")
     run.add_argument("--no-parallel", action="store_true", help="run with one worker, in topological order")
     add_logging_arguments(run)
@@ -109,8 +117,16 @@ def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _check_sharding_flags(args: argparse.Namespace) -> None:
     """The sharding flags' own errors, before the scenario file is read (the seed count is checked later)."""
     if args.executor is None:
-        if args.address is not None or args.shards is not None:
-            given = "--address" if args.address is not None else "--shards"
+        if args.address is not None or args.shards is not None or args.keep is not None:
+            given = next(
+                flag
+                for flag, value in (
+                    ("--address", args.address),
+                    ("--shards", args.shards),
+                    ("--keep", args.keep),
+                )
+                if value is not None
+            )
             raise PlanalignUsageError(f"{given} needs --executor local, ray or dask (docs/scaling.md)")
         return
     from planalign.scenarios.executors import check_executor
@@ -135,7 +151,7 @@ def handle_run(args: argparse.Namespace) -> int:
     )
     config = scenario_set.baseline.config
     configure_logging(fmt=config.run.log_format, verbose=config.run.verbose)
-    plan = plan_sweep(scenario_set, replace_database=args.replace_years)
+    plan = plan_sweep(scenario_set, replace_database=args.replace_years, keep=args.keep or "tables")
     if args.executor is not None:
         from planalign.cli.sharded import run_sharded
 

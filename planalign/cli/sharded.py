@@ -54,16 +54,42 @@ def shard_count(args: argparse.Namespace, plan: SweepPlan, slots: int | None) ->
     return memory if slots is None else max(memory, min(seeds, slots))
 
 
+def check_disk(args: argparse.Namespace, plan: SweepPlan) -> None:
+    """A sweep keeping every member's tables that would not fit the free disk is refused before it runs,
+    suggesting `--keep summaries` — unless `--keep tables` was given explicitly (then it is tried: the
+    projection is an estimate, and the working copy refuses a disk that really is too small)."""
+    import shutil
+
+    from planalign.scenarios.shards import check_merged_size, merged_database_bytes
+    from planalign.simulation.assumptions import count_census_rows
+    from planalign.simulation.working_copy import space_needed
+
+    if plan.keep != "tables" or args.keep is not None:
+        return
+    projected = merged_database_bytes(
+        members=len(plan.members),
+        employees=count_census_rows(Path(plan.config.simulation.census_path)),
+        years=len(plan.config.years),
+    )
+    where = Path(plan.config.simulation.database_path).resolve().parent
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    check_merged_size(
+        projected=projected, needed=space_needed(projected), free=shutil.disk_usage(where).free, where=where
+    )
+
+
 def run_sharded(args: argparse.Namespace, plan: SweepPlan, compare: Callable[[Path], int]) -> int | None:
-    """Run the sharded sweep and its comparison; None when it is one local shard (the caller runs the
-    ordinary one-pass sweep, which is the same pass without the copying)."""
+    """Run the sharded sweep and its comparison; None when it is one local shard keeping the tables (the
+    caller runs the ordinary one-pass sweep, which is the same pass without the copying)."""
     from planalign.log import get_logger
     from planalign.scenarios.executors import make_executor
     from planalign.scenarios.shards import plan_shards
 
+    check_disk(args, plan)
     if args.executor == "local":
         count = shard_count(args, plan, None)
-        if count == 1:
+        if count == 1 and plan.keep == "tables":
             return None
     elif args.shards is not None:
         shard_count(args, plan, None)  # refuse a bad --shards before starting a cluster

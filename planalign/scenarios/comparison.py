@@ -13,6 +13,10 @@ tests measure it); `fct_account_balances`, where the database has it (issue #20)
 match as a share of payroll = employer match / payroll; cost per participant =
 employer cost / enrolled actives at year end. A ratio with a zero denominator has no value (null).
 
+The figures are read by `planalign.scenarios.member_figures` (one query over those tables); a sharded sweep
+that kept only summaries (`--keep summaries`) has that query's rows, computed in each shard from its own
+tables, instead of the tables, and the comparison reads them back (sweep.json's `keep`).
+
 Sensitivities (the scenario file's `sensitivities:`): per assumption, side (low, high) and design, the
 design's present-value employer cost under that value of the assumption and its paired difference to the
 baseline under the same value — `sensitivities` in comparison.json, the tornado chart of the report.
@@ -33,17 +37,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from planalign.engine.results import write_json_atomic
-from planalign.scenarios.database import (
-    SweepDatabaseError,
-    completed_years,
-    has_column,
-    read_only,
-    relation,
-)
+from planalign.scenarios.database import SweepDatabaseError, completed_years, read_only, relation
+from planalign.scenarios.member_figures import MemberYear as MemberYear
+from planalign.scenarios.member_figures import read_member_metrics as read_member_metrics
 from planalign.scenarios.scenario_file import SENSITIVITY_SIDES, sensitivity_member_name
 from planalign.scenarios.spreadsheet import csv_text
 from planalign.scenarios.stats import Band, paired_deltas, present_value
 from planalign.scenarios.sweep import SweepDirectoryError, load_sweep
+from planalign.scenarios.sweep_directory import kept_summaries
 from planalign.simulation.year_plan import span
 
 COMPARISON_SCHEMA_VERSION = 1
@@ -101,17 +102,6 @@ TOTAL_METRICS: tuple[MetricSpec, ...] = (
 
 
 @dataclass(frozen=True)
-class MemberYear:
-    """One member's metrics in one year."""
-
-    scenario_id: str
-    scenario_name: str
-    random_seed: int
-    year: int
-    values: Mapping[str, float | None]
-
-
-@dataclass(frozen=True)
 class ComparisonFiles:
     comparison_json: Path
     metrics_csv: Path
@@ -121,87 +111,6 @@ class ComparisonFiles:
 # ----------------------------------------------------------------------------------------------------
 # Reading the sweep database
 # ----------------------------------------------------------------------------------------------------
-
-_MEMBER_SQL = """
-select d.scenario_id, d.scenario_name, d.random_seed, r.simulation_year,
-    r.active_employees, r.hires, r.terminations, r.enrolled_actives, r.participation_rate,
-    r.employee_contributions, r.employer_match, r.employer_core_contributions, r.employer_cost,
-    r.total_compensation_paid, a.average_deferral_rate, b.closing_balance, b.investment_return, b.cash_outs
-from {dim} as d
-join {summary} as r on r.scenario_id = d.scenario_id
-left join (
-    select scenario_id, simulation_year, avg(deferral_rate) as average_deferral_rate
-    from {snapshot}
-    where employment_status = 'active' and is_enrolled and deferral_rate > 0
-    group by scenario_id, simulation_year
-) as a on a.scenario_id = r.scenario_id and a.simulation_year = r.simulation_year
-left join ({balances}) as b on b.scenario_id = r.scenario_id and b.simulation_year = r.simulation_year
-order by d.scenario_id, r.simulation_year
-"""
-_BALANCES_SQL = """
-select scenario_id, simulation_year, sum(closing_balance) as closing_balance,
-    sum(investment_return) as investment_return, sum(cash_outs) as cash_outs
-from {balances} group by scenario_id, simulation_year
-"""
-#: Without fct_account_balances (a database built before it, or a hand-built one): no balance metrics.
-_NO_BALANCES_SQL = (
-    "select null::varchar as scenario_id, null::integer as simulation_year, null::double as closing_balance, "
-    "null::double as investment_return, null::double as cash_outs where false"
-)
-
-
-def read_member_metrics(database: Path) -> list[MemberYear]:
-    """Every member's metrics in every year the database holds."""
-    with read_only(database) as con:
-        has_balances = has_column(con, "fct_account_balances", "closing_balance")
-        sql = _MEMBER_SQL.format(
-            dim=relation(con, "dim_scenarios", database),
-            summary=relation(con, "rpt_yearly_summary", database),
-            snapshot=relation(con, "fct_workforce_snapshot", database),
-            balances=_BALANCES_SQL.format(balances=relation(con, "fct_account_balances", database))
-            if has_balances
-            else _NO_BALANCES_SQL,
-        )
-        rows = con.execute(sql).fetchall()
-    return [_member_year(row) for row in rows]
-
-
-def _member_year(row: Sequence[Any]) -> MemberYear:
-    (sid, name, seed, year, actives, hires, terms, enrolled, participation, employee, match, core, cost,
-     payroll, deferral, closing, returns, cash_outs) = row  # fmt: skip
-    match_f, cost_f, payroll_f = _float(match), _float(cost), _float(payroll)
-    values: dict[str, float | None] = {
-        "actives": _count(actives),
-        "hires": _count(hires),
-        "terminations": _count(terms),
-        "participation_rate": _float(participation),
-        "average_deferral_rate": _float(deferral),
-        "employee_contributions": _float(employee),
-        "employer_match": match_f,
-        "employer_core": _float(core),
-        "employer_cost": cost_f,
-        "match_pct_of_payroll": _ratio(match_f, payroll_f),
-        "cost_per_participant": _ratio(cost_f, _float(enrolled)),
-        "payroll": payroll_f,
-        "closing_balance": _float(closing),
-        "investment_return": _float(returns),
-        "cash_outs": _float(cash_outs),
-    }
-    return MemberYear(str(sid), str(name), int(seed), int(year), values)
-
-
-def _count(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _ratio(numerator: float | None, denominator: float | None) -> float | None:
-    if numerator is None or not denominator:
-        return None
-    return numerator / denominator
 
 
 def check_database_holds_sweep(database: Path, sweep: Mapping[str, Any]) -> None:
@@ -376,7 +285,7 @@ def write_comparison(directory: Path) -> ComparisonFiles:
         )
     database = Path(str(sweep["database"]))
     check_database_holds_sweep(database, sweep)
-    members = read_member_metrics(database)
+    members = read_member_metrics(database, summaries=kept_summaries(sweep))
     document = build_comparison(sweep, members)
     comparison = directory / COMPARISON_FILE
     metrics = directory / METRICS_FILE

@@ -27,6 +27,7 @@ from planalign.errors import PlanalignUsageError
 from planalign.scenarios.comparison import check_database_holds_sweep
 from planalign.scenarios.database import has_column, read_only, relation, year_records, years_with_rows
 from planalign.scenarios.sweep import SWEEP_FILE, load_sweep
+from planalign.scenarios.sweep_directory import kept_summaries
 from planalign.simulation.run_directory import run_kind
 from planalign.simulation.state import CompletedYear
 from planalign.simulation.year_plan import span
@@ -264,6 +265,13 @@ def _sweep_source(directory: Path) -> ExportSource:
         raise ExportError(
             f"the sweep in {directory} is {sweep.get('status')!r}, not complete; run it again before "
             "exporting it"
+        )
+    if kept_summaries(sweep):
+        raise ExportError(
+            f"the sweep in {directory} kept only each member's yearly figures (`--keep summaries`), not the "
+            "member tables an export (or a notebook's load_sweep) hands out; its comparison is in "
+            f"{directory / 'comparison.json'} and metrics.csv. To export the tables, run the sweep again "
+            f"with --keep tables (the default): `planalign scenarios run {sweep.get('scenarios_file')}`"
         )
     database = Path(str(sweep["database"]))
     check_database_holds_sweep(database, sweep)

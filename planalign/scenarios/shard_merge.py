@@ -6,7 +6,10 @@ with the column types the shards recorded; a table with a `scenario_id` column h
 — the first shard's, checked against the others' row counts; year-status rows for every simulated year
 naming the sweep's run and its configuration hash (the one-pass sweep's), and `planalign.database_info` the
 sweep's identity with all its members (`SimulationState.mark_complete`, the orchestrator's own bookkeeping).
-Tables the database held before and no pass builds stay, as they do after a one-pass sweep.
+Tables the database held before and no pass builds stay, as they do after a one-pass sweep. A summary sweep's
+shards send the rows of their figures table and scenario dimension only (`ShardTable.kept`); the merge
+removes the other per-member tables from the working copy, so no earlier run's member rows stay beside the
+sweep's identity (and a full-table merge removes an earlier summary sweep's figures table).
 
 It writes only the working copy (`planalign.simulation.working_copy`), in one transaction; the caller
 replaces the user's file with it only after the merge succeeded, and only when every shard did.
@@ -21,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from planalign.errors import PlanalignError
+from planalign.scenarios.member_figures import SUMMARY_TABLE
 from planalign.scenarios.shard_task import ShardResult, ShardTable
 from planalign.simulation.state import STATUS_SCHEMA, STATUS_TABLE, DatabaseIdentity, SimulationState
 
@@ -61,7 +65,12 @@ def merge_shards(
             con.execute("begin transaction")
             try:
                 _replace_years(con, min(years))
+                if ("main", SUMMARY_TABLE) not in layouts:
+                    con.execute(f'drop table if exists main."{SUMMARY_TABLE}"')
                 for key, layout in layouts.items():
+                    if not layout.kept:
+                        con.execute(f"drop table if exists {_quoted(layout)}")
+                        continue
                     sources = [r for r in results] if layout.per_member else [results[0]]
                     tables = [_table(r, key) for r in sources]
                     _write_table(con, layout, tables, Path(tmp))
@@ -98,10 +107,15 @@ def _quoted(layout: ShardTable) -> str:
     return f'"{layout.schema}"."{layout.name}"'
 
 
-def _parquet(table: ShardTable, directory: Path, label: str) -> str:
+def _parquet(table: ShardTable, directory: Path, label: str) -> Path:
     path = directory / f"{label}.parquet"
     path.write_bytes(table.parquet)
-    return str(path).replace("'", "''")
+    return path
+
+
+def _literal(path: Path) -> str:
+    """`path` as an SQL string literal (a quote in the database's directory name is doubled)."""
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _write_table(
@@ -115,8 +129,10 @@ def _write_table(
     names = ", ".join(f'"{name}"' for name, _ in layout.columns)
     for number, table in enumerate(tables):
         path = _parquet(table, directory, f"{layout.schema}.{layout.name}.{number}")
-        con.execute(f"insert into {_quoted(layout)} ({names}) select {names} from read_parquet('{path}')")
-        Path(path).unlink()
+        con.execute(
+            f"insert into {_quoted(layout)} ({names}) select {names} from read_parquet({_literal(path)})"
+        )
+        path.unlink()
 
 
 def _check_shared(
@@ -127,8 +143,8 @@ def _check_shared(
     ours = int(row[0]) if row else 0
     for number, table in enumerate(others):
         path = _parquet(table, directory, f"check.{number}")
-        other = con.execute(f"select count(*) from read_parquet('{path}')").fetchone()
-        Path(path).unlink()
+        other = con.execute(f"select count(*) from read_parquet({_literal(path)})").fetchone()
+        path.unlink()
         if other is None or int(other[0]) != ours:
             raise ShardMergeError(
                 f"the table {layout.schema}.{layout.name} has no scenario_id, so it should be the same in "

@@ -6,8 +6,12 @@ No shared file system is assumed: the driver sends the dbt project (a tar of the
 `target/`, `logs/` or database files, and the profiles file when it lives elsewhere) and the census file's
 bytes (`ShardBundle`, made once per sweep and shipped once per worker by the executor); the worker sends back
 `ShardResult`, whose tables are Parquet bytes with their DuckDB column types (so the merge recreates them
-exactly, `planalign.scenarios.shard_merge`). The temporary directory is removed when the shard ends, whatever
-happened.
+exactly, `planalign.scenarios.shard_merge`). A shard of a sweep that keeps summaries (`ShardTask.keep`,
+`--keep summaries`) first stores its members' yearly figures in its own database
+(`planalign.scenarios.member_figures`: the comparison's query, on the tables it just built) and sends back
+only those, the scenario dimension and the seed tables; the names and column types of the other per-member
+tables still travel (without rows), so the merge removes stale ones from the sweep database. The temporary
+directory is removed when the shard ends, whatever happened.
 
 `run_shard` is the entry point of a Ray or Dask task (a plain function, so the executors can pickle it by
 reference; planalign must be installed on the workers); `run_shard_async` is the same in an event loop (the
@@ -33,7 +37,9 @@ import anyio
 import duckdb
 
 from planalign.scenarios.expansion import Member
+from planalign.scenarios.member_figures import SUMMARY_TABLE, store_member_figures
 from planalign.scenarios.sweep import pass_orchestrator, run_pass
+from planalign.scenarios.sweep_directory import Keep
 from planalign.simulation.config import SimulationConfig
 from planalign.simulation.state import STATUS_SCHEMA, DatabaseIdentity
 
@@ -68,6 +74,7 @@ class ShardTask:
     members: tuple[Member, ...]
     identity: DatabaseIdentity
     database_name: str
+    keep: Keep = "tables"
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,8 @@ class ShardTable:
     columns: tuple[tuple[str, str], ...]
     per_member: bool
     parquet: bytes
+    kept: bool = True
+    """False for a per-member table a summary shard left out: its layout travels, its rows do not."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,11 @@ async def run_shard_async(task: ShardTask, bundle: ShardBundle) -> ShardResult:
             error = summary.error or "the pass did not complete"
             return ShardResult(task.index, ids, "failed", error, (), _since(started))
         database = Path(config.simulation.database_path)
-        tables = await anyio.to_thread.run_sync(export_tables, database, root / "export")
+        kept: frozenset[str] | None = None
+        if task.keep == "summaries":
+            await anyio.to_thread.run_sync(store_member_figures, database)
+            kept = SUMMARY_KEPT
+        tables = await anyio.to_thread.run_sync(export_tables, database, root / "export", kept)
     return ShardResult(task.index, ids, "complete", None, tables, _since(started), peak_rss_bytes())
 
 
@@ -186,8 +199,16 @@ def _unpack(task: ShardTask, bundle: ShardBundle, root: Path) -> SimulationConfi
     return task.config.with_overrides(overrides)
 
 
-def export_tables(database: Path, directory: Path) -> tuple[ShardTable, ...]:
-    """Every base table of `database` outside planalign's bookkeeping schema, as `ShardTable`s."""
+#: The per-member tables a summary shard sends rows of: the figures and the scenario dimension (one row a
+#: member, which `scenarios compare` checks the members against).
+SUMMARY_KEPT = frozenset({SUMMARY_TABLE, "dim_scenarios"})
+
+
+def export_tables(
+    database: Path, directory: Path, per_member_kept: frozenset[str] | None = None
+) -> tuple[ShardTable, ...]:
+    """Every base table of `database` outside planalign's bookkeeping schema, as `ShardTable`s; with
+    `per_member_kept`, the rows of only those per-member tables (the others travel without rows)."""
     directory.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(database), read_only=True)
     try:
@@ -206,9 +227,12 @@ def export_tables(database: Path, directory: Path) -> tuple[ShardTable, ...]:
                     [schema, name],
                 ).fetchall()
             )
+            per_member = any(c == "scenario_id" for c, _ in columns)
+            if per_member and per_member_kept is not None and str(name) not in per_member_kept:
+                out.append(ShardTable(str(schema), str(name), columns, per_member, b"", kept=False))
+                continue
             path = directory / f"{number}.parquet"
             con.execute(f'copy (select * from "{schema}"."{name}") to \'{path}\' (format parquet)')
-            per_member = any(c == "scenario_id" for c, _ in columns)
             out.append(ShardTable(str(schema), str(name), columns, per_member, path.read_bytes()))
             path.unlink()
         return tuple(out)

@@ -94,7 +94,8 @@ async def run_sharded_sweep_async(
     try:
         bundle = await anyio.to_thread.run_sync(make_bundle, config)
         tasks = [
-            ShardTask(s.index, len(shards), config, s.members, plan.identity, database.name) for s in shards
+            ShardTask(s.index, len(shards), config, s.members, plan.identity, database.name, plan.keep)
+            for s in shards
         ]
         emit(ShardEvent("planned", 0, len(shards)))
 
@@ -135,9 +136,10 @@ async def run_sharded_sweep_async(
     with anyio.CancelScope(shield=True):
         await anyio.to_thread.run_sync(copy.close)
         after = [c.simulation_year for c in await anyio.to_thread.run_sync(target.completed_years)]
+        kept = " (their yearly figures only: --keep summaries)" if plan.keep == "summaries" else ""
         note = (
             f"the database {database} holds the {len(plan.members)} members of {len(shards)} shards, "
-            f"{span(years)}"
+            f"{span(years)}{kept}"
             if status == "success"
             else f"the database {database} was left as it was: nothing of the shards was merged"
         )

@@ -11,6 +11,12 @@ per member × employee × simulated year (`BYTES_PER_MEMBER_EMPLOYEE_YEAR`); a s
 available (`MEMORY_SHARE`: dbt's own process, DuckDB's buffers beyond the data and the machine's other
 programs need the rest). Members per shard = that budget ÷ the bytes per member, rounded down to a whole
 number of seeds (at least one seed: a seed's members are never split). docs/scaling.md states the rule.
+
+How large the merged sweep database would be when it keeps every member's tables (`--keep tables`, the
+default): `DATABASE_BYTES_PER_MEMBER_EMPLOYEE_YEAR` per member × employee × simulated year, measured by
+`make bench-sharding` (the merged database's file size). When the working copy and staged save of that size
+(`planalign.simulation.working_copy.space_needed`) do not fit the free disk, the sweep is refused before it
+runs and `--keep summaries` is suggested (`check_merged_size`).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from planalign.errors import PlanalignUsageError
 from planalign.scenarios.expansion import Member
@@ -27,10 +34,37 @@ from planalign.scenarios.scenario_file import MAX_MEMBERS
 BYTES_PER_MEMBER_EMPLOYEE_YEAR = 2.4e9 / (50 * 10_000 * 5)
 #: The share of the available memory one shard may use.
 MEMORY_SHARE = 0.5
+#: The merged sweep database's size per member × employee × simulated year with every member's tables
+#: (benchmarks/results/2026-12-07-sharding-2000-summaries.json: the merged file of 16 members × 2,000 × 3).
+DATABASE_BYTES_PER_MEMBER_EMPLOYEE_YEAR = 400.0
 
 
 class ShardingError(PlanalignUsageError):
     """The shards asked for cannot be made (fewer than one, more than there are seeds)."""
+
+
+class MergedDatabaseTooLargeError(PlanalignUsageError):
+    """Every member's tables, merged, would not fit the free disk beside the sweep database."""
+
+
+def merged_database_bytes(*, members: int, employees: int, years: int) -> int:
+    """The projected size of a sweep database holding every member's tables (see the module docstring)."""
+    return int(DATABASE_BYTES_PER_MEMBER_EMPLOYEE_YEAR * members * max(1, employees) * max(1, years))
+
+
+def check_merged_size(*, projected: int, needed: int, free: int, where: Path) -> None:
+    """Refuse a full-table sweep whose merged database (`projected` bytes; `needed` with the working copy
+    and the staged save) cannot fit the `free` bytes of `where`'s file system, suggesting summaries."""
+    if needed <= free:
+        return
+    gb = 1e9
+    raise MergedDatabaseTooLargeError(
+        f"every member's tables, merged, would make a sweep database of about {projected / gb:,.1f} GB "
+        f"(with its working copy and staged save {needed / gb:,.1f} GB), but the file system of {where} has "
+        f"{free / gb:,.1f} GB free. Keep only the yearly figures the comparison reads with --keep summaries "
+        "(the same comparison.json; no member tables to export), or give --keep tables to try anyway, or "
+        "put the database (the scenario file's `database:`) on a larger disk. docs/scaling.md"
+    )
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from planalign.scenarios.expansion import Member, expand, scenarios_var
 from planalign.scenarios.scenario_file import ScenarioSet
 from planalign.scenarios.sweep_directory import SWEEP_FILE as SWEEP_FILE
 from planalign.scenarios.sweep_directory import SWEEP_SCHEMA_VERSION as SWEEP_SCHEMA_VERSION
+from planalign.scenarios.sweep_directory import Keep
 from planalign.scenarios.sweep_directory import SweepDirectoryError as SweepDirectoryError
 from planalign.scenarios.sweep_directory import latest_complete_sweep as latest_complete_sweep
 from planalign.scenarios.sweep_directory import load_sweep as load_sweep
@@ -68,6 +69,8 @@ class SweepPlan:
     directory: Path
     replace_database: bool = False
     """Replace the database even when it holds another result (a simulation, another sweep)."""
+    keep: Keep = "tables"
+    """What the database keeps of each member: its tables, or (a sharded sweep) only its yearly figures."""
 
     @property
     def identity(self) -> DatabaseIdentity:
@@ -93,7 +96,11 @@ class SweepOutcome:
 
 
 def plan_sweep(
-    scenario_set: ScenarioSet, *, now: dt.datetime | None = None, replace_database: bool = False
+    scenario_set: ScenarioSet,
+    *,
+    now: dt.datetime | None = None,
+    replace_database: bool = False,
+    keep: Keep = "tables",
 ) -> SweepPlan:
     baseline = scenario_set.baseline.config
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
@@ -110,6 +117,7 @@ def plan_sweep(
         config=config,
         directory=directory,
         replace_database=replace_database,
+        keep=keep,
     )
 
 
@@ -165,6 +173,7 @@ def sweep_document(
         **scenarios.labels.over(config.report.labels()).to_dict(),
         "scenarios_file": str(scenarios.path),
         "database": str(scenarios.database),
+        "keep": plan.keep,
         "config_digest": config_digest,
         "census": {"path": str(config.simulation.census_path), "employees": census_employees},
         "years": list(config.years),

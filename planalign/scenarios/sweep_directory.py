@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from planalign.errors import PlanalignUsageError
 
 SWEEP_SCHEMA_VERSION = 1
 SWEEP_FILE = "sweep.json"
+
+#: What a sweep database keeps of each member: its dbt tables (the default), or only the yearly figures
+#: the comparison reads (`--keep summaries`, a sharded sweep too large to merge; docs/scaling.md).
+Keep = Literal["tables", "summaries"]
+KEEP_CHOICES: tuple[Keep, ...] = ("tables", "summaries")
 
 
 class SweepDirectoryError(PlanalignUsageError):
@@ -52,6 +57,12 @@ def load_sweep(directory: Path) -> dict[str, Any]:
     return document
 
 
+def kept_summaries(sweep: dict[str, Any]) -> bool:
+    """Whether the sweep of this sweep.json kept only per-member summaries (no member tables). A sweep.json
+    without `keep` (written before it existed) kept the tables."""
+    return sweep.get("keep") == "summaries"
+
+
 def _is_int(value: Any) -> bool:
     return type(value) is int
 
@@ -86,6 +97,7 @@ _SWEEP_FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
         lambda v: isinstance(v, list) and all(isinstance(d, dict) and _is_text(d.get("name")) for d in v),
     ),
     "baseline": ("a scenario name", _is_text),
+    "keep": ("tables or summaries (or absent: tables)", lambda v: v is None or v in KEEP_CHOICES),
     "database": ("a file path", lambda v: _is_text(v) and bool(v)),
     "config_digest": ("a text", _is_text),
     "scenarios_file": ("a file path", _is_text),

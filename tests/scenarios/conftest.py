@@ -48,3 +48,31 @@ def write_scenarios(tmp_path: Path, baseline_config: Path) -> ScenarioWriter:
         return path
 
     return write
+
+
+def write_sweep_project(root: Path, employees: int) -> Path:
+    """The files a real-dbt sweep test runs from: a census of `employees` (seed 5) and
+    simulation_config.yaml for 2025-2026 writing `simulation.duckdb` and `runs/` under `root`. Shared by the
+    module fixtures of the real sweep tests (test_sweep_end_to_end, test_sharding). Returns `root`."""
+    from planalign.simulation.census import generate_census, write_census
+
+    census = write_census(generate_census(employees, seed=5), root / "census.parquet")
+    config = {
+        "simulation": {
+            "start_year": 2025,
+            "end_year": 2026,
+            "census_path": str(census),
+            "database_path": "simulation.duckdb",
+        },
+        "dbt": {"project_dir": str(REPO / "dbt_project")},
+        "run": {"runs_dir": "runs"},
+    }
+    (root / "simulation_config.yaml").write_text(yaml.safe_dump(config))
+    return root
+
+
+def write_scenario_file(root: Path, stem: str, content: dict[str, Any]) -> Path:
+    """`<root>/<stem>.yaml` holding `content` in its order (beside `write_sweep_project`'s config)."""
+    path = root / f"{stem}.yaml"
+    path.write_text(yaml.safe_dump(content, sort_keys=False))
+    return path

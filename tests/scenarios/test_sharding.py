@@ -22,7 +22,6 @@ import anyio
 import cloudpickle  # type: ignore[import-untyped]
 import duckdb
 import pytest
-import yaml
 
 from planalign.cli import main
 from planalign.scenarios import executors as executors_module
@@ -35,6 +34,7 @@ from planalign.scenarios.executors import (
     _RemoteExecutor,
 )
 from planalign.scenarios.expansion import Member
+from planalign.scenarios.member_figures import SUMMARY_TABLE
 from planalign.scenarios.provenance import export_source
 from planalign.scenarios.scenario_file import SHARDED_MAX_MEMBERS, load_scenario_file, scenario_id
 from planalign.scenarios.shard_task import ShardBundle, ShardResult, ShardTask, export_tables, run_shard
@@ -47,11 +47,10 @@ from planalign.scenarios.shards import (
     shards_for_memory,
 )
 from planalign.scenarios.sweep import SweepOutcome, SweepPlan, load_sweep, plan_sweep
-from planalign.simulation.census import generate_census, write_census
 from planalign.simulation.checksum import table_checksum
 from planalign.simulation.state import SimulationState
 
-from .conftest import ScenarioWriter
+from .conftest import ScenarioWriter, write_scenario_file, write_sweep_project
 
 # The fake shard bodies below run in Ray and Dask worker processes: ship them by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -471,21 +470,8 @@ DESIGNS_FILE = {
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The one-pass sweep of 2 designs × 4 seeds × 2 years on a 100-employee census, built once."""
-    root = tmp_path_factory.mktemp("sharding")
-    census = write_census(generate_census(100, seed=5), root / "census.parquet")
-    config = {
-        "simulation": {
-            "start_year": 2025,
-            "end_year": 2026,
-            "census_path": str(census),
-            "database_path": "simulation.duckdb",
-        },
-        "dbt": {"project_dir": str(REPO / "dbt_project")},
-        "run": {"runs_dir": "runs"},
-    }
-    (root / "simulation_config.yaml").write_text(yaml.safe_dump(config))
-    path = root / "one_pass.yaml"
-    path.write_text(yaml.safe_dump({**DESIGNS_FILE, "database": "one_pass.duckdb"}, sort_keys=False))
+    root = write_sweep_project(tmp_path_factory.mktemp("sharding"), 100)
+    path = write_scenario_file(root, "one_pass", {**DESIGNS_FILE, "database": "one_pass.duckdb"})
     assert main(["scenarios", "run", str(path)]) == 0
     [directory] = sorted((root / "runs").glob("*-sweep-one_pass"))
     return {"root": root, "directory": directory, "database": root / "one_pass.duckdb"}
@@ -513,35 +499,60 @@ def _member_checksums(database: Path) -> dict[tuple[str, str], tuple[int, str]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["local", "ray", "dask"])
+@pytest.mark.parametrize(
+    ("name", "keep"),
+    # Tables on local and Ray, summaries on local and Dask: every executor once, each mode on two (a result
+    # travels the same way in both modes, so the fourth pair would add a parse and prove nothing new).
+    [("local", "tables"), ("ray", "tables"), ("local", "summaries"), ("dask", "summaries")],
+)
 def test_a_sharded_sweep_equals_the_one_pass_sweep_member_by_member(
     reference: dict[str, Any],
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
     name: str,
+    keep: str,
 ) -> None:
     root: Path = reference["root"]
-    path = root / f"sharded_{name}.yaml"
-    path.write_text(yaml.safe_dump({**DESIGNS_FILE, "database": f"sharded_{name}.duckdb"}, sort_keys=False))
+    stem = f"sharded_{name}_{keep}"
+    path = write_scenario_file(root, stem, {**DESIGNS_FILE, "database": f"{stem}.duckdb"})
     if name != "local":
         executor = _cluster_executor(name, request)
         monkeypatch.setattr(executors_module, "make_executor", lambda n, address=None: executor)
-    assert main(["scenarios", "run", str(path), "--executor", name, "--shards", "2"]) == 0
-    [directory] = sorted((root / "runs").glob(f"*-sweep-sharded_{name}"))
+    assert main(["scenarios", "run", str(path), "--executor", name, "--shards", "2", "--keep", keep]) == 0
+    [directory] = sorted((root / "runs").glob(f"*-sweep-{stem}"))
     assert [s["status"] for s in shards_json(directory)["shards"]] == ["complete", "complete"]
-    ours = _member_checksums(root / f"sharded_{name}.duckdb")
+    ours = _member_checksums(root / f"{stem}.duckdb")
     theirs = _member_checksums(reference["database"])
-    assert ours.keys() == theirs.keys()
+    if keep == "tables":
+        assert ours.keys() == theirs.keys()
+    else:  # the dimension and the seeds, as one pass leaves them; the figures instead of member tables
+        tables = {table for table, _ in ours}
+        assert "fct_workforce_snapshot" not in tables and "rpt_yearly_summary" not in tables
+        assert SUMMARY_TABLE in tables
+        ours = {k: v for k, v in ours.items() if k[0] != SUMMARY_TABLE}
+        assert ours.keys() == {k for k in theirs if k[0] == "dim_scenarios" or k[1] == "*"}
     assert {k for k in ours if ours[k] != theirs[k]} == set()
-    mine = json.loads((directory / "comparison.json").read_text())
     one = json.loads((reference["directory"] / "comparison.json").read_text())
+    mine = json.loads((directory / "comparison.json").read_text())
     for key in ("metrics", "rows", "totals", "sensitivities"):
-        assert mine[key] == one[key], key
-    ours_years = SimulationState(root / f"sharded_{name}.duckdb").completed_years()
+        assert mine[key] == one[key], key  # every mean, percentile and paired delta, exactly
+    assert (directory / "metrics.csv").read_text() == (reference["directory"] / "metrics.csv").read_text()
+    ours_years = SimulationState(root / f"{stem}.duckdb").completed_years()
     one_years = SimulationState(reference["database"]).completed_years()
     assert [(y.simulation_year, y.config_hash) for y in ours_years] == [
         (y.simulation_year, y.config_hash) for y in one_years
     ]
+    if keep == "summaries":
+        # `scenarios compare` rebuilds the same comparison from the summary database; export refuses.
+        (directory / "comparison.json").unlink()
+        assert main(["scenarios", "compare", str(directory)]) == 0
+        assert json.loads((directory / "comparison.json").read_text())["rows"] == one["rows"]
+        capsys.readouterr()
+        out = root / "export-summaries"
+        assert main(["export", str(directory), "--format", "csv", "--out", str(out)]) == 2
+        assert "kept only each member's yearly figures (`--keep summaries`)" in capsys.readouterr().err
+        assert not out.exists()
 
 
 def test_the_live_display_shows_shards_done_of_total() -> None:

@@ -14,14 +14,14 @@ from typing import Any
 
 import duckdb
 import pytest
-import yaml
 from openpyxl import load_workbook
 
 from planalign.cli import main
 from planalign.scenarios.scenario_file import load_scenario_file
 from planalign.scenarios.sweep import load_sweep
-from planalign.simulation.census import generate_census, write_census
 from planalign.simulation.orchestrator import PipelineOrchestrator
+
+from .conftest import write_scenario_file, write_sweep_project
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = [42, 7]
@@ -84,19 +84,7 @@ def _differences(sweep_db: Path, single_db: Path, scenario_id: str) -> tuple[lis
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("sweep_e2e")
-    census = write_census(generate_census(200, seed=5), root / "census.parquet")
-    config = {
-        "simulation": {
-            "start_year": 2025,
-            "end_year": 2026,
-            "census_path": str(census),
-            "database_path": "simulation.duckdb",
-        },
-        "dbt": {"project_dir": str(REPO / "dbt_project")},
-        "run": {"runs_dir": "runs"},
-    }
-    (root / "simulation_config.yaml").write_text(yaml.safe_dump(config))
+    root = write_sweep_project(tmp_path_factory.mktemp("sweep_e2e"), 200)
     scenarios = {
         "name": "e2e",
         "scenarios": {
@@ -111,8 +99,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         },
         "seeds": SEEDS,
     }
-    path = root / "e2e.yaml"
-    path.write_text(yaml.safe_dump(scenarios, sort_keys=False))
+    path = write_scenario_file(root, "e2e", scenarios)
     assert main(["scenarios", "run", str(path), "--workers", "2"]) == 0
     [directory] = sorted((root / "runs").glob("*-sweep-e2e"))
     return {"root": root, "file": path, "directory": directory, "set": load_scenario_file(path)}

@@ -163,7 +163,7 @@ def test_sweep_json_is_what_the_contract_lists(write_scenarios: ScenarioWriter) 
     assert set(document) == {
         "schema_version", "kind", "status", "name", "scenarios_file", "database", "config_digest", "census",
         "years", "seeds", "baseline", "discount_rate", "started_at", "finished_at", "elapsed_seconds",
-        "pid", "host", "members", "scenarios", "description", "sensitivities",
+        "pid", "host", "members", "scenarios", "description", "sensitivities", "keep",
     }  # fmt: skip
     assert json.loads(json.dumps(document)) == document
     assert plan.directory.name.endswith("-sweep-scenarios")
