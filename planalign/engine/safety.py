@@ -133,9 +133,7 @@ def validate_safety(
     return SafetyReport(model_ids=selection, issues=tuple(issues))
 
 
-def _unbuilt_parents(
-    analyzer: DependencyGraph, uid: str, selected: set[str], built: set[str]
-) -> list[str]:
+def _unbuilt_parents(analyzer: DependencyGraph, uid: str, selected: set[str], built: set[str]) -> list[str]:
     found: list[str] = []
     stack = list(analyzer.dependencies(uid))
     seen: set[str] = set()
