@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from planalign.cli._common import add_config_argument, add_logging_arguments, load_config
@@ -24,10 +25,13 @@ def handle(args: argparse.Namespace) -> int:
     config = load_config(args, check_files=False)
     from planalign.simulation.orchestrator import create_orchestrator
     from planalign.simulation.project import format_plan, parallelization_info
+    from planalign.simulation.run_history import recorded_durations
     from planalign.simulation.stages import ModelScope, SimulationStage
 
     orchestrator = create_orchestrator(config)
     prepared = orchestrator.describe()
+    # The per-model times a `simulate` of this configuration would plan with, so the estimates are its own.
+    durations = recorded_durations(Path(config.run.runs_dir))
     mp = config.model_parallelization
     choice = mp.worker_choice
     workers = choice.effective
@@ -39,7 +43,7 @@ def handle(args: argparse.Namespace) -> int:
                 label = (
                     f"{'once per simulation' if scope is ModelScope.SIMULATION else 'every year'}: {stage}"
                 )
-                plans[label] = prepared.plan(models, config, label=label)
+                plans[label] = prepared.plan(models, config, label=label, durations=durations)
     if args.json:
         print(json.dumps({k: p.to_dict() for k, p in plans.items()}, indent=2))
         return 0

@@ -20,12 +20,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from planalign.cli._common import add_label_arguments
-
-if TYPE_CHECKING:
-    from planalign.cli.runs import RunEntry
 
 DEFAULT_REPORT_NAME = "report.html"
 DEFAULT_COMPARISON_NAME = "comparison.html"
@@ -73,38 +70,9 @@ def report_path(run_dir: Path, out: Path | None, name: str = DEFAULT_REPORT_NAME
     return out
 
 
-def newest_readable_run(runs_dir: Path, *, quiet: bool = False) -> RunEntry:
-    """The newest complete full run under `runs_dir` whose files the report can read; each newer one that
-    cannot be read is named on stderr with its problem (unless `quiet`). `RunDirectoryError` when there is
-    none."""
-    from planalign.cli._common import printable
-    from planalign.cli.runs import latest_complete_run, list_runs
-    from planalign.errors import RunDirectoryError
-    from planalign.report.model import load_run
-
-    skipped: list[str] = []
-    for entry in reversed(list_runs(runs_dir)):
-        if not entry.is_complete_full_run:
-            continue
-        try:
-            load_run(entry.path)
-        except RunDirectoryError as exc:
-            skipped.append(entry.name)
-            if not quiet:
-                print(f"skipping {printable(entry.name)}: {printable(str(exc))}", file=sys.stderr)
-            continue
-        return entry
-    if not skipped:
-        return latest_complete_run(runs_dir)  # raises, saying what is there instead
-    raise RunDirectoryError(
-        f"no complete full run under {runs_dir} can be read ({len(skipped)} skipped, see above); run "
-        "`planalign simulate`, or restore the run directory"
-    )
-
-
 def handle(args: argparse.Namespace) -> int:
     from planalign.cli._common import labels_from, printable
-    from planalign.cli.runs import SWEEP_FILE, default_runs_dir
+    from planalign.cli.runs import SWEEP_FILE, default_runs_dir, newest_readable_run
     from planalign.log import shown_path
 
     labels = labels_from(args)

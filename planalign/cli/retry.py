@@ -1,10 +1,10 @@
 """`planalign retry`: run again the models that failed or were skipped in the last `planalign run`.
 
 Reads the project's `target/run_results.json`, which `planalign run` writes with every flag it ran with
-(`run._artifact_args`), and runs `planalign run` over the models listed there as `error` or `skipped`, with
-the same `--vars`, target, profiles directory, threads, batch size, retries, execution-class default,
-`--full-refresh`, `--fail-fast` and log format. The models that succeeded are not run again: they exist in
-the target, so they count as built parents, as in `dbt run`.
+(`planalign.project_run.request.artifact_args`), and runs `planalign run` over the models listed there
+as `error` or `skipped`, with the same `--vars`, target, profiles directory, threads, batch size,
+retries, execution-class default, `--full-refresh`, `--fail-fast` and log format. The models that
+succeeded are not run again: they exist in the target, so they count as built parents, as in `dbt run`.
 
 Why not `dbt retry`: it re-runs with the vars of its own command line rather than those of the run it
 retries (dbt-labs/dbt-core#9112), so a run parameterised with `--vars` is retried with different (usually
@@ -80,7 +80,7 @@ def _whole(minimum: int) -> Callable[[Any], bool]:
     return lambda value: type(value) is int and value >= minimum
 
 
-#: The recorded flags retry uses (`run._artifact_args`), and what each must be.
+#: The recorded flags retry uses (`planalign.project_run.request.artifact_args`), and what each must be.
 _ARGS: Mapping[str, tuple[str, Callable[[Any], bool]]] = {
     "threads": ("a whole number of at least 1", _whole(1)),
     "models_per_invocation": ("a whole number of at least 1", _whole(1)),
@@ -199,8 +199,9 @@ def _read(path: Path) -> Any:
 
 def _with_planalign_args(document: Any, path: Path) -> Any:
     """dbt's run_results.json holds dbt's flags only; planalign's own (`models_per_invocation`, the
-    effective threads, ...) are in planalign_run_results.json next to it (`run_flags.RunRecord`). They are
-    merged in when both files are of one run (the same invocation_id); otherwise the document is as read, and
+    effective threads, ...) are in planalign_run_results.json next to it
+    (`planalign.project_run.request.RunRecord`). They are merged in when both files are of one run (the same
+    invocation_id); otherwise the document is as read, and
     `check_document` says whether `planalign run` wrote it."""
     from planalign.engine.results import RUN_RESULTS_FILENAME
 
@@ -220,11 +221,12 @@ def handle(args: argparse.Namespace) -> int:
     from planalign.cli import run as run_command
     from planalign.cli._common import printable
     from planalign.dbt.run_results import FILENAME
+    from planalign.project_run.request import target_dir
 
     project_dir: Path = args.project_dir.resolve()
     if not (project_dir / "dbt_project.yml").is_file():
         raise RetryUsageError(f"{args.project_dir} is not a dbt project (no dbt_project.yml)")
-    path = run_command._target_dir(project_dir) / FILENAME
+    path = target_dir(project_dir) / FILENAME
     if not path.exists():
         raise RetryUsageError(f"there is no {path} to retry from; run `planalign run` first")
     document = _with_planalign_args(_read(path), path)

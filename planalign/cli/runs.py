@@ -24,6 +24,10 @@ A run directory may be copied, edited or planted, so the listing trusts none of 
 read makes its directory a row saying why (every other run still lists), a field of the wrong type is shown
 as unknown, and every value printed is passed through `printable`, so no name or field can put terminal
 escape sequences on the screen.
+
+Why it is long: it also holds the rule of which run `planalign report` takes (`latest_complete_run`,
+`newest_readable_run`), next to the listing whose statuses that rule reads, so that `report` and `runs`
+import it from here and neither imports the other.
 """
 
 from __future__ import annotations
@@ -229,6 +233,36 @@ def latest_complete_run(runs_dir: Path) -> RunEntry:
     )
 
 
+def newest_readable_run(runs_dir: Path, *, quiet: bool = False) -> RunEntry:
+    """The newest complete full run under `runs_dir` whose files the report can read; each newer one that
+    cannot be read is named on stderr with its problem (unless `quiet`). `RunDirectoryError` when there is
+    none."""
+    import sys
+
+    from planalign.cli._common import printable
+    from planalign.errors import RunDirectoryError
+    from planalign.report.model import load_run
+
+    skipped: list[str] = []
+    for entry in reversed(list_runs(runs_dir)):
+        if not entry.is_complete_full_run:
+            continue
+        try:
+            load_run(entry.path)
+        except RunDirectoryError as exc:
+            skipped.append(entry.name)
+            if not quiet:
+                print(f"skipping {printable(entry.name)}: {printable(str(exc))}", file=sys.stderr)
+            continue
+        return entry
+    if not skipped:
+        return latest_complete_run(runs_dir)  # raises, saying what is there instead
+    raise RunDirectoryError(
+        f"no complete full run under {runs_dir} can be read ({len(skipped)} skipped, see above); run "
+        "`planalign simulate`, or restore the run directory"
+    )
+
+
 def _read(path: Path) -> Mapping[str, Any] | str:
     """The JSON object in `path`, or the reason it cannot be read (`read_json_object`'s, shortened)."""
     from planalign.simulation.run_directory import RunFileError, read_json_object
@@ -388,8 +422,6 @@ def handle(args: argparse.Namespace) -> int:
         print(f"no run directories under {shown_path(runs_dir)}")
         return 0
     print(format_table(entries))
-    from planalign.cli.report import newest_readable_run
-
     try:
         print(f"\n`planalign report` reports: {printable(newest_readable_run(runs_dir, quiet=True).name)}")
     except RunDirectoryError:

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from planalign.cli._common import printable
 
-if TYPE_CHECKING:
-    from planalign.cli.runs import RunEntry
+
+class RunEntry(Protocol):
+    """A listed run as the table reads it (`planalign.cli.runs.RunEntry`)."""
+
+    @property
+    def run_name(self) -> str: ...
+
+    @property
+    def detail(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
 
 #: The listing's columns. The run id already says when the run started (its UTC timestamp) and its config
 #: digest (its suffix), so those two are only in `--json`; the database shows as its file name.

@@ -191,8 +191,8 @@ def handle_run(args: argparse.Namespace) -> int:
 
 
 def _run(plan: SweepPlan) -> tuple[SweepOutcome | None, bool]:
+    from planalign.cli._cancel import run_cancellable
     from planalign.cli.progress import ProgressDisplay, load_history
-    from planalign.cli.simulate import run_cancellable
     from planalign.scenarios.sweep import run_sweep_async
 
     config = plan.config
@@ -214,7 +214,7 @@ def _run(plan: SweepPlan) -> tuple[SweepOutcome | None, bool]:
         interrupted = run_cancellable(
             body, stopping="the sweep database is replaced only when every year is done"
         )
-    return (outcomes[-1] if outcomes else None), interrupted
+    return (outcomes[-1] if outcomes else None), interrupted is not None
 
 
 def handle_compare(args: argparse.Namespace) -> int:

@@ -134,8 +134,8 @@ def run_sharded(args: argparse.Namespace, plan: SweepPlan, compare: Callable[[Pa
 
 
 def _run(plan: SweepPlan, shards: list[Shard], runner: ShardExecutor) -> tuple[SweepOutcome | None, bool]:
+    from planalign.cli._cancel import run_cancellable
     from planalign.cli.shard_progress import ShardDisplay
-    from planalign.cli.simulate import run_cancellable
     from planalign.scenarios.sharded import run_sharded_sweep_async
 
     display = ShardDisplay(sys.stderr, executor=runner.name, structured=plan.config.run.log_format == "json")
@@ -148,4 +148,4 @@ def _run(plan: SweepPlan, shards: list[Shard], runner: ShardExecutor) -> tuple[S
         interrupted = run_cancellable(
             body, stopping="cancelling the shards; the sweep database changes only when every shard is done"
         )
-    return (outcomes[-1] if outcomes else None), interrupted
+    return (outcomes[-1] if outcomes else None), interrupted is not None

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -228,56 +226,7 @@ def run_with_signals(
                 on_finished=summaries.append,
             )
 
+    from planalign.cli._cancel import run_cancellable
+
     interrupted = run_cancellable(body, stopping="the database is saved only as complete years")
-    return (summaries[-1] if summaries else None), interrupted
-
-
-def run_cancellable(body: Callable[[], Awaitable[None]], *, stopping: str) -> bool:
-    """Run `body` (a simulation, a sweep) in an event loop; returns whether a signal interrupted it.
-
-    The first SIGINT or SIGTERM cancels it: dispatch stops, running queries are interrupted, the unsaved
-    work is discarded, the run's record is written. The handlers stay installed until `body` has finished
-    cleaning up, so further signals (an impatient second Ctrl-C, a service manager's repeated SIGTERM) are
-    noted and ignored instead of killing the process half-way through its summary. The user's database
-    never depends on that clean-up: it changes only by atomic replacement
-    (`planalign.simulation.working_copy`). `stopping` ends the line printed at the first signal.
-    """
-    import anyio
-
-    interrupted = False
-
-    async def main() -> None:
-        nonlocal interrupted
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async with anyio.create_task_group() as tg:
-
-                async def watch_signals() -> None:
-                    nonlocal interrupted
-                    async for signum in signals:
-                        if not interrupted:
-                            interrupted = True
-                            name = signal.Signals(signum).name
-                            print(f"\n{name}: stopping — {stopping}", file=sys.stderr)
-                            run_scope.cancel()
-                        else:
-                            print("already stopping; the database is safe", file=sys.stderr)
-
-                run_scope = anyio.CancelScope()
-                tg.start_soon(watch_signals)
-                with run_scope:
-                    await body()
-                tg.cancel_scope.cancel()
-
-    try:
-        anyio.run(main)
-    except BaseExceptionGroup as group:
-        # The task group wraps the run's own exception; surface it as the CLI expects (usage errors → 2).
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0] from None
-        raise
-    finally:
-        if interrupted:
-            # Stopping is decided and done; a late signal must not turn the exit into a traceback.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return interrupted
+    return (summaries[-1] if summaries else None), interrupted is not None

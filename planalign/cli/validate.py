@@ -52,7 +52,10 @@ def handle(args: argparse.Namespace) -> int:
         Path(config.simulation.database_path), prepared.year_partitioned_relations
     ):
         print(line)
+    from planalign.simulation.run_history import recorded_durations
+
     mp = config.model_parallelization
+    durations = recorded_durations(Path(config.run.runs_dir))  # as a run of this configuration plans
     built = set(prepared.stages.all_models(ModelScope.SIMULATION))
     problems = 0
     for stage in SimulationStage:
@@ -64,7 +67,7 @@ def handle(args: argparse.Namespace) -> int:
             already_built=built,
             enable_conditional_parallelization=mp.enable_conditional_parallelization,
         )
-        plan = prepared.plan(models, config)
+        plan = prepared.plan(models, config, durations=durations)
         mark = "✔" if report.safe else "✘"
         print(f"{mark} stage {stage}: {len(models)} models, estimated speedup {plan.estimated_speedup:.1f}x")
         for issue in report.issues:

@@ -33,6 +33,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from planalign.dbt.isolation import IsolationStatus
+    from planalign.engine.runner import InvokerCapabilities
 
 #: Adapters whose SQL runs inside this process.
 EMBEDDED_ADAPTERS = frozenset({"duckdb"})
@@ -114,3 +119,13 @@ def adapter_type_of(dbt_manifest: object | None) -> str:
     metadata = getattr(dbt_manifest, "metadata", None)
     adapter_type = getattr(metadata, "adapter_type", None)
     return str(adapter_type) if adapter_type else "duckdb"
+
+
+def capabilities(status: IsolationStatus) -> InvokerCapabilities:
+    """What a `DbtInvoker` under this isolation status can do, for the plans of views that run nothing
+    (`planalign.engine.runner.plan_for`): invocations at once when the isolation is available, batches up to
+    `planalign.dbt.invoker.batch_limit`. A run takes the same from its invoker (`capabilities_of`)."""
+    from planalign.dbt.invoker import batch_limit
+    from planalign.engine.runner import InvokerCapabilities
+
+    return InvokerCapabilities(bool(status.available), batch_limit(status))

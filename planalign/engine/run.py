@@ -44,7 +44,12 @@ from planalign.engine.watchdog import MemoryWatchdog, PsutilMemoryProbe
 from planalign.log import get_logger
 
 if TYPE_CHECKING:
-    from planalign.engine.runner import EngineSettings, ParallelExecutionEngine
+    from collections.abc import Callable
+
+    from planalign.engine.graph import ModelDependencyAnalyzer
+    from planalign.engine.invocation import ModelInvoker
+    from planalign.engine.settings import EngineSettings
+    from planalign.engine.watchdog import MemoryProbe
 
 log = get_logger("planalign.engine")
 
@@ -68,7 +73,14 @@ class EngineRun:
     limiters, lanes and invocation scope, each model's record, and the timeline. Every method runs in the
     event loop thread (the scheduler's thread-safety contract); worker threads only run `invoke`."""
 
-    engine: ParallelExecutionEngine
+    # The run's collaborators, passed by the engine that starts it: the run never reaches back into it.
+    analyzer: ModelDependencyAnalyzer
+    invoker: ModelInvoker
+    settings: EngineSettings
+    clock: Callable[[], float]
+    emit_event: Callable[[EngineEvent], None]  # the engine's listener, failures contained
+    memory_probe: MemoryProbe | None
+    on_cancelled: Callable[[EngineRunResult], None]  # receives the result of a cancelled run
     plan: ExecutionPlan
     scheduler: Scheduler
     vars: dict[str, Any]
@@ -91,21 +103,17 @@ class EngineRun:
     invocations: int = 0  # invocations started, retries included
     wake: anyio.Event | None = None
 
-    @property
-    def settings(self) -> EngineSettings:
-        return self.engine.settings
-
     # ------------------------------------------------------------------ helpers
 
     def now(self) -> float:
-        return self.engine.clock() - self.t0
+        return self.clock() - self.t0
 
     def iso(self, offset: float) -> str:
         return datetime.fromtimestamp(self.wall0 + offset, tz=UTC).isoformat()
 
     def emit(self, kind: EngineEventKind, **details: Any) -> None:
         offset = self.now()
-        self.engine._emit(
+        self.emit_event(
             EngineEvent(
                 kind=kind,
                 time=offset,
@@ -133,7 +141,7 @@ class EngineRun:
             await self.run_all()
         except anyio.get_cancelled_exc_class():
             result = self.result(cancelled=True)
-            self.engine.last_result = result
+            self.on_cancelled(result)
             log.warning("run cancelled", label=self.label, **result.counts())
             raise
         return self.result(cancelled=False)
@@ -141,7 +149,7 @@ class EngineRun:
     async def apply_memory_limit(self) -> None:
         """Hand DuckDB's memory limit to the invoker if it offers `apply_duckdb_memory_limit(value)`."""
         value = self.duckdb_memory_limit
-        hook = getattr(self.engine.invoker, "apply_duckdb_memory_limit", None)
+        hook = getattr(self.invoker, "apply_duckdb_memory_limit", None)
         if value is not None and callable(hook):
             await anyio.to_thread.run_sync(hook, value)
 
@@ -298,8 +306,8 @@ class EngineRun:
         """Worker-thread side of one invocation. An invoker must not raise for a model failure; if it does,
         the exception becomes a non-retryable error of every model it was running (logged with its
         traceback)."""
-        nodes = [self.engine.analyzer.node(uid) for uid in members]
-        invoker = self.engine.invoker
+        nodes = [self.analyzer.node(uid) for uid in members]
+        invoker = self.invoker
         try:
             with use_scope(self.scope):
                 if len(nodes) == 1:
@@ -316,7 +324,7 @@ class EngineRun:
         state.error = error
         state.finished = self.now() if at is None else at
         self.scheduler.resolve(uid, status)
-        node = self.engine.analyzer.node(uid)
+        node = self.analyzer.node(uid)
         self.emit(
             EngineEventKind.MODEL_FINISHED,
             unique_id=uid,
@@ -350,15 +358,15 @@ class EngineRun:
         self.emit(
             EngineEventKind.MODEL_SKIPPED,
             unique_id=uid,
-            name=self.engine.analyzer.node(uid).name,
+            name=self.analyzer.node(uid).name,
             status=ModelStatus.SKIPPED,
-            message=f"skipped because {self.engine.analyzer.node(failed).name} failed",
+            message=f"skipped because {self.analyzer.node(failed).name} failed",
         )
 
     # ------------------------------------------------------------------ memory
 
     async def watch_memory(self, scope: anyio.CancelScope) -> None:
-        probe = self.engine.memory_probe if self.engine.memory_probe is not None else PsutilMemoryProbe()
+        probe = self.memory_probe if self.memory_probe is not None else PsutilMemoryProbe()
         watchdog = MemoryWatchdog(
             self.limiter,
             probe,
@@ -367,7 +375,7 @@ class EngineRun:
             min_available_mb=self.settings.min_available_mb,
             on_event=self.on_pressure,
             act=self.settings.fallback_on_resource_pressure,
-            clock=self.engine.clock,
+            clock=self.clock,
             origin=(self.t0, self.wall0),
         )
         with scope:

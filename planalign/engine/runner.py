@@ -40,6 +40,7 @@ longer (each model of a batch on its own) and fails it as not retryable.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,8 +56,9 @@ from planalign.engine.plan import ExecutionPlan
 from planalign.engine.results import EngineRunResult
 from planalign.engine.run import EngineRun, ModelRecord
 from planalign.engine.scheduler import Scheduler, TieBreak
-from planalign.engine.watchdog import DEFAULT_MIN_AVAILABLE_MB, MemoryProbe, format_duckdb_memory_limit
-from planalign.errors import ConfigError, ExecutionSafetyError
+from planalign.engine.settings import EngineSettings
+from planalign.engine.watchdog import MemoryProbe, format_duckdb_memory_limit
+from planalign.errors import ExecutionSafetyError
 from planalign.log import get_logger
 
 #: The engine's public API; its event types are part of it (`on_event` receives them).
@@ -64,8 +66,11 @@ __all__ = [
     "EngineEvent",
     "EngineEventKind",
     "EngineSettings",
+    "InvokerCapabilities",
     "ParallelExecutionEngine",
+    "capabilities_of",
     "duckdb_memory_limit_setting",
+    "plan_for",
 ]
 
 # Through planalign.log, so that a host that never configures logging gets planalign's lines through stdlib
@@ -74,46 +79,53 @@ log = get_logger("planalign.engine")
 
 
 @dataclass(frozen=True)
-class EngineSettings:
-    """The specification's model-parallelization settings (same names and defaults), plus engine knobs.
+class InvokerCapabilities:
+    """What the invoker can do, as far as a plan depends on it: run invocations at once (`concurrent`), and
+    how many models one invocation may run (`max_models_per_invocation`; 1: no batches). A run takes them
+    from its invoker (`capabilities_of`); a view that runs nothing from what the invoker would be
+    (`planalign.dbt.workers.capabilities`)."""
 
-    `models_per_invocation` caps a batch (see "Batches" in `planalign.engine.scheduler`; 1: one model per
-    dbt invocation). `shuffle_dispatch_seed` is for tests: it shuffles the dispatch order among ready models.
-    `retry_backoff_s` is the pause before a retry; `watchdog_interval_s` and `min_available_mb` tune the
-    memory watchdog (see `planalign.engine.watchdog`). `model_timeout_seconds` is how long one model may
-    run before
-    the invoker interrupts it (see "Retries and time limits" in the module docstring).
-    """
+    concurrent: bool
+    max_models_per_invocation: int = 1
 
-    max_workers: int = 4
-    memory_limit_mb: float = 4000.0
-    enable_conditional_parallelization: bool = False
-    deterministic_execution: bool = True
-    resource_monitoring: bool = True
-    fallback_on_resource_pressure: bool = True
-    validate_execution_safety: bool = True
-    abort_on_dependency_conflict: bool = True
-    max_retries_per_model: int = 2
-    models_per_invocation: int = 64
-    shuffle_dispatch_seed: int | None = None
-    retry_backoff_s: float = 0.05
-    watchdog_interval_s: float = 0.5
-    min_available_mb: float = DEFAULT_MIN_AVAILABLE_MB
-    model_timeout_seconds: float = 1800.0
 
-    def __post_init__(self) -> None:
-        if self.max_workers < 1:
-            raise ConfigError(f"max_workers must be at least 1, got {self.max_workers}")
-        if self.memory_limit_mb <= 0:
-            raise ConfigError(f"memory_limit_mb must be positive, got {self.memory_limit_mb}")
-        if self.models_per_invocation < 1:
-            raise ConfigError(f"models_per_invocation must be at least 1, got {self.models_per_invocation}")
-        if self.max_retries_per_model < 0:
-            raise ConfigError(f"max_retries_per_model must be 0 or more, got {self.max_retries_per_model}")
-        if self.retry_backoff_s < 0 or self.watchdog_interval_s <= 0:
-            raise ConfigError("retry_backoff_s must be >= 0 and watchdog_interval_s > 0")
-        if not self.model_timeout_seconds > 0:
-            raise ConfigError(f"model_timeout_seconds must be positive, got {self.model_timeout_seconds}")
+def capabilities_of(invoker: ModelInvoker) -> InvokerCapabilities:
+    """An invoker's capabilities (`BatchModelInvoker`s batch; a plain `ModelInvoker` runs one model)."""
+    batch = invoker.max_models_per_invocation if isinstance(invoker, BatchModelInvoker) else 1
+    return InvokerCapabilities(bool(invoker.supports_concurrency), max(1, batch))
+
+
+def plan_for(
+    analyzer: ModelDependencyAnalyzer,
+    model_ids: Sequence[str],
+    settings: EngineSettings,
+    capabilities: InvokerCapabilities,
+    durations: Mapping[str, float] | None = None,
+    *,
+    label: str | None = None,
+    workers: int | None = None,
+) -> ExecutionPlan:
+    """The one plan function: the plan of `model_ids` (ephemeral ones dropped) under these settings, with an
+    invoker of these capabilities and these recorded per-model `durations` — what a run follows
+    (`ParallelExecutionEngine.plan`, `execute`) and what every view that runs nothing shows (`planalign
+    plan`, `info`, `validate`, the specification's API), so that the estimate shown is the one recorded.
+
+    Workers: `max_workers`, 1 when the invoker cannot run invocations at once (`workers` overrides, for a
+    run that fell back to one worker). Batch size: `models_per_invocation`, capped by the invoker."""
+    selection = [uid for uid in analyzer.resolve(model_ids) if not analyzer.inlined(uid)]
+    if workers is None:
+        workers = settings.max_workers if capabilities.concurrent else 1
+    batch = 1
+    if settings.models_per_invocation > 1:
+        batch = max(1, min(settings.models_per_invocation, capabilities.max_models_per_invocation))
+    return analyzer.plan(
+        selection,
+        durations=durations,
+        enable_conditional_parallelization=settings.enable_conditional_parallelization,
+        max_workers=workers,
+        models_per_invocation=batch,
+        label=label,
+    )
 
 
 def duckdb_memory_limit_setting(settings: EngineSettings) -> str | None:
@@ -167,29 +179,41 @@ class ParallelExecutionEngine:
         cannot foresee is not in it: a failed safety validation that falls back to one worker, and memory
         pressure lowering the limit while it runs.
         """
-        return self._plan(self._runnable(model_ids), self._workers(), label)
+        return self._plan(model_ids, None, label)
 
     def _runnable(self, model_ids: Sequence[str]) -> tuple[str, ...]:
         analyzer = self.analyzer
         return tuple(uid for uid in analyzer.resolve(model_ids) if not analyzer.inlined(uid))
 
-    def _workers(self) -> int:
-        return self.settings.max_workers if self.invoker.supports_concurrency else 1
-
-    def _batch_size(self) -> int:
-        invoker = self.invoker
-        if self.settings.models_per_invocation <= 1 or not isinstance(invoker, BatchModelInvoker):
-            return 1
-        return max(1, min(self.settings.models_per_invocation, invoker.max_models_per_invocation))
-
-    def _plan(self, selection: tuple[str, ...], workers: int, label: str | None) -> ExecutionPlan:
-        return self.analyzer.plan(
-            selection,
-            durations=self.durations,
-            enable_conditional_parallelization=self.settings.enable_conditional_parallelization,
-            max_workers=workers,
-            models_per_invocation=self._batch_size(),
+    def _plan(self, model_ids: Sequence[str], workers: int | None, label: str | None) -> ExecutionPlan:
+        return plan_for(
+            self.analyzer,
+            model_ids,
+            self.settings,
+            capabilities_of(self.invoker),
+            self.durations,
             label=label,
+            workers=workers,
+        )
+
+    def replace(self, **changes: Any) -> ParallelExecutionEngine:
+        """A new engine with the same collaborators (analyzer, invoker, event listener, memory probe, clock,
+        recorded durations) and these changes: `settings=`, or any field of `EngineSettings` by name."""
+        settings = changes.pop("settings", self.settings)
+        fields = {f for f in EngineSettings.__dataclass_fields__}
+        settings = dataclasses.replace(settings, **{k: changes.pop(k) for k in list(changes) if k in fields})
+        kwargs: dict[str, Any] = {
+            "on_event": self.on_event,
+            "memory_probe": self.memory_probe,
+            "clock": self.clock,
+            "durations": self.durations,
+        }
+        unknown = set(changes) - {"analyzer", "invoker", *kwargs}
+        if unknown:
+            raise TypeError(f"ParallelExecutionEngine.replace() got unknown fields {sorted(unknown)}")
+        kwargs.update({k: v for k, v in changes.items() if k in kwargs})
+        return ParallelExecutionEngine(
+            changes.get("analyzer", self.analyzer), changes.get("invoker", self.invoker), settings, **kwargs
         )
 
     async def execute(
@@ -199,15 +223,15 @@ class ParallelExecutionEngine:
         vars: Mapping[str, Any],
         label: str | None = None,
         already_built: Collection[str] = (),
-        fail_fast: bool = False,
+        fail_fast: bool | None = None,
     ) -> EngineRunResult:
         """Run the models (unique_ids or names) with these dbt vars; model failures are data in the result.
         Ephemeral models in `model_ids` are not run on their own (see `ModelDependencyAnalyzer.inlined`).
 
-        `fail_fast` (dbt's `--fail-fast`): the first model that fails for good stops the run — nothing new
-        starts (not even the rest of a running batch), running queries are interrupted, and every model not
-        finished is CANCELLED, its error saying the run failed fast (`EngineRunResult.failed_fast` names
-        the model). The call returns the result; it does not raise.
+        `fail_fast` (dbt's `--fail-fast`; None: `settings.fail_fast`): the first model that fails for good
+        stops the run — nothing new starts (not even the rest of a running batch), running queries are
+        interrupted, and every model not finished is CANCELLED, its error saying the run failed fast
+        (`EngineRunResult.failed_fast` names the model). The call returns the result; it does not raise.
 
         Raises `SelectionError` (unknown model), `DependencyCycleError`, or `ExecutionSafetyError` (safety
         validation failed and `abort_on_dependency_conflict`). `already_built` names models outside the
@@ -222,7 +246,7 @@ class ParallelExecutionEngine:
                 label=label,
                 t0=t0,
                 wall0=wall0,
-                fail_fast=fail_fast,
+                fail_fast=self.settings.fail_fast if fail_fast is None else fail_fast,
             )
             result = await run.execute()
         self.last_result = result
@@ -291,8 +315,17 @@ class ParallelExecutionEngine:
             attempts = record.attempts + 1 if record is not None else 1
             return not retryable or attempts > settings.max_retries_per_model
 
+        def cancelled(result: EngineRunResult) -> None:
+            self.last_result = result
+
         return EngineRun(
-            engine=self,
+            analyzer=analyzer,
+            invoker=self.invoker,
+            settings=settings,
+            clock=self.clock,
+            emit_event=self._emit,
+            memory_probe=self.memory_probe,
+            on_cancelled=cancelled,
             plan=plan,
             scheduler=scheduler,
             vars=vars,

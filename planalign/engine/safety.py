@@ -1,7 +1,9 @@
 """Safety validation of a selection before it runs: what would make the run fail or misorder, found first.
 
 A run is refused (`ExecutionSafetyError`) or falls back to one worker on an ERROR; WARNINGs are reported.
-The checks read only the declared graph (`ModelDependencyAnalyzer`) and the execution classes.
+The checks read only the declared graph and the execution classes, through `DependencyGraph` — the part of
+`planalign.engine.graph.ModelDependencyAnalyzer` they need, so that the graph may call them without the two
+modules importing each other.
 """
 
 from __future__ import annotations
@@ -9,12 +11,28 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from planalign.engine.nodes import INLINED_MATERIALIZATIONS, SCHEDULABLE_RESOURCE_TYPES
+from planalign.engine.classification import ModelExecutionType
+from planalign.engine.nodes import INLINED_MATERIALIZATIONS, SCHEDULABLE_RESOURCE_TYPES, ManifestNode
 
-if TYPE_CHECKING:
-    from planalign.engine.graph import ModelDependencyAnalyzer
+
+class DependencyGraph(Protocol):
+    """What the checks read of a project's graph (`ModelDependencyAnalyzer` is the one implementation)."""
+
+    def node(self, unique_id: str) -> ManifestNode: ...
+
+    def resolve(self, model_ids: Iterable[str]) -> tuple[str, ...]: ...
+
+    def execution_class(self, unique_id: str) -> ModelExecutionType: ...
+
+    def dependencies(self, unique_id: str, transitive: bool = False) -> frozenset[str]: ...
+
+    def find_cycles(self) -> list[tuple[str, ...]]: ...
+
+    def format_cycle(self, cycle: Iterable[str]) -> str: ...
+
+    def missing_references(self, unique_id: str) -> tuple[str, ...]: ...
 
 
 class IssueSeverity(StrEnum):
@@ -64,7 +82,7 @@ class SafetyReport:
 
 
 def validate_safety(
-    analyzer: ModelDependencyAnalyzer,
+    analyzer: DependencyGraph,
     model_ids: Iterable[str],
     *,
     already_built: Collection[str] = (),
@@ -115,9 +133,7 @@ def validate_safety(
     return SafetyReport(model_ids=selection, issues=tuple(issues))
 
 
-def _unbuilt_parents(
-    analyzer: ModelDependencyAnalyzer, uid: str, selected: set[str], built: set[str]
-) -> list[str]:
+def _unbuilt_parents(analyzer: DependencyGraph, uid: str, selected: set[str], built: set[str]) -> list[str]:
     found: list[str] = []
     stack = list(analyzer.dependencies(uid))
     seen: set[str] = set()
@@ -139,7 +155,7 @@ def _unbuilt_parents(
 
 
 def _unordered_alone(
-    analyzer: ModelDependencyAnalyzer, selection: tuple[str, ...], enable_conditional: bool
+    analyzer: DependencyGraph, selection: tuple[str, ...], enable_conditional: bool
 ) -> list[SafetyIssue]:
     alone = sorted(
         uid

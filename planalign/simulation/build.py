@@ -157,7 +157,6 @@ class Workspace:
             return []
         label = f"{year if year is not None else 'simulation'}:{stage.value}"
         vars_ = self.vars(year if year is not None else self.config.simulation.start_year)
-        plan = self.engine.plan(models, label=label)
         run.emit(ProgressEvent(kind="stage_started", year=year, stage=stage.value, total=len(models)))
         run.current = (year, stage.value)
         if self.config.run.verbose and self.config.model_parallelization.enabled:
@@ -165,7 +164,8 @@ class Workspace:
         result = await self.engine.execute(
             models, vars=vars_, label=label, already_built=tuple(already_built)
         )
-        run.record(year, stage, result, plan.estimated_speedup)
+        # The estimate of the plan the run followed (`engine.runner.plan_for`, as `planalign plan` shows it).
+        run.record(year, stage, result, result.estimated_speedup)
         run.emit(ProgressEvent(kind="stage_finished", year=year, stage=stage.value, status=_status(result)))
         if self.config.run.verbose:
             log.info(

@@ -502,22 +502,21 @@ class PipelineOrchestrator:
     def _make_engine(
         self, analyzer: ModelDependencyAnalyzer, invoker: ModelInvoker
     ) -> ParallelExecutionEngine:
-        from planalign.engine.results import load_durations
         from planalign.engine.runner import ParallelExecutionEngine
+        from planalign.simulation.run_history import recorded_durations
 
         settings = self.config.engine_settings()  # one worker when parallelization is off
         if self._shuffle_dispatch_seed is not None:
             settings = dataclasses.replace(settings, shuffle_dispatch_seed=self._shuffle_dispatch_seed)
-        # The latest earlier run's per-model times weight the critical path (priorities and estimates in
-        # seconds, not model counts); run ids sort by time. None yet: counts, as before.
-        history = sorted(Path(self.config.run.runs_dir).glob("*/engine_runs.json"))
+        # The latest earlier whole-years run's per-model times weight the critical path (priorities and
+        # estimates in seconds, not model counts); None yet: counts. The plan views read the same.
         return ParallelExecutionEngine(
             analyzer,
             invoker,
             settings,
             on_event=self._on_engine_event,
             memory_probe=self._memory_probe,
-            durations=load_durations(history[-1]) if history else None,
+            durations=recorded_durations(Path(self.config.run.runs_dir)),
         )
 
     def engine_in_place(self) -> ParallelExecutionEngine:

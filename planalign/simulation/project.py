@@ -40,25 +40,17 @@ class PreparedProject:
         label: str | None = None,
         durations: Mapping[str, float] | None = None,
     ) -> ExecutionPlan:
-        """The plan the engine will follow for `models` under `config` — its workers (1 with parallelization
-        off, or when the isolation is unavailable), its batch size (capped by the isolation's batch stop)
-        and recorded durations — for the views that show a plan without running (`plan`, `validate`,
-        `info`, the specification's API). A run's own plans come from its engine (`ParallelExecutionEngine.
-        plan`), which applies the same settings."""
-        from planalign.dbt.invoker import batch_limit
-        from planalign.dbt.isolation import isolation_status
+        """The plan the engine will follow for `models` under `config`, for the views that show a plan
+        without running (`plan`, `validate`, `info`, the specification's API): `engine.runner.plan_for` —
+        the function a run's engine plans with — with the configuration's engine settings, the capabilities
+        the invoker will have (`dbt.isolation.probe`: decided without installing any dbt patch) and the
+        recorded `durations` a run would use (`run_history.recorded_durations` of the runs directory)."""
+        from planalign.dbt.isolation import probe
+        from planalign.dbt.workers import capabilities
+        from planalign.engine.runner import plan_for
 
-        status = isolation_status()
-        mp = config.model_parallelization
-        runnable = [uid for uid in self.analyzer.resolve(models) if not self.analyzer.inlined(uid)]
-        return self.analyzer.plan(
-            runnable,
-            durations=durations,
-            enable_conditional_parallelization=mp.enable_conditional_parallelization,
-            max_workers=mp.effective_max_workers if status.available else 1,
-            models_per_invocation=max(1, min(mp.models_per_invocation, batch_limit(status))),
-            label=label,
-        )
+        settings = config.engine_settings()
+        return plan_for(self.analyzer, models, settings, capabilities(probe()), durations, label=label)
 
 
 def prepare_project(
@@ -117,12 +109,13 @@ def format_plan(plan: ExecutionPlan, *, indent: str = "") -> str:
 def parallelization_info(prepared: PreparedProject, config: SimulationConfig) -> dict[str, Any]:
     """`get_parallelization_info()`'s shape, shared by `DbtRunner` and `planalign info`."""
     from planalign.dbt.invoker import batch_limit
-    from planalign.dbt.isolation import isolation_status
+    from planalign.dbt.isolation import probe
+    from planalign.simulation.run_history import recorded_durations
 
     models = [n.unique_id for n in prepared.manifest.models()]
     stats = prepared.analyzer.classifier.get_statistics(prepared.manifest.models())
-    plan = prepared.plan(models, config)
-    isolation = isolation_status()
+    plan = prepared.plan(models, config, durations=recorded_durations(Path(config.run.runs_dir)))
+    isolation = probe()
     mp = config.model_parallelization
     return {
         "available": bool(isolation.available),

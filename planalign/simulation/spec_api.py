@@ -20,7 +20,6 @@ so `validate` shows it and `simulate --resume` rebuilds them.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import anyio
 from planalign.log import get_logger
 from planalign.simulation.orchestrator import PipelineOrchestrator, _refuse_inside_event_loop
 from planalign.simulation.project import built_models, parallelization_info
+from planalign.simulation.run_history import recorded_durations
 from planalign.simulation.state import SimulationState
 
 if TYPE_CHECKING:
@@ -142,9 +142,8 @@ class DbtRunner:
         built = built_models(prepared.manifest, await anyio.to_thread.run_sync(state.existing_relations))
         engine = self._orchestrator.engine_in_place()
         if enable_conditional_parallelization is not None:
-            engine = _engine_with(
-                engine, enable_conditional_parallelization=enable_conditional_parallelization
-            )
+            # The same collaborators (durations, clock, listener included), one setting changed.
+            engine = engine.replace(enable_conditional_parallelization=enable_conditional_parallelization)
         try:
             result = await engine.execute(
                 ids,
@@ -194,7 +193,7 @@ class DbtRunner:
         prepared = self._orchestrator.describe()
         ids = [prepared.manifest.model_by_name(m).unique_id for m in models]
         conditional = self.config.model_parallelization.enable_conditional_parallelization
-        plan = prepared.plan(ids, self.config)
+        plan = prepared.plan(ids, self.config, durations=recorded_durations(Path(self.config.run.runs_dir)))
         # The models these read must exist in the database, as for a run of them: the selection itself
         # is not "built" (that would hide nothing and flag everything upstream), the database decides.
         state = SimulationState(Path(self.config.simulation.database_path))
@@ -235,15 +234,6 @@ class DbtRunner:
             "safety_issues": [issue.message for issue in safety.issues],
             "recommendations": recommendations,
         }
-
-
-def _engine_with(engine: Any, **changes: Any) -> Any:
-    from planalign.engine.runner import ParallelExecutionEngine
-
-    settings = dataclasses.replace(engine.settings, **changes)
-    return ParallelExecutionEngine(
-        engine.analyzer, engine.invoker, settings, on_event=engine.on_event, memory_probe=engine.memory_probe
-    )
 
 
 def _default_config_path() -> Path | None:

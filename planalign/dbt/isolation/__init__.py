@@ -35,6 +35,7 @@ from planalign.dbt.isolation.gate import (
     IsolationStatus,
     install,
     isolation_status,
+    probe,
     uninstall,
 )
 from planalign.dbt.isolation.hooks import (
@@ -64,6 +65,7 @@ __all__ = [
     "isolation_status",
     "live_adapter_count",
     "only_project_hooks",
+    "probe",
     "render_target_output",
     "running_nodes",
     "set_duckdb_instance_setting",

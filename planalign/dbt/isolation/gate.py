@@ -318,3 +318,53 @@ def uninstall() -> None:
         set_current_installation(None)
         nodes.forget_check()
         _status = None
+
+
+def probe() -> IsolationStatus:
+    """The status `install()` gives, decided without installing anything: the views that prepare a project
+    and run nothing (`planalign plan`, `info`, `validate`) must leave dbt unpatched. Once installed in this
+    process, the installed status. The checks are `install()`'s own (versions, internals, the batch stop,
+    each speed-up's), so a probe says available exactly when an install would succeed, barring a patch that
+    fails while being applied."""
+    with _STATE_LOCK:
+        if _status is not None:
+            return _status
+    versions = detect_versions()
+    problems = version_problems(versions) or internals_problems(with_duckdb=versions.dbt_duckdb is not None)
+    adapters_installed = _adapters_or_none()
+    if problems:
+        return IsolationStatus(
+            False,
+            "; ".join(problems),
+            versions.dbt_core,
+            versions.dbt_duckdb,
+            dbt_adapters_version=versions.dbt_adapters,
+            dbt_common_version=versions.dbt_common,
+            adapters=adapters_installed,
+        )
+    ready: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    for speedup in speedups.SPEEDUPS:
+        try:
+            speedup_problems = speedup.check()
+        except (ImportError, AttributeError, KeyError, TypeError) as exc:
+            speedup_problems = [f"checking it failed: {exc!r}"]
+        if speedup_problems:
+            skipped.append((speedup.name, "; ".join(speedup_problems)))
+        else:
+            ready.append(speedup.name)
+    batch_stop_problems = stop.check_batch_stop()
+    installed_for = "; DuckDB: per-database environments" if versions.dbt_duckdb is not None else ""
+    return IsolationStatus(
+        True,
+        f"per-invocation adapter registry (every adapter){installed_for}: checked, installed at first run",
+        versions.dbt_core,
+        versions.dbt_duckdb,
+        tuple(ready),
+        not batch_stop_problems,
+        skipped_speedups=tuple(skipped),
+        batch_stop_reason="; ".join(batch_stop_problems),
+        dbt_adapters_version=versions.dbt_adapters,
+        dbt_common_version=versions.dbt_common,
+        adapters=adapters_installed,
+    )

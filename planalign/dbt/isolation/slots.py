@@ -80,10 +80,10 @@ def invocation_slot(key: Hashable, *, exclusive: bool = False) -> Iterator[None]
 
     Invocations run concurrently only when the isolation is available and they share `key` (which must
     capture every process-global flag that differs between them, e.g. `--full-refresh`); otherwise they run
-    one at a time.
+    one at a time. An exclusive slot (a parse, the project hooks) runs alone whatever the isolation, so it
+    does not install it: preparing a project (`planalign plan`, `info`, `validate`) leaves dbt unpatched.
     """
     from planalign.dbt.isolation.gate import install
 
-    status = install()
-    with _GATE.hold(key, exclusive=exclusive or not status.available):
+    with _GATE.hold(key, exclusive=exclusive or not install().available):
         yield
