@@ -9,6 +9,7 @@ covered with flags by tests/report/test_client_safe_report.py).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -23,14 +24,14 @@ from planalign.simulation.run_labels import ReportLabels
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _config(tmp_path: Path, report: dict[str, object] | None) -> Path:
+def _config(tmp_path: Path, report: Mapping[str, object] | None) -> Path:
     document = yaml.safe_load((REPO / "simulation_config.yaml").read_text())
     document["simulation"]["census_path"] = str(REPO / document["simulation"]["census_path"])
     document["dbt"] = {**document.get("dbt", {}), "project_dir": str(REPO / "dbt_project")}
     if report is None:
         document.pop("report", None)
     else:
-        document["report"] = report
+        document["report"] = dict(report)
     path = tmp_path / "simulation_config.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
