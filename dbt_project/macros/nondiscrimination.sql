@@ -15,10 +15,8 @@
     select
         scenario_id,
         test,
-        cast(sum(ratio) filter (where not is_hce) as double)
-            / nullif(count(*) filter (where not is_hce), 0) as nhce_average,
-        cast(sum(ratio) filter (where is_hce) as double) / nullif(count(*) filter (where is_hce), 0)
-            as hce_average,
+        {{ planalign_average_basis_points('ratio', 'not is_hce') }} as nhce_basis_points,
+        {{ planalign_average_basis_points('ratio', 'is_hce') }} as hce_basis_points,
         count(*) filter (where is_hce) as hces
     from {{ tested }}
     group by scenario_id, test
@@ -27,9 +25,11 @@
 {{ prefix }}_limits as (
     select
         *,
-        greatest(1.25 * nhce_average, least(nhce_average + 0.02, 2 * nhce_average)) as hce_limit,
-        coalesce(hce_average <= greatest(1.25 * nhce_average, least(nhce_average + 0.02, 2 * nhce_average)), true)
-            as passed
+        nhce_basis_points / 10000.0 as nhce_average,
+        hce_basis_points / 10000.0 as hce_average,
+        greatest(1.25 * nhce_basis_points, least(nhce_basis_points + 200, 2 * nhce_basis_points)) / 10000.0
+            as hce_limit,
+        {{ planalign_test_passed('hce_basis_points', 'nhce_basis_points') }} as passed
     from {{ prefix }}_averages
 ),
 
@@ -125,4 +125,25 @@
     inner join {{ totals }} as totals on candidates.scenario_id = totals.scenario_id and candidates.test = totals.test
     where candidates.pick = 1
 )
+{%- endmacro %}
+
+
+{#-
+  Treas. Reg. 1.401(k)-2(a)(3)(ii) and 1.401(m)-2(a)(3)(ii) (issue #23 item 7): each employee's ratio and each
+  group's average are taken to the nearest one-hundredth of one percent. The ratios are rounded where they are
+  made (int_nondiscrimination_corrections); this is a group's average of `ratio` over the rows where
+  `condition` holds, in whole basis points (0.01%), rounded half up in integers so the comparison below is
+  exact (null for no rows).
+-#}
+{% macro planalign_average_basis_points(ratio, condition) -%}
+    ((2 * sum(cast(round({{ ratio }} * 10000) as bigint)) filter (where {{ condition }})
+        + count(*) filter (where {{ condition }}))
+        // nullif(2 * count(*) filter (where {{ condition }}), 0))
+{%- endmacro %}
+
+{#- The test of IRC 401(k)(3)(A)(ii) / 401(m)(2)(A) on the averages in basis points: the HCE average at most
+    the greater of 1.25 x the NHCE average and the lesser of NHCE + 2 points and 2 x NHCE, in integers
+    (x 4); passed when either group is empty. -#}
+{% macro planalign_test_passed(hce, nhce) -%}
+    coalesce(4 * {{ hce }} <= greatest(5 * {{ nhce }}, least(4 * {{ nhce }} + 800, 8 * {{ nhce }})), true)
 {%- endmacro %}

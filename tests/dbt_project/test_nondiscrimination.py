@@ -164,16 +164,28 @@ def kept_match(money: dict[str, Decimal], kept_deferral: Decimal) -> Decimal:
     return half_up(rate * money["match_compensation"])
 
 
+def average_basis_points(values: list[int]) -> int:
+    """The average of whole basis points, to the nearest basis point, half up."""
+    return (2 * sum(values) + len(values)) // (2 * len(values))
+
+
 def levelled(
     hces: set[str], amounts: dict[str, Decimal], compensation: dict[str, Decimal]
 ) -> tuple[tuple[float, float, float, bool], dict[str, Decimal]]:
     """One test (averages, limit, passed) and, when it fails, each HCE's correction by the two levellings."""
-    ratios = {e: float(amounts[e]) / float(c) if c > 0 else 0.0 for e, c in compensation.items()}
-    nhce = [r for e, r in ratios.items() if e not in hces]
+    # issue #23 item 7: ratios and averages to the nearest 0.01% (Treas. Reg. 1.401(k)-2(a)(3)(ii),
+    # 1.401(m)-2(a)(3)(ii)), half up; the test compared exactly in basis points
+    basis_points = {
+        e: int((Decimal(amounts[e]) / Decimal(c) * 10000).quantize(Decimal(1), ROUND_HALF_UP)) if c > 0 else 0
+        for e, c in compensation.items()
+    }
+    ratios = {e: bp / 10000 for e, bp in basis_points.items()}
+    nhce_bp = average_basis_points([bp for e, bp in basis_points.items() if e not in hces])
+    hce_bp = average_basis_points([bp for e, bp in basis_points.items() if e in hces])
     hce = [r for e, r in ratios.items() if e in hces]
-    nhce_average, hce_average = sum(nhce) / len(nhce), sum(hce) / len(hce)
+    nhce_average, hce_average = nhce_bp / 10000, hce_bp / 10000
     limit = hce_limit(nhce_average)
-    passed = hce_average <= limit
+    passed = 4 * hce_bp <= max(5 * nhce_bp, min(4 * nhce_bp + 800, 8 * nhce_bp))
     corrections: dict[str, Decimal] = {}
     if not passed:
         level = ratio_level(hce, limit)
@@ -297,7 +309,9 @@ def test_refunds_total_the_excess_that_levels_the_hce_average_to_the_limit(skewe
         )
     }
     compensation = {e: float(min(rows[e]["prorated_compensation"], comp_limit)) for e in hces}
-    ratios = {e: float(min(money[e]["contribution"], deferral_limit)) / compensation[e] for e in hces}
+    ratios = {
+        e: round(float(min(money[e]["contribution"], deferral_limit)) / compensation[e], 4) for e in hces
+    }  # to 0.01%, as the regulations (ties of half a basis point are rarer than the tolerance matters)
     limit = results_row(skewed_run, year)["adp_hce_limit"]
     low, high = 0.0, max(ratios.values())
     for _ in range(200):

@@ -6,7 +6,8 @@
     hce_top_paid_group, also in the top round(20%) of the start-of-year actives by look-back compensation.
     Hires of the year have no look-back compensation and are NHCEs unless owners. A census employee owning more
     than 5% (ownership_share) is an HCE whatever the pay (414(q)(1)(A)); IRC 318 attribution is not modelled.
-  * ADP (current-year testing): deferral ratio = deferrals without catch-up / test compensation, test
+  * ADP (current-year testing): deferral ratio = deferrals without catch-up / test compensation (each ratio
+    and each group's average to the nearest 0.01%, Treas. Reg. 1.401(k)-2(a)(3)(ii), 1.401(m)-2(a)(3)(ii)), test
     compensation = pay received in the year capped at 401(a)(17) (0 ratios for 0 pay), over the eligible
     employees (entered the plan by December 31, participants or not). A failed test is corrected by the
     levelling of planalign_levelled_corrections (Treas. Reg. 1.401(k)-2(b)(2)): adp_excess per HCE.
@@ -74,9 +75,10 @@ employees as (
             the two match designs (whose match meets 401(m)(11)(B)) -#}
         params.safe_harbor_type > 0 as adp_safe_harbor,
         params.safe_harbor_type in (1, 2) as acp_safe_harbor,
-        cast(case when contributions.annual_plan_compensation > 0
+        {#- to the nearest 0.01% (Treas. Reg. 1.401(k)-2(a)(3)(ii)) -#}
+        round(cast(case when contributions.annual_plan_compensation > 0
             then (contributions.employee_contribution - contributions.catch_up_contribution)
-                / contributions.annual_plan_compensation else 0 end as decimal(20, 12)) as deferral_ratio
+                / contributions.annual_plan_compensation else 0 end as decimal(20, 12)), 4) as deferral_ratio
     from snapshot
     inner join params on snapshot.scenario_id = params.scenario_id
     left join top_paid on snapshot.scenario_id = top_paid.scenario_id and snapshot.employee_id = top_paid.employee_id
@@ -142,8 +144,9 @@ acp_tested as (
     select
         scenario_id, 'acp' as test, employee_id, is_hce, employer_match - match_forfeited as amount,
         test_compensation,
-        cast(case when test_compensation > 0 then (employer_match - match_forfeited) / test_compensation
-            else 0 end as decimal(20, 12)) as ratio
+        {#- to the nearest 0.01% (Treas. Reg. 1.401(m)-2(a)(3)(ii)) -#}
+        round(cast(case when test_compensation > 0 then (employer_match - match_forfeited) / test_compensation
+            else 0 end as decimal(20, 12)), 4) as ratio
     from forfeited where is_eligible and not acp_safe_harbor
 ),
 
@@ -159,15 +162,15 @@ select
     forfeited.is_eligible,
     cast(forfeited.test_compensation as decimal(18, 2)) as test_compensation,
     cast(forfeited.adp_deferral as decimal(18, 2)) as adp_deferral,
-    forfeited.deferral_ratio,
+    cast(forfeited.deferral_ratio as decimal(20, 12)) as deferral_ratio,
     cast(forfeited.adp_excess as decimal(18, 2)) as adp_excess,
     cast(forfeited.catch_up_recharacterized as decimal(18, 2)) as catch_up_recharacterized,
     cast(forfeited.adp_refund as decimal(18, 2)) as adp_refund,
     cast(forfeited.employer_match as decimal(18, 2)) as employer_match,
     cast(forfeited.match_forfeited as decimal(18, 2)) as match_forfeited,
-    cast(case when forfeited.test_compensation > 0
+    cast(round(cast(case when forfeited.test_compensation > 0
         then (forfeited.employer_match - forfeited.match_forfeited) / forfeited.test_compensation else 0 end
-        as decimal(20, 12)) as contribution_ratio,
+        as decimal(20, 12)), 4) as decimal(20, 12)) as contribution_ratio,
     cast(coalesce(acp_refunds.refund, 0) as decimal(18, 2)) as acp_refund
 from forfeited
 left join acp_refunds

@@ -28,14 +28,11 @@ tests as (
         count(*) filter (where is_eligible and is_hce) as eligible_hces,
         count(*) filter (where is_eligible and not is_hce) as eligible_nhces,
         count(*) filter (where is_hce) as hces,
-        cast(sum(deferral_ratio) filter (where is_eligible and not is_hce) as double)
-            / nullif(count(*) filter (where is_eligible and not is_hce), 0) as nhce_adp,
-        cast(sum(deferral_ratio) filter (where is_eligible and is_hce) as double)
-            / nullif(count(*) filter (where is_eligible and is_hce), 0) as hce_adp,
-        cast(sum(contribution_ratio) filter (where is_eligible and not is_hce) as double)
-            / nullif(count(*) filter (where is_eligible and not is_hce), 0) as nhce_acp,
-        cast(sum(contribution_ratio) filter (where is_eligible and is_hce) as double)
-            / nullif(count(*) filter (where is_eligible and is_hce), 0) as hce_acp,
+        {#- averages to the nearest 0.01% (planalign_average_basis_points), in basis points -#}
+        {{ planalign_average_basis_points('deferral_ratio', 'is_eligible and not is_hce') }} as nhce_adp_bp,
+        {{ planalign_average_basis_points('deferral_ratio', 'is_eligible and is_hce') }} as hce_adp_bp,
+        {{ planalign_average_basis_points('contribution_ratio', 'is_eligible and not is_hce') }} as nhce_acp_bp,
+        {{ planalign_average_basis_points('contribution_ratio', 'is_eligible and is_hce') }} as hce_acp_bp,
         coalesce(sum(adp_refund), 0) as adp_refunds,
         count(*) filter (where adp_refund > 0) as adp_refunded_hces,
         coalesce(sum(acp_refund), 0) as acp_refunds,
@@ -80,8 +77,12 @@ top_heavy as (
 limited as (
     select
         tests.*,
-        greatest(1.25 * nhce_adp, least(nhce_adp + 0.02, 2 * nhce_adp)) as adp_hce_limit,
-        greatest(1.25 * nhce_acp, least(nhce_acp + 0.02, 2 * nhce_acp)) as acp_hce_limit
+        nhce_adp_bp / 10000.0 as nhce_adp,
+        hce_adp_bp / 10000.0 as hce_adp,
+        nhce_acp_bp / 10000.0 as nhce_acp,
+        hce_acp_bp / 10000.0 as hce_acp,
+        greatest(1.25 * nhce_adp_bp, least(nhce_adp_bp + 200, 2 * nhce_adp_bp)) / 10000.0 as adp_hce_limit,
+        greatest(1.25 * nhce_acp_bp, least(nhce_acp_bp + 200, 2 * nhce_acp_bp)) / 10000.0 as acp_hce_limit
     from tests
 )
 
@@ -96,13 +97,13 @@ select
     cast(nhce_adp as double) as nhce_adp,
     cast(hce_adp as double) as hce_adp,
     cast(adp_hce_limit as double) as adp_hce_limit,
-    coalesce(hce_adp <= adp_hce_limit, true) or params.safe_harbor_type > 0 as adp_passed,
+    {{ planalign_test_passed('hce_adp_bp', 'nhce_adp_bp') }} or params.safe_harbor_type > 0 as adp_passed,
     cast(adp_refunds as decimal(18, 2)) as adp_refunds,
     cast(adp_refunded_hces as integer) as adp_refunded_hces,
     cast(nhce_acp as double) as nhce_acp,
     cast(hce_acp as double) as hce_acp,
     cast(acp_hce_limit as double) as acp_hce_limit,
-    coalesce(hce_acp <= acp_hce_limit, true) or params.safe_harbor_type in (1, 2) as acp_passed,
+    {{ planalign_test_passed('hce_acp_bp', 'nhce_acp_bp') }} or params.safe_harbor_type in (1, 2) as acp_passed,
     cast(acp_refunds as decimal(18, 2)) as acp_refunds,
     cast(acp_refunded_hces as integer) as acp_refunded_hces,
     cast(params.key_employee_compensation_limit as decimal(18, 2)) as key_employee_compensation_limit,
