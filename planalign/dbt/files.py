@@ -44,6 +44,11 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 #: How many cached parses are kept per project; the least recently written beyond it are removed.
 CACHE_FILES_PER_PROJECT = 16
 
+#: How many projects keep cached parses; the least recently written beyond it are removed whole. Every
+#: directory a project is parsed from is a project here (a shard's or a test's unpacked copy too), so
+#: without a bound the cache would grow by a directory for each of them.
+CACHE_PROJECTS = 32
+
 _private_lock = threading.Lock()
 _private: Path | None = None
 
@@ -138,6 +143,7 @@ class DbtFiles:
             os.replace(staged, cached)
             staged = None
             _prune(cached.parent, keep=CACHE_FILES_PER_PROJECT)
+            _prune_projects(cached.parent.parent, keep=CACHE_PROJECTS)
         except OSError as exc:
             logger.warning("dbt's parse not cached in %s (the next run parses in full): %s", cached, exc)
         finally:
@@ -167,3 +173,20 @@ def _prune(directory: Path, *, keep: int) -> None:
     for _, path in sorted(entries, reverse=True)[keep:]:
         with contextlib.suppress(OSError):
             path.unlink(missing_ok=True)
+
+
+def _prune_projects(root: Path, *, keep: int) -> None:
+    """Remove the cached parses of all but the `keep` most recently written projects (directory mtime; a
+    parse that only reads its cached file leaves it as it was). A process reading or writing one removed
+    meanwhile parses in full or caches nothing (handled as a missing or an unwritable cache)."""
+    try:
+        children = list(root.iterdir())
+    except OSError:
+        return
+    entries = []
+    for path in children:
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                entries.append((path.stat().st_mtime_ns, path))
+    for _, path in sorted(entries, reverse=True)[keep:]:
+        shutil.rmtree(path, ignore_errors=True)

@@ -81,6 +81,36 @@ def test_the_database_stand_in_keeps_its_file_name_and_other_paths_only_their_su
         assert stand_in_vars({"database_path": database}, PATH_VARS) == {"database_path": database}
 
 
+def test_the_cache_keeps_the_most_recently_written_projects_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every directory a project is parsed from has its own cached parses (a shard's or a test's unpacked
+    copy too): beyond `CACHE_PROJECTS` the least recently written are removed whole."""
+    import os
+
+    import planalign.dbt.files as files_module
+
+    monkeypatch.setattr(files_module, "CACHE_PROJECTS", 2)
+    cache = tmp_path / "cache"
+    files = DbtFiles(tmp_path / "target", tmp_path / "logs", partial_parse_cache=cache)
+    projects = []
+    for age, name in enumerate(["recent", "old", "older"]):
+        project = tmp_path / name
+        cached = files.cache_file(project, ["--vars", name])
+        assert cached is not None
+        cached.parent.mkdir(parents=True)
+        cached.write_bytes(b"saved parse")
+        os.utime(cached.parent, ns=(10**9 * (100 - age), 10**9 * (100 - age)))
+        projects.append(cached)
+    written = files.target_path / files_module.PARTIAL_PARSE_FILE
+    written.parent.mkdir(parents=True)
+    written.write_bytes(b"new parse")
+    new = files.cache_file(tmp_path / "new", ["--vars", "new"])
+    files.publish_parse(new, None)  # as after a parse that wrote `written`
+    assert written.is_file() and new is not None and new.is_file()
+    assert sorted(p.name for p in cache.iterdir()) == sorted([projects[0].parent.name, new.parent.name])
+
+
 @pytest.mark.slow
 def test_runs_on_other_census_and_database_paths_share_one_cached_parse(tmp_path: Path) -> None:
     parser = Parser(write_project(tmp_path / "project"), tmp_path)
