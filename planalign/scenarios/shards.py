@@ -35,8 +35,8 @@ BYTES_PER_MEMBER_EMPLOYEE_YEAR = 2.4e9 / (50 * 10_000 * 5)
 #: The share of the available memory one shard may use.
 MEMORY_SHARE = 0.5
 #: The merged sweep database's size per member × employee × simulated year with every member's tables
-#: (benchmarks/results/2026-12-07-sharding-2000-summaries.json: the merged file of 16 members × 2,000 × 3).
-DATABASE_BYTES_PER_MEMBER_EMPLOYEE_YEAR = 400.0
+#: (benchmarks/results/2026-12-07-sharding-2000.json: 47.0 MB merged from 16 members × 2,000 × 3 years).
+DATABASE_BYTES_PER_MEMBER_EMPLOYEE_YEAR = 513.5
 
 
 class ShardingError(PlanalignUsageError):
