@@ -17,7 +17,6 @@ run directory's summary.json and a sweep's run record name the run. `export_sour
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from planalign.scenarios.comparison import check_database_holds_sweep
 from planalign.scenarios.database import has_column, read_only, relation, year_records, years_with_rows
 from planalign.scenarios.sweep import SWEEP_FILE, load_sweep
 from planalign.scenarios.sweep_directory import kept_summaries
-from planalign.simulation.run_directory import run_kind
+from planalign.simulation.run_directory import RunFileError, read_json_object, read_summary, run_kind
 from planalign.simulation.state import CompletedYear
 from planalign.simulation.year_plan import span
 
@@ -65,7 +64,7 @@ def export_source(directory: Path) -> ExportSource:
             "give one of the directories under runs/"
         )
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary = read_summary(directory)
         database = Path(str(summary["database_path"]))
         run = _RunSummary(
             run_id=str(summary["run_id"]),
@@ -78,7 +77,7 @@ def export_source(directory: Path) -> ExportSource:
             results_digest=str(summary.get("results_digest") or ""),
             finished=dt.datetime.fromisoformat(str(summary["completed_at"])),
         )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (RunFileError, ValueError, KeyError, TypeError) as exc:
         raise ExportError(f"{summary_path} cannot be read as a run summary: {exc}") from None
     with read_only(database) as con:
         records = year_records(con)
@@ -295,8 +294,8 @@ def _sweep_run_id(directory: Path) -> str:
     ids: set[str] = set()
     for path in sorted((directory / "simulation").glob("*/summary.json")):
         try:
-            ids.add(str(json.loads(path.read_text(encoding="utf-8"))["run_id"]))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            ids.add(str(read_json_object(path)["run_id"]))
+        except (RunFileError, KeyError, TypeError) as exc:
             raise ExportError(f"{path} cannot be read as the sweep's run record: {exc}") from None
     if len(ids) != 1:
         found = "no run record" if not ids else f"{len(ids)} run records ({', '.join(sorted(ids))})"

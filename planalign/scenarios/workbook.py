@@ -105,11 +105,13 @@ def answer_sheets(
 
 
 def _run_assumptions(directory: Path) -> dict[str, Any] | None:
+    from planalign.simulation.run_directory import RunFileError, read_summary
+
     try:
-        document = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        document = read_summary(directory)
+    except RunFileError:
         return None
-    assumptions = document.get("assumptions") if isinstance(document, dict) else None
+    assumptions = document.get("assumptions")
     return assumptions if isinstance(assumptions, dict) else None
 
 

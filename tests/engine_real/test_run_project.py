@@ -144,7 +144,10 @@ def test_cancelling_the_awaiting_task_stops_the_run_and_writes_its_results(
     assert result.model("slow").status in {"error", "skipped"}
     document = json.loads(result.run_results_path.read_text())
     slow = next(r for r in document["results"] if r["unique_id"] == project.unique_id("slow"))
-    assert "the run was cancelled" in (slow["message"] or "")
+    # The engine's "interrupted: the run was cancelled", or DuckDB's own INTERRUPT error when the stopped
+    # query's outcome reached the engine first (both are the run's cancellation; which wins is a race).
+    message = (slow["message"] or "").lower()
+    assert "cancelled" in message or "interrupt" in message, slow
 
 
 def test_bad_input_raises_a_usage_error_before_anything_is_written(
