@@ -50,7 +50,7 @@ import anyio
 from planalign.engine.events import EngineEvent, EngineEventKind
 from planalign.engine.graph import ModelDependencyAnalyzer
 from planalign.engine.heap import long_lived_heap
-from planalign.engine.invocation import BatchModelInvoker, InvocationScope, ModelInvoker
+from planalign.engine.invocation import BatchModelInvoker, InvocationScope, ModelInvoker, RecordsDurations
 from planalign.engine.plan import ExecutionPlan
 from planalign.engine.results import EngineRunResult
 from planalign.engine.run import EngineRun, ModelRecord
@@ -130,7 +130,9 @@ class ParallelExecutionEngine:
     `planalign.engine.scheduler`.
 
     `durations` (unique_id or name → seconds, e.g. `results.load_durations(...)` of an earlier run) weights
-    the critical path used for priorities and estimates. `memory_probe` replaces the psutil probe (tests);
+    the critical path used for priorities and estimates; when None, an invoker that `RecordsDurations`
+    supplies its previous run's, read once at the first plan (so `planalign run` reuses its last run's).
+    `memory_probe` replaces the psutil probe (tests);
     `clock` replaces `time.perf_counter` as the monotonic clock of the timeline.
     """
 
@@ -182,10 +184,15 @@ class ParallelExecutionEngine:
             return 1
         return max(1, min(self.settings.models_per_invocation, invoker.max_models_per_invocation))
 
+    def _durations(self) -> Mapping[str, float] | None:
+        if self.durations is None and isinstance(self.invoker, RecordsDurations):
+            self.durations = dict(self.invoker.recorded_durations())
+        return self.durations
+
     def _plan(self, selection: tuple[str, ...], workers: int, label: str | None) -> ExecutionPlan:
         return self.analyzer.plan(
             selection,
-            durations=self.durations,
+            durations=self._durations(),
             enable_conditional_parallelization=self.settings.enable_conditional_parallelization,
             max_workers=workers,
             models_per_invocation=self._batch_size(),
