@@ -1,14 +1,25 @@
 """Issue #21's warehouse measures: `planalign run` on a private PostgreSQL server against `dbt run`.
 
-    .venv/bin/python benchmarks/bench_postgres.py [--models 150] [--reps 2] [--sleep 0.5] [--out FILE]
+    .venv/bin/python benchmarks/bench_postgres.py [--models 150] [--rounds 3] [--short 0.3] [--long 2.0]
+        [--chains 3] [--chain-length 8] [--out FILE]
 
-A 150-model generated DAG (`tests.engine_real.postgres.generate_pg_project`) whose tables and incremental
-models each wait `--sleep` seconds on the server (server-bound models: the work is the server's). Every run
-starts from a fresh copy of one seeded database (`create database ... template`), so every tool does the same
-first build. Compared: `dbt run --threads 4`, `planalign run --workers 4` (its defaults for a server: one
-model per invocation), `--models-per-invocation 8`, `--models-per-invocation 64` (the embedded default) and
-`--workers 1`; each run's tables must equal the first run's (md5 over each relation's sorted rows).
-Prints a JSON report with the load average before and after (the machine is shared).
+The DAG: genproject's random 150-model DAG (`tests.engine_real.postgres.generate_pg_project`) with a
+realistic skew — `--chains` long chains of `--chain-length` models (each a walk down the DAG from an early
+model, as a project's few big fact pipelines) whose tables wait `--long` seconds on the server, and every
+other table or incremental model `--short` seconds (views never wait). Server-bound models: the work is the
+server's. Chain models are wherever the random DAG puts them — not named to sort first or last — so dbt's
+queue (depth first, then unique_id) meets them as it would in a real project.
+
+Every run starts from a fresh copy of one seeded database (`create database ... template`), so every tool
+does the same first build. Rounds alternate the configurations (dbt `--threads 4`; planalign `--workers 4`
+with the durations its previous run recorded; planalign `--workers 4` cold — its recorded durations deleted
+first, so it plans by model counts; planalign `--workers 1`), so load drifts hit each alike; one untimed
+planalign run first records the durations the warm runs use. Each run's tables must equal the first run's
+(md5 over each relation's sorted rows). Reported per configuration: wall seconds and client CPU seconds
+(user + system of the process: load-independent) of every round and their medians, the load average
+around every run, the Ctrl-C latency (`--cancel-reps`), and — load-free — what the dispatch order alone is
+worth on this DAG (`order_makespans`: planalign's order against dbt's queue, simulated from the durations
+the last run recorded).
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -27,23 +39,80 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_timing import timed_run  # noqa: E402
+
+from planalign.engine.results import RUN_RESULTS_FILENAME, load_durations  # noqa: E402
 from tests.engine_real.postgres import PostgresServer, generate_pg_project, running_server  # noqa: E402
+from tests.fixtures.genproject import GeneratedProject  # noqa: E402
 
 DBT = str(Path(sys.executable).parent / "dbt")
+PLANALIGN = [sys.executable, "-m", "planalign", "run"]
+DBT_4 = "dbt run --threads 4"
+WARM_4 = "planalign run --workers 4"
+COLD_4 = "planalign run --workers 4 (no recorded durations)"
+ONE = "planalign run --workers 1"
 CONFIGS: dict[str, list[str]] = {
-    "dbt run --threads 4": [DBT, "run", "--threads", "4"],
-    "planalign run --workers 4": [sys.executable, "-m", "planalign", "run", "--workers", "4"],
-    "planalign run --workers 4 --models-per-invocation 8": [
-        *[sys.executable, "-m", "planalign", "run", "--workers", "4"],
-        *["--models-per-invocation", "8"],
-    ],
-    "planalign run --workers 4 --models-per-invocation 64": [
-        *[sys.executable, "-m", "planalign", "run", "--workers", "4"],
-        *["--models-per-invocation", "64"],
-    ],
-    "planalign run --workers 1": [sys.executable, "-m", "planalign", "run", "--workers", "1"],
+    DBT_4: [DBT, "run", "--threads", "4"],
+    WARM_4: [*PLANALIGN, "--workers", "4"],
+    COLD_4: [*PLANALIGN, "--workers", "4"],
+    ONE: [*PLANALIGN, "--workers", "1"],
 }
+
+
+def skewed_sleeps(chains: int, length: int, long_s: float, short_s: float, seed: int) -> Any:
+    """The `sleeps` of `generate_pg_project`: `chains` walks of up to `length` models, each from a random
+    model of the DAG's first third to a random child (a later model), wait `long_s`; all others `short_s`."""
+
+    def choose(project: GeneratedProject) -> dict[str, float]:
+        rng = random.Random(seed)
+        children: dict[str, list[str]] = {m.name: [] for m in project.models}
+        for model in project.models:
+            for parent in model.parents:
+                children[parent].append(model.name)
+        sleeps = {m.name: short_s for m in project.models}
+        starts = [m.name for m in project.models[: len(project.models) // 3]]
+        for _ in range(chains):
+            name: str | None = rng.choice(starts)
+            for _ in range(length):
+                if name is None:
+                    break
+                sleeps[name] = long_s
+                name = rng.choice(children[name]) if children[name] else None
+        return sleeps
+
+    return choose
+
+
+def order_makespans(
+    project: GeneratedProject, seconds: dict[str, float], workers: int = 4
+) -> dict[str, float]:
+    """What the dispatch order alone is worth on this DAG, load-free: the makespan (s) of `workers` slots
+    given each model's recorded seconds (`seconds`, by unique_id), for planalign's order (longest remaining
+    path in recorded seconds), the same order by model counts (a first run), and dbt's queue (graph depth
+    level, then unique_id — dbt-core's `GraphQueue._get_scores`), simulated by planalign.engine.scheduler."""
+    from planalign.engine.scheduler import Scheduler, remaining_paths, simulate
+
+    order = [project.unique_id(m.name) for m in project.models]  # generated in dependency order
+    deps = {project.unique_id(m.name): [project.unique_id(p) for p in m.parents] for m in project.models}
+    weights = {uid: max(seconds.get(uid, 0.0), 1e-3) for uid in order}
+    level: dict[str, int] = {}
+    for uid in order:
+        level[uid] = 1 + max((level[d] for d in deps[uid]), default=-1)
+    priorities = {
+        "planalign: critical path in recorded seconds": remaining_paths(order, deps, weights),
+        "planalign: critical path in model counts": remaining_paths(order, deps, dict.fromkeys(order, 1.0)),
+        "dbt's queue: depth level, then name": {uid: -float(level[uid]) for uid in order},
+    }
+    alone = dict.fromkeys(order, False)
+    return {
+        name: round(
+            simulate(Scheduler(order, deps, priority=p, runs_alone=alone), weights, workers=workers).makespan,
+            1,
+        )
+        for name, p in priorities.items()
+    }
 
 
 def _digests(server: PostgresServer, database: str, tables: list[str]) -> dict[str, str]:
@@ -64,7 +133,7 @@ def _cancel_latency(server: PostgresServer, work: Path) -> float:
     )
     (project / "profiles.yml").write_text(server.profiles_yml(database, profile="pgcancel"))
     (project / "models" / "slow.sql").write_text("select 1 as x from pg_sleep(60)\n")
-    cmd = [sys.executable, "-m", "planalign", "run", "--project-dir", str(project)]
+    cmd = [*PLANALIGN, "--project-dir", str(project)]
     proc = subprocess.Popen(cmd, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while not server.active_queries(database, "%pg_sleep(60)%"):
         if proc.poll() is not None:
@@ -79,70 +148,102 @@ def _cancel_latency(server: PostgresServer, work: Path) -> float:
     return round(elapsed, 2)
 
 
+def _medians(values: dict[str, list[float]]) -> dict[str, float]:
+    return {n: round(statistics.median(v), 2) for n, v in values.items() if v}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--models", type=int, default=150)
-    parser.add_argument("--reps", type=int, default=2)
-    parser.add_argument("--sleep", type=float, default=0.5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--short", type=float, default=0.3, help="seconds each ordinary model waits")
+    parser.add_argument("--long", type=float, default=2.0, help="seconds each chain model waits")
+    parser.add_argument("--chains", type=int, default=3)
+    parser.add_argument("--chain-length", type=int, default=8)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--cancel-reps", type=int, default=3, help="Ctrl-C latency measurements")
     parser.add_argument("--skip", nargs="*", default=[], help="configurations (names as printed) not to run")
     args = parser.parse_args()
-    report: dict[str, Any] = {"models": args.models, "sleep_s": args.sleep, "cores": os.cpu_count()}
-    report["load_before"] = os.getloadavg()
+    report: dict[str, Any] = {
+        "models": args.models,
+        "dag": {
+            "short_s": args.short,
+            "long_s": args.long,
+            "chains": args.chains,
+            "chain_length": args.chain_length,
+        },
+        "cores": os.cpu_count(),
+        "load_before": os.getloadavg(),
+    }
     with tempfile.TemporaryDirectory() as tmp, running_server(Path(f"/tmp/pgbench-{os.getpid()}")) as server:
         work = Path(tmp)
         server.create_database("seeded")
-        (work / "profiles.yml").write_text(
+        sleeps = skewed_sleeps(args.chains, args.chain_length, args.long, args.short, args.seed)
+        project = generate_pg_project(
+            work / "p", server, "seeded", n_models=args.models, seed=args.seed, sleeps=sleeps
+        )
+        chosen = sleeps(project)
+        waits = [chosen[m.name] for m in project.models if m.materialized != "view"]
+        report["dag"]["long_models"] = sum(
+            1 for m in project.models if chosen[m.name] == args.long and m.materialized != "view"
+        )
+        report["dag"]["server_seconds_serial"] = round(sum(waits), 1)
+        (project.project_dir / "profiles.yml").write_text(
             server.profiles_yml("seeded").replace(
                 "dbname: seeded", "dbname: \"{{ env_var('PG_BENCH_DB') }}\""
             )
         )
-        project = generate_pg_project(
-            work / "p", server, "seeded", n_models=args.models, seed=args.seed, sleep_s=args.sleep
-        )
-        (project.project_dir / "profiles.yml").write_text((work / "profiles.yml").read_text())
         env = {**os.environ, "PG_BENCH_DB": "seeded"}
         flags = ["--project-dir", str(project.project_dir), "--profiles-dir", str(project.project_dir)]
         subprocess.run([DBT, "seed", *flags], check=True, capture_output=True, env=env)
+        recorded = project.project_dir / "target" / RUN_RESULTS_FILENAME
         configs = {name: cmd for name, cmd in CONFIGS.items() if name not in args.skip}
-        times: dict[str, list[float]] = {name: [] for name in configs}
+        wall: dict[str, list[float]] = {name: [] for name in configs}
+        cpu: dict[str, list[float]] = {name: [] for name in configs}
+        loads: dict[str, list[float]] = {name: [] for name in configs}
         reference: dict[str, str] | None = None
-        for rep in range(args.reps):
-            for index, (name, cmd) in enumerate(configs.items()):
-                database = f"r{rep}_{index}"
-                server.query(f"create database {database} template seeded")
-                start = time.perf_counter()
-                proc = subprocess.run(
-                    [*cmd, *flags],
-                    capture_output=True,
-                    text=True,
-                    cwd=project.project_dir,
-                    env={**env, "PG_BENCH_DB": database},
-                )
-                elapsed = time.perf_counter() - start
-                if proc.returncode != 0:
-                    raise SystemExit(f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-                digests = _digests(server, database, project.model_names)
-                reference = reference or digests
-                if digests != reference:
-                    raise SystemExit(f"{name}: tables differ from the first run's")
-                times[name].append(round(elapsed, 2))
-                print(f"{name}: {elapsed:.1f}s", file=sys.stderr, flush=True)
+        runs = [("record durations", CONFIGS[WARM_4])] + [
+            (name, cmd) for _ in range(args.rounds) for name, cmd in configs.items()
+        ]
+        for index, (name, cmd) in enumerate(runs):
+            database = f"r{index}"
+            server.query(f"create database {database} template seeded")
+            if name == COLD_4:
+                recorded.unlink(missing_ok=True)
+            load = os.getloadavg()[0]
+            timed = timed_run([*cmd, *flags], cwd=project.project_dir, env={**env, "PG_BENCH_DB": database})
+            timed.check(name)
+            digests = _digests(server, database, project.model_names)
+            reference = reference or digests
+            if digests != reference:
+                raise SystemExit(f"{name}: tables differ from the first run's")
+            print(
+                f"{name}: {timed.seconds:.1f}s wall, {timed.cpu_seconds:.1f}s CPU, load {load:.1f}",
+                file=sys.stderr,
+                flush=True,
+            )
+            server.query(f"drop database {database}")
+            if name in wall:
+                wall[name].append(timed.seconds)
+                cpu[name].append(timed.cpu_seconds)
+                loads[name].append(round((load + os.getloadavg()[0]) / 2, 1))
+        # What the order alone is worth here, from the durations the last planalign run recorded.
+        report["order_makespans_simulated_s"] = order_makespans(project, load_durations(recorded))
         report["ctrl_c_to_exit_s"] = [_cancel_latency(server, work) for _ in range(args.cancel_reps)]
         report["load_after"] = os.getloadavg()
-        report["seconds"] = times
-        medians = {n: statistics.median(t) for n, t in times.items() if t}
-        for key, base_name in (
-            ("median_vs_dbt_threads_4", "dbt run --threads 4"),
-            ("median_vs_workers_1", "planalign run --workers 1"),
-        ):
+        report["wall_s"] = wall
+        report["cpu_s"] = cpu
+        report["load_1min_per_run"] = loads
+        report["median_wall_s"] = _medians(wall)
+        report["median_cpu_s"] = _medians(cpu)
+        medians = report["median_wall_s"]
+        for key, base_name in (("median_wall_vs_dbt_threads_4", DBT_4), ("median_wall_vs_workers_1", ONE)):
             if base_name in medians:
                 report[key] = {n: round(m / medians[base_name], 2) for n, m in medians.items()}
-        report["tables_identical"] = bool(medians)
+        report["tables_identical"] = True
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

@@ -6,7 +6,8 @@ against `--no-parallel` and against an explicit `--workers 4` (the default befor
 The shipped `simulation_config.yaml` (parallelization on, `max_workers: 4`) on a generated census, each run a
 whole process into a fresh DuckDB file, configurations interleaved within a repetition; after each run the
 order-independent checksums of `fct_yearly_events` and `fct_workforce_snapshot` must equal the first run's.
-Prints a JSON report with the workers the default chose, the cores, and the load average before and after.
+Prints a JSON report with the workers the default chose, the cores, each run's wall and client CPU seconds
+(`bench_timing`) and the load average before and after.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_timing import timed_run  # noqa: E402
 
 from planalign.dbt.workers import available_cores, choose_workers  # noqa: E402
 from planalign.simulation.census import generate_census, write_census  # noqa: E402
@@ -68,6 +70,7 @@ def main() -> None:
         "load_before": os.getloadavg(),
     }
     times: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    cpu: dict[str, list[float]] = {name: [] for name in CONFIGS}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         census = write_census(generate_census(args.employees, seed=11), work / "census.parquet")
@@ -93,19 +96,18 @@ def main() -> None:
                     str(run / "config.yaml"),
                     *flags,
                 ]
-                start = time.perf_counter()
-                proc = subprocess.run(cmd, capture_output=True, text=True, cwd=run)
-                elapsed = time.perf_counter() - start
-                if proc.returncode != 0:
-                    raise SystemExit(f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+                timed = timed_run(cmd, cwd=run).check(name)
+                elapsed = timed.seconds
                 sums = _checksums(run / "sim.duckdb")
                 reference = reference or sums
                 if sums != reference:
                     raise SystemExit(f"{name}: tables differ from the first run's")
                 times[name].append(round(elapsed, 1))
-                print(f"{name}: {elapsed:.1f}s", file=sys.stderr, flush=True)
+                cpu[name].append(timed.cpu_seconds)
+                print(f"{name}: {elapsed:.1f}s, {timed.cpu_seconds:.1f}s CPU", file=sys.stderr, flush=True)
     report["load_after"] = os.getloadavg()
     report["seconds"] = times
+    report["cpu_seconds"] = cpu
     report["tables_identical"] = True
     base = sum(times["simulate --no-parallel"]) / len(times["simulate --no-parallel"])
     report["speed_vs_no_parallel"] = {n: round(base / (sum(t) / len(t)), 2) for n, t in times.items()}

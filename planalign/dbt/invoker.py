@@ -27,6 +27,7 @@ from planalign.dbt import isolation as dbt_isolation
 from planalign.dbt.catalog import catalog_name
 from planalign.dbt.files import DbtFiles
 from planalign.dbt.manifest import dbt_common_args
+from planalign.dbt.run_results import project_target_dir
 from planalign.engine.invocation import (
     MODEL_TIMEOUT_SETTING,
     InvocationOutcome,
@@ -35,6 +36,7 @@ from planalign.engine.invocation import (
     current_scope,
 )
 from planalign.engine.nodes import ManifestNode, ProjectManifest
+from planalign.engine.results import RUN_RESULTS_FILENAME, load_durations
 from planalign.errors import ManifestDatabaseMismatchError, ProjectParseError
 
 logger = logging.getLogger(__name__)
@@ -314,6 +316,22 @@ class DbtInvoker:
     @property
     def max_models_per_invocation(self) -> int:
         return batch_limit(self._status)
+
+    @property
+    def target_dir(self) -> Path:
+        """Where dbt writes this invoker's artifacts: `files`' target path, else the last `--target-path` of
+        the run flags, else dbt_project.yml's `target-path` (relative to the project), else `target`."""
+        if self.files is not None:
+            return self.files.target_path
+        flags = self.extra_run_flags
+        given = [flags[i + 1] for i, flag in enumerate(flags[:-1]) if flag == "--target-path"]
+        return project_target_dir(self.project_dir, given[-1] if given else None)
+
+    def recorded_durations(self) -> dict[str, float]:
+        """The per-model seconds of the previous `planalign run` into this target (its
+        `planalign_run_results.json`; `{}` when there is none), which the engine plans priorities with
+        (`planalign.engine.invocation.RecordsDurations`)."""
+        return load_durations(self.target_dir / RUN_RESULTS_FILENAME)
 
     def _slot_key(self, command: str) -> Hashable:
         """What makes dbt's process-global flags differ between invocations (see

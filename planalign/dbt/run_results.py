@@ -58,6 +58,17 @@ def dbt_timestamp(value: datetime | str | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def project_target_dir(project_dir: Path, target_path: str | None = None) -> Path:
+    """dbt's target-path: `target_path` (`--target-path`), else dbt_project.yml's `target-path`, default
+    `target`; a relative one is relative to the project (as `planalign run` resolves it)."""
+    import yaml
+
+    config = yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}
+    configured = target_path or (config.get("target-path") if isinstance(config, Mapping) else None)
+    path = Path(str(configured)) if configured else Path("target")
+    return path if path.is_absolute() else project_dir / path
+
+
 def remove_stale(target_dir: Path) -> bool:
     """Delete a run_results.json left by an earlier command (returns whether there was one)."""
     path = target_dir / FILENAME

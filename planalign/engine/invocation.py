@@ -98,6 +98,17 @@ class BatchModelInvoker(ModelInvoker, Protocol):
     ) -> Mapping[str, InvocationOutcome]: ...
 
 
+@runtime_checkable
+class RecordsDurations(Protocol):
+    """An invoker that knows the per-model durations its previous run recorded (`DbtInvoker`: the
+    `planalign_run_results.json` of its dbt target, which every `planalign run` writes). The engine plans
+    with them when its caller gave no `durations`, so a repeated `planalign run` puts the longest remaining
+    path in seconds first — the critical-path priority dbt's depth-ordered queue lacks. An empty mapping
+    (no earlier run) plans in model counts, as before."""
+
+    def recorded_durations(self) -> Mapping[str, float]: ...
+
+
 class InvocationScope:
     """The invocations of one engine run: what a cancellation of that run stops, and their time limit.
 

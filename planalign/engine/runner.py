@@ -51,7 +51,7 @@ import anyio
 from planalign.engine.events import EngineEvent, EngineEventKind
 from planalign.engine.graph import ModelDependencyAnalyzer
 from planalign.engine.heap import long_lived_heap
-from planalign.engine.invocation import BatchModelInvoker, InvocationScope, ModelInvoker
+from planalign.engine.invocation import BatchModelInvoker, InvocationScope, ModelInvoker, RecordsDurations
 from planalign.engine.plan import ExecutionPlan
 from planalign.engine.results import EngineRunResult
 from planalign.engine.run import EngineRun, ModelRecord
@@ -142,7 +142,9 @@ class ParallelExecutionEngine:
     `planalign.engine.scheduler`.
 
     `durations` (unique_id or name → seconds, e.g. `results.load_durations(...)` of an earlier run) weights
-    the critical path used for priorities and estimates. `memory_probe` replaces the psutil probe (tests);
+    the critical path used for priorities and estimates; when None, an invoker that `RecordsDurations`
+    supplies its previous run's, read once at the first plan (so `planalign run` reuses its last run's).
+    `memory_probe` replaces the psutil probe (tests);
     `clock` replaces `time.perf_counter` as the monotonic clock of the timeline.
     """
 
@@ -185,13 +187,18 @@ class ParallelExecutionEngine:
         analyzer = self.analyzer
         return tuple(uid for uid in analyzer.resolve(model_ids) if not analyzer.inlined(uid))
 
+    def _durations(self) -> Mapping[str, float] | None:
+        if self.durations is None and isinstance(self.invoker, RecordsDurations):
+            self.durations = dict(self.invoker.recorded_durations())
+        return self.durations
+
     def _plan(self, model_ids: Sequence[str], workers: int | None, label: str | None) -> ExecutionPlan:
         return plan_for(
             self.analyzer,
             model_ids,
             self.settings,
             capabilities_of(self.invoker),
-            self.durations,
+            self._durations(),
             label=label,
             workers=workers,
         )

@@ -23,7 +23,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,20 +194,30 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
 
 
 def generate_pg_project(
-    dest: Path, server: PostgresServer, database: str, *, n_models: int, seed: int, sleep_s: float = 0.0
+    dest: Path,
+    server: PostgresServer,
+    database: str,
+    *,
+    n_models: int,
+    seed: int,
+    sleep_s: float = 0.0,
+    sleeps: Callable[[GeneratedProject], Mapping[str, float]] | None = None,
 ) -> GeneratedProject:
     """`generate_project` for PostgreSQL on `database`: `range(0, N) r(i)` becomes
     `generate_series(0, N - 1) r(i)`, and with `sleep_s` each model also waits `sleep_s` on the server
     (`pg_sleep` in a scalar subquery of its select: server-bound models, whose rows do not change; views
-    do not sleep, or every model reading one would sleep again)."""
+    do not sleep, or every model reading one would sleep again). `sleeps`, given the generated DAG, names
+    models that wait another number of seconds instead (a skewed DAG: benchmarks/bench_postgres.py)."""
     project = generate_project(dest, n_models=n_models, seed=seed)
+    chosen = dict(sleeps(project)) if sleeps is not None else {}
     for model in project.models:
         path = dest / model.path
         sql = path.read_text().replace(
             f"range(0, {ROOT_ROWS}) r(i)", f"generate_series(0, {ROOT_ROWS - 1}) r(i)"
         )
-        if sleep_s and model.materialized != "view":  # a view's sleep would repeat in every reader
-            sql = sql.replace(" as v,", f" + (select 0 from pg_sleep({sleep_s})) as v,", 1)
+        wait = chosen.get(model.name, sleep_s)
+        if wait and model.materialized != "view":  # a view's sleep would repeat in every reader
+            sql = sql.replace(" as v,", f" + (select 0 from pg_sleep({wait})) as v,", 1)
         path.write_text(sql)
     (dest / "profiles.yml").write_text(server.profiles_yml(database))
     return project

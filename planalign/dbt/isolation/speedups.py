@@ -24,7 +24,9 @@ expected is skipped — logged at WARNING with the reason, and listed in `Isolat
 * `schema-cache` — dbt-core `dbt.task.runnable.GraphRunnableTask.create_schemas(self, adapter,
   required_schemas)` lists and creates schemas on every invocation; on dbt-duckdb, skipped when the same
   open DuckDB database already has every required schema from an earlier call in this process (re-done
-  whenever the database has been closed and reopened). Reads the relations' `database` and `schema`
+  whenever the database has been closed and reopened); on a server warehouse, when an earlier invocation
+  of the same engine run found them on the same server database (`planalign.dbt.isolation.server_cache`,
+  once per run, as `dbt run` lists them). Reads the relations' `database` and `schema`
   (dbt-adapters `BaseRelation`) and, through `planalign.dbt.isolation.duckdb`, the adapter's open database.
   Remembers at most `DATABASE_CACHE_SIZE` databases.
 * `context-cycle-break` — every node dbt compiles, runs or tests gets a Jinja context: a dict holding a
@@ -47,6 +49,8 @@ expected is skipped — logged at WARNING with the reason, and listed in `Isolat
   quadratic, with an adapter per invocation (measured on PostgreSQL: 150 one-model invocations spent most
   of their time there, docs/benchmarks.md "PostgreSQL"). The setter is handed a copy instead; the flags an
   adapter sees are the ones dbt means (the defaults and its own).
+* `behavior-source-frames` — each of those flags names its source module with `inspect.stack()`; the same
+  name is read from the frames directly (`planalign.dbt.isolation.behavior_source`).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from planalign.dbt.isolation import behavior_source, server_cache
 from planalign.dbt.isolation import duckdb as duckdb_envs
 from planalign.dbt.isolation._base import Installation, missing_attrs, missing_parameters
 
@@ -241,7 +246,7 @@ def _check_schemas() -> list[str]:
             where="GraphRunnableTask.create_schemas",
         )
     problems += missing_attrs(BaseRelation, ("database", "schema"))
-    return problems
+    return problems + server_cache.check()
 
 
 def _install_schemas(inst: Installation) -> None:
@@ -251,14 +256,14 @@ def _install_schemas(inst: Installation) -> None:
 
     def cached_create_schemas(self: Any, adapter: Any, required_schemas: Any) -> Any:
         wanted = {(str(r.database or "").lower(), str(r.schema or "").lower()) for r in required_schemas}
-        current = duckdb_envs.open_connection_of(inst, adapter)
+        current = duckdb_envs.open_connection_of(inst, adapter) or server_cache.server_database_of(adapter)
         if current is not None:
             with inst.cache_lock:
                 known = inst.known_schemas.get(current[0])
             if known is not None and known[0] is current[1] and wanted <= known[1]:
                 return None
         result = original_create(self, adapter, required_schemas)
-        after = duckdb_envs.open_connection_of(inst, adapter)
+        after = duckdb_envs.open_connection_of(inst, adapter) or server_cache.server_database_of(adapter)
         if after is not None:
             with inst.cache_lock:
                 known = inst.known_schemas.get(after[0])
@@ -360,6 +365,7 @@ SPEEDUPS: tuple[SpeedUp, ...] = (
     SpeedUp("schema-cache", _check_schemas, _install_schemas),
     SpeedUp("context-cycle-break", _check_contexts, _install_contexts),
     SpeedUp("behavior-flags-copy", _check_behavior, _install_behavior),
+    SpeedUp("behavior-source-frames", behavior_source.check, behavior_source.install),  # see its module
 )
 
 
