@@ -230,7 +230,9 @@ class TestsDone:
 def year_tests(prepared: PreparedProject) -> list[str]:
     """`fqn:` selectors of the project's tests that read at least one node built every year (a year-scope
     model, a source — the simulation's own tables read back —, anything but a year-invariant model or a
-    seed), sorted; `dbt test --select` of them is the year's test run after the first."""
+    seed), sorted; `dbt test --select` of them is the year's test run after the first. It assumes a test
+    of year-invariant models reads no `var('simulation_year')` (true of all 14 such tests of the project);
+    a test that did would have to read a year model to mean anything different each year."""
     nodes = prepared.manifest.nodes
     invariant = set(prepared.stages.all_models(ModelScope.SIMULATION))
     invariant.update(uid for uid, node in nodes.items() if node.resource_type == "seed")
