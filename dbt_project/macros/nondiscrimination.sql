@@ -23,7 +23,7 @@
 ),
 
 {#- the NHCE average the HCEs are held to: the previous year's with prior-year testing (`benchmarks`,
-    planalign_prior_year_benchmarks), else this year's -#}
+    int_nondiscrimination_benchmarks), else this year's -#}
 {{ prefix }}_averages as (
     select
         averages.scenario_id,
@@ -162,35 +162,3 @@
     coalesce(4 * {{ hce }} <= greatest(5 * {{ nhce }}, least(4 * {{ nhce }} + 800, 8 * {{ nhce }})), true)
 {%- endmacro %}
 
-
-{#-
-  Prior-year testing (issue #23 item 7; IRC 401(k)(3)(A), 401(m)(2)(A); Treas. Reg. 1.401(k)-2(a)(2)(ii),
-  1.401(m)-2(a)(2)(ii)): the NHCE averages of the previous plan year, in basis points, one row per scenario
-  that elects it and test ('adp', 'acp'), read from the previous year's nondiscrimination_results (its
-  nhce_adp / nhce_acp: that year's NHCEs and data, whatever method that year used). The first simulated
-  year has no simulated previous year: no rows, so the current year's averages are used (the census is an
-  existing plan, not a first plan year, so the 3% of 1.401(k)-2(c)(2) does not apply; see the methodology).
-  The caller declares `-- depends_on: {{ source('planalign_state', 'nondiscrimination_results') }}`.
--#}
-{% macro planalign_prior_year_benchmarks() -%}
-{%- set year = var('simulation_year') | int %}
-{%- set start_year = var('start_year') | int %}
-{%- if year > start_year %}
-    select prior.scenario_id, prior.test, prior.nhce_basis_points
-    from (
-        select scenario_id, 'adp' as test, cast(round(nhce_adp * 10000) as bigint) as nhce_basis_points
-        from {{ source('planalign_state', 'nondiscrimination_results') }}
-        where simulation_year = {{ year - 1 }} and {{ planalign_in_build() }} and nhce_adp is not null
-        union all
-        select scenario_id, 'acp' as test, cast(round(nhce_acp * 10000) as bigint) as nhce_basis_points
-        from {{ source('planalign_state', 'nondiscrimination_results') }}
-        where simulation_year = {{ year - 1 }} and {{ planalign_in_build() }} and nhce_acp is not null
-    ) as prior
-    inner join {{ ref('int_effective_parameters') }} as params
-        on prior.scenario_id = params.scenario_id and params.prior_year_testing
-{%- else %}
-    select cast(null as varchar) as scenario_id, cast(null as varchar) as test,
-        cast(null as bigint) as nhce_basis_points
-    where false
-{%- endif %}
-{%- endmacro %}

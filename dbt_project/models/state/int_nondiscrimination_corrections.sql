@@ -26,14 +26,13 @@
     cent; acp_forfeited = the rest.
   * Prior-year testing (nondiscrimination_testing_method = 1; IRC 401(k)(3)(A); Treas. Reg.
     1.401(k)-2(a)(2)(ii)): both limits are computed on the previous year's NHCE averages
-    (planalign_prior_year_benchmarks; the current year's in the first simulated year).
+    (int_nondiscrimination_benchmarks; the current year's in the first simulated year).
   * Safe harbor (safe_harbor_type > 0; IRC 401(k)(12), 401(m)(11)): the ADP test is deemed passed, and the
     ACP test for the basic and enhanced match designs: no correction.
   The corrections are applied to the money (fct_workforce_snapshot, int_employer_contribution_accounts,
   fct_account_balances, rpt_yearly_summary).
 -#}
 -- depends_on: {{ ref('stg_census_data') }}
--- depends_on: {{ source('planalign_state', 'nondiscrimination_results') }}
 {%- set year = var('simulation_year') | int %}
 with params as (
     select * from {{ ref('int_effective_parameters') }}
@@ -44,7 +43,10 @@ snapshot as (
 ),
 
 nhce_benchmarks as (
-    {{ planalign_prior_year_benchmarks() }}
+    select benchmarks.*
+    from {{ ref('int_nondiscrimination_benchmarks') }} as benchmarks
+    inner join {{ ref('int_effective_parameters') }} as elected
+        on benchmarks.scenario_id = elected.scenario_id and elected.prior_year_testing
 ),
 
 lookback as (

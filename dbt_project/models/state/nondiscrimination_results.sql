@@ -11,10 +11,12 @@
   on separation in the 1-year period ending on the determination date are added back) of everyone employed
   in the year; former employees who performed no services in the year are left out (IRC 416(g)(4)(E)).
 -#}
--- depends_on: {{ source('planalign_state', 'nondiscrimination_results') }}
 {%- set year = var('simulation_year') | int %}
 with nhce_benchmarks as (
-    {{ planalign_prior_year_benchmarks() }}
+    select benchmarks.*
+    from {{ ref('int_nondiscrimination_benchmarks') }} as benchmarks
+    inner join {{ ref('int_effective_parameters') }} as elected
+        on benchmarks.scenario_id = elected.scenario_id and elected.prior_year_testing
 ),
 
 employees as (
@@ -81,7 +83,7 @@ top_heavy as (
 ),
 
 {#- issue #23 item 7: the NHCE averages the limits are computed on: the previous year's with prior-year
-    testing (planalign_prior_year_benchmarks), else this year's -#}
+    testing (int_nondiscrimination_benchmarks), else this year's -#}
 benchmarked as (
     select
         tests.*,
