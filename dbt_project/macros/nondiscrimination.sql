@@ -10,16 +10,30 @@
   1.401(m)-2(a)(5)(ii): match forfeited because the deferrals it relates to were excess contributions is
   not taken into account), so the two levellings run one after the other (int_nondiscrimination_corrections).
 -#}
-{% macro planalign_levelled_corrections(tested, prefix) -%}
-{{ prefix }}_averages as (
+{% macro planalign_levelled_corrections(tested, prefix, benchmarks) -%}
+{{ prefix }}_current_averages as (
     select
         scenario_id,
         test,
-        {{ planalign_average_basis_points('ratio', 'not is_hce') }} as nhce_basis_points,
+        {{ planalign_average_basis_points('ratio', 'not is_hce') }} as current_nhce_basis_points,
         {{ planalign_average_basis_points('ratio', 'is_hce') }} as hce_basis_points,
         count(*) filter (where is_hce) as hces
     from {{ tested }}
     group by scenario_id, test
+),
+
+{#- the NHCE average the HCEs are held to: the previous year's with prior-year testing (`benchmarks`,
+    int_nondiscrimination_benchmarks), else this year's -#}
+{{ prefix }}_averages as (
+    select
+        averages.scenario_id,
+        averages.test,
+        coalesce(benchmarks.nhce_basis_points, averages.current_nhce_basis_points) as nhce_basis_points,
+        averages.hce_basis_points,
+        averages.hces
+    from {{ prefix }}_current_averages as averages
+    left join {{ benchmarks }} as benchmarks
+        on averages.scenario_id = benchmarks.scenario_id and averages.test = benchmarks.test
 ),
 
 {{ prefix }}_limits as (
@@ -147,3 +161,4 @@
 {% macro planalign_test_passed(hce, nhce) -%}
     coalesce(4 * {{ hce }} <= greatest(5 * {{ nhce }}, least(4 * {{ nhce }} + 800, 8 * {{ nhce }})), true)
 {%- endmacro %}
+

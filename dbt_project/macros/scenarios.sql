@@ -43,6 +43,7 @@
         'account_balances_rollover_share', 'account_balances_top_heavy',
         'vesting_normal_retirement_age', 'safe_harbor_type', 'safe_harbor_qaca', 'auto_enrollment_eaca',
         'auto_enrollment_permissive_withdrawal_share', 'auto_enrollment_secure_2_0_mandatory',
+        'vesting_forfeiture_timing', 'nondiscrimination_testing_method',
     ]) }}
 {%- endmacro %}
 

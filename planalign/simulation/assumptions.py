@@ -82,6 +82,7 @@ PARAMETER_SECTIONS = (
     "contributions",
     "account_balances",
     "safe_harbor",
+    "nondiscrimination",
 )
 #: issue #23: the plan design is a var only (no seed row); unset it is 0, no safe-harbor design
 SAFE_HARBOR_DESCRIPTION = (
@@ -333,18 +334,24 @@ def _section_parameters(
             yield from _section_parameters(value, section_name, f"{key}.{field_name}")
             continue
         var = f"{prefix}{field_name}"
-        if var == "safe_harbor_type":
-            from planalign.simulation.config import SAFE_HARBOR_CODES
-
-            yield (
-                var,
-                section_name,
-                "int",
-                None if value is None else SAFE_HARBOR_CODES[value],
-                f"{key}.{field_name}",
-            )
+        codes = _coded_vars().get(var)
+        if codes is not None:
+            # a named choice in the config, a code in the dbt var and the seed (the panel shows the code
+            # with the seed's description of each)
+            yield (var, section_name, "int", None if value is None else codes[value], f"{key}.{field_name}")
             continue
         yield var, section_name, _kind(var, field.annotation), value, f"{key}.{field_name}"
+
+
+def _coded_vars() -> dict[str, dict[str, int]]:
+    """The dbt vars whose config value is a name mapped to a code (issue #23)."""
+    from planalign.simulation.config import FORFEITURE_TIMING_CODES, SAFE_HARBOR_CODES, TESTING_METHOD_CODES
+
+    return {
+        "safe_harbor_type": SAFE_HARBOR_CODES,
+        "vesting_forfeiture_timing": FORFEITURE_TIMING_CODES,
+        "nondiscrimination_testing_method": TESTING_METHOD_CODES,
+    }
 
 
 def _kind(name: str, annotation: Any) -> ParameterKind:

@@ -450,6 +450,16 @@ class VestingSection(_ParameterSection):
     #: the plan's normal retirement age (dbt var vesting_normal_retirement_age; seed 65): employer money is
     #: fully vested from it (IRC 411(a)); at most 65 (IRC 411(a)(8), planalign.simulation.statutory)
     normal_retirement_age: Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=120)] | None = None
+    #: issue #23 item 7: when a leaver's unvested part is forfeited (dbt var vesting_forfeiture_timing, 0/1):
+    #: at the distribution of the vested part, in the year of termination (IRC 411(a)(7)(B)), or after five
+    #: consecutive one-year breaks in service, in the fifth year after it (IRC 411(a)(6)(C))
+    forfeiture_timing: Literal["distribution", "five_year_break"] | None = None
+
+    def dbt_vars(self) -> dict[str, Any]:
+        out = {k: v for k, v in super().dbt_vars().items() if k != "vesting_forfeiture_timing"}
+        if self.forfeiture_timing is not None:
+            out["vesting_forfeiture_timing"] = FORFEITURE_TIMING_CODES[self.forfeiture_timing]
+        return out
 
     @field_validator("schedule")
     @classmethod
@@ -475,6 +485,26 @@ class VestingSection(_ParameterSection):
         if problem:
             raise ValueError(problem)
         return age
+
+
+#: issue #23 item 7: the dbt var code of each forfeiture timing and testing method
+FORFEITURE_TIMING_CODES: dict[str, int] = {"distribution": 0, "five_year_break": 1}
+TESTING_METHOD_CODES: dict[str, int] = {"current_year": 0, "prior_year": 1}
+
+
+class NondiscriminationSection(_ParameterSection):
+    """How the ADP and ACP tests are run (issue #23 item 7): `current_year` compares the HCEs with the NHCEs
+    of the same plan year, `prior_year` with the NHCEs of the previous plan year (IRC 401(k)(3)(A),
+    401(m)(2)(A); Treas. Reg. 1.401(k)-2(a)(2)(ii)) — dbt var nondiscrimination_testing_method (0/1)."""
+
+    DBT_VAR_PREFIX: ClassVar[str] = "nondiscrimination_"
+
+    testing_method: Literal["current_year", "prior_year"] | None = None
+
+    def dbt_vars(self) -> dict[str, Any]:
+        if self.testing_method is None:
+            return {}
+        return {"nondiscrimination_testing_method": TESTING_METHOD_CODES[self.testing_method]}
 
 
 #: issue #23: the safe-harbor plan designs (IRC 401(k)(12), 401(m)(11)) and the dbt var code of each
@@ -763,6 +793,7 @@ class SimulationConfig(BaseSettings):
     match: MatchSection = Field(default_factory=MatchSection)
     vesting: VestingSection = Field(default_factory=VestingSection)
     safe_harbor: SafeHarborSection = Field(default_factory=SafeHarborSection)
+    nondiscrimination: NondiscriminationSection = Field(default_factory=NondiscriminationSection)
     contributions: ContributionsSection = Field(default_factory=ContributionsSection)
     account_balances: AccountBalancesSection = Field(default_factory=AccountBalancesSection)
     dbt: DbtSection = Field(default_factory=DbtSection)
@@ -832,6 +863,7 @@ class SimulationConfig(BaseSettings):
             self.vesting,
             self.account_balances,
             self.safe_harbor,
+            self.nondiscrimination,
         )
         for section in sections:
             out.update(section.dbt_vars())

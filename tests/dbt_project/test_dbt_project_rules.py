@@ -190,11 +190,15 @@ def test_models_name_other_tables_only_through_ref_or_source(simulation: Simulat
     reads_state = sorted(n for n, node in models.items() if node["sources"])
     assert reads_state == [
         "int_account_balances_previous_year",
+        "int_nondiscrimination_benchmarks",
         "int_prior_year_compensation",
         "int_top_heavy_previous_year",
         "int_workforce_previous_year",
     ]
     assert {tuple(source) for source in models["int_top_heavy_previous_year"]["sources"]} == {
+        ("planalign_state", "nondiscrimination_results")
+    }
+    assert {tuple(source) for source in models["int_nondiscrimination_benchmarks"]["sources"]} == {
         ("planalign_state", "nondiscrimination_results")
     }
     assert {tuple(source) for source in models["int_prior_year_compensation"]["sources"]} == {

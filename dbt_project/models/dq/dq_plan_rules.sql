@@ -7,7 +7,8 @@
   * vesting: the vested share is the schedule's for the years of service (1 from normal_retirement_age,
     reached by the termination date or December 31), the balance is the opening balance
     plus the year's employer money, the opening balance is last year's closing balance, only leavers forfeit
-    and they forfeit exactly the unvested part;
+    and they forfeit exactly the unvested part (nothing in the year of leaving with forfeiture after five
+    one-year breaks, vesting_forfeiture_timing);
   * enrollment_before_entry, deferral_before_entry: an enrollment before the plan entry date, deferrals
     counted from before it, or deferrals or match for someone who has not entered the plan by December 31;
   * active_past_retirement_max_age: an active at December 31 who has reached retirement_max_age;
@@ -106,6 +107,7 @@ violations as (
         on accounts.scenario_id = top_heavy.scenario_id and accounts.employee_id = top_heavy.employee_id
     where accounts.balance <> accounts.opening_balance + coalesce(money.employer_match, 0)
             - coalesce(corrections.match_forfeited, 0) - coalesce(corrections.acp_refund, 0)
+            - coalesce(corrections.acp_forfeited, 0)
             + coalesce(money.employer_core_contribution, 0) + coalesce(top_heavy.top_heavy_minimum, 0)
         or accounts.vested_balance > accounts.balance
 
@@ -113,7 +115,10 @@ violations as (
     select accounts.scenario_id, accounts.employee_id, 'forfeiture_not_the_unvested_part',
         cast(accounts.forfeiture as varchar)
     from accounts
+    inner join params on accounts.scenario_id = params.scenario_id
+    -- issue #23 item 7: with forfeiture after five one-year breaks nothing is forfeited on leaving
     where accounts.forfeiture <> case when accounts.employment_status = 'terminated'
+            and not params.forfeiture_after_five_breaks
             then accounts.balance - accounts.vested_balance else 0 end
         or accounts.closing_balance <> case when accounts.employment_status = 'active' then accounts.balance else 0 end
 

@@ -57,6 +57,8 @@ scenario_values as (
             as auto_enrollment_permissive_withdrawal_share,
         {{ planalign_param('auto_enrollment_secure_2_0_mandatory', plan, scenario) }}
             as auto_enrollment_secure_2_0_mandatory,
+        {{ planalign_param('vesting_forfeiture_timing', plan, scenario) }} as vesting_forfeiture_timing,
+        {{ planalign_param('nondiscrimination_testing_method', plan, scenario) }} as nondiscrimination_testing_method,
         {{ planalign_param('hce_top_paid_group', plan, scenario) }} as hce_top_paid_group,
         {{ planalign_param('eligibility_min_age', plan, scenario) }} as eligibility_min_age,
         {{ planalign_param('eligibility_service_months', plan, scenario) }} as eligibility_service_months,
@@ -196,7 +198,11 @@ select
     {#- IRC 414A(b)(1): an arrangement under section 101 of SECURE 2.0 is an EACA -#}
     params.auto_enrollment_eaca > 0 or params.auto_enrollment_secure_2_0_mandatory > 0 as auto_enrollment_eaca,
     params.auto_enrollment_permissive_withdrawal_share,
-    params.auto_enrollment_secure_2_0_mandatory > 0 as auto_enrollment_secure_2_0_mandatory
+    params.auto_enrollment_secure_2_0_mandatory > 0 as auto_enrollment_secure_2_0_mandatory,
+    {#- issue #23 item 7: 1 = forfeiture after five one-year breaks (else at distribution, today's); 1 = prior-year
+        testing (else current-year) -#}
+    params.vesting_forfeiture_timing > 0 as forfeiture_after_five_breaks,
+    params.nondiscrimination_testing_method > 0 as prior_year_testing
 from scenario_values as params
 inner join limits on params.scenario_id = limits.scenario_id
 inner join (

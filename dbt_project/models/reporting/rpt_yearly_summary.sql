@@ -67,7 +67,8 @@ plan_rule_totals as (
 ),
 
 {#- the year's nondiscrimination corrections (int_nondiscrimination_corrections): the snapshot's money is
-    net of them; an ACP refund is vested match paid out to the HCE, still the employer's cost -#}
+    net of them; an ACP refund is vested match paid out to the HCE, still the employer's cost; its unvested
+    part is forfeited (acp_forfeited, issue #23 item 7) and costs nothing -#}
 correction_totals as (
     select
         params.scenario_id,
@@ -75,6 +76,7 @@ correction_totals as (
         coalesce(sum(corrections.catch_up_recharacterized), 0) as catch_up_recharacterized,
         coalesce(sum(corrections.match_forfeited), 0) as match_forfeited,
         coalesce(sum(corrections.acp_refund), 0) as acp_refunds,
+        coalesce(sum(corrections.acp_forfeited), 0) as acp_forfeited,
         coalesce(max(top_heavy.top_heavy_minimum), 0) as top_heavy_minimum
     from params
     left join {{ planalign_this_year('int_nondiscrimination_corrections') }} as corrections
@@ -87,11 +89,26 @@ correction_totals as (
     group by params.scenario_id
 ),
 
+{#- issue #23 item 7: with forfeiture after five one-year breaks (IRC 411(a)(6)(C)), the unvested part of the
+    accounts of the leavers of Y - 5 is forfeited on December 31 of Y (their fifth break); nothing before
+    the horizon's sixth year -#}
+deferred_forfeitures as (
+    select accounts.scenario_id, sum(accounts.balance - accounts.vested_balance) as forfeitures
+    from {{ ref('int_employer_contribution_accounts') }} as accounts
+    inner join params on accounts.scenario_id = params.scenario_id and params.forfeiture_after_five_breaks
+    where accounts.simulation_year = {{ year - 5 }} and accounts.employment_status = 'terminated'
+        and {{ planalign_in_build('accounts') }}
+    group by accounts.scenario_id
+),
+
 forfeiture_totals as (
-    select params.scenario_id, coalesce(sum(accounts.forfeiture), 0) as forfeitures
+    select
+        params.scenario_id,
+        coalesce(sum(accounts.forfeiture), 0) + coalesce(max(deferred_forfeitures.forfeitures), 0) as forfeitures
     from params
     left join {{ planalign_this_year('int_employer_contribution_accounts') }} as accounts
         on params.scenario_id = accounts.scenario_id
+    left join deferred_forfeitures on params.scenario_id = deferred_forfeitures.scenario_id
     group by params.scenario_id
 ),
 
@@ -145,7 +162,10 @@ select
     cast(correction_totals.match_forfeited as decimal(18, 2)) as match_forfeited,
     cast(correction_totals.acp_refunds as decimal(18, 2)) as acp_refunds,
     {#- issue #23: the top-heavy minimum contribution, included in employer_core_contributions -#}
-    cast(correction_totals.top_heavy_minimum as decimal(18, 2)) as top_heavy_minimum
+    cast(correction_totals.top_heavy_minimum as decimal(18, 2)) as top_heavy_minimum,
+    {#- issue #23 item 7: the unvested part of the ACP correction, forfeited (not a cost; acp_refunds is the
+        vested part paid out) -#}
+    cast(correction_totals.acp_forfeited as decimal(18, 2)) as acp_forfeited
 from snapshot_totals
 inner join event_counts on snapshot_totals.scenario_id = event_counts.scenario_id
 inner join employer_totals on snapshot_totals.scenario_id = employer_totals.scenario_id

@@ -16,7 +16,10 @@
     money earns the whole year's return: distributions and forfeitures are made at December 31.
   - Forfeiture: a leaver's unvested share of the employer-source money (with its return), at the vested
     share of int_employer_contribution_accounts; with no return and no census balances it is exactly that
-    model's forfeiture.
+    model's forfeiture. Issue #23 item 7: by default in the year of termination (the model's distribution
+    date); with vesting_forfeiture_timing five_year_break the unvested part stays in the account
+    (unvested_balance, earning returns, not in vested_balance, never distributed) and is forfeited on
+    December 31 of the fifth year after the year of termination (IRC 411(a)(6)(C)).
   - Distribution: a leaver's vested balance leaves the plan as a cash-out or a rollover, or stays, by size:
     up to account_balances_cash_out_limit cash; up to account_balances_involuntary_limit (SECURE 2.0
     section 304: $7,000) a forced distribution, cash with probability account_balances_small_cash_out_share
@@ -84,6 +87,10 @@ grown as (
         params.small_cash_out_share,
         params.cash_out_share,
         params.rollover_share,
+        plan.forfeiture_after_five_breaks,
+        coalesce(opening.fifth_break, false) as fifth_break,
+        cast(coalesce(opening.unvested_balance, 0) + round(coalesce(opening.unvested_balance, 0) * params.annual_return, 2)
+            as decimal(18, 2)) as unvested_money,
         {{ planalign_uniform('leaver_distribution', 'population.employee_id', 'params.random_seed') }} as u,
         cast(coalesce(opening.employee_source_balance, 0) as decimal(18, 2)) as employee_opening,
         cast(coalesce(opening.employer_source_balance, 0) as decimal(18, 2)) as employer_opening,
@@ -93,6 +100,7 @@ grown as (
             + population.employer_contributions * params.half_year_return, 2) as decimal(18, 2)) as employer_return
     from population
     inner join params on population.scenario_id = params.scenario_id
+    inner join {{ ref('int_effective_parameters') }} as plan on population.scenario_id = plan.scenario_id
     left join opening on population.scenario_id = opening.scenario_id and population.employee_id = opening.employee_id
 ),
 
@@ -107,22 +115,29 @@ before_leaving as (
 forfeited as (
     select
         *,
-        cast(case when employment_status = 'terminated'
-            then employer_money - round(employer_money * vested_share, 2) else 0 end as decimal(18, 2))
-            as forfeitures
+        cast(case
+            when employment_status = 'terminated' and not forfeiture_after_five_breaks
+                then employer_money - round(employer_money * vested_share, 2)
+            when employment_status = 'former' and fifth_break then unvested_money
+            else 0 end as decimal(18, 2)) as forfeitures,
+        cast(case
+            when employment_status = 'terminated' and forfeiture_after_five_breaks
+                then employer_money - round(employer_money * vested_share, 2)
+            when employment_status = 'former' and not fifth_break then unvested_money
+            else 0 end as decimal(18, 2)) as held_unvested
     from before_leaving
 ),
 
 decided as (
     select
         *,
-        employee_money + employer_money - forfeitures as leaver_vested,
+        employee_money + employer_money - forfeitures - held_unvested as leaver_vested,
         case
             when employment_status <> 'terminated' then null
-            when employee_money + employer_money - forfeitures <= 0 then null
+            when employee_money + employer_money - forfeitures - held_unvested <= 0 then null
             when not distributions_enabled then 'stay'
-            when employee_money + employer_money - forfeitures <= cash_out_limit then 'cash_out'
-            when employee_money + employer_money - forfeitures <= involuntary_limit
+            when employee_money + employer_money - forfeitures - held_unvested <= cash_out_limit then 'cash_out'
+            when employee_money + employer_money - forfeitures - held_unvested <= involuntary_limit
                 then case when u < small_cash_out_share then 'cash_out' else 'rollover' end
             when u < cash_out_share then 'cash_out'
             when u < cash_out_share + rollover_share then 'rollover'
@@ -153,12 +168,13 @@ select
     cast(employee_money + employer_money - forfeitures - distributions as decimal(18, 2)) as closing_balance,
     cast(case
         when employment_status = 'active' then employee_money + round(employer_money * vested_share, 2)
-        else employee_money + employer_money - forfeitures - distributions
+        else employee_money + employer_money - forfeitures - distributions - held_unvested
     end as decimal(18, 2)) as vested_balance,
     cast(vested_share as double) as vested_share,
     cast(annual_return as double) as annual_return,
     cast(distribution_type as varchar) as distribution_type,
     cast(case when distribution_type = 'cash_out' then distributions else 0 end as decimal(18, 2)) as cash_outs,
-    cast(case when distributions > 0 then 0 else employer_money - forfeitures end as decimal(18, 2))
-        as employer_source_closing_balance
+    cast(case when distributions > 0 then held_unvested else employer_money - forfeitures end as decimal(18, 2))
+        as employer_source_closing_balance,
+    cast(held_unvested as decimal(18, 2)) as unvested_balance
 from settled

@@ -20,7 +20,8 @@ select
     cast(coalesce(contributions.employee_contribution, 0) - coalesce(corrections.adp_refund, 0) as decimal(18, 2))
         as employee_contribution,
     cast(coalesce(match.employer_match, 0) - coalesce(corrections.match_forfeited, 0)
-        - coalesce(corrections.acp_refund, 0) as decimal(18, 2)) as employer_match,
+        - coalesce(corrections.acp_refund, 0) - coalesce(corrections.acp_forfeited, 0) as decimal(18, 2))
+        as employer_match,
     cast(coalesce(match.employer_core_contribution, 0) + coalesce(top_heavy.top_heavy_minimum, 0) as decimal(18, 2))
         as employer_core_contribution
 from {{ planalign_this_year('int_workforce_snapshot_optimized') }} as snapshot

@@ -7,7 +7,10 @@
   or December 31 (elapsed time); the vested share is the schedule's share for them
   (int_effective_vesting_schedule), or all of it from the plan's normal retirement age
   (normal_retirement_age, seed 65; IRC 411(a), 411(a)(8)); the model has no deaths or disabilities. A
-  leaver forfeits the unvested part of the balance; an active's balance
+  leaver forfeits the unvested part of the balance (issue #23 item 7, vesting_forfeiture_timing: in the year of
+  termination, the model's distribution date, by default; with forfeiture after five one-year breaks the
+  forfeiture column is 0 and rpt_yearly_summary counts the unvested part (balance - vested_balance of the
+  leaver's row) in the fifth year after, IRC 411(a)(6)(C)); an active's balance
   is carried to next year. The match is what stays after the year's nondiscrimination corrections
   (int_nondiscrimination_corrections: the match forfeited on ADP-refunded deferrals and the ACP refund leave);
   the core contribution includes the top-heavy minimum (int_top_heavy_minimum).
@@ -22,7 +25,7 @@ money as (
         calculated.scenario_id,
         calculated.employee_id,
         calculated.employer_match - coalesce(corrections.match_forfeited, 0) - coalesce(corrections.acp_refund, 0)
-            as employer_match,
+            - coalesce(corrections.acp_forfeited, 0) as employer_match,
         calculated.employer_core_contribution + coalesce(top_heavy.top_heavy_minimum, 0) as employer_core_contribution
     from {{ planalign_this_year('int_employee_match_calculations') }} as calculated
     left join {{ planalign_this_year('int_top_heavy_minimum') }} as top_heavy
@@ -42,18 +45,7 @@ vesting as (
     select
         snapshot.scenario_id,
         snapshot.employee_id,
-        case
-            when {{ planalign_full_years('snapshot.birth_date', 'coalesce(snapshot.termination_date, params.year_end)') }}
-                >= params.normal_retirement_age then 1
-            else coalesce((
-                select schedule.vested_share
-                from {{ ref('int_effective_vesting_schedule') }} as schedule
-                where schedule.scenario_id = snapshot.scenario_id
-                    and schedule.years_of_service <= snapshot.tenure_years
-                order by schedule.years_of_service desc
-                limit 1
-            ), 0)
-        end as vested_share
+        {{ planalign_vested_share('snapshot', 'params') }} as vested_share
     from snapshot
     inner join {{ ref('int_effective_parameters') }} as params on snapshot.scenario_id = params.scenario_id
 ),
@@ -65,6 +57,7 @@ accounts as (
         snapshot.employment_status,
         snapshot.tenure_years as years_of_service,
         vesting.vested_share,
+        params.forfeiture_after_five_breaks,
         coalesce(opening.closing_balance, 0) as opening_balance,
         coalesce(money.employer_match, 0) as employer_match,
         coalesce(money.employer_core_contribution, 0) as employer_core_contribution,
@@ -74,6 +67,7 @@ accounts as (
     inner join vesting on snapshot.scenario_id = vesting.scenario_id and snapshot.employee_id = vesting.employee_id
     left join opening on snapshot.scenario_id = opening.scenario_id and snapshot.employee_id = opening.employee_id
     left join money on snapshot.scenario_id = money.scenario_id and snapshot.employee_id = money.employee_id
+    inner join {{ ref('int_effective_parameters') }} as params on snapshot.scenario_id = params.scenario_id
 )
 
 select
@@ -88,7 +82,8 @@ select
     cast(employer_core_contribution as decimal(18, 2)) as employer_core_contribution,
     cast(balance as decimal(18, 2)) as balance,
     cast(round(balance * vested_share, 2) as decimal(18, 2)) as vested_balance,
-    cast(case when employment_status = 'terminated' then balance - round(balance * vested_share, 2) else 0 end
+    cast(case when employment_status = 'terminated' and not forfeiture_after_five_breaks
+        then balance - round(balance * vested_share, 2) else 0 end
         as decimal(18, 2)) as forfeiture,
     cast(case when employment_status = 'active' then balance else 0 end as decimal(18, 2)) as closing_balance
 from accounts

@@ -19,7 +19,14 @@
     match less the plan's formula on the deferrals kept (contribution - adp_refund, annual formula of
     int_employee_match_calculations), never below 0 nor above the match.
   * ACP on the match that remains (1.401(m)-2(a)(5)(ii)): contribution ratio = (match - forfeited) / test
-    compensation; a failed test is corrected by the same levelling (1.401(m)-2(b)(2)): acp_refund.
+    compensation; a failed test is corrected by the same levelling (1.401(m)-2(b)(2)). The excess aggregate
+    contributions are distributed only as far as they are vested, the rest is forfeited (IRC 401(m)(6)(A):
+    "distributed (or, if forfeitable, ... forfeited)"; issue #23 item 7): acp_refund = the excess x the
+    HCE's vested share (planalign_vested_share, the share int_employer_contribution_accounts uses), to the
+    cent; acp_forfeited = the rest.
+  * Prior-year testing (nondiscrimination_testing_method = 1; IRC 401(k)(3)(A); Treas. Reg.
+    1.401(k)-2(a)(2)(ii)): both limits are computed on the previous year's NHCE averages
+    (int_nondiscrimination_benchmarks; the current year's in the first simulated year).
   * Safe harbor (safe_harbor_type > 0; IRC 401(k)(12), 401(m)(11)): the ADP test is deemed passed, and the
     ACP test for the basic and enhanced match designs: no correction.
   The corrections are applied to the money (fct_workforce_snapshot, int_employer_contribution_accounts,
@@ -33,6 +40,13 @@ with params as (
 
 snapshot as (
     select * from {{ planalign_this_year('int_workforce_snapshot_optimized') }}
+),
+
+nhce_benchmarks as (
+    select benchmarks.*
+    from {{ ref('int_nondiscrimination_benchmarks') }} as benchmarks
+    inner join {{ ref('int_effective_parameters') }} as elected
+        on benchmarks.scenario_id = elected.scenario_id and elected.prior_year_testing
 ),
 
 lookback as (
@@ -71,6 +85,7 @@ employees as (
         money.match_eligible_compensation,
         money.employer_match,
         params.match_cap_rate,
+        {{ planalign_vested_share('snapshot', 'params') }} as vested_share,
         {#- IRC 401(k)(12), 401(m)(11): a safe-harbor design is deemed to pass the ADP test, and the ACP test for
             the two match designs (whose match meets 401(m)(11)(B)) -#}
         params.safe_harbor_type > 0 as adp_safe_harbor,
@@ -97,7 +112,7 @@ adp_tested as (
     from employees where is_eligible and not adp_safe_harbor
 ),
 
-{{ planalign_levelled_corrections('adp_tested', 'adp') }},
+{{ planalign_levelled_corrections('adp_tested', 'adp', 'nhce_benchmarks') }},
 
 adp_corrected as (
     select
@@ -150,7 +165,7 @@ acp_tested as (
     from forfeited where is_eligible and not acp_safe_harbor
 ),
 
-{{ planalign_levelled_corrections('acp_tested', 'acp') }}
+{{ planalign_levelled_corrections('acp_tested', 'acp', 'nhce_benchmarks') }}
 
 select
     cast(forfeited.scenario_id as varchar) as scenario_id,
@@ -171,7 +186,9 @@ select
     cast(round(cast(case when forfeited.test_compensation > 0
         then (forfeited.employer_match - forfeited.match_forfeited) / forfeited.test_compensation else 0 end
         as decimal(20, 12)), 4) as decimal(20, 12)) as contribution_ratio,
-    cast(coalesce(acp_refunds.refund, 0) as decimal(18, 2)) as acp_refund
+    cast(round(coalesce(acp_refunds.refund, 0) * forfeited.vested_share, 2) as decimal(18, 2)) as acp_refund,
+    cast(coalesce(acp_refunds.refund, 0) - round(coalesce(acp_refunds.refund, 0) * forfeited.vested_share, 2)
+        as decimal(18, 2)) as acp_forfeited
 from forfeited
 left join acp_refunds
     on forfeited.scenario_id = acp_refunds.scenario_id and forfeited.employee_id = acp_refunds.employee_id

@@ -12,7 +12,14 @@
   in the year; former employees who performed no services in the year are left out (IRC 416(g)(4)(E)).
 -#}
 {%- set year = var('simulation_year') | int %}
-with employees as (
+with nhce_benchmarks as (
+    select benchmarks.*
+    from {{ ref('int_nondiscrimination_benchmarks') }} as benchmarks
+    inner join {{ ref('int_effective_parameters') }} as elected
+        on benchmarks.scenario_id = elected.scenario_id and elected.prior_year_testing
+),
+
+employees as (
     select * from {{ planalign_this_year('int_nondiscrimination_employees') }}
 ),
 
@@ -36,7 +43,8 @@ tests as (
         coalesce(sum(adp_refund), 0) as adp_refunds,
         count(*) filter (where adp_refund > 0) as adp_refunded_hces,
         coalesce(sum(acp_refund), 0) as acp_refunds,
-        count(*) filter (where acp_refund > 0) as acp_refunded_hces,
+        count(*) filter (where acp_refund + acp_forfeited > 0) as acp_refunded_hces,
+        coalesce(sum(acp_forfeited), 0) as acp_forfeited,
         coalesce(sum(catch_up_recharacterized), 0) as catch_up_recharacterized,
         coalesce(sum(match_forfeited), 0) as match_forfeited,
         count(*) filter (where is_key_employee) as key_employees,
@@ -74,16 +82,34 @@ top_heavy as (
     inner join account_balances on tests.scenario_id = account_balances.scenario_id
 ),
 
-limited as (
+{#- issue #23 item 7: the NHCE averages the limits are computed on: the previous year's with prior-year
+    testing (int_nondiscrimination_benchmarks), else this year's -#}
+benchmarked as (
     select
         tests.*,
+        coalesce(adp_benchmark.nhce_basis_points, tests.nhce_adp_bp) as adp_benchmark_bp,
+        coalesce(acp_benchmark.nhce_basis_points, tests.nhce_acp_bp) as acp_benchmark_bp,
+        adp_benchmark.nhce_basis_points is not null as adp_prior_year,
+        acp_benchmark.nhce_basis_points is not null as acp_prior_year
+    from tests
+    left join nhce_benchmarks as adp_benchmark
+        on tests.scenario_id = adp_benchmark.scenario_id and adp_benchmark.test = 'adp'
+    left join nhce_benchmarks as acp_benchmark
+        on tests.scenario_id = acp_benchmark.scenario_id and acp_benchmark.test = 'acp'
+),
+
+limited as (
+    select
+        benchmarked.*,
         nhce_adp_bp / 10000.0 as nhce_adp,
         hce_adp_bp / 10000.0 as hce_adp,
         nhce_acp_bp / 10000.0 as nhce_acp,
         hce_acp_bp / 10000.0 as hce_acp,
-        greatest(1.25 * nhce_adp_bp, least(nhce_adp_bp + 200, 2 * nhce_adp_bp)) / 10000.0 as adp_hce_limit,
-        greatest(1.25 * nhce_acp_bp, least(nhce_acp_bp + 200, 2 * nhce_acp_bp)) / 10000.0 as acp_hce_limit
-    from tests
+        greatest(1.25 * adp_benchmark_bp, least(adp_benchmark_bp + 200, 2 * adp_benchmark_bp)) / 10000.0
+            as adp_hce_limit,
+        greatest(1.25 * acp_benchmark_bp, least(acp_benchmark_bp + 200, 2 * acp_benchmark_bp)) / 10000.0
+            as acp_hce_limit
+    from benchmarked
 )
 
 select
@@ -97,13 +123,13 @@ select
     cast(nhce_adp as double) as nhce_adp,
     cast(hce_adp as double) as hce_adp,
     cast(adp_hce_limit as double) as adp_hce_limit,
-    {{ planalign_test_passed('hce_adp_bp', 'nhce_adp_bp') }} or params.safe_harbor_type > 0 as adp_passed,
+    {{ planalign_test_passed('hce_adp_bp', 'adp_benchmark_bp') }} or params.safe_harbor_type > 0 as adp_passed,
     cast(adp_refunds as decimal(18, 2)) as adp_refunds,
     cast(adp_refunded_hces as integer) as adp_refunded_hces,
     cast(nhce_acp as double) as nhce_acp,
     cast(hce_acp as double) as hce_acp,
     cast(acp_hce_limit as double) as acp_hce_limit,
-    {{ planalign_test_passed('hce_acp_bp', 'nhce_acp_bp') }} or params.safe_harbor_type in (1, 2) as acp_passed,
+    {{ planalign_test_passed('hce_acp_bp', 'acp_benchmark_bp') }} or params.safe_harbor_type in (1, 2) as acp_passed,
     cast(acp_refunds as decimal(18, 2)) as acp_refunds,
     cast(acp_refunded_hces as integer) as acp_refunded_hces,
     cast(params.key_employee_compensation_limit as decimal(18, 2)) as key_employee_compensation_limit,
@@ -121,11 +147,18 @@ select
     {#- issue #23: how each test is met: deemed passed by a safe-harbor design (a QACA's, IRC 401(k)(13) and
         401(m)(12), when safe_harbor_qaca), or run on the year's ratios -#}
     cast(case when params.safe_harbor_type > 0 and params.safe_harbor_qaca then 'QACA safe harbor'
-        when params.safe_harbor_type > 0 then 'safe harbor' else 'current year' end as varchar)
+        when params.safe_harbor_type > 0 then 'safe harbor' when limited.adp_prior_year then 'prior year'
+        else 'current year' end as varchar)
         as adp_test_method,
     cast(case when params.safe_harbor_type in (1, 2) and params.safe_harbor_qaca then 'QACA safe harbor'
-        when params.safe_harbor_type in (1, 2) then 'safe harbor' else 'current year' end as varchar)
-        as acp_test_method
+        when params.safe_harbor_type in (1, 2) then 'safe harbor' when limited.acp_prior_year then 'prior year'
+        else 'current year' end as varchar)
+        as acp_test_method,
+    {#- issue #23 item 7: the unvested part of the ACP correction, forfeited (acp_refunds is the vested part
+        distributed), and the NHCE averages each limit was computed on -#}
+    cast(limited.acp_forfeited as decimal(18, 2)) as acp_forfeited,
+    cast(limited.adp_benchmark_bp / 10000.0 as double) as adp_nhce_benchmark,
+    cast(limited.acp_benchmark_bp / 10000.0 as double) as acp_nhce_benchmark
 from limited
 inner join params on limited.scenario_id = params.scenario_id
 inner join top_heavy on limited.scenario_id = top_heavy.scenario_id
