@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from planalign import cli
 from planalign.errors import ConfigError, PlanalignUsageError, SimulationYearError
 from planalign.simulation.config import SimulationConfig
-from planalign.simulation.config_loading import load_simulation_config
+from planalign.simulation.config_loading import apply_overrides, load_simulation_config
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_CONFIG = REPO / "simulation_config.yaml"
@@ -646,39 +646,41 @@ def test_results_digest_ignores_where_a_run_writes_and_how_fast(tmp_path: Path) 
     base = load_simulation_config(
         SHIPPED_CONFIG, overrides={"simulation.census_path": str(census)}, check_files=False
     )
-    elsewhere = base.with_overrides(
+    elsewhere = apply_overrides(base,
         {"simulation.database_path": str(tmp_path / "other.duckdb"), "run.runs_dir": str(tmp_path / "r"),
          "orchestrator.threading.model_parallelization.max_workers": 2}
     )  # fmt: skip
     assert elsewhere.results_digest() == base.results_digest()
     assert elsewhere.digest() != base.digest()
-    assert base.with_overrides({"simulation.random_seed": 43}).results_digest() != base.results_digest()
+    assert apply_overrides(base, {"simulation.random_seed": 43}).results_digest() != base.results_digest()
     before = base.results_digest()
     census.write_text("employee_id\nE2\n")  # the same path, another census
     assert base.results_digest() != before
 
 
-def test_with_overrides_validates_and_keeps_the_rest(workdir: Path) -> None:
+def test_apply_overrides_validates_and_keeps_the_rest(workdir: Path) -> None:
     config = load_simulation_config(SHIPPED_CONFIG, check_files=False)
-    changed = config.with_overrides(
-        {"orchestrator.threading.model_parallelization.max_workers": 2, "run.verbose": None}
+    changed = apply_overrides(
+        config, {"orchestrator.threading.model_parallelization.max_workers": 2, "run.verbose": None}
     )
     assert changed.model_parallelization.max_workers == 2
     assert changed.simulation == config.simulation
     assert config.model_parallelization.max_workers == 4  # the original is untouched
-    assert config.with_overrides({}) is config
+    assert apply_overrides(config, {}) is config
     with pytest.raises(ConfigError) as exc:
-        config.with_overrides({"orchestrator.threading.model_parallelization.max_workers": 0})
+        apply_overrides(config, {"orchestrator.threading.model_parallelization.max_workers": 0})
     assert problems(exc) == [
         "override: orchestrator.threading.model_parallelization.max_workers: must be >= 1 (got 0)"
     ]
 
 
-def test_with_overrides_moves_a_following_profiles_dir_with_the_project(workdir: Path) -> None:
+def test_apply_overrides_moves_a_following_profiles_dir_with_the_project(workdir: Path) -> None:
     config = load_simulation_config(SHIPPED_CONFIG, check_files=False)
-    moved = config.with_overrides({"dbt.project_dir": "other"})
+    moved = apply_overrides(config, {"dbt.project_dir": "other"})
     assert moved.dbt.project_dir == moved.dbt.profiles_dir == Path.cwd() / "other"
-    pinned = config.with_overrides({"dbt.profiles_dir": "/etc/dbt"}).with_overrides({"dbt.project_dir": "x"})
+    pinned = apply_overrides(
+        apply_overrides(config, {"dbt.profiles_dir": "/etc/dbt"}), {"dbt.project_dir": "x"}
+    )
     assert pinned.dbt.profiles_dir == Path("/etc/dbt")
 
 

@@ -24,7 +24,7 @@ A sensitivity adds, for every design and seed, two members: the design with the 
 `<design>--<sensitivity>-low|high`. Same seeds, so each design's cost difference to the baseline under the
 low and the high value is paired like the main comparison's (the tornado chart of the comparison report).
 
-Every design's configuration is the baseline's `SimulationConfig.with_overrides(overrides)` (the baseline's
+Every design's configuration is `config_loading.apply_overrides(baseline, overrides)` (the baseline's
 own overrides applied to the config file first), so an override is validated by the same schema, with the
 same messages, as the config file. Overrides may change plan and workforce *parameters* only: every
 scenario of a sweep shares the census, the years, the seeds, the database and the dbt project, and how
@@ -66,6 +66,7 @@ from planalign.simulation.config import SimulationConfig
 from planalign.simulation.config_loading import (
     OVERRIDE_ORIGIN,
     UniqueKeyLoader,
+    apply_overrides,
     load_simulation_config,
     normalise_overrides,
 )
@@ -490,7 +491,7 @@ def _sensitivities(
             reported = False
             for design in designs:
                 try:
-                    config = design.config.with_overrides(overrides)
+                    config = apply_overrides(design.config, overrides)
                 except ConfigError as exc:
                     if not reported:  # the same problem for every design: name it once
                         problems.extend(_rewrite_override_errors(str(exc), prefix))
@@ -549,7 +550,7 @@ def _design(
         _nested((key, value) for key, value in _leaves(entry.overrides, ()) if key not in refused)
     )
     try:
-        config = base.with_overrides(overrides)
+        config = apply_overrides(base, overrides)
     except ConfigError as exc:
         problems.extend(_rewrite_override_errors(str(exc), prefix))
         return None

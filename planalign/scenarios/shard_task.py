@@ -41,6 +41,7 @@ from planalign.scenarios.member_figures import SUMMARY_TABLE, store_member_figur
 from planalign.scenarios.sweep import pass_orchestrator, run_pass
 from planalign.scenarios.sweep_directory import Keep
 from planalign.simulation.config import SimulationConfig
+from planalign.simulation.config_loading import apply_overrides
 from planalign.simulation.state import STATUS_SCHEMA, DatabaseIdentity
 
 #: What the project tar leaves out: dbt's build output and logs, and databases (the shard makes its own).
@@ -196,7 +197,7 @@ def _unpack(task: ShardTask, bundle: ShardBundle, root: Path) -> SimulationConfi
         "dbt.profiles_dir": str(root / ("profiles" if bundle.separate_profiles else "project")),
         "run.runs_dir": str(root / "runs"),
     }
-    return task.config.with_overrides(overrides)
+    return apply_overrides(task.config, overrides)
 
 
 #: The per-member tables a summary shard sends rows of: the figures and the scenario dimension (one row a

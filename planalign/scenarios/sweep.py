@@ -49,6 +49,7 @@ from planalign.scenarios.sweep_directory import load_sweep as load_sweep
 from planalign.simulation.assumptions import count_census_rows, resolve_assumptions
 from planalign.simulation.build import ExtraVars, InvokerFactory
 from planalign.simulation.config import SimulationConfig
+from planalign.simulation.config_loading import apply_overrides
 from planalign.simulation.events import ProgressCallback
 from planalign.simulation.orchestrator import PipelineOrchestrator
 from planalign.simulation.run_directory import SimulationSummary
@@ -105,11 +106,12 @@ def plan_sweep(
     baseline = scenario_set.baseline.config
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
     directory = _free_directory(Path(baseline.run.runs_dir) / f"{stamp}-sweep-{scenario_set.path.stem}")
-    config = baseline.with_overrides(
+    config = apply_overrides(
+        baseline,
         {
             "simulation.database_path": str(scenario_set.database),
             "run.runs_dir": str(directory / "simulation"),
-        }
+        },
     )
     return SweepPlan(
         scenario_set=scenario_set,

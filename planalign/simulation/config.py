@@ -888,37 +888,11 @@ class SimulationConfig(BaseSettings):
             **self.parameter_vars(),
         }
 
-    def with_overrides(self, overrides: Mapping[str, Any], *, check_files: bool = False) -> SimulationConfig:
-        """A copy with `overrides` applied (nested or dotted keys, None skipped, relative paths against the
-        working directory), validated like `load_simulation_config`'s overrides layer. `check_files` is off
-        by default: the census was checked, if at all, when this config was loaded."""
-        from planalign.simulation.config_loading import (
-            OVERRIDE_ORIGIN,
-            anchor_paths,
-            build_config,
-            get_dotted,
-            normalise_overrides,
-        )
-
-        layer = normalise_overrides(overrides)
-        anchor_paths(layer, Path.cwd())
-        if not layer:
-            return self
-        current = self.model_dump()
-        if self.dbt.profiles_dir == self.dbt.project_dir and get_dotted(layer, "dbt.profiles_dir") is None:
-            del current["dbt"]["profiles_dir"]  # it was following project_dir; keep following it
-        config = build_config(
-            [(current, "configuration"), (layer, OVERRIDE_ORIGIN)],
-            fallback_label="configuration",
-            check_files=check_files,
-        )
-        config._origins = ValueOrigins({**self._origins, **{k: "override" for k in _dotted_keys(layer)}})
-        return config
-
     def origin_of(self, key: str) -> str:
         """Where the value of the dotted `key` came from: "file" (the YAML file), "environment" (a
         `PLANALIGN_*` variable), "flag" (a command-line flag or `load_simulation_config`'s overrides),
-        "override" (`with_overrides`: a scenario's design, an API caller) or "default" (the code's)."""
+        "override" (`config_loading.apply_overrides`: a scenario's design, an API caller) or "default" (the
+        code's)."""
         parts = key.split(".")
         for end in range(len(parts), 0, -1):
             origin = self._origins.get(".".join(parts[:end]))
@@ -949,12 +923,3 @@ class SimulationConfig(BaseSettings):
         different worker counts have different digests and the same results."""
         canonical = json.dumps(self.snapshot(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:8]
-
-
-def _dotted_keys(layer: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Every leaf key of a nested mapping, dotted."""
-    keys: list[str] = []
-    for key, value in layer.items():
-        dotted = f"{prefix}{key}"
-        keys.extend(_dotted_keys(value, f"{dotted}.") if isinstance(value, Mapping) and value else [dotted])
-    return keys

@@ -125,6 +125,32 @@ def build_config(
     return config
 
 
+def apply_overrides(
+    config: SimulationConfig, overrides: Mapping[str, Any], *, check_files: bool = False
+) -> SimulationConfig:
+    """A copy of `config` with `overrides` applied (nested or dotted keys, None skipped, relative paths
+    against the working directory), validated like `load_simulation_config`'s overrides layer; the keys it
+    sets report the origin "override". `check_files` is off by default: the census was checked, if at all,
+    when `config` was loaded.
+
+    A function of the loader, not a method of the schema: the schema (`simulation.config`) stays free of the
+    loader that builds it, so the two modules do not import each other."""
+    layer = normalise_overrides(overrides)
+    anchor_paths(layer, Path.cwd())
+    if not layer:
+        return config
+    current = config.model_dump()
+    if config.dbt.profiles_dir == config.dbt.project_dir and get_dotted(layer, "dbt.profiles_dir") is None:
+        del current["dbt"]["profiles_dir"]  # it was following project_dir; keep following it
+    result = build_config(
+        [(current, "configuration"), (layer, OVERRIDE_ORIGIN)],
+        fallback_label="configuration",
+        check_files=check_files,
+    )
+    result._origins = ValueOrigins({**config._origins, **{k: "override" for k in _dotted_keys(layer)}})
+    return result
+
+
 def _origin_kind(origin: str) -> str:
     """A layer's label as `SimulationConfig.origin_of` reports it (the file's label is its path)."""
     return {_DEFAULTS_ORIGIN: "default", _ENV_ORIGIN: "environment", OVERRIDE_ORIGIN: "flag"}.get(
@@ -462,3 +488,12 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
             if found is not None:
                 return found
     return None
+
+
+def _dotted_keys(layer: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Every leaf key of a nested mapping, dotted."""
+    keys: list[str] = []
+    for key, value in layer.items():
+        dotted = f"{prefix}{key}"
+        keys.extend(_dotted_keys(value, f"{dotted}.") if isinstance(value, Mapping) and value else [dotted])
+    return keys

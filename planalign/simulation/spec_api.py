@@ -95,7 +95,9 @@ class DbtRunner:
         if database_path is not None:
             overrides["simulation.database_path"] = str(Path(database_path).resolve())
         if config is not None:
-            self.config = config.with_overrides(overrides)
+            from planalign.simulation.config_loading import apply_overrides
+
+            self.config = apply_overrides(config, overrides)
         else:
             path = config_path if config_path is not None else _default_config_path()
             self.config = load_simulation_config(path, overrides=overrides)

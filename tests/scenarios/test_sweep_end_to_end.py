@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from planalign.cli import main
 from planalign.scenarios.scenario_file import load_scenario_file
 from planalign.scenarios.sweep import load_sweep
+from planalign.simulation.config_loading import apply_overrides
 from planalign.simulation.orchestrator import PipelineOrchestrator
 
 from .conftest import write_scenario_file, write_sweep_project
@@ -148,14 +149,15 @@ def test_every_member_equals_a_single_run_of_its_design_and_seed(sweep: dict[str
     for design in sweep["set"].designs:
         for seed in SEEDS:
             sid = f"{design.name}__s{seed}"
-            config = design.config.with_overrides(
+            config = apply_overrides(
+                design.config,
                 {
                     "simulation.random_seed": seed,
                     "simulation.database_path": str(root / f"single-{sid}.duckdb"),
                     "run.runs_dir": str(root / "single-runs"),
                     "orchestrator.threading.model_parallelization.enabled": True,
                     "orchestrator.threading.model_parallelization.max_workers": 2,
-                }
+                },
             )
             summary = PipelineOrchestrator(config).execute_multi_year_simulation()
             assert summary.success, summary.error

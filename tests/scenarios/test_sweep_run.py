@@ -20,6 +20,7 @@ from planalign.scenarios.expansion import scenarios_var
 from planalign.scenarios.scenario_file import load_scenario_file
 from planalign.scenarios.sweep import load_sweep, plan_sweep, run_sweep_async
 from planalign.simulation.build import ExtraVars
+from planalign.simulation.config_loading import apply_overrides
 from planalign.simulation.orchestrator import PipelineOrchestrator
 from planalign.simulation.state import SimulationState
 
@@ -128,7 +129,7 @@ def test_bad_input_is_refused_before_a_sweep_directory_exists(
     plan = type(plan)(
         scenario_set=plan.scenario_set,
         members=plan.members,
-        config=plan.config.with_overrides({"simulation.census_path": str(bad)}),
+        config=apply_overrides(plan.config, {"simulation.census_path": str(bad)}),
         directory=plan.directory,
     )
     with pytest.raises(CensusError):
