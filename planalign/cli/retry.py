@@ -3,7 +3,11 @@
 Reads the project's `target/run_results.json`, which `planalign run` writes with every flag it ran with
 (`planalign.project_run.request.artifact_args`), and runs `planalign run` over the models listed there
 as `error` or `skipped`, with the same `--vars`, target, profiles directory, threads, batch size,
-retries, execution-class default, `--full-refresh`, `--fail-fast` and log format. The models that
+retries, execution-class default, `--full-refresh`, `--fail-fast`, log format and dbt's pass-through flags
+(`--empty`, `--log-level`, `-q`, `--[no-]partial-parse`, `--target-path`, `--warn-error[-options]`: what
+`planalign.project_run.flags.RETRIED_FLAGS` names; not the selection flags, as the failed models are
+selected by name). A run with `--target-path` wrote its files there: retry takes the same `--target-path`
+to find them, as `dbt retry` does. The models that
 succeeded are not run again: they exist in the target, so they count as built parents, as in `dbt run`.
 
 Why not `dbt retry`: it re-runs with the vars of its own command line rather than those of the run it
@@ -64,6 +68,12 @@ def add_parser(subparsers: Any) -> None:
         default=Path("."),
         help="the dbt project directory (default: the current directory, as for dbt)",
     )
+    parser.add_argument(
+        "--target-path",
+        default=None,
+        help="where the run to retry wrote its artifacts, if it was given --target-path (default: the "
+        "project's target-path)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -96,6 +106,35 @@ _ARGS: Mapping[str, tuple[str, Callable[[Any], bool]]] = {
 }
 
 
+def _check_dbt_flags(recorded: Any) -> str | None:
+    """What is wrong with a recorded `dbt_flags` object (`DbtFlags.retried`), or None. A record without one
+    (an older run) retries with none of them."""
+    from planalign.project_run.flags import LOG_LEVELS, RETRIED_FLAGS
+
+    if recorded is None:
+        return None
+    if not isinstance(recorded, dict):
+        return f"args.dbt_flags must be an object of flags, got {recorded!r}"
+    expected: dict[str, tuple[str, Callable[[Any], bool]]] = {
+        "empty": ("true or false", lambda v: isinstance(v, bool)),
+        "quiet": ("true or false", lambda v: isinstance(v, bool)),
+        "warn_error": ("true or false", lambda v: isinstance(v, bool)),
+        "partial_parse": ("true, false or null", lambda v: v is None or isinstance(v, bool)),
+        "log_level": (f"one of {', '.join(LOG_LEVELS)} or null", lambda v: v is None or v in LOG_LEVELS),
+        "target_path": ("a text or null", _optional_text),
+        "warn_error_options": ("a text or null", _optional_text),
+    }
+    for key in recorded:
+        if key not in RETRIED_FLAGS:
+            return (
+                f"args.dbt_flags has {key!r}, which is not a flag retry carries ({', '.join(RETRIED_FLAGS)})"
+            )
+    for key, (what, valid) in expected.items():
+        if key in recorded and not valid(recorded[key]):
+            return f"args.dbt_flags.{key} must be {what}, got {recorded[key]!r}"
+    return None
+
+
 def check_document(document: Any, source: Path) -> list[str]:
     """Check a run_results.json as parsed JSON; the unique_ids of the models to retry, or `RetryUsageError`
     naming the file and the first thing that is not what `planalign run` writes."""
@@ -116,6 +155,9 @@ def check_document(document: Any, source: Path) -> list[str]:
     for key, (expected, valid) in _ARGS.items():
         if not valid(recorded.get(key)):
             raise refuse(f"args.{key} must be {expected}, got {recorded.get(key)!r}")
+    flags_problem = _check_dbt_flags(recorded.get("dbt_flags"))
+    if flags_problem is not None:
+        raise refuse(flags_problem)
     results = document.get("results")
     if not isinstance(results, list):
         raise refuse(f"'results' must be a list of results, found {type(results).__name__}")
@@ -174,6 +216,7 @@ def retry_namespace(
         full_refresh=bool(recorded.get("full_refresh")),
         default_class=recorded.get("default_class"),
         max_retries=int(recorded.get("max_retries") if recorded.get("max_retries") is not None else 2),
+        **(recorded.get("dbt_flags") or {}),
     )
 
 
@@ -226,9 +269,12 @@ def handle(args: argparse.Namespace) -> int:
     project_dir: Path = args.project_dir.resolve()
     if not (project_dir / "dbt_project.yml").is_file():
         raise RetryUsageError(f"{args.project_dir} is not a dbt project (no dbt_project.yml)")
-    path = target_dir(project_dir) / FILENAME
+    path = target_dir(project_dir, args.target_path) / FILENAME
     if not path.exists():
-        raise RetryUsageError(f"there is no {path} to retry from; run `planalign run` first")
+        raise RetryUsageError(
+            f"there is no {path} to retry from; run `planalign run` first (a run given --target-path wrote "
+            "it there: give retry the same --target-path)"
+        )
     document = _with_planalign_args(_read(path), path)
     namespace = retry_namespace(document, path, project_dir)
     if namespace is None:

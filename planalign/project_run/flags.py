@@ -32,6 +32,17 @@ LOG_LEVELS = ("debug", "info", "warn", "error", "none")
 #: planalign's own log records shown at each dbt log level but debug (info: warnings, as the progress lines
 #: are the info of a run).
 PYTHON_LOG_LEVELS = {"info": 30, "warn": 30, "error": 40, "none": 60}
+#: The flags `planalign retry` runs again with (`DbtFlags.retried`): every one but the selection flags, as
+#: retry selects the failed models by name and a recorded selector or state would select others.
+RETRIED_FLAGS = (
+    "empty",
+    "log_level",
+    "quiet",
+    "partial_parse",
+    "target_path",
+    "warn_error",
+    "warn_error_options",
+)
 
 
 class RunFlagError(PlanalignUsageError):
@@ -138,6 +149,10 @@ class DbtFlags:
                     f"--state {self.state}: no manifest.json there; point it at the target directory of the "
                     "run to compare with (e.g. a copy of its target/)"
                 )
+
+    def retried(self) -> dict[str, Any]:
+        """The flags a run records for `planalign retry` (`RETRIED_FLAGS`), by their field names."""
+        return {name: getattr(self, name) for name in RETRIED_FLAGS}
 
     @property
     def level(self) -> str:

@@ -124,6 +124,7 @@ def artifact_args(request: RunRequest) -> dict[str, Any]:
         "models_per_invocation": request.models_per_invocation,
         "default_class": request.default_class,
         "max_retries": request.max_retries,
+        "dbt_flags": request.flags.retried(),
     }
 
 
@@ -200,5 +201,6 @@ class RunRecord:
             "default_class": req.default_class,
             "max_retries": req.max_retries,
             "log_format": req.log_format,
+            "dbt_flags": req.flags.retried(),
             "invocation_id": self.invocation_id,
         }
