@@ -1,4 +1,5 @@
-"""The engine's progress events: what `ParallelExecutionEngine(on_event=...)` receives while a run goes on.
+"""The engine's progress events: what the listeners of `ParallelExecutionEngine.execute(listeners=...)`
+receive while a run goes on.
 
 The live display, the `run` command's lines and the orchestrator's progress events are built from these;
 the report's timeline is built from the results, not from events.

@@ -78,7 +78,9 @@ class EngineRun:
     invoker: ModelInvoker
     settings: EngineSettings
     clock: Callable[[], float]
-    emit_event: Callable[[EngineEvent], None]  # the engine's listener, failures contained
+    emit_event: Callable[
+        [EngineEvent], None
+    ]  # this call's listeners (`runner.Listeners`), failures contained
     memory_probe: MemoryProbe | None
     on_cancelled: Callable[[EngineRunResult], None]  # receives the result of a cancelled run
     plan: ExecutionPlan

@@ -61,7 +61,7 @@ from planalign.engine.watchdog import MemoryProbe, format_duckdb_memory_limit
 from planalign.errors import ExecutionSafetyError
 from planalign.log import get_logger
 
-#: The engine's public API; its event types are part of it (`on_event` receives them).
+#: The engine's public API; its event types are part of it (`execute(listeners=...)` receive them).
 __all__ = [
     "EngineEvent",
     "EngineEventKind",
@@ -137,6 +137,24 @@ def duckdb_memory_limit_setting(settings: EngineSettings) -> str | None:
     return format_duckdb_memory_limit(settings.memory_limit_mb) if settings.resource_monitoring else None
 
 
+class Listeners:
+    """The event listeners of one `execute` call, as one callable: each event goes to each listener in turn.
+    A listener that raises is logged with its traceback and not called again in this run — a broken
+    progress display must not abort a run half-way, nor log the same failure per event — while the other
+    listeners go on receiving. Called from the run's event-loop thread only."""
+
+    def __init__(self, listeners: Sequence[Callable[[EngineEvent], None]]) -> None:
+        self._listeners = list(listeners)
+
+    def __call__(self, event: EngineEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                self._listeners.remove(listener)
+                log.exception("engine event listener failed; it receives no further events", kind=event.kind)
+
+
 class ParallelExecutionEngine:
     """Runs model selections through a `ModelInvoker` under the dispatch policy of
     `planalign.engine.scheduler`.
@@ -154,7 +172,6 @@ class ParallelExecutionEngine:
         invoker: ModelInvoker,
         settings: EngineSettings | None = None,
         *,
-        on_event: Callable[[EngineEvent], None] | None = None,
         memory_probe: MemoryProbe | None = None,
         clock: Callable[[], float] | None = None,
         durations: Mapping[str, float] | None = None,
@@ -162,7 +179,6 @@ class ParallelExecutionEngine:
         self.analyzer = analyzer
         self.invoker = invoker
         self.settings = settings if settings is not None else EngineSettings()
-        self.on_event = on_event
         self.memory_probe = memory_probe
         self.clock = clock if clock is not None else time.perf_counter
         self.durations = durations
@@ -170,7 +186,6 @@ class ParallelExecutionEngine:
         self.last_result: EngineRunResult | None = None
         #: The plan of the latest `execute`.
         self.last_plan: ExecutionPlan | None = None
-        self._on_event_failed = False
 
     def plan(self, model_ids: Sequence[str], *, label: str | None = None) -> ExecutionPlan:
         """The plan `execute` will follow: the one source of plans and estimates for callers that show them.
@@ -204,13 +219,12 @@ class ParallelExecutionEngine:
         )
 
     def replace(self, **changes: Any) -> ParallelExecutionEngine:
-        """A new engine with the same collaborators (analyzer, invoker, event listener, memory probe, clock,
+        """A new engine with the same collaborators (analyzer, invoker, memory probe, clock,
         recorded durations) and these changes: `settings=`, or any field of `EngineSettings` by name."""
         settings = changes.pop("settings", self.settings)
         fields = {f for f in EngineSettings.__dataclass_fields__}
         settings = dataclasses.replace(settings, **{k: changes.pop(k) for k in list(changes) if k in fields})
         kwargs: dict[str, Any] = {
-            "on_event": self.on_event,
             "memory_probe": self.memory_probe,
             "clock": self.clock,
             "durations": self.durations,
@@ -231,6 +245,7 @@ class ParallelExecutionEngine:
         label: str | None = None,
         already_built: Collection[str] = (),
         fail_fast: bool | None = None,
+        listeners: Sequence[Callable[[EngineEvent], None]] = (),
     ) -> EngineRunResult:
         """Run the models (unique_ids or names) with these dbt vars; model failures are data in the result.
         Ephemeral models in `model_ids` are not run on their own (see `ModelDependencyAnalyzer.inlined`).
@@ -239,6 +254,10 @@ class ParallelExecutionEngine:
         stops the run — nothing new starts (not even the rest of a running batch), running queries are
         interrupted, and every model not finished is CANCELLED, its error saying the run failed fast
         (`EngineRunResult.failed_fast` names the model). The call returns the result; it does not raise.
+
+        `listeners` receive this run's `EngineEvent`s (progress, the report's timeline), and only this run's:
+        one engine may run several selections at once, each shown by its own display (as anyio and prefect
+        take listeners per call). A listener that raises is logged once and not called again in this run.
 
         Raises `SelectionError` (unknown model), `DependencyCycleError`, or `ExecutionSafetyError` (safety
         validation failed and `abort_on_dependency_conflict`). `already_built` names models outside the
@@ -254,6 +273,7 @@ class ParallelExecutionEngine:
                 t0=t0,
                 wall0=wall0,
                 fail_fast=self.settings.fail_fast if fail_fast is None else fail_fast,
+                listeners=listeners,
             )
             result = await run.execute()
         self.last_result = result
@@ -269,6 +289,7 @@ class ParallelExecutionEngine:
         t0: float,
         wall0: float,
         fail_fast: bool = False,
+        listeners: Sequence[Callable[[EngineEvent], None]] = (),
     ) -> EngineRun:
         """Validate and plan the selection, falling back to one worker where the settings say so."""
         analyzer = self.analyzer
@@ -330,7 +351,7 @@ class ParallelExecutionEngine:
             invoker=self.invoker,
             settings=settings,
             clock=self.clock,
-            emit_event=self._emit,
+            emit_event=Listeners(listeners),
             memory_probe=self.memory_probe,
             on_cancelled=cancelled,
             plan=plan,
@@ -356,14 +377,3 @@ class ParallelExecutionEngine:
             records=records,
             duckdb_memory_limit=duckdb_memory_limit_setting(settings),
         )
-
-    def _emit(self, event: EngineEvent) -> None:
-        if self.on_event is None or self._on_event_failed:
-            return
-        try:
-            self.on_event(event)
-        except Exception:
-            # A broken progress display must not abort a run half-way: the failure is logged with its
-            # traceback and the callback is not called again (rather than logging the same failure per event).
-            self._on_event_failed = True
-            log.exception("engine on_event callback failed; no further events are delivered", kind=event.kind)

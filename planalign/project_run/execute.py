@@ -179,7 +179,7 @@ async def execute_run(
             hook_type, manifest, common_args, selectors, full_refresh=request.full_refresh, extras=extras
         )
 
-    engine = ParallelExecutionEngine(analyzer, prepared.invoker, prepared.settings, on_event=on_event)
+    engine = ParallelExecutionEngine(analyzer, prepared.invoker, prepared.settings)
     remove_stale(prepared.target_dir)
     before: list[NodeRun] = []
     after: list[NodeRun] = []
@@ -191,7 +191,11 @@ async def execute_run(
             before = await anyio.to_thread.run_sync(hooks, "on-run-start")
             try:
                 engine_result = await engine.execute(
-                    list(prepared.model_ids), vars={}, label="run", already_built=prepared.built
+                    list(prepared.model_ids),
+                    vars={},
+                    label="run",
+                    already_built=prepared.built,
+                    listeners=[on_event] if on_event is not None else (),
                 )
             finally:
                 engine_result = engine_result or engine.last_result

@@ -16,12 +16,13 @@ import anyio
 
 from planalign.errors import PlanalignError
 from planalign.log import get_logger
-from planalign.simulation.events import ProgressEvent
+from planalign.simulation.events import ProgressEvent, ProgressKind
 from planalign.simulation.project import PreparedProject, format_plan
 from planalign.simulation.run_directory import RunRecorder
 from planalign.simulation.stages import ModelScope, SimulationStage
 
 if TYPE_CHECKING:
+    from planalign.engine.events import EngineEvent
     from planalign.engine.invocation import InvocationOutcome
     from planalign.engine.nodes import ProjectManifest
     from planalign.engine.results import EngineRunResult
@@ -162,7 +163,11 @@ class Workspace:
         if self.config.run.verbose and self.config.model_parallelization.enabled:
             log.info(f"🚀 Using model-level parallelization for stage {stage.value}", year=year)
         result = await self.engine.execute(
-            models, vars=vars_, label=label, already_built=tuple(already_built)
+            models,
+            vars=vars_,
+            label=label,
+            already_built=tuple(already_built),
+            listeners=[functools.partial(engine_progress, run)],
         )
         # The estimate of the plan the run followed (`engine.runner.plan_for`, as `planalign plan` shows it).
         run.record(year, stage, result, result.estimated_speedup)
@@ -256,3 +261,31 @@ def _failure_lines(result: EngineRunResult) -> list[str]:
 
 def _status(result: EngineRunResult) -> str:
     return "success" if result.success else "error"
+
+
+def engine_progress(run: RunRecorder, event: EngineEvent) -> None:
+    """An engine event of one of `run`'s stages as the run's `ProgressEvent`, tagged with the year and stage
+    the run is building (the listener `Workspace.stage` gives each engine call)."""
+    if run.on_progress is None or run.current is None:
+        return
+    kinds: dict[str, ProgressKind] = {
+        "model_started": "model_started",
+        "model_finished": "model_finished",
+        "model_skipped": "model_skipped",
+        "limit_changed": "limit_changed",
+    }
+    kind = kinds.get(str(event.kind))
+    if kind is None:
+        return
+    run.emit(
+        ProgressEvent(
+            kind=kind,
+            year=run.current[0],
+            stage=run.current[1],
+            unique_id=event.unique_id,
+            status=None if event.status is None else str(event.status),
+            in_flight=event.in_flight,
+            limit=event.limit,
+            message=event.message,
+        )
+    )

@@ -31,7 +31,6 @@ import asyncio
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +47,7 @@ from planalign.simulation.build import (
     Workspace,
     default_invoker_factory,
 )
-from planalign.simulation.events import ProgressCallback, ProgressEvent, ProgressKind
+from planalign.simulation.events import ProgressCallback, ProgressEvent
 from planalign.simulation.metrics import year_metrics
 from planalign.simulation.project import PreparedProject, parallelization_info, prepare_project
 from planalign.simulation.run_directory import RunRecorder, RunStatus, SimulationSummary
@@ -73,7 +72,7 @@ from planalign.simulation.year_plan import (
 if TYPE_CHECKING:
     from planalign.engine.graph import ModelDependencyAnalyzer
     from planalign.engine.invocation import ModelInvoker
-    from planalign.engine.runner import EngineEvent, ParallelExecutionEngine
+    from planalign.engine.runner import ParallelExecutionEngine
     from planalign.engine.watchdog import MemoryProbe
     from planalign.simulation.census import CensusCheck
     from planalign.simulation.config import SimulationConfig
@@ -86,7 +85,6 @@ log = get_logger("planalign.simulation.orchestrator")
 RUN_TIME_PATH_VARS = ("census_path", "database_path")
 
 #: The run the current task is executing (see `PipelineOrchestrator._run`).
-_ACTIVE_RUN: ContextVar[RunRecorder | None] = ContextVar("planalign_active_run", default=None)
 
 
 class PipelineOrchestrator:
@@ -266,13 +264,9 @@ class PipelineOrchestrator:
         database's complete years as they are after the run, and a sentence saying what happened to it.
         """
         run = RunRecorder(self.config, first, last, on_progress, stage=stage)
-        # The engine's events reach `_on_engine_event` in this task's context (worker threads inherit it), so
-        # each run tags them with its own year and stage, whatever else runs on this orchestrator.
-        active = _ACTIVE_RUN.set(run)
-        try:
-            return await self._run_recorded(run, first, plan, stage, on_finished)
-        finally:
-            _ACTIVE_RUN.reset(active)
+        # Each engine call of this run gets this run's recorder as its listener (`Workspace.stage`), so it
+        # tags the engine's events with its own year and stage, whatever else runs on this orchestrator.
+        return await self._run_recorded(run, first, plan, stage, on_finished)
 
     async def _run_recorded(
         self,
@@ -514,7 +508,6 @@ class PipelineOrchestrator:
             analyzer,
             invoker,
             settings,
-            on_event=self._on_engine_event,
             memory_probe=self._memory_probe,
             durations=recorded_durations(Path(self.config.run.runs_dir)),
         )
@@ -540,32 +533,6 @@ class PipelineOrchestrator:
         close = getattr(invoker, "close", None)
         if close is not None:
             close()
-
-    def _on_engine_event(self, event: EngineEvent) -> None:
-        run = _ACTIVE_RUN.get()
-        if run is None or run.on_progress is None or run.current is None:
-            return
-        kinds: dict[str, ProgressKind] = {
-            "model_started": "model_started",
-            "model_finished": "model_finished",
-            "model_skipped": "model_skipped",
-            "limit_changed": "limit_changed",
-        }
-        kind = kinds.get(str(event.kind))
-        if kind is None:
-            return
-        run.emit(
-            ProgressEvent(
-                kind=kind,
-                year=run.current[0],
-                stage=run.current[1],
-                unique_id=event.unique_id,
-                status=None if event.status is None else str(event.status),
-                in_flight=event.in_flight,
-                limit=event.limit,
-                message=event.message,
-            )
-        )
 
     # ------------------------------------------------------------------ logging
 

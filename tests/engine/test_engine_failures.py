@@ -57,8 +57,8 @@ async def test_a_failure_skips_only_its_descendants(workers: int) -> None:
 async def test_transient_failure_succeeds_on_retry(workers: int) -> None:
     events: list[EngineEvent] = []
     invoker = FakeInvoker(script={"b": [fail("database is locked", retryable=True), OK]})
-    engine = ParallelExecutionEngine(make_analyzer(GRAPH), invoker, settings(workers), on_event=events.append)
-    result = await engine.execute(list(GRAPH), vars={})
+    engine = ParallelExecutionEngine(make_analyzer(GRAPH), invoker, settings(workers))
+    result = await engine.execute(list(GRAPH), vars={}, listeners=[events.append])
     assert result.success
     assert result.result_for("b").attempts == 2
     assert invoker.calls["b"] == 2

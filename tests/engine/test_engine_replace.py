@@ -19,8 +19,6 @@ GRAPH = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
 
 
 def test_replace_keeps_every_collaborator_and_changes_the_setting() -> None:
-    events: list[object] = []
-
     def clock() -> float:
         return 0.0
 
@@ -28,7 +26,6 @@ def test_replace_keeps_every_collaborator_and_changes_the_setting() -> None:
         make_analyzer(GRAPH),
         FakeInvoker(),
         EngineSettings(max_workers=3),
-        on_event=events.append,
         clock=clock,
         durations={uid("a"): 5.0},
     )
@@ -37,7 +34,6 @@ def test_replace_keeps_every_collaborator_and_changes_the_setting() -> None:
     assert changed.settings.max_workers == 3
     assert (changed.analyzer, changed.invoker) == (engine.analyzer, engine.invoker)
     assert changed.durations == {uid("a"): 5.0} and changed.clock is clock
-    assert changed.on_event == events.append
     assert not engine.settings.enable_conditional_parallelization  # the original is unchanged
     with pytest.raises(TypeError, match="unknown"):
         engine.replace(workers=2)

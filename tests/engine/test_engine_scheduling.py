@@ -89,8 +89,8 @@ async def test_no_wave_barrier_a_ready_model_starts_while_an_unrelated_slow_one_
             release.set()
 
     invoker = FakeInvoker(gates={"slow": release})
-    engine = ParallelExecutionEngine(make_analyzer(graph), invoker, settings(2), on_event=on_event)
-    result = await engine.execute(list(graph), vars={})
+    engine = ParallelExecutionEngine(make_analyzer(graph), invoker, settings(2))
+    result = await engine.execute(list(graph), vars={}, listeners=[on_event])
     assert result.success
     spans = intervals(invoker.log)
     assert spans["c"][1] < spans["slow"][1]  # the whole chain finished while slow was still running
@@ -181,8 +181,8 @@ async def test_non_deterministic_mode_lists_results_in_completion_order() -> Non
 async def test_fallback_to_sequential_when_the_invoker_cannot_run_concurrently() -> None:
     events: list[EngineEvent] = []
     invoker = FakeInvoker(supports_concurrency=False)
-    engine = ParallelExecutionEngine(make_analyzer(LAYERED), invoker, settings(4), on_event=events.append)
-    result = await engine.execute(list(LAYERED), vars={})
+    engine = ParallelExecutionEngine(make_analyzer(LAYERED), invoker, settings(4))
+    result = await engine.execute(list(LAYERED), vars={}, listeners=[events.append])
     assert result.success
     assert invoker.max_in_flight == 1
     assert result.effective_max_workers == 1 and result.max_workers == 4
@@ -233,10 +233,8 @@ async def test_empty_selection_is_a_successful_empty_run() -> None:
 
 async def test_events_describe_each_model_start_and_finish() -> None:
     events: list[EngineEvent] = []
-    engine = ParallelExecutionEngine(
-        make_analyzer(LAYERED), FakeInvoker(), settings(4), on_event=events.append
-    )
-    await engine.execute(list(LAYERED), vars={}, label="foundation")
+    engine = ParallelExecutionEngine(make_analyzer(LAYERED), FakeInvoker(), settings(4))
+    await engine.execute(list(LAYERED), vars={}, label="foundation", listeners=[events.append])
     started = [e for e in events if e.kind is EngineEventKind.MODEL_STARTED]
     finished = [e for e in events if e.kind is EngineEventKind.MODEL_FINISHED]
     assert sorted(e.name or "" for e in started) == sorted(LAYERED)
@@ -252,10 +250,15 @@ async def test_a_failing_event_callback_does_not_abort_the_run() -> None:
         calls.append(event)
         raise ValueError("display crashed")
 
-    engine = ParallelExecutionEngine(make_analyzer(LAYERED), FakeInvoker(), settings(4), on_event=broken)
-    result = await engine.execute(list(LAYERED), vars={})
+    others: list[EngineEvent] = []
+    engine = ParallelExecutionEngine(make_analyzer(LAYERED), FakeInvoker(), settings(4))
+    result = await engine.execute(list(LAYERED), vars={}, listeners=[broken, others.append])
     assert result.success and len(result.results) == len(LAYERED)
     assert len(calls) == 1  # disabled after its first failure, which was logged
+    assert len(others) > 1  # the other listener goes on receiving
+    # per run: the next run of the same engine calls it again
+    await engine.execute(list(LAYERED), vars={}, listeners=[broken])
+    assert len(calls) == 2
 
 
 async def test_memory_limit_is_handed_to_the_invoker_when_monitoring() -> None:

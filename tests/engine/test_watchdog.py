@@ -131,10 +131,8 @@ async def test_engine_honours_the_reduced_limit_and_restores_it() -> None:
 
     invoker.run_model = recording_run_model  # type: ignore[method-assign]
     settings = EngineSettings(max_workers=4, retry_backoff_s=0.0, watchdog_interval_s=0.005)
-    engine = ParallelExecutionEngine(
-        make_analyzer(graph), invoker, settings, on_event=on_event, memory_probe=probe
-    )
-    result = await engine.execute(list(graph), vars={})
+    engine = ParallelExecutionEngine(make_analyzer(graph), invoker, settings, memory_probe=probe)
+    result = await engine.execute(list(graph), vars={}, listeners=[on_event])
     assert result.success
     assert concurrent_under_pressure and max(concurrent_under_pressure) == 1
     assert [e.kind for e in result.pressure_events] == ["pressure", "relieved"]
@@ -178,10 +176,8 @@ async def test_under_pressure_batches_run_one_invocation_at_a_time() -> None:
     settings = EngineSettings(
         max_workers=4, models_per_invocation=2, retry_backoff_s=0.0, watchdog_interval_s=0.005
     )
-    engine = ParallelExecutionEngine(
-        make_analyzer(graph), invoker, settings, on_event=on_event, memory_probe=probe
-    )
-    result = await engine.execute(list(graph), vars={})
+    engine = ParallelExecutionEngine(make_analyzer(graph), invoker, settings, memory_probe=probe)
+    result = await engine.execute(list(graph), vars={}, listeners=[on_event])
     assert result.success
     assert len(seen_under_pressure) >= 4 and max(seen_under_pressure) == 1
     assert all(len(b) <= 2 for b in invoker.batches)

@@ -574,8 +574,7 @@ async def test_the_engine_retries_a_database_locked_by_another_process(
     try:
         invoker = DbtInvoker(manifest.project_dir, None, None, manifest, {}, db)
         engine = engine_for(manifest, invoker, retry_backoff_s=0.1)
-        engine.on_event = on_event
-        result = await engine.execute(["good"], vars={})
+        result = await engine.execute(["good"], vars={}, listeners=[on_event])
     finally:
         if holder.poll() is None:
             holder.kill()

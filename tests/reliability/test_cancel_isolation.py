@@ -103,11 +103,9 @@ async def test_cancelling_one_engine_leaves_the_other_engines_run_untouched(
         if event.kind is EngineEventKind.MODEL_STARTED and event.name == "spin":
             spin_started.set()
 
-    engine_a = ParallelExecutionEngine(analyzer, invokers["a"], settings, on_event=on_a_event)
+    engine_a = ParallelExecutionEngine(analyzer, invokers["a"], settings)
     # slow_b first, so it is in flight while B's batches run beside it.
-    engine_b = ParallelExecutionEngine(
-        analyzer, invokers["b"], settings, on_event=on_b_event, durations={"slow_b": 100.0}
-    )
+    engine_b = ParallelExecutionEngine(analyzer, invokers["b"], settings, durations={"slow_b": 100.0})
     b_models = [*project.model_names, "slow_b"]
     results: dict[str, EngineRunResult] = {}
     a_scope = anyio.CancelScope()
@@ -116,11 +114,11 @@ async def test_cancelling_one_engine_leaves_the_other_engines_run_untouched(
 
     async def run_a() -> None:
         with a_scope:
-            await engine_a.execute(list(A_MODELS), vars={"salt": SALT})
+            await engine_a.execute(list(A_MODELS), vars={"salt": SALT}, listeners=[on_a_event])
         a_returned_at.append(time.time())
 
     async def run_b() -> None:
-        results["b"] = await engine_b.execute(b_models, vars={"salt": SALT})
+        results["b"] = await engine_b.execute(b_models, vars={"salt": SALT}, listeners=[on_b_event])
 
     async def cancel_a() -> None:
         await spin_started.wait()
