@@ -128,12 +128,9 @@ def _module_name(path: Path) -> str:
 
 
 #: Import circles still in the package, each with why it stays (issue #24 item 4 broke the others: engine
-#: graph ↔ safety, run ↔ runner, cli report ↔ runs ↔ runs_table). Do not add to this list.
-KNOWN_CIRCLES: set[frozenset[str]] = {
-    # `SimulationConfig.with_overrides` applies an override layer with the loader's merge and validation;
-    # breaking it moves the loader into the schema's module or the method out of the public API.
-    frozenset({"planalign.simulation.config", "planalign.simulation.config_loading"}),
-}
+#: graph ↔ safety, run ↔ runner, cli report ↔ runs ↔ runs_table; the last, simulation config ↔
+#: config_loading, by `config_loading.apply_overrides`). Do not add to this list.
+KNOWN_CIRCLES: set[frozenset[str]] = set()
 
 
 def _import_graph() -> dict[str, set[str]]:
@@ -234,3 +231,55 @@ def test_a_command_imports_no_private_name_of_another_command(path: Path) -> Non
         ):
             wrong.append(f"{aliases[node.value.id]}.{node.attr}")
     assert not wrong, f"cli/{path.name} uses another command's private names {sorted(set(wrong))}"
+
+
+#: The run directory's files, and the modules that own reading and writing them (issue #24 item 2): every
+#: other reader goes through `simulation.run_history` / `run_directory.read_summary` and friends.
+RUN_FILES = ("summary.json", "engine_runs.json")
+RUN_FILE_CONSTANTS = {"SUMMARY_FILE", "ENGINE_RUNS_FILE"}
+RUN_DIRECTORY_MODULES = {
+    "planalign.simulation.run_directory",
+    "planalign.simulation.run_history",
+    "planalign.simulation.run_listing",
+}
+
+
+def _run_file_uses(tree: ast.AST) -> list[str]:
+    """Where code names a run file to open, glob or join it (`d / "summary.json"`, `glob("*/summary.json")`,
+    `open(...)`, `Path(...)`) or uses the library's file-name constants. Text in messages and docstrings
+    that only mentions a file is not a use."""
+
+    def names_run_file(node: ast.AST) -> bool:
+        return (
+            isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith(RUN_FILES)
+        )
+
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and names_run_file(node.right):
+            found.append(f"line {node.lineno}: / {node.right.value!r}")  # type: ignore[attr-defined]
+        elif isinstance(node, ast.Call) and any(names_run_file(a) for a in node.args):
+            found.append(f"line {node.lineno}: {ast.unparse(node)[:80]}")
+        elif isinstance(node, ast.Name) and node.id in RUN_FILE_CONSTANTS:
+            found.append(f"line {node.lineno}: {node.id}")
+        elif isinstance(node, ast.ImportFrom) and any(a.name in RUN_FILE_CONSTANTS for a in node.names):
+            found.append(f"line {node.lineno}: imports {[a.name for a in node.names]}")
+    return found
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_only_the_run_directory_modules_open_run_files(path: Path) -> None:
+    """One writer, one place of readers: a module that opened summary.json or engine_runs.json itself would
+    bring back its own parsing (raw `json.loads`) and its own "latest run" rule."""
+    if _module_name(path) in RUN_DIRECTORY_MODULES:
+        return
+    uses = _run_file_uses(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+    assert not uses, (
+        f"{path.relative_to(PACKAGE)} opens run-directory files itself ({'; '.join(uses)}); read them "
+        "through planalign.simulation.run_history / run_directory (read_summary, summary_path, list_runs)"
+    )
+
+
+def test_the_run_file_check_finds_a_raw_reader() -> None:
+    code = 'import json\njson.loads((run_dir / "summary.json").read_text())\nglob("*/engine_runs.json")\n'
+    assert len(_run_file_uses(ast.parse(code))) == 2

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from planalign.cli.progress import ProgressDisplay, StepDurations, load_history, print_summary
+from planalign.cli.progress import ProgressDisplay, print_summary
 from planalign.log import configure_logging, get_logger
 from planalign.simulation.events import ProgressEvent
 from planalign.simulation.run_directory import SimulationSummary, StageSummary, YearMetrics
+from planalign.simulation.run_history import StepDurations
+from planalign.simulation.run_history import recorded_step_durations as load_history
 from tests.fixtures.terminal import lock_guard, screen
 
 WIDTH = 80

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from planalign.cli import main
-from planalign.cli.runs import latest_complete_run, list_runs
 from planalign.errors import RunDirectoryError
 from planalign.simulation.config import SimulationConfig
 from planalign.simulation.events import ProgressEvent
 from planalign.simulation.run_directory import RunRecorder, SimulationSummary, run_kind
+from planalign.simulation.run_history import latest_complete_run, list_runs
 from planalign.simulation.stages import SimulationStage
 
 

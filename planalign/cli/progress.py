@@ -14,9 +14,9 @@ display is up every log line is written through its console (`planalign.log.log_
 above the status lines instead of onto them. Lines are cut to the terminal's width, never wrapped: a
 wrapped line would break the in-place redraw.
 
-The ETA adds up expected step durations: those of the latest run in the runs directory
-(`load_history`, from its summary.json), replaced by what this run has measured as soon as a year has been
-through the step. With neither there is no ETA rather than a guess.
+The ETA adds up expected step durations: those of the newest whole-years run in the runs directory
+(`planalign.simulation.run_history.recorded_step_durations`), replaced by what this run has measured as
+soon as a year has been through the step. With neither there is no ETA rather than a guess.
 
 Why it is long: the live display and the end-of-run tables share the console, the terminal-width rules
 and the lock discipline that keeps log lines above the status lines; apart, each would need the other's.
@@ -30,8 +30,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from statistics import fmean
 from typing import TextIO
 
@@ -43,7 +41,8 @@ from rich.text import Text
 
 from planalign.log import get_logger, log_to_console
 from planalign.simulation.events import ProgressEvent
-from planalign.simulation.run_directory import RunFileError, SimulationSummary, YearMetrics, read_summary
+from planalign.simulation.run_directory import SimulationSummary, YearMetrics
+from planalign.simulation.run_history import StepDurations
 from planalign.simulation.stages import SimulationStage
 
 _log = get_logger("planalign.cli.progress")
@@ -63,42 +62,6 @@ _PHASES = {
     "parse": "parsing the dbt project",
     "seed": "loading the seeds",
 }
-
-
-@dataclass(frozen=True)
-class StepDurations:
-    """Expected seconds per step: `setup` for the once-per-simulation stages, `year` for one year's stages
-    and tests (mean over the years measured)."""
-
-    setup: dict[str, float] = field(default_factory=dict)
-    year: dict[str, float] = field(default_factory=dict)
-
-
-def load_history(runs_dir: Path) -> StepDurations:
-    """The step durations of the latest run in `runs_dir` that recorded any (its summary.json's stages).
-    Run directories are named by their start time, so the latest sorts last. A summary that cannot be read
-    is skipped for the one before it, and said so in the log."""
-    if not runs_dir.is_dir():
-        return StepDurations()
-    for run_dir in sorted((p for p in runs_dir.iterdir() if p.is_dir()), reverse=True):
-        path = run_dir / "summary.json"
-        if not path.is_file():
-            continue
-        try:
-            stages = read_summary(run_dir).get("stages") or []
-            setup: dict[str, list[float]] = {}
-            year: dict[str, list[float]] = {}
-            for row in stages:
-                into = setup if row.get("year") is None else year
-                into.setdefault(str(row["stage"]), []).append(float(row["wall_time_s"]))
-        except (RunFileError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            _log.warning("eta_history_unreadable", path=str(path), error=f"{type(exc).__name__}: {exc}")
-            continue
-        if setup or year:
-            return StepDurations(
-                setup={k: fmean(v) for k, v in setup.items()}, year={k: fmean(v) for k, v in year.items()}
-            )
-    return StepDurations()
 
 
 def clock_text(seconds: float) -> str:
@@ -145,7 +108,8 @@ class ProgressDisplay:
     """Callable progress sink. Use as a context manager around the run.
 
     `console` replaces the stderr console (tests give a recording one); `history` the expected step durations
-    (`load_history`); `clock` the monotonic clock that advances the elapsed time and ETA between events;
+    (`run_history.recorded_step_durations`); `clock` the monotonic clock that advances the elapsed time and
+    ETA between events;
     `auto_refresh=False` redraws only on events (tests: no refresh thread)."""
 
     def __init__(

@@ -72,14 +72,15 @@ def report_path(run_dir: Path, out: Path | None, name: str = DEFAULT_REPORT_NAME
 
 def handle(args: argparse.Namespace) -> int:
     from planalign.cli._common import labels_from, printable
-    from planalign.cli.runs import SWEEP_FILE, default_runs_dir, newest_readable_run
+    from planalign.cli.runs import default_runs_dir, report_run
     from planalign.log import shown_path
+    from planalign.simulation.run_listing import SWEEP_FILE
 
     labels = labels_from(args)
     run_dir: Path | None = args.run_dir
     if run_dir is None:
         runs_dir = default_runs_dir(args)
-        entry = newest_readable_run(runs_dir)
+        entry = report_run(runs_dir)
         run_dir = entry.path
         print(
             f"reporting the newest complete full run under {shown_path(runs_dir)}: {printable(entry.name)} "

@@ -14,7 +14,7 @@ from planalign.cli._common import printable
 
 
 class RunEntry(Protocol):
-    """A listed run as the table reads it (`planalign.cli.runs.RunEntry`)."""
+    """A listed run as the table reads it (`planalign.simulation.run_listing.RunEntry`)."""
 
     @property
     def run_name(self) -> str: ...

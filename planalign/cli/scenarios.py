@@ -192,13 +192,14 @@ def handle_run(args: argparse.Namespace) -> int:
 
 def _run(plan: SweepPlan) -> tuple[SweepOutcome | None, bool]:
     from planalign.cli._cancel import run_cancellable
-    from planalign.cli.progress import ProgressDisplay, load_history
+    from planalign.cli.progress import ProgressDisplay
     from planalign.scenarios.sweep import run_sweep_async
+    from planalign.simulation.run_history import recorded_step_durations
 
     config = plan.config
     # The ETA's step durations: the previous sweep's of this file, if any.
     previous = sorted(plan.directory.parent.glob(f"*-sweep-{plan.scenario_set.path.stem}/simulation"))
-    history = load_history(previous[-1]) if previous else load_history(plan.directory / "simulation")
+    history = recorded_step_durations(previous[-1] if previous else plan.directory / "simulation")
     display = ProgressDisplay(
         sys.stderr,
         verbose=config.run.verbose,

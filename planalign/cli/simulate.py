@@ -127,15 +127,16 @@ def handle(args: argparse.Namespace) -> int:
     if args.resume and (done := nothing_to_resume(config)) is not None:
         print(done)
         return ExitStatus.OK
-    from planalign.cli.progress import ProgressDisplay, load_history, print_summary
+    from planalign.cli.progress import ProgressDisplay, print_summary
     from planalign.simulation.orchestrator import create_orchestrator
+    from planalign.simulation.run_history import recorded_step_durations
     from planalign.simulation.stages import SimulationStage
 
     stage = SimulationStage.parse(args.stage) if args.stage is not None else None
     orchestrator = create_orchestrator(config)
     structured = config.run.log_format == "json"
     # The ETA's step durations: the previous run's, read before this run adds its own directory.
-    history = load_history(Path(config.run.runs_dir))
+    history = recorded_step_durations(Path(config.run.runs_dir))
     display = ProgressDisplay(sys.stderr, verbose=config.run.verbose, structured=structured, history=history)
     with display as progress:
         summary, interrupted = run_with_signals(

@@ -44,9 +44,11 @@ from planalign.simulation.run_directory import (
     RunKind,
     YearCost,
     YearMetrics,
+    engine_runs_path,
     read_json_object,
     run_kind,
 )
+from planalign.simulation.run_directory import summary_path as run_summary_path
 from planalign.simulation.run_labels import LabelError, ReportLabels, read_labels
 
 
@@ -181,7 +183,7 @@ def load_run(run_dir: Path) -> RunReport:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunDirectoryError(f"run directory {run_dir} does not exist or is not a directory")
-    summary_path = run_dir / "summary.json"
+    summary_path = run_summary_path(run_dir)
     if not summary_path.is_file():
         raise RunDirectoryError(
             f"{run_dir} is not a planalign run directory: it has no summary.json "
@@ -195,7 +197,7 @@ def load_run(run_dir: Path) -> RunReport:
             f"{SUMMARY_SCHEMA_VERSION}: it was written by a newer planalign, so upgrade planalign to report "
             "on it"
         )
-    engine_path = run_dir / "engine_runs.json"
+    engine_path = engine_runs_path(run_dir)
     engine_runs: list[EngineRunResult] | None = None
     if engine_path.is_file():
         # the engine's reader trusts its own files; a copied or edited one is checked field by field first

@@ -27,7 +27,8 @@ from planalign.scenarios.comparison import check_database_holds_sweep
 from planalign.scenarios.database import has_column, read_only, relation, year_records, years_with_rows
 from planalign.scenarios.sweep import SWEEP_FILE, load_sweep
 from planalign.scenarios.sweep_directory import kept_summaries
-from planalign.simulation.run_directory import RunFileError, read_json_object, read_summary, run_kind
+from planalign.simulation.run_directory import RunFileError, read_summary, run_kind, summary_path
+from planalign.simulation.run_history import run_dirs_newest_first
 from planalign.simulation.state import CompletedYear
 from planalign.simulation.year_plan import span
 
@@ -57,8 +58,7 @@ def export_source(directory: Path) -> ExportSource:
     """What `directory` (a run or a sweep directory) exports, checked against its database."""
     if (directory / SWEEP_FILE).is_file():
         return _sweep_source(directory)
-    summary_path = directory / "summary.json"
-    if not summary_path.is_file():
+    if not summary_path(directory).is_file():
         raise ExportError(
             f"{directory} is neither a run directory (summary.json) nor a sweep directory ({SWEEP_FILE}); "
             "give one of the directories under runs/"
@@ -78,7 +78,7 @@ def export_source(directory: Path) -> ExportSource:
             finished=dt.datetime.fromisoformat(str(summary["completed_at"])),
         )
     except (RunFileError, ValueError, KeyError, TypeError) as exc:
-        raise ExportError(f"{summary_path} cannot be read as a run summary: {exc}") from None
+        raise ExportError(f"{summary_path(directory)} cannot be read as a run summary: {exc}") from None
     with read_only(database) as con:
         records = year_records(con)
         present: set[int] = set()
@@ -239,7 +239,7 @@ def _by_run(years: Sequence[int], records: Mapping[int, CompletedYear]) -> dict[
 def _named(run_id: str, directory: Path) -> str:
     """`run ID`, with its directory when it sits beside `directory` (so the user can export that one)."""
     sibling = directory.parent / run_id
-    return f"run {run_id} ({sibling})" if (sibling / "summary.json").is_file() else f"run {run_id}"
+    return f"run {run_id} ({sibling})" if summary_path(sibling).is_file() else f"run {run_id}"
 
 
 def _whose(years: Sequence[int], records: Mapping[int, CompletedYear], directory: Path) -> str:
@@ -292,9 +292,10 @@ def _sweep_source(directory: Path) -> ExportSource:
 def _sweep_run_id(directory: Path) -> str:
     """The id of the simulation run a sweep made (its run record `simulation/<run id>/summary.json`)."""
     ids: set[str] = set()
-    for path in sorted((directory / "simulation").glob("*/summary.json")):
+    for run_dir in run_dirs_newest_first(directory / "simulation"):
+        path = summary_path(run_dir)
         try:
-            ids.add(str(read_json_object(path)["run_id"]))
+            ids.add(str(read_summary(run_dir)["run_id"]))
         except (RunFileError, KeyError, TypeError) as exc:
             raise ExportError(f"{path} cannot be read as the sweep's run record: {exc}") from None
     if len(ids) != 1:

@@ -11,10 +11,11 @@ debugging: `kind`, `stage`), the configuration's digests, the assumptions in for
 from a summary of any version, so `planalign runs` and `planalign report` never take a stage run for a
 simulation.
 
-A run directory may come from anywhere — another machine, an archive, a hand edit — so its four readers
-(`planalign runs`, `planalign report`, the progress display's history, the sweep readers) read its JSON files
-through `read_json_object` / `read_summary`, which turn every way a file can be unreadable (missing, a folder,
-not UTF-8, not JSON, nested too deep, not an object) into a `RunDirectoryError` naming the file.
+A run directory may come from anywhere — another machine, an archive, a hand edit — so its readers (all
+through `run_history`: `planalign runs`, `planalign report`, the progress display's history, a new run's
+durations; and the sweep and export readers) read its JSON files through `read_json_object` /
+`read_summary`, which turn every way a file can be unreadable (missing, a folder, not UTF-8, not JSON,
+nested too deep, not an object) into a `RunDirectoryError` naming the file.
 
 Why it is long: a little over ~400 lines, because the summary's record types (`YearMetrics` with its
 `NondiscriminationResults` and `YearCost`, `StageSummary`, `SimulationSummary`) and the recorder that
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 RunStatus = Literal["success", "failed", "interrupted"]
 SUMMARY_FILE = "summary.json"
+ENGINE_RUNS_FILE = "engine_runs.json"
 #: "years": whole simulated years (`simulate`); "stage": one year rebuilt up to one stage (`--stage`).
 RunKind = Literal["years", "stage"]
 
@@ -239,6 +241,16 @@ def read_json_object(path: Path) -> Mapping[str, Any]:
     return value
 
 
+def summary_path(run_dir: Path) -> Path:
+    """Where `run_dir`'s summary is (written last: a directory holding one is a complete run directory)."""
+    return run_dir / SUMMARY_FILE
+
+
+def engine_runs_path(run_dir: Path) -> Path:
+    """Where `run_dir`'s engine results are (`planalign.engine.results.load_run_results` reads them)."""
+    return run_dir / ENGINE_RUNS_FILE
+
+
 def read_summary(run_dir: Path) -> Mapping[str, Any]:
     """`run_dir`'s summary.json as parsed JSON (any schema version; the fields are the caller's to check),
     or `RunFileError`."""
@@ -388,9 +400,9 @@ class RunRecorder:
             assumptions_error=assumptions_error,
         )
         write_json_atomic(self.run_dir / "config.json", config.snapshot())
-        write_run_results(self.run_dir / "engine_runs.json", self.engine_runs)
+        write_run_results(self.run_dir / ENGINE_RUNS_FILE, self.engine_runs)
         # Last: a run directory with a summary.json is complete.
-        write_json_atomic(self.run_dir / "summary.json", summary.to_dict())
+        write_json_atomic(self.run_dir / SUMMARY_FILE, summary.to_dict())
         return summary
 
     def _kind(self, status: RunStatus) -> RunKind | None:

@@ -277,7 +277,7 @@ def test_one_corrupt_directory_never_hides_the_other_runs(
 def test_the_progress_history_skips_a_summary_nested_too_deep_for_the_parser(tmp_path: Path) -> None:
     """`simulate`'s ETA reads the latest run's step times; a summary.json the JSON parser cannot descend
     (RecursionError, which no reader caught) is skipped for the run before it."""
-    from planalign.cli.progress import load_history
+    from planalign.simulation.run_history import recorded_step_durations as load_history
 
     runs = tmp_path / "runs"
     older = runs / GOOD_RUN

@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 import yaml
 
-from planalign.cli.runs import list_runs
 from planalign.errors import DatabaseHoldsOtherResultError
 from planalign.scenarios.scenario_file import load_scenario_file
 from planalign.scenarios.sweep import plan_sweep
+from planalign.simulation.run_history import list_runs
 from planalign.simulation.state import DatabaseContents, DatabaseIdentity, SimulationState
 from planalign.simulation.working_copy import WorkingCopy, lock_is_held
 from planalign.simulation.year_plan import check_replaces
