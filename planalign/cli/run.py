@@ -195,20 +195,27 @@ def _printer(show: Show) -> Any:
     return notice
 
 
+def configure_output(flags: DbtFlags, log_format: str) -> None:
+    """planalign's own log lines (the engine's warnings) in planalign's format, not a library's basicConfig;
+    as dbt's console, at the log level asked for (info lines are the progress, not the log's). At debug
+    also each invocation: the dbt command line it ran, its models, seconds and outcomes."""
+    from planalign.log import PACKAGE_LOGGER, configure_logging
+    from planalign.project_run.flags import PYTHON_LOG_LEVELS
+
+    configure_logging(fmt="json" if log_format == "json" else "console", verbose=flags.level == "debug")
+    logging.getLogger(PACKAGE_LOGGER).setLevel(
+        logging.DEBUG if flags.level == "debug" else PYTHON_LOG_LEVELS[flags.level]
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from planalign.cli._cancel import run_cancellable
-    from planalign.log import PACKAGE_LOGGER, configure_logging
     from planalign.project_run import execute_run, prepare_run
     from planalign.project_run.execute import NOTHING_TO_DO
-    from planalign.project_run.flags import PYTHON_LOG_LEVELS
 
     out = sys.stdout
     flags = run_flags.flags_from_args(args)
-    # planalign's own log lines (the engine's warnings) in planalign's format, not a library's basicConfig;
-    # as dbt's console, at the log level asked for (info lines are the progress below, not the log's).
-    configure_logging(fmt="json" if args.log_format == "json" else "console", verbose=flags.level == "debug")
-    if flags.level != "debug":
-        logging.getLogger(PACKAGE_LOGGER).setLevel(PYTHON_LOG_LEVELS[flags.level])
+    configure_output(flags, args.log_format)
     show = Show(flags.level)
     request = request_from_args(args, flags)
     request.check()  # before --vars is read, as dbt checks its flags

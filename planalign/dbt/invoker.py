@@ -144,6 +144,8 @@ def is_transient(message: str) -> bool:
 #: The logger an invocation's exception traceback is logged to, at DEBUG (the CLI's `--debug` shows it).
 TRACEBACK_LOGGER = "planalign.dbt.tracebacks"
 _traceback_log = logging.getLogger(TRACEBACK_LOGGER)
+#: Each dbt command line an invocation runs, at DEBUG (`planalign run --log-level debug` shows them).
+_command_log = logging.getLogger("planalign.dbt.invoker")
 
 
 def _outcome_from_message(message: str, exc: BaseException | None = None) -> InvocationOutcome:
@@ -410,6 +412,7 @@ class DbtInvoker:
         selectors = [self.selector_for(node) for node in nodes]
         args = [*self._args("run", vars), "--select", *selectors, *self.extra_run_flags]
         ids = [node.unique_id for node in nodes]
+        _command_log.debug("dbt %s", " ".join(args))
         try:
             res, token = self._invoke(args, key=self._slot_key("run"), exclusive=False, node_ids=ids)
         except Exception as exc:  # dbtRunner itself raising is a failed attempt, not a crashed scheduler

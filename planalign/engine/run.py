@@ -310,12 +310,27 @@ class EngineRun:
         traceback)."""
         nodes = [self.analyzer.node(uid) for uid in members]
         invoker = self.invoker
+        names = [n.name for n in nodes]
+        # Debug lines (`--log-level debug`): what each invocation ran, how long, with what outcome.
+        log.debug("invocation started", models=names, label=self.label)
+        began = self.clock()
         try:
             with use_scope(self.scope):
                 if len(nodes) == 1:
-                    return {members[0]: invoker.run_model(nodes[0], vars=self.vars)}
-                assert isinstance(invoker, BatchModelInvoker)
-                return invoker.run_models(nodes, vars=self.vars)
+                    outcomes = {members[0]: invoker.run_model(nodes[0], vars=self.vars)}
+                else:
+                    assert isinstance(invoker, BatchModelInvoker)
+                    outcomes = dict(invoker.run_models(nodes, vars=self.vars))
+            log.debug(
+                "invocation finished",
+                models=names,
+                seconds=round(self.clock() - began, 3),
+                statuses={
+                    n.name: str(outcomes[n.unique_id].status) for n in nodes if n.unique_id in outcomes
+                },
+                label=self.label,
+            )
+            return outcomes
         except Exception as exc:
             log.exception("invoker raised instead of returning an outcome", models=[n.name for n in nodes])
             failed = InvocationOutcome(OutcomeStatus.ERROR, f"invoker raised {type(exc).__name__}: {exc}")
