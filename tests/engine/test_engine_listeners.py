@@ -4,6 +4,7 @@ display, so each `execute` call gets the listeners of its own run and no other r
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import anyio
 
@@ -59,3 +60,30 @@ async def test_a_run_without_listeners_delivers_nothing_to_an_earlier_runs_liste
     assert count > 0
     await engine.execute(["b1"], vars={})
     assert len(first) == count
+
+
+def test_a_simulation_runs_engine_events_become_its_own_progress_events(tmp_path: Path) -> None:
+    """The orchestrator gives each engine call its run's recorder as the listener (`build.engine_progress`,
+    which replaced a context variable): the events come out tagged with that run's year and stage."""
+    from planalign.engine.events import EngineEvent as Event
+    from planalign.simulation.build import engine_progress
+    from planalign.simulation.config_loading import load_simulation_config
+    from planalign.simulation.events import ProgressEvent
+    from planalign.simulation.run_directory import RunRecorder
+
+    config = load_simulation_config(None, overrides={"run.runs_dir": str(tmp_path)})
+    mine: list[ProgressEvent] = []
+    other: list[ProgressEvent] = []
+    run = RunRecorder(config, 2025, 2026, mine.append)
+    run.current = (2026, "foundation")
+    other_run = RunRecorder(config, 2025, 2026, other.append)
+    other_run.current = (2025, "validation")
+    event = Event(
+        kind=EngineEventKind.MODEL_STARTED, time=0.0, at="", in_flight=1, limit=2, unique_id=uid("a1")
+    )
+    engine_progress(run, event)
+    engine_progress(run, Event(kind=EngineEventKind.FALLBACK, time=0.0, at="", in_flight=0, limit=1))
+    assert [(e.kind, e.year, e.stage, e.unique_id) for e in mine] == [
+        ("model_started", 2026, "foundation", uid("a1"))
+    ]
+    assert other == []
