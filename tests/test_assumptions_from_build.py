@@ -182,3 +182,23 @@ def test_a_scenario_the_database_does_not_hold_is_named(built: Built, tmp_path: 
         read_assumptions(config, built.sweep.database, "nobody", census_employees=1)
     with pytest.raises(AssumptionsError, match="the run stopped before dbt built them"):
         read_assumptions(config, tmp_path / "empty.duckdb", "baseline", census_employees=1)
+
+
+def test_the_values_are_the_builds_not_the_configurations(built: Built, tmp_path: Path) -> None:
+    """A value dbt built differently from what the configuration says is recorded as built: the record reads
+    the database, it does not recompute."""
+    import shutil
+
+    import duckdb
+
+    database = Path(shutil.copyfile(built.plain.database, tmp_path / "copy.duckdb"))
+    con = duckdb.connect(str(database))
+    try:
+        con.execute("update int_effective_parameter_values set cola_rate = 0.777")
+        con.execute("update int_effective_match_tiers set match_rate = 0.25 where tier = 1")
+    finally:
+        con.close()
+    read = read_assumptions(built.default, database, "baseline", census_employees=30)
+    assert read.parameter("cola_rate").value == 0.777
+    assert read.match_tiers[0].match_rate == 0.25
+    assert resolve_assumptions(built.default, census_employees=30).parameter("cola_rate").value != 0.777

@@ -404,6 +404,9 @@ class PipelineOrchestrator:
         }
         await anyio.to_thread.run_sync(state.delete_year, year, sorted(rebuilt))
         await work.year(run, year, stages=stages)
+        scenario = self._extra_vars.scenario_id
+        if scenario is not None and SimulationStage.FOUNDATION in stages:  # the parameters are built
+            await anyio.to_thread.run_sync(run.record_assumptions, work.database, scenario)
         await anyio.to_thread.run_sync(self._save, work, copy)
 
     def _save(self, work: Workspace, copy: WorkingCopy) -> None:
