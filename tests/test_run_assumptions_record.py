@@ -25,6 +25,7 @@ def _recorder(tmp_path: Path) -> RunRecorder:
 def test_a_build_without_parameters_is_recorded_as_the_reason(tmp_path: Path) -> None:
     recorder = _recorder(tmp_path)
     recorder.record_assumptions(tmp_path / "never-built.duckdb", "baseline")
+    assert not (tmp_path / "never-built.duckdb").exists()  # reading creates no file
     assumptions, why = recorder._assumptions()
     assert assumptions is None
     assert why is not None and "baseline" in why and "the run stopped before dbt built them" in why
@@ -36,3 +37,15 @@ def test_a_run_that_read_nothing_states_the_configurations_assumptions(tmp_path:
     assumptions, why = _recorder(tmp_path)._assumptions()
     assert why is None and assumptions is not None
     assert assumptions["census"]["employees"] == 12 and assumptions["start_year"] == 2025
+
+
+def test_a_database_without_the_parameter_tables_is_a_reason_not_a_crash(tmp_path: Path) -> None:
+    import duckdb
+
+    database = tmp_path / "other.duckdb"
+    duckdb.connect(str(database)).close()
+    recorder = _recorder(tmp_path)
+    recorder.record_assumptions(database, "baseline")
+    assumptions, why = recorder._assumptions()
+    assert assumptions is None and why is not None
+    assert "int_effective_parameter_values" in why and "the run stopped before dbt built them" in why

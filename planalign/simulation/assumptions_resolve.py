@@ -13,7 +13,7 @@ import types
 import typing
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -31,7 +31,9 @@ from planalign.simulation.assumptions import (
     normalise_match_tiers,
 )
 from planalign.simulation.config import SimulationConfig
-from planalign.simulation.state import SimulationState
+
+if TYPE_CHECKING:
+    import duckdb
 
 #: The run-identity vars among the parameters: their value is the var the run passes, not a lookup.
 RUN_VARS = frozenset({"census_max_reject_share"})
@@ -95,34 +97,50 @@ def read_assumptions(
 ) -> Assumptions:
     """The assumptions `scenario_id` was built under, read from `database` (which dbt has built at least
     the foundation stage of one year in); AssumptionsError when it holds no parameters of the scenario."""
-    return assemble_assumptions(
-        config, BuiltValues(SimulationState(database), scenario_id), census_employees=census_employees
-    )
+    import duckdb
+
+    if not Path(database).is_file():
+        raise AssumptionsError(
+            f"no parameters of scenario {scenario_id}: {database} does not exist (the run stopped before dbt "
+            "built them)"
+        )
+    # One connection for every read, configured as the run's own (a read-only one could not open a file
+    # this process holds).
+    con = duckdb.connect(str(database))
+    try:
+        values = BuiltValues(con, Path(database), scenario_id)
+    finally:
+        con.close()
+    return assemble_assumptions(config, values, census_employees=census_employees)
 
 
 class BuiltValues:
     """The values dbt resolved for one scenario, read once from its `int_effective_*` tables, and the
     descriptions of its parameter seeds (the seed tables `dbt seed` loaded)."""
 
-    def __init__(self, state: SimulationState, scenario_id: str) -> None:
-        def rows(relation: str, order: str = "") -> list[dict[str, Any]]:
-            """The scenario's rows of `relation` as dicts (every relation here has a scenario_id)."""
-            import duckdb
+    def __init__(self, con: duckdb.DuckDBPyConnection, database: Path, scenario_id: str) -> None:
+        import duckdb
 
+        def fetch(sql: str, parameters: list[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
             try:
-                columns = [str(r[0]) for r in state.query(f"describe {relation}")]
-                found = state.query(f"select * from {relation} where scenario_id = ? {order}", [scenario_id])
+                result = con.execute(sql, parameters)
+                return [d[0] for d in result.description or ()], result.fetchall()
             except duckdb.Error as exc:  # a database without the table
                 raise AssumptionsError(
-                    f"the parameters of scenario {scenario_id} cannot be read from {state.database_path}: "
+                    f"the parameters of scenario {scenario_id} cannot be read from {database}: "
                     f"{str(exc).splitlines()[0]} (the run stopped before dbt built them)"
                 ) from exc
+
+        def rows(relation: str, order: str = "") -> list[dict[str, Any]]:
+            """The scenario's rows of `relation` as dicts (every relation here has a scenario_id)."""
+            sql = f"select * from {relation} where scenario_id = ? {order}"
+            columns, found = fetch(sql, [scenario_id])
             return [dict(zip(columns, r, strict=True)) for r in found]
 
         scalars = rows("int_effective_parameter_values", "order by simulation_year limit 1")
         if not scalars:
             raise AssumptionsError(
-                f"{state.database_path} holds no parameters of scenario {scenario_id} "
+                f"{database} holds no parameters of scenario {scenario_id} "
                 "(int_effective_parameter_values); the run stopped before dbt built them"
             )
         self._scalars: dict[str, float] = {
@@ -155,9 +173,9 @@ class BuiltValues:
         }
         self._seeds: dict[str, tuple[float, str]] = {}
         for seed in SCALAR_SEEDS:
-            for name, value, description in state.query(
-                f"select parameter_name, parameter_value, description from {seed}"
-            ):
+            for name, value, description in fetch(
+                f"select parameter_name, parameter_value, description from {seed}", []
+            )[1]:
                 self._seeds[str(name).strip()] = (float(value), str(description or "").strip())
 
     def value(self, name: str, kind: ParameterKind, configured: Any) -> ParameterValue:
