@@ -5,7 +5,7 @@
   config_account_balance_parameters); safe_harbor_type has no seed row (unset: 0, no safe-harbor design).
   The one home of the parameter lookup: int_effective_parameters and
   int_effective_account_balance_parameters read it, and so does planalign's record of a run's assumptions
-  (planalign.simulation.assumptions_read).
+  (planalign.simulation.assumptions_resolve).
 -#}
 {%- set seeds = {
     'workforce': ref('stg_config_workforce_parameters'),
