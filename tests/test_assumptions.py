@@ -15,10 +15,10 @@ from planalign.simulation.assumptions import (
     AssumptionsError,
     MatchTierTerm,
     assumptions_from_dict,
-    count_census_rows,
     match_formula_words,
-    resolve_assumptions,
 )
+from planalign.simulation.assumptions_resolve import count_census_rows
+from planalign.simulation.assumptions_seeds import resolve_assumptions
 from planalign.simulation.census import generate_census, write_census
 from planalign.simulation.config import MatchTier, SimulationConfig
 from planalign.simulation.config_loading import load_simulation_config

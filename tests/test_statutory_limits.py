@@ -153,7 +153,7 @@ def test_the_unset_settings_are_the_seeds_values_and_lawful() -> None:
 
 def test_the_assumptions_say_which_pay_the_first_year_hce_test_uses(tmp_path: Path) -> None:
     """Issue #23 item 6: the census's optional prior_year_compensation is counted and stated."""
-    from planalign.simulation.assumptions import count_prior_year_pay_rows
+    from planalign.simulation.assumptions_resolve import count_prior_year_pay_rows
 
     without = tmp_path / "without.csv"
     without.write_text("employee_id,annual_compensation\nE1,100000\n")

@@ -35,7 +35,7 @@ def shard_count(args: argparse.Namespace, plan: SweepPlan, slots: int | None) ->
         fewest_shards,
         shards_for_memory,
     )
-    from planalign.simulation.assumptions import count_census_rows
+    from planalign.simulation.assumptions_resolve import count_census_rows
 
     seeds = len(plan.scenario_set.seeds)
     per_seed = max(1, len(plan.members) // max(1, seeds))
@@ -61,7 +61,7 @@ def check_disk(args: argparse.Namespace, plan: SweepPlan) -> None:
     import shutil
 
     from planalign.scenarios.shards import check_merged_size, merged_database_bytes
-    from planalign.simulation.assumptions import count_census_rows
+    from planalign.simulation.assumptions_resolve import count_census_rows
     from planalign.simulation.working_copy import space_needed
 
     if plan.keep != "tables" or args.keep is not None:

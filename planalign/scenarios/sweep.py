@@ -46,7 +46,8 @@ from planalign.scenarios.sweep_directory import Keep
 from planalign.scenarios.sweep_directory import SweepDirectoryError as SweepDirectoryError
 from planalign.scenarios.sweep_directory import latest_complete_sweep as latest_complete_sweep
 from planalign.scenarios.sweep_directory import load_sweep as load_sweep
-from planalign.simulation.assumptions import count_census_rows, resolve_assumptions
+from planalign.simulation.assumptions_resolve import count_census_rows
+from planalign.simulation.assumptions_seeds import resolve_assumptions
 from planalign.simulation.build import ExtraVars, InvokerFactory
 from planalign.simulation.config import SimulationConfig
 from planalign.simulation.config_loading import apply_overrides
@@ -85,7 +86,7 @@ class SweepPlan:
 
     @property
     def extra_vars(self) -> ExtraVars:
-        return ExtraVars(values={"scenarios": scenarios_var(self.members)}, record_year_metrics=False)
+        return ExtraVars(values={"scenarios": scenarios_var(self.members)})
 
 
 @dataclass(frozen=True)
@@ -319,7 +320,7 @@ def pass_orchestrator(
 ) -> PipelineOrchestrator:
     """The orchestrator of one sweep pass: `config`'s simulation with the dbt var `scenarios` of `members`
     (every member of a one-pass sweep, or one shard's, `planalign.scenarios.shards`)."""
-    extra = ExtraVars(values={"scenarios": scenarios_var(members)}, record_year_metrics=False)
+    extra = ExtraVars(values={"scenarios": scenarios_var(members)})
     return PipelineOrchestrator(config, invoker_factory=invoker_factory, extra_vars=extra, identity=identity)
 
 

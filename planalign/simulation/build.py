@@ -78,6 +78,10 @@ def default_invoker_factory(manifest: ProjectManifest, config: SimulationConfig)
     )
 
 
+#: dbt_project.yml's default of the var `scenario_id`: the scenario a plain run builds.
+DEFAULT_SCENARIO_ID = "baseline"
+
+
 @dataclass(frozen=True)
 class ExtraVars:
     """dbt vars a run adds to its configuration's (`SimulationConfig.dbt_vars`) for every dbt call — the
@@ -85,13 +89,20 @@ class ExtraVars:
     scenarios into one database (`planalign.scenarios.sweep`). They may not repeat a var the configuration
     sets: one value per var, whoever passes it.
 
-    `record_year_metrics` is asked for explicitly: the run summary's per-year figures
-    (`planalign.simulation.metrics.year_metrics`) aggregate whole tables, which describes the simulation
-    only when the database holds one. A sweep says False: its summary then has no per-year figures, and the
-    comparison computes them per scenario."""
+    The run summary records per-year figures (`planalign.simulation.metrics.year_metrics`, the row of
+    `rpt_yearly_summary`) of the build's one scenario, `scenario_id`; a build of several scenarios (a sweep's
+    `scenarios` var) has none to record in the summary's one figure per year, and the comparison reads the
+    rows per scenario."""
 
     values: Mapping[str, Any]
-    record_year_metrics: bool
+
+    @property
+    def scenario_id(self) -> str | None:
+        """The scenario the build makes when it makes one (dbt_project.yml's var `scenario_id`, default
+        "baseline"); None when `scenarios` asks for several."""
+        if "scenarios" in self.values:
+            return None
+        return str(self.values.get("scenario_id", DEFAULT_SCENARIO_ID))
 
     def check_against(self, config: SimulationConfig) -> None:
         """Refuse vars the configuration already sets (a programming error, not the user's)."""

@@ -1,5 +1,6 @@
-"""The per-year metrics of a simulation run (`YearMetrics`), from the year's events and snapshot, and its
-nondiscrimination results (`nondiscrimination_results`, when the project has that model)."""
+"""The per-year metrics of a simulation run (`YearMetrics`), read from the year's row of the dbt model
+`rpt_yearly_summary` (where they are computed, per scenario), and its nondiscrimination results
+(`nondiscrimination_results`, when the project has that model)."""
 
 from __future__ import annotations
 
@@ -16,83 +17,81 @@ if TYPE_CHECKING:
     from planalign.engine.nodes import ProjectManifest
 
 
-def year_metrics(database: Path, manifest: ProjectManifest, year: int) -> YearMetrics:
-    """The year's headline figures, read from the database the year was just built in."""
-    events = _relation(manifest, "fct_yearly_events")
-    snapshot = _relation(manifest, "fct_workforce_snapshot")
+#: `YearMetrics.events_by_type`'s event types and the `rpt_yearly_summary` column counting each: every
+#: event type `fct_yearly_events` holds (tests/report/test_summary_real.py checks there is no other).
+EVENT_COLUMNS: dict[str, str] = {
+    "hire": "hires",
+    "termination": "terminations",
+    "promotion": "promotions",
+    "raise": "raises",
+    "enrollment": "enrollments",
+    "enrollment_opt_out": "opt_outs",
+    "deferral_escalation": "deferral_escalations",
+}
+#: The other columns of planalign's `rpt_yearly_summary` that `year_metrics` reads.
+_FIGURE_COLUMNS = (
+    "active_employees",
+    "new_hire_terminations",
+    "participation_rate",
+    "employee_contributions",
+    "employer_match",
+    "average_compensation",
+    "enrolled_actives",
+    "total_compensation_paid",
+    "employer_core_contributions",
+    "employer_cost",
+)
+_COLUMNS = (*EVENT_COLUMNS.values(), *_FIGURE_COLUMNS)
+
+
+def year_metrics(
+    database: Path, manifest: ProjectManifest, year: int, scenario_id: str
+) -> YearMetrics | None:
+    """The year's headline figures of `scenario_id`: its row of the dbt model `rpt_yearly_summary` (the one
+    home of these numbers), read from the database the year was just built in. None when the project has
+    no such model, or one without these columns (a test project's stand-in): such a run records no
+    per-year figures. A project that has it but no row for the year and scenario is a broken build: that
+    raises."""
+    if not any(node.name == "rpt_yearly_summary" for node in manifest.models()):
+        return None
+    relation = _relation(manifest, "rpt_yearly_summary")
     state = SimulationState(database)
-    by_type = {
-        str(t): int(n)
-        for t, n in state.query(
-            f"select event_type, count(*) from {events} where simulation_year = ? group by 1 order by 1",
-            [year],
+    present = {str(row[0]) for row in state.query(f"describe {relation}")}
+    if not present >= set(_COLUMNS):  # a project's own rpt_yearly_summary, not planalign's
+        return None
+    rows = state.query(
+        f"select {', '.join(_COLUMNS)} from {relation} where simulation_year = ? and scenario_id = ?",
+        [year, scenario_id],
+    )
+    if len(rows) != 1:
+        raise PlanalignError(
+            f"{relation} has {len(rows)} rows for {year} and scenario {scenario_id}; "
+            "the model builds exactly one per scenario and year"
         )
-    }
-    new_hire_terms = state.query(
-        f"select count(*) from {events} t join {events} h using (employee_id, simulation_year) "
-        "where t.simulation_year = ? and t.event_type = 'termination' and h.event_type = 'hire'",
-        [year],
-    )[0][0]
-    row = state.query(
-        "select count(*) filter (where employment_status = 'active'), "
-        "count(*) filter (where employment_status = 'active' and is_enrolled), "
-        "coalesce(sum(employee_contribution), 0), coalesce(sum(employer_match), 0), "
-        "coalesce(avg(annual_compensation) filter (where employment_status = 'active'), 0) "
-        f"from {snapshot} where simulation_year = ?",
-        [year],
-    )[0]
-    actives = int(row[0] or 0)
-    enrolled = int(row[1] or 0)
+    v = dict(zip(_COLUMNS, rows[0], strict=True))
+    by_type = {kind: int(v[column]) for kind, column in EVENT_COLUMNS.items() if v[column]}
     return YearMetrics(
-        actives=actives,
+        actives=int(v["active_employees"]),
         hires=by_type.get("hire", 0),
         terminations=by_type.get("termination", 0),
-        new_hire_terminations=int(new_hire_terms or 0),
+        new_hire_terminations=int(v["new_hire_terminations"]),
         promotions=by_type.get("promotion", 0),
         raises=by_type.get("raise", 0),
         enrollments=by_type.get("enrollment", 0),
         opt_outs=by_type.get("enrollment_opt_out", 0),
         escalations=by_type.get("deferral_escalation", 0),
-        participation_rate=round(enrolled / actives, 6) if actives else 0.0,
-        employee_contributions=round(float(row[2] or 0), 2),
-        employer_match=round(float(row[3] or 0), 2),
-        avg_compensation=round(float(row[4] or 0), 2),
+        participation_rate=round(float(v["participation_rate"] or 0), 6),
+        employee_contributions=_money(v["employee_contributions"]),
+        employer_match=_money(v["employer_match"]),
+        avg_compensation=_money(v["average_compensation"]),
         events_by_type=by_type,
-        nondiscrimination=nondiscrimination_results(state, manifest, year),
-        cost=year_cost(state, manifest, year),
-    )
-
-
-#: The columns of planalign's `rpt_yearly_summary` that `year_cost` reads.
-_COST_COLUMNS = frozenset(
-    {"enrolled_actives", "total_compensation_paid", "employer_core_contributions", "employer_cost"}
-)
-
-
-def year_cost(state: SimulationState, manifest: ProjectManifest, year: int) -> YearCost | None:
-    """The year's employer cost and payroll from `rpt_yearly_summary` (summed over its scenario rows: a plain
-    run has one), as the sweep's comparison reads them; None when the project has no such model, or one
-    without those columns (a test project's stand-in)."""
-    if not any(node.name == "rpt_yearly_summary" for node in manifest.models()):
-        return None
-    relation = _relation(manifest, "rpt_yearly_summary")
-    columns = {str(row[0]) for row in state.query(f"describe {relation}")}
-    if not columns >= _COST_COLUMNS:  # a project's own rpt_yearly_summary, not planalign's: no cost record
-        return None
-    rows = state.query(
-        "select count(*), coalesce(sum(enrolled_actives), 0), coalesce(sum(total_compensation_paid), 0), "
-        "coalesce(sum(employer_core_contributions), 0), coalesce(sum(employer_cost), 0) "
-        f"from {relation} where simulation_year = ?",
-        [year],
-    )
-    count, enrolled, payroll, core, cost = rows[0]
-    if not count:
-        raise PlanalignError(f"{relation} has no row for {year}; the model builds one a year")
-    return YearCost(
-        enrolled=int(enrolled),
-        payroll=_money(payroll),
-        employer_core=_money(core),
-        employer_cost=_money(cost),
+        nondiscrimination=nondiscrimination_results(state, manifest, year, scenario_id),
+        cost=YearCost(
+            enrolled=int(v["enrolled_actives"]),
+            payroll=_money(v["total_compensation_paid"]),
+            employer_core=_money(v["employer_core_contributions"]),
+            employer_cost=_money(v["employer_cost"]),
+        ),
     )
 
 
@@ -101,17 +100,22 @@ _ND_COLUMNS = tuple(field.name for field in dataclasses.fields(Nondiscrimination
 
 
 def nondiscrimination_results(
-    state: SimulationState, manifest: ProjectManifest, year: int
+    state: SimulationState, manifest: ProjectManifest, year: int, scenario_id: str
 ) -> NondiscriminationResults | None:
-    """The year's row of `nondiscrimination_results`; None when the project has no such model. A project
-    that has it but holds no row for the year is a broken build, not an absence: that raises."""
+    """The year's row of `nondiscrimination_results` for `scenario_id`; None when the project has no such
+    model. A project that has it but holds no row for the year is a broken build, not an absence: that
+    raises."""
     if not any(node.name == "nondiscrimination_results" for node in manifest.models()):
         return None
     relation = _relation(manifest, "nondiscrimination_results")
-    rows = state.query(f"select {', '.join(_ND_COLUMNS)} from {relation} where simulation_year = ?", [year])
+    rows = state.query(
+        f"select {', '.join(_ND_COLUMNS)} from {relation} where simulation_year = ? and scenario_id = ?",
+        [year, scenario_id],
+    )
     if len(rows) != 1:
         raise PlanalignError(
-            f"{relation} has {len(rows)} rows for {year}; the model builds exactly one a year"
+            f"{relation} has {len(rows)} rows for {year} and scenario {scenario_id}; the model builds "
+            "exactly one per scenario and year"
         )
     v = dict(zip(_ND_COLUMNS, rows[0], strict=True))
     return NondiscriminationResults(

@@ -110,7 +110,7 @@ class PipelineOrchestrator:
         if extra_vars is not None:
             extra_vars.check_against(config)
         self.config = config
-        self._extra_vars = extra_vars or ExtraVars(values={}, record_year_metrics=True)
+        self._extra_vars = extra_vars or ExtraVars(values={})
         self.identity = identity or DatabaseIdentity()
         self._invoker_factory = invoker_factory or default_invoker_factory
         self._memory_probe = memory_probe
@@ -365,10 +365,14 @@ class PipelineOrchestrator:
                     identity=self.identity,
                 )
             )
-            if self._extra_vars.record_year_metrics:
-                run.years[year] = await anyio.to_thread.run_sync(
-                    year_metrics, work.database, work.prepared.manifest, year
+            scenario = self._extra_vars.scenario_id
+            if scenario is not None:
+                metrics = await anyio.to_thread.run_sync(
+                    year_metrics, work.database, work.prepared.manifest, year, scenario
                 )
+                if metrics is not None:
+                    run.years[year] = metrics
+                await anyio.to_thread.run_sync(run.record_assumptions, work.database, scenario)
             if plan.promotion is Promotion.EACH_YEAR:
                 await anyio.to_thread.run_sync(self._save, work, copy)
             else:
@@ -394,6 +398,9 @@ class PipelineOrchestrator:
         }
         await anyio.to_thread.run_sync(state.delete_year, year, sorted(rebuilt))
         await work.year(run, year, stages=stages)
+        scenario = self._extra_vars.scenario_id
+        if scenario is not None and SimulationStage.FOUNDATION in stages:  # the parameters are built
+            await anyio.to_thread.run_sync(run.record_assumptions, work.database, scenario)
         await anyio.to_thread.run_sync(self._save, work, copy)
 
     def _save(self, work: Workspace, copy: WorkingCopy) -> None:

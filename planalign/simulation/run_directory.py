@@ -313,6 +313,8 @@ class RunRecorder:
         self.stages: list[StageSummary] = []
         self.years: dict[int, YearMetrics] = {}
         self.on_progress = on_progress
+        self.assumptions: tuple[dict[str, Any] | None, str | None] | None = None
+        """(assumptions, why not) as read from what dbt built (`record_assumptions`); None: not read."""
 
     def emit(self, event: ProgressEvent) -> None:
         if event.year is not None and event.kind == "year_started":
@@ -412,10 +414,27 @@ class RunRecorder:
             return "years"
         return None  # failed before finishing a year: a stage run not declared as one looks the same
 
+    def record_assumptions(self, database: Path, scenario_id: str) -> None:
+        """Read the assumptions `scenario_id` is built under from `database`, once (after the run's first
+        year is built: the parameters are the same every year); a failure is recorded, not raised."""
+        from planalign.simulation.assumptions import AssumptionsError
+        from planalign.simulation.assumptions_resolve import read_assumptions
+
+        if self.assumptions is None:
+            try:
+                self.assumptions = read_assumptions(self.config, database, scenario_id).to_dict(), None
+            except AssumptionsError as exc:
+                self.assumptions = None, str(exc)
+
     def _assumptions(self) -> tuple[dict[str, Any] | None, str | None]:
         """The assumptions in force, or why they could not be read (a run directory is written whatever
-        happened, so a missing seed file is recorded, not raised)."""
-        from planalign.simulation.assumptions import AssumptionsError, resolve_assumptions
+        happened, so a failure is recorded, not raised): those read from the build (`record_assumptions`);
+        for a build of several scenarios (a sweep's pass, whose designs sweep.json states) and a run that
+        stopped before building a year, the configuration's resolved before a build."""
+        if self.assumptions is not None:
+            return self.assumptions
+        from planalign.simulation.assumptions import AssumptionsError
+        from planalign.simulation.assumptions_seeds import resolve_assumptions
 
         try:
             return resolve_assumptions(self.config).to_dict(), None

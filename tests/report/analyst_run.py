@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from planalign.simulation.assumptions import resolve_assumptions
+from planalign.simulation.assumptions_seeds import resolve_assumptions
 from planalign.simulation.census import generate_census, write_census
 from planalign.simulation.config_loading import load_simulation_config
 from planalign.simulation.run_directory import NondiscriminationResults, YearMetrics

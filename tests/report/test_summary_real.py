@@ -9,6 +9,7 @@ import dataclasses
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -182,3 +183,92 @@ def test_summary_of_a_real_run_and_of_a_stage_run(real_run: RealRun) -> None:
     stage = orchestrator.run_stage(2026, SimulationStage.FOUNDATION)
     assert stage.success and stage.kind == "stage"
     assert load_run(stage.run_dir).kind == "stage"
+
+
+def _recomputed_from_events_and_snapshot(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, Any]:
+    """The run summary's per-year figures recomputed from fct_yearly_events and fct_workforce_snapshot, the
+    way `planalign.simulation.metrics` computed them before it read rpt_yearly_summary (issue #24 item 3):
+    an independent check of the model's aggregation."""
+    by_type = dict(
+        con.execute(
+            "select event_type, count(*) from fct_yearly_events where simulation_year = ? group by 1", [year]
+        ).fetchall()
+    )
+    ((new_hire_terms,),) = con.execute(
+        "select count(*) from fct_yearly_events t "
+        "join fct_yearly_events h using (employee_id, simulation_year) "
+        "where t.simulation_year = ? and t.event_type = 'termination' and h.event_type = 'hire'",
+        [year],
+    ).fetchall()
+    ((actives, enrolled, employee, match, average),) = con.execute(
+        "select count(*) filter (where employment_status = 'active'), "
+        "count(*) filter (where employment_status = 'active' and is_enrolled), "
+        "coalesce(sum(employee_contribution), 0), coalesce(sum(employer_match), 0), "
+        "coalesce(avg(annual_compensation) filter (where employment_status = 'active'), 0) "
+        "from fct_workforce_snapshot where simulation_year = ?",
+        [year],
+    ).fetchall()
+    return {
+        "actives": actives,
+        "hires": by_type.get("hire", 0),
+        "terminations": by_type.get("termination", 0),
+        "new_hire_terminations": new_hire_terms,
+        "promotions": by_type.get("promotion", 0),
+        "raises": by_type.get("raise", 0),
+        "enrollments": by_type.get("enrollment", 0),
+        "opt_outs": by_type.get("enrollment_opt_out", 0),
+        "escalations": by_type.get("deferral_escalation", 0),
+        "participation_rate": round(enrolled / actives, 6) if actives else 0.0,
+        "employee_contributions": round(float(employee), 2),
+        "employer_match": round(float(match), 2),
+        "avg_compensation": round(float(average), 2),
+        "events_by_type": by_type,
+    }
+
+
+def test_the_summarys_year_figures_are_rpt_yearly_summarys_rows(real_run: RealRun) -> None:
+    """issue #24 item 3: summary.json's per-year figures are the year's row of rpt_yearly_summary, exactly,
+    and exactly what the Python recomputation from events and snapshot (the old path) gave; every event
+    type of the year has its column in the model."""
+    from planalign.simulation.metrics import EVENT_COLUMNS
+
+    written = json.loads((real_run.summary.run_dir / "summary.json").read_text())["years"]
+    assert sorted(written) == ["2025", "2026"]
+    con = duckdb.connect(str(real_run.config.simulation.database_path), read_only=True)
+    try:
+        for year in (2025, 2026):
+            figures = written[str(year)]
+            (row,) = con.execute(
+                "select * from rpt_yearly_summary where simulation_year = ?", [year]
+            ).fetchall()
+            rpt = dict(zip([d[0] for d in con.description], row, strict=True))
+            assert rpt["scenario_id"] == "baseline"
+            as_read = {
+                "actives": rpt["active_employees"],
+                "new_hire_terminations": rpt["new_hire_terminations"],
+                "escalations": rpt["deferral_escalations"],
+                "participation_rate": round(rpt["participation_rate"], 6),
+                "employee_contributions": float(rpt["employee_contributions"]),
+                "employer_match": float(rpt["employer_match"]),
+                "avg_compensation": float(rpt["average_compensation"]),
+                **{
+                    c: rpt[c]
+                    for c in ("hires", "terminations", "promotions", "raises", "enrollments", "opt_outs")
+                },
+            }
+            for name, value in as_read.items():
+                assert figures[name] == value, (year, name)
+            assert figures["cost"] == {
+                "enrolled": rpt["enrolled_actives"],
+                "payroll": float(rpt["total_compensation_paid"]),
+                "employer_core": float(rpt["employer_core_contributions"]),
+                "employer_cost": float(rpt["employer_cost"]),
+            }
+            old_path = _recomputed_from_events_and_snapshot(con, year)
+            assert {name: figures[name] for name in old_path} == old_path, year
+            assert set(old_path["events_by_type"]) <= set(EVENT_COLUMNS)
+            assert (
+                figures["hires"] > 0 and figures["terminations"] > 0 and figures["employee_contributions"] > 0
+            )
+    finally:
+        con.close()

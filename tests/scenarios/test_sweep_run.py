@@ -88,7 +88,7 @@ def test_a_sweep_is_one_run_with_the_scenarios_var_in_every_call(write_scenarios
 
     summary = outcome.summary
     assert summary is not None and summary.success
-    assert dict(summary.years) == {}  # whole-table metrics would add every scenario together
+    assert dict(summary.years) == {}  # several scenarios: no one row a year (the comparison reads each)
     assert summary.run_dir.parent == plan.directory / "simulation"
     assert (summary.run_dir / "summary.json").is_file()
 
@@ -141,9 +141,7 @@ def test_bad_input_is_refused_before_a_sweep_directory_exists(
 def test_extra_vars_may_not_repeat_the_configurations(write_scenarios: ScenarioWriter) -> None:
     config = load_scenario_file(write_scenarios(FILE)).baseline.config
     with pytest.raises(ValueError, match=r"repeat the configuration's vars \['random_seed'\]"):
-        PipelineOrchestrator(
-            config, extra_vars=ExtraVars(values={"random_seed": 1}, record_year_metrics=False)
-        )
+        PipelineOrchestrator(config, extra_vars=ExtraVars(values={"random_seed": 1}))
 
 
 def test_sweep_json_is_what_the_contract_lists(write_scenarios: ScenarioWriter) -> None:

@@ -14,28 +14,21 @@
   year, i.e. on average at mid-year.
 -#}
 {%- set year = var('simulation_year') | int %}
-{%- set seed_relation = ref('stg_config_account_balance_parameters') %}
-{%- set scenarios = planalign_scenarios() %}
 with scenario_values as (
-{%- for scenario in scenarios %}
     select
-        {{ planalign_scenario_literal(scenario) }} as scenario_id,
-        {{ planalign_param('account_balances_enabled', seed_relation, scenario) }} as enabled,
-        {{ planalign_param('account_balances_expected_return', seed_relation, scenario) }} as expected_return,
-        {{ planalign_param('account_balances_return_volatility', seed_relation, scenario) }} as return_volatility,
-        {{ planalign_param('account_balances_deterministic_returns', seed_relation, scenario) }}
-            as deterministic_returns,
-        {{ planalign_param('account_balances_distributions_enabled', seed_relation, scenario) }}
-            as distributions_enabled,
-        {{ planalign_param('account_balances_cash_out_limit', seed_relation, scenario) }} as cash_out_limit,
-        {{ planalign_param('account_balances_involuntary_limit', seed_relation, scenario) }} as involuntary_limit,
-        {{ planalign_param('account_balances_small_cash_out_share', seed_relation, scenario) }}
-            as small_cash_out_share,
-        {{ planalign_param('account_balances_cash_out_share', seed_relation, scenario) }} as cash_out_share,
-        {{ planalign_param('account_balances_rollover_share', seed_relation, scenario) }} as rollover_share,
-        {{ planalign_param('account_balances_top_heavy', seed_relation, scenario) }} as top_heavy
-    {{ "union all" if not loop.last }}
-{%- endfor %}
+        scenario_id,
+        account_balances_enabled as enabled,
+        account_balances_expected_return as expected_return,
+        account_balances_return_volatility as return_volatility,
+        account_balances_deterministic_returns as deterministic_returns,
+        account_balances_distributions_enabled as distributions_enabled,
+        account_balances_cash_out_limit as cash_out_limit,
+        account_balances_involuntary_limit as involuntary_limit,
+        account_balances_small_cash_out_share as small_cash_out_share,
+        account_balances_cash_out_share as cash_out_share,
+        account_balances_rollover_share as rollover_share,
+        account_balances_top_heavy as top_heavy
+    from {{ ref('int_effective_parameter_values') }}
 ),
 
 draws as (

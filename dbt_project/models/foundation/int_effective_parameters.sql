@@ -4,9 +4,6 @@
 {%- if year > var('start_year') | int + 59 %}
     {{ exceptions.raise_compiler_error("dim_payroll_calendar covers 60 years from start_year; simulation_year " ~ year ~ " is beyond it") }}
 {%- endif %}
-{%- set wf = ref('stg_config_workforce_parameters') %}
-{%- set plan = ref('stg_config_plan_parameters') %}
-{%- set scenarios = planalign_scenarios() %}
 with irs as (
     select * from {{ ref('stg_config_irs_limits') }}
 ),
@@ -23,68 +20,9 @@ lookback_year as (
     select * from irs where plan_year = {{ year - 1 }}
 ),
 
-{#- one select per scenario: each value is a literal of its own var, or a read of the seed at its rows -#}
+{#- the scalar parameters as the project resolves them (int_effective_parameter_values, the one lookup) -#}
 scenario_values as (
-{%- for scenario in scenarios %}
-    select
-        {{ planalign_scenario_literal(scenario) }} as scenario_id,
-        {{ planalign_param('irs_indexing_rate', wf, scenario) }} as irs_indexing_rate,
-        {{ planalign_param('target_growth_rate', wf, scenario) }} as target_growth_rate,
-        {{ planalign_param('total_termination_rate', wf, scenario) }} as total_termination_rate,
-        {{ planalign_param('new_hire_termination_rate', wf, scenario) }} as new_hire_termination_rate,
-        {{ planalign_param('cola_rate', wf, scenario) }} as cola_rate,
-        {{ planalign_param('merit_effective_month', wf, scenario) }} as merit_effective_month,
-        {{ planalign_param('auto_enrollment_enabled', plan, scenario) }} as auto_enrollment_enabled,
-        {{ planalign_param('auto_enrollment_default_deferral_rate', plan, scenario) }}
-            as auto_enrollment_default_deferral_rate,
-        {{ planalign_param('auto_enrollment_opt_out_rate', plan, scenario) }} as auto_enrollment_opt_out_rate,
-        {{ planalign_param('auto_enrollment_window_days', plan, scenario) }} as auto_enrollment_window_days,
-        {{ planalign_param('voluntary_enrollment_rate', plan, scenario) }} as voluntary_enrollment_rate,
-        {{ planalign_param('escalation_enabled', plan, scenario) }} as escalation_enabled,
-        {{ planalign_param('escalation_increment', plan, scenario) }} as escalation_increment,
-        {{ planalign_param('escalation_cap', plan, scenario) }} as escalation_cap,
-        {{ planalign_param('escalation_delay_years', plan, scenario) }} as escalation_delay_years,
-        {{ planalign_param('match_cap_rate', plan, scenario) }} as match_cap_rate,
-        {{ planalign_param('catch_up_age', plan, scenario) }} as catch_up_age,
-        {{ planalign_param('vesting_normal_retirement_age', plan, scenario) }} as vesting_normal_retirement_age,
-        {#- issue #23: a var only (no seed row): 0 = no safe-harbor design -#}
-        {%- set safe_harbor = planalign_scenario_var(scenario, 'safe_harbor_type') %}
-        cast('{{ planalign_number_literal(0 if safe_harbor is none else safe_harbor, planalign_scenario_var_label(scenario, 'safe_harbor_type')) }}' as double)
-            as safe_harbor_type,
-        {{ planalign_param('safe_harbor_qaca', plan, scenario) }} as safe_harbor_qaca,
-        {{ planalign_param('auto_enrollment_eaca', plan, scenario) }} as auto_enrollment_eaca,
-        {{ planalign_param('auto_enrollment_permissive_withdrawal_share', plan, scenario) }}
-            as auto_enrollment_permissive_withdrawal_share,
-        {{ planalign_param('auto_enrollment_secure_2_0_mandatory', plan, scenario) }}
-            as auto_enrollment_secure_2_0_mandatory,
-        {{ planalign_param('vesting_forfeiture_timing', plan, scenario) }} as vesting_forfeiture_timing,
-        {{ planalign_param('nondiscrimination_testing_method', plan, scenario) }} as nondiscrimination_testing_method,
-        {{ planalign_param('hce_top_paid_group', plan, scenario) }} as hce_top_paid_group,
-        {{ planalign_param('eligibility_min_age', plan, scenario) }} as eligibility_min_age,
-        {{ planalign_param('eligibility_service_months', plan, scenario) }} as eligibility_service_months,
-        {{ planalign_param('eligibility_service_days', plan, scenario) }} as eligibility_service_days,
-        {{ planalign_param('eligibility_entry_frequency_months', plan, scenario) }}
-            as eligibility_entry_frequency_months,
-        {{ planalign_param('core_contribution_rate', plan, scenario) }} as core_contribution_rate,
-        {{ planalign_param('core_contribution_graded', plan, scenario) }} as core_contribution_graded,
-        {{ planalign_param('match_true_up', plan, scenario) }} as match_true_up,
-        {{ planalign_param('roth_catch_up_start_year', plan, scenario) }} as roth_catch_up_start_year,
-        {{ planalign_param('forfeitures_offset_employer_cost', plan, scenario) }} as forfeitures_offset_employer_cost,
-        {{ planalign_param('retirement_max_age', wf, scenario) }} as retirement_max_age,
-        {{ planalign_param('deferral_response_enabled', plan, scenario) }} as deferral_response_enabled,
-        {{ planalign_param('deferral_match_threshold_share', plan, scenario) }} as deferral_match_threshold_share,
-        {{ planalign_param('deferral_below_match_share', plan, scenario) }} as deferral_below_match_share,
-        {{ planalign_param('voluntary_enrollment_match_sensitivity', plan, scenario) }}
-            as voluntary_enrollment_match_sensitivity,
-        {{ planalign_param('voluntary_enrollment_match_reference', plan, scenario) }}
-            as voluntary_enrollment_match_reference,
-        {{ planalign_param('auto_enrollment_default_departure_rate', plan, scenario) }}
-            as auto_enrollment_default_departure_rate,
-        {{ planalign_param('auto_enrollment_opt_out_default_slope', plan, scenario) }}
-            as auto_enrollment_opt_out_default_slope,
-        {{ planalign_param('escalation_opt_out_rate', plan, scenario) }} as escalation_opt_out_rate
-    {{ "union all" if not loop.last }}
-{%- endfor %}
+    select * from {{ ref('int_effective_parameter_values') }}
 ),
 
 indexing as (

@@ -31,6 +31,22 @@ event_counts as (
     group by params.scenario_id
 ),
 
+{#- terminations of employees hired in the same year (the run summary's new_hire_terminations; the report's
+    experienced terminations are terminations - new_hire_terminations) -#}
+new_hire_terminations as (
+    select params.scenario_id, count(leavers.employee_id) as new_hire_terminations
+    from params
+    left join (
+        select terms.scenario_id, terms.employee_id
+        from events as terms
+        inner join events as hires
+            on terms.scenario_id = hires.scenario_id and terms.employee_id = hires.employee_id
+            and hires.event_type = 'hire'
+        where terms.event_type = 'termination'
+    ) as leavers on params.scenario_id = leavers.scenario_id
+    group by params.scenario_id
+),
+
 snapshot_totals as (
     select
         params.scenario_id,
@@ -135,6 +151,7 @@ select
     cast(snapshot_totals.active_employees as integer) as active_employees,
     cast(event_counts.hires as integer) as hires,
     cast(event_counts.terminations as integer) as terminations,
+    cast(new_hire_terminations.new_hire_terminations as integer) as new_hire_terminations,
     cast(event_counts.retirements as integer) as retirements,
     cast(event_counts.promotions as integer) as promotions,
     cast(event_counts.raises as integer) as raises,
@@ -168,6 +185,7 @@ select
     cast(correction_totals.acp_forfeited as decimal(18, 2)) as acp_forfeited
 from snapshot_totals
 inner join event_counts on snapshot_totals.scenario_id = event_counts.scenario_id
+inner join new_hire_terminations on snapshot_totals.scenario_id = new_hire_terminations.scenario_id
 inner join employer_totals on snapshot_totals.scenario_id = employer_totals.scenario_id
 inner join plan_rule_totals on snapshot_totals.scenario_id = plan_rule_totals.scenario_id
 inner join correction_totals on snapshot_totals.scenario_id = correction_totals.scenario_id
