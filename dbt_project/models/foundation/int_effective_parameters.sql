@@ -12,7 +12,7 @@ with irs as (
 ),
 
 last_seeded as (
-    select * from irs where plan_year = (select max(plan_year) from irs)
+    select * from irs where plan_year = (select max(seeded.plan_year) from irs as seeded)
 ),
 
 this_year as (
@@ -49,7 +49,9 @@ scenario_values as (
         {{ planalign_param('vesting_normal_retirement_age', plan, scenario) }} as vesting_normal_retirement_age,
         {#- issue #23: a var only (no seed row): 0 = no safe-harbor design -#}
         {%- set safe_harbor = planalign_scenario_var(scenario, 'safe_harbor_type') %}
-        cast('{{ planalign_number_literal(0 if safe_harbor is none else safe_harbor, planalign_scenario_var_label(scenario, 'safe_harbor_type')) }}' as double)
+        cast('{{ planalign_number_literal(
+            0 if safe_harbor is none else safe_harbor, planalign_scenario_var_label(scenario, 'safe_harbor_type')
+        ) }}' as double)
             as safe_harbor_type,
         {{ planalign_param('safe_harbor_qaca', plan, scenario) }} as safe_harbor_qaca,
         {{ planalign_param('auto_enrollment_eaca', plan, scenario) }} as auto_enrollment_eaca,
