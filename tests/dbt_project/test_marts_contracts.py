@@ -3,7 +3,7 @@ with an enforced contract, a grain test and its tests run after the stage that b
 really checked by the project's lean materializations; last year's pay is read through `prior_year/` only.
 
 Cost: the manifest checks read the shared parse; the grain check copies the shared five-year build (no
-build of its own) and runs two `dbt test`s of two tests each; the contract check builds a one-model project
+build of its own) and runs two `dbt test`s of two tests each; the contract check builds a two-model project
 three times with plain `dbt` (a few seconds each; the simulation project's 35 s parse is not needed to
 check a materialization).
 """
