@@ -45,6 +45,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check planalign tests benchmarks
 	$(VENV)/bin/ruff format --check planalign tests benchmarks
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_architecture.py
+	cd dbt_project && ../$(VENV)/bin/sqlfluff lint models --processes 0 --disable-progress-bar
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -15,10 +15,15 @@
     fails as dbt does; `ignore` inserts the target's columns), delete the rows whose `unique_key` matches,
     insert, drop the temporary table, commit;
   - first build of an incremental: like a table.
-  Contracts are enforced as before (`create_table_as` checks them). Anything these do not cover — Python
-  models, grants, indexes, persist_docs, partitioning or sorting, constraints (foreign keys must not be
-  dropped and re-created), MotherDuck or DuckLake, other incremental strategies or on_schema_change modes,
-  list unique keys, full refresh — is handed to dbt-duckdb's own materialization unchanged.
+  Contracts are enforced as by dbt-duckdb: its `create_table_as`, which both paths call, asserts the query's
+  columns and types against the contract (dbt's "This model has an enforced contract that failed" error),
+  for the temporary table of an incremental run too, and creates a contracted table with its declared
+  types and not_null/check/primary key/unique constraints before inserting the rows; an incremental run's
+  insert into that table is checked by the same constraints (tests/dbt_project/test_marts_contracts.py).
+  Anything these do not cover — Python models, grants, indexes, persist_docs, partitioning or sorting,
+  foreign key constraints (a table they reference must not be dropped and re-created), MotherDuck or
+  DuckLake, other incremental strategies or on_schema_change modes, list unique keys, full refresh — is
+  handed to dbt-duckdb's own materialization unchanged.
 -#}
 
 {% macro planalign_lean_materialization_applies() %}
@@ -27,9 +32,13 @@
     {{ return(false) }}
   {%- endif -%}
   {%- if config.persist_relation_docs() or config.persist_column_docs() -%}{{ return(false) }}{%- endif -%}
-  {%- if model.get('constraints') -%}{{ return(false) }}{%- endif -%}
-  {%- for column in model.get('columns', {}).values() if column.get('constraints') -%}
+  {%- for constraint in model.get('constraints', []) if constraint.get('type') == 'foreign_key' -%}
     {{ return(false) }}
+  {%- endfor -%}
+  {%- for column in model.get('columns', {}).values() -%}
+    {%- for constraint in column.get('constraints', []) if constraint.get('type') == 'foreign_key' -%}
+      {{ return(false) }}
+    {%- endfor -%}
   {%- endfor -%}
   {%- if adapter.is_motherduck() or adapter.is_ducklake(this) -%}{{ return(false) }}{%- endif -%}
   {{ return(true) }}

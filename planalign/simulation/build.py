@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 log = get_logger("planalign.simulation.orchestrator")
 
+REPORTING_TESTS_STEP = "reporting_tests"
+"""The step name of a year's reporting-stage tests in summary.json's stage table."""
+
 
 class CommandInvoker(Protocol):
     """What the orchestrator needs beyond `ModelInvoker`: whole dbt commands (seed, test)."""
@@ -153,6 +156,8 @@ class Workspace:
             built.update(models)
             if stage is SimulationStage.VALIDATION:
                 await self.tests(run, year)
+            elif stage is SimulationStage.REPORTING and models:
+                await self.reporting_tests(run, year)
 
     async def stage(
         self,
@@ -203,19 +208,38 @@ class Workspace:
         The first time after the year-invariant models were built, every test of the project (`dbt test`);
         later years only the tests that read a model built every year (`year_tests`): a test whose parents
         are all year-invariant models or seeds reads tables no later year changes, so running it again
-        gives the result it gave (14 of the project's 75 tests; issue #25)."""
+        gives the result it gave (14 of the project's 75 tests; issue #25). Never the tests of the reporting
+        stage's models, which are not built yet (`reporting_tests`)."""
         started = time.monotonic()
         run.emit(ProgressEvent(kind="phase_started", year=year, stage="tests"))  # the year's longest step
         selectors = year_tests(self.prepared) if self.tests_done.year_invariant else []
         if self.tests_done.year_invariant and not selectors:
             run.record_tests(year, time.monotonic() - started, True)
             return
-        args = ["test", "--select", *selectors] if selectors else ["test"]
+        later = reporting_tests(self.prepared)
+        if selectors:
+            args = ["test", "--select", *selectors]
+        else:
+            args = ["test", "--exclude", *later] if later else ["test"]
         outcome = await self.command(args, self.vars(year), "test", raise_on_error=False)
         run.record_tests(year, time.monotonic() - started, outcome.ok)
         if not outcome.ok:
             raise StageFailedError(year, "validation", [f"dbt tests: {outcome.message}"])
         self.tests_done.year_invariant = True
+
+    async def reporting_tests(self, run: RunRecorder, year: int) -> None:
+        """The tests of the reporting stage's models (the marts' rpt_* grain tests), right after that stage
+        built them: a failure stops the run like the validation stage's tests, so the year is not complete.
+        Recorded as the year's `reporting_tests` step."""
+        selectors = reporting_tests(self.prepared)
+        if not selectors:
+            return
+        started = time.monotonic()
+        args = ["test", "--select", *selectors]
+        outcome = await self.command(args, self.vars(year), "test", raise_on_error=False)
+        run.record_tests(year, time.monotonic() - started, outcome.ok, step=REPORTING_TESTS_STEP)
+        if not outcome.ok:
+            raise StageFailedError(year, "reporting", [f"dbt tests: {outcome.message}"])
 
     async def command(
         self,
@@ -252,10 +276,26 @@ def year_tests(prepared: PreparedProject) -> list[str]:
     nodes = prepared.manifest.nodes
     invariant = set(prepared.stages.all_models(ModelScope.SIMULATION))
     invariant.update(uid for uid, node in nodes.items() if node.resource_type == "seed")
+    later = set(reporting_tests(prepared))
     return sorted(
-        "fqn:" + ".".join(node.fqn)
+        selector
         for node in nodes.values()
         if node.resource_type == "test" and not set(node.depends_on) <= invariant
+        for selector in ["fqn:" + ".".join(node.fqn)]
+        if selector not in later
+    )
+
+
+def reporting_tests(prepared: PreparedProject) -> list[str]:
+    """`fqn:` selectors of the tests that read a model of the reporting stage, sorted. They run after that
+    stage (`Workspace.reporting_tests`), not with the validation stage's tests, which run before it: there
+    they would find no table in the first year and last year's rows afterwards."""
+    stage_of = prepared.stages.stage_of
+    return sorted(
+        "fqn:" + ".".join(node.fqn)
+        for node in prepared.manifest.nodes.values()
+        if node.resource_type == "test"
+        and any(stage_of.get(parent) is SimulationStage.REPORTING for parent in node.depends_on)
     )
 
 

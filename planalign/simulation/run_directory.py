@@ -342,12 +342,12 @@ class RunRecorder:
             )
         )
 
-    def record_tests(self, year: int, seconds: float, ok: bool) -> None:
+    def record_tests(self, year: int, seconds: float, ok: bool, step: str = "validation_tests") -> None:
         self.stages.append(
             StageSummary(
                 year=year,
-                stage="validation_tests",
-                label=f"{year}:validation_tests",
+                stage=step,
+                label=f"{year}:{step}",
                 wall_time_s=round(seconds, 4),
                 models=0,
                 parallelism_mean=None,

@@ -10,7 +10,9 @@ select
     years.calendar_year,
     {{ planalign_make_date('years.calendar_year', 1, 1) }} as year_start,
     {{ planalign_make_date('years.calendar_year', 12, 31) }} as year_end,
-    {{ planalign_days_between(planalign_make_date('years.calendar_year', 1, 1), planalign_make_date('years.calendar_year', 12, 31)) }} + 1
+    {{ planalign_days_between(
+        planalign_make_date('years.calendar_year', 1, 1), planalign_make_date('years.calendar_year', 12, 31)
+    ) }} + 1
         as days_in_year,
     26 as pay_periods
 from years

@@ -54,7 +54,8 @@ violations as (
 
     union all
     select snapshot.scenario_id, snapshot.employee_id, 'status_vs_termination_date',
-        snapshot.employment_status || ' with termination_date ' || coalesce(cast(snapshot.termination_date as varchar), 'null')
+        snapshot.employment_status || ' with termination_date '
+            || coalesce(cast(snapshot.termination_date as varchar), 'null')
     from snapshot
     where (snapshot.employment_status = 'active') <> (snapshot.termination_date is null)
 

@@ -39,11 +39,13 @@ checks as (
         actual.ending_actives as actual, 1 as tolerance
     from needs inner join actual on needs.scenario_id = actual.scenario_id
     union all
+    -- a union arm after the first takes the first's column names
     select needs.scenario_id, 'experienced_terminations', needs.experienced_terminations,
-        actual.experienced_terminations, 0
+        actual.experienced_terminations, 0  -- noqa: AL08
     from needs inner join actual on needs.scenario_id = actual.scenario_id
     union all
-    select needs.scenario_id, 'new_hire_terminations', needs.new_hire_terminations, actual.new_hire_terminations, 0
+    select needs.scenario_id, 'new_hire_terminations', needs.new_hire_terminations,
+        actual.new_hire_terminations, 0  -- noqa: AL08
     from needs inner join actual on needs.scenario_id = actual.scenario_id
     union all
     select needs.scenario_id, 'hires', needs.total_hires_needed, actual.hires, 0

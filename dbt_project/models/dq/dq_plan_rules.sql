@@ -61,7 +61,8 @@ violations as (
     inner join params on escalations.scenario_id = params.scenario_id
     where actives.enrollment_date is null
         or extract(year from actives.enrollment_date)
-            + case when extract(month from actives.enrollment_date) = 1 and extract(day from actives.enrollment_date) = 1
+            + case when extract(month from actives.enrollment_date) = 1
+                and extract(day from actives.enrollment_date) = 1
                 then 0 else 1 end
             + params.escalation_delay_years > {{ year }}
 
@@ -74,7 +75,8 @@ violations as (
     inner join params on enrollments.scenario_id = params.scenario_id
     where enrollments.enrollment_source = 'auto'
         and (enrollments.effective_date <> least(
-                {{ planalign_add_days('snapshot.eligibility_date', 'params.auto_enrollment_window_days') }}, params.year_end)
+                {{ planalign_add_days('snapshot.eligibility_date', 'params.auto_enrollment_window_days') }},
+                params.year_end)
             or (extract(year from snapshot.eligibility_date) = {{ year }}
                 and {{ planalign_add_days('snapshot.eligibility_date', 'params.auto_enrollment_window_days') }}
                     > params.year_end))
@@ -162,7 +164,8 @@ violations as (
 
     union all
     select money.scenario_id, money.employee_id, 'core_rate_not_the_plan',
-        cast(money.core_contribution_rate as varchar) || ' of ' || cast(contributions.annual_plan_compensation as varchar)
+        cast(money.core_contribution_rate as varchar) || ' of '
+            || cast(contributions.annual_plan_compensation as varchar)
     from money
     inner join params on money.scenario_id = params.scenario_id
     inner join snapshot on money.scenario_id = snapshot.scenario_id and money.employee_id = snapshot.employee_id
@@ -207,7 +210,8 @@ violations as (
 
     union all
     select contributions.scenario_id, contributions.employee_id, 'roth_catch_up_not_applied',
-        cast(contributions.prior_year_compensation as varchar) || ': ' || cast(contributions.catch_up_contribution as varchar)
+        cast(contributions.prior_year_compensation as varchar) || ': '
+            || cast(contributions.catch_up_contribution as varchar)
             || ' catch-up, ' || cast(contributions.roth_catch_up_contribution as varchar) || ' Roth'
     from {{ planalign_this_year('int_employee_contributions') }} as contributions
     inner join params on contributions.scenario_id = params.scenario_id
@@ -244,8 +248,10 @@ violations as (
 
     union all
     select params.scenario_id, cast(null as varchar), 'qaca_default_outside_the_law',
-        cast(params.auto_enrollment_default_deferral_rate as varchar) || ' + ' || cast(params.escalation_increment as varchar)
-            || ' after ' || cast(params.escalation_delay_years as varchar) || ' up to ' || cast(params.escalation_cap as varchar)
+        cast(params.auto_enrollment_default_deferral_rate as varchar) || ' + '
+            || cast(params.escalation_increment as varchar)
+            || ' after ' || cast(params.escalation_delay_years as varchar)
+            || ' up to ' || cast(params.escalation_cap as varchar)
     from params
     where params.safe_harbor_qaca and params.safe_harbor_type > 0 and (
         not params.auto_enrollment_enabled
@@ -266,8 +272,10 @@ violations as (
 
     union all
     select params.scenario_id, cast(null as varchar), 'mandatory_default_outside_the_law',
-        cast(params.auto_enrollment_default_deferral_rate as varchar) || ' + ' || cast(params.escalation_increment as varchar)
-            || ' after ' || cast(params.escalation_delay_years as varchar) || ' up to ' || cast(params.escalation_cap as varchar)
+        cast(params.auto_enrollment_default_deferral_rate as varchar) || ' + '
+            || cast(params.escalation_increment as varchar)
+            || ' after ' || cast(params.escalation_delay_years as varchar)
+            || ' up to ' || cast(params.escalation_cap as varchar)
     from params
     where params.auto_enrollment_secure_2_0_mandatory and (
         not params.auto_enrollment_enabled

@@ -108,8 +108,8 @@ behaviour as (
             else params.voluntary_enrollment_rate
         end as voluntary_enrollment_rate,
         case when params.deferral_response_enabled
-            then greatest(0.0, least(1.0, params.auto_enrollment_opt_out_rate + params.auto_enrollment_opt_out_default_slope
-                * (params.auto_enrollment_default_deferral_rate - 0.06)))
+            then greatest(0.0, least(1.0, params.auto_enrollment_opt_out_rate
+                + params.auto_enrollment_opt_out_default_slope * (params.auto_enrollment_default_deferral_rate - 0.06)))
             else params.auto_enrollment_opt_out_rate
         end as auto_enrollment_opt_out_rate
     from params
@@ -130,8 +130,10 @@ candidates as (
         params.auto_enrollment_eaca as is_eaca
     from (
         select * from new_hires
-        union all select * from pending_auto
-        union all select * from non_participants
+        union all
+        select * from pending_auto
+        union all
+        select * from non_participants
     ) as candidates
     inner join params on candidates.scenario_id = params.scenario_id
     inner join {{ ref('dim_scenarios') }} as scenarios on candidates.scenario_id = scenarios.scenario_id

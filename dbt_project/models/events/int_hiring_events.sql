@@ -29,8 +29,10 @@ new_ids as (
         needs.scenario_id,
         {{ hire_employee_id(year, 'sequence.seq') }} as employee_id
     from needs
-    inner join {{ planalign_sequence('select coalesce(max(total_hires_needed), 0) from ' ~ planalign_this_year('int_workforce_needs')) }}
-        as sequence on sequence.seq <= needs.total_hires_needed
+    inner join {{ planalign_sequence(
+        'select coalesce(max(total_hires_needed), 0) from ' ~ planalign_this_year('int_workforce_needs')
+    ) }}
+        as sequence on needs.total_hires_needed >= sequence.seq
 ),
 
 draws as (

@@ -11,7 +11,9 @@ select
         {%- for level in range(1, 6) %}
         {%- set override = planalign_scenario_var(scenario, 'merit_rate_level_' ~ level) %}
         {%- if override is not none %}
-        when {{ level }} then cast('{{ planalign_number_literal(override, planalign_scenario_var_label(scenario, 'merit_rate_level_' ~ level)) }}' as double)
+        when {{ level }} then cast('{{ planalign_number_literal(
+            override, planalign_scenario_var_label(scenario, 'merit_rate_level_' ~ level)
+        ) }}' as double)
         {%- endif %}
         {%- endfor %}
     end, levers.merit_rate) as merit_rate,

@@ -9,7 +9,7 @@ with irs as (
 ),
 
 last_seeded as (
-    select * from irs where plan_year = (select max(plan_year) from irs)
+    select * from irs where plan_year = (select max(seeded.plan_year) from irs as seeded)
 ),
 
 this_year as (

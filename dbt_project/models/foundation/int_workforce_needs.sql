@@ -63,7 +63,7 @@ solved as (
         *,
         case
             when net_hires_needed > 0
-                {#- the epsilon keeps float noise (30 / 0.75 = 40.000000001) from adding a hire -#}
+                {# the epsilon keeps float noise (30 / 0.75 = 40.000000001) from adding a hire #}
                 then cast(ceil(net_hires_needed / greatest(1 - new_hire_termination_rate, 1e-6) - 1e-9) as integer)
             else 0
         end as total_hires_needed,

@@ -33,7 +33,7 @@ select
     cast(employer_source_closing_balance as decimal(18, 2)) as employer_source_balance,
     cast(unvested_balance as decimal(18, 2)) as unvested_balance,
     {#- issue #23 item 7: a leaver of Y - 5 completes the fifth one-year break on December 31 of Y -#}
-    exists (
+    exists(
         select 1 from {{ source('planalign_state', 'fct_account_balances') }} as left_then
         where left_then.simulation_year = {{ year - 5 }} and left_then.employment_status = 'terminated'
             and left_then.scenario_id = balances.scenario_id and left_then.employee_id = balances.employee_id

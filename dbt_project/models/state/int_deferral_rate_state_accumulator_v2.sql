@@ -31,7 +31,9 @@ select
     case
         when changes.event_type = 'enrollment' then changes.effective_date
         when population.is_enrolled
-            then greatest(params.year_start, {{ planalign_eligibility_date('population.birth_date', 'population.hire_date') }})
+            then greatest(
+                params.year_start, {{ planalign_eligibility_date('population.birth_date', 'population.hire_date') }}
+            )
     end as deferral_start_date,
     coalesce(changes.event_type = 'deferral_escalation', false) as escalated_this_year
 from population

@@ -63,8 +63,8 @@ graded_core as (
     from base
     left join {{ ref('int_effective_core_contribution_schedule') }} as schedule
         on base.scenario_id = schedule.scenario_id
-        and schedule.min_age <= base.age
-        and schedule.min_service_years <= base.years_of_service
+        and base.age >= schedule.min_age
+        and base.years_of_service >= schedule.min_service_years
     group by base.scenario_id, base.employee_id
 ),
 

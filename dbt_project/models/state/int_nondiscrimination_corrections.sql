@@ -59,7 +59,7 @@ top_paid as (
         scenario_id,
         employee_id,
         lookback_compensation,
-        row_number() over (partition by scenario_id order by lookback_compensation desc, employee_id)
+        row_number() over (partition by scenario_id order by lookback_compensation desc, employee_id asc)
             <= round(0.2 * count(*) over (partition by scenario_id)) as in_top_paid_group
     from lookback
 ),

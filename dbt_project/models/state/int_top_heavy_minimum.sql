@@ -34,7 +34,7 @@ ranked as (
         snapshot.scenario_id,
         snapshot.employee_id,
         row_number() over (
-            partition by snapshot.scenario_id order by snapshot.prorated_compensation desc, snapshot.employee_id
+            partition by snapshot.scenario_id order by snapshot.prorated_compensation desc, snapshot.employee_id asc
         ) as pay_rank
     from snapshot
     inner join params on snapshot.scenario_id = params.scenario_id
@@ -93,7 +93,8 @@ select
         when employees.is_top_heavy_year and not employees.is_key_employee and employees.is_participant
             and employees.employment_status = 'active'
             then greatest(0, round(least(0.03, coalesce(key_rates.highest_key_rate, 0))
-                * employees.annual_plan_compensation, 2) - employees.employer_match - employees.employer_core_contribution)
+                * employees.annual_plan_compensation, 2)
+                - employees.employer_match - employees.employer_core_contribution)
         else 0
     end as decimal(18, 2)) as top_heavy_minimum
 from employees

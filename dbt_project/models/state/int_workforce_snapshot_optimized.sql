@@ -70,13 +70,18 @@ paid as (
     select
         *,
         (pre_raise_compensation * {{ planalign_overlap_days('employed_from', 'employed_to', 'year_start', merit_eve) }}
-            + annual_compensation * {{ planalign_overlap_days('employed_from', 'employed_to', 'merit_effective_date', 'year_end') }}
+            + annual_compensation
+                * {{ planalign_overlap_days('employed_from', 'employed_to', 'merit_effective_date', 'year_end') }}
         ) / days_in_year as prorated_compensation_raw,
         case when is_enrolled and deferral_rate > 0 then
             (pre_raise_compensation
-                * {{ planalign_overlap_days('greatest(employed_from, deferral_start_date)', 'employed_to', 'year_start', merit_eve) }}
+                * {{ planalign_overlap_days(
+                    'greatest(employed_from, deferral_start_date)', 'employed_to', 'year_start', merit_eve
+                ) }}
              + annual_compensation
-                * {{ planalign_overlap_days('greatest(employed_from, deferral_start_date)', 'employed_to', 'merit_effective_date', 'year_end') }}
+                * {{ planalign_overlap_days(
+                    'greatest(employed_from, deferral_start_date)', 'employed_to', 'merit_effective_date', 'year_end'
+                ) }}
             ) / days_in_year
         else 0 end as deferral_compensation_raw
     from state

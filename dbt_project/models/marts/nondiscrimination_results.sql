@@ -163,7 +163,8 @@ from limited
 inner join params on limited.scenario_id = params.scenario_id
 inner join top_heavy on limited.scenario_id = top_heavy.scenario_id
 left join (
-    select scenario_id, max(officer_cap) as officer_cap, max(case when is_top_heavy_year then 1 else 0 end) = 1 as is_top_heavy_year,
+    select scenario_id, max(officer_cap) as officer_cap,
+        max(case when is_top_heavy_year then 1 else 0 end) = 1 as is_top_heavy_year,
         sum(top_heavy_minimum) as top_heavy_minimum
     from {{ planalign_this_year('int_top_heavy_minimum') }}
     group by scenario_id

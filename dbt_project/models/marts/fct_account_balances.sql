@@ -89,7 +89,8 @@ grown as (
         params.rollover_share,
         plan.forfeiture_after_five_breaks,
         coalesce(opening.fifth_break, false) as fifth_break,
-        cast(coalesce(opening.unvested_balance, 0) + round(coalesce(opening.unvested_balance, 0) * params.annual_return, 2)
+        cast(coalesce(opening.unvested_balance, 0)
+            + round(coalesce(opening.unvested_balance, 0) * params.annual_return, 2)
             as decimal(18, 2)) as unvested_money,
         {{ planalign_uniform('leaver_distribution', 'population.employee_id', 'params.random_seed') }} as u,
         cast(coalesce(opening.employee_source_balance, 0) as decimal(18, 2)) as employee_opening,

@@ -5,12 +5,13 @@
 -#}
 {%- set scenarios = planalign_scenarios() %}
 select
-    cast(scenario_id as varchar) as scenario_id,
-    cast(scenario_name as varchar) as scenario_name,
-    cast(random_seed as bigint) as random_seed
+    cast(scenarios.scenario_id as varchar) as scenario_id,
+    cast(scenarios.scenario_name as varchar) as scenario_name,
+    cast(scenarios.random_seed as bigint) as random_seed
 from (
     values
     {%- for scenario in scenarios %}
-        ('{{ scenario["scenario_id"] }}', '{{ scenario["scenario_name"] | replace("'", "''") }}', {{ scenario["random_seed"] }}){{ "," if not loop.last }}
+        ('{{ scenario["scenario_id"] }}', '{{ scenario["scenario_name"] | replace("'", "''") }}',
+            {{ scenario["random_seed"] }}){{ "," if not loop.last }}
     {%- endfor %}
 ) as scenarios (scenario_id, scenario_name, random_seed)
