@@ -76,7 +76,9 @@ select
     {{ planalign_param(name, seeds[seed], scenario) }} as {{ name }},
     {%- endfor %}
     {%- set safe_harbor = planalign_scenario_var(scenario, 'safe_harbor_type') %}
-    cast('{{ planalign_number_literal(0 if safe_harbor is none else safe_harbor, planalign_scenario_var_label(scenario, 'safe_harbor_type')) }}' as double)
+    cast('{{ planalign_number_literal(
+        0 if safe_harbor is none else safe_harbor, planalign_scenario_var_label(scenario, 'safe_harbor_type')
+    ) }}' as double)
         as safe_harbor_type
 {{ "union all" if not loop.last }}
 {%- endfor %}
