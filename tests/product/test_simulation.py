@@ -4,8 +4,8 @@ results identical to an uninterrupted run; the async API never blocks the loop a
 
 Two simulated years (2025–2026) prove each of these: the second year reads the first's state, and it is the
 year that fails, is cancelled and is resumed. The serial run is the reliability tests' reference run
-(`serial_reference`, built once per test run for both packages); the parallel run here is the suite's only
-4-worker run of that configuration (tests/reliability/test_determinism.py checks 2 and 8 workers).
+(`serial_reference`, built once per test run for both packages); the 4-worker run here is also the
+determinism tests' 4-worker case (tests/reliability/test_determinism.py runs 2 and 8 workers).
 """
 
 from __future__ import annotations
