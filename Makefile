@@ -32,10 +32,11 @@ scenarios: $(STAMP)
 
 ## Run every test (unit, real-dbt, reliability, browser), one test file per worker process on every core
 ## (pytest-xdist; the suite is mostly one busy thread at a time, so two cores take about half the time).
-## PYTEST_WORKERS=0 runs it in this one process.
+## PYTEST_WORKERS=0 runs it in this one process. The longest files go first (tests/schedule.py, its measured
+## seconds in tests/file_seconds.json), so that the workers finish together.
 PYTEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -p tests.schedule $(PYTEST_ARGS)
 
 ## Unit tests only (no real dbt): the quick loop while developing.
 test-fast: $(STAMP)

@@ -1,12 +1,12 @@
 """Expensive test inputs built once per test run, not once per pytest-xdist worker.
 
 A session fixture is per process: under `make test` (`pytest -n auto --dist loadfile`) each worker that
-runs a test needing the five-year dbt build, or the reliability tests' reference run, builds its own copy —
-the same minutes of dbt twice on a two-core machine. `built_once` gives every worker of one run the same
-directory under an exclusive file lock: the first worker to get there builds into it and marks it done;
-the others wait for the lock and use what it built. What is shared this way must be read-only for the
-tests (a test that changes a shared database copies it first), and built from inputs that are the same in
-every worker (a generated census of a fixed seed, a fixed configuration).
+runs a test needing the shared dbt_project build, or the serial reference run (reliability and product
+tests), builds its own copy — the same minutes of dbt twice on a two-core machine. `built_once` gives
+every worker of one run the same directory under an exclusive file lock: the first worker to get there
+builds into it and marks it done; the others wait for the lock and use what it built. What is shared this
+way must be read-only for the tests (a test that changes a shared database copies it first), and built
+from inputs that are the same in every worker (a generated census of a fixed seed, a fixed configuration).
 
 Without xdist (a single process: `pytest tests/x.py`, `PYTEST_WORKERS=0`) the directory is in this run's
 own temporary directory, so nothing is shared between runs; under xdist it is in the run's directory

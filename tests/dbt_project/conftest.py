@@ -1,7 +1,7 @@
 """Real-dbt fixtures for the simulation project, built on a small generated census through the shared
 in-process parse (`simulation_support`).
 
-The five-year run is built once per test run for every xdist worker (it is the expensive part), in a
+The three-year run is built once per test run for every xdist worker (it is the expensive part), in a
 temporary directory with its own database, target and log paths, so it never collides with other runs in
 the shared `dbt_project/`.
 """
@@ -28,7 +28,7 @@ from .simulation_support import (
 
 @pytest.fixture(scope="session")
 def simulation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
-    """`dbt seed` + `dbt build` for 2025..2029 on a 400-employee census (tests included in the build),
+    """`dbt seed` + `dbt build` for 2025..2027 on a 400-employee census (tests included in the build),
     built once for every xdist worker (`tests.shared_builds`): the tests only read it."""
     with built_once(tmp_path_factory, "dbt_sim") as (root, done):
         census_path = root / "census.parquet"

@@ -1,4 +1,4 @@
-"""What must hold for every year of a five-year plain-dbt run on a small generated census.
+"""What must hold for every year of a three-year plain-dbt run (`YEARS`) on a small generated census.
 
 Expected values are recomputed here from the inputs (the parameter seeds and the census), never copied
 from the models, so a wrong formula in the project fails these tests.

@@ -4,7 +4,7 @@ is described and is a column the model really builds.
 
 Read from the parsed manifest (doc blocks rendered), so a description in a yml file that dbt does not attach
 to the model (a misspelt model name, a wrong indentation) does not count. The columns are compared with the
-tables of the shared five-year build (`simulation`, built once per test run for every dbt_project test), so a
+tables of the shared three-year build (`simulation`, built once per test run for every dbt_project test), so a
 column described but not built, or built but not described, fails the test — and with it a yml that falls
 behind a change of the SQL.
 """

@@ -1,6 +1,6 @@
 """The scenario dimension (issue #14): a sweep built in one pass equals, member by member, single runs.
 
-One three-year build with the `scenarios` var of three members (the baseline and a different match formula
+One two-year build with the `scenarios` var of three members (the baseline and a different match formula
 on seed 42, a different auto-enrollment default rate and escalation on seed 7) is compared with three plain
 single runs (no `scenarios` var; the member's vars and seed at the top level, its scenario_id as a var):
 every relation of a single run must be identical, row for row and value for value, to the member's rows of
@@ -31,7 +31,8 @@ from .simulation_support import DBT_PROJECT, DbtWorkspace
 
 pytestmark = pytest.mark.slow
 
-YEARS = (2025, 2026, 2027)
+#: The census year and one year built from the previous year's state (every later year runs the same SQL).
+YEARS = (2025, 2026)
 CENSUS_EMPLOYEES = 300
 CENSUS_SEED = 5
 

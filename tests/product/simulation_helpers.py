@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from planalign.simulation.checksum import table_checksum
 from planalign.simulation.config import SimulationConfig
@@ -14,6 +16,12 @@ from planalign.simulation.run_directory import SimulationSummary
 
 REPO = Path(__file__).resolve().parents[2]
 MP = "orchestrator.threading.model_parallelization."
+
+#: The serial reference run (`serial_reference`): two simulated years, enough for a completed year to
+#: survive while the next one is interrupted or fails, and for the second year to read the first's state.
+REFERENCE_END_YEAR = 2026
+
+Checksums = dict[str, tuple[int, str]]
 
 
 def make_config(
@@ -69,3 +77,33 @@ def peak_parallelism(summary: SimulationSummary) -> int:
     """The most models in flight at once in any step planalign scheduled (the year's dbt tests, run by one dbt
     command, carry no parallelism)."""
     return max(s.parallelism_max for s in summary.stages if s.parallelism_max is not None)
+
+
+def serial_reference(
+    tmp_path_factory: pytest.TempPathFactory, census: Path, seed: int
+) -> tuple[Checksums, int]:
+    """(checksums of every output table, peak models in flight) of an uninterrupted one-worker run of
+    2025–`REFERENCE_END_YEAR` with `seed` on `census`: made once per test run for every xdist worker and
+    every test package that compares against it (the reliability tests, tests/product/test_simulation.py),
+    kept as JSON (`tests.shared_builds`)."""
+    from planalign.simulation.orchestrator import create_orchestrator
+    from tests.shared_builds import built_once
+
+    with built_once(tmp_path_factory, f"reference_seed{seed}") as (directory, done):
+        result_file = directory / "result.json"
+        if not done:
+            config = make_config(
+                directory,
+                census,
+                f"reference_seed{seed}",
+                workers=1,
+                end_year=REFERENCE_END_YEAR,
+                **{"simulation.random_seed": seed},
+            )
+            summary = create_orchestrator(config).execute_multi_year_simulation()
+            assert summary.success, summary.error
+            result = {"checksums": output_checksums(summary.database_path), "peak": peak_parallelism(summary)}
+            result_file.write_text(json.dumps(result))
+        data = json.loads(result_file.read_text())
+    checksums = {table: (int(rows), str(digest)) for table, (rows, digest) in data["checksums"].items()}
+    return checksums, int(data["peak"])

@@ -1,6 +1,12 @@
 """The orchestrator end to end on real dbt and a small generated census: parallel and serial runs agree,
 the run directory is complete, failures roll back the incomplete year and `resume` finishes the job with
-results identical to an uninterrupted run; the async API never blocks the loop and can be cancelled."""
+results identical to an uninterrupted run; the async API never blocks the loop and can be cancelled.
+
+Two simulated years (2025–2026) prove each of these: the second year reads the first's state, and it is the
+year that fails, is cancelled and is resumed. The serial run is the reliability tests' reference run
+(`serial_reference`, built once per test run for both packages); the 4-worker run here is also the
+determinism tests' 4-worker case (tests/reliability/test_determinism.py runs 2 and 8 workers).
+"""
 
 from __future__ import annotations
 
@@ -19,9 +25,19 @@ from planalign.simulation.run_directory import SimulationSummary
 from planalign.simulation.state import SimulationState
 from tests.fixtures.faults import Fault, faulty_factory
 from tests.product.loop_stalls import LoopStalls
-from tests.product.simulation_helpers import make_config, output_checksums, peak_parallelism, years_in
+from tests.product.simulation_helpers import (
+    REFERENCE_END_YEAR,
+    make_config,
+    output_checksums,
+    peak_parallelism,
+    serial_reference,
+    years_in,
+)
 
 pytestmark = pytest.mark.slow
+
+END_YEAR = REFERENCE_END_YEAR
+YEARS = (2025, 2026)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +47,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def parallel_run(workdir: Path, small_census: Path) -> SimulationSummary:
-    config = make_config(workdir, small_census, "parallel", workers=4)
+    config = make_config(workdir, small_census, "parallel", workers=4, end_year=END_YEAR)
     return create_orchestrator(config).execute_multi_year_simulation()
 
 
@@ -42,41 +58,41 @@ def reference(parallel_run: SimulationSummary) -> dict[str, tuple[int, str]]:
 
 def test_parallel_run_completes_every_year(parallel_run: SimulationSummary) -> None:
     assert parallel_run.success, parallel_run.error
-    assert parallel_run.completed_years == (2025, 2026, 2027)
-    assert sorted(parallel_run.years) == [2025, 2026, 2027]
+    assert parallel_run.completed_years == YEARS
+    assert sorted(parallel_run.years) == list(YEARS)
     assert all(m.actives > 250 for m in parallel_run.years.values())
+    assert parallel_run.parallelization["max_workers"] == 4
+    assert parallel_run.parallelization["configured_max_workers"] == 4  # worker_rule: fixed (the helper)
     assert peak_parallelism(parallel_run) > 1, "nothing ran in parallel"
     states = SimulationState(parallel_run.database_path).completed_years()
-    assert [c.simulation_year for c in states] == [2025, 2026, 2027]
+    assert [c.simulation_year for c in states] == list(YEARS)
 
 
 def test_run_directory_holds_config_engine_results_and_summary(parallel_run: SimulationSummary) -> None:
     run_dir = parallel_run.run_dir
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["status"] == "success" and summary["completed_years"] == [2025, 2026, 2027]
-    assert set(summary["years"]) == {"2025", "2026", "2027"}
+    assert summary["status"] == "success" and summary["completed_years"] == list(YEARS)
+    assert set(summary["years"]) == {str(year) for year in YEARS}
     assert "orchestrator" in json.loads((run_dir / "config.json").read_text())
     labels = {run.label for run in load_run_results(run_dir / "engine_runs.json")}
-    for year in (2025, 2026, 2027):
+    for year in YEARS:
         for stage in ("initialization", "foundation", "event_generation", "state_accumulation", "validation"):
             assert f"{year}:{stage}" in labels
 
 
 def test_serial_run_gives_identical_tables(
-    workdir: Path, small_census: Path, reference: dict[str, tuple[int, str]]
+    tmp_path_factory: pytest.TempPathFactory, small_census: Path, reference: dict[str, tuple[int, str]]
 ) -> None:
-    summary = create_orchestrator(
-        make_config(workdir, small_census, "serial", workers=None)
-    ).execute_multi_year_simulation()
-    assert summary.success, summary.error
-    assert peak_parallelism(summary) == 1
-    assert output_checksums(summary.database_path) == reference
+    """The one-worker run (the reliability tests' reference, seed 42 as here) and the 4-worker run agree."""
+    serial, serial_peak = serial_reference(tmp_path_factory, small_census, 42)
+    assert serial_peak == 1
+    assert serial == reference
 
 
 def test_failure_rolls_back_the_year_and_resume_completes_identically(
     workdir: Path, small_census: Path, reference: dict[str, tuple[int, str]]
 ) -> None:
-    config = make_config(workdir, small_census, "failing", workers=4)
+    config = make_config(workdir, small_census, "failing", workers=4, end_year=END_YEAR)
     broken = PipelineOrchestrator(
         config, invoker_factory=faulty_factory(Fault("int_hiring_events", year=2026, retryable=False))
     )
@@ -89,8 +105,8 @@ def test_failure_rolls_back_the_year_and_resume_completes_identically(
 
     resumed = create_orchestrator(config).execute_multi_year_simulation(resume=True)
     assert resumed.success, resumed.error
-    assert resumed.completed_years == (2025, 2026, 2027)
-    assert sorted(resumed.years) == [2026, 2027], "resume re-ran a completed year"
+    assert resumed.completed_years == YEARS
+    assert sorted(resumed.years) == [2026], "resume re-ran a completed year"
     assert output_checksums(resumed.database_path) == reference
 
 
@@ -110,7 +126,7 @@ def test_transient_failure_is_retried_and_the_run_succeeds(workdir: Path, small_
 async def test_async_run_never_blocks_the_loop_and_cancel_then_resume_is_identical(
     workdir: Path, small_census: Path, reference: dict[str, tuple[int, str]]
 ) -> None:
-    config = make_config(workdir, small_census, "async", workers=4)
+    config = make_config(workdir, small_census, "async", workers=4, end_year=END_YEAR)
     reached_2026 = anyio.Event()
     events: list[ProgressEvent] = []
 

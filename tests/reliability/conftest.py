@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 
 from planalign.simulation.orchestrator import create_orchestrator
-from tests.product.simulation_helpers import make_config, output_checksums
+from tests.product.simulation_helpers import REFERENCE_END_YEAR, Checksums, make_config, serial_reference
 from tests.shared_builds import built_once
 
 #: Two simulated years: enough for a completed year to survive while the next one is interrupted or fails.
-END_YEAR = 2026
+END_YEAR = REFERENCE_END_YEAR
 SEED = 42
 OTHER_SEED = 43
 
-Checksums = dict[str, tuple[int, str]]
+__all__ = ["END_YEAR", "OTHER_SEED", "SEED", "Checksums"]
 
 
 def _once(tmp_path_factory: pytest.TempPathFactory, name: str, compute: Callable[[Path], Any]) -> Any:
@@ -37,38 +37,17 @@ def reliability_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("reliability")
 
 
-def _reference(workdir: Path, census: Path, seed: int) -> Checksums:
-    config = make_config(
-        workdir,
-        census,
-        f"reference_seed{seed}",
-        workers=1,
-        end_year=END_YEAR,
-        **{"simulation.random_seed": seed},
-    )
-    summary = create_orchestrator(config).execute_multi_year_simulation()
-    assert summary.success, summary.error
-    return output_checksums(summary.database_path)
-
-
-def _checksums(data: dict[str, list[Any]]) -> Checksums:
-    return {table: (int(rows), str(digest)) for table, (rows, digest) in data.items()}
-
-
 @pytest.fixture(scope="session")
 def reference(tmp_path_factory: pytest.TempPathFactory, small_census: Path) -> Checksums:
-    """Checksums of every output table of a one-worker run with seed 42, 2025–2026."""
-    return _checksums(
-        _once(tmp_path_factory, "reference_seed42", lambda d: _reference(d, small_census, SEED))
-    )
+    """Checksums of every output table of a one-worker run with seed 42, 2025–2026 (shared with
+    tests/product/test_simulation.py: `serial_reference`)."""
+    return serial_reference(tmp_path_factory, small_census, SEED)[0]
 
 
 @pytest.fixture(scope="session")
 def reference_other_seed(tmp_path_factory: pytest.TempPathFactory, small_census: Path) -> Checksums:
     """The same with seed 43."""
-    return _checksums(
-        _once(tmp_path_factory, "reference_seed43", lambda d: _reference(d, small_census, OTHER_SEED))
-    )
+    return serial_reference(tmp_path_factory, small_census, OTHER_SEED)[0]
 
 
 def _year_tables(workdir: Path, census: Path) -> list[str]:
