@@ -91,6 +91,11 @@ class ExtraVars:
 
     values: Mapping[str, Any]
     record_year_metrics: bool
+    parse_values: Mapping[str, Any] | None = None
+    """Values the dbt parse sees instead of `values` (a shard parses with its sweep's first shard's
+    `scenarios`, so all shards share one cached parse); `parse_leaks`: texts of those values that the parsed
+    manifest must not keep (else the parse is done again with `values`)."""
+    parse_leaks: tuple[str, ...] = ()
 
     def check_against(self, config: SimulationConfig) -> None:
         """Refuse vars the configuration already sets (a programming error, not the user's)."""

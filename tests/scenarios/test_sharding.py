@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import sys
 import time
@@ -24,6 +25,7 @@ import duckdb
 import pytest
 
 from planalign.cli import main
+from planalign.dbt.files import PARSE_CACHE_HIT
 from planalign.scenarios import executors as executors_module
 from planalign.scenarios.comparison import check_database_holds_sweep
 from planalign.scenarios.executors import (
@@ -510,6 +512,7 @@ def test_a_sharded_sweep_equals_the_one_pass_sweep_member_by_member(
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
     name: str,
     keep: str,
 ) -> None:
@@ -519,7 +522,13 @@ def test_a_sharded_sweep_equals_the_one_pass_sweep_member_by_member(
     if name != "local":
         executor = _cluster_executor(name, request)
         monkeypatch.setattr(executors_module, "make_executor", lambda n, address=None: executor)
+    else:  # an empty parse cache: the first shard parses in full, the second must start from its parse
+        monkeypatch.setenv("XDG_CACHE_HOME", str(root / f"cache-{stem}"))
+        caplog.set_level(logging.INFO, logger="planalign.dbt.files")
     assert main(["scenarios", "run", str(path), "--executor", name, "--shards", "2", "--keep", keep]) == 0
+    if name == "local":
+        hits = [r for r in caplog.records if r.msg == PARSE_CACHE_HIT]
+        assert len(hits) == 1, "the second shard's dbt parse did not hit the first shard's cached parse"
     [directory] = sorted((root / "runs").glob(f"*-sweep-{stem}"))
     assert [s["status"] for s in shards_json(directory)["shards"]] == ["complete", "complete"]
     ours = _member_checksums(root / f"{stem}.duckdb")
