@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gzip
 import io
 import os
 import resource
@@ -124,7 +125,12 @@ def make_bundle(config: SimulationConfig) -> ShardBundle:
     profiles = Path(config.dbt.profiles_dir)
     separate = profiles.resolve() != project.resolve()
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    # gzip's header time fixed: the same project gives the same bytes, so its shards on a machine share one
+    # unpacked directory and cached parse across sweeps too (`planalign.scenarios.shard_projects`).
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed,
+        tarfile.open(fileobj=compressed, mode="w") as tar,
+    ):
         tar.add(project, arcname="project", filter=_keep)
         if separate:
             tar.add(profiles / "profiles.yml", arcname="profiles/profiles.yml")

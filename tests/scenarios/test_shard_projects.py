@@ -15,7 +15,12 @@ from typing import Any
 
 from planalign.dbt.parse_vars import stand_in_leaks
 from planalign.scenarios import shard_projects
+from planalign.scenarios.scenario_file import load_scenario_file
 from planalign.scenarios.shard_projects import bundle_digest, prune, shared_project
+from planalign.scenarios.shard_task import make_bundle
+from planalign.scenarios.sweep import plan_sweep
+
+from .conftest import ScenarioWriter
 
 
 def _tar(files: dict[str, str]) -> bytes:
@@ -157,3 +162,19 @@ def test_a_parse_that_keeps_another_shards_member_is_a_leak() -> None:
     )
     assert stand_in_leaks(manifest, ("baseline__s42",)) == ["model.p.b"]
     assert stand_in_leaks(manifest, ("baseline__s7",)) == []
+
+
+def test_one_project_gives_one_bundle_whenever_it_is_made(
+    write_scenarios: ScenarioWriter, monkeypatch: Any
+) -> None:
+    """The bundle's bytes depend on the project only (not on the clock gzip would stamp), so sweeps made at
+    different times share the unpacked directory, and with it the cached parse."""
+    import time
+
+    plan = plan_sweep(load_scenario_file(write_scenarios("name: s\nscenarios: {}\nseeds: [1, 2]\n")))
+    first = make_bundle(plan.config)
+    later = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert make_bundle(plan.config).project_tar == first.project_tar
+    with tarfile.open(fileobj=io.BytesIO(first.project_tar), mode="r:gz") as tar:
+        assert "project/dbt_project.yml" in tar.getnames()
