@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 #: dbt's name for its saved parse inside a target directory.
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
+#: The log record of a parse that started from a cached parse and kept it (dbt found nothing changed).
+PARSE_CACHE_HIT = "dbt's parse reused the cached parse %s"
+
 #: How many cached parses are kept per project; the least recently written beyond it are removed.
 CACHE_FILES_PER_PROJECT = 16
 
@@ -131,6 +134,8 @@ class DbtFiles:
         A cache that cannot be written (read-only home, full disk) costs the next process a full parse, not
         the run: it is logged, not raised."""
         written = self.target_path / PARTIAL_PARSE_FILE
+        if cached is not None and before is not None and _stamp(written) == before:
+            logger.info(PARSE_CACHE_HIT, cached)
         if cached is None or _stamp(written) in (None, before):
             return
         staged: Path | None = None

@@ -148,6 +148,8 @@ def parse_project(
     files: DbtFiles | None = None,
     extra_args: Sequence[str] = (),
     path_vars: Collection[str] = (),
+    parse_values: Mapping[str, Any] | None = None,
+    parse_leaks: Collection[str] = (),
 ) -> ProjectManifest:
     """Parse the dbt project once, in-process, keeping dbt's `Manifest` for `dbtRunner(manifest=...)`.
 
@@ -157,7 +159,8 @@ def parse_project(
     `path_vars`: vars naming files the project reads only when its models run (the simulation's census and
     database): the parse sees stand-in paths with the same file names (`planalign.dbt.parse_vars`), so one
     cached parse serves every run whose other vars match. A project whose parsed manifest keeps a stand-in
-    is parsed again with the real `vars` (and, in this process, only so from then on).
+    is parsed again with the real `vars` (and, in this process, only so from then on). `parse_values`: vars
+    the parse sees instead of these `vars` (the same rule; `parse_leaks`: texts of them it must not keep).
 
     Raises `ProjectParseError` with dbt's message when the project (or its profile) does not parse.
     """
@@ -168,10 +171,10 @@ def parse_project(
         raise ProjectParseError(f"{project_dir} is not a dbt project (no dbt_project.yml)")
     options = {"profiles_dir": profiles_dir, "target": target, "profile": profile}
     real_vars = dict(vars or {})
-    parse_vars = stand_in_vars(real_vars, path_vars)
+    parse_vars = stand_in_vars({**real_vars, **(parse_values or {})}, path_vars)
     if parse_vars != real_vars and project_dir not in _STAND_INS_LEAK:
         manifest = _parse(project_dir, parse_vars, options, files, extra_args)
-        leaks = stand_in_leaks(manifest.dbt_manifest)
+        leaks = stand_in_leaks(manifest.dbt_manifest, parse_leaks)
         if not leaks:
             return manifest
         _STAND_INS_LEAK.add(project_dir)  # and parse again, with the real vars

@@ -61,16 +61,19 @@ def _local_file(path: str) -> bool:
     return bool(path) and ":" not in path.split("/", 1)[0]
 
 
-def stand_in_leaks(dbt_manifest: Any) -> list[str]:
+def stand_in_leaks(dbt_manifest: Any, texts: Collection[str] = ()) -> list[str]:
     """The unique_ids of the parsed nodes and sources whose parsed state (config, relation name, test
-    arguments, description, ...) carries a stand-in path: the project uses such a var at parse time, so a
-    parse with stand-ins is not the run's parse. A node's unrendered SQL (`raw_code`) names the var, never
-    its value, so a hit is a rendered value."""
+    arguments, description, ...) carries a stand-in path, or one of `texts` (other values the parse saw
+    instead of the run's, such as another shard's member ids): the project uses such a var at parse time,
+    so a parse with stand-ins is not the run's parse. A node's unrendered SQL (`raw_code`) names the var,
+    never its value, so a hit is a rendered value."""
+    markers = (STAND_IN_DIR, *texts)
     leaks = []
     for collection in (dbt_manifest.nodes, dbt_manifest.sources):
         for unique_id, node in collection.items():
             state = node.to_dict(omit_none=True)
             state.pop("raw_code", None)
-            if STAND_IN_DIR in json.dumps(state, default=str):
+            text = json.dumps(state, default=str)
+            if any(marker in text for marker in markers):
                 leaks.append(unique_id)
     return sorted(leaks)

@@ -11,7 +11,10 @@ exactly, `planalign.scenarios.shard_merge`). A shard of a sweep that keeps summa
 (`planalign.scenarios.member_figures`: the comparison's query, on the tables it just built) and sends back
 only those, the scenario dimension and the seed tables; the names and column types of the other per-member
 tables still travel (without rows), so the merge removes stale ones from the sweep database. The temporary
-directory is removed when the shard ends, whatever happened.
+directory is removed when the shard ends, whatever happened. The project itself is unpacked once per bundle
+content per machine and shared read-only (`planalign.scenarios.shard_projects`), and every shard of a sweep
+parses with its first shard's `scenarios` var (`ShardTask.parse_members`): so the second and later shards
+on a machine start from the first one's cached dbt parse instead of parsing in full.
 
 `run_shard` is the entry point of a Ray or Dask task (a plain function, so the executors can pickle it by
 reference; planalign must be installed on the workers); `run_shard_async` is the same in an event loop (the
@@ -20,7 +23,9 @@ local executor awaits it, so Ctrl-C interrupts its dbt queries as in a one-pass 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import gzip
 import io
 import os
 import resource
@@ -38,6 +43,7 @@ import duckdb
 
 from planalign.scenarios.expansion import Member
 from planalign.scenarios.member_figures import SUMMARY_TABLE, store_member_figures
+from planalign.scenarios.shard_projects import shared_project
 from planalign.scenarios.sweep import pass_orchestrator, run_pass
 from planalign.scenarios.sweep_directory import Keep
 from planalign.simulation.config import SimulationConfig
@@ -76,6 +82,9 @@ class ShardTask:
     identity: DatabaseIdentity
     database_name: str
     keep: Keep = "tables"
+    parse_members: tuple[Member, ...] | None = None
+    """The members whose `scenarios` var the shard's dbt parse sees (the first shard's): every shard of a
+    sweep then parses with the same vars and shares one cached parse (`pass_orchestrator`). None: its own."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +126,12 @@ def make_bundle(config: SimulationConfig) -> ShardBundle:
     profiles = Path(config.dbt.profiles_dir)
     separate = profiles.resolve() != project.resolve()
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    # gzip's header time fixed: the same project gives the same bytes, so its shards on a machine share one
+    # unpacked directory and cached parse across sweeps too (`planalign.scenarios.shard_projects`).
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed,
+        tarfile.open(fileobj=compressed, mode="w") as tar,
+    ):
         tar.add(project, arcname="project", filter=_keep)
         if separate:
             tar.add(profiles / "profiles.yml", arcname="profiles/profiles.yml")
@@ -145,12 +159,20 @@ async def run_shard_async(task: ShardTask, bundle: ShardBundle) -> ShardResult:
     with (
         tempfile.TemporaryDirectory(prefix=f"{_PREFIX}{task.index + 1}-") as tmp,
         (Path(tmp) / _LOCK).open("w") as lock,
+        contextlib.ExitStack() as stack,
     ):
         # Held while the shard runs: a directory whose lock is free belongs to a shard that was killed.
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         root = Path(tmp)
-        config = await anyio.to_thread.run_sync(_unpack, task, bundle, root)
-        orchestrator = pass_orchestrator(config, task.members, task.identity)
+        # The project is shared read-only by this machine's shards of the same bundle, so their parses hit
+        # dbt's parse cache (`planalign.scenarios.shard_projects`); held until the shard ends.
+        unpacked = await anyio.to_thread.run_sync(
+            stack.enter_context, shared_project(bundle.project_tar, root / "bundle")
+        )
+        config = await anyio.to_thread.run_sync(_unpack, task, bundle, root, unpacked)
+        orchestrator = pass_orchestrator(
+            config, task.members, task.identity, parse_members=task.parse_members
+        )
         summary = await run_pass(orchestrator, replace_database=True)
         if not summary.success:
             error = summary.error or "the pass did not complete"
@@ -184,17 +206,15 @@ def remove_stale_directories(root: Path) -> list[Path]:
     return removed
 
 
-def _unpack(task: ShardTask, bundle: ShardBundle, root: Path) -> SimulationConfig:
-    with tarfile.open(fileobj=io.BytesIO(bundle.project_tar), mode="r:gz") as tar:
-        tar.extractall(root, filter="data")
+def _unpack(task: ShardTask, bundle: ShardBundle, root: Path, unpacked: Path) -> SimulationConfig:
     census = root / f"census{bundle.census_suffix}"
     census.write_bytes(bundle.census)
     (root / "db").mkdir()
     overrides: dict[str, str | None] = {
         "simulation.census_path": str(census),
         "simulation.database_path": str(root / "db" / task.database_name),
-        "dbt.project_dir": str(root / "project"),
-        "dbt.profiles_dir": str(root / ("profiles" if bundle.separate_profiles else "project")),
+        "dbt.project_dir": str(unpacked / "project"),
+        "dbt.profiles_dir": str(unpacked / ("profiles" if bundle.separate_profiles else "project")),
         "run.runs_dir": str(root / "runs"),
     }
     return apply_overrides(task.config, overrides)

@@ -94,7 +94,16 @@ async def run_sharded_sweep_async(
     try:
         bundle = await anyio.to_thread.run_sync(make_bundle, config)
         tasks = [
-            ShardTask(s.index, len(shards), config, s.members, plan.identity, database.name, plan.keep)
+            ShardTask(
+                s.index,
+                len(shards),
+                config,
+                s.members,
+                plan.identity,
+                database.name,
+                plan.keep,
+                parse_members=shards[0].members,  # one cached dbt parse for every shard
+            )
             for s in shards
         ]
         emit(ShardEvent("planned", 0, len(shards)))

@@ -317,10 +317,25 @@ def pass_orchestrator(
     members: tuple[Member, ...],
     identity: DatabaseIdentity,
     invoker_factory: InvokerFactory | None = None,
+    parse_members: tuple[Member, ...] | None = None,
 ) -> PipelineOrchestrator:
     """The orchestrator of one sweep pass: `config`'s simulation with the dbt var `scenarios` of `members`
-    (every member of a one-pass sweep, or one shard's, `planalign.scenarios.shards`)."""
-    extra = ExtraVars(values={"scenarios": scenarios_var(members)})
+    (every member of a one-pass sweep, or one shard's, `planalign.scenarios.shards`).
+
+    `parse_members`: the members whose `scenarios` var the dbt parse sees instead (a shard's sweep passes
+    its first shard's to every shard, so they share one cached parse). The var reaches only SQL bodies,
+    which dbt renders again with the run's vars; a parse that keeps one of those members' ids anyway is
+    done again with the real vars (`planalign.dbt.parse_vars.stand_in_leaks`)."""
+    parse: dict[str, Any] | None = None
+    leaks: tuple[str, ...] = ()
+    if parse_members is not None and parse_members != members:
+        parse = {"scenarios": scenarios_var(parse_members)}
+        leaks = tuple(m.scenario_id for m in parse_members if m not in members)
+    extra = ExtraVars(
+        values={"scenarios": scenarios_var(members)},
+        parse_values=parse,
+        parse_leaks=leaks,
+    )
     return PipelineOrchestrator(config, invoker_factory=invoker_factory, extra_vars=extra, identity=identity)
 
 

@@ -98,6 +98,11 @@ class ExtraVars:
     rows per scenario."""
 
     values: Mapping[str, Any]
+    parse_values: Mapping[str, Any] | None = None
+    """Values the dbt parse sees instead of `values` (a shard parses with its sweep's first shard's
+    `scenarios`, so all shards share one cached parse); `parse_leaks`: texts of those values that the parsed
+    manifest must not keep (else the parse is done again with `values`)."""
+    parse_leaks: tuple[str, ...] = ()
 
     @property
     def scenario_id(self) -> str | None:

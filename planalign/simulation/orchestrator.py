@@ -455,6 +455,8 @@ class PipelineOrchestrator:
             profile=dbt_cfg.profile,
             files=DbtFiles.private(),
             path_vars=RUN_TIME_PATH_VARS,
+            parse_values=self._extra_vars.parse_values,
+            parse_leaks=self._extra_vars.parse_leaks,
         )
         self._log_engine_initialized(self._prepared)
         return self._prepared

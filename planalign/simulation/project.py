@@ -62,13 +62,16 @@ def prepare_project(
     profile: str | None = None,
     files: DbtFiles | None = None,
     path_vars: Collection[str] = (),
+    parse_values: Mapping[str, Any] | None = None,
+    parse_leaks: Collection[str] = (),
 ) -> PreparedProject:
     """Parse the project and analyse it; fails on a project that does not parse, whose stage meta is
     inconsistent, or whose graph has a cycle — before anything runs.
 
     `files`: where dbt's parse writes (`planalign.dbt.files`); the orchestrator passes this process's
     private directory, so that the project directory is only read. `path_vars`: the vars naming files the
-    project reads only when its models run, parsed with stand-ins (`parse_project`)."""
+    project reads only when its models run, parsed with stand-ins (`parse_project`); `parse_values`,
+    `parse_leaks`: vars the parse sees instead of the run's (`ExtraVars.parse_values`)."""
     from planalign.dbt.manifest import parse_project
     from planalign.engine.classification import ModelClassifier
     from planalign.engine.graph import ModelDependencyAnalyzer
@@ -82,6 +85,8 @@ def prepare_project(
         profile=profile,
         files=files,
         path_vars=path_vars,
+        parse_values=parse_values,
+        parse_leaks=parse_leaks,
     )
     stages = StageAssignment.from_manifest(manifest)
     analyzer = ModelDependencyAnalyzer(manifest, ModelClassifier(defaults=SIMULATION_EXECUTION_DEFAULTS))

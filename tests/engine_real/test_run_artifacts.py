@@ -22,10 +22,16 @@ import pytest
 from planalign.cli import ExitStatus, main
 from planalign.engine.results import RUN_RESULTS_FILENAME
 from tests.fixtures.genproject import generate_project
-from tests.fixtures.jaffle import write_jaffle_project
 
 from .helpers import DBT_EXECUTABLE, BackgroundDbt
-from .test_run_like_dbt import _db, _dbt, _dbt_cmd, _run_results, _statuses, _vars, validate_run_results
+from .test_run_like_dbt import (
+    _dbt_cmd,
+    _run_results,
+    _statuses,
+    _vars,
+    jaffle_base,
+    validate_run_results,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +41,8 @@ PER_COPY = {"project_dir", "profiles_dir", "log_path", "vars", "invocation_comma
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = write_jaffle_project(tmp_path_factory.mktemp("jaffle_artifacts") / "base")
-    _db(project).parent.mkdir()
-    for command in (["seed"], ["run"]):
-        proc = _dbt(project, *command)
-        assert proc.returncode == 0, proc.stdout[-3000:]
-    return project
+    """test_run_like_dbt's built project, shared (read-only: the tests copy it)."""
+    return jaffle_base(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ import pytest
 
 from planalign.cli import ExitStatus, main
 from tests.fixtures.jaffle import DATABASE_FILE, PROJECT_NAME, TABLES, write_jaffle_project
+from tests.shared_builds import built_once
 
 from .helpers import DBT_EXECUTABLE, BackgroundDbt, checksums
 
@@ -53,15 +54,23 @@ def _dbt_background(project: Path, *args: str) -> BackgroundDbt:
     return BackgroundDbt(_dbt_cmd(project, *args), project, project.parent / f"{project.name}.dbt.out")
 
 
+def jaffle_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project with a database fully built by plain dbt (seeds and every model): built once per test run
+    and shared with test_run_artifacts (`built_once`), so it is read-only: every test works on copies."""
+    with built_once(tmp_path_factory, "jaffle-base") as (directory, done):
+        project = directory / "base"
+        if not done:
+            write_jaffle_project(project)
+            _db(project).parent.mkdir()
+            for command in (["seed"], ["run"]):
+                proc = _dbt(project, *command)
+                assert proc.returncode == 0, proc.stdout[-3000:]
+    return project
+
+
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project with a database fully built by plain dbt (seeds and every model)."""
-    project = write_jaffle_project(tmp_path_factory.mktemp("jaffle") / "base")
-    _db(project).parent.mkdir()
-    for command in (["seed"], ["run"]):
-        proc = _dbt(project, *command)
-        assert proc.returncode == 0, proc.stdout[-3000:]
-    return project
+    return jaffle_base(tmp_path_factory)
 
 
 def _copy(base: Path, dest: Path) -> Path:
