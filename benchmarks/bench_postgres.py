@@ -1,7 +1,7 @@
 """Issue #21's warehouse measures: `planalign run` on a private PostgreSQL server against `dbt run`.
 
     .venv/bin/python benchmarks/bench_postgres.py [--models 150] [--rounds 3] [--short 0.3] [--long 2.0]
-        [--chains 3] [--chain-length 8] [--out FILE]
+        [--chains 3] [--chain-length 8] [--variant skewed|server-bound] [--batches 2 4] [--out FILE]
 
 The DAG: genproject's random 150-model DAG (`tests.engine_real.postgres.generate_pg_project`) with a
 realistic skew — `--chains` long chains of `--chain-length` models (each a walk down the DAG from an early
@@ -9,6 +9,15 @@ model, as a project's few big fact pipelines) whose tables wait `--long` seconds
 other table or incremental model `--short` seconds (views never wait). Server-bound models: the work is the
 server's. Chain models are wherever the random DAG puts them — not named to sort first or last — so dbt's
 queue (depth first, then unique_id) meets them as it would in a real project.
+
+`--variant server-bound`: every table and incremental model waits on the server for a skewed random time
+(`server_bound_sleeps`: 70% 0.5 s, 25% 1.5 s, 5% 4.0 s, seeded; views nothing) — 133 s of server time in
+all, against ~16 s of client CPU per run. It emulates a remote warehouse, where the SQL runs on other
+machines: on this 2-core machine a CPU-heavy query would compete with the client for the same cores, so
+"server-bound" can only be shown by waiting (`pg_sleep`), not by computing.
+
+`--batches N ...` adds `planalign run --workers 4 --models-per-invocation N` for each N (the server default
+is 1).
 
 Every run starts from a fresh copy of one seeded database (`create database ... template`), so every tool
 does the same first build. Rounds alternate the configurations (dbt `--threads 4`; planalign `--workers 4`
@@ -85,6 +94,23 @@ def skewed_sleeps(chains: int, length: int, long_s: float, short_s: float, seed:
     return choose
 
 
+#: The server-bound variant's waits: (seconds, share of the tables and incremental models).
+SERVER_BOUND_WAITS = ((0.5, 0.70), (1.5, 0.25), (4.0, 0.05))
+
+
+def server_bound_sleeps(seed: int) -> Any:
+    """The `sleeps` of `generate_pg_project` for `--variant server-bound`: each model a seeded draw from
+    `SERVER_BOUND_WAITS` (views are never made to wait by `generate_pg_project`)."""
+
+    def choose(project: GeneratedProject) -> dict[str, float]:
+        rng = random.Random(seed)
+        seconds = [s for s, _ in SERVER_BOUND_WAITS]
+        shares = [w for _, w in SERVER_BOUND_WAITS]
+        return {m.name: rng.choices(seconds, shares)[0] for m in project.models}
+
+    return choose
+
+
 def order_makespans(
     project: GeneratedProject, seconds: dict[str, float], workers: int = 4
 ) -> dict[str, float]:
@@ -112,6 +138,25 @@ def order_makespans(
             1,
         )
         for name, p in priorities.items()
+    }
+
+
+def invocation_overheads(path: Path, workers: int = 4) -> dict[str, float]:
+    """Where a `planalign run`'s lanes stood idle, from its recorded results (`planalign_run_results.json`,
+    whose per-model spans are dbt's own node spans: compile + execute, the server's wait inside):
+    `lane_idle_s` = workers x makespan - the spans' sum, i.e. the time a lane held no running dbt node —
+    waits for dependencies (the DAG's shape) plus each invocation's work outside its node (dbt's preflight:
+    flags, profile, project, adapter, selection, hooks, connections) and the dispatch between them."""
+    results = [r for r in json.loads(path.read_text())["results"] if r.get("start_offset_s") is not None]
+    makespan = max(r["end_offset_s"] for r in results) - min(r["start_offset_s"] for r in results)
+    busy = sum(r["duration_s"] for r in results)
+    idle = workers * makespan - busy
+    return {
+        "models": len(results),
+        "dbt_node_mean_s": round(busy / len(results), 3),
+        "makespan_s": round(makespan, 1),
+        "lane_idle_s": round(idle, 1),
+        "lane_idle_per_model_s": round(idle / len(results), 3),
     }
 
 
@@ -166,10 +211,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--cancel-reps", type=int, default=3, help="Ctrl-C latency measurements")
     parser.add_argument("--skip", nargs="*", default=[], help="configurations (names as printed) not to run")
+    parser.add_argument("--variant", choices=("skewed", "server-bound"), default="skewed")
+    parser.add_argument("--batches", type=int, nargs="*", default=[], help="also --models-per-invocation N")
     args = parser.parse_args()
+    all_configs = dict(CONFIGS)
+    for n in args.batches:
+        all_configs[f"{WARM_4} --models-per-invocation {n}"] = [
+            *CONFIGS[WARM_4],
+            "--models-per-invocation",
+            str(n),
+        ]
     report: dict[str, Any] = {
         "models": args.models,
         "dag": {
+            "variant": args.variant,
             "short_s": args.short,
             "long_s": args.long,
             "chains": args.chains,
@@ -181,15 +236,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, running_server(Path(f"/tmp/pgbench-{os.getpid()}")) as server:
         work = Path(tmp)
         server.create_database("seeded")
-        sleeps = skewed_sleeps(args.chains, args.chain_length, args.long, args.short, args.seed)
+        if args.variant == "server-bound":
+            sleeps = server_bound_sleeps(args.seed)
+            report["dag"] = {"variant": args.variant, "waits_s_share": SERVER_BOUND_WAITS}
+        else:
+            sleeps = skewed_sleeps(args.chains, args.chain_length, args.long, args.short, args.seed)
         project = generate_pg_project(
             work / "p", server, "seeded", n_models=args.models, seed=args.seed, sleeps=sleeps
         )
         chosen = sleeps(project)
         waits = [chosen[m.name] for m in project.models if m.materialized != "view"]
-        report["dag"]["long_models"] = sum(
-            1 for m in project.models if chosen[m.name] == args.long and m.materialized != "view"
-        )
+        if args.variant == "skewed":
+            report["dag"]["long_models"] = sum(
+                1 for m in project.models if chosen[m.name] == args.long and m.materialized != "view"
+            )
         report["dag"]["server_seconds_serial"] = round(sum(waits), 1)
         (project.project_dir / "profiles.yml").write_text(
             server.profiles_yml("seeded").replace(
@@ -200,7 +260,7 @@ def main() -> None:
         flags = ["--project-dir", str(project.project_dir), "--profiles-dir", str(project.project_dir)]
         subprocess.run([DBT, "seed", *flags], check=True, capture_output=True, env=env)
         recorded = project.project_dir / "target" / RUN_RESULTS_FILENAME
-        configs = {name: cmd for name, cmd in CONFIGS.items() if name not in args.skip}
+        configs = {name: cmd for name, cmd in all_configs.items() if name not in args.skip}
         wall: dict[str, list[float]] = {name: [] for name in configs}
         cpu: dict[str, list[float]] = {name: [] for name in configs}
         loads: dict[str, list[float]] = {name: [] for name in configs}
@@ -232,6 +292,7 @@ def main() -> None:
                 loads[name].append(round((load + os.getloadavg()[0]) / 2, 1))
         # What the order alone is worth here, from the durations the last planalign run recorded.
         report["order_makespans_simulated_s"] = order_makespans(project, load_durations(recorded))
+        report["last_planalign_run_overheads"] = invocation_overheads(recorded)
         report["ctrl_c_to_exit_s"] = [_cancel_latency(server, work) for _ in range(args.cancel_reps)]
         report["load_after"] = os.getloadavg()
         report["wall_s"] = wall
