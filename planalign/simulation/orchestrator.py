@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from planalign.dbt.contracts import incremental_contract_columns
 from planalign.engine.heap import long_lived_heap
 from planalign.errors import ConfigError, DatabaseChangedError, PlanalignUsageError
 from planalign.log import get_logger
@@ -64,6 +65,7 @@ from planalign.simulation.year_plan import (
     Promotion,
     YearPlan,
     check_replaces,
+    check_table_columns,
     plan_stage,
     plan_years,
     span,
@@ -302,6 +304,10 @@ class PipelineOrchestrator:
             # (its result is cached for a later run of this orchestrator) and the run stops at once.
             prepared = await anyio.to_thread.run_sync(self._prepare, abandon_on_cancel=True)
             work = self._work_for(prepared, copy.path)
+            # Before any work: a table an earlier version built with other columns would stop dbt mid-run.
+            declared = incremental_contract_columns(prepared.manifest.dbt_manifest)
+            held_columns = await anyio.to_thread.run_sync(SimulationState(copy.path).table_columns, declared)
+            check_table_columns(declared, held_columns, database=f"the database {self._database_path}")
             log.info(
                 "simulation_started",
                 run_id=run.run_id,

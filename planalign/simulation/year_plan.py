@@ -18,6 +18,10 @@ Before the years, the kind of result (`check_replaces`): a run never replaces a 
 years of another kind of result — a sweep for a simulation, a simulation or another sweep for a sweep
 (`planalign.simulation.state.DatabaseIdentity` says which results are the same) — unless told to, with
 `--replace-years` (`simulate` and `scenarios run` alike).
+
+After the parse, before any work, the tables (`check_table_columns`): an incremental table with an enforced
+contract that the database holds with other columns than the project declares (a database built by an earlier
+version of planalign) is refused, since dbt would stop on it mid-run (`on_schema_change: fail`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from planalign.errors import DatabaseHoldsOtherResultError, YearRangeError
+from planalign.errors import DatabaseHoldsOtherResultError, TableColumnsChangedError, YearRangeError
 from planalign.simulation.state import CompletedYear, DatabaseContents, DatabaseIdentity
 
 
@@ -247,3 +251,34 @@ def plan_stage(
         replaced=tuple(y for y in done if y >= year),
         stage_year=year,
     )
+
+
+def check_table_columns(
+    declared: dict[str, tuple[str, ...]],
+    held: dict[str, tuple[str, ...]],
+    *,
+    database: str = "the database",
+) -> None:
+    """Refuse (`TableColumnsChangedError`) when a table in `held` (relation -> its columns in the database)
+    has other columns than `declared` (relation -> the columns the dbt project's contract declares): dbt
+    appends to such a table and stops with a schema-change error in the middle of the run. Replacing years
+    keeps the table (their rows are deleted, not the table), so only a database without it builds."""
+    changed: list[str] = []
+    for relation, columns in sorted(declared.items()):
+        have = held.get(relation)
+        if have is None or set(have) == set(columns):
+            continue
+        name = ".".join(p.strip('"') for p in relation.split(".")[-2:])
+        parts = []
+        if missing := [c for c in columns if c not in have]:
+            parts.append(f"lacks {', '.join(missing)}")
+        if extra := [c for c in have if c not in columns]:
+            parts.append(f"has {', '.join(extra)}, which this version does not build")
+        changed.append(f"{name} {' and '.join(parts)}")
+    if changed:
+        raise TableColumnsChangedError(
+            f"{database} was built by another version of planalign: {'; '.join(changed)}. dbt would stop on "
+            "it in the middle of the run, so nothing was done and the database is unchanged. Simulate into a "
+            "new database file (--database NEW.duckdb, or simulation.database_path), or move this one aside "
+            "to simulate every year again into its place."
+        )
