@@ -307,7 +307,14 @@ class PipelineOrchestrator:
             # Before any work: a table an earlier version built with other columns would stop dbt mid-run.
             declared = incremental_contract_columns(prepared.manifest.dbt_manifest)
             held_columns = await anyio.to_thread.run_sync(SimulationState(copy.path).table_columns, declared)
-            check_table_columns(declared, held_columns, database=f"the database {self._database_path}")
+            rebuilt = check_table_columns(
+                declared,
+                held_columns,
+                year_plan,
+                start_year=self.config.simulation.start_year,
+                database=f"the database {self._database_path}",
+            )
+            await anyio.to_thread.run_sync(SimulationState(copy.path).drop_tables, rebuilt)
             log.info(
                 "simulation_started",
                 run_id=run.run_id,

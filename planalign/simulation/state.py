@@ -179,6 +179,22 @@ class SimulationState:
                     out[relation] = tuple(str(r[0]) for r in rows)
         return out
 
+    def drop_tables(self, relations: Iterable[str]) -> None:
+        """Drop `relations` (a working copy's tables that a run rebuilds whole), atomically."""
+        relations = list(relations)
+        if not relations:
+            return
+        with _connect(self.database_path) as con:
+            con.execute("begin transaction")
+            try:
+                for relation in relations:
+                    schema, table = _schema_and_table(relation)
+                    con.execute(f'drop table if exists "{schema}"."{table}"')
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
+
     def contents(self) -> DatabaseContents:
         """The kind of result the database holds and its complete years (see the module docstring for
         databases written before the kind was recorded)."""
