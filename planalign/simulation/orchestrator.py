@@ -51,7 +51,7 @@ from planalign.simulation.build import (
 from planalign.simulation.events import ProgressCallback, ProgressEvent
 from planalign.simulation.metrics import year_metrics
 from planalign.simulation.project import PreparedProject, parallelization_info, prepare_project
-from planalign.simulation.run_directory import RunRecorder, RunStatus, SimulationSummary
+from planalign.simulation.run_directory import SEVERAL_SCENARIOS, RunRecorder, RunStatus, SimulationSummary
 from planalign.simulation.stages import ModelScope, SimulationStage
 from planalign.simulation.state import (
     CompletedYear,
@@ -266,6 +266,8 @@ class PipelineOrchestrator:
         database's complete years as they are after the run, and a sentence saying what happened to it.
         """
         run = RunRecorder(self.config, first, last, on_progress, stage=stage)
+        if self._extra_vars.scenario_id is None:
+            run.unread_reason = SEVERAL_SCENARIOS
         # Each engine call of this run gets this run's recorder as its listener (`Workspace.stage`), so it
         # tags the engine's events with its own year and stage, whatever else runs on this orchestrator.
         return await self._run_recorded(run, first, plan, stage, on_finished)
