@@ -49,6 +49,11 @@ class DatabaseHoldsOtherResultError(PlanalignUsageError):
     the message says what it holds, what would be lost and the flag that replaces it deliberately."""
 
 
+class TableColumnsChangedError(PlanalignUsageError):
+    """A table the database holds has other columns than this version's dbt project declares for it (a
+    database built by an earlier version): dbt would stop mid-run; the message names the table and the fix."""
+
+
 class DatabaseChangedError(PlanalignError):
     """Another program wrote the database during a run, so the run's results were not saved over it."""
 

@@ -18,10 +18,10 @@ from planalign.simulation.assumptions import (
     match_formula_words,
 )
 from planalign.simulation.assumptions_resolve import count_census_rows
-from planalign.simulation.assumptions_seeds import resolve_assumptions
 from planalign.simulation.census import generate_census, write_census
 from planalign.simulation.config import MatchTier, SimulationConfig
 from planalign.simulation.config_loading import load_simulation_config
+from tests.seed_assumptions import resolve_assumptions
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,8 +1,10 @@
 """issue #24 item 3: a run's assumptions are the values the dbt project resolved, read from what it built per
-scenario (`planalign.simulation.assumptions_resolve.read_assumptions`), and they equal, field by field, what
-the configuration gives before a build (`planalign.simulation.assumptions_seeds.resolve_assumptions`, which
-sweep.json states) — for the default configuration, a baseline that sets values at the top level, match
-tiers, a vesting schedule, graded core rates, coded choices and merit rates set in a scenario.
+scenario (`planalign.simulation.assumptions_resolve.read_assumptions`; sweep.json's designs too,
+`planalign.scenarios.sweep_designs`), and they equal, field by field, the configuration's set values and the
+seed files' values for the unset ones, as the tests' own independent reading of the seed CSVs gives them
+(tests/seed_assumptions.py), and stated literals — for the default configuration, a baseline that sets values
+at the top level, match tiers, a vesting schedule, graded core rates, coded choices and merit rates set in a
+scenario.
 
 One real dbt build of the parameter models only (seeds and the foundation models they need, one year, five
 scenarios side by side through the `scenarios` var, as a sweep builds them), on the shared parse.
@@ -22,11 +24,11 @@ from planalign.scenarios.expansion import expand, scenarios_var
 from planalign.scenarios.scenario_file import ScenarioSet, load_scenario_file
 from planalign.simulation.assumptions import Assumptions, AssumptionsError
 from planalign.simulation.assumptions_resolve import read_assumptions
-from planalign.simulation.assumptions_seeds import resolve_assumptions
 from planalign.simulation.census import generate_census, write_census
 from planalign.simulation.config import SimulationConfig
 from planalign.simulation.config_loading import load_simulation_config
 from tests.dbt_project.simulation_support import DbtWorkspace
+from tests.seed_assumptions import resolve_assumptions
 
 pytestmark = pytest.mark.slow
 
@@ -174,6 +176,32 @@ def test_the_assumptions_read_from_the_build_equal_the_configurations(built: Bui
     assert by_design["levers"].parameter("merit_rate_level_2").value == 0.041
     assert by_design["levers"].parameter("escalation_cap").value == 0.12  # the top level's, under the design
     assert by_design["baseline"].parameter("escalation_enabled").value is False
+
+
+def test_sweep_json_states_each_designs_parameters_as_built(built: Built, tmp_path: Path) -> None:
+    """sweep.json's `scenarios`, read from the sweep database after its build, per design's first member."""
+    from planalign.scenarios.sweep_designs import designs_built
+
+    members = expand(built.scenario_set)
+    by_name = {d["name"]: d for d in designs_built(built.scenario_set, members, built.sweep.database, 30)}
+    assert list(by_name) == ["baseline", *DESIGNS]
+    assert all(d["assumptions_error"] is None for d in by_name.values())
+    assert by_name["tiers"]["parameters"]["match_cap_rate"] == 0.035
+    assert by_name["tiers"]["match_formula"] == (
+        "100% of the first 3% of pay, then 50% of the next 2% (capped at 3.5% of pay)"
+    )
+    assert by_name["levers"]["parameters"]["merit_rate_level_2"] == 0.041
+    assert by_name["levers"]["parameters"]["escalation_cap"] == 0.12
+    assert by_name["vesting"]["parameters"]["vesting_forfeiture_timing"] == 1
+    for design in built.scenario_set.designs:
+        read = read_assumptions(
+            design.config, built.sweep.database, built.scenario_ids[design.name], census_employees=30
+        )
+        assert by_name[design.name]["parameters"] == read.parameter_values()
+    # Nothing built: each design says why, nothing crashes.
+    missing = designs_built(built.scenario_set, members, tmp_path / "none.duckdb", 30)
+    assert [d["parameters"] for d in missing] == [None] * len(missing)
+    assert all("does not exist" in d["assumptions_error"] for d in missing)
 
 
 def test_a_scenario_the_database_does_not_hold_is_named(built: Built, tmp_path: Path) -> None:

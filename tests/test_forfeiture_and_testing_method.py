@@ -21,10 +21,10 @@ import pytest
 import yaml
 
 from planalign.report.assumption_rows import parameters_in_force
-from planalign.simulation.assumptions_seeds import resolve_assumptions
 from planalign.simulation.config import SimulationConfig
 from planalign.simulation.config_loading import load_simulation_config
 from tests.refusals import refused_by_validate
+from tests.seed_assumptions import resolve_assumptions
 
 pytestmark = pytest.mark.usefixtures("clean_planalign_env")
 

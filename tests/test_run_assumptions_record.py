@@ -1,6 +1,6 @@
 """issue #24 item 3: what a run records as its assumptions — read from its build once the parameters are
-built (`RunRecorder.record_assumptions`), the reason when they cannot be read, and the configuration's
-resolution before a build only when the run read nothing (it stopped before its first year)."""
+built (`RunRecorder.record_assumptions`), the reason when they cannot be read, when nothing was built (the run
+stopped before its first year) and for a sweep pass (several scenarios: sweep.json records each design's)."""
 
 from __future__ import annotations
 
@@ -33,10 +33,27 @@ def test_a_build_without_parameters_is_recorded_as_the_reason(tmp_path: Path) ->
     assert recorder._assumptions() == (None, why)
 
 
-def test_a_run_that_read_nothing_states_the_configurations_assumptions(tmp_path: Path) -> None:
+def test_a_run_that_read_nothing_records_that_nothing_was_built(tmp_path: Path) -> None:
+    """A run stopped before its first year: no assumptions, the reason, and a report that says it."""
+    from planalign.report.model import _assumptions as report_assumptions
+    from planalign.simulation.run_directory import SUMMARY_SCHEMA_VERSION
+
     assumptions, why = _recorder(tmp_path)._assumptions()
-    assert why is None and assumptions is not None
-    assert assumptions["census"]["employees"] == 12 and assumptions["start_year"] == 2025
+    assert assumptions is None
+    assert why is not None and why.startswith("not built: the run stopped before dbt built")
+    shown = report_assumptions(
+        {"schema_version": SUMMARY_SCHEMA_VERSION, "assumptions": None, "assumptions_error": why}
+    )
+    assert shown["assumptions"] is None and why in shown["assumptions_note"]
+
+
+def test_a_sweep_pass_says_where_each_designs_assumptions_are(tmp_path: Path) -> None:
+    from planalign.simulation.run_directory import SEVERAL_SCENARIOS
+
+    recorder = _recorder(tmp_path)
+    recorder.unread_reason = SEVERAL_SCENARIOS  # what the orchestrator sets for a build of several scenarios
+    assert recorder._assumptions() == (None, SEVERAL_SCENARIOS)
+    assert "sweep.json" in SEVERAL_SCENARIOS
 
 
 def test_a_database_without_the_parameter_tables_is_a_reason_not_a_crash(tmp_path: Path) -> None:

@@ -210,6 +210,11 @@ def _assumptions(comparison: Comparison) -> str:
             f'<p>Employer match: <span class="formula">{html.escape(design.match_formula or "not recorded")}'
             f"</span></p><p>Overrides: {html.escape(changed)}</p>"
         )
+        if design.assumptions_error and not design.parameters:
+            parts.append(
+                '<p class="note">Parameters in force not recorded: '
+                f"{html.escape(design.assumptions_error)}</p>"
+            )
         parts.append(
             "<p>Behaviour in force:</p>" + statements_html(design.parameters, list_id=f"behaviour-{index}")
         )

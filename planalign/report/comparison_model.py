@@ -67,6 +67,8 @@ class ScenarioDesign:
     overrides: Mapping[str, Any]
     parameters: Mapping[str, Any]
     match_formula: str
+    assumptions_error: str = ""
+    """Why sweep.json records no parameters (not read from the sweep database); empty when it does."""
 
 
 @dataclass(frozen=True)
@@ -288,6 +290,7 @@ class _Reader:
             overrides=overrides,
             parameters=parameters,
             match_formula=formula,
+            assumptions_error=str(value.get("assumptions_error") or ""),
         )
 
     def metric(self, value: Any, where: str) -> MetricSpec:

@@ -40,7 +40,7 @@ from planalign.scenarios.sweep import (
     pass_orchestrator,
 )
 from planalign.simulation.events import ProgressEvent
-from planalign.simulation.run_directory import RunRecorder, RunStatus
+from planalign.simulation.run_directory import SEVERAL_SCENARIOS, RunRecorder, RunStatus
 from planalign.simulation.state import SimulationState
 from planalign.simulation.working_copy import DatabaseSaveError, WorkingCopy
 from planalign.simulation.year_plan import span
@@ -79,6 +79,7 @@ async def run_sharded_sweep_async(
     years = list(config.years)
     run = RunRecorder(config, years[0], years[-1], None)
     run.config_hash = record.config_digest
+    run.unread_reason = SEVERAL_SCENARIOS
     target = SimulationState(database)
     copy = WorkingCopy(database)
     try:
@@ -155,7 +156,13 @@ async def run_sharded_sweep_async(
         summary = await anyio.to_thread.run_sync(lambda: run.write(status, error, (), after, note))
         write_json_atomic(plan.directory / SHARDS_FILE, _shards_document(executor.name, shards, results))
         sweep_status: SweepStatus = "complete" if status == "success" else "failed"
-        final = record.write(sweep_status)
+        if status != "success":
+            why: str | None = f"not read: nothing of the shards was merged ({error})"
+        elif plan.keep == "summaries":
+            why = "not kept: a --keep summaries sweep keeps only its members' yearly figures"
+        else:
+            why = None  # read from the merged database
+        final = await record.finish(sweep_status, why)
     if escaping is not None:
         raise escaping
     return SweepOutcome(directory=plan.directory, status=sweep_status, summary=summary, document=final)

@@ -11,7 +11,11 @@ the comparison computes them per member. The orchestrator's own run record goes 
 
 `sweep.json` is written before the simulation starts (status "running", with the process id and host
 that run it, so that `planalign runs` can tell a sweep killed with SIGKILL from a running one) and again when
-it ends ("complete" or "failed"; an interrupted sweep is "failed"). Bad input — a census with too many bad
+it ends ("complete" or "failed"; an interrupted sweep is "failed"). Each design's parameters in force are read
+from the sweep database once it is built (`planalign.scenarios.sweep_designs`); until then, and for a sweep
+that failed before its database was saved, sweep.json says why they are absent (`assumptions_error`).
+
+Bad input — a census with too many bad
 rows, a database another program holds, a project that does not parse — is refused before anything is
 written and leaves no sweep directory.
 
@@ -40,6 +44,7 @@ from planalign.engine.results import write_json_atomic
 from planalign.errors import PlanalignUsageError
 from planalign.scenarios.expansion import Member, expand, scenarios_var
 from planalign.scenarios.scenario_file import ScenarioSet
+from planalign.scenarios.sweep_designs import NOT_READ_YET, designs_built, designs_in_force
 from planalign.scenarios.sweep_directory import SWEEP_FILE as SWEEP_FILE
 from planalign.scenarios.sweep_directory import SWEEP_SCHEMA_VERSION as SWEEP_SCHEMA_VERSION
 from planalign.scenarios.sweep_directory import Keep
@@ -47,7 +52,6 @@ from planalign.scenarios.sweep_directory import SweepDirectoryError as SweepDire
 from planalign.scenarios.sweep_directory import latest_complete_sweep as latest_complete_sweep
 from planalign.scenarios.sweep_directory import load_sweep as load_sweep
 from planalign.simulation.assumptions_resolve import count_census_rows
-from planalign.simulation.assumptions_seeds import resolve_assumptions
 from planalign.simulation.build import ExtraVars, InvokerFactory
 from planalign.simulation.config import SimulationConfig
 from planalign.simulation.config_loading import apply_overrides
@@ -132,25 +136,6 @@ def _free_directory(directory: Path) -> Path:
         n += 1
         candidate = directory.with_name(f"{directory.name}-{n:02d}")
     return candidate
-
-
-def designs_in_force(scenario_set: ScenarioSet, census_employees: int) -> list[dict[str, Any]]:
-    """sweep.json's `scenarios`: per design its overrides, every parameter in force (a value the config
-    leaves unset is the dbt project's seed value, `planalign.simulation.assumptions`) and the match formula
-    in words. Reads the dbt project's seeds."""
-    out: list[dict[str, Any]] = []
-    for design in scenario_set.designs:
-        assumptions = resolve_assumptions(design.config, census_employees=census_employees)
-        out.append(
-            {
-                "name": design.name,
-                "description": design.description,
-                "overrides": json.loads(json.dumps(design.overrides, default=str)),
-                "parameters": assumptions.parameter_values(),
-                "match_formula": assumptions.match_formula,
-            }
-        )
-    return out
 
 
 def sweep_document(
@@ -243,6 +228,18 @@ class SweepRecord:
         write_json_atomic(self.path, document)
         return document
 
+    async def finish(self, status: SweepStatus, why_unread: str | None = None) -> dict[str, Any]:
+        """Write sweep.json's final form: each design's parameters read from the sweep database when it was
+        built (`why_unread` None), else why they were not (a failed or interrupted sweep)."""
+        if why_unread is None:
+            database = Path(self.plan.config.simulation.database_path)
+            self.designs = await anyio.to_thread.run_sync(
+                designs_built, self.plan.scenario_set, self.plan.members, database, self.census_employees
+            )
+        else:
+            self.designs = designs_in_force(self.plan.scenario_set, why_unread)
+        return await anyio.to_thread.run_sync(self.write, status)
+
     def discard(self) -> None:
         """Remove the record of a sweep refused before it wrote anything (bad input)."""
         self.path.unlink(missing_ok=True)
@@ -263,7 +260,7 @@ async def open_record(
     held = await anyio.to_thread.run_sync(SimulationState(database).contents)
     check_replaces(held, plan.identity, replace=plan.replace_database, database=f"the database {database}")
     employees = await anyio.to_thread.run_sync(count_census_rows, Path(plan.config.simulation.census_path))
-    designs = await anyio.to_thread.run_sync(designs_in_force, plan.scenario_set, employees)
+    designs = designs_in_force(plan.scenario_set, NOT_READ_YET)
     digest = await anyio.to_thread.run_sync(plan.config.results_digest, plan.extra_vars.values)
     record = SweepRecord(plan, digest, employees, designs)
     try:
@@ -303,12 +300,16 @@ async def run_sweep_async(
         # Refused before the simulation wrote anything (the orchestrator leaves no run record either).
         record.discard()
         raise
-    except BaseException:
+    except BaseException as exc:
         with anyio.CancelScope(shield=True):
-            record.write("failed")
+            await record.finish(
+                "failed", f"not read: the sweep stopped before its database was saved ({exc!r})"
+            )
         raise
     status: SweepStatus = "complete" if summary.success else "failed"
-    final = record.write(status)
+    final = await record.finish(
+        status, None if summary.success else f"not read: the sweep failed ({summary.error})"
+    )
     return SweepOutcome(directory=plan.directory, status=status, summary=summary, document=final)
 
 

@@ -4,8 +4,8 @@ A result means nothing to an analyst without what produced it: which census (and
 which years, and the value of every simulation parameter — including the ones nobody set, which the dbt
 project takes from its seeds. The values are the dbt project's own resolution (`macros/parameters.sql`,
 `planalign_param`, and the `int_effective_*` models): `planalign.simulation.assumptions_resolve` reads them
-from what dbt built, per scenario (the run summary's record); `planalign.simulation.assumptions_seeds`
-answers the same before anything is built (a sweep's sweep.json), and a real-build test keeps the two equal.
+from what dbt built, per scenario (a run summary's record, a sweep's sweep.json per design). Where nothing
+was built, the record says so instead of computing the values a second way.
 
 The result is what the run report's assumptions panel shows and what a sweep records per scenario
 (`Assumptions.to_dict`, `Assumptions.parameter_values`). `match_formula_words` states the match formula in

@@ -3,8 +3,8 @@
 match tiers, vesting steps and graded core rates), the descriptions of its parameter seeds, and from the
 configuration only what it alone knows — each parameter's section and where its value was set.
 
-`assemble_assumptions` is shared with `planalign.simulation.assumptions_seeds`, which answers the same
-before a build; the two differ only in where a value comes from (`ParameterValues`).
+`assemble_assumptions` takes the values from a `ParameterValues` (here `BuiltValues`; the tests' reference
+reading of the seed files, tests/seed_assumptions.py, is another).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from planalign.dbt.contracts import incremental_contract_columns
 from planalign.engine.heap import long_lived_heap
 from planalign.errors import ConfigError, DatabaseChangedError, PlanalignUsageError
 from planalign.log import get_logger
@@ -50,7 +51,7 @@ from planalign.simulation.build import (
 from planalign.simulation.events import ProgressCallback, ProgressEvent
 from planalign.simulation.metrics import year_metrics
 from planalign.simulation.project import PreparedProject, parallelization_info, prepare_project
-from planalign.simulation.run_directory import RunRecorder, RunStatus, SimulationSummary
+from planalign.simulation.run_directory import SEVERAL_SCENARIOS, RunRecorder, RunStatus, SimulationSummary
 from planalign.simulation.stages import ModelScope, SimulationStage
 from planalign.simulation.state import (
     CompletedYear,
@@ -64,6 +65,7 @@ from planalign.simulation.year_plan import (
     Promotion,
     YearPlan,
     check_replaces,
+    check_table_columns,
     plan_stage,
     plan_years,
     span,
@@ -264,6 +266,8 @@ class PipelineOrchestrator:
         database's complete years as they are after the run, and a sentence saying what happened to it.
         """
         run = RunRecorder(self.config, first, last, on_progress, stage=stage)
+        if self._extra_vars.scenario_id is None:
+            run.unread_reason = SEVERAL_SCENARIOS
         # Each engine call of this run gets this run's recorder as its listener (`Workspace.stage`), so it
         # tags the engine's events with its own year and stage, whatever else runs on this orchestrator.
         return await self._run_recorded(run, first, plan, stage, on_finished)
@@ -302,6 +306,17 @@ class PipelineOrchestrator:
             # (its result is cached for a later run of this orchestrator) and the run stops at once.
             prepared = await anyio.to_thread.run_sync(self._prepare, abandon_on_cancel=True)
             work = self._work_for(prepared, copy.path)
+            # Before any work: a table an earlier version built with other columns would stop dbt mid-run.
+            declared = incremental_contract_columns(prepared.manifest.dbt_manifest)
+            held_columns = await anyio.to_thread.run_sync(SimulationState(copy.path).table_columns, declared)
+            rebuilt = check_table_columns(
+                declared,
+                held_columns,
+                year_plan,
+                start_year=self.config.simulation.start_year,
+                database=f"the database {self._database_path}",
+            )
+            await anyio.to_thread.run_sync(SimulationState(copy.path).drop_tables, rebuilt)
             log.info(
                 "simulation_started",
                 run_id=run.run_id,

@@ -315,6 +315,11 @@ class RunRecorder:
         self.on_progress = on_progress
         self.assumptions: tuple[dict[str, Any] | None, str | None] | None = None
         """(assumptions, why not) as read from what dbt built (`record_assumptions`); None: not read."""
+        self.unread_reason = (
+            "not built: the run stopped before dbt built its first year's parameters "
+            "(int_effective_parameter_values), so there is nothing to read them from"
+        )
+        """Why the summary records no assumptions when none were read (a sweep pass says its own)."""
 
     def emit(self, event: ProgressEvent) -> None:
         if event.year is not None and event.kind == "year_started":
@@ -427,19 +432,19 @@ class RunRecorder:
                 self.assumptions = None, str(exc)
 
     def _assumptions(self) -> tuple[dict[str, Any] | None, str | None]:
-        """The assumptions in force, or why they could not be read (a run directory is written whatever
-        happened, so a failure is recorded, not raised): those read from the build (`record_assumptions`);
-        for a build of several scenarios (a sweep's pass, whose designs sweep.json states) and a run that
-        stopped before building a year, the configuration's resolved before a build."""
+        """The assumptions read from the build (`record_assumptions`), or None and why not (a run directory
+        is written whatever happened, so a failure is recorded, not raised): a run that stopped before
+        building a year, a build of several scenarios (a sweep pass: sweep.json states each design's)."""
         if self.assumptions is not None:
             return self.assumptions
-        from planalign.simulation.assumptions import AssumptionsError
-        from planalign.simulation.assumptions_seeds import resolve_assumptions
+        return None, self.unread_reason
 
-        try:
-            return resolve_assumptions(self.config).to_dict(), None
-        except AssumptionsError as exc:
-            return None, str(exc)
+
+#: Why a build of several scenarios (a sweep pass) records no assumptions in its own summary.
+SEVERAL_SCENARIOS = (
+    "not recorded here: this run built several scenarios (a sweep pass); the sweep's sweep.json records each "
+    "design's parameters, read from its database"
+)
 
 
 def _now_iso() -> str:

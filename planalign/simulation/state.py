@@ -162,6 +162,39 @@ class SimulationState:
             ).fetchall()
         return [CompletedYear(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
 
+    def table_columns(self, relations: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """{relation: its columns, lower case, in order} of those of `relations` the database holds."""
+        if not self.database_path.exists():
+            return {}
+        out: dict[str, tuple[str, ...]] = {}
+        with _connect(self.database_path) as con:
+            for relation in relations:
+                schema, table = _schema_and_table(relation)
+                rows = con.execute(
+                    "select lower(column_name) from information_schema.columns where lower(table_schema) = ? "
+                    "and lower(table_name) = ? order by ordinal_position",
+                    [schema, table],
+                ).fetchall()
+                if rows:
+                    out[relation] = tuple(str(r[0]) for r in rows)
+        return out
+
+    def drop_tables(self, relations: Iterable[str]) -> None:
+        """Drop `relations` (a working copy's tables that a run rebuilds whole), atomically."""
+        relations = list(relations)
+        if not relations:
+            return
+        with _connect(self.database_path) as con:
+            con.execute("begin transaction")
+            try:
+                for relation in relations:
+                    schema, table = _schema_and_table(relation)
+                    con.execute(f'drop table if exists "{schema}"."{table}"')
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
+
     def contents(self) -> DatabaseContents:
         """The kind of result the database holds and its complete years (see the module docstring for
         databases written before the kind was recorded)."""

@@ -18,6 +18,11 @@ Before the years, the kind of result (`check_replaces`): a run never replaces a 
 years of another kind of result — a sweep for a simulation, a simulation or another sweep for a sweep
 (`planalign.simulation.state.DatabaseIdentity` says which results are the same) — unless told to, with
 `--replace-years` (`simulate` and `scenarios run` alike).
+
+After the parse, before any work, the tables (`check_table_columns`): an incremental table with an enforced
+contract that the database holds with other columns than the project declares (a database built by an earlier
+version of planalign) is refused when the run keeps years of it, since dbt would stop on it mid-run
+(`on_schema_change: fail`); a run that rebuilds every year drops it from its working copy first.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from planalign.errors import DatabaseHoldsOtherResultError, YearRangeError
+from planalign.errors import DatabaseHoldsOtherResultError, TableColumnsChangedError, YearRangeError
 from planalign.simulation.state import CompletedYear, DatabaseContents, DatabaseIdentity
 
 
@@ -246,4 +251,43 @@ def plan_stage(
         kept=tuple(y for y in done if y < year),
         replaced=tuple(y for y in done if y >= year),
         stage_year=year,
+    )
+
+
+def check_table_columns(
+    declared: dict[str, tuple[str, ...]],
+    held: dict[str, tuple[str, ...]],
+    plan: YearPlan,
+    *,
+    start_year: int,
+    database: str = "the database",
+) -> list[str]:
+    """The tables of `held` (relation -> its columns in the database) whose columns differ from `declared`
+    (relation -> the columns the dbt project's contract declares): a database built by an earlier version.
+    dbt appends to such a table and stops with a schema-change error in the middle of the run, so when the
+    run keeps years of the database (appending a year, resuming, a stage) this refuses
+    (`TableColumnsChangedError`); when it rebuilds every year the database holds, the tables are returned, for
+    the caller to drop from its working copy before the build (every row of them would be replaced)."""
+    changed: list[str] = []
+    described: list[str] = []
+    for relation, columns in sorted(declared.items()):
+        have = held.get(relation)
+        if have is None or set(have) == set(columns):
+            continue
+        changed.append(relation)
+        parts = []
+        if missing := [c for c in columns if c not in have]:
+            parts.append(f"lacks {', '.join(missing)}")
+        if extra := [c for c in have if c not in columns]:
+            parts.append(f"has {', '.join(extra)}, which this version does not build")
+        name = ".".join(p.strip('"') for p in relation.split(".")[-2:])
+        described.append(f"{name} {' and '.join(parts)}")
+    if not changed or not plan.years or (not plan.kept and plan.stage_year is None):
+        return changed if plan.years else []
+    kept = span(plan.kept) if plan.kept else "the other years"
+    raise TableColumnsChangedError(
+        f"{database} was built by another version of planalign: {'; '.join(described)}. This run keeps "
+        f"{kept}, whose tables dbt would append to, and it would stop in the middle of the run; nothing was "
+        f"done and the database is unchanged. Simulate every year again (--start-year {start_year} "
+        "--replace-years), or into a new database file (--database NEW.duckdb)."
     )

@@ -11,11 +11,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from planalign.simulation.assumptions_seeds import resolve_assumptions
 from planalign.simulation.census import generate_census, write_census
 from planalign.simulation.config_loading import load_simulation_config
 from planalign.simulation.run_directory import NondiscriminationResults, YearMetrics
 from tests.fixtures.sample_run import build_sample_run
+from tests.seed_assumptions import resolve_assumptions
 
 REPO = Path(__file__).resolve().parents[2]
 

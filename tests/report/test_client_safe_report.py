@@ -218,8 +218,8 @@ def test_the_report_names_environment_and_flag_sources(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The bug: an environment variable's and a flag's value were labelled "config"."""
-    from planalign.simulation.assumptions_seeds import resolve_assumptions
     from planalign.simulation.config_loading import load_simulation_config
+    from tests.seed_assumptions import resolve_assumptions
 
     repo = Path(__file__).resolve().parents[2]
     monkeypatch.setenv("PLANALIGN_WORKFORCE__TOTAL_TERMINATION_RATE", "0.11")

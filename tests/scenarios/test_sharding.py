@@ -273,6 +273,12 @@ def test_merged_shards_are_the_sweep_database_a_one_pass_sweep_leaves(
     assert {y.config_hash for y in years} == {document["config_digest"]}
     shards = shards_json(outcome.directory)["shards"]
     assert [s["status"] for s in shards] == ["complete", "complete"]
+    # sweep.json's designs are read from the merged database; the fake shards build no parameter tables,
+    # so each design says so (naming the table and the database) instead of a value computed another way.
+    for design in document["scenarios"]:
+        assert design["parameters"] is None
+        assert "int_effective_parameter_values" in design["assumptions_error"]
+        assert str(database) in design["assumptions_error"]
 
 
 def test_a_failed_shard_fails_the_sweep_naming_its_members_and_merges_nothing(

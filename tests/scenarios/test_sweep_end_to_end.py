@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from planalign.cli import main
 from planalign.scenarios.scenario_file import load_scenario_file
 from planalign.scenarios.sweep import load_sweep
+from planalign.simulation.assumptions import assumptions_from_dict
 from planalign.simulation.config_loading import apply_overrides
 from planalign.simulation.orchestrator import PipelineOrchestrator
 
@@ -144,7 +145,9 @@ def test_the_sweep_writes_its_directory_and_comparison(sweep: dict[str, Any]) ->
 
 def test_every_member_equals_a_single_run_of_its_design_and_seed(sweep: dict[str, Any]) -> None:
     root: Path = sweep["root"]
-    sweep_db = Path(load_sweep(sweep["directory"])["database"])
+    document = load_sweep(sweep["directory"])
+    sweep_db = Path(document["database"])
+    designs = {d["name"]: d for d in document["scenarios"]}
     failures: list[str] = []
     for design in sweep["set"].designs:
         for seed in SEEDS:
@@ -161,6 +164,11 @@ def test_every_member_equals_a_single_run_of_its_design_and_seed(sweep: dict[str
             )
             summary = PipelineOrchestrator(config).execute_multi_year_simulation()
             assert summary.success, summary.error
+            # sweep.json's design parameters (read from the sweep database) are the single run's (its build).
+            assert summary.assumptions is not None, summary.assumptions_error
+            assert designs[design.name]["parameters"] == (
+                assumptions_from_dict(summary.assumptions).parameter_values()
+            ), sid
             problems, compared = _differences(sweep_db, Path(config.simulation.database_path), sid)
             assert {"fct_yearly_events", "fct_workforce_snapshot", "rpt_yearly_summary"} <= set(compared)
             failures.extend(f"{sid}: {p}" for p in problems)

@@ -19,6 +19,7 @@ from planalign.errors import CensusError
 from planalign.scenarios.expansion import scenarios_var
 from planalign.scenarios.scenario_file import load_scenario_file
 from planalign.scenarios.sweep import load_sweep, plan_sweep, run_sweep_async
+from planalign.simulation.assumptions import Assumptions, MatchTierTerm, Parameter
 from planalign.simulation.build import ExtraVars
 from planalign.simulation.config_loading import apply_overrides
 from planalign.simulation.orchestrator import PipelineOrchestrator
@@ -58,17 +59,61 @@ class RecordingInvoker:
         return InvocationOutcome(OutcomeStatus.SUCCESS)
 
 
+#: What the fake build "built" per scenario id (the recording invoker builds nothing): the match cap in force.
+BUILT_CAPS = {"baseline__s42": 0.061, "match_4pct__s42": 0.04}
+
+
+class FakeBuiltAssumptions:
+    """Stands in for `read_assumptions` (the real reader is tested on real builds in
+    tests/test_assumptions_from_build.py): answers the literals of `BUILT_CAPS` for the scenario asked, and
+    records what was asked: which member, database and configuration sweep.json is read from."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, Path, str]] = []
+
+    def __call__(
+        self, config: Any, database: Path, scenario_id: str, *, census_employees: int
+    ) -> Assumptions:
+        self.asked.append((scenario_id, Path(database), str(config.match.cap_rate)))
+        cap = BUILT_CAPS[scenario_id]
+        tier = MatchTierTerm(0.0, cap, 1.0)
+        sim = config.simulation
+        return Assumptions(
+            census_path=str(sim.census_path),
+            census_employees=census_employees,
+            random_seed=sim.random_seed,
+            start_year=sim.start_year,
+            end_year=sim.end_year,
+            effective_date=sim.effective_date.isoformat(),
+            parameters=(Parameter("match_cap_rate", "match", "float", cap, "seed", "cap"),),
+            match_tiers=(tier,),
+            match_cap_rate=cap,
+        )
+
+
 @pytest.mark.slow
-def test_a_sweep_is_one_run_with_the_scenarios_var_in_every_call(write_scenarios: ScenarioWriter) -> None:
+def test_a_sweep_is_one_run_with_the_scenarios_var_in_every_call(
+    write_scenarios: ScenarioWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     scenarios = load_scenario_file(write_scenarios(FILE))
     plan = plan_sweep(scenarios)
     invoker = RecordingInvoker()
+    read = FakeBuiltAssumptions()
+    monkeypatch.setattr("planalign.scenarios.sweep_designs.read_assumptions", read)
+    running: list[dict[str, Any]] = []
+
+    def on_started(directory: Path) -> None:
+        running.append(load_sweep(directory))
 
     def factory(manifest: ProjectManifest, config: Any) -> RecordingInvoker:
         return invoker
 
-    outcome = anyio.run(lambda: run_sweep_async(plan, invoker_factory=factory))
+    outcome = anyio.run(lambda: run_sweep_async(plan, invoker_factory=factory, on_started=on_started))
     assert outcome.status == "complete"
+    # While it runs, sweep.json (the live display, `planalign runs` read it) says the parameters are not read.
+    [early] = running
+    assert [d["parameters"] for d in early["scenarios"]] == [None, None]
+    assert all(d["assumptions_error"].startswith("not read yet") for d in early["scenarios"])
     expected = scenarios_var(plan.members)
     assert [m["scenario_id"] for m in expected] == [
         "baseline__s42",
@@ -106,9 +151,14 @@ def test_a_sweep_is_one_run_with_the_scenarios_var_in_every_call(write_scenarios
     assert match["overrides"] == {
         "match": {"tiers": [{"employee_max": 0.04, "match_rate": 1.0}], "cap_rate": 0.04}
     }
-    assert match["parameters"]["match_cap_rate"] == 0.04
-    # The baseline leaves the cap to the dbt project's seed: the value in force is recorded.
-    assert isinstance(baseline["parameters"]["match_cap_rate"], float)
+    # Read once per design after the build, from the sweep database, for the design's first member, under
+    # the design's configuration (section and source); what was read is what sweep.json records.
+    assert read.asked == [
+        ("baseline__s42", scenarios.database, str(scenarios.designs[0].config.match.cap_rate)),
+        ("match_4pct__s42", scenarios.database, "0.04"),
+    ]
+    assert baseline["parameters"] == {"match_cap_rate": 0.061} and baseline["assumptions_error"] is None
+    assert match["parameters"] == {"match_cap_rate": 0.04} and match["assumptions_error"] is None
     assert match["match_formula"].startswith("100% of the first 4% of pay")
     assert document["finished_at"] is not None and document["elapsed_seconds"] >= 0
     # Every year is recorded under the sweep's digest, which covers the scenarios var.

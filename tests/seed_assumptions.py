@@ -1,9 +1,11 @@
-"""The assumptions of a configuration before anything is built (a sweep's sweep.json is written before its
-build): the dbt project's parameter seeds, read as CSV, under the configuration's values — the rule of
-`macros/parameters.sql` (a var that is set wins, else the seed value) and of the `int_effective_*` models
-(match tiers starting where the previous ends, vesting and core rows in order). What a run records is read
-from what dbt built (`planalign.simulation.assumptions_resolve.read_assumptions`);
-tests/test_assumptions_from_build.py keeps this answer equal to it for the default and varied configurations.
+"""The tests' reference for the parameters in force, computed independently of dbt: the dbt project's
+parameter seeds, read as CSV, under the configuration's values — a var that is set wins, else the seed value;
+match tiers starting where the previous ends, vesting and core rows in order.
+
+Not the product's: the product reads the parameters only from what dbt built
+(`planalign.simulation.assumptions_resolve.read_assumptions`). tests/test_assumptions_from_build.py checks
+dbt's build against this independent reading; report tests use it to make realistic recorded assumptions
+without a build.
 """
 
 from __future__ import annotations

@@ -1,0 +1,22 @@
+"""A sweep whose designs' parameters were not read from its database (a `--keep summaries` sweep keeps no
+parameter tables) states why in the comparison report, not an empty list that reads as "no parameters"."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from planalign.report.comparison import write_comparison_report
+from tests.report.comparison_fixture import comparison_document, write_sweep_dir
+
+REASON = "not kept: a --keep summaries sweep keeps only its members' yearly figures"
+
+
+def test_a_design_without_recorded_parameters_says_why(tmp_path: Path) -> None:
+    document = comparison_document()
+    first = document["sweep"]["scenarios"][0]
+    first.update(parameters=None, match_formula=None, assumptions_error=REASON)
+    sweep_dir = write_sweep_dir(tmp_path, document)
+    html = write_comparison_report(sweep_dir / "comparison.json", tmp_path / "c.html").read_text()
+    assert f"Parameters in force not recorded: {escape(REASON)}" in html
+    assert html.count("Parameters in force not recorded") == 1  # only the design without them
