@@ -142,6 +142,25 @@ def topological_order(models: Mapping[str, ModelInfo]) -> list[ModelInfo]:
     return order
 
 
+def reporting_stage_tests(manifest: Mapping[str, Any]) -> list[str]:
+    """Names of the enabled data tests that read a model of the reporting stage. planalign runs them right
+    after that stage (`planalign.simulation.build.reporting_tests`), not with the validation stage's tests:
+    before the reporting stage their tables do not exist yet in the first year."""
+    nodes = manifest["nodes"]
+    reporting = {
+        uid
+        for uid, node in nodes.items()
+        if node.get("resource_type") == "model" and _planalign_meta(node).get("stage") == "reporting"
+    }
+    return sorted(
+        str(node["name"])
+        for node in nodes.values()
+        if node.get("resource_type") == "test"
+        and node.get("config", {}).get("enabled", True)
+        and set((node.get("depends_on") or {}).get("nodes") or ()) & reporting
+    )
+
+
 def project_tests(manifest: Mapping[str, Any], *, first_year: bool = True) -> list[str]:
     """unique_ids of the enabled data tests planalign's validation stage runs in a year: every test in the
     first year (a plain `dbt test`), afterwards the tests that read at least one node other than a

@@ -60,6 +60,7 @@ from bench_project import (
     load_manifest,
     models_for_year,
     project_models,
+    reporting_stage_tests,
 )
 from bench_results import (
     CONFIG_ORDER,
@@ -499,8 +500,11 @@ class Bench:
 
     def predecessor_commands(self, database: Path) -> list[list[str]]:
         """Configuration C's processes: `dbt seed`, then per year and stage one `dbt run` of that stage's
-        models, and `dbt test` after the validation stage, where planalign runs it.
+        models, and `dbt test` after the validation stage, where planalign runs it — but the tests of the
+        reporting stage's models after that stage, as planalign runs them.
         """
+        reporting_tests = reporting_stage_tests(self.manifest)
+        exclude = ["--exclude", *reporting_tests] if reporting_tests else []
         commands = [self._dbt("seed", self.years[0], database)]
         for year in self.years:
             year_models = models_for_year(self.models, first_year=year == self.years[0])
@@ -510,7 +514,11 @@ class Bench:
                     names = [m.name for m in grouped[stage]]
                     commands.append(self._dbt("run", year, database, "--threads", "1", "--select", *names))
                 if stage == "validation":
-                    commands.append(self._dbt("test", year, database, "--threads", "1"))
+                    commands.append(self._dbt("test", year, database, "--threads", "1", *exclude))
+                if stage == "reporting" and reporting_tests:
+                    commands.append(
+                        self._dbt("test", year, database, "--threads", "1", "--select", *reporting_tests)
+                    )
         return commands
 
     def dbt_build_commands(self, database: Path) -> list[list[str]]:

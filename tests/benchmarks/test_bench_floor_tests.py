@@ -51,3 +51,25 @@ def test_later_years_leave_out_the_tests_of_year_invariant_models_and_seeds() ->
         "test.p.on_events",
         "test.p.on_source",
     ]
+
+
+def test_configuration_c_runs_the_reporting_stage_tests_after_that_stage() -> None:
+    """`make bench-quick` failed in configuration C ("Table with name rpt_yearly_summary does not exist"):
+    its `dbt test` after the validation stage ran the marts' grain tests of reporting models that planalign
+    runs after the reporting stage (`planalign.simulation.build.reporting_tests`)."""
+    from bench_project import reporting_stage_tests
+
+    def staged(stage: str) -> dict[str, Any]:
+        return {"resource_type": "model", "config": {"meta": {"planalign": {"stage": stage}}}}
+
+    manifest = {
+        "nodes": {
+            "model.p.events": staged("event_generation"),
+            "model.p.rpt": staged("reporting"),
+            "test.p.on_events": {**_test("model.p.events"), "name": "on_events"},
+            "test.p.rpt_grain": {**_test("model.p.rpt"), "name": "rpt_grain"},
+            "test.p.rpt_to_events": {**_test("model.p.events", "model.p.rpt"), "name": "rpt_to_events"},
+            "test.p.rpt_off": {**_test("model.p.rpt", enabled=False), "name": "rpt_off"},
+        }
+    }
+    assert reporting_stage_tests(manifest) == ["rpt_grain", "rpt_to_events"]
