@@ -52,7 +52,8 @@ def test_predecessor_runs_one_dbt_run_per_stage_and_year(
     _, _, root = harness_run
     args = run_benchmarks.parse_args(_argv(root / "work", root / "results", "C"))
     bench = run_benchmarks.Bench(args, 6, root / "work" / "6")
-    bench.models = project_models(load_manifest(root / "work" / "6" / "parse" / "target" / "manifest.json"))
+    bench.manifest = load_manifest(root / "work" / "6" / "parse" / "target" / "manifest.json")
+    bench.models = project_models(bench.manifest)
     commands = bench.predecessor_commands(root / "c.duckdb")
     summary = [
         (c[1], json.loads(c[c.index("--vars") + 1])["simulation_year"], c[c.index("--select") + 1 :])
