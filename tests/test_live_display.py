@@ -314,3 +314,22 @@ def test_the_display_never_draws_while_holding_its_own_lock(monkeypatch: pytest.
         progress(ev("stage_finished", year=2025, stage="foundation", status="success"))
         progress(ev("year_finished", year=2025))
     assert held == []
+
+
+def test_the_reporting_tests_are_a_step_of_the_year_in_the_eta_and_on_screen() -> None:
+    """The reporting stage's tests (the marts' grain tests, `Workspace.reporting_tests`) run after the
+    reporting stage: while they run the display names them (not "between steps") and the ETA counts only
+    what is left of them and the later years — not the current year again, as when the step was unknown."""
+    _, console = terminal()
+    history = StepDurations(year={"reporting": 2.0, "reporting_tests": 3.0, "foundation": 5.0})
+    progress = display(console, history=history)
+    progress(ev("run_planned", total=2))
+    progress(ev("year_started", year=2025, elapsed_s=0.0))
+    progress(ev("stage_started", year=2025, stage="reporting", total=1, elapsed_s=5.0))
+    progress(ev("stage_finished", year=2025, stage="reporting", status="success", elapsed_s=7.0))
+    progress(ev("phase_started", year=2025, stage="reporting_tests", elapsed_s=7.0))
+    assert progress.eta_s() == pytest.approx(3.0 + 10.0)  # the rest of the step, then all of 2026
+    assert "running the reporting tests of 2025" in progress.render_text()
+    progress(ev("year_finished", year=2025, elapsed_s=10.0))
+    progress(ev("stage_started", year=2026, stage="foundation", total=1, elapsed_s=10.0))
+    assert progress.eta_s() == pytest.approx(10.0)  # measured: 2 + 3 (reporting, its tests); history: 5

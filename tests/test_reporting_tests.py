@@ -78,9 +78,11 @@ class FakeInvoker:
 class FakeRun:
     def __init__(self) -> None:
         self.steps: list[tuple[int, bool, str]] = []
+        self.phases: list[tuple[int, str]] = []
 
     def emit(self, event: Any) -> None:
-        pass
+        if event.kind == "phase_started":
+            self.phases.append((event.year, event.stage))
 
     def record_tests(self, year: int, seconds: float, ok: bool, step: str = "validation_tests") -> None:
         self.steps.append((year, ok, step))
@@ -118,6 +120,13 @@ def test_validation_tests_leave_the_reports_out_and_the_reporting_tests_follow_t
         (2025, True, "reporting_tests"),
         (2026, True, "validation_tests"),
         (2026, True, "reporting_tests"),
+    ]
+    # what the live display names while each step runs (and counts in its ETA)
+    assert run.phases == [
+        (2025, "tests"),
+        (2025, "reporting_tests"),
+        (2026, "tests"),
+        (2026, "reporting_tests"),
     ]
 
 

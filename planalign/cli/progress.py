@@ -43,18 +43,23 @@ from planalign.log import get_logger, log_to_console
 from planalign.simulation.events import ProgressEvent
 from planalign.simulation.run_directory import SimulationSummary, YearMetrics
 from planalign.simulation.run_history import StepDurations
-from planalign.simulation.stages import SimulationStage
+from planalign.simulation.stages import REPORTING_TESTS_STEP, VALIDATION_TESTS_STEP, SimulationStage
 
 _log = get_logger("planalign.cli.progress")
 
-#: The step name of a year's dbt tests, as summary.json's stage table names it.
-TESTS_STEP = "validation_tests"
+#: The steps of a year that are dbt tests (summary.json's names), after the stage whose models they test,
+#: and the progress event's `phase_started` stage of each ("tests" is the validation tests' older name).
+_TESTS_AFTER = {
+    SimulationStage.VALIDATION: VALIDATION_TESTS_STEP,
+    SimulationStage.REPORTING: REPORTING_TESTS_STEP,
+}
+_TEST_PHASES = {"tests": VALIDATION_TESTS_STEP, REPORTING_TESTS_STEP: REPORTING_TESTS_STEP}
 
-#: A year's steps in the order they run: the stages, with the dbt tests after validation.
+#: A year's steps in the order they run: the stages, each stage's dbt tests after it.
 YEAR_STEPS: tuple[str, ...] = tuple(
     name
     for stage in SimulationStage
-    for name in ((stage.value, TESTS_STEP) if stage is SimulationStage.VALIDATION else (stage.value,))
+    for name in ((stage.value, _TESTS_AFTER[stage]) if stage in _TESTS_AFTER else (stage.value,))
 )
 SETUP_STEPS: tuple[str, ...] = tuple(stage.value for stage in SimulationStage)
 
@@ -190,8 +195,8 @@ class ProgressDisplay:
             self._phase = event.stage
             if event.year is not None:
                 self._year = event.year
-            if event.stage == "tests" and event.year is not None:
-                self._step = (True, TESTS_STEP, event.elapsed_s)
+            if event.stage in _TEST_PHASES and event.year is not None:
+                self._step = (True, _TEST_PHASES[event.stage], event.elapsed_s)
         elif kind == "stage_started":
             self._close_step(event.elapsed_s)
             self._phase = None
@@ -281,8 +286,9 @@ class ProgressDisplay:
 
     @staticmethod
     def _phase_text(phase: str, year: int | None) -> str:
-        if phase == "tests":
-            return f"running the dbt tests of {year}" if year is not None else "running the dbt tests"
+        if phase in _TEST_PHASES:
+            which = "dbt tests" if phase == "tests" else "reporting tests"
+            return f"running the {which} of {year}" if year is not None else f"running the {which}"
         return _PHASES.get(phase, phase)
 
     def _status_line(self) -> str:

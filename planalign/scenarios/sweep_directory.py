@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from planalign.errors import PlanalignUsageError
+from planalign.simulation.run_listing import SWEEP_FILE as SWEEP_FILE
 
 SWEEP_SCHEMA_VERSION = 1
-SWEEP_FILE = "sweep.json"
 
 #: What a sweep database keeps of each member: its dbt tables (the default), or only the yearly figures
 #: the comparison reads (`--keep summaries`, a sharded sweep too large to merge; docs/scaling.md).

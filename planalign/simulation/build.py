@@ -19,7 +19,7 @@ from planalign.log import get_logger
 from planalign.simulation.events import ProgressEvent, ProgressKind
 from planalign.simulation.project import PreparedProject, format_plan
 from planalign.simulation.run_directory import RunRecorder
-from planalign.simulation.stages import ModelScope, SimulationStage
+from planalign.simulation.stages import REPORTING_TESTS_STEP, ModelScope, SimulationStage
 
 if TYPE_CHECKING:
     from planalign.engine.events import EngineEvent
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 log = get_logger("planalign.simulation.orchestrator")
 
-REPORTING_TESTS_STEP = "reporting_tests"
 """The step name of a year's reporting-stage tests in summary.json's stage table."""
 
 
@@ -240,6 +239,7 @@ class Workspace:
         if not selectors:
             return
         started = time.monotonic()
+        run.emit(ProgressEvent(kind="phase_started", year=year, stage=REPORTING_TESTS_STEP))
         args = ["test", "--select", *selectors]
         outcome = await self.command(args, self.vars(year), "test", raise_on_error=False)
         run.record_tests(year, time.monotonic() - started, outcome.ok, step=REPORTING_TESTS_STEP)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from planalign.errors import RunDirectoryError
 from planalign.simulation.events import ProgressCallback, ProgressEvent
-from planalign.simulation.stages import SimulationStage
+from planalign.simulation.stages import VALIDATION_TESTS_STEP, SimulationStage
 
 if TYPE_CHECKING:
     from planalign.engine.results import EngineRunResult
@@ -347,7 +347,7 @@ class RunRecorder:
             )
         )
 
-    def record_tests(self, year: int, seconds: float, ok: bool, step: str = "validation_tests") -> None:
+    def record_tests(self, year: int, seconds: float, ok: bool, step: str = VALIDATION_TESTS_STEP) -> None:
         self.stages.append(
             StageSummary(
                 year=year,

@@ -52,6 +52,13 @@ class SimulationStage(StrEnum):
             raise PlanalignUsageError(f"unknown stage {value!r}; expected one of: {names}") from None
 
 
+#: The steps of a year that are dbt tests rather than a stage's models, as summary.json's stage table names
+#: them: the validation stage's tests, and the reporting stage's tests (the marts' grain tests), each run
+#: right after its stage.
+VALIDATION_TESTS_STEP = "validation_tests"
+REPORTING_TESTS_STEP = "reporting_tests"
+
+
 class ModelScope(StrEnum):
     """How often a model is built."""
 
