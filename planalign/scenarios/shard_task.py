@@ -46,6 +46,7 @@ from planalign.scenarios.member_figures import SUMMARY_TABLE, store_member_figur
 from planalign.scenarios.shard_projects import shared_project
 from planalign.scenarios.sweep import pass_orchestrator, run_pass
 from planalign.scenarios.sweep_directory import Keep
+from planalign.simulation.assumptions_resolve import PARAMETER_TABLES
 from planalign.simulation.config import SimulationConfig
 from planalign.simulation.config_loading import apply_overrides
 from planalign.simulation.state import STATUS_SCHEMA, DatabaseIdentity
@@ -220,9 +221,10 @@ def _unpack(task: ShardTask, bundle: ShardBundle, root: Path, unpacked: Path) ->
     return apply_overrides(task.config, overrides)
 
 
-#: The per-member tables a summary shard sends rows of: the figures and the scenario dimension (one row a
-#: member, which `scenarios compare` checks the members against).
-SUMMARY_KEPT = frozenset({SUMMARY_TABLE, "dim_scenarios"})
+#: The per-member tables a summary shard sends rows of: the figures, the scenario dimension (one row a
+#: member, which `scenarios compare` checks the members against), and the parameters dbt resolved for each
+#: member (a few rows a member and year), from which sweep.json lists every design's parameters.
+SUMMARY_KEPT = frozenset({SUMMARY_TABLE, "dim_scenarios", *PARAMETER_TABLES})
 
 
 def export_tables(

@@ -156,12 +156,8 @@ async def run_sharded_sweep_async(
         summary = await anyio.to_thread.run_sync(lambda: run.write(status, error, (), after, note))
         write_json_atomic(plan.directory / SHARDS_FILE, _shards_document(executor.name, shards, results))
         sweep_status: SweepStatus = "complete" if status == "success" else "failed"
-        if status != "success":
-            why: str | None = f"not read: nothing of the shards was merged ({error})"
-        elif plan.keep == "summaries":
-            why = "not kept: a --keep summaries sweep keeps only its members' yearly figures"
-        else:
-            why = None  # read from the merged database
+        # Read from the merged database (a summary sweep's shards send their parameter tables too).
+        why = None if status == "success" else f"not read: nothing of the shards was merged ({error})"
         final = await record.finish(sweep_status, why)
     if escaping is not None:
         raise escaping

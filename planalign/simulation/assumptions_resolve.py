@@ -92,6 +92,17 @@ def assemble_assumptions(
     )
 
 
+#: The tables a run's assumptions are read from (`BuiltValues`), each with a `scenario_id` column: what a
+#: sharded sweep that keeps only summaries still sends of each member, so its sweep.json lists every
+#: design's parameters (`planalign.scenarios.shard_task.SUMMARY_KEPT`).
+SCALARS_TABLE = "int_effective_parameter_values"
+MERIT_TABLE = "int_effective_comp_levers"
+MATCH_TIERS_TABLE = "int_effective_match_tiers"
+VESTING_TABLE = "int_effective_vesting_schedule"
+CORE_TABLE = "int_effective_core_contribution_schedule"
+PARAMETER_TABLES = (SCALARS_TABLE, MERIT_TABLE, MATCH_TIERS_TABLE, VESTING_TABLE, CORE_TABLE)
+
+
 def read_assumptions(
     config: SimulationConfig, database: Path, scenario_id: str, *, census_employees: int | None = None
 ) -> Assumptions:
@@ -137,28 +148,28 @@ class BuiltValues:
             columns, found = fetch(sql, [scenario_id])
             return [dict(zip(columns, r, strict=True)) for r in found]
 
-        scalars = rows("int_effective_parameter_values", "order by simulation_year limit 1")
+        scalars = rows(SCALARS_TABLE, "order by simulation_year limit 1")
         if not scalars:
             raise AssumptionsError(
                 f"{database} holds no parameters of scenario {scenario_id} "
-                "(int_effective_parameter_values); the run stopped before dbt built them"
+                f"({SCALARS_TABLE}); the run stopped before dbt built them"
             )
         self._scalars: dict[str, float] = {
             k: float(v) for k, v in scalars[0].items() if k not in ("scenario_id", "simulation_year")
         }
         self._merit = {
             int(r["job_level"]): float(r["merit_rate"])
-            for r in rows("int_effective_comp_levers")
+            for r in rows(MERIT_TABLE)
             if r["merit_rate"] is not None
         }
         self._tables: dict[str, tuple[dict[str, Any], ...]] = {
             "match_tiers": tuple(
                 {k: float(r[k]) for k in ("employee_min", "employee_max", "match_rate")}
-                for r in rows("int_effective_match_tiers", "order by tier")
+                for r in rows(MATCH_TIERS_TABLE, "order by tier")
             ),
             "vesting_schedule": tuple(
                 {"years_of_service": int(r["years_of_service"]), "vested_share": float(r["vested_share"])}
-                for r in rows("int_effective_vesting_schedule", "order by years_of_service")
+                for r in rows(VESTING_TABLE, "order by years_of_service")
             ),
             "core_contribution_schedule": tuple(
                 {
@@ -166,9 +177,7 @@ class BuiltValues:
                     "min_service_years": int(r["min_service_years"]),
                     "core_rate": float(r["core_rate"]),
                 }
-                for r in rows(
-                    "int_effective_core_contribution_schedule", "order by min_age, min_service_years"
-                )
+                for r in rows(CORE_TABLE, "order by min_age, min_service_years")
             ),
         }
         self._seeds: dict[str, tuple[float, str]] = {}

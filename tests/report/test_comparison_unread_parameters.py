@@ -1,5 +1,5 @@
-"""A sweep whose designs' parameters were not read from its database (a `--keep summaries` sweep keeps no
-parameter tables) states why in the comparison report, not an empty list that reads as "no parameters"."""
+"""A sweep whose designs' parameters could not be read from its database (sweep.json's `assumptions_error`)
+states why in the comparison report, not an empty list that reads as "no parameters"."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from planalign.report.comparison import write_comparison_report
 from tests.report.comparison_fixture import comparison_document, write_sweep_dir
 
-REASON = "not kept: a --keep summaries sweep keeps only its members' yearly figures"
+REASON = "sweep.duckdb holds no parameters of scenario baseline (int_effective_parameter_values)"
 
 
 def test_a_design_without_recorded_parameters_says_why(tmp_path: Path) -> None:
