@@ -4,55 +4,34 @@ fails the year. Pure functions and a fake invoker, no dbt."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import anyio
 import pytest
 
-from planalign.engine.nodes import ManifestNode, ProjectManifest
 from planalign.simulation.build import StageFailedError, Workspace, reporting_tests, year_tests
-from planalign.simulation.stages import ModelScope, SimulationStage, StageAssignment
-
-
-def _node(uid: str, kind: str, parents: Sequence[str] = ()) -> ManifestNode:
-    name = uid.split(".")[-1]
-    return ManifestNode(
-        unique_id=uid,
-        name=name,
-        resource_type=kind,
-        package_name="p",
-        depends_on=tuple(parents),
-        fqn=("p", "marts", name),
-    )
+from planalign.simulation.stages import ModelScope, SimulationStage
+from tests.fake_workspace import FakeInvoker, FakeRun, node, prepared, workspace
 
 
 def _prepared() -> Any:
     nodes = [
-        _node("model.p.dim", "model"),
-        _node("model.p.events", "model", ["model.p.dim"]),
-        _node("model.p.rpt", "model", ["model.p.events"]),
-        _node("test.p.unique_dim", "test", ["model.p.dim"]),
-        _node("test.p.grain_events", "test", ["model.p.events"]),
-        _node("test.p.grain_rpt", "test", ["model.p.rpt"]),
-        _node("test.p.rpt_to_events", "test", ["model.p.rpt", "model.p.events"]),
+        node("model.p.dim", "model", folder="marts"),
+        node("model.p.events", "model", ["model.p.dim"], folder="marts"),
+        node("model.p.rpt", "model", ["model.p.events"], folder="marts"),
+        node("test.p.unique_dim", "test", ["model.p.dim"], folder="marts"),
+        node("test.p.grain_events", "test", ["model.p.events"], folder="marts"),
+        node("test.p.grain_rpt", "test", ["model.p.rpt"], folder="marts"),
+        node("test.p.rpt_to_events", "test", ["model.p.rpt", "model.p.events"], folder="marts"),
     ]
-    manifest = ProjectManifest(project_dir=Path("."), nodes={n.unique_id: n for n in nodes})
-    stages = StageAssignment(
-        stage_of={
-            "model.p.dim": SimulationStage.INITIALIZATION,
-            "model.p.events": SimulationStage.EVENT_GENERATION,
-            "model.p.rpt": SimulationStage.REPORTING,
-        },
-        scope_of={
-            "model.p.dim": ModelScope.SIMULATION,
-            "model.p.events": ModelScope.YEAR,
-            "model.p.rpt": ModelScope.YEAR,
+    return prepared(
+        nodes,
+        {
+            "model.p.dim": (SimulationStage.INITIALIZATION, ModelScope.SIMULATION),
+            "model.p.events": (SimulationStage.EVENT_GENERATION, ModelScope.YEAR),
+            "model.p.rpt": (SimulationStage.REPORTING, ModelScope.YEAR),
         },
     )
-    return SimpleNamespace(manifest=manifest, stages=stages)
 
 
 REPORTING = ["fqn:p.marts.grain_rpt", "fqn:p.marts.rpt_to_events"]
@@ -64,39 +43,8 @@ def test_tests_reading_a_reporting_model_run_after_the_reporting_stage_only() ->
     assert year_tests(prepared) == ["fqn:p.marts.grain_events"]
 
 
-class FakeInvoker:
-    def __init__(self, fail: set[int] | None = None) -> None:
-        self.calls: list[list[str]] = []
-        self.fail = fail or set()
-
-    def invoke(self, args: Sequence[str], *, vars: Mapping[str, Any]) -> Any:
-        self.calls.append(list(args))
-        ok = len(self.calls) not in self.fail
-        return SimpleNamespace(ok=ok, message="" if ok else "1 of 2 tests failed: grain_rpt")
-
-
-class FakeRun:
-    def __init__(self) -> None:
-        self.steps: list[tuple[int, bool, str]] = []
-        self.phases: list[tuple[int, str]] = []
-
-    def emit(self, event: Any) -> None:
-        if event.kind == "phase_started":
-            self.phases.append((event.year, event.stage))
-
-    def record_tests(self, year: int, seconds: float, ok: bool, step: str = "validation_tests") -> None:
-        self.steps.append((year, ok, step))
-
-
 def _workspace(invoker: FakeInvoker) -> Workspace:
-    config = SimpleNamespace(dbt_vars=lambda year: {"simulation_year": year})
-    return Workspace(
-        prepared=_prepared(),
-        invoker=invoker,  # type: ignore[arg-type]
-        engine=None,  # type: ignore[arg-type]
-        database=Path("sim.duckdb"),
-        config=config,  # type: ignore[arg-type]
-    )
+    return workspace(_prepared(), invoker)
 
 
 def test_validation_tests_leave_the_reports_out_and_the_reporting_tests_follow_their_stage() -> None:
@@ -131,7 +79,7 @@ def test_validation_tests_leave_the_reports_out_and_the_reporting_tests_follow_t
 
 
 def test_a_failed_reporting_test_fails_the_year() -> None:
-    invoker, run = FakeInvoker(fail={1}), FakeRun()
+    invoker, run = FakeInvoker(fail={1}, message="1 of 2 tests failed: grain_rpt"), FakeRun()
     work = _workspace(invoker)
 
     async def main() -> None:
