@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from planalign.errors import PlanalignError
 from planalign.simulation.run_directory import NondiscriminationResults, YearCost, YearMetrics
@@ -59,16 +59,7 @@ def year_metrics(
     present = {str(row[0]) for row in state.query(f"describe {relation}")}
     if not present >= set(_COLUMNS):  # a project's own rpt_yearly_summary, not planalign's
         return None
-    rows = state.query(
-        f"select {', '.join(_COLUMNS)} from {relation} where simulation_year = ? and scenario_id = ?",
-        [year, scenario_id],
-    )
-    if len(rows) != 1:
-        raise PlanalignError(
-            f"{relation} has {len(rows)} rows for {year} and scenario {scenario_id}; "
-            "the model builds exactly one per scenario and year"
-        )
-    v = dict(zip(_COLUMNS, rows[0], strict=True))
+    v = _one_row(state, relation, _COLUMNS, year, scenario_id)
     by_type = {kind: int(v[column]) for kind, column in EVENT_COLUMNS.items() if v[column]}
     return YearMetrics(
         actives=int(v["active_employees"]),
@@ -95,6 +86,23 @@ def year_metrics(
     )
 
 
+def _one_row(
+    state: SimulationState, relation: str, columns: tuple[str, ...], year: int, scenario_id: str
+) -> dict[str, Any]:
+    """`columns` of the one row `relation` (a model built once per scenario and year) holds for the year and
+    scenario; any other count is a broken build, and raises."""
+    rows = state.query(
+        f"select {', '.join(columns)} from {relation} where simulation_year = ? and scenario_id = ?",
+        [year, scenario_id],
+    )
+    if len(rows) != 1:
+        raise PlanalignError(
+            f"{relation} has {len(rows)} rows for {year} and scenario {scenario_id}; "
+            "the model builds exactly one per scenario and year"
+        )
+    return dict(zip(columns, rows[0], strict=True))
+
+
 #: The columns of `nondiscrimination_results` read into `NondiscriminationResults`, in field order.
 _ND_COLUMNS = tuple(field.name for field in dataclasses.fields(NondiscriminationResults))
 
@@ -108,16 +116,7 @@ def nondiscrimination_results(
     if not any(node.name == "nondiscrimination_results" for node in manifest.models()):
         return None
     relation = _relation(manifest, "nondiscrimination_results")
-    rows = state.query(
-        f"select {', '.join(_ND_COLUMNS)} from {relation} where simulation_year = ? and scenario_id = ?",
-        [year, scenario_id],
-    )
-    if len(rows) != 1:
-        raise PlanalignError(
-            f"{relation} has {len(rows)} rows for {year} and scenario {scenario_id}; the model builds "
-            "exactly one per scenario and year"
-        )
-    v = dict(zip(_ND_COLUMNS, rows[0], strict=True))
+    v = _one_row(state, relation, _ND_COLUMNS, year, scenario_id)
     return NondiscriminationResults(
         hce_compensation_limit=_money(v["hce_compensation_limit"]),
         hces=int(v["hces"]),
