@@ -214,6 +214,8 @@ def run(spec: Mapping[str, object]) -> None:
     cases = list(spec["cases"])  # type: ignore[call-overload]
     setup = list(spec["setup"])  # type: ignore[call-overload]
     out.mkdir(parents=True, exist_ok=True)
+    import dbt.cli.main  # noqa: F401  # before the first case's output is captured, as a process's import is
+
     shutil.copytree(base, project)
     os.chdir(project)  # where the `dbt` process of each case ran
     if setup:
