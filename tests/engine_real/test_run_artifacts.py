@@ -6,6 +6,9 @@ dbt's values for the flags given), a `compile` and an `execute` timing entry for
 message for a node skipped because its parent failed, an `elapsed_time` without the parse, the file accepted
 by dbt's own artifact parser, the "compiled code at" hint, and — with no `--threads` — the profile's threads.
 A selection of nothing: dbt's "Nothing to do", exit 0, and the same empty run_results.json.
+
+Plain dbt's side of each comparison is computed by one separate process per project (`dbt_references`: dbt
+imported and the project parsed once), started with the module while planalign runs in this process.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +26,12 @@ import pytest
 from planalign.cli import ExitStatus, main
 from planalign.engine.results import RUN_RESULTS_FILENAME
 from tests.fixtures.genproject import generate_project
+from tests.fixtures.jaffle import DATABASE_FILE
 
-from .helpers import DBT_EXECUTABLE, BackgroundDbt
+from .dbt_references import DbtReferences, Reference, ReferenceCase
 from .test_run_like_dbt import (
+    BROKEN_STG_ORDERS,
+    STG_ORDERS,
     _dbt_cmd,
     _run_results,
     _statuses,
@@ -45,33 +52,50 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return jaffle_base(tmp_path_factory)
 
 
+#: The reference cases on the jaffle project: a run with `stg_orders` broken, and a selection of nothing.
+FAILED, NOTHING = "failed run", "nothing selected"
+
+
 @pytest.fixture(scope="module")
-def failed_run(base: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int, str, Any]:
-    """One run with `stg_orders` broken, by planalign and by dbt: (ours, theirs, our exit, our output,
-    dbt's finished process). No --threads: both take the profile's (4)."""
-    root = tmp_path_factory.mktemp("jaffle_artifact_runs")
-    ours, theirs = Path(shutil.copytree(base, root / "ours")), Path(shutil.copytree(base, root / "dbt"))
-    broken = "{{ config(materialized='table') }} select cast('not a number' as integer) as order_id\n"
-    for project in (ours, theirs):
-        (project / "models" / "staging" / "stg_orders.sql").write_text(broken)
-    plain = BackgroundDbt(_dbt_cmd(theirs, "run"), theirs, root / "dbt.out")
-    capture = root / "ours.out"
+def references(base: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtReferences]:
+    """Plain dbt's side of the jaffle comparisons, in one process started with the module. No --threads in
+    the failed run: dbt takes the profile's (4)."""
+    workdir = tmp_path_factory.mktemp("jaffle_artifact_references")
+    project = workdir / "project"
+    cases = [
+        ReferenceCase(FAILED, _dbt_cmd(project, "run")[1:], writes={STG_ORDERS: BROKEN_STG_ORDERS}),
+        ReferenceCase(NOTHING, _dbt_cmd(project, "run", "-s", "nope")[1:]),
+    ]
+    refs = DbtReferences(base, workdir, cases, database=f"db/{DATABASE_FILE}")
     try:
-        with capture.open("w") as sink, contextlib.redirect_stdout(sink):
-            code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "--max-retries", "0"])
-        proc = plain.wait()
+        yield refs
     finally:
-        plain.kill()
-    return ours, theirs, code, capture.read_text(), proc
+        refs.kill()
+
+
+@pytest.fixture(scope="module")
+def failed_run(
+    base: Path, references: DbtReferences, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, int, str, Reference]:
+    """One run with `stg_orders` broken, by planalign and by dbt: (ours, theirs, our exit, our output,
+    dbt's result). No --threads: both take the profile's (4)."""
+    root = tmp_path_factory.mktemp("jaffle_artifact_runs")
+    ours = Path(shutil.copytree(base, root / "ours"))
+    (ours / STG_ORDERS).write_text(BROKEN_STG_ORDERS)
+    capture = root / "ours.out"
+    with capture.open("w") as sink, contextlib.redirect_stdout(sink):
+        code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "--max-retries", "0"])
+    reference = references.get(FAILED)
+    return ours, reference.project, code, capture.read_text(), reference
 
 
 def _time(value: str) -> datetime:
     return datetime.fromisoformat(value.rstrip("Z"))
 
 
-def test_exit_nodes_and_statuses_are_dbts(failed_run: tuple[Path, Path, int, str, Any]) -> None:
+def test_exit_nodes_and_statuses_are_dbts(failed_run: tuple[Path, Path, int, str, Reference]) -> None:
     ours, theirs, code, out, proc = failed_run
-    assert proc.returncode == 1 and code == ExitStatus.FAILURE, out
+    assert proc.returncode == 1 and code == ExitStatus.FAILURE, out + proc.stdout[-3000:]
     document, reference = _run_results(ours), _run_results(theirs)
     validate_run_results(document)
     assert _statuses(document) == _statuses(reference)
@@ -80,7 +104,7 @@ def test_exit_nodes_and_statuses_are_dbts(failed_run: tuple[Path, Path, int, str
     ]
 
 
-def test_args_hold_dbts_flags_as_dbt_writes_them(failed_run: tuple[Path, Path, int, str, Any]) -> None:
+def test_args_hold_dbts_flags_as_dbt_writes_them(failed_run: tuple[Path, Path, int, str, Reference]) -> None:
     ours, theirs, *_ = failed_run
     args, reference = _run_results(ours)["args"], _run_results(theirs)["args"]
     assert set(args) == set(reference)
@@ -94,7 +118,9 @@ def test_args_hold_dbts_flags_as_dbt_writes_them(failed_run: tuple[Path, Path, i
     assert ours_only["threads"] == 4  # the profile's threads, as dbt
 
 
-def test_timing_has_dbts_compile_and_execute_steps(failed_run: tuple[Path, Path, int, str, Any]) -> None:
+def test_timing_has_dbts_compile_and_execute_steps(
+    failed_run: tuple[Path, Path, int, str, Reference],
+) -> None:
     ours, theirs, *_ = failed_run
 
     def steps(document: dict[str, Any]) -> dict[str, list[str]]:
@@ -107,7 +133,7 @@ def test_timing_has_dbts_compile_and_execute_steps(failed_run: tuple[Path, Path,
 
 
 def test_a_node_skipped_for_a_failed_parent_has_a_null_message(
-    failed_run: tuple[Path, Path, int, str, Any],
+    failed_run: tuple[Path, Path, int, str, Reference],
 ) -> None:
     ours, theirs, *_ = failed_run
     for document in (_run_results(ours), _run_results(theirs)):
@@ -115,7 +141,7 @@ def test_a_node_skipped_for_a_failed_parent_has_a_null_message(
         assert skipped and all(r["message"] is None for r in skipped)
 
 
-def test_elapsed_time_leaves_out_the_parse(failed_run: tuple[Path, Path, int, str, Any]) -> None:
+def test_elapsed_time_leaves_out_the_parse(failed_run: tuple[Path, Path, int, str, Reference]) -> None:
     """dbt's `elapsed_time` starts at its on-run-start hooks, after the parse: it covers the span of the
     nodes, and together with the parse and selection (which the run prints) it fits in the invocation."""
     import re
@@ -133,7 +159,7 @@ def test_elapsed_time_leaves_out_the_parse(failed_run: tuple[Path, Path, int, st
     assert document["elapsed_time"] + parse_s <= (generated - invoked).total_seconds()
 
 
-def test_dbts_own_artifact_parser_reads_it(failed_run: tuple[Path, Path, int, str, Any]) -> None:
+def test_dbts_own_artifact_parser_reads_it(failed_run: tuple[Path, Path, int, str, Reference]) -> None:
     from dbt.artifacts.schemas.run import RunResultsArtifact
 
     ours, *_ = failed_run
@@ -143,7 +169,9 @@ def test_dbts_own_artifact_parser_reads_it(failed_run: tuple[Path, Path, int, st
     }
 
 
-def test_a_failure_names_its_compiled_code_as_dbt_does(failed_run: tuple[Path, Path, int, str, Any]) -> None:
+def test_a_failure_names_its_compiled_code_as_dbt_does(
+    failed_run: tuple[Path, Path, int, str, Reference],
+) -> None:
     ours, _, _, out, proc = failed_run
     hint = "compiled code at target/compiled/jaffle_shop/models/staging/stg_orders.sql"
     assert hint in proc.stdout
@@ -152,19 +180,13 @@ def test_a_failure_names_its_compiled_code_as_dbt_does(failed_run: tuple[Path, P
 
 
 def test_a_selection_of_nothing_is_dbts_nothing_to_do(
-    base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    base: Path, references: DbtReferences, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ours, theirs = (
-        Path(shutil.copytree(base, tmp_path / "ours")),
-        Path(shutil.copytree(base, tmp_path / "dbt")),
-    )
-    plain = BackgroundDbt(_dbt_cmd(theirs, "run", "-s", "nope"), theirs, tmp_path / "dbt.out")
-    try:
-        code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "-s", "nope"])
-        out = capsys.readouterr()
-        proc = plain.wait()
-    finally:
-        plain.kill()
+    ours = Path(shutil.copytree(base, tmp_path / "ours"))
+    code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "-s", "nope"])
+    out = capsys.readouterr()
+    proc = references.get(NOTHING)
+    theirs = proc.project
     message = "Nothing to do. Try checking your model configs and model specification args"
     assert proc.returncode == 0 and message in proc.stdout
     assert code == ExitStatus.OK and message in out.out
@@ -181,28 +203,34 @@ def test_generated_project_artifact_args_and_timing_are_dbts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The same on the generated project, with flags given (threads, --empty, --fail-fast off)."""
-    project = generate_project(tmp_path / "gen", n_models=12, seed=5).project_dir
-    ours, theirs = project, Path(shutil.copytree(project, tmp_path / "gen_dbt"))
+    base = generate_project(tmp_path / "gen", n_models=12, seed=5).project_dir
+    (base / "db").mkdir()
     flags = ["--threads", "2", "--empty"]
+
+    def dbt_args(p: Path, *args: str) -> list[str]:
+        return [*args, "--project-dir", str(p), "--profiles-dir", str(p), "--vars", vars_of(p)]
 
     def vars_of(p: Path) -> str:
         return json.dumps({"database_path": str(p / "db" / "gen.duckdb"), "salt": 1})
 
-    def dbt(p: Path, *args: str) -> BackgroundDbt:
-        cmd = [DBT_EXECUTABLE, *args, "--project-dir", str(p), "--profiles-dir", str(p), "--vars", vars_of(p)]
-        return BackgroundDbt(cmd, p, tmp_path / f"{p.name}.{args[0]}.out")
-
-    for p in (ours, theirs):
-        (p / "db").mkdir(exist_ok=True)
-        done = dbt(p, "seed").wait()
-        assert done.returncode == 0, done.stdout[-2000:]
-    plain = dbt(theirs, "run", *flags)
+    # Plain dbt seeds its copy, saves it as the base (planalign's copy is taken from it, seeded), then runs.
+    workdir = tmp_path / "references"
+    project = workdir / "project"
+    references = DbtReferences(
+        base,
+        workdir,
+        [ReferenceCase("run", dbt_args(project, "run", *flags))],
+        database="db/gen.duckdb",
+        setup=[dbt_args(project, "seed")],
+    )
     try:
+        ours = Path(shutil.copytree(references.wait_for_base(), tmp_path / "ours"))
         code = main(["run", "--project-dir", str(ours), "--vars", vars_of(ours), *flags])
         out = capsys.readouterr()
-        proc = plain.wait()
+        proc = references.get("run")
     finally:
-        plain.kill()
+        references.kill()
+    theirs = proc.project
     assert proc.returncode == 0 and code == ExitStatus.OK, out.out + out.err
     document, reference = _run_results(ours), _run_results(theirs)
     validate_run_results(document)

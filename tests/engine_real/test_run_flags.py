@@ -2,18 +2,20 @@
 `dbt run` on the jaffle_shop-shaped project: the same exit status, the same tables, the same nodes and
 statuses in run_results.json (read from the flag's target path where it has one).
 
-One base is built with plain dbt per module; every case runs on the same two copies of it (planalign's in this
-process, dbt's in its own process at the same time), reset from the base before each case, so that both
-sides parse each copy fully once and reuse dbt's partial parse afterwards. The refusals (deferral, an
-undefined selector, a state directory without a manifest) are fast tests: they are refused before the parse.
+The base is test_run_like_dbt's (built once per test run by plain dbt), copied with a selectors.yml and the
+manifest of that build kept as `state/`. Plain dbt's result of every case is computed in one separate process
+(`dbt_references`, on its own copy, reset before each case) while planalign runs each case in this process on
+one copy, reset from the base before each case — so both sides parse fully once and reuse dbt's partial parse
+afterwards. The refusals (deferral, an undefined selector, a state directory without a manifest) are fast
+tests: they are refused before the parse.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,11 @@ import pytest
 
 from planalign.cli import ExitStatus, main
 from planalign.dbt.isolation import close_idle_databases
-from tests.fixtures.jaffle import PROJECT_NAME, TABLES, write_jaffle_project
+from tests.fixtures.jaffle import DATABASE_FILE, PROJECT_NAME, TABLES, write_jaffle_project
 
-from .helpers import BackgroundDbt, checksums
-from .test_run_like_dbt import _db, _dbt, _dbt_cmd, _statuses, _vars, validate_run_results
+from .dbt_references import DbtReferences, ReferenceCase
+from .helpers import checksums
+from .test_run_like_dbt import _db, _dbt_cmd, _statuses, _vars, jaffle_base, validate_run_results
 
 SELECTORS_YML = """\
 selectors:
@@ -34,48 +37,61 @@ selectors:
       value: models/marts
 """
 
+CUSTOMERS = "models/marts/customers.sql"
+
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project built by plain dbt (seeds and every model), with a selectors.yml and the manifest of that
-    build kept as `state/` for `state:` selectors."""
-    project = write_jaffle_project(tmp_path_factory.mktemp("jaffle_flags") / "base")
+    """The project built by plain dbt (seeds and every model; test_run_like_dbt's shared build), with a
+    selectors.yml and the manifest of that build kept as `state/` for `state:` selectors."""
+    project = Path(
+        shutil.copytree(jaffle_base(tmp_path_factory), tmp_path_factory.mktemp("jaffle_flags") / "base")
+    )
     (project / "selectors.yml").write_text(SELECTORS_YML)
-    _db(project).parent.mkdir()
-    for command in (["seed"], ["run"]):
-        proc = _dbt(project, *command)
-        assert proc.returncode == 0, proc.stdout[-3000:]
     (project / "state").mkdir()
     shutil.copy(project / "target" / "manifest.json", project / "state" / "manifest.json")
     return project
 
 
 @dataclass(frozen=True)
-class Copies:
+class Copy:
+    """planalign's copy of the base, at one path for the module; `reset` puts back the base's database,
+    models and profile and removes the last case's results."""
+
     base: Path
     ours: Path
-    theirs: Path
 
     def reset(self) -> None:
         close_idle_databases(_db(self.ours))
-        for copy in (self.ours, self.theirs):
-            for target in ("target", "alt"):
-                (copy / target / "run_results.json").unlink(missing_ok=True)
-            _db(copy).with_name(_db(copy).name + ".wal").unlink(missing_ok=True)
-            shutil.copyfile(_db(self.base), _db(copy))
-            shutil.rmtree(copy / "models")
-            shutil.copytree(self.base / "models", copy / "models")
+        for target in ("target", "alt"):
+            (self.ours / target / "run_results.json").unlink(missing_ok=True)
+        _db(self.ours).with_name(DATABASE_FILE + ".wal").unlink(missing_ok=True)
+        shutil.copyfile(_db(self.base), _db(self.ours))
+        shutil.rmtree(self.ours / "models")
+        shutil.copytree(self.base / "models", self.ours / "models")
+        shutil.copyfile(self.base / "profiles.yml", self.ours / "profiles.yml")
 
 
 @pytest.fixture(scope="module")
-def copies(base: Path, tmp_path_factory: pytest.TempPathFactory) -> Copies:
-    root = tmp_path_factory.mktemp("jaffle_flag_copies")
-    return Copies(base, Path(shutil.copytree(base, root / "ours")), Path(shutil.copytree(base, root / "dbt")))
+def copy(base: Path, tmp_path_factory: pytest.TempPathFactory) -> Copy:
+    return Copy(base, Path(shutil.copytree(base, tmp_path_factory.mktemp("jaffle_flag_copies") / "ours")))
 
 
-def _modify_customers(project: Path) -> None:
-    path = project / "models" / "marts" / "customers.sql"
-    path.write_text(path.read_text() + "\n-- changed since the state was saved\n")
+def _customers_modified(base: Path) -> dict[str, str]:
+    """customers.sql changed since the state was saved (relative path → new text)."""
+    return {CUSTOMERS: (base / CUSTOMERS).read_text() + "\n-- changed since the state was saved\n"}
+
+
+def _profile_with_two_threads(base: Path) -> dict[str, str]:
+    """The profile saying 2 threads (the fixture's says 4)."""
+    text = (base / "profiles.yml").read_text()
+    assert "threads: 4" in text
+    return {"profiles.yml": text.replace("threads: 4", "threads: 2")}
+
+
+def _write(project: Path, files: dict[str, str]) -> None:
+    for relative, text in files.items():
+        (project / relative).write_text(text)
 
 
 @dataclass(frozen=True)
@@ -83,7 +99,7 @@ class Case:
     args: Callable[[Path], list[str]]  # the flags, for a copy (paths in them are the copy's)
     exit: int
     target: str = "target"
-    prepare: Callable[[Path], None] | None = None
+    writes: Callable[[Path], dict[str, str]] = field(default=lambda base: {})  # files changed (from the base)
     silent: bool = False  # prints nothing on stdout, as dbt's
 
 
@@ -91,7 +107,7 @@ CASES: dict[str, Case] = {
     "--selector from selectors.yml": Case(lambda p: ["--selector", "marts"], 0),
     "--empty": Case(lambda p: ["--empty", "-s", "stg_orders", "orders"], 0),
     "--state with state:modified+": Case(
-        lambda p: ["--state", str(p / "state"), "-s", "state:modified+"], 0, prepare=_modify_customers
+        lambda p: ["--state", str(p / "state"), "-s", "state:modified+"], 0, writes=_customers_modified
     ),
     "--indirect-selection": Case(lambda p: ["--indirect-selection", "cautious", "-s", "orders"], 0),
     "--no-partial-parse": Case(lambda p: ["--no-partial-parse", "-s", "customers"], 0),
@@ -114,6 +130,29 @@ CASES: dict[str, Case] = {
     "-q": Case(lambda p: ["-q", "-s", "orders"], 0, silent=True),
     "--log-level warn": Case(lambda p: ["--log-level", "warn", "-s", "orders"], 0, silent=True),
 }
+#: The reference of test_without_threads_the_profiles_threads_are_used_as_dbt_does.
+PROFILE_THREADS = "the profile's threads"
+
+
+@pytest.fixture(scope="module")
+def references(base: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtReferences]:
+    """Plain dbt's result of every case, computed in one process started with the module."""
+    workdir = tmp_path_factory.mktemp("jaffle_flag_references")
+    project = workdir / "project"
+    cases = [
+        ReferenceCase(name, _dbt_cmd(project, "run", *c.args(project))[1:], c.writes(base), c.target)
+        for name, c in CASES.items()
+    ]
+    cases.append(
+        ReferenceCase(
+            PROFILE_THREADS, _dbt_cmd(project, "run", "-s", "orders")[1:], _profile_with_two_threads(base)
+        )
+    )
+    refs = DbtReferences(base, workdir, cases, database=f"db/{DATABASE_FILE}")
+    try:
+        yield refs
+    finally:
+        refs.kill()
 
 
 def _results(project: Path, target: str) -> dict[str, Any]:
@@ -122,41 +161,39 @@ def _results(project: Path, target: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
-def test_flag_runs_like_dbt_run(copies: Copies, case: Case, capsys: pytest.CaptureFixture[str]) -> None:
-    copies.reset()
-    ours, theirs = copies.ours, copies.theirs
-    if case.prepare is not None:
-        case.prepare(ours)
-        case.prepare(theirs)
-    plain = BackgroundDbt(_dbt_cmd(theirs, "run", *case.args(theirs)), theirs, theirs.parent / "dbt.out")
-    try:
-        code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), *case.args(ours)])
-        out = capsys.readouterr()
-        proc = plain.wait()
-    finally:
-        plain.kill()
-    assert proc.returncode == case.exit, proc.stdout[-3000:]
+@pytest.mark.parametrize("name", list(CASES))
+def test_flag_runs_like_dbt_run(
+    copy: Copy, references: DbtReferences, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = CASES[name]
+    copy.reset()
+    ours = copy.ours
+    _write(ours, case.writes(copy.base))
+    code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), *case.args(ours)])
+    out = capsys.readouterr()
+    reference = references.get(name)
+    theirs = reference.project
+    assert reference.returncode == case.exit, reference.stdout[-3000:]
     assert code == case.exit, out.out + out.err
     if case.exit == ExitStatus.USAGE:
         assert "does not match any enabled nodes" in out.err
         return
     assert checksums(_db(ours), list(TABLES)) == checksums(_db(theirs), list(TABLES))
-    document, reference = _results(ours, case.target), _results(theirs, case.target)
+    document, reference_document = _results(ours, case.target), _results(theirs, case.target)
     validate_run_results(document)
-    assert _statuses(document) == _statuses(reference)
+    assert _statuses(document) == _statuses(reference_document)
     assert _statuses(document), "the case ran something"
     if case.silent:
-        dbt_lines = [line for line in proc.stdout.splitlines() if line.strip()]
-        assert not dbt_lines, proc.stdout
+        dbt_lines = [line for line in reference.stdout.splitlines() if line.strip()]
+        assert not dbt_lines, reference.stdout
         assert not out.out.strip(), out.out
 
 
-def test_state_modified_selects_what_dbt_selects(copies: Copies, capsys: pytest.CaptureFixture[str]) -> None:
+def test_state_modified_selects_what_dbt_selects(copy: Copy, capsys: pytest.CaptureFixture[str]) -> None:
     """The node set of `state:modified+` is dbt's: the changed model and its descendants only."""
-    copies.reset()
-    _modify_customers(copies.ours)
-    ours = copies.ours
+    copy.reset()
+    ours = copy.ours
+    _write(ours, _customers_modified(copy.base))
     code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "--state", str(ours / "state")])
     capsys.readouterr()
     assert code == ExitStatus.OK
@@ -235,25 +272,19 @@ def test_engine_warnings_go_through_planalign_log_not_a_librarys_basic_config(
 
 @pytest.mark.slow
 def test_without_threads_the_profiles_threads_are_used_as_dbt_does(
-    copies: Copies, capsys: pytest.CaptureFixture[str]
+    copy: Copy, references: DbtReferences, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Issue #26 item 5: the default was 4 whatever the profile said. Here the profile says 2 (the fixture's
     says 4): dbt runs with 2 threads ("Concurrency: 2 threads") and so does planalign; `--threads` wins."""
-    copies.reset()
-    ours, theirs = copies.ours, copies.theirs
-    profiles = {p: (p / "profiles.yml").read_text() for p in (ours, theirs)}
+    copy.reset()  # and again after the test: the profile is put back
+    ours = copy.ours
+    _write(ours, _profile_with_two_threads(copy.base))
     try:
-        for project, text in profiles.items():
-            assert "threads: 4" in text
-            (project / "profiles.yml").write_text(text.replace("threads: 4", "threads: 2"))
-        plain = BackgroundDbt(_dbt_cmd(theirs, "run", "-s", "orders"), theirs, theirs.parent / "dbt.out")
-        try:
-            code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "-s", "orders"])
-            out = capsys.readouterr().out
-            proc = plain.wait()
-        finally:
-            plain.kill()
-        assert proc.returncode == 0 and "Concurrency: 2 threads" in proc.stdout, proc.stdout[-2000:]
+        code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "-s", "orders"])
+        out = capsys.readouterr().out
+        reference = references.get(PROFILE_THREADS)
+        stdout, theirs = reference.stdout, reference.project
+        assert reference.returncode == 0 and "Concurrency: 2 threads" in stdout, stdout[-2000:]
         assert code == ExitStatus.OK and "with up to 2 workers" in out, out
         recorded = json.loads((ours / "target" / "planalign_run_results.json").read_text())["args"]
         assert recorded["threads"] == 2
@@ -264,5 +295,4 @@ def test_without_threads_the_profiles_threads_are_used_as_dbt_does(
         )
         assert code == ExitStatus.OK and "with up to 3 workers" in capsys.readouterr().out
     finally:
-        for project, text in profiles.items():
-            (project / "profiles.yml").write_text(text)
+        copy.reset()

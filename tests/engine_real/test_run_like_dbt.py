@@ -1,10 +1,12 @@
 """`planalign run` against plain `dbt run` on a jaffle_shop-shaped project (issue #12).
 
-A base database is built once with plain dbt (seed + run). Each case copies the project and its database
-twice, runs the same selection through `planalign run` (in this process) on one copy and `dbt run` (its own
-process) on the other, and compares: exit status, every table, how often the project hooks ran and what the
-end hook saw (`results`, `schemas`), and the nodes and statuses of `target/run_results.json` — which must
-also be valid against dbt's v6 schema.
+A base database is built once with plain dbt (seed + run). Each case runs a selection through `planalign run`
+(in this process) on a copy of the base, and the same selection through plain dbt on another copy in ONE
+separate process (`dbt_references`: it computes every case's reference one after another while planalign
+runs here), and compares: exit status, every table, how often the project hooks ran and what the end hook
+saw (`results`, `schemas`), and the nodes and statuses of `target/run_results.json` — which must also be
+valid against dbt's v6 schema. planalign's copy stays at one path for the module and is reset from the base
+before each test (`Ours`), so planalign parses it fully once, as dbt's runner does its own.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 import shutil
 import subprocess
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +25,16 @@ import jsonschema  # type: ignore[import-untyped]  # no stubs installed (types-j
 import pytest
 
 from planalign.cli import ExitStatus, main
-from tests.fixtures.jaffle import DATABASE_FILE, PROJECT_NAME, TABLES, write_jaffle_project
+from planalign.dbt.isolation import close_idle_databases
+from tests.fixtures.jaffle import DATABASE_FILE, PROJECT_NAME, STAGING, TABLES, write_jaffle_project
 from tests.shared_builds import built_once
 
-from .helpers import DBT_EXECUTABLE, BackgroundDbt, checksums
+from .dbt_references import DbtReferences, ReferenceCase
+from .helpers import DBT_EXECUTABLE, checksums
 
 pytestmark = pytest.mark.slow
 
+SEEDS = ("raw_customers", "raw_orders", "raw_payments")
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "schemas" / "run-results-v6.json"
 
 
@@ -46,12 +53,6 @@ def _dbt_cmd(project: Path, *args: str) -> list[str]:
 
 def _dbt(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(_dbt_cmd(project, *args), capture_output=True, text=True, cwd=project)
-
-
-def _dbt_background(project: Path, *args: str) -> BackgroundDbt:
-    """`_dbt` started now and waited for later: plain dbt builds its copy while planalign runs on the
-    other (the two copies share nothing)."""
-    return BackgroundDbt(_dbt_cmd(project, *args), project, project.parent / f"{project.name}.dbt.out")
 
 
 def jaffle_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -76,6 +77,36 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _copy(base: Path, dest: Path) -> Path:
     shutil.copytree(base, dest)
     return dest
+
+
+@dataclass(frozen=True)
+class Ours:
+    """planalign's copy of the base, at one path for the whole module (so planalign's cached parse of it
+    serves every test after the first); `reset` puts back the base's database, models and results."""
+
+    base: Path
+    project: Path
+
+    def reset(self) -> Path:
+        close_idle_databases(_db(self.project))  # the last in-process run may still hold it open
+        _db(self.project).with_name(DATABASE_FILE + ".wal").unlink(missing_ok=True)
+        shutil.copyfile(_db(self.base), _db(self.project))
+        shutil.rmtree(self.project / "models")
+        shutil.copytree(self.base / "models", self.project / "models")
+        results = Path("target") / "run_results.json"
+        shutil.copyfile(self.base / results, self.project / results)
+        return self.project
+
+
+@pytest.fixture(scope="module")
+def ours_copy(base: Path, tmp_path_factory: pytest.TempPathFactory) -> Ours:
+    return Ours(base, _copy(base, tmp_path_factory.mktemp("jaffle_ours") / "planalign"))
+
+
+@pytest.fixture
+def ours(ours_copy: Ours) -> Path:
+    """planalign's copy, reset from the base for this test."""
+    return ours_copy.reset()
 
 
 def _hook_rows(project: Path) -> Counter[tuple[str, str]]:
@@ -113,24 +144,49 @@ SELECTIONS = {
     "full refresh of an incremental": ["--full-refresh", "-s", "fct_orders_incremental"],
 }
 
+#: A table, so that the error is the model's own (a view of it would only fail in its readers).
+BROKEN_STG_ORDERS = "{{ config(materialized='table') }} select cast('not a number' as integer) as order_id\n"
+STG_ORDERS = "models/staging/stg_orders.sql"
+FAIL_FAST_THREADS = (1, 4)
 
-@pytest.mark.parametrize("args", list(SELECTIONS.values()), ids=list(SELECTIONS))
-def test_selection_with_built_parents_runs_like_dbt_run(
-    base: Path, tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
-    ours = _copy(base, tmp_path / "planalign")
-    theirs = _copy(base, tmp_path / "dbt")
-    hooks_before = _hook_rows(ours)
 
-    plain = _dbt_background(theirs, "run", *args)
+def _fail_fast_args(threads: int) -> list[str]:
+    return ["--threads", str(threads), "--fail-fast"]
+
+
+@pytest.fixture(scope="module")
+def references(base: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtReferences]:
+    """Plain dbt's result of every selection and fail-fast case, computed in one process (started with the
+    module, on its own copy of the base) while the tests run planalign here."""
+    workdir = tmp_path_factory.mktemp("jaffle_references")
+    project = workdir / "project"
+
+    def run(*args: str) -> list[str]:
+        return _dbt_cmd(project, "run", *args)[1:]  # without the executable
+
+    cases = [ReferenceCase(name, run(*args)) for name, args in SELECTIONS.items()]
+    cases += [
+        ReferenceCase(f"fail-fast {n}", run(*_fail_fast_args(n)), writes={STG_ORDERS: BROKEN_STG_ORDERS})
+        for n in FAIL_FAST_THREADS
+    ]
+    refs = DbtReferences(base, workdir, cases, database=f"db/{DATABASE_FILE}")
     try:
-        code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), *args])
-        out = capsys.readouterr()
-        assert code == ExitStatus.OK, out.out + out.err
-        proc = plain.wait()
+        yield refs
     finally:
-        plain.kill()
-    assert proc.returncode == 0, proc.stdout[-3000:]
+        refs.kill()
+
+
+@pytest.mark.parametrize("name", list(SELECTIONS))
+def test_selection_with_built_parents_runs_like_dbt_run(
+    references: DbtReferences, ours: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hooks_before = _hook_rows(ours)
+    code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), *SELECTIONS[name]])
+    out = capsys.readouterr()
+    assert code == ExitStatus.OK, out.out + out.err
+    reference = references.get(name)
+    assert reference.returncode == 0, reference.stdout[-3000:]
+    theirs = reference.project
 
     assert checksums(_db(ours), list(TABLES)) == checksums(_db(theirs), list(TABLES))
     added = _hook_rows(ours) - hooks_before
@@ -143,12 +199,25 @@ def test_selection_with_built_parents_runs_like_dbt_run(
     assert _statuses(our_results)  # the selection ran something
 
 
+def _drop_models(project: Path) -> None:
+    """The database as `dbt seed` alone leaves it: the seeds (and the hooks' audit table), no model's
+    relation. (A copy of the built base with the models dropped: no separate seed build to pay for.)"""
+    con = duckdb.connect(str(_db(project)))
+    try:
+        for table in TABLES:
+            kind = "view" if table in STAGING else "table"
+            con.execute(f"drop {kind} main.{table}")
+        left = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
+    finally:
+        con.close()
+    assert left == {*SEEDS, "hook_audit"}, left
+
+
 def test_a_parent_missing_from_the_database_is_refused_naming_the_fix(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ours: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = write_jaffle_project(tmp_path / "proj")
-    _db(project).parent.mkdir()
-    assert _dbt(project, "seed").returncode == 0
+    project = ours
+    _drop_models(project)
     seed_results = (project / "target" / "run_results.json").read_text()
     code = main(["run", "--project-dir", str(project), "--vars", _vars(project), "-s", "orders"])
     err = capsys.readouterr().err
@@ -157,15 +226,14 @@ def test_a_parent_missing_from_the_database_is_refused_naming_the_fix(
     assert "stg_orders" in err and "stg_payments" in err
     assert "do not exist in the target database" in err and "dbt run would fail" in err
     assert "+orders" in err
-    # Refused before anything ran: nothing is written, dbt seed's own results stay as they were.
+    # Refused before anything ran: nothing is written, dbt's own results stay as they were.
     assert (project / "target" / "run_results.json").read_text() == seed_results
 
 
 def test_ephemeral_parents_are_compiled_in_and_never_missing(
-    base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ours: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`orders` reads the ephemeral `order_payments`, which has no relation: only what it reads must exist."""
-    ours = _copy(base, tmp_path / "planalign")
     code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "-s", "orders", "customers"])
     out = capsys.readouterr()
     assert code == ExitStatus.OK, out.out + out.err
@@ -173,10 +241,7 @@ def test_ephemeral_parents_are_compiled_in_and_never_missing(
     assert ran == {f"model.{PROJECT_NAME}.orders", f"model.{PROJECT_NAME}.customers"}
 
 
-def test_fail_fast_stops_at_the_first_failure(
-    base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    ours = _copy(base, tmp_path / "planalign")
+def test_fail_fast_stops_at_the_first_failure(ours: Path, capsys: pytest.CaptureFixture[str]) -> None:
     models = ours / "models"
     # A failing root with the longest chain below it is dispatched first; with one worker and one model per
     # invocation, everything else is still waiting when it fails.
@@ -197,7 +262,7 @@ def test_fail_fast_stops_at_the_first_failure(
     assert "Stopped: --fail-fast after bad failed" in out
 
 
-def test_sigterm_interrupts_the_query_writes_results_and_exits_130(base: Path, tmp_path: Path) -> None:
+def test_sigterm_interrupts_the_query_writes_results_and_exits_130(ours: Path) -> None:
     """A long query is interrupted: exit 130 soon after the signal, run_results.json written, and a second
     signal during the clean-up changes nothing (no traceback). The promise is about 2 s on an idle machine
     (README); the bound here is looser so that a loaded 2-core CI machine does not flake — the query would run
@@ -207,7 +272,6 @@ def test_sigterm_interrupts_the_query_writes_results_and_exits_130(base: Path, t
     import sys
     import time
 
-    ours = _copy(base, tmp_path / "planalign")
     (ours / "models" / "slow.sql").write_text(
         "{{ config(materialized='table') }}\n"
         "select sum(a.range * b.range) as s from range(300000) a, range(300000) b\n"
@@ -240,11 +304,8 @@ def test_sigterm_interrupts_the_query_writes_results_and_exits_130(base: Path, t
     assert all(r["unique_id"] != f"operation.{PROJECT_NAME}.on-run-end" for r in document["results"])
 
 
-def test_a_stale_run_results_is_replaced(
-    base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_stale_run_results_is_replaced(ours: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The base's target/run_results.json is plain dbt's (every model); after `-s orders` it lists ours."""
-    ours = _copy(base, tmp_path / "planalign")
     assert len(_statuses(_run_results(ours))) == len(TABLES)
     assert main(["run", "--project-dir", str(ours), "--vars", _vars(ours), "-s", "orders"]) == ExitStatus.OK
     capsys.readouterr()
@@ -254,11 +315,10 @@ def test_a_stale_run_results_is_replaced(
 
 
 def test_a_failed_models_error_is_printed_once_in_a_failure_block_like_dbts(
-    base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ours: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The progress line says ERROR; the closing summary holds the message under dbt's "Failure in model"
     heading — the error text appears once in everything the run printed, retries included."""
-    ours = _copy(base, tmp_path / "planalign")
     marker = "planalign-distinctive-not-a-number"
     (ours / "models" / "bad.sql").write_text(
         f"{{{{ config(materialized='table') }}}} select cast('{marker}' as integer) as x\n"
@@ -273,37 +333,34 @@ def test_a_failed_models_error_is_printed_once_in_a_failure_block_like_dbts(
     assert out.out.index("Failure in model bad") < out.out.index(f"Could not convert string '{marker}'")
 
 
-@pytest.mark.parametrize("threads", [1, 4])
+@pytest.mark.parametrize("threads", FAIL_FAST_THREADS)
 def test_fail_fast_starts_nothing_after_the_failure_even_inside_a_batch(
-    base: Path, tmp_path: Path, threads: int, capsys: pytest.CaptureFixture[str]
+    references: DbtReferences, ours: Path, tmp_path: Path, threads: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Issue #26.1: with models batched into one invocation (the default), the models of the failed model's
     batch used to run after it failed, and a model interrupted by the stop counted as a second error.
     Against plain `dbt run -x`: one error, the same nodes listed (the ephemeral one included, as skipped),
     every other node either finished before the failure or skipped, and no model started after it."""
-    ours = _copy(base, tmp_path / "planalign")
-    theirs = _copy(base, tmp_path / "dbt")
-    # A table, so that the error is the model's own (a view of it would only fail in its readers).
-    broken = "{{ config(materialized='table') }} select cast('not a number' as integer) as order_id\n"
-    for project in (ours, theirs):
-        (project / "models" / "staging" / "stg_orders.sql").write_text(broken)
-    args = ["--threads", str(threads), "--fail-fast"]
-    plain = _dbt_background(theirs, "run", *args)
-    try:
-        code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), *args, "--max-retries", "0"])
-        out = capsys.readouterr().out
-        proc = plain.wait()
-    finally:
-        plain.kill()
+    (ours / STG_ORDERS).write_text(BROKEN_STG_ORDERS)
+    args = _fail_fast_args(threads)
+    code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), *args, "--max-retries", "0"])
+    out = capsys.readouterr().out
     assert code == ExitStatus.FAILURE, out
+    reference = references.get(f"fail-fast {threads}")
+    returncode, stdout, theirs = reference.returncode, reference.stdout, reference.project
     for _ in range(2):
         # Plain dbt's own race, not planalign's: dbt-duckdb's cancel of fail-fast may interrupt a connection a
         # finished thread already closed ("Connection already closed!" in DuckDBConnectionWrapper.cancel,
-        # exit 2). The reference is then taken again from the same broken project.
-        if proc.returncode != 2 or "Connection already closed" not in proc.stdout:
+        # exit 2). The reference is then taken again, in a process of its own, from the same broken project.
+        if returncode != 2 or "Connection already closed" not in stdout:
             break
+        theirs = tmp_path / "dbt"
+        if not theirs.exists():
+            _copy(references.base, theirs)
+            (theirs / STG_ORDERS).write_text(BROKEN_STG_ORDERS)
         proc = _dbt(theirs, "run", *args)
-    assert proc.returncode == 1, proc.stdout[-3000:]
+        returncode, stdout = proc.returncode, proc.stdout
+    assert returncode == 1, stdout[-3000:]
     document, reference = _run_results(ours), _run_results(theirs)
     validate_run_results(document)
     rows = {r["unique_id"]: r for r in document["results"] if r["unique_id"].startswith("model.")}

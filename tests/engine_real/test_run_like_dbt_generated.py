@@ -2,19 +2,19 @@
 
 The jaffle_shop comparison (`test_run_like_dbt`) has a handful of models; this one has a DAG deep and wide
 enough that the engine really runs models side by side, in three sub-directories and with a tag across them.
-The base database is built once per module with plain dbt (seed + run); each selection form runs on two
-copies of it — `planalign run` in this process on one, `dbt run` in its own process on the other — and the
-two must agree: exit status, every model's table or view, and the nodes and statuses of
-`target/run_results.json`, which must also be valid against dbt's v6 schema. The selections run with another
-salt than the base was built with, so a model rebuilt by one run and not by the other shows in its table.
+Plain dbt, in one separate process (`dbt_references`), builds the base database (seed + run) and then runs
+each selection form on its copy of it, reset before each; `planalign run` runs the same selection in this
+process on another copy, reset from the base too — and the two must agree: exit status, every model's table
+or view, and the nodes and statuses of `target/run_results.json`, which must also be valid against dbt's v6
+schema. The selections run with another salt than the base was built with, so a model rebuilt by one run and
+not by the other shows in its table.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,8 @@ from planalign.cli import ExitStatus, main
 from planalign.dbt.isolation import close_idle_databases
 from tests.fixtures.genproject import GeneratedProject, generate_project
 
-from .helpers import DBT_EXECUTABLE, BackgroundDbt, checksums
+from .dbt_references import DbtReferences, ReferenceCase
+from .helpers import checksums
 from .test_run_like_dbt import _run_results, _statuses, validate_run_results
 
 pytestmark = pytest.mark.slow
@@ -35,36 +36,21 @@ THREADS = "2"  # the CI machine has two cores
 # Every model's contents are a function of its parents and the salt (`genproject`): the base is built with
 # one salt and the selections run with another, so the tables show exactly which models each run rebuilt.
 BASE_SALT, RUN_SALT = 0, 1
+DATABASE = "db/gen.duckdb"
 
 
 def _db(project: Path) -> Path:
-    return project / "db" / "gen.duckdb"
+    return project / DATABASE
 
 
 def _vars(project: Path, salt: int) -> str:
     return json.dumps({"database_path": str(_db(project)), "salt": salt})
 
 
-def _dbt_cmd(project: Path, *args: str, salt: int = RUN_SALT) -> list[str]:
-    cmd = [DBT_EXECUTABLE, *args, "--project-dir", str(project), "--profiles-dir", str(project)]
-    return [*cmd, "--vars", _vars(project, salt), "--threads", THREADS]
-
-
-def _dbt(project: Path, *args: str, salt: int = RUN_SALT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(_dbt_cmd(project, *args, salt=salt), capture_output=True, text=True, cwd=project)
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> GeneratedProject:
-    """The generated project with a database fully built by plain dbt (the seed and every model)."""
-    project = generate_project(
-        tmp_path_factory.mktemp("gen") / "base", n_models=N_MODELS, seed=20261202, groups=GROUPS
-    )
-    _db(project.project_dir).parent.mkdir()
-    for command in (["seed"], ["run"]):
-        proc = _dbt(project.project_dir, *command, salt=BASE_SALT)
-        assert proc.returncode == 0, proc.stdout[-3000:]
-    return project
+def _dbt_args(project: Path, *args: str, salt: int = RUN_SALT) -> list[str]:
+    """dbt's arguments (without the executable) for `project`."""
+    paths = ["--project-dir", str(project), "--profiles-dir", str(project)]
+    return [*args, *paths, "--vars", _vars(project, salt), "--threads", THREADS]
 
 
 def _middle(project: GeneratedProject, *, materialized: str | None = None) -> str:
@@ -95,60 +81,101 @@ SELECTIONS: dict[str, Callable[[GeneratedProject], list[str]]] = {
 }
 
 
-@dataclass(frozen=True)
-class Copies:
-    """The two copies of the base project every selection runs on: planalign's and plain dbt's. They stay
-    at the same paths for the whole module, so the vars (which name the database file) are the same for
-    every selection and both sides parse the project once — the later selections reuse dbt's partial
-    parse; `reset` puts back the base's database and removes the last run's results before each one."""
-
-    base: GeneratedProject
-    ours: Path
-    theirs: Path
-
-    def reset(self) -> None:
-        # the last `planalign run` in this process may still hold its database open (dbt-duckdb keeps it)
-        close_idle_databases(_db(self.ours))
-        for copy in (self.ours, self.theirs):
-            for leftover in (copy / "target" / "run_results.json", _db(copy).with_name("gen.duckdb.wal")):
-                leftover.unlink(missing_ok=True)
-            shutil.copyfile(_db(self.base.project_dir), _db(copy))
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> GeneratedProject:
+    """The generated project (its files; plain dbt builds its database in `references`)."""
+    project = generate_project(
+        tmp_path_factory.mktemp("gen") / "base", n_models=N_MODELS, seed=20261202, groups=GROUPS
+    )
+    _db(project.project_dir).parent.mkdir()
+    return project
 
 
 @pytest.fixture(scope="module")
-def copies(base: GeneratedProject, tmp_path_factory: pytest.TempPathFactory) -> Copies:
+def references(
+    generated: GeneratedProject, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DbtReferences]:
+    """Plain dbt in one process started with the module: it builds the base (the seed and every model, with
+    the base's salt) in its own copy, saves it as `generated`'s directory, and then runs every selection
+    there, one after another, each from the base's database."""
+    workdir = tmp_path_factory.mktemp("gen_references")
+    project = workdir / "project"
+    setup = [_dbt_args(project, command, salt=BASE_SALT) for command in ("seed", "run")]
+    cases = [
+        ReferenceCase(name, _dbt_args(project, "run", *sel(generated))) for name, sel in SELECTIONS.items()
+    ]
+    refs = DbtReferences(generated.project_dir, workdir, cases, database=DATABASE, setup=setup)
+    try:
+        yield refs
+    finally:
+        refs.kill()
+
+
+@pytest.fixture(scope="module")
+def base(generated: GeneratedProject, references: DbtReferences) -> GeneratedProject:
+    """The generated project with a database fully built by plain dbt (the seed and every model)."""
+    references.wait_for_base()
+    return generated
+
+
+@dataclass(frozen=True)
+class Ours:
+    """planalign's copy of the base project. It stays at one path for the whole module, so the vars (which
+    name the database file) are the same for every selection and planalign parses the project once — the
+    later selections reuse dbt's partial parse; `reset` puts back the base's database and removes the last
+    run's results before each one."""
+
+    base: GeneratedProject
+    project: Path
+
+    def reset(self) -> None:
+        # the last `planalign run` in this process may still hold its database open (dbt-duckdb keeps it)
+        close_idle_databases(_db(self.project))
+        for leftover in (
+            self.project / "target" / "run_results.json",
+            _db(self.project).with_name("gen.duckdb.wal"),
+        ):
+            leftover.unlink(missing_ok=True)
+        shutil.copyfile(_db(self.base.project_dir), _db(self.project))
+
+
+@pytest.fixture(scope="module")
+def ours(base: GeneratedProject, tmp_path_factory: pytest.TempPathFactory) -> Ours:
     root = tmp_path_factory.mktemp("gen_copies")
-    ours = Path(shutil.copytree(base.project_dir, root / "planalign"))
-    theirs = Path(shutil.copytree(base.project_dir, root / "dbt"))
-    return Copies(base, ours, theirs)
+    return Ours(base, Path(shutil.copytree(base.project_dir, root / "planalign")))
 
 
-@pytest.mark.parametrize("selection", list(SELECTIONS.values()), ids=list(SELECTIONS))
+@pytest.mark.parametrize("name", list(SELECTIONS))
 def test_selection_on_the_generated_project_runs_like_dbt_run(
     base: GeneratedProject,
-    copies: Copies,
-    selection: Callable[[GeneratedProject], list[str]],
+    ours: Ours,
+    references: DbtReferences,
+    name: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    args = selection(base)
-    copies.reset()
-    ours, theirs = copies.ours, copies.theirs
+    args = SELECTIONS[name](base)
+    ours.reset()
+    project = ours.project
+    code = main(
+        [
+            "run",
+            "--project-dir",
+            str(project),
+            "--vars",
+            _vars(project, RUN_SALT),
+            "--threads",
+            THREADS,
+            *args,
+        ]
+    )
+    out = capsys.readouterr()
+    assert code == ExitStatus.OK, out.out + out.err
+    reference = references.get(name)
+    assert reference.returncode == 0, reference.stdout[-3000:]
+    theirs = reference.project
 
-    # plain dbt builds its copy in its own process while planalign runs on the other
-    plain = BackgroundDbt(_dbt_cmd(theirs, "run", *args), theirs, theirs.parent / "dbt.out")
-    try:
-        code = main(
-            ["run", "--project-dir", str(ours), "--vars", _vars(ours, RUN_SALT), "--threads", THREADS, *args]
-        )
-        out = capsys.readouterr()
-        assert code == ExitStatus.OK, out.out + out.err
-        proc = plain.wait()
-    finally:
-        plain.kill()
-    assert proc.returncode == 0, proc.stdout[-3000:]
-
-    assert checksums(_db(ours), base.model_names) == checksums(_db(theirs), base.model_names)
-    our_results, their_results = _run_results(ours), _run_results(theirs)
+    assert checksums(_db(project), base.model_names) == checksums(_db(theirs), base.model_names)
+    our_results, their_results = _run_results(project), _run_results(theirs)
     validate_run_results(our_results)
     assert _statuses(our_results) == _statuses(their_results)
     assert _statuses(our_results)  # the selection ran something
