@@ -1,5 +1,9 @@
 """Two simulations of two databases in one process at the same time (a service running two plans): both
-succeed and each matches its own serial reference, so neither sees the other's dbt state."""
+succeed and each matches its own serial reference, so neither sees the other's dbt state.
+
+Each runs on 2 workers: the seed-42 one is also the determinism tests' 2-worker case (the 1-worker
+reference's tables on 2 workers, in parallel; tests/reliability/test_determinism.py), asserted here instead
+of a run of its own (two simulated years, ~30 s of CPU)."""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ import pytest
 
 from planalign.simulation.orchestrator import create_orchestrator
 from planalign.simulation.run_directory import SimulationSummary
-from tests.product.simulation_helpers import make_config, output_checksums
+from tests.product.simulation_helpers import make_config, output_checksums, peak_parallelism
 from tests.reliability.conftest import END_YEAR, OTHER_SEED, SEED, Checksums
+
+WORKERS = 2
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +30,7 @@ async def test_two_simulations_side_by_side_each_match_their_reference(
             reliability_dir,
             small_census,
             f"side_by_side_seed{seed}",
-            workers=2,
+            workers=WORKERS,
             end_year=END_YEAR,
             **{"simulation.random_seed": seed},
         )
@@ -49,3 +55,10 @@ async def test_two_simulations_side_by_side_each_match_their_reference(
     for seed, expected in ((SEED, reference), (OTHER_SEED, reference_other_seed)):
         assert summaries[seed].success, summaries[seed].error
         assert output_checksums(summaries[seed].database_path) == expected
+
+    # The determinism tests' 2-worker case: the given worker count, really in parallel, the one-worker tables
+    # (checked above against `reference`, the serial run).
+    parallel = summaries[SEED]
+    assert parallel.parallelization["max_workers"] == WORKERS
+    assert parallel.parallelization["configured_max_workers"] == WORKERS  # worker_rule: fixed (the helper)
+    assert peak_parallelism(parallel) > 1, "nothing ran in parallel"

@@ -22,7 +22,14 @@ import pytest
 from planalign.dbt.files import DbtFiles
 from tests.product.loop_stalls import LoopStalls
 from tests.product.simulation_helpers import output_checksums
-from tests.reliability.helpers import base_settings, clean_env, complete_years, copy_project, write_config
+from tests.reliability.helpers import (
+    base_settings,
+    clean_env,
+    complete_years,
+    copy_project,
+    planalign_in_process,
+    write_config,
+)
 
 Tree = dict[str, tuple[int, int]]
 
@@ -75,9 +82,17 @@ def finish(process: subprocess.Popen[str]) -> None:
 
 @pytest.fixture(scope="module")
 def alone(workdir: Path, project: Path, small_census: Path, env: dict[str, str]) -> tuple[Tree, Tree]:
-    """One simulation on its own: the project's tree before and after it."""
+    """One simulation on its own: the project's tree before and after it. In this process (`planalign
+    simulate` through `planalign.cli.main`, with the same environment): two processes are the point of the
+    test beside, not of this one, and a process of its own costs ~4 s of CPU (importing dbt, the parse)."""
+    database = workdir / "alone.duckdb"
+    settings = base_settings(small_census, database, dbt={"project_dir": str(project)})
+    config = write_config(workdir / "alone.yaml", settings)
     before = tree(project)
-    finish(start_simulation(workdir, project, small_census, "alone", env))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", env["XDG_CACHE_HOME"])
+        result = planalign_in_process("simulate", "--config", str(config), cwd=workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
     return before, tree(project)
 
 
@@ -117,14 +132,15 @@ def test_two_simulations_in_two_processes_at_once_match_and_write_nothing_into_t
 
 
 @pytest.mark.slow
-def test_a_parse_starts_from_the_cached_parse_of_another_process(
-    workdir: Path, project: Path, tmp_path: Path
-) -> None:
+def test_a_parse_starts_from_the_cached_parse_of_another_process(tmp_path: Path) -> None:
     """dbt's partial parsing survives the private target directories: a second parse with another private
     target reads the first one's cached file, and parses no file again (dbt's perf_info.json says how many
-    it parsed). In-process here, but each `DbtFiles` stands for one process's private directory."""
+    it parsed). In-process here, but each `DbtFiles` stands for one process's private directory. On a tiny
+    project: the files planalign keeps apart are the same for any project, and a full parse of the shipped
+    one costs ~7 s of CPU (the simulations above parse it, from the cache, in separate processes)."""
     from planalign.dbt.manifest import parse_project
 
+    project = tiny_project(tmp_path)
     cache = tmp_path / "cache"
     vars_ = {"database_path": str(tmp_path / "cached.duckdb")}
     parsed, cached = [], []
@@ -211,6 +227,25 @@ tiny:
       path: "{{ var('database_path') }}"
       threads: 1
 """
+TINY_MODELS = {
+    "a": "select 1 as id",
+    "b": "select id from {{ ref('a') }}",
+    "c": "select id from {{ ref('b') }}",
+}
+
+
+def tiny_project(root: Path) -> Path:
+    """A three-model dbt project (a → b → c, tables) under `root/tiny`."""
+    project = root / "tiny"
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text(
+        'name: tiny\nversion: "1.0.0"\nconfig-version: 2\nprofile: tiny\nmodel-paths: ["models"]\n'
+        "models:\n  tiny:\n    +materialized: table\n"
+    )
+    (project / "profiles.yml").write_text(TINY_PROFILES)
+    for name, sql in TINY_MODELS.items():
+        (project / "models" / f"{name}.sql").write_text(sql + "\n")
+    return project
 
 
 @pytest.mark.slow
@@ -228,20 +263,8 @@ def test_dbts_node_contexts_are_freed_without_the_cycle_collector(tmp_path: Path
     from planalign.dbt.manifest import parse_project
     from planalign.engine.nodes import ManifestNode
 
-    project = tmp_path / "tiny"
-    (project / "models").mkdir(parents=True)
-    (project / "dbt_project.yml").write_text(
-        'name: tiny\nversion: "1.0.0"\nconfig-version: 2\nprofile: tiny\nmodel-paths: ["models"]\n'
-        "models:\n  tiny:\n    +materialized: table\n"
-    )
-    (project / "profiles.yml").write_text(TINY_PROFILES)
-    models = {
-        "a": "select 1 as id",
-        "b": "select id from {{ ref('a') }}",
-        "c": "select id from {{ ref('b') }}",
-    }
-    for name, sql in models.items():
-        (project / "models" / f"{name}.sql").write_text(sql + "\n")
+    project = tiny_project(tmp_path)
+    models = TINY_MODELS
     database = tmp_path / "tiny.duckdb"
     files = DbtFiles(tmp_path / "target", tmp_path / "logs")
     manifest = parse_project(project, vars={"database_path": str(database)}, files=files)

@@ -2,12 +2,13 @@
 being told to, two scenario files never share a database by default, and `planalign runs` tells a killed
 sweep and a run whose database was replaced from a running or current one.
 
-The command-line path is the point, so three real runs build one chain of states of one database, shared by
-the tests (`chain`): a complete simulation; a sweep refused on it, then replacing it with --replace-years;
+The command-line path is the point, so three real CLI runs build one chain of states of one database, shared
+by the tests (`chain`): a complete simulation; a sweep refused on it, then replacing it with --replace-years;
 a second scenario file of the same name in another folder refused on the sweep's database; a simulation
 refused on the sweep's database, then replacing it with --replace-years. Every refusal is compared by the
 file's digest, not by exit status alone. Everything else (the pure decisions, `runs`' statuses) is built
-by hand and costs no dbt parse.
+by hand and costs no dbt parse. The CLI runs in this process (`planalign.cli.main`: the arguments, exit
+statuses and messages a user gets; `planalign_in_process`), except where a killed process is the point.
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ from planalign.simulation.run_history import list_runs
 from planalign.simulation.state import DatabaseContents, DatabaseIdentity, SimulationState
 from planalign.simulation.working_copy import WorkingCopy, lock_is_held
 from planalign.simulation.year_plan import check_replaces
-from tests.reliability.helpers import REPO, base_settings, clean_env, file_digest, planalign, write_config
+from tests.reliability.helpers import (
+    REPO,
+    base_settings,
+    clean_env,
+    file_digest,
+    planalign_in_process,
+    write_config,
+)
 from tests.scenarios.sweep_fixture import build_sweep
 
 SCENARIOS = {
@@ -60,7 +68,7 @@ def _config(root: Path, census: Path, end_year: int = 2025) -> Path:
 
 def _listing(runs: Path, cwd: Path) -> dict[str, dict[str, Any]]:
     """`planalign runs RUNS --json`, by kind and run: {"full run:<name>": entry, ...}."""
-    result = planalign("runs", str(runs), "--json", cwd=cwd)
+    result = planalign_in_process("runs", str(runs), "--json", cwd=cwd)
     assert result.returncode == 0, result.stderr
     return {e["name"]: e for e in json.loads(result.stdout)}
 
@@ -92,7 +100,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory, small_census: Path) -> Chain
 
     def step(name: str, *args: str) -> None:
         before = file_digest(c.victim) if c.victim.exists() else ""
-        c.results[name] = planalign(*args, cwd=root)
+        c.results[name] = planalign_in_process(*args, cwd=root)
         c.digests[name] = before
         c.digests[f"{name}:after"] = file_digest(c.victim) if c.victim.exists() else ""
         c.sweep_dirs[name] = sweeps()
@@ -261,7 +269,9 @@ def test_simulate_on_an_older_sweep_database_without_the_record_is_refused(
     hand = build_sweep(tmp_path)
     before = file_digest(hand.database)
     config = _config(tmp_path, small_census, end_year=2026)
-    result = planalign("simulate", "--config", str(config), "--database", str(hand.database), cwd=tmp_path)
+    result = planalign_in_process(
+        "simulate", "--config", str(config), "--database", str(hand.database), cwd=tmp_path
+    )
     assert result.returncode == 2, result.stderr
     assert "a sweep of 4 members" in result.stderr and "--replace-years" in result.stderr
     assert file_digest(hand.database) == before
@@ -350,7 +360,7 @@ def test_a_sweep_killed_with_sigkill_is_not_listed_as_running(tmp_path: Path, sm
         process.send_signal(signal.SIGKILL)
         process.wait()
     assert not lock_is_held(database)
-    result = planalign("runs", str(tmp_path / "runs"), "--json", cwd=tmp_path)
+    result = planalign_in_process("runs", str(tmp_path / "runs"), "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     [entry] = json.loads(result.stdout)
     assert entry["kind"] == "sweep" and entry["status"] == "interrupted", entry
@@ -393,7 +403,7 @@ def test_a_run_whose_database_a_later_run_replaced_is_listed_as_replaced(tmp_pat
 
 
 def test_the_runs_help_names_every_status() -> None:
-    result = planalign("runs", "--help", cwd=REPO)
+    result = planalign_in_process("runs", "--help", cwd=REPO)
     text = " ".join(result.stdout.split())
     for word in ("complete", "replaced", "failed", "running", "interrupted", "incomplete"):
         assert word in text
