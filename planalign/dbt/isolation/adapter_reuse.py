@@ -37,14 +37,18 @@ on a server warehouse (`planalign.dbt.workers`), and each paid them again.
   invocations of a run, whose project hooks run once per run, `planalign.dbt.isolation.hooks`) and the
   thread's connection never opened yet (dbt opens connections lazily, `ConnectionState.INIT`), that call only
   opens a new session to send an empty `BEGIN; COMMIT` — a PostgreSQL backend process started for nothing,
-  twice per invocation (before and after the node). It is skipped then; with hooks, or an open connection,
-  dbt's method runs unchanged. Server adapters only, as above.
+  twice per invocation (before and after the node). It is skipped then, and the unopened connection is
+  removed from the thread's connections (`clear_thread_connection`, as dbt does with a broken one): left
+  there, a stop of the invocation would open it — dbt's `cancel_open` reads each connection's `handle`,
+  which opens a lazy one — and terminate it, and the end hook phase would then fail on the terminated
+  session. With hooks, or an open connection, dbt's method runs unchanged. Server adapters only, as above.
 
 Relies on (verified by `check()`): dbt-adapters `dbt.adapters.factory.AdapterContainer.register_adapter(self,
 config, mp_context, adapter_registered_log_level)` (own method) and its `lock`; `BaseAdapter.__init__`
 setting `config`, `cache`, `connections`; `BaseConnectionManager.__init__` setting `profile`,
-`thread_connections`, `lock`, and its `get_if_exists`; `RelationsCache.clear`; `Connection.state` with
-`ConnectionState.INIT`; dbt-core `dbt.cli.requires.setup_manifest` calling `register_adapter`,
+`thread_connections`, `lock`, and its `get_if_exists` and `clear_thread_connection`;
+`RelationsCache.clear`; `Connection.state` with `ConnectionState.INIT`; dbt-core
+`dbt.cli.requires.setup_manifest` calling `register_adapter`,
 `set_macro_context_generator`, `set_macro_resolver` and `set_query_header`; `RunTask.safe_run_hooks`
 (own method) calling `get_hooks_by_type` and `clear_transaction`, and `RunStatus.Success`.
 """
@@ -102,7 +106,7 @@ def check() -> list[str]:
     problems = missing_attrs(AdapterContainer, ("register_adapter",), own=True)
     problems += missing_attrs(RunTask, ("safe_run_hooks", "get_hooks_by_type"), own=True)
     problems += missing_attrs(RelationsCache, ("clear",))
-    problems += missing_attrs(BaseConnectionManager, ("get_if_exists",))
+    problems += missing_attrs(BaseConnectionManager, ("get_if_exists", "clear_thread_connection"))
     problems += missing_attrs(Connection, ("state",))
     problems += missing_attrs(ConnectionState, ("INIT",))
     problems += missing_attrs(RunStatus, ("Success",))
@@ -259,7 +263,11 @@ def install(inst: Installation) -> None:
         if adapter.type() != "duckdb" and not self.get_hooks_by_type(hook_type):
             connection = adapter.connections.get_if_exists()
             if connection is None or connection.state == ConnectionState.INIT:
-                return RunStatus.Success  # dbt would open a session only to BEGIN and COMMIT nothing
+                # dbt would open a session only to BEGIN and COMMIT nothing. The unopened connection is
+                # dropped too: a stop's cancel reads every connection's `handle`, which opens a lazy one.
+                if connection is not None:
+                    adapter.connections.clear_thread_connection()
+                return RunStatus.Success
         return original_hooks(self, adapter, hook_type, extra_context)
 
     inst.patch(AdapterContainer, "register_adapter", register_adapter)
