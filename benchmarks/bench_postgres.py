@@ -213,8 +213,16 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], help="configurations (names as printed) not to run")
     parser.add_argument("--variant", choices=("skewed", "server-bound"), default="skewed")
     parser.add_argument("--batches", type=int, nargs="*", default=[], help="also --models-per-invocation N")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="also `planalign run --workers 4` from another checkout of planalign (PYTHONPATH=BEFORE, e.g. "
+        "a `git worktree` of an older commit), in the same rounds: before/after in one load window",
+    )
     args = parser.parse_args()
     all_configs = dict(CONFIGS)
+    if args.before is not None:
+        all_configs[f"{WARM_4} (before: {args.before})"] = CONFIGS[WARM_4]
     for n in args.batches:
         all_configs[f"{WARM_4} --models-per-invocation {n}"] = [
             *CONFIGS[WARM_4],
@@ -274,7 +282,10 @@ def main() -> None:
             if name == COLD_4:
                 recorded.unlink(missing_ok=True)
             load = os.getloadavg()[0]
-            timed = timed_run([*cmd, *flags], cwd=project.project_dir, env={**env, "PG_BENCH_DB": database})
+            run_env = {**env, "PG_BENCH_DB": database}
+            if "(before: " in name:
+                run_env["PYTHONPATH"] = str(args.before)
+            timed = timed_run([*cmd, *flags], cwd=project.project_dir, env=run_env)
             timed.check(name)
             digests = _digests(server, database, project.model_names)
             reference = reference or digests

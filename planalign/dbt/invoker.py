@@ -392,7 +392,9 @@ class DbtInvoker:
                 token.on_node_error = functools.partial(_report_failure, scope, token)
             if not self._status.available:
                 stack.enter_context(self._serial_lock)
-            return dbtRunner(manifest=self.manifest.dbt_manifest).invoke(args), token
+            res = dbtRunner(manifest=self.manifest.dbt_manifest).invoke(args)
+            dbt_isolation.finish_invocation(token, clean=bool(res.success) and res.exception is None)
+            return res, token
 
     def run_model(self, node: ManifestNode, *, vars: Mapping[str, Any]) -> InvocationOutcome:
         """Run one model; its outcome comes from its own invocation's result. Never raises for a model

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from planalign.dbt.isolation import adapter_reuse as _adapter_reuse
 from planalign.dbt.isolation._base import current_installation as _current_installation
 from planalign.dbt.isolation.adapters import live_adapter_count as _live_adapter_count
 from planalign.dbt.isolation.duckdb import ANY_DATABASE
@@ -59,6 +60,7 @@ __all__ = [
     "StopToken",
     "close_idle_databases",
     "exclusive_nodes",
+    "finish_invocation",
     "hook_run_results",
     "install",
     "invocation_slot",
@@ -98,3 +100,13 @@ def set_duckdb_instance_setting(database_path: Path | None, name: str, value: st
 def live_adapter_count() -> int:
     """Adapters currently held in the per-invocation registry (diagnostics and tests)."""
     return _live_adapter_count(_current_installation())
+
+
+def finish_invocation(token: StopToken, *, clean: bool) -> int:
+    """Call when a dbt invocation inside `stoppable_invocation()` has returned (in its thread): its server
+    adapters are parked for the next invocation of the engine run when it ended `clean` — dbt reported
+    success and nothing raised — and it was not stopped and timed nothing out; else dropped
+    (`planalign.dbt.isolation.adapter_reuse`). Returns how many were parked."""
+    context = token.context() if token.context is not None else None
+    clean = clean and not token.stopped and not token.timed_out
+    return _adapter_reuse.finish_invocation(_current_installation(), context, clean=clean)

@@ -237,6 +237,12 @@ def install(inst: Installation) -> None:
     inst.patch(RuntimeConfig, "load_dependencies", load_dependencies)
 
 
+# The key parts, for `planalign.dbt.isolation.adapter_reuse` (which keys its adapters the same way).
+canonical = _canonical
+environment = _environment
+profile_key = _profile_key
+
+
 def cached_runs() -> int:
     """Engine runs with a live cache (diagnostics and tests)."""
     with _LOCK:

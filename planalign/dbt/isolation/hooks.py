@@ -89,6 +89,20 @@ _HOOKS_SUPPRESSED_LOCK = threading.Lock()
 _HOOKS_ONLY: ContextVar[tuple[str, dict[str, Any]] | None] = ContextVar("planalign_hooks_only", default=None)
 _HOOK_PATCH_LOCK = threading.Lock()
 _hook_patch_installed = False
+# dbt-core's own `RunTask.safe_run_hooks`, before any patch (what `adapter_reuse.check` reads).
+_DBT_SAFE_RUN_HOOKS: list[Any] = []
+
+
+def dbt_safe_run_hooks() -> Any:
+    """dbt-core's own `RunTask.safe_run_hooks` (the one these patches wrap, once installed)."""
+    from dbt.task.run import RunTask
+
+    return _DBT_SAFE_RUN_HOOKS[0] if _DBT_SAFE_RUN_HOOKS else RunTask.__dict__["safe_run_hooks"]
+
+
+def install_hook_control() -> None:
+    """Install the hook patches now (idempotent; also done on first use)."""
+    _install_hook_control()
 
 
 def _install_hook_control() -> None:
@@ -104,6 +118,7 @@ def _install_hook_control() -> None:
                 raise RuntimeError(f"dbt's RunTask has no {name}; project hooks cannot be run once per run")
         original_get_hooks = RunTask.__dict__["get_hooks_by_type"]
         original_safe_run_hooks = RunTask.__dict__["safe_run_hooks"]
+        _DBT_SAFE_RUN_HOOKS.append(original_safe_run_hooks)
         own_execute_nodes = RunTask.__dict__.get("execute_nodes")
 
         def get_hooks_by_type(self: Any, hook_type: Any) -> Any:

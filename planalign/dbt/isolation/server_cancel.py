@@ -58,7 +58,8 @@ def cancel_server_queries(adapter: Any) -> int:
         open_connections = [
             c
             for c in manager.thread_connections.values()
-            if c.handle is not None and c.state == ConnectionState.OPEN
+            # state first: reading `handle` opens a lazy (never opened) connection
+            if c.state == ConnectionState.OPEN and c.handle is not None
         ]
     if not open_connections:
         return 0

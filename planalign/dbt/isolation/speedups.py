@@ -53,6 +53,8 @@ expected is skipped — logged at WARNING with the reason, and listed in `Isolat
   name is read from the frames directly (`planalign.dbt.isolation.behavior_source`).
 * `config-cache` — the profile, project and dependencies' configs, loaded once per engine run under a key of
   everything that can differ between invocations (`planalign.dbt.isolation.config_cache`).
+* `adapter-reuse` — server adapters reused by the invocations of one engine run, one at a time, and no
+  session opened for an empty hook phase (`planalign.dbt.isolation.adapter_reuse`).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from planalign.dbt.isolation import behavior_source, config_cache, server_cache
+from planalign.dbt.isolation import adapter_reuse, behavior_source, config_cache, server_cache
 from planalign.dbt.isolation import duckdb as duckdb_envs
 from planalign.dbt.isolation._base import Installation, missing_attrs, missing_parameters
 
@@ -369,6 +371,7 @@ SPEEDUPS: tuple[SpeedUp, ...] = (
     SpeedUp("behavior-flags-copy", _check_behavior, _install_behavior),
     SpeedUp("behavior-source-frames", behavior_source.check, behavior_source.install),  # see its module
     SpeedUp("config-cache", config_cache.check, config_cache.install),  # see its module
+    SpeedUp("adapter-reuse", adapter_reuse.check, adapter_reuse.install),  # see its module
 )
 
 
