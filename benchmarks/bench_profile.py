@@ -4,17 +4,19 @@
 its profile of `planalign simulate` shows an event loop waiting. This wrapper starts one `cProfile.Profile` in
 every thread the program creates (through `threading.setprofile`, which fires once in each new thread) and in
 the main thread, and merges them into one pstats file when the program ends. Times are per-thread CPU-ish
-wall time, so under parallelism the cumulative figures add up across threads — read them as "where the work
-goes", not as elapsed time.
+wall time (with BENCH_PROFILE_CPU=1, each thread's own CPU time), so under parallelism the cumulative
+figures add up across threads — read them as "where the work goes", not as elapsed time.
 """
 
 from __future__ import annotations
 
 import cProfile
+import os
 import pstats
 import runpy
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from types import FrameType
 from typing import Any
@@ -23,9 +25,17 @@ _profiles: list[cProfile.Profile] = []
 _lock = threading.Lock()
 
 
+def _new_profile() -> cProfile.Profile:
+    """With BENCH_PROFILE_CPU=1, each thread's own CPU time (`time.thread_time`) instead of wall time: on a
+    loaded machine the wall clock charges a function the time its thread waited for a core."""
+    if os.environ.get("BENCH_PROFILE_CPU") == "1":
+        return cProfile.Profile(time.thread_time)
+    return cProfile.Profile()
+
+
 def _start_in_thread(frame: FrameType, event: str, arg: Any) -> None:
     sys.setprofile(None)
-    profile = cProfile.Profile()
+    profile = _new_profile()
     with _lock:
         _profiles.append(profile)
     profile.enable()
@@ -39,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out, module, program_args = args[0], args[2], args[3:]
     sys.argv = [module, *program_args]
     threading.setprofile(_start_in_thread)
-    main_profile = cProfile.Profile()
+    main_profile = _new_profile()
     status: int = 0
     main_profile.enable()
     try:

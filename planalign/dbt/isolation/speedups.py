@@ -51,6 +51,7 @@ expected is skipped — logged at WARNING with the reason, and listed in `Isolat
   adapter sees are the ones dbt means (the defaults and its own).
 * `behavior-source-frames` — each of those flags names its source module with `inspect.stack()`; the same
   name is read from the frames directly (`planalign.dbt.isolation.behavior_source`).
+* `jinja-compile-cache`, `macro-namespace-flatten` — see modules `jinja_cache`, `namespace_flatten`.
 * `config-cache` — the profile, project and dependencies' configs, loaded once per engine run under a key of
   everything that can differ between invocations (`planalign.dbt.isolation.config_cache`).
 * `adapter-reuse` — server adapters reused by the invocations of one engine run, one at a time, and no
@@ -66,8 +67,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from planalign.dbt.isolation import adapter_reuse, behavior_source, config_cache, server_cache
+from planalign.dbt.isolation import adapter_reuse, behavior_source, config_cache, jinja_cache, server_cache
 from planalign.dbt.isolation import duckdb as duckdb_envs
+from planalign.dbt.isolation import namespace_flatten as namespaces
 from planalign.dbt.isolation._base import Installation, missing_attrs, missing_parameters
 
 logger = logging.getLogger(__name__)
@@ -372,6 +374,8 @@ SPEEDUPS: tuple[SpeedUp, ...] = (
     SpeedUp("behavior-source-frames", behavior_source.check, behavior_source.install),  # see its module
     SpeedUp("config-cache", config_cache.check, config_cache.install),  # see its module
     SpeedUp("adapter-reuse", adapter_reuse.check, adapter_reuse.install),  # see its module
+    SpeedUp("jinja-compile-cache", jinja_cache.check, jinja_cache.install),  # see its module
+    SpeedUp("macro-namespace-flatten", namespaces.check, namespaces.install),  # see its module
 )
 
 
