@@ -26,6 +26,7 @@ import pytest
 
 from .simulation_support import ScenarioBuild, SimulationRun
 from .skewed_plans import YEARS
+from .test_account_balances import MONEY_COLUMNS
 from .test_dbt_simulation import CENT
 from .test_nondiscrimination import TOLERANCE, check_year, recompute, results_row
 from .test_plan_rules import half_up
@@ -92,14 +93,7 @@ def balances(run: SimulationRun, year: int) -> dict[str, dict[str, Any]]:
     columns = [
         "employee_id",
         "employment_status",
-        "opening_balance",
-        "employee_contributions",
-        "employer_contributions",
-        "investment_return",
-        "distributions",
-        "forfeitures",
-        "closing_balance",
-        "vested_balance",
+        *MONEY_COLUMNS,
         "vested_share",
         "annual_return",
         "distribution_type",
