@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +193,98 @@ def build_simulation(
     for year in years:
         workspace.dbt(command, vars={**run_vars, "simulation_year": year})
     return SimulationRun(workspace, census_path, run_vars)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One member of a sweep build (the `scenarios` var): its id, seed, plan vars and, when it needs fewer
+    years than the build, its own last year."""
+
+    scenario_id: str
+    random_seed: int
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    last_year: int | None = None
+
+    def sweep_item(self) -> dict[str, Any]:
+        return {"scenario_id": self.scenario_id, "random_seed": self.random_seed, "vars": dict(self.vars)}
+
+
+@dataclass(frozen=True)
+class ScenarioBuild:
+    """A sweep build and, for the members asked for, a database holding that member alone."""
+
+    sweep: SimulationRun
+    members: Mapping[str, SimulationRun]
+
+
+def build_scenarios(
+    root: Path,
+    census_path: Path,
+    years: Sequence[int],
+    scenarios: Sequence[Scenario],
+    *,
+    split: Sequence[str] = (),
+    command: str = "build",
+    built: bool = False,
+) -> ScenarioBuild:
+    """Several plan designs on one census for the price of about one: `dbt seed`, then one `dbt <command>`
+    per year building every scenario side by side (at `root/sweep`; a scenario with a `last_year` leaves
+    the list after that year), and, for each scenario id of `split`, a copy of the database as it is after
+    that scenario's last year, at `root/<scenario_id>`, with every other scenario's rows deleted. With
+    `built`, nothing is run: the build is already at `root` (`tests.shared_builds.built_once`).
+
+    Such a copy is what a single run of the scenario over its years (its vars and seed at the top level, its
+    scenario_id as a var) builds: test_scenario_dimension checks that a sweep member equals its single run,
+    relation by relation and value by value, and that a run of fewer scenarios into a sweep's database
+    leaves the others' rows alone. The copy's run carries exactly those single-run vars, so the tests read
+    it (and re-run models on a copy of it) as they would a single run's. A wrong copy fails the tests that
+    recompute the member's rows in Python, as a wrong single run would."""
+    workspace = DbtWorkspace(root / "sweep")
+    base_vars: dict[str, Any] = {"census_path": str(census_path)}
+    last = {s.scenario_id: s.last_year if s.last_year is not None else years[-1] for s in scenarios}
+    assert all(last.get(i) in years for i in split), f"{list(split)} must end inside {list(years)}"
+    members = {s.scenario_id: _single(root, census_path, s) for s in scenarios if s.scenario_id in split}
+    if not built:
+        workspace.root.mkdir(parents=True, exist_ok=True)
+        workspace.dbt("seed", vars=base_vars)
+    for year in years:
+        active = [s for s in scenarios if last[s.scenario_id] >= year]
+        sweep_vars = {**base_vars, "scenarios": [s.sweep_item() for s in active]}
+        if built:
+            continue
+        workspace.dbt(command, vars={**sweep_vars, "simulation_year": year})
+        for scenario in active:
+            if last[scenario.scenario_id] == year and scenario.scenario_id in split:
+                member = members[scenario.scenario_id].workspace
+                member.root.mkdir(exist_ok=True)
+                shutil.copyfile(workspace.database, member.database)
+                _keep_only(member.database, scenario.scenario_id)
+    return ScenarioBuild(SimulationRun(workspace, census_path, sweep_vars), members)
+
+
+def _single(root: Path, census_path: Path, scenario: Scenario) -> SimulationRun:
+    """Where `scenario`'s own database is, with the vars of its single run."""
+    single_vars = {
+        "census_path": str(census_path),
+        "scenario_id": scenario.scenario_id,
+        "random_seed": scenario.random_seed,
+        **scenario.vars,
+    }
+    return SimulationRun(DbtWorkspace(root / scenario.scenario_id), census_path, single_vars)
+
+
+def _keep_only(database: Path, scenario_id: str) -> None:
+    """Delete every other scenario's rows from every table of `database` that has a scenario_id column
+    (seeds have none: they are the same for every scenario)."""
+    with duckdb.connect(str(database)) as connection:
+        tables = connection.execute(
+            "select c.table_name from information_schema.columns c join information_schema.tables t "
+            "on t.table_schema = c.table_schema and t.table_name = c.table_name "
+            "where c.table_schema = 'main' and c.column_name = 'scenario_id' and t.table_type = 'BASE TABLE'"
+        ).fetchall()
+        assert tables, f"{database} has no table with a scenario_id column"
+        for (table,) in tables:
+            connection.execute(f'delete from "{table}" where scenario_id <> ?', [scenario_id])
+        kept = connection.execute("select scenario_id from dim_scenarios").fetchall()
+        assert kept == [(scenario_id,)], f"{scenario_id} is not one scenario of {database}: {kept}"
+        connection.execute("checkpoint")

@@ -7,7 +7,8 @@ the yearly rate at which a plan without auto-enrollment holds about 64% of its a
 census generator enrolls about 60% (a plan that was voluntary until the simulation starts).
 
 Two three-year plain-dbt runs on a 1,500-employee census from the shipped census's generator and seed
-(`planalign census --seed 2024`), with every parameter at its default; the second with auto-enrollment off.
+(`planalign census --seed 2024`), with every parameter at its default; the second with auto-enrollment off
+(two members of the build test_deferral_response reads, tests/dbt_project/enrollment_plans.py).
 Tolerances, stated with each check, allow for the sample's size (200-600 auto-enrolled hires, 1,500
 actives): about 3 standard errors. On the shipped 5,000-employee census the default simulation gives
 94.4/94.1/93.6/94.4/94.1% for the auto-enrolled hires (2025-2029), 61.7-65.7% without auto-enrollment, and
@@ -17,40 +18,38 @@ average deferral rates of 6.9% rising to 8.1% with escalation.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from planalign.simulation.census import generate_census, write_census
-
-from .simulation_support import SimulationRun, build_simulation
+from .enrollment_plans import EMPLOYEES, SCENARIOS, YEARS
+from .simulation_support import ScenarioBuild, SimulationRun
 from .test_dbt_simulation import PLAN, irs_limit
 
 pytestmark = pytest.mark.slow
 
-YEARS = (2025, 2026, 2027)
 AUTO_ENROLLMENT_PARTICIPATION, AUTO_ENROLLMENT_TOLERANCE = 0.94, 0.03
 VOLUNTARY_PARTICIPATION, VOLUNTARY_TOLERANCE = 0.64, 0.05
 AVERAGE_DEFERRAL, DEFERRAL_TOLERANCE = 0.077, 0.010
 
 
-def build(root: Path, **overrides: Any) -> SimulationRun:
-    census_path = write_census(generate_census(1500, seed=2024), root / "census.parquet")
-    return build_simulation(root, census_path, YEARS, overrides, command="run")
+@pytest.fixture(scope="module")
+def default_run(enrollment_plans: ScenarioBuild) -> Iterator[SimulationRun]:
+    """Every parameter at its default (seed 42), 2025-2027."""
+    run = enrollment_plans.members["today"]
+    assert (run.vars["random_seed"], SCENARIOS["today"]) == (42, {}), "the shipped defaults"
+    yield run
 
 
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
-    yield build(tmp_path_factory.mktemp("calibration_default"))
-
-
-@pytest.fixture(scope="module")
-def voluntary_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
-    yield build(tmp_path_factory.mktemp("calibration_voluntary"), auto_enrollment_enabled=False)
+def voluntary_run(enrollment_plans: ScenarioBuild) -> Iterator[SimulationRun]:
+    """The same with auto-enrollment off."""
+    run = enrollment_plans.members["voluntary"]
+    assert (run.vars["random_seed"], SCENARIOS["voluntary"]) == (42, {"auto_enrollment_enabled": False})
+    yield run
 
 
 def test_the_shipped_defaults_are_the_calibrated_ones() -> None:
+    assert EMPLOYEES == 1500, "the tolerances are about 3 standard errors of a 1,500-employee census"
     assert float(PLAN["auto_enrollment_opt_out_rate"]) == pytest.approx(1 - AUTO_ENROLLMENT_PARTICIPATION)
     assert float(PLAN["voluntary_enrollment_rate"]) == pytest.approx(0.20)
 

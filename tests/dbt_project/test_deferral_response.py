@@ -1,9 +1,10 @@
 """Deferral elections respond to the plan (issue #20 item 1; docs/methodology.md "Deferral behaviour").
 
 One real-dbt build (three years, five scenarios with the same seed, so every draw is shared) on a generated
-1,000-employee census: the shipped plan with the rules on (`today`), the stretch match 50% of the first 6%
-(`stretch`), the shipped plan with `deferral_response_enabled: false` (`off`), and both matches without
-auto-enrollment (`voluntary`, `voluntary_stretch`). Every rule is recomputed here in Python from the project's
+1,500-employee census (shared with test_calibration: tests/dbt_project/enrollment_plans.py): the shipped
+plan with the rules on (`today`), the stretch match 50% of the first 6% (`stretch`), the shipped plan with
+`deferral_response_enabled: false` (`off`), and both matches without auto-enrollment (`voluntary`,
+`voluntary_stretch`). Every rule is recomputed here in Python from the project's
 hash draws and the plan; the calibration checks compare the run with the published figures the defaults
 come from (How America Saves 2025; Vanguard, Stretching the match, 2019), with tolerances of about three
 standard errors for the sample sizes stated in each test.
@@ -18,24 +19,13 @@ from typing import Any
 
 import pytest
 
-from planalign.simulation.census import generate_census, write_census
-
-from .simulation_support import SimulationRun, build_simulation
+from .enrollment_plans import SCENARIOS, SEED, YEARS
+from .simulation_support import ScenarioBuild, SimulationRun
 from .test_dbt_simulation import PLAN, seed_rows
 from .test_plan_rules import first_full_plan_year, uniform
 
 pytestmark = pytest.mark.slow
 
-YEARS = (2025, 2026, 2027)
-SEED = 42
-STRETCH = [{"employee_max": 0.06, "match_rate": 0.5}]
-SCENARIOS: dict[str, dict[str, Any]] = {
-    "today": {},
-    "stretch": {"match_tiers": STRETCH},
-    "off": {"deferral_response_enabled": False},
-    "voluntary": {"auto_enrollment_enabled": False},
-    "voluntary_stretch": {"auto_enrollment_enabled": False, "match_tiers": STRETCH},
-}
 #: the round rates of macro planalign_round_deferral_rates
 ROUND_RATES = (0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15)
 #: today's fixed voluntary distribution (deferral_response_enabled false)
@@ -44,13 +34,9 @@ FOUR_PLACES = Decimal("0.0001")
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
-    root = tmp_path_factory.mktemp("deferral_response")
-    census = write_census(generate_census(1000, seed=2024), root / "census.parquet")
-    scenarios = [
-        {"scenario_id": name, "random_seed": SEED, "vars": plan} for name, plan in SCENARIOS.items()
-    ]
-    yield build_simulation(root, census, YEARS, {"random_seed": SEED, "scenarios": scenarios}, command="run")
+def sweep(enrollment_plans: ScenarioBuild) -> Iterator[SimulationRun]:
+    """The five scenarios side by side, 2025-2027 (conftest's build, shared with test_calibration)."""
+    yield enrollment_plans.sweep
 
 
 # --------------------------------------------------------------------------------------- the rules in Python

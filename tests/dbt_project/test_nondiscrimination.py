@@ -6,7 +6,8 @@ eligible for it (Treas. Reg. 1.414(v)-1), the rest refunded; the match on the re
 
 A two-year plain-dbt run on a generated census where everyone paid above the 2024 HCE limit defers 12% and
 three NHCEs in four do not defer (auto-enrollment off), so both tests fail and the refunds are exercised;
-a one-year run of the same census with the top-paid group election.
+a one-year run of the same census with the top-paid group election (both plans of the shared build of
+this census, tests/dbt_project/skewed_plans.py).
 """
 
 from __future__ import annotations
@@ -15,15 +16,11 @@ import math
 from collections.abc import Iterator
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
-from planalign.simulation.census import generate_census, write_census
-
-from .simulation_support import SimulationRun, build_simulation
+from .simulation_support import ScenarioBuild, SimulationRun
 from .test_dbt_simulation import (
     CENT,
     PLAN,
@@ -46,40 +43,16 @@ YEARS = (2025, 2026)
 TOLERANCE = 1e-7
 
 
-#: issue #23 item 6: these census rows were paid below the 2024 HCE limit in 2024 (a raise or a late hire)
-PRIOR_YEAR_PAY = 120_000.0
-
-
-def skewed_census(path: Path) -> Path:
-    table = generate_census(300, seed=31)
-    rows = table.to_pylist()
-    for index, row in enumerate(rows):
-        row["prior_year_compensation"] = None
-        if row["annual_compensation"] > 155_000:
-            row["deferral_rate"] = 0.12
-            if index % 5 == 0:
-                row["prior_year_compensation"] = PRIOR_YEAR_PAY
-        elif index % 4:
-            row["deferral_rate"] = None
-    schema = table.schema.append(pa.field("prior_year_compensation", pa.float64()))
-    return write_census(pa.Table.from_pylist(rows, schema=schema), path)
-
-
-def build(root: Path, years: tuple[int, ...], **overrides: Any) -> SimulationRun:
-    census_path = skewed_census(root / "census.parquet")
-    return build_simulation(
-        root, census_path, years, {"random_seed": 3, "auto_enrollment_enabled": False, **overrides}
-    )
+@pytest.fixture(scope="module")
+def skewed_run(skewed_plans: ScenarioBuild) -> Iterator[SimulationRun]:
+    """The census built to fail, auto-enrollment off, 2025-2026 (conftest's shared build of its plans)."""
+    yield skewed_plans.members["baseline"]
 
 
 @pytest.fixture(scope="module")
-def skewed_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
-    yield build(tmp_path_factory.mktemp("nondiscrimination"), YEARS)
-
-
-@pytest.fixture(scope="module")
-def top_paid_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
-    yield build(tmp_path_factory.mktemp("top_paid"), YEARS[:1], hce_top_paid_group=True)
+def top_paid_run(skewed_plans: ScenarioBuild) -> Iterator[SimulationRun]:
+    """The same with the top-paid group election, 2025 only."""
+    yield skewed_plans.members["top_paid"]
 
 
 def lookback_compensation(run: SimulationRun, year: int) -> dict[str, Decimal]:

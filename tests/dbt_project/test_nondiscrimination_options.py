@@ -1,5 +1,5 @@
 """Issue #23 item 7: two options of the plan, recomputed in Python on one real six-year build (2025-2030) of
-the census built to fail the ADP and ACP tests (test_nondiscrimination.skewed_census), with both options on:
+the census built to fail the ADP and ACP tests (skewed_plans.skewed_census), with both options on:
 
 - `nondiscrimination.testing_method: prior_year` (IRC 401(k)(3)(A), 401(m)(2)(A); Treas. Reg.
   1.401(k)-2(a)(2)(ii)): from the second simulated year the HCE averages are held to the previous year's
@@ -24,24 +24,19 @@ from typing import Any
 
 import pytest
 
-from .simulation_support import SimulationRun
+from .simulation_support import ScenarioBuild, SimulationRun
+from .skewed_plans import YEARS
+from .test_account_balances import MONEY_COLUMNS
 from .test_dbt_simulation import CENT
-from .test_nondiscrimination import TOLERANCE, build, check_year, recompute, results_row
+from .test_nondiscrimination import TOLERANCE, check_year, recompute, results_row
 from .test_plan_rules import half_up
 
 pytestmark = pytest.mark.slow
 
-YEARS = (2025, 2026, 2027, 2028, 2029, 2030)
-
-
 @pytest.fixture(scope="module")
-def options_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
-    yield build(
-        tmp_path_factory.mktemp("nondiscrimination_options"),
-        YEARS,
-        nondiscrimination_testing_method=1,
-        vesting_forfeiture_timing=1,
-    )
+def options_run(skewed_plans: ScenarioBuild) -> Iterator[SimulationRun]:
+    """Both options on, 2025-2030 (conftest's shared build of the plans of this census)."""
+    yield skewed_plans.members["options"]
 
 
 def test_prior_year_testing_holds_the_hces_to_last_year_s_nhce_averages(options_run: SimulationRun) -> None:
@@ -98,14 +93,7 @@ def balances(run: SimulationRun, year: int) -> dict[str, dict[str, Any]]:
     columns = [
         "employee_id",
         "employment_status",
-        "opening_balance",
-        "employee_contributions",
-        "employer_contributions",
-        "investment_return",
-        "distributions",
-        "forfeitures",
-        "closing_balance",
-        "vested_balance",
+        *MONEY_COLUMNS,
         "vested_share",
         "annual_return",
         "distribution_type",

@@ -4,8 +4,8 @@ A three-year run of the default plan on a small generated census in which a few 
 above the 401(a)(17) limit at a low deferral rate (the case the old formulas got wrong) and a few aged 61 and
 64 defer 15% of $300,000 (catch-up, super catch-up and, from 2026, the Roth catch-up); two-year runs of a
 rich plan (20% core, 415(c) binds) and of a graded plan (core rate by age and service, the match per pay
-period without a true-up, the Roth catch-up from 2025). Every expected value is recomputed from the census,
-the seeds and the year's events, never copied from the models.
+period without a true-up, the Roth catch-up from 2025), the three built side by side in one build. Every
+expected value is recomputed from the census, the seeds and the year's events, never copied from the models.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 
 from planalign.simulation.census import generate_census, write_census
 
-from .simulation_support import DbtWorkspace, SimulationRun, build_simulation
+from .simulation_support import DbtWorkspace, Scenario, ScenarioBuild, SimulationRun, build_scenarios
 from .test_dbt_simulation import (
     CENT,
     PLAN,
@@ -91,28 +91,39 @@ GRADED_PLAN: dict[str, Any] = {
 }
 
 
-def build(root: Path, years: tuple[int, ...], **plan: Any) -> SimulationRun:
-    return build_simulation(
-        root, executive_census(root / "census.parquet"), years, {"random_seed": 7, **plan}
-    )
+#: The three plans, side by side in one build (simulation_support.build_scenarios): every year's dbt pass
+#: builds each plan still running, so the three runs cost about one; each fixture reads a database holding
+#: its plan alone, as a single run of it would build. The default plan is the build's `baseline`.
+PLANS = (
+    Scenario("baseline", 7),
+    Scenario("rich", 7, RICH_PLAN, last_year=RICH_YEARS[-1]),
+    Scenario("graded", 7, GRADED_PLAN, last_year=RICH_YEARS[-1]),
+)
 
 
 @pytest.fixture(scope="module")
-def plan_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
+def plans(tmp_path_factory: pytest.TempPathFactory) -> ScenarioBuild:
+    root = tmp_path_factory.mktemp("plan_rules")
+    census = executive_census(root / "census.parquet")
+    return build_scenarios(root, census, PLAN_YEARS, PLANS, split=[p.scenario_id for p in PLANS])
+
+
+@pytest.fixture(scope="module")
+def plan_run(plans: ScenarioBuild) -> Iterator[SimulationRun]:
     """The default plan, 2025-2027."""
-    yield build(tmp_path_factory.mktemp("plan_rules"), PLAN_YEARS)
+    yield plans.members["baseline"]
 
 
 @pytest.fixture(scope="module")
-def rich_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
+def rich_run(plans: ScenarioBuild) -> Iterator[SimulationRun]:
     """RICH_PLAN, 2025-2026."""
-    yield build(tmp_path_factory.mktemp("rich_plan"), RICH_YEARS, **RICH_PLAN)
+    yield plans.members["rich"]
 
 
 @pytest.fixture(scope="module")
-def graded_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
+def graded_run(plans: ScenarioBuild) -> Iterator[SimulationRun]:
     """GRADED_PLAN, 2025-2026."""
-    yield build(tmp_path_factory.mktemp("graded_plan"), RICH_YEARS, **GRADED_PLAN)
+    yield plans.members["graded"]
 
 
 def half_up(value: Decimal) -> Decimal:

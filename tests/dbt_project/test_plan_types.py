@@ -5,8 +5,8 @@ without a safe harbor (tests/dbt_project/test_nondiscrimination.py), with auto-e
 Python, independently of the SQL: every match to the cent under the QACA formula (IRC 401(k)(13)(D)(i)), the
 2-year cliff (401(k)(13)(D)(iii)), the permissive withdrawals (IRC 414(w)) employee by employee from the
 project's hash draw, the withdrawers' money, and the tests deemed passed. One two-year build (the second
-year reads the first's state): no shared fixture has these plan types. The build runs dq_plan_rules'
-plan-type checks too (a row fails it)."""
+year reads the first's state), side by side with the other plans of this census (skewed_plans.py). The
+build runs dq_plan_rules' plan-type checks too (a row fails it)."""
 
 from __future__ import annotations
 
@@ -15,51 +15,25 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from planalign.simulation.config import SimulationConfig
-
-from .simulation_support import SimulationRun
-from .test_nondiscrimination import build
+from .simulation_support import ScenarioBuild, SimulationRun
+from .skewed_plans import PLAN_TYPES_ENVIRONMENT, PLAN_TYPES_KEYS, SEED, WITHDRAWAL_SHARE, configured
 from .test_plan_rules import uniform
 
 pytestmark = pytest.mark.slow
 
 YEARS = (2025, 2026)
-SEED = 3  # test_nondiscrimination.build's random_seed
-#: high, so that a few hundred hires give dozens of withdrawals
-WITHDRAWAL_SHARE = 0.3
 CENT = Decimal("0.01")
-ENVIRONMENT = {
-    "PLANALIGN_SAFE_HARBOR__TYPE": "basic_match",
-    "PLANALIGN_SAFE_HARBOR__QACA": "true",
-    "PLANALIGN_ENROLLMENT__AUTO_ENROLLMENT__SECURE_2_0_MANDATORY": "true",
-    "PLANALIGN_ENROLLMENT__AUTO_ENROLLMENT__ENABLED": "true",
-    "PLANALIGN_ENROLLMENT__AUTO_ENROLLMENT__DEFAULT_DEFERRAL_RATE": "0.04",
-    "PLANALIGN_ENROLLMENT__AUTO_ENROLLMENT__PERMISSIVE_WITHDRAWAL_SHARE": str(WITHDRAWAL_SHARE),
-    "PLANALIGN_ESCALATION__CAP": "0.12",
-}
 
 
 @pytest.fixture(scope="module")
-def plan_types_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulationRun]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in ENVIRONMENT.items():
-            patch.setenv(name, value)
-        config = SimulationConfig()
-        assert config.plan_type_problems() == [], "a lawful QACA and section 101 schedule"
-        plan = config.parameter_vars()
-    keys = (
-        "match_tiers",
-        "match_cap_rate",
-        "vesting_schedule",
-        "safe_harbor_type",
-        "safe_harbor_qaca",
-        "auto_enrollment_enabled",
-        "auto_enrollment_default_deferral_rate",
-        "auto_enrollment_permissive_withdrawal_share",
-        "auto_enrollment_secure_2_0_mandatory",
-        "escalation_cap",
-    )
-    yield build(tmp_path_factory.mktemp("plan_types"), YEARS, **{k: plan[k] for k in keys})
+def plan_types_run(skewed_plans: ScenarioBuild) -> Iterator[SimulationRun]:
+    """The plan of PLAN_TYPES_ENVIRONMENT, 2025-2026 (conftest's shared build of the plans of this census)."""
+    config = configured(PLAN_TYPES_ENVIRONMENT)
+    assert config.plan_type_problems() == [], "a lawful QACA and section 101 schedule"
+    run = skewed_plans.members["plan_types"]
+    plan = config.parameter_vars()
+    assert all(run.vars[key] == plan[key] for key in PLAN_TYPES_KEYS), "built with the configured plan"
+    yield run
 
 
 def qaca_match_rate(deferral: Decimal) -> Decimal:

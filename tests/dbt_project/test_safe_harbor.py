@@ -1,7 +1,7 @@
 """Issue #23, plan types: a safe-harbor design (`safe_harbor.type`, here basic_match as
 PLANALIGN_SAFE_HARBOR__TYPE=basic_match sets it) is fully vested and refunds nothing — on the census that
-fails both tests without it (tests/dbt_project/test_nondiscrimination.py). One one-year build: no shared
-fixture has a safe-harbor plan."""
+fails both tests without it (tests/dbt_project/test_nondiscrimination.py). One one-year plan, built side by
+side with the other plans of this census (skewed_plans.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from planalign.simulation.config import SimulationConfig
-
-from .simulation_support import SimulationRun
-from .test_nondiscrimination import build
+from .simulation_support import ScenarioBuild, SimulationRun
+from .skewed_plans import SAFE_HARBOR_ENVIRONMENT, configured
 
 pytestmark = pytest.mark.slow
 
@@ -20,19 +18,12 @@ YEAR = 2025
 
 
 @pytest.fixture(scope="module")
-def safe_harbor_run(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch
-) -> Iterator[SimulationRun]:
-    monkeypatch_module.setenv("PLANALIGN_SAFE_HARBOR__TYPE", "basic_match")
-    plan = SimulationConfig().parameter_vars()
-    keys = ("match_tiers", "match_cap_rate", "vesting_schedule", "safe_harbor_type")
-    yield build(tmp_path_factory.mktemp("safe_harbor"), (YEAR,), **{k: plan[k] for k in keys})
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
+def safe_harbor_run(skewed_plans: ScenarioBuild) -> Iterator[SimulationRun]:
+    """The basic-match safe harbor, 2025 only (conftest's shared build of the plans of this census)."""
+    run = skewed_plans.members["safe_harbor"]
+    plan = configured(SAFE_HARBOR_ENVIRONMENT).parameter_vars()
+    assert run.vars["safe_harbor_type"] == plan["safe_harbor_type"], "built with the configured plan"
+    yield run
 
 
 def test_a_basic_match_safe_harbor_plan_is_fully_vested_and_refunds_nothing(

@@ -5,7 +5,8 @@ on seed 42, a different auto-enrollment default rate and escalation on seed 7) i
 single runs (no `scenarios` var; the member's vars and seed at the top level, its scenario_id as a var):
 every relation of a single run must be identical, row for row and value for value, to the member's rows of
 the sweep without the scenario_id column. Members that share a seed share their draws (common random
-numbers); a bad `scenarios` var is a compiler error naming what is wrong.
+numbers); a bad `scenarios` var is a compiler error naming what is wrong (at parse time, and when a parse
+is reused).
 
 The four builds start from one seeded database (copied) and run one after another on the shared parse (an
 in-process dbt command runs alone, so threads would buy nothing); the single runs use `dbt run` (the sweep
@@ -275,13 +276,25 @@ def _parse_error(tmp_path: Path, scenarios: Any) -> str:
     return result.stdout + result.stderr
 
 
+def _compile_error(tmp_path: Path, scenarios: Any) -> str:
+    """The error of compiling the models that check the scenarios (dim_scenarios) and their values
+    (int_effective_parameter_values) for these vars on the shared parse: the path of every run that
+    reuses a parse (the vars come with the invocation; planalign's cached parse), without a parse of its
+    own (~7 s of CPU each)."""
+    workspace = DbtWorkspace(tmp_path)
+    select = ("--select", "dim_scenarios", "int_effective_parameter_values")
+    result = workspace.dbt("compile", *select, vars={"scenarios": scenarios}, check=False)
+    assert result.returncode != 0, "a bad scenarios var must fail the compile"
+    return result.stdout + result.stderr
+
+
+DUPLICATE_ID = [BASELINE.sweep_item(), {**MATCH.sweep_item(), "scenario_id": BASELINE.scenario_id}]
+
+
 @pytest.mark.parametrize(
     ("scenarios", "message"),
     [
-        (
-            [BASELINE.sweep_item(), {**MATCH.sweep_item(), "scenario_id": BASELINE.scenario_id}],
-            "duplicate scenario_id baseline__s42",
-        ),
+        (DUPLICATE_ID, "duplicate scenario_id baseline__s42"),
         (
             [{**MATCH.sweep_item(), "vars": {"census_path": "other.parquet"}}],
             "var census_path is a run-identity var",
@@ -296,7 +309,13 @@ def _parse_error(tmp_path: Path, scenarios: Any) -> str:
 def test_a_bad_scenarios_var_is_a_compiler_error_naming_it(
     tmp_path: Path, scenarios: Any, message: str
 ) -> None:
-    assert message in _parse_error(tmp_path, scenarios)
+    assert message in _compile_error(tmp_path, scenarios)
+
+
+def test_a_bad_scenarios_var_fails_the_parse(tmp_path: Path) -> None:
+    """The models call the check while dbt parses them, so a fresh parse (plain `dbt`, a new process) fails
+    too, with the same message (the one parse of this module: the check is one macro whatever is wrong)."""
+    assert "duplicate scenario_id baseline__s42" in _parse_error(tmp_path, DUPLICATE_ID)
 
 
 def test_the_scenario_parameter_list_is_the_projects_parameter_vars() -> None:
