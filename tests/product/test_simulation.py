@@ -57,8 +57,9 @@ def _config(workdir: Path, census: Path, name: str, **options: Any) -> Simulatio
     """`make_config` for the run `name`, its database `<workdir>/<name>/simulation.duckdb`: one file name
     (one catalog) for every run of this module, so they share one cached dbt parse."""
     (workdir / name).mkdir(exist_ok=True)
-    database = {"simulation.database_path": str(workdir / name / "simulation.duckdb")}
-    return make_config(workdir, census, name, **options, **database)
+    database = str(workdir / name / "simulation.duckdb")
+    settings: dict[str, Any] = {**options, "simulation.database_path": database}
+    return make_config(workdir, census, name, **settings)
 
 
 @pytest.fixture(scope="module")
