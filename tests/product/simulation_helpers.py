@@ -107,3 +107,18 @@ def serial_reference(
         data = json.loads(result_file.read_text())
     checksums = {table: (int(rows), str(digest)) for table, (rows, digest) in data["checksums"].items()}
     return checksums, int(data["peak"])
+
+
+def serial_reference_run(
+    tmp_path_factory: pytest.TempPathFactory, census: Path, seed: int
+) -> tuple[Path, dict[str, Any]]:
+    """(the database, the run's summary.json) of `serial_reference`'s run of `seed` on `census` (built once
+    per test run, or found built): for a test that needs a single run of the default configuration with this
+    seed, 2025-`REFERENCE_END_YEAR`, row for row — read-only, like everything `built_once` shares."""
+    from tests.shared_builds import built_once
+
+    serial_reference(tmp_path_factory, census, seed)
+    with built_once(tmp_path_factory, f"reference_seed{seed}") as (directory, done):
+        assert done, "serial_reference did not build its run"
+    [summary] = sorted((directory / "runs").glob("*/summary.json"))
+    return directory / f"reference_seed{seed}.duckdb", json.loads(summary.read_text())

@@ -6,6 +6,11 @@ Two simulated years (2025–2026) prove each of these: the second year reads the
 year that fails, is cancelled and is resumed. The serial run is the reliability tests' reference run
 (`serial_reference`, built once per test run for both packages); the 4-worker run here is also the
 determinism tests' 4-worker case (tests/reliability/test_determinism.py runs 2 and 8 workers).
+
+Every run here writes a database of the same file name, each in its own directory (`_config`): the catalog
+name is part of dbt's parse vars, so the runs after the first start from its cached parse instead of
+parsing in full (planalign.dbt.parse_vars). The transient-failure run is also the run whose completed year
+another process reads (`transient_run`): two properties of one one-year run.
 """
 
 from __future__ import annotations
@@ -13,12 +18,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
 from planalign.engine.results import load_run_results
+from planalign.simulation.config import SimulationConfig
 from planalign.simulation.events import ProgressEvent
 from planalign.simulation.orchestrator import PipelineOrchestrator, create_orchestrator
 from planalign.simulation.run_directory import SimulationSummary
@@ -45,9 +53,18 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("simulation")
 
 
+def _config(workdir: Path, census: Path, name: str, **options: Any) -> SimulationConfig:
+    """`make_config` for the run `name`, its database `<workdir>/<name>/simulation.duckdb`: one file name
+    (one catalog) for every run of this module, so they share one cached dbt parse."""
+    (workdir / name).mkdir(exist_ok=True)
+    database = str(workdir / name / "simulation.duckdb")
+    settings: dict[str, Any] = {**options, "simulation.database_path": database}
+    return make_config(workdir, census, name, **settings)
+
+
 @pytest.fixture(scope="module")
 def parallel_run(workdir: Path, small_census: Path) -> SimulationSummary:
-    config = make_config(workdir, small_census, "parallel", workers=4, end_year=END_YEAR)
+    config = _config(workdir, small_census, "parallel", workers=4, end_year=END_YEAR)
     return create_orchestrator(config).execute_multi_year_simulation()
 
 
@@ -92,7 +109,7 @@ def test_serial_run_gives_identical_tables(
 def test_failure_rolls_back_the_year_and_resume_completes_identically(
     workdir: Path, small_census: Path, reference: dict[str, tuple[int, str]]
 ) -> None:
-    config = make_config(workdir, small_census, "failing", workers=4, end_year=END_YEAR)
+    config = _config(workdir, small_census, "failing", workers=4, end_year=END_YEAR)
     broken = PipelineOrchestrator(
         config, invoker_factory=faulty_factory(Fault("int_hiring_events", year=2026, retryable=False))
     )
@@ -110,12 +127,44 @@ def test_failure_rolls_back_the_year_and_resume_completes_identically(
     assert output_checksums(resumed.database_path) == reference
 
 
-def test_transient_failure_is_retried_and_the_run_succeeds(workdir: Path, small_census: Path) -> None:
-    config = make_config(workdir, small_census, "transient", workers=4, end_year=2025)
+@dataclass(frozen=True)
+class TransientRun:
+    summary: SimulationSummary
+    fault: Fault
+    seen: list[subprocess.CompletedProcess[str]]
+    """What another process read of the database each time a year finished, during the run."""
+
+
+@pytest.fixture(scope="module")
+def transient_run(workdir: Path, small_census: Path) -> TransientRun:
+    """One year (2025) with a retryable failure of one model, and another process reading the database each
+    time a year finishes (still inside the run: the end-of-run release has not happened yet)."""
+    config = _config(workdir, small_census, "transient", workers=4, end_year=2025)
+    database = Path(config.simulation.database_path)
     fault = Fault("int_hazard_termination", failures=1, retryable=True)
+    seen: list[subprocess.CompletedProcess[str]] = []
+    reader = (
+        "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+        "sql = 'select count(*) from fct_yearly_events where simulation_year = 2025'; "
+        "print(con.execute(sql).fetchone()[0])"
+    )
+
+    def on_progress(event: ProgressEvent) -> None:
+        if event.kind == "year_finished":
+            seen.append(
+                subprocess.run(
+                    [sys.executable, "-c", reader, str(database)], capture_output=True, text=True, timeout=60
+                )
+            )
+
     summary = PipelineOrchestrator(
         config, invoker_factory=faulty_factory(fault)
-    ).execute_multi_year_simulation()
+    ).execute_multi_year_simulation(on_progress=on_progress)
+    return TransientRun(summary, fault, seen)
+
+
+def test_transient_failure_is_retried_and_the_run_succeeds(transient_run: TransientRun) -> None:
+    summary, fault = transient_run.summary, transient_run.fault
     assert summary.success, summary.error
     assert fault.seen == 2
     runs = load_run_results(summary.run_dir / "engine_runs.json")
@@ -126,7 +175,7 @@ def test_transient_failure_is_retried_and_the_run_succeeds(workdir: Path, small_
 async def test_async_run_never_blocks_the_loop_and_cancel_then_resume_is_identical(
     workdir: Path, small_census: Path, reference: dict[str, tuple[int, str]]
 ) -> None:
-    config = make_config(workdir, small_census, "async", workers=4, end_year=END_YEAR)
+    config = _config(workdir, small_census, "async", workers=4, end_year=END_YEAR)
     reached_2026 = anyio.Event()
     events: list[ProgressEvent] = []
 
@@ -176,29 +225,12 @@ def test_sync_api_refuses_to_run_inside_an_event_loop(workdir: Path, small_censu
 
 
 def test_each_completed_year_is_released_to_other_processes_before_the_next(
-    workdir: Path, small_census: Path
+    transient_run: TransientRun,
 ) -> None:
     """After a year completes, the orchestrator closes the database (checkpointing the year and freeing
-    DuckDB's buffers) before the next year reopens it; another process can read the year at that moment."""
-    config = make_config(workdir, small_census, "released", workers=4, end_year=2025)
-    database = Path(config.simulation.database_path)
-    seen: list[subprocess.CompletedProcess[str]] = []
-    reader = (
-        "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
-        "sql = 'select count(*) from fct_yearly_events where simulation_year = 2025'; "
-        "print(con.execute(sql).fetchone()[0])"
-    )
-
-    def on_progress(event: ProgressEvent) -> None:
-        if event.kind == "year_finished":
-            # Still inside the run: the end-of-run release has not happened yet.
-            seen.append(
-                subprocess.run(
-                    [sys.executable, "-c", reader, str(database)], capture_output=True, text=True, timeout=60
-                )
-            )
-
-    summary = create_orchestrator(config).execute_multi_year_simulation(on_progress=on_progress)
+    DuckDB's buffers) before the next year reopens it; another process can read the year at that moment
+    (the transient-failure run's: a retried model changes nothing of how a year ends)."""
+    summary, seen = transient_run.summary, transient_run.seen
     assert summary.success, summary.error
     assert len(seen) == 1
     assert seen[0].returncode == 0, f"another process could not open the database:\n{seen[0].stderr}"

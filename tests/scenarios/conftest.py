@@ -50,17 +50,21 @@ def write_scenarios(tmp_path: Path, baseline_config: Path) -> ScenarioWriter:
     return write
 
 
-def write_sweep_project(root: Path, employees: int) -> Path:
-    """The files a real-dbt sweep test runs from: a census of `employees` (seed 5) and
-    simulation_config.yaml for 2025-2026 writing `simulation.duckdb` and `runs/` under `root`. Shared by the
-    module fixtures of the real sweep tests (test_sweep_end_to_end, test_sharding). Returns `root`."""
+def write_sweep_project(
+    root: Path, employees: int, *, end_year: int = 2026, census: Path | None = None
+) -> Path:
+    """The files a real-dbt sweep test runs from: a census of `employees` (seed 5; or the given `census`
+    file) and simulation_config.yaml for 2025-`end_year` writing `simulation.duckdb` and `runs/` under `root`.
+    Shared by the module fixtures of the real sweep tests (test_sweep_end_to_end, test_sharding). Returns
+    `root`."""
     from planalign.simulation.census import generate_census, write_census
 
-    census = write_census(generate_census(employees, seed=5), root / "census.parquet")
+    if census is None:
+        census = write_census(generate_census(employees, seed=5), root / "census.parquet")
     config = {
         "simulation": {
             "start_year": 2025,
-            "end_year": 2026,
+            "end_year": end_year,
             "census_path": str(census),
             "database_path": "simulation.duckdb",
         },
