@@ -346,8 +346,8 @@ def test_fail_fast_starts_nothing_after_the_failure_even_inside_a_batch(
     code = main(["run", "--project-dir", str(ours), "--vars", _vars(ours), *args, "--max-retries", "0"])
     out = capsys.readouterr().out
     assert code == ExitStatus.FAILURE, out
-    reference = references.get(f"fail-fast {threads}")
-    returncode, stdout, theirs = reference.returncode, reference.stdout, reference.project
+    plain = references.get(f"fail-fast {threads}")
+    returncode, stdout, theirs = plain.returncode, plain.stdout, plain.project
     for _ in range(2):
         # Plain dbt's own race, not planalign's: dbt-duckdb's cancel of fail-fast may interrupt a connection a
         # finished thread already closed ("Connection already closed!" in DuckDBConnectionWrapper.cancel,
