@@ -5,7 +5,8 @@ results identical to an uninterrupted run; the async API never blocks the loop a
 Two simulated years (2025–2026) prove each of these: the second year reads the first's state, and it is the
 year that fails, is cancelled and is resumed. The serial run is the reliability tests' reference run
 (`serial_reference`, built once per test run for both packages); the 4-worker run here is also the
-determinism tests' 4-worker case (tests/reliability/test_determinism.py runs 2 and 8 workers).
+determinism tests' 4-worker case (tests/reliability/test_determinism.py runs 8 workers,
+tests/reliability/test_concurrent_simulations.py 2).
 
 Every run here writes a database of the same file name, each in its own directory (`_config`): the catalog
 name is part of dbt's parse vars, so the runs after the first start from its cached parse instead of
