@@ -54,6 +54,7 @@ from planalign.scenarios.shards import (
     shards_for_memory,
 )
 from planalign.scenarios.sweep import SweepOutcome, SweepPlan, load_sweep, plan_sweep
+from planalign.simulation.assumptions_resolve import PARAMETER_TABLES
 from planalign.simulation.checksum import table_checksum
 from planalign.simulation.state import SimulationState
 
@@ -560,8 +561,18 @@ def test_a_sharded_sweep_equals_the_one_pass_sweep_member_by_member(
         assert "fct_workforce_snapshot" not in tables and "rpt_yearly_summary" not in tables
         assert SUMMARY_TABLE in tables
         ours = {k: v for k, v in ours.items() if k[0] != SUMMARY_TABLE}
-        assert ours.keys() == {k for k in theirs if k[0] == "dim_scenarios" or k[1] == "*"}
+        # and the parameters dbt resolved for each member, from which sweep.json's designs are read
+        sent = {"dim_scenarios", *PARAMETER_TABLES}
+        assert ours.keys() == {k for k in theirs if k[0] in sent or k[1] == "*"}
     assert {k for k in ours if ours[k] != theirs[k]} == set()
+    # sweep.json lists every design's parameters as the one-pass sweep's does (in both modes: a summary
+    # sweep's shards send the parameter tables; before, it said "not kept" for every design)
+    designs = {d["name"]: d for d in load_sweep(directory)["scenarios"]}
+    one_pass = {d["name"]: d for d in load_sweep(reference["directory"])["scenarios"]}
+    for design_name, design in one_pass.items():
+        assert design["parameters"], design["assumptions_error"]
+        fields = ("parameters", "match_formula", "assumptions_error")
+        assert {f: designs[design_name][f] for f in fields} == {f: design[f] for f in fields}
     one = json.loads((reference["directory"] / "comparison.json").read_text())
     mine = json.loads((directory / "comparison.json").read_text())
     for key in ("metrics", "rows", "totals", "sensitivities"):
