@@ -255,7 +255,11 @@ class _Reaper:
                     continue
             for node in due:
                 token, limit = node.token, node.token.model_timeout_s
-                if not token.stopped and limit is not None and node.node_id not in token.timed_out:
+                if token.stopped and node.node_id is not None:
+                    # A node that started between the stop and its own registration was not among the
+                    # nodes the stop recorded: it is interrupted by the stop all the same (not failed).
+                    token.interrupted.add(node.node_id)
+                elif not token.stopped and limit is not None and node.node_id not in token.timed_out:
                     token.timed_out[node.node_id] = limit
                     logger.debug("interrupting %s: running longer than %s s", node.node_id, limit)
                 try:
