@@ -45,7 +45,7 @@ from tests.reliability.helpers import (
     copy_project,
     file_digest,
     fingerprint,
-    planalign,
+    planalign_here,
     write_config,
 )
 
@@ -268,7 +268,7 @@ def test_a_database_name_dbt_cannot_use_is_refused_before_the_parse(
         tmp_path / "simulation_config.yaml",
         base_settings(small_census, database, dbt={"project_dir": str(project)}),
     )
-    result = planalign("simulate", cwd=tmp_path)
+    result = planalign_here("simulate", cwd=tmp_path)
     assert result.returncode == 2, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     assert "Traceback" not in result.stderr
     for fragment in ["simulation.database_path", str(database), *fragments]:
