@@ -1,5 +1,10 @@
 """Bad input through the real CLI: exit status 2, a short message naming what is wrong and how to fix it, no
-traceback (unless --debug), and an existing database left byte for byte as it was."""
+traceback (unless --debug), and an existing database left byte for byte as it was.
+
+The command line runs in-process (`planalign_here`: `planalign.cli.main`, the same path minus ~2.3 s of CPU
+starting an interpreter and importing dbt per case); an exception `main` does not handle fails the test as a
+traceback would. Two cases run as a separate process, as a user runs them: malformed YAML (the exit status
+and stderr of a real process) and --debug (the traceback the interpreter prints)."""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from tests.reliability.helpers import (
     copy_project,
     file_digest,
     planalign,
+    planalign_here,
     write_config,
 )
 
@@ -100,14 +106,14 @@ def assert_usage_error(result: subprocess.CompletedProcess[str], *fragments: str
 
 def test_malformed_yaml_names_the_line(ws: Workspace) -> None:
     ws.config("simulation:\n  start_year: [2025\n")
-    result = planalign("simulate", cwd=ws.root)
+    result = planalign("simulate", cwd=ws.root)  # one case as a user runs it: a separate process
     assert_usage_error(result, "simulation_config.yaml", "line", "invalid YAML")
 
 
 def test_unknown_key_suggests_the_known_one(ws: Workspace) -> None:
     settings = ws.settings(workforce={"total_termination_rat": 0.1})
     ws.config(settings)
-    result = planalign("simulate", cwd=ws.root)
+    result = planalign_here("simulate", cwd=ws.root)
     assert_usage_error(
         result, "workforce.total_termination_rat: unknown key", "did you mean 'total_termination_rate'"
     )
@@ -117,7 +123,7 @@ def test_wrong_type_names_key_and_value(ws: Workspace) -> None:
     settings = ws.settings()
     settings["simulation"]["random_seed"] = "forty-two"
     ws.config(settings)
-    result = planalign("simulate", cwd=ws.root)
+    result = planalign_here("simulate", cwd=ws.root)
     assert_usage_error(result, "simulation.random_seed", "valid integer", "forty-two")
 
 
@@ -146,13 +152,13 @@ def test_impossible_values_are_named_with_the_bound(
     ws: Workspace, path: tuple[str, ...], value: Any, fragments: list[str]
 ) -> None:
     ws.config(_set(ws.settings(), path, value))
-    result = planalign("simulate", cwd=ws.root)
+    result = planalign_here("simulate", cwd=ws.root)
     assert_usage_error(result, *fragments)
 
 
 def test_debug_shows_the_traceback(ws: Workspace) -> None:
     ws.config(_set(ws.settings(), (*MP, "max_workers"), 0))
-    result = planalign("--debug", "simulate", cwd=ws.root)
+    result = planalign("--debug", "simulate", cwd=ws.root)  # the interpreter prints the traceback
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "max_workers" in result.stderr
 
@@ -162,14 +168,14 @@ def test_debug_shows_the_traceback(ws: Workspace) -> None:
 
 def test_missing_census_says_how_to_generate_one(ws: Workspace) -> None:
     ws.config(ws.settings())
-    result = planalign("simulate", "--census", "nowhere.parquet", cwd=ws.root)
+    result = planalign_here("simulate", "--census", "nowhere.parquet", cwd=ws.root)
     assert_usage_error(result, "nowhere.parquet", "not found", "python -m planalign census")
 
 
 def test_a_directory_as_census_is_named(ws: Workspace) -> None:
     (ws.root / "census_dir.parquet").mkdir()
     ws.config(ws.settings())
-    result = planalign("simulate", "--census", "census_dir.parquet", cwd=ws.root)
+    result = planalign_here("simulate", "--census", "census_dir.parquet", cwd=ws.root)
     assert_usage_error(result, "census_dir.parquet", "is a directory")
 
 
@@ -178,7 +184,7 @@ def test_unreadable_census_is_named_with_a_fix(ws: Workspace, suffix: str) -> No
     corrupt = ws.root / f"corrupt{suffix}"
     corrupt.write_bytes(b"\x00\x01PK not a census \xff\xfe" * 3)
     ws.config(ws.settings())
-    result = planalign("simulate", "--census", corrupt.name, cwd=ws.root)
+    result = planalign_here("simulate", "--census", corrupt.name, cwd=ws.root)
     assert_usage_error(result, corrupt.name, "cannot be read", "CSV or Parquet")
 
 
@@ -226,7 +232,7 @@ def test_census_with_bad_rows_above_the_share_names_the_reason(
 ) -> None:
     bad = _census_with(good_census, ws.root / "bad_rows.parquet", damage)
     ws.config(ws.settings())
-    result = planalign("simulate", "--census", bad.name, cwd=ws.root)
+    result = planalign_here("simulate", "--census", bad.name, cwd=ws.root)
     assert_usage_error(result, "bad_rows.parquet", "bad rows", reason, "census_max_reject_share")
 
 
@@ -238,7 +244,7 @@ def test_dbt_project_with_a_cycle_is_named_before_anything_is_written(
     ws: Workspace, cyclic_project: Path
 ) -> None:
     ws.config(ws.settings(dbt={"project_dir": str(cyclic_project)}))
-    result = planalign("simulate", cwd=ws.root)
+    result = planalign_here("simulate", cwd=ws.root)
     assert_usage_error(result, "cycle", "int_effective_parameters", "int_workforce_needs")
 
 
@@ -248,7 +254,7 @@ def test_run_selecting_a_model_that_does_not_exist(ws: Workspace) -> None:
     says "Nothing to do" and exits 0 — with no model run and the database untouched."""
     project = copy_project(ws.root / "project")
     before = ws.database.read_bytes() if ws.database.exists() else None
-    result = planalign(
+    result = planalign_here(
         "run",
         "--project-dir",
         str(project),
@@ -283,7 +289,7 @@ def test_database_held_by_another_process(ws: Workspace) -> None:
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
         ws.config(ws.settings())
-        result = planalign("simulate", cwd=ws.root)
+        result = planalign_here("simulate", cwd=ws.root)
         assert_usage_error(result, "in use by another process", str(ws.database), "--database")
     finally:
         assert holder.stdin is not None
@@ -296,19 +302,6 @@ def test_database_held_by_another_process(ws: Workspace) -> None:
 # Each case below was a reported defect: the input was accepted and the run then failed after dbt's parse
 # (or ran until killed), or it tracebacked. Each must now fail up front with exit 2, name what is wrong and
 # how to fix it, and leave the existing database and the runs directory untouched.
-
-
-def planalign_env(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`python -m planalign ARGS` with extra environment variables (the helper's clean env, plus these)."""
-    return subprocess.run(
-        [sys.executable, "-m", "planalign", *args],
-        cwd=cwd,
-        env={**clean_env(), **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
@@ -366,7 +359,7 @@ def test_out_of_range_parameters_are_refused_with_their_range(
     ws: Workspace, path: tuple[str, ...], value: Any, fragments: list[str]
 ) -> None:
     ws.config(_set(ws.settings(), path, value))
-    result = planalign("simulate", cwd=ws.root)
+    result = planalign_here("simulate", cwd=ws.root)
     assert_usage_error(result, *fragments)
 
 
@@ -384,7 +377,7 @@ def test_out_of_range_parameters_are_refused_with_their_range(
 def test_unreadable_config_text_is_named(ws: Workspace, text: str, fragments: list[str]) -> None:
     path = ws.root / "simulation_config.yaml"
     path.write_bytes(text.encode("latin-1"))
-    result = planalign("simulate", cwd=ws.root)
+    result = planalign_here("simulate", cwd=ws.root)
     assert_usage_error(result, *fragments)
 
 
@@ -421,7 +414,7 @@ def test_environment_variables_are_never_silently_ignored(
     ws: Workspace, env: dict[str, str], fragments: list[str]
 ) -> None:
     ws.config(ws.settings())
-    result = planalign_env("simulate", cwd=ws.root, env=env)
+    result = planalign_here("simulate", cwd=ws.root, env=env)
     assert_usage_error(result, *fragments)
 
 
@@ -482,7 +475,7 @@ def test_unwritable_outputs_are_named_before_the_run(
 ) -> None:
     ws.config(ws.settings())
     args, fragments = case(ws)
-    result = planalign("simulate", *args, cwd=ws.root)
+    result = planalign_here("simulate", *args, cwd=ws.root)
     assert_usage_error(result, *fragments)
     assert not (ws.root / "missing").exists()
 
@@ -529,9 +522,9 @@ def test_census_rows_the_run_cannot_use_are_rejected_by_check_and_run(
 ) -> None:
     bad = _census_with(good_census, ws.root / "bad_rows.parquet", damage)
     ws.config(ws.settings())
-    result = planalign("simulate", "--census", bad.name, cwd=ws.root)
+    result = planalign_here("simulate", "--census", bad.name, cwd=ws.root)
     assert_usage_error(result, "bad_rows.parquet", reason, "census_max_reject_share")
-    check = planalign("census", "--check", bad.name, cwd=ws.root)
+    check = planalign_here("census", "--check", bad.name, cwd=ws.root)
     assert_usage_error(check, "bad_rows.parquet", reason, "row", "Fix those rows")
 
 
@@ -564,9 +557,9 @@ def test_csv_census_text_the_run_cannot_use_is_rejected(
 ) -> None:
     bad = _csv_census(good_census, ws.root / "bad_rows.csv", column, value)
     ws.config(ws.settings())
-    result = planalign("simulate", "--census", bad.name, cwd=ws.root)
+    result = planalign_here("simulate", "--census", bad.name, cwd=ws.root)
     assert_usage_error(result, "bad_rows.csv", reason)
-    check = planalign("census", "--check", bad.name, cwd=ws.root)
+    check = planalign_here("census", "--check", bad.name, cwd=ws.root)
     assert_usage_error(check, "bad_rows.csv", reason)
 
 
@@ -575,12 +568,12 @@ def test_census_check_reads_a_path_with_glob_characters_literally(ws: Workspace,
     literal = _csv_census(good_census, ws.root / "census[1].csv", "job_level", "9")
     shutil.copy(ws.census, ws.root / "unrelated.parquet")
     _csv_census(good_census, ws.root / "census1.csv", "job_level", "1")  # what a glob would read instead
-    result = planalign("census", "--check", literal.name, cwd=ws.root)
+    result = planalign_here("census", "--check", literal.name, cwd=ws.root)
     assert_usage_error(result, "census[1].csv", "invalid_job_level")
 
 
 def test_census_out_into_an_unwritable_place(ws: Workspace) -> None:
-    result = planalign("census", "--employees", "5", "--out", str(ws.census / "c.csv"), cwd=ws.root)
+    result = planalign_here("census", "--employees", "5", "--out", str(ws.census / "c.csv"), cwd=ws.root)
     assert_usage_error(result, "cannot write", "c.csv", "not a directory")
 
 
@@ -654,14 +647,14 @@ def test_report_of_a_malformed_run_directory_names_the_file(
     tmp_path: Path, summary: Any, engine: Any, fragments: list[str]
 ) -> None:
     run_dir = _write_run_dir(tmp_path, summary, engine)
-    result = planalign("report", str(run_dir), "--out", str(tmp_path / "out.html"), cwd=tmp_path)
+    result = planalign_here("report", str(run_dir), "--out", str(tmp_path / "out.html"), cwd=tmp_path)
     assert_usage_error(result, *fragments, "planalign simulate")
     assert not (tmp_path / "out.html").exists()
 
 
 def test_report_of_a_run_directory_from_a_newer_planalign_says_so(tmp_path: Path) -> None:
     run_dir = _write_run_dir(tmp_path, {"schema_version": 99}, None)
-    result = planalign("report", str(run_dir), "--out", str(tmp_path / "out.html"), cwd=tmp_path)
+    result = planalign_here("report", str(run_dir), "--out", str(tmp_path / "out.html"), cwd=tmp_path)
     assert_usage_error(result, "summary.json", "schema_version 99", "upgrade planalign")
     assert not (tmp_path / "out.html").exists()
 
@@ -699,7 +692,7 @@ def test_sql_injection_through_run_vars_is_refused_at_parse(
     """Vars used to be pasted into SQL (`cast('{{ value }}' as double)`); now every rendered var must be a
     number, integer or date, checked while dbt parses, so nothing runs and nothing is written."""
     project = copy_project(ws.root / "project")
-    result = planalign(
+    result = planalign_here(
         "run",
         "--project-dir",
         str(project),

@@ -2,7 +2,10 @@
 database holds (issue #11, cases 1–4 and 6). Every check compares fingerprints of the database — every table
 of every schema, the year-status table included — not just exit codes.
 
-The starting point of most tests is a complete 2025–2027 simulation (seed 42), copied per test.
+The starting point of most tests is a complete 2025–2027 simulation (seed 42), copied per test; tests about a
+run that continues after 2025 start from a copy of the same simulation's database after its first year
+(`first_and_complete`, built once per test run). Refusals and runs whose process boundary is not the point
+run the command line in-process (`planalign_here`); the signal tests run it as a separate process.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from tests.reliability.helpers import (
     complete_years,
     file_digest,
     fingerprint,
-    planalign,
+    first_and_complete,
+    planalign_here,
     write_config,
     year_fingerprint,
 )
@@ -49,17 +53,18 @@ YEARS = (2025, 2026, 2027)
 @pytest.fixture(scope="module")
 def complete(tmp_path_factory: pytest.TempPathFactory, small_census: Path) -> Path:
     """A complete 2025–2027 simulation, seed 42 (never modified: tests copy it)."""
-    workdir = tmp_path_factory.mktemp("data_safety")
-    config = make_config(workdir, small_census, "complete", workers=4, end_year=2027)
-    summary = create_orchestrator(config).execute_multi_year_simulation()
-    assert summary.success, summary.error
-    assert summary.completed_years == YEARS
-    return summary.database_path
+    return first_and_complete(tmp_path_factory, small_census)[1]
+
+
+@pytest.fixture(scope="module")
+def first_year(tmp_path_factory: pytest.TempPathFactory, small_census: Path) -> Path:
+    """The same simulation's database when 2025 was complete and 2026 not begun (never modified)."""
+    return first_and_complete(tmp_path_factory, small_census)[0]
 
 
 def workspace(tmp_path: Path, census: Path, complete: Path | None, **simulation: Any) -> Path:
     """tmp_path with simulation_config.yaml (2025–2027 unless overridden) and, when given, a copy of the
-    complete database as simulation.duckdb."""
+    database `complete` as simulation.duckdb."""
     database = tmp_path / "simulation.duckdb"
     if complete is not None:
         shutil.copyfile(complete, database)
@@ -91,7 +96,7 @@ def test_a_range_that_would_delete_or_mix_years_is_refused_before_any_work(
 ) -> None:
     database = workspace(tmp_path, small_census, complete)
     before, digest = fingerprint(database), file_digest(database)
-    result = planalign("simulate", *args, cwd=tmp_path)
+    result = planalign_here("simulate", *args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     for fragment in fragments:
@@ -105,7 +110,7 @@ def test_replace_years_replaces_the_database_in_one_step(
     tmp_path: Path, small_census: Path, complete: Path, year_tables: tuple[str, ...]
 ) -> None:
     database = workspace(tmp_path, small_census, complete)
-    result = planalign(
+    result = planalign_here(
         "simulate", "--start-year", "2026", "--end-year", "2026", "--replace-years", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
@@ -130,7 +135,7 @@ def test_a_csv_or_parquet_file_as_the_database_is_refused_and_left_untouched(
     else:
         shutil.copyfile(small_census, target)
     digest = file_digest(target)
-    result = planalign("simulate", "--database", str(target), cwd=tmp_path)
+    result = planalign_here("simulate", "--database", str(target), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "not a DuckDB database" in result.stderr and str(target) in result.stderr
     assert file_digest(target) == digest
@@ -148,8 +153,9 @@ def test_a_rerun_that_fails_leaves_every_previous_year_exactly_as_it_was(
     database = workspace(tmp_path, small_census, complete)
     before = fingerprint(database)
     config = make_config(tmp_path, small_census, "simulation", workers=4, **{"simulation.random_seed": 43})
+    # In 2026: the re-run has completed a year of its own (2025, in its working copy) when it fails.
     summary = PipelineOrchestrator(
-        config, invoker_factory=faulty_factory(Fault("fct_workforce_snapshot", year=2027, retryable=False))
+        config, invoker_factory=faulty_factory(Fault("fct_workforce_snapshot", year=2026, retryable=False))
     ).execute_multi_year_simulation()
     assert summary.status == "failed"
     assert fingerprint(database) == before, "a failed re-run changed the database"
@@ -226,10 +232,11 @@ def test_sigint_in_the_first_year_of_a_rerun_keeps_the_previous_simulation(
 
 
 def test_a_second_sigterm_during_the_clean_up_neither_kills_the_run_nor_skips_its_summary(
-    tmp_path: Path, small_census: Path, year_tables: tuple[str, ...]
+    tmp_path: Path, small_census: Path, first_year: Path, year_tables: tuple[str, ...]
 ) -> None:
-    database = workspace(tmp_path, small_census, None, end_year=2026)
-    proc, lines, _ = _start_cli(tmp_path)
+    """A run resuming a database that holds 2025 (so that it simulates only 2026), signalled in 2026."""
+    database = workspace(tmp_path, small_census, first_year, end_year=2026)
+    proc, lines, _ = _start_cli(tmp_path, "--resume")
     _wait_for(lines, "2026 initialization", proc)
     exit_s = _signal_and_wait(proc, [(0.3, signal.SIGTERM), (0.05, signal.SIGTERM), (0.05, signal.SIGINT)])
     stderr = "".join(lines)
@@ -264,17 +271,22 @@ def test_sigint_during_the_parse_stops_at_once_and_says_nothing_changed(
 
 
 async def test_cancellation_between_years_keeps_exactly_the_completed_years(
-    tmp_path: Path, small_census: Path, complete: Path, year_tables: tuple[str, ...]
+    tmp_path: Path, small_census: Path, first_year: Path, complete: Path, year_tables: tuple[str, ...]
 ) -> None:
+    """A 2025–2027 run resuming a database that holds 2025, cancelled once 2026 is finished: the year it
+    found and the year it completed are kept, 2027 never starts (one simulated year, not two)."""
     config = make_config(tmp_path, small_census, "between", workers=4)
     database = Path(config.simulation.database_path)
+    shutil.copyfile(first_year, database)
     with anyio.CancelScope() as scope:
 
         def on_progress(event: ProgressEvent) -> None:
             if event.kind == "year_finished" and event.year == 2026:
                 scope.cancel()
 
-        await create_orchestrator(config).execute_multi_year_simulation_async(on_progress=on_progress)
+        await create_orchestrator(config).execute_multi_year_simulation_async(
+            resume=True, on_progress=on_progress
+        )
     assert scope.cancelled_caught
     assert complete_years(database) == [2025, 2026]
     for year in (2025, 2026):
@@ -308,7 +320,7 @@ def test_stage_mode_rebuilds_one_year_from_its_inputs_and_touches_no_other_year(
     database = workspace(tmp_path, small_census, complete)
     years_before = {y: year_fingerprint(database, y, year_tables) for y in YEARS}
 
-    result = planalign("simulate", "--stage", "foundation", "--year", "2026", cwd=tmp_path)
+    result = planalign_here("simulate", "--stage", "foundation", "--year", "2026", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert complete_years(database) == [2025], "the rebuilt year and the years after it must be incomplete"
     after = {y: year_fingerprint(database, y, year_tables) for y in YEARS}
@@ -361,7 +373,7 @@ def test_stage_mode_validation_fails_when_the_years_tests_fail_and_saves_nothing
 
 def test_stage_mode_refuses_a_year_whose_previous_year_is_missing(tmp_path: Path, small_census: Path) -> None:
     database = workspace(tmp_path, small_census, None)
-    result = planalign("simulate", "--stage", "foundation", "--year", "2026", cwd=tmp_path)
+    result = planalign_here("simulate", "--stage", "foundation", "--year", "2026", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "does not hold 2025 complete" in result.stderr and "--end-year 2025" in result.stderr
     assert not database.exists()

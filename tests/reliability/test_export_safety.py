@@ -27,7 +27,14 @@ import pytest
 from planalign.scenarios.export import ExportError, export, export_source
 from planalign.simulation.run_directory import RunKind, RunStatus, SimulationSummary
 from planalign.simulation.state import SimulationState
-from tests.reliability.helpers import base_settings, clean_env, file_digest, planalign, write_config
+from tests.reliability.helpers import (
+    base_settings,
+    clean_env,
+    file_digest,
+    planalign,
+    planalign_here,
+    write_config,
+)
 
 RUN_TABLES = ("fct_workforce_snapshot", "fct_yearly_events", "rpt_yearly_summary")
 #: Text a spreadsheet would evaluate: OWASP's formula-starting characters, a DDE payload, a link.
@@ -355,7 +362,7 @@ def test_census_check_rejects_every_formula_shaped_id(formula_census: Path, tmp_
     assert not check.ok
     assert "formula" in REASON_FIXES["formula_employee_id"]
 
-    result = planalign("census", "--check", str(formula_census), cwd=tmp_path)
+    result = planalign_here("census", "--check", str(formula_census), cwd=tmp_path)
     _assert_usage_error(result, "formula_employee_id", "spreadsheet")
 
 
@@ -365,7 +372,7 @@ def test_simulate_refuses_a_formula_shaped_census_before_the_parse(
     database = tmp_path / "simulation.duckdb"
     write_config(tmp_path / "simulation_config.yaml", base_settings(formula_census, database))
 
-    result = planalign("simulate", cwd=tmp_path)
+    result = planalign_here("simulate", cwd=tmp_path)
 
     _assert_usage_error(result, "formula_employee_id", "census.parquet")
     assert "parsing the dbt project" not in result.stdout + result.stderr

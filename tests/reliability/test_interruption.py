@@ -1,10 +1,16 @@
 """SIGINT and SIGTERM in the middle of a real `planalign simulate`: dispatch stops, running queries end, the
 process exits 130, the database opens with every completed year intact and nothing of the interrupted one,
-and `simulate --resume` finishes with tables identical to an uninterrupted run."""
+and `simulate --resume` finishes with tables identical to an uninterrupted run.
+
+SIGINT interrupts a run from an empty database, so the year kept is one the interrupted run completed itself.
+SIGTERM — the same cancellation path (`planalign.cli._cancel`), another signal — interrupts a `--resume` of a
+database holding 2025 (a copy of `first_and_complete`'s), which simulates only 2026: a year less of CPU, the
+same checks (2025 kept, nothing of 2026, the resume identical to the uninterrupted reference)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +24,13 @@ import pytest
 from planalign.simulation.state import SimulationState
 from tests.product.simulation_helpers import output_checksums
 from tests.reliability.conftest import END_YEAR, Checksums
-from tests.reliability.helpers import base_settings, clean_env, planalign, write_config
+from tests.reliability.helpers import (
+    base_settings,
+    clean_env,
+    first_and_complete,
+    planalign_here,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -27,14 +39,19 @@ pytestmark = pytest.mark.slow
 EXIT_BOUND_S = 10.0
 
 
-def _start(workdir: Path, census: Path) -> tuple[subprocess.Popen[str], list[str], threading.Event]:
-    """Start the simulation; collect its stderr lines, and set the event once year 2026 is under way."""
+def _start(
+    workdir: Path, census: Path, first_year: Path | None
+) -> tuple[subprocess.Popen[str], list[str], threading.Event]:
+    """Start the simulation (with `first_year`: a copy of it, resumed); collect its stderr lines, and set
+    the event once year 2026 is under way."""
     database = workdir / "simulation.duckdb"
+    if first_year is not None:
+        shutil.copyfile(first_year, database)
     settings = base_settings(census, database, end_year=END_YEAR)
     settings["orchestrator"] = {"threading": {"model_parallelization": {"enabled": True, "max_workers": 4}}}
     write_config(workdir / "simulation_config.yaml", settings)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "planalign", "simulate"],
+        [sys.executable, "-m", "planalign", "simulate", *(["--resume"] if first_year else [])],
         cwd=workdir,
         env=clean_env(),
         stdout=subprocess.PIPE,
@@ -58,9 +75,14 @@ def _start(workdir: Path, census: Path) -> tuple[subprocess.Popen[str], list[str
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_mid_run_exits_130_keeps_completed_years_and_resume_is_identical(
-    tmp_path: Path, small_census: Path, reference: Checksums, signum: signal.Signals
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    small_census: Path,
+    reference: Checksums,
+    signum: signal.Signals,
 ) -> None:
-    proc, lines, midway = _start(tmp_path, small_census)
+    first_year = first_and_complete(tmp_path_factory, small_census)[0] if signum == signal.SIGTERM else None
+    proc, lines, midway = _start(tmp_path, small_census, first_year)
     try:
         assert midway.wait(timeout=240), "the run never reached 2026:\n" + "".join(lines)
         time.sleep(0.5)  # into the foundation stage of 2026, with models in flight
@@ -95,7 +117,8 @@ def test_signal_mid_run_exits_130_keeps_completed_years_and_resume_is_identical(
     assert [s["status"] for s in summaries] == ["interrupted"]
     assert summaries[0]["completed_years"] == [2025]
 
-    resumed = planalign("simulate", "--resume", cwd=tmp_path)
+    # In-process: what is tested is the resumed tables, not a process boundary (saves a dbt import).
+    resumed = planalign_here("simulate", "--resume", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert "2025 initialization" not in resumed.stderr, "resume re-ran the completed year"
     assert output_checksums(database) == reference

@@ -30,6 +30,7 @@ import pytest
 from planalign.errors import CensusError, DatabaseLockedError
 from planalign.simulation.census import check_census, generate_census, write_census
 from planalign.simulation.orchestrator import create_orchestrator
+from planalign.simulation.stages import SimulationStage
 from planalign.simulation.working_copy import (
     DatabaseSaveError,
     InsufficientSpaceError,
@@ -45,7 +46,7 @@ from tests.reliability.helpers import (
     copy_project,
     file_digest,
     fingerprint,
-    planalign,
+    planalign_here,
     write_config,
 )
 
@@ -268,7 +269,7 @@ def test_a_database_name_dbt_cannot_use_is_refused_before_the_parse(
         tmp_path / "simulation_config.yaml",
         base_settings(small_census, database, dbt={"project_dir": str(project)}),
     )
-    result = planalign("simulate", cwd=tmp_path)
+    result = planalign_here("simulate", cwd=tmp_path)
     assert result.returncode == 2, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     assert "Traceback" not in result.stderr
     for fragment in ["simulation.database_path", str(database), *fragments]:
@@ -283,9 +284,10 @@ def test_a_simulation_through_a_dotted_link_survives_a_full_disk_and_saves_into_
     tmp_path: Path, small_census: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Real dbt, one parse: `sim.v2.duckdb` (catalog `sim`: DuckDB and dbt-duckdb stop at the first dot) is a
-    symbolic link to `real.duckdb`, a database holding the user's own table. The first run meets a full disk
-    at its save: it fails saying so, and the real file is byte-identical. The second run completes: the link
-    stays a link, and the real file holds the simulated year next to the user's table."""
+    symbolic link to `real.duckdb`, a database holding the user's own table. The first run (a stage run of
+    2025's initialization: it saves through the same `WorkingCopy.promote`, a year's models sooner) meets a
+    full disk at its save: it fails saying so, and the real file is byte-identical. The second run completes:
+    the link stays a link, and the real file holds the simulated year next to the user's table."""
     real = tmp_path / "real.duckdb"
     con = duckdb.connect(str(real))
     try:
@@ -308,7 +310,8 @@ def test_a_simulation_through_a_dotted_link_survives_a_full_disk_and_saves_into_
 
     with monkeypatch.context() as patch:
         patch.setattr(shutil, "copyfile", full_at_the_save)
-        failed = orchestrator.execute_multi_year_simulation()
+        # A stage run saves as a full run does (`WorkingCopy.promote`), after a few models, not a year's.
+        failed = orchestrator.run_stage(2025, SimulationStage.INITIALIZATION)
     assert failed.status == "failed" and failed.error is not None and "no space left" in failed.error
     assert file_digest(real) == digest, "a save that found the disk full changed the database"
     assert link.is_symlink()

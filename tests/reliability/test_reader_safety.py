@@ -5,7 +5,8 @@ listed as unreadable, never a traceback; nothing read is changed (file digests c
 printed raw to the terminal.
 
 Most of it runs the command in-process (`planalign.cli.main`, exactly the command line's path, minus the
-interpreter start) so the many corrupt variants take milliseconds each; one case per command also runs in a
+interpreter start; `planalign_here` where stdout and stderr are compared) so the many corrupt variants take
+milliseconds each; the reported case of `runs` and `report`, and `runs` printing a hostile name, also run in a
 subprocess as a user would.
 """
 
@@ -25,7 +26,7 @@ from planalign.cli._common import ExitStatus
 from planalign.cli.run import _artifact_args, parse_vars
 from planalign.dbt.workers import default_models_per_invocation
 from planalign.scenarios.scenario_file import MAX_MEMBERS
-from tests.reliability.helpers import base_settings, file_digest, planalign, write_config
+from tests.reliability.helpers import base_settings, file_digest, planalign, planalign_here, write_config
 
 # ----------------------------------------------------------------------------------------------------
 # Item 5: unbounded sweeps
@@ -64,7 +65,7 @@ def test_a_sweep_over_the_member_limit_is_refused_at_once_naming_the_limit(
 ) -> None:
     path = _sweep_setup(tmp_path, small_census, scenario_file)
     # A generous timeout: before the fix the first case filled memory, the others went on to build.
-    result = planalign("scenarios", "run", str(path), cwd=tmp_path, timeout=120)
+    result = planalign_here("scenarios", "run", str(path), cwd=tmp_path)
     assert result.returncode == ExitStatus.USAGE, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert f"= {members} members" in result.stderr
@@ -79,7 +80,7 @@ def test_seeds_past_the_largest_bigint_are_refused_by_the_scenario_file_not_by_d
     """`seeds: 5` counts up from the configuration's random_seed; from 2^63 - 2 that passes 2^63 - 1, which
     the dbt project refused only after its parse, blaming `--vars`."""
     path = _sweep_setup(tmp_path, small_census, "seeds: 5\n", random_seed=2**63 - 2)
-    result = planalign("scenarios", "run", str(path), cwd=tmp_path, timeout=300)
+    result = planalign_here("scenarios", "run", str(path), cwd=tmp_path)
     assert result.returncode == ExitStatus.USAGE
     assert "Traceback" not in result.stderr
     assert "seeds: 5 seeds from the configuration's simulation.random_seed" in result.stderr
@@ -92,7 +93,7 @@ def test_a_random_seed_past_the_largest_bigint_is_refused_by_the_configuration(
 ) -> None:
     database = tmp_path / "sim.duckdb"
     config = write_config(tmp_path / "c.yaml", base_settings(small_census, database))
-    result = planalign("simulate", "--config", str(config), "--seed", str(2**63), cwd=tmp_path, timeout=300)
+    result = planalign_here("simulate", "--config", str(config), "--seed", str(2**63), cwd=tmp_path)
     assert result.returncode == ExitStatus.USAGE
     assert "simulation.random_seed" in result.stderr and "--vars" not in result.stderr
     assert not database.exists() and not (tmp_path / "runs").exists()
@@ -329,16 +330,18 @@ def test_runs_prints_no_terminal_escape_sequences(tmp_path: Path) -> None:
     # headings, three rows, the note; a row's name and detail are on an indented line under it (issue #22)
     unindented = [line for line in result.stdout.strip().splitlines() if line and not line.startswith(" ")]
     assert len(unindented) == 1 + 3 + 1
-    as_json = planalign("runs", str(runs), "--json", cwd=tmp_path, timeout=120)
+    as_json = planalign_here("runs", str(runs), "--json", cwd=tmp_path)
     assert "\x1b" not in as_json.stdout and {e["name"] for e in json.loads(as_json.stdout)} >= {good.name}
 
     config = write_config(tmp_path / "c.yaml", {"run": {"runs_dir": str(runs)}})
-    reported = planalign("report", "--config", str(config), "--out", str(tmp_path / "r.html"), cwd=tmp_path)
+    reported = planalign_here(
+        "report", "--config", str(config), "--out", str(tmp_path / "r.html"), cwd=tmp_path
+    )
     assert reported.returncode == 0, reported.stderr
     assert "\x1b" not in reported.stderr and "\\x1b[2J" in reported.stderr
     # Named on the command line, its problem is printed escaped too (the message quotes the path).
     (good / "summary.json").write_text("{")
-    refused = planalign("report", str(good), cwd=tmp_path)
+    refused = planalign_here("report", str(good), cwd=tmp_path)
     assert refused.returncode == ExitStatus.USAGE
     assert "\x1b" not in refused.stderr and "\\x1b[2J" in refused.stderr
 
@@ -530,7 +533,7 @@ def test_validate_names_the_years_a_stage_run_left_incomplete(tmp_path: Path, sm
     con.close()
     before = file_digest(database)
     config = write_config(tmp_path / "c.yaml", base_settings(small_census, database, end_year=2027))
-    result = planalign("validate", "--config", str(config), cwd=tmp_path, timeout=600)
+    result = planalign_here("validate", "--config", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "complete years: 2025" in result.stdout
     assert "holds rows of 2026–2027 that are not complete" in result.stdout

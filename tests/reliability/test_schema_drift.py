@@ -5,7 +5,8 @@ fail`) in the middle of the run otherwise. The refusal names the table, the colu
 database byte-identical; the fix it names (simulate every year again with --replace-years) works; an
 up-to-date database is not refused.
 
-One real 2025 build (shared by the tests), copied per test; each test runs one year on its copy.
+One real 2025 build (shared with test_data_safety.py: `first_and_complete`), copied per test; each test
+runs one year on its copy.
 """
 
 from __future__ import annotations
@@ -20,19 +21,15 @@ from planalign.errors import PlanalignUsageError, TableColumnsChangedError
 from planalign.simulation.orchestrator import create_orchestrator
 from planalign.simulation.run_directory import SimulationSummary
 from tests.product.simulation_helpers import make_config
-from tests.reliability.helpers import file_digest
+from tests.reliability.helpers import file_digest, first_and_complete
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def built_2025(tmp_path_factory: pytest.TempPathFactory, small_census: Path) -> Path:
-    """A database holding 2025, complete."""
-    directory = tmp_path_factory.mktemp("drift_base")
-    config = make_config(directory, small_census, "base", workers=1, end_year=2025)
-    summary = create_orchestrator(config).execute_multi_year_simulation()
-    assert summary.success, summary.error
-    return Path(config.simulation.database_path)
+    """A database holding 2025, complete: the shared build test_data_safety.py starts from (read-only)."""
+    return first_and_complete(tmp_path_factory, small_census)[0]
 
 
 def _simulate(database: Path, census: Path, year: int, *, replace_years: bool = False) -> SimulationSummary:
