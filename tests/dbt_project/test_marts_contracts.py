@@ -144,6 +144,7 @@ def _dbt_run(project: Path, **vars_: Any) -> DbtResult:
     """`dbt run` of the project in this process (the contract is dbt's and the materialization's, not a
     process's: a plain `dbt` per run paid ~2.3 s of CPU importing dbt); `stdout` is every node's message,
     one per model."""
+    from dbt.artifacts.schemas.run import RunExecutionResult
     from dbt.cli.main import dbtRunner
 
     args = ["run", "--project-dir", str(project), "--profiles-dir", str(project), "--vars", json.dumps(vars_)]
@@ -151,7 +152,8 @@ def _dbt_run(project: Path, **vars_: Any) -> DbtResult:
         result = dbtRunner().invoke(args)
     finally:
         _close_duckdb()
-    messages = [str(node.message) for node in result.result.results] if result.result else []
+    run = result.result
+    messages = [str(node.message) for node in run.results] if isinstance(run, RunExecutionResult) else []
     return DbtResult(0 if result.success else 1, "\n".join(messages) or str(result.exception))
 
 
