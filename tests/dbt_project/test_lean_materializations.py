@@ -9,6 +9,7 @@ not cover go to dbt-duckdb's materialization unchanged.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +34,7 @@ PROFILE = """lean:
 
 INCREMENTAL = """{{{{ config(materialized='incremental', incremental_strategy='delete+insert',
     unique_key='scenario_id, simulation_year', on_schema_change='{on_schema_change}') }}}}
-select 'a' as scenario_id, {{{{ var('year') }}}} as simulation_year, r as row_no, {value} as amount
+select 'a' as scenario_id, {{{{ env_var('LEAN_YEAR') }}}} as simulation_year, r as row_no, {value} as amount
 from range(3) as t(r)
 """
 
@@ -41,11 +42,21 @@ ADDED = " as amount, 7 as extra"
 
 
 class Project:
-    """A throw-away dbt project: write models, run dbt in this process, read the database."""
+    """A throw-away dbt project: write models, run dbt in this process, read the database.
 
-    def __init__(self, root: Path) -> None:
+    One project serves the module (one full parse of dbt-duckdb's 500 macros; every later invocation
+    re-parses only the files that changed): each test gets its own `Project` view, whose models are its
+    own files, built in its own schema under the names the test uses (`alias`). The year is an environment
+    variable, not a --vars value: a changed var makes dbt parse everything again, a changed env_var only the
+    files that read it."""
+
+    def __init__(self, root: Path, schema: str = "") -> None:
         self.root = root
+        self.schema = schema
         self.database = root / "lean.duckdb"
+        self.log = ""
+        if (root / "dbt_project.yml").exists():
+            return
         (root / "models").mkdir(parents=True)
         (root / "macros").mkdir()
         shutil.copy(MACROS, root / "macros" / MACROS.name)
@@ -55,11 +66,20 @@ class Project:
         )
         (root / "profiles.yml").write_text(PROFILE.format(path=self.database))
 
+    def for_test(self, schema: str) -> Project:
+        """This project as one test sees it: its models in schema main_<schema>."""
+        return Project(self.root, schema)
+
+    def _node(self, name: str) -> str:
+        return f"{self.schema}__{name}" if self.schema else name
+
     def model(self, name: str, sql: str) -> None:
-        (self.root / "models" / f"{name}.sql").write_text(sql)
+        own = f"{{{{ config(alias='{name}', schema='{self.schema}') }}}} " if self.schema else ""
+        (self.root / "models" / f"{self._node(name)}.sql").write_text(own + sql)
 
     def run(self, *select: str, year: int = 2025) -> tuple[bool, list[str]]:
-        """`dbt run --select ...`; whether it succeeded and every SQL statement dbt sent."""
+        """`dbt run --select ...`; whether it succeeded and every SQL statement dbt sent (and, in `log`,
+        what the run added to dbt.log)."""
         from dbt.cli.main import dbtRunner
 
         statements: list[str] = []
@@ -68,17 +88,26 @@ class Project:
             if event.info.name == "SQLQuery":
                 statements.append(" ".join(event.data.sql.split()).lower())
 
+        log_file = self.root / "logs" / "dbt.log"
+        logged = log_file.stat().st_size if log_file.exists() else 0
         args = ["run", "--project-dir", str(self.root), "--profiles-dir", str(self.root)]
-        args += ["--vars", f"{{year: {year}}}", "--target-path", str(self.root / "target")]
-        args += ["--log-path", str(self.root / "logs"), "--select", *select]
-        try:
-            result = dbtRunner(callbacks=[collect]).invoke(args)
-        finally:
-            _close_duckdb()
+        args += ["--target-path", str(self.root / "target")]
+        args += ["--log-path", str(self.root / "logs"), "--select", *map(self._node, select)]
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("LEAN_YEAR", str(year))
+            try:
+                result = dbtRunner(callbacks=[collect]).invoke(args)
+            finally:
+                _close_duckdb()
+        with log_file.open("rb") as handle:
+            handle.seek(logged)
+            self.log = handle.read().decode(errors="replace")
         return bool(result.success), statements
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         with duckdb.connect(str(self.database), read_only=True) as con:
+            if self.schema:
+                con.execute(f"set search_path = 'main_{self.schema}'")
             return con.execute(sql).fetchall()
 
 
@@ -93,9 +122,14 @@ def _close_duckdb() -> None:
         env.close()
 
 
+@pytest.fixture(scope="module")
+def shared_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return Project(tmp_path_factory.mktemp("lean") / "lean")
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
-    return Project(tmp_path / "lean")
+def project(shared_project: Project, request: pytest.FixtureRequest) -> Project:
+    return shared_project.for_test(re.sub(r"\W+", "_", request.node.name).strip("_").lower()[-40:])
 
 
 def _renames(statements: list[str]) -> list[str]:
@@ -165,7 +199,7 @@ def test_on_schema_change_fail_names_the_columns_and_changes_nothing(project: Pr
     )
     ok, _ = project.run("inc", year=2026)
     assert not ok
-    log = (project.root / "logs" / "dbt.log").read_text()
+    log = project.log
     assert "out of sync" in log and "Columns added: extra" in log
     assert project.rows("select simulation_year, count(*) from inc group by 1") == [(2025, 3)]
 

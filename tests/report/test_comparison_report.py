@@ -70,10 +70,19 @@ def test_points_state_p50_band_and_paired_delta(comparison_report: Path) -> None
     assert row["delta_p50"] > 0 and row["p5"] < row["p50"] < row["p95"]
 
 
-def test_ensemble_bands_are_drawn_and_a_single_seed_has_none(tmp_path: Path, comparison_report: Path) -> None:
+@pytest.fixture(scope="module")
+def single_seed_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The comparison report of a one-seed sweep, rendered once for the tests that read it (~2 s each)."""
+    root = tmp_path_factory.mktemp("one-seed")
+    one = write_sweep_dir(root, comparison_document(seeds=(7,)))
+    return write_comparison_report(one / "comparison.json", root / "one.html")
+
+
+def test_ensemble_bands_are_drawn_and_a_single_seed_has_none(
+    comparison_report: Path, single_seed_report: Path
+) -> None:
     assert "shaded P5–P95" in comparison_report.read_text()
-    one = write_sweep_dir(tmp_path, comparison_document(seeds=(7,)))
-    document = write_comparison_report(one / "comparison.json", tmp_path / "one.html").read_text()
+    document = single_seed_report.read_text()
     assert "shaded P5–P95" not in document
     assert "1 seed(s)" in document
 
@@ -178,16 +187,27 @@ def test_a_missing_or_unparsable_file_says_how_to_make_one(tmp_path: Path) -> No
         load_comparison(tmp_path / "comparison.json")
 
 
-def test_text_from_the_sweep_is_escaped(tmp_path: Path) -> None:
-    payload = '"><script>alert(1)</script>'
+PAYLOAD = '"><script>alert(1)</script>'
+DESCRIPTION = "Three designs for the <2027> plan year"
+
+
+@pytest.fixture(scope="module")
+def described_report(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One rendering (~2 s) for two tests: a sweep with a description, and hostile text in its name, a
+    scenario's description and match formula, and a metric's label."""
     doc = comparison_document(seeds=(1, 2))
-    doc["sweep"]["scenarios"][1]["description"] = payload
-    doc["sweep"]["scenarios"][1]["match_formula"] = payload
-    doc["sweep"]["name"] = payload
-    doc["metrics"][0]["label"] = payload
-    sweep = write_sweep_dir(tmp_path, doc)
-    document = write_comparison_report(sweep / "comparison.json", tmp_path / "out.html").read_text()
-    assert "<script" not in document and document.count("&lt;script&gt;") >= 4
+    doc["sweep"]["description"] = DESCRIPTION
+    doc["sweep"]["scenarios"][1]["description"] = PAYLOAD
+    doc["sweep"]["scenarios"][1]["match_formula"] = PAYLOAD
+    doc["sweep"]["name"] = PAYLOAD
+    doc["metrics"][0]["label"] = PAYLOAD
+    root = tmp_path_factory.mktemp("described")
+    sweep = write_sweep_dir(root, doc)
+    return write_comparison_report(sweep / "comparison.json", root / "out.html").read_text()
+
+
+def test_text_from_the_sweep_is_escaped(described_report: str) -> None:
+    assert "<script" not in described_report and described_report.count("&lt;script&gt;") >= 4
 
 
 def test_report_command_writes_a_sweeps_comparison_report(
@@ -203,7 +223,7 @@ def test_report_command_writes_a_sweeps_comparison_report(
 
 
 def test_the_report_says_what_the_range_covers_and_what_it_leaves_out(
-    tmp_path: Path, comparison_report: Path
+    comparison_report: Path, single_seed_report: Path
 ) -> None:
     """Issue #20.3: a P5–P95 band read as "how sure we are"; the report says in words that it is seed
     noise under fixed assumptions, names what it leaves out, and says there is no range with one seed."""
@@ -213,8 +233,7 @@ def test_the_report_says_what_the_range_covers_and_what_it_leaves_out(
     assert "leaves out uncertainty in the assumptions themselves" in text
     results = comparison_report.read_text().split('<section id="results">')[1].split("</section>")[0]
     assert 'id="what-the-range-covers"' in results  # beside the results, not in an appendix
-    one = write_sweep_dir(tmp_path, comparison_document(seeds=(7,)))
-    single = html_text(write_comparison_report(one / "comparison.json", tmp_path / "one.html").read_text())
+    single = html_text(single_seed_report.read_text())
     assert "there is no range" in re.sub(r"\s+", " ", single)
 
 
@@ -275,10 +294,6 @@ def test_metrics_no_design_changes_are_folded_and_say_so(comparison_report: Path
         assert f'data-chart="delta-{key}"' in document, key
 
 
-def test_the_sweeps_description_is_shown_under_its_name(tmp_path: Path) -> None:
-    document = comparison_document()
-    document["sweep"]["description"] = "Three designs for the <2027> plan year"
-    directory = write_sweep_dir(tmp_path, document)
-    page = write_comparison_report(directory / "comparison.json", tmp_path / "c.html").read_text()
-    header = page[page.index("<header>") : page.index("</header>")]
+def test_the_sweeps_description_is_shown_under_its_name(described_report: str) -> None:
+    header = described_report[described_report.index("<header>") : described_report.index("</header>")]
     assert "Three designs for the &lt;2027&gt; plan year" in header
