@@ -38,33 +38,6 @@ def planalign(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Complet
     )
 
 
-def planalign_in_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """`planalign ARGS` in `cwd` through `planalign.cli.main` in this process: its exit status and what it
-    printed, like `planalign(...)`, without a new interpreter importing dbt and parsing the
-    project from its cache (~4 s of CPU a call). For tests where the process boundary is not the point (a
-    refusal, a listing, a run whose files are compared); signals and killed processes keep `planalign`. The
-    environment is `clean_env()`'s: no PLANALIGN_* setting of the developer's shell reaches the command."""
-    import contextlib
-    import io
-
-    import pytest
-
-    from planalign import cli
-
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [k for k in os.environ if k.upper().startswith("PLANALIGN_")]:
-            patch.delenv(name)
-        patch.chdir(cwd)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = cli.main(list(args))
-            except SystemExit as exc:  # argparse's own exits (--help, a usage error)
-                code = exc.code if isinstance(exc.code, int) else 2
-    command = [sys.executable, "-m", "planalign", *args]
-    return subprocess.CompletedProcess(command, code, out.getvalue(), err.getvalue())
-
-
 def write_config(path: Path, settings: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(settings, sort_keys=False))
     return path

@@ -27,7 +27,7 @@ from tests.reliability.helpers import (
     clean_env,
     complete_years,
     copy_project,
-    planalign_in_process,
+    planalign_here,
     write_config,
 )
 
@@ -91,7 +91,7 @@ def alone(workdir: Path, project: Path, small_census: Path, env: dict[str, str])
     before = tree(project)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", env["XDG_CACHE_HOME"])
-        result = planalign_in_process("simulate", "--config", str(config), cwd=workdir)
+        result = planalign_here("simulate", "--config", str(config), cwd=workdir)
     assert result.returncode == 0, result.stdout + result.stderr
     return before, tree(project)
 

@@ -8,7 +8,7 @@ a second scenario file of the same name in another folder refused on the sweep's
 refused on the sweep's database, then replacing it with --replace-years. Every refusal is compared by the
 file's digest, not by exit status alone. Everything else (the pure decisions, `runs`' statuses) is built
 by hand and costs no dbt parse. The CLI runs in this process (`planalign.cli.main`: the arguments, exit
-statuses and messages a user gets; `planalign_in_process`), except where a killed process is the point.
+statuses and messages a user gets; `planalign_here`), except where a killed process is the point.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from tests.reliability.helpers import (
     base_settings,
     clean_env,
     file_digest,
-    planalign_in_process,
+    planalign_here,
     write_config,
 )
 from tests.scenarios.sweep_fixture import build_sweep
@@ -68,7 +68,7 @@ def _config(root: Path, census: Path, end_year: int = 2025) -> Path:
 
 def _listing(runs: Path, cwd: Path) -> dict[str, dict[str, Any]]:
     """`planalign runs RUNS --json`, by kind and run: {"full run:<name>": entry, ...}."""
-    result = planalign_in_process("runs", str(runs), "--json", cwd=cwd)
+    result = planalign_here("runs", str(runs), "--json", cwd=cwd)
     assert result.returncode == 0, result.stderr
     return {e["name"]: e for e in json.loads(result.stdout)}
 
@@ -100,7 +100,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory, small_census: Path) -> Chain
 
     def step(name: str, *args: str) -> None:
         before = file_digest(c.victim) if c.victim.exists() else ""
-        c.results[name] = planalign_in_process(*args, cwd=root)
+        c.results[name] = planalign_here(*args, cwd=root)
         c.digests[name] = before
         c.digests[f"{name}:after"] = file_digest(c.victim) if c.victim.exists() else ""
         c.sweep_dirs[name] = sweeps()
@@ -269,7 +269,7 @@ def test_simulate_on_an_older_sweep_database_without_the_record_is_refused(
     hand = build_sweep(tmp_path)
     before = file_digest(hand.database)
     config = _config(tmp_path, small_census, end_year=2026)
-    result = planalign_in_process(
+    result = planalign_here(
         "simulate", "--config", str(config), "--database", str(hand.database), cwd=tmp_path
     )
     assert result.returncode == 2, result.stderr
@@ -360,7 +360,7 @@ def test_a_sweep_killed_with_sigkill_is_not_listed_as_running(tmp_path: Path, sm
         process.send_signal(signal.SIGKILL)
         process.wait()
     assert not lock_is_held(database)
-    result = planalign_in_process("runs", str(tmp_path / "runs"), "--json", cwd=tmp_path)
+    result = planalign_here("runs", str(tmp_path / "runs"), "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     [entry] = json.loads(result.stdout)
     assert entry["kind"] == "sweep" and entry["status"] == "interrupted", entry
@@ -403,7 +403,7 @@ def test_a_run_whose_database_a_later_run_replaced_is_listed_as_replaced(tmp_pat
 
 
 def test_the_runs_help_names_every_status() -> None:
-    result = planalign_in_process("runs", "--help", cwd=REPO)
+    result = planalign_here("runs", "--help", cwd=REPO)
     text = " ".join(result.stdout.split())
     for word in ("complete", "replaced", "failed", "running", "interrupted", "incomplete"):
         assert word in text
