@@ -51,7 +51,8 @@ def param(scenario: str, name: str) -> float:
 def tiers(scenario: str) -> list[tuple[float, float]]:
     """The scenario's match tiers as (employee_max, match_rate), ascending."""
     rows = SCENARIOS[scenario].get("match_tiers") or [
-        {"employee_max": r["employee_max"], "match_rate": r["match_rate"]} for r in seed_rows("config_match_tiers")
+        {"employee_max": r["employee_max"], "match_rate": r["match_rate"]}
+        for r in seed_rows("config_match_tiers")
     ]
     return [(float(r["employee_max"]), float(r["match_rate"])) for r in rows]
 
@@ -113,7 +114,9 @@ def opt_out_threshold(scenario: str) -> float:
     if not on(scenario):
         return base
     slope = param(scenario, "auto_enrollment_opt_out_default_slope")
-    return max(0.0, min(1.0, base + slope * (param(scenario, "auto_enrollment_default_deferral_rate") - 0.06)))
+    return max(
+        0.0, min(1.0, base + slope * (param(scenario, "auto_enrollment_default_deferral_rate") - 0.06))
+    )
 
 
 def expected_rate(scenario: str, employee_id: str, year: int, source: str) -> float:
@@ -133,14 +136,17 @@ def expected_rate(scenario: str, employee_id: str, year: int, source: str) -> fl
         departs = uniform(SEED, employee_id, year, "default_departure") < param(
             scenario, "auto_enrollment_default_departure_rate"
         )
-        return elect() if on(scenario) and departs else param(scenario, "auto_enrollment_default_deferral_rate")
+        return (
+            elect() if on(scenario) and departs else param(scenario, "auto_enrollment_default_deferral_rate")
+        )
     if on(scenario):
         return elect()
     return FIXED_RATES[math.floor(uniform(SEED, employee_id, year, "enrollment_rate") * 8)]
 
 
 def escalation_opted_out(scenario: str, employee_id: str, first_due: int, year: int) -> bool:
-    """Opted out of escalation for good at some January 1 from the first one due (and start_year) to `year`."""
+    """Opted out of escalation for good at some January 1 from the first one due (and start_year) to
+    `year`."""
     rate = param(scenario, "escalation_opt_out_rate")
     return on(scenario) and any(
         uniform(SEED, employee_id, y, "escalation_opt_out") < rate
@@ -148,13 +154,13 @@ def escalation_opted_out(scenario: str, employee_id: str, first_due: int, year: 
     )
 
 
-# ------------------------------------------------------------------------------------------ reading the run
+# -------------------------------------------------------------------------------------- reading the run
 
 
 def decisions(run: SimulationRun) -> list[tuple[Any, ...]]:
     return run.query(
-        "select scenario_id, employee_id, simulation_year, event_type, enrollment_source, deferral_rate_after "
-        "from fct_yearly_events where event_type in ('enrollment', 'enrollment_opt_out')"
+        "select scenario_id, employee_id, simulation_year, event_type, enrollment_source, "
+        "deferral_rate_after from fct_yearly_events where event_type in ('enrollment', 'enrollment_opt_out')"
     )
 
 
@@ -195,7 +201,9 @@ def test_every_enrollment_decision_recomputes(sweep: SimulationRun) -> None:
         if rate != want:
             mismatches.append((scenario, employee_id, year, source, rate, want))
         anchor, _ = match_anchor(scenario)
-        at_anchor += on(scenario) and anchor is not None and rate == Decimal(str(anchor)).quantize(FOUR_PLACES)
+        at_anchor += (
+            on(scenario) and anchor is not None and rate == Decimal(str(anchor)).quantize(FOUR_PLACES)
+        )
         departures += on(scenario) and source == "auto" and rate != Decimal("0.0600")
     assert mismatches == []
     assert at_anchor > 50 and departures > 20, "the rules are exercised"
@@ -324,7 +332,9 @@ def test_the_match_threshold_share_rises_when_the_formula_stretches(sweep: Simul
 
 
 @pytest.mark.parametrize("year", YEARS)
-def test_voluntary_participation_and_average_deferral_stay_calibrated(sweep: SimulationRun, year: int) -> None:
+def test_voluntary_participation_and_average_deferral_stay_calibrated(
+    sweep: SimulationRun, year: int
+) -> None:
     """With the rules on and the shipped match (factor 1): a plan without auto-enrollment keeps 64% +- 5
     points participation; participants of the shipped plan defer 7.7% +- 1 point on average."""
     rows = actives(sweep, "voluntary", year)

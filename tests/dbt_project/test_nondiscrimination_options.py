@@ -33,6 +33,7 @@ from .test_plan_rules import half_up
 
 pytestmark = pytest.mark.slow
 
+
 @pytest.fixture(scope="module")
 def options_run(skewed_plans: ScenarioBuild) -> Iterator[SimulationRun]:
     """Both options on, 2025-2030 (conftest's shared build of the plans of this census)."""
