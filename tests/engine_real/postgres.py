@@ -139,6 +139,11 @@ class PostgresServer:
         finally:
             con.close()
 
+    def table_digests(self, database: str, tables: list[str]) -> dict[str, str]:
+        """Each table's md5 over its rows in a fixed order: equal digests, equal tables (any row order)."""
+        sql = "select md5(coalesce(string_agg(r::text, '|' order by r::text), '')) from {} r"
+        return {t: str(self.query(sql.format(t), database)[0][0]) for t in tables}
+
     def create_database(self, name: str) -> str:
         self.query(f'create database "{name}"')
         return name

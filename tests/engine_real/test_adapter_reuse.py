@@ -142,17 +142,6 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spy]:
     yield seen
 
 
-def _digests(server: PostgresServer, database: str, tables: list[str]) -> dict[str, str]:
-    return {
-        t: str(
-            server.query(
-                f"select md5(coalesce(string_agg(r::text, '|' order by r::text), '')) from {t} r", database
-            )[0][0]
-        )
-        for t in tables
-    }
-
-
 def test_an_engine_run_reuses_adapters_opens_a_session_per_model_and_equals_dbt_run(
     built: Built, spy: Spy
 ) -> None:
@@ -175,8 +164,9 @@ def test_an_engine_run_reuses_adapters_opens_a_session_per_model_and_equals_dbt_
     assert spy.created <= 2, f"{spy.created} adapters for {n} invocations on 2 workers"
     # One session per model, as `dbt run` (its node's); a few more for the run's first schema listing.
     assert spy.opens <= n + 3, f"{spy.opens} sessions for {n} models"
-    assert _digests(built.server, built.database, built.generated) == _digests(
-        built.server, built.reference, built.generated
+    server = built.server
+    assert server.table_digests(built.database, built.generated) == server.table_digests(
+        built.reference, built.generated
     )
 
 

@@ -150,17 +150,6 @@ async def test_the_model_time_limit_cancels_the_query_on_the_server(
     assert postgres_server.active_queries(database, "%pg_sleep%") == []
 
 
-def _table_digests(server: PostgresServer, database: str, tables: list[str]) -> dict[str, str]:
-    return {
-        t: str(
-            server.query(
-                f"select md5(coalesce(string_agg(r::text, '|' order by r::text), '')) from {t} r", database
-            )[0][0]
-        )
-        for t in tables
-    }
-
-
 def test_run_builds_the_same_tables_as_dbt_run_on_postgres(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
@@ -191,4 +180,4 @@ def test_run_builds_the_same_tables_as_dbt_run_on_postgres(
     assert code == 0, out
     assert dbt.returncode == 0, dbt_out[-3000:]
     names = project.model_names
-    assert _table_digests(postgres_server, ours, names) == _table_digests(postgres_server, theirs, names)
+    assert postgres_server.table_digests(ours, names) == postgres_server.table_digests(theirs, names)
