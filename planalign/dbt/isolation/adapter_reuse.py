@@ -153,16 +153,7 @@ def check() -> list[str]:
 def _key(config: Any) -> Hashable:
     """What two invocations' configurations must share for one's adapter to serve the other (see the module
     docstring): the config cache's dependency key, plus the adapter type."""
-    flags = {k: v for k, v in vars(config.args).items() if k.upper() not in config_cache.SELECTION_FLAGS}
-    return (
-        config.credentials.type,
-        str(config.project_root),
-        str(config.packages_install_path),
-        config_cache.profile_key(config),
-        config_cache.canonical(config.cli_vars),
-        config_cache.canonical(flags),
-        config_cache.environment(),
-    )
+    return (config.credentials.type, *config_cache.runtime_config_key(config))
 
 
 def _take(config: Any) -> Any | None:

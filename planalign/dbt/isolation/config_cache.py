@@ -214,16 +214,7 @@ def install(inst: Installation) -> None:
     def load_dependencies(self: Any, base_only: bool = False) -> Any:
         if self.dependencies is not None or base_only or _run_cache() is None:
             return original_dependencies(self, base_only)
-        flags = {k: v for k, v in vars(self.args).items() if k.upper() not in SELECTION_FLAGS}
-        key = (
-            "dependencies",
-            str(self.project_root),
-            str(self.packages_install_path),
-            _profile_key(self),
-            _canonical(self.cli_vars),
-            _canonical(flags),
-            _environment(),
-        )
+        key = ("dependencies", *runtime_config_key(self))
 
         def load() -> dict[str, Any]:
             loaded = original_dependencies(self, base_only)
@@ -237,10 +228,19 @@ def install(inst: Installation) -> None:
     inst.patch(RuntimeConfig, "load_dependencies", load_dependencies)
 
 
-# The key parts, for `planalign.dbt.isolation.adapter_reuse` (which keys its adapters the same way).
-canonical = _canonical
-environment = _environment
-profile_key = _profile_key
+def runtime_config_key(config: Any) -> tuple[Any, ...]:
+    """Everything of a dbt `RuntimeConfig` two invocations must share for one's dependencies to serve the
+    other: project, packages path, profile (credentials, target), vars, the flags but the node selection,
+    the environment. `planalign.dbt.isolation.adapter_reuse` keys its adapters on it too."""
+    flags = {k: v for k, v in vars(config.args).items() if k.upper() not in SELECTION_FLAGS}
+    return (
+        str(config.project_root),
+        str(config.packages_install_path),
+        _profile_key(config),
+        _canonical(config.cli_vars),
+        _canonical(flags),
+        _environment(),
+    )
 
 
 def cached_runs() -> int:
